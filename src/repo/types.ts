@@ -1,0 +1,92 @@
+/** The contract between the repository clients (I/O) and the engine that uses them. */
+
+export type Credentials =
+  | { kind: 'basic'; username: string; password: string }
+  | { kind: 'bearer'; token: string };
+
+/** One configured repository, from a ChartRepository object or the CLI's --config file. */
+export interface RepositoryConfig {
+  name: string;
+  /** https://… for a classic index.yaml repository, oci://host/prefix for an OCI registry. */
+  url: string;
+  /** Tie-break only, never over content evidence: the higher number wins. */
+  priority: number;
+  /** Refresh period in seconds. */
+  intervalSeconds: number;
+  credentials?: Credentials | undefined;
+  /** PEM bundle trusted in addition to the system roots. */
+  caPem?: string | undefined;
+  insecureSkipTLSVerify: boolean;
+  /** OCI over http (local registries). */
+  plainHTTP: boolean;
+}
+
+/** One published version of a chart, as a repository describes it. */
+export interface ChartVersionEntry {
+  name: string;
+  version: string;
+  appVersion?: string | undefined;
+  /** RFC 3339, from index.yaml `created` or the OCI `org.opencontainers.image.created` annotation. */
+  created?: string | undefined;
+  deprecated: boolean;
+  /** `sha256:<hex>` of the .tgz when the repository advertises it (index.yaml `digest`, OCI layer). */
+  digest?: string | undefined;
+  /** Absolute chart URLs (index.yaml: resolved like Helm; OCI: oci://host/repo:tag). */
+  urls: string[];
+}
+
+export interface FetchedChart {
+  /** `sha256:<hex>` of the bytes received, after checking them against the advertised digest. */
+  tarballDigest: string;
+  /** OCI only: the manifest digest (`helm pull` prints it). */
+  manifestDigest?: string | undefined;
+  bytes: Buffer;
+  /** The .prov file when the repository serves one. */
+  provenance?: Buffer | undefined;
+}
+
+export interface ChartSource {
+  readonly config: RepositoryConfig;
+  readonly kind: 'http' | 'oci';
+  /** Every version the repository publishes for `chart`, newest first; [] when it has none. */
+  versions(chart: string, signal?: AbortSignal): Promise<ChartVersionEntry[]>;
+  /** Fills what a listing leaves out (OCI: created, appVersion, deprecated, digest from the manifest). */
+  details(entry: ChartVersionEntry, signal?: AbortSignal): Promise<ChartVersionEntry>;
+  /** Downloads the chart once and checks its digest. */
+  fetchChart(entry: ChartVersionEntry, signal?: AbortSignal): Promise<FetchedChart>;
+  /** HIP-0018 `repoURL` for `chart`, credentials removed. */
+  repoURL(chart: string): string;
+}
+
+/**
+ * Every failure of a repository client. `reason` is stable (metric label
+ * `chartorigin_repository_fetch_errors_total{reason}`); the message names the repository and what
+ * failed, never a credential.
+ */
+export type RepoErrorReason =
+  | 'timeout'
+  | 'network'
+  | 'tls'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'rate_limited'
+  | 'server_error'
+  | 'http_error'
+  | 'too_large'
+  | 'invalid_index'
+  | 'invalid_manifest'
+  | 'digest_mismatch'
+  | 'invalid_archive'
+  | 'redirect';
+
+export class RepoError extends Error {
+  readonly reason: RepoErrorReason;
+  readonly repository: string;
+  constructor(repository: string, reason: RepoErrorReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RepoError';
+    this.reason = reason;
+    this.repository = repository;
+  }
+}
