@@ -91,6 +91,7 @@ debian_tools() {
   command -v gpg >/dev/null || need+=(gnupg)
   command -v openssl >/dev/null || need+=(openssl)
   command -v unzip >/dev/null || need+=(unzip)
+  command -v htpasswd >/dev/null || need+=(apache2-utils)   # bcrypt htpasswd files for the test registry
   if ((${#need[@]})); then
     log "apt-get install ${need[*]}"
     local sudo=""
