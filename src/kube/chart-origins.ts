@@ -1,0 +1,106 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { OriginSpec } from '../engine/analyze.ts';
+import type { Condition, OriginReport } from '../engine/report.ts';
+import { isObject } from '../util/guards.ts';
+import { KubeApiError, kubeRequest } from './raw-client.ts';
+
+export const GROUP = 'chartorigin.io';
+export const VERSION = 'v1alpha1';
+const API_VERSION = `${GROUP}/${VERSION}`;
+const APPLY = { 'Content-Type': 'application/apply-patch+yaml' };
+
+export interface ExistingOrigin {
+  spec: OriginSpec;
+  generation: number;
+  conditions: Condition[];
+}
+
+/** What the controller writes into ChartOrigin.status: the report minus fields that only feed metrics. */
+export type PublishedStatus = Omit<Partial<OriginReport>, 'majorVersionsBehind' | 'installedCreated' | 'conditions'> & {
+  conditions: Condition[];
+  observedGeneration?: number | undefined;
+};
+
+function path(namespace: string, name?: string): string {
+  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/chartorigins${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+function parseSpec(o: unknown): OriginSpec {
+  if (!isObject(o)) return {};
+  return {
+    repository: typeof o['repository'] === 'string' && o['repository'] ? o['repository'] : undefined,
+    versionConstraint: typeof o['versionConstraint'] === 'string' && o['versionConstraint'] ? o['versionConstraint'] : undefined,
+    allowPrerelease: o['allowPrerelease'] === true,
+  };
+}
+
+/** Keeps a condition's lastTransitionTime when its status did not change (kstatus / API conventions). */
+export function carryTransitionTimes(next: Condition[], previous: readonly Condition[]): Condition[] {
+  return next.map((c) => {
+    const prev = previous.find((p) => p.type === c.type);
+    return prev && prev.status === c.status ? { ...c, lastTransitionTime: prev.lastTransitionTime } : c;
+  });
+}
+
+/**
+ * ChartOrigin objects: the controller creates one per release (metadata only: it never writes spec),
+ * owns its status through server-side apply with its own field manager, and deletes it on uninstall.
+ */
+export class ChartOriginStore {
+  readonly #kc: KubeConfig;
+  readonly #manager: string;
+
+  constructor(kc: KubeConfig, fieldManager = 'chartorigin') {
+    this.#kc = kc;
+    this.#manager = fieldManager;
+  }
+
+  async get(namespace: string, name: string): Promise<ExistingOrigin | undefined> {
+    try {
+      const o = await kubeRequest<{ metadata?: { generation?: number }; spec?: unknown; status?: { conditions?: Condition[] } }>(this.#kc, { path: path(namespace, name) });
+      return { spec: parseSpec(o.spec), generation: o.metadata?.generation ?? 0, conditions: o.status?.conditions ?? [] };
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async create(namespace: string, name: string): Promise<void> {
+    await kubeRequest(this.#kc, {
+      method: 'PATCH',
+      path: path(namespace, name),
+      query: { fieldManager: this.#manager, force: true },
+      headers: APPLY,
+      body: JSON.stringify({
+        apiVersion: API_VERSION,
+        kind: 'ChartOrigin',
+        metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'chartorigin' } },
+      }),
+    });
+  }
+
+  async applyStatus(namespace: string, name: string, status: PublishedStatus): Promise<void> {
+    await kubeRequest(this.#kc, {
+      method: 'PATCH',
+      path: `${path(namespace, name)}/status`,
+      query: { fieldManager: this.#manager, force: true },
+      headers: APPLY,
+      body: JSON.stringify({ apiVersion: API_VERSION, kind: 'ChartOrigin', metadata: { name, namespace }, status: JSON.parse(JSON.stringify(status)) as unknown }),
+    });
+  }
+
+  async delete(namespace: string, name: string): Promise<boolean> {
+    try {
+      await kubeRequest(this.#kc, { method: 'DELETE', path: path(namespace, name) });
+      return true;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return false;
+      throw err;
+    }
+  }
+}
+
+export function statusOf(report: OriginReport, observedGeneration: number): PublishedStatus {
+  const { majorVersionsBehind: _m, installedCreated: _c, ...rest } = report;
+  return { ...rest, observedGeneration };
+}

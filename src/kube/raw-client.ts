@@ -1,0 +1,105 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+/** An API answer that was not 2xx. `status` lets callers tell 404/409/410 apart. */
+export class KubeApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export interface RawRequest {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  headers?: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+function url(kc: KubeConfig, path: string, query: RawRequest['query']): URL {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('no cluster in kubeconfig');
+  const u = new URL(server.replace(/\/+$/, '') + path);
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+  return u;
+}
+
+async function open(kc: KubeConfig, req: RawRequest): Promise<http.IncomingMessage> {
+  const u = url(kc, req.path, req.query);
+  const opts: https.RequestOptions = {
+    method: req.method ?? 'GET',
+    hostname: u.hostname,
+    port: u.port,
+    path: u.pathname + u.search,
+    headers: { Accept: 'application/json', ...req.headers },
+  };
+  await kc.applyToHTTPSOptions(opts);
+  const mod = u.protocol === 'http:' ? http : https;
+  return new Promise((resolve, reject) => {
+    const r = mod.request({ ...opts, signal: req.signal }, resolve);
+    r.on('error', reject);
+    if (req.body !== undefined) r.write(req.body);
+    r.end();
+  });
+}
+
+async function readAll(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function apiError(status: number, text: string, what: string): KubeApiError {
+  let reason = 'Unknown';
+  let message = `${what}: HTTP ${status}`;
+  try {
+    const s = JSON.parse(text) as { reason?: string; message?: string };
+    reason = s.reason ?? reason;
+    if (s.message) message = `${what}: ${s.message}`;
+  } catch {
+    // not a Status object; keep the HTTP code only (the body may be anything)
+  }
+  return new KubeApiError(status, reason, message);
+}
+
+/**
+ * A JSON request to the API server with the kubeconfig's credentials. Used where client-node's typed
+ * API cannot express the request: metadata-only lists and watches, server-side apply on custom resources.
+ */
+export async function kubeRequest<T>(kc: KubeConfig, req: RawRequest): Promise<T> {
+  const res = await open(kc, req);
+  const text = await readAll(res);
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status >= 300) throw apiError(status, text, `${req.method ?? 'GET'} ${req.path}`);
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+/** A watch stream: calls onEvent for every JSON line until the server closes it or the signal aborts. */
+export async function kubeWatch(kc: KubeConfig, req: RawRequest, onEvent: (event: unknown) => void): Promise<void> {
+  const res = await open(kc, req);
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status >= 300) throw apiError(status, await readAll(res), `WATCH ${req.path}`);
+  let buffered = '';
+  res.setEncoding('utf8');
+  try {
+    for await (const chunk of res) {
+      buffered += chunk as string;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line) onEvent(JSON.parse(line));
+      }
+    }
+  } catch (err) {
+    if (req.signal?.aborted) return;
+    throw err;
+  }
+}

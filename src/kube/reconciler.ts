@@ -1,0 +1,146 @@
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { analyzeRelease } from '../engine/analyze.ts';
+import type { PublishedChartCache } from '../engine/chart-cache.ts';
+import type { Condition, OriginReport } from '../engine/report.ts';
+import type { ChartOriginMetrics } from '../metrics/metrics.ts';
+import { decodeStoredRelease, DEFAULT_DECODE_LIMITS, ReleaseDecodeError, type DecodeLimits } from '../release/decode.ts';
+import type { StoredReleaseObject } from '../release/types.ts';
+import type { ChartSource } from '../repo/types.ts';
+import { carryTransitionTimes, statusOf, type ChartOriginStore } from './chart-origins.ts';
+import type { CurrentRevision, ReleaseIndex } from './release-index.ts';
+
+export interface RepositoryView {
+  sources(): readonly ChartSource[];
+  /** Changes whenever a repository's configuration or content changes. */
+  generation(): number;
+}
+
+export interface ReconcilerOptions {
+  kubeConfig: KubeConfig;
+  index: ReleaseIndex;
+  origins: ChartOriginStore;
+  repositories: RepositoryView;
+  metrics: ChartOriginMetrics;
+  cache: PublishedChartCache;
+  logger: Logger;
+  verify?: boolean;
+  decodeLimits?: DecodeLimits;
+  now?: () => Date;
+  /** Called after a report was published (write-back hooks in here). */
+  published?: (current: CurrentRevision, report: OriginReport) => Promise<void>;
+}
+
+export type ReconcileResult = 'success' | 'deleted' | 'unchanged' | 'requeue';
+
+interface Memo {
+  inputs: string;
+  report?: OriginReport | undefined;
+}
+
+const stamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * key (namespace/release) → the observed current revision → ChartOrigin status and metrics.
+ * Idempotent: a duplicate event finds the same inputs and does nothing; a restart recomputes the same
+ * status. Repository failures keep the last good result, marked Stale, instead of erasing it.
+ */
+export class ReleaseReconciler {
+  readonly #o: ReconcilerOptions;
+  readonly #core: CoreV1Api;
+  readonly #memo = new Map<string, Memo>();
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = options;
+    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const { index, origins, metrics, logger } = this.#o;
+    const current = index.current(key);
+    const slash = key.indexOf('/');
+    const namespace = key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    if (!current) {
+      this.#memo.delete(key);
+      metrics.removeRelease(namespace, name);
+      const deleted = await origins.delete(namespace, name);
+      if (deleted) logger.info({ namespace, release: name }, 'release uninstalled; ChartOrigin deleted');
+      return 'deleted';
+    }
+    const existing = await origins.get(namespace, name);
+    const inputs = `${current.storage}/${current.objectName}@${current.resourceVersion}|g${existing?.generation ?? -1}|r${this.#o.repositories.generation()}`;
+    const memo = this.#memo.get(key);
+    if (memo?.inputs === inputs && existing) return 'unchanged';
+    if (!existing) await origins.create(namespace, name);
+
+    const obj = await this.#read(current);
+    if (!obj) return 'unchanged'; // gone between the event and the read; its delete event follows
+    const now = (this.#o.now ?? (() => new Date()))();
+    let record;
+    try {
+      record = decodeStoredRelease(obj, this.#o.decodeLimits ?? DEFAULT_DECODE_LIMITS);
+    } catch (err) {
+      if (!(err instanceof ReleaseDecodeError)) throw err;
+      metrics.decodeError(err.reason);
+      logger.warn({ namespace, release: name, reason: err.reason, err: err.message }, 'release data cannot be decoded');
+      const condition: Condition = { type: 'Ready', status: 'False', reason: 'DecodeError', message: err.message, lastTransitionTime: stamp(now) };
+      await origins.applyStatus(namespace, name, {
+        release: { name, namespace, revision: current.revision, status: 'unknown', storage: current.storage },
+        lastChecked: stamp(now),
+        conditions: carryTransitionTimes([condition], existing?.conditions ?? []),
+        observedGeneration: existing?.generation,
+      });
+      metrics.removeRelease(namespace, name);
+      this.#memo.set(key, { inputs });
+      return 'success';
+    }
+
+    const { report, failures } = await analyzeRelease(record, {
+      sources: this.#o.repositories.sources(),
+      spec: existing?.spec,
+      cache: this.#o.cache,
+      verify: this.#o.verify,
+      now: () => now,
+    });
+    for (const f of failures) {
+      logger.warn({ namespace, release: name, chart: record.chart.name, repository: f.repository, reason: f.reason, err: f.message }, 'repository error during analysis');
+    }
+    let final = report;
+    const previous = memo?.report;
+    if (failures.length > 0 && previous && previous.release.revision === report.release.revision && previous.chart.version === report.chart.version) {
+      const stale: Condition = {
+        type: 'Stale',
+        status: 'True',
+        reason: 'RepositoryUnavailable',
+        message: `showing the result of ${previous.lastChecked}; ${failures.map((f) => `${f.repository}: ${f.reason}`).join(', ')}`,
+        lastTransitionTime: stamp(now),
+      };
+      final = { ...previous, release: report.release, conditions: [...previous.conditions.filter((c) => c.type !== 'Stale'), stale] };
+    }
+    final = { ...final, conditions: carryTransitionTimes(final.conditions, existing?.conditions ?? []) };
+    await origins.applyStatus(namespace, name, statusOf(final, existing?.generation ?? 1));
+    metrics.setRelease(final);
+    // After a repository failure the inputs are not memoised, so the retry really re-analyses; the last
+    // good report is kept to be shown as stale meanwhile.
+    const good = failures.length === 0 || final !== report ? final : previous;
+    this.#memo.set(key, { inputs: failures.length === 0 ? inputs : '', report: good });
+    await this.#o.published?.(current, final);
+    logger.debug({ namespace, release: name, chart: record.chart.name, match: final.origin.match }, 'reconciled');
+    return failures.length === 0 ? 'success' : 'requeue';
+  }
+
+  async #read(c: CurrentRevision): Promise<StoredReleaseObject | undefined> {
+    try {
+      if (c.storage === 'Secret') {
+        const s = await this.#core.readNamespacedSecret({ name: c.objectName, namespace: c.namespace });
+        return { kind: 'Secret', type: s.type, metadata: { name: s.metadata?.name, namespace: s.metadata?.namespace, labels: s.metadata?.labels }, data: s.data };
+      }
+      const m = await this.#core.readNamespacedConfigMap({ name: c.objectName, namespace: c.namespace });
+      return { kind: 'ConfigMap', metadata: { name: m.metadata?.name, namespace: m.metadata?.namespace, labels: m.metadata?.labels }, data: m.data };
+    } catch (err) {
+      if (typeof err === 'object' && err !== null && 'code' in err && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,180 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { isObject } from '../util/guards.ts';
+import { KubeApiError, kubeRequest, kubeWatch } from './raw-client.ts';
+
+/** Only the metadata of an object: enough to track Helm revisions without holding release data. */
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  resourceVersion: string;
+}
+
+export interface ReflectorHandler {
+  upsert(obj: ObjectMeta): void;
+  remove(obj: ObjectMeta): void;
+  /** Called after every complete list (first sync and relists). */
+  synced(): void;
+}
+
+export interface ReflectorOptions {
+  kubeConfig: KubeConfig;
+  /** e.g. '/api/v1/secrets' or '/api/v1/namespaces/apps/secrets'. */
+  path: string;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
+  handler: ReflectorHandler;
+  logger: Logger;
+  pageSize?: number;
+  /** Server-side watch timeout; the watch is re-opened from the last resourceVersion. */
+  watchTimeoutSeconds?: number;
+}
+
+const META_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+const META = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
+
+function meta(o: unknown): ObjectMeta | undefined {
+  if (!isObject(o) || !isObject(o['metadata'])) return undefined;
+  const m = o['metadata'];
+  if (typeof m['name'] !== 'string') return undefined;
+  const labels: Record<string, string> = {};
+  if (isObject(m['labels'])) for (const [k, v] of Object.entries(m['labels'])) if (typeof v === 'string') labels[k] = v;
+  return {
+    name: m['name'],
+    namespace: typeof m['namespace'] === 'string' ? m['namespace'] : '',
+    labels,
+    resourceVersion: typeof m['resourceVersion'] === 'string' ? m['resourceVersion'] : '',
+  };
+}
+
+const keyOf = (m: ObjectMeta): string => `${m.namespace}/${m.name}`;
+
+/**
+ * client-go's reflector for metadata only: list (paged), then watch from the list's resourceVersion
+ * with bookmarks; a 410 Gone (compaction) or a broken stream leads to a relist, whose difference with
+ * the known objects is delivered as upserts and removals, so no delete is ever missed.
+ */
+export class MetadataReflector {
+  readonly #o: ReflectorOptions;
+  readonly #known = new Map<string, ObjectMeta>();
+  #resourceVersion = '';
+
+  constructor(options: ReflectorOptions) {
+    this.#o = options;
+  }
+
+  get size(): number {
+    return this.#known.size;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (!this.#resourceVersion) await this.#list(signal);
+        await this.#watch(signal);
+        failures = 0;
+      } catch (err) {
+        if (signal.aborted) return;
+        const gone = err instanceof KubeApiError && err.status === 410;
+        if (gone) this.#resourceVersion = '';
+        failures++;
+        const delay = gone ? 0 : Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+        this.#o.logger.warn({ path: this.#o.path, err: (err as Error).message, retryMs: delay }, gone ? 'watch expired; relisting' : 'list/watch failed; retrying');
+        if (!gone) this.#resourceVersion = '';
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  async #list(signal: AbortSignal): Promise<void> {
+    const seen = new Map<string, ObjectMeta>();
+    let cont: string | undefined;
+    let rv = '';
+    do {
+      const page = await kubeRequest<{ metadata?: { resourceVersion?: string; continue?: string }; items?: unknown[] }>(this.#o.kubeConfig, {
+        path: this.#o.path,
+        query: { labelSelector: this.#o.labelSelector, fieldSelector: this.#o.fieldSelector, limit: this.#o.pageSize ?? 500, continue: cont },
+        headers: { Accept: META_LIST },
+        signal,
+      });
+      for (const item of page.items ?? []) {
+        const m = meta(item);
+        if (m) seen.set(keyOf(m), m);
+      }
+      rv = page.metadata?.resourceVersion ?? rv;
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    for (const [k, old] of this.#known) {
+      if (!seen.has(k)) {
+        this.#known.delete(k);
+        this.#o.handler.remove(old);
+      }
+    }
+    for (const [k, m] of seen) {
+      if (this.#known.get(k)?.resourceVersion !== m.resourceVersion) {
+        this.#known.set(k, m);
+        this.#o.handler.upsert(m);
+      }
+    }
+    this.#resourceVersion = rv;
+    this.#o.handler.synced();
+  }
+
+  async #watch(signal: AbortSignal): Promise<void> {
+    await kubeWatch(
+      this.#o.kubeConfig,
+      {
+        path: this.#o.path,
+        query: {
+          watch: true,
+          allowWatchBookmarks: true,
+          resourceVersion: this.#resourceVersion,
+          labelSelector: this.#o.labelSelector,
+          fieldSelector: this.#o.fieldSelector,
+          timeoutSeconds: this.#o.watchTimeoutSeconds ?? 300,
+        },
+        headers: { Accept: META },
+        signal,
+      },
+      (ev) => this.#event(ev),
+    );
+  }
+
+  #event(ev: unknown): void {
+    if (!isObject(ev)) return;
+    const type = ev['type'];
+    const obj = ev['object'];
+    if (type === 'ERROR') {
+      const code = isObject(obj) && typeof obj['code'] === 'number' ? obj['code'] : 500;
+      const message = isObject(obj) && typeof obj['message'] === 'string' ? obj['message'] : 'watch error';
+      throw new KubeApiError(code, 'WatchError', message);
+    }
+    const m = meta(obj);
+    if (!m) return;
+    if (m.resourceVersion) this.#resourceVersion = m.resourceVersion;
+    if (type === 'BOOKMARK') return;
+    const k = keyOf(m);
+    if (type === 'DELETED') {
+      this.#known.delete(k);
+      this.#o.handler.remove(m);
+    } else if (type === 'ADDED' || type === 'MODIFIED') {
+      this.#known.set(k, m);
+      this.#o.handler.upsert(m);
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
