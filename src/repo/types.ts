@@ -56,6 +56,18 @@ export interface ChartSource {
   fetchChart(entry: ChartVersionEntry, signal?: AbortSignal): Promise<FetchedChart>;
   /** HIP-0018 `repoURL` for `chart`, credentials removed. */
   repoURL(chart: string): string;
+  /**
+   * Checks the repository now (HTTP: conditional re-fetch of index.yaml; OCI: the registry's /v2/
+   * endpoint with auth) for the controller's refresh loop and ChartRepository status. `changed` is true
+   * when content may differ from the last probe (a new index, or the first success).
+   */
+  probe(signal?: AbortSignal): Promise<ProbeResult>;
+}
+
+export interface ProbeResult {
+  /** HTTP: chart names in the index; OCI: chart repositories looked up so far. */
+  charts: number;
+  changed: boolean;
 }
 
 /**
