@@ -82,7 +82,7 @@ export class ReleaseReconciler {
       record = decodeStoredRelease(obj, this.#o.decodeLimits ?? DEFAULT_DECODE_LIMITS);
     } catch (err) {
       if (!(err instanceof ReleaseDecodeError)) throw err;
-      metrics.decodeError(err.reason);
+      metrics.countDecodeError(err.reason);
       logger.warn({ namespace, release: name, reason: err.reason, err: err.message }, 'release data cannot be decoded');
       const condition: Condition = { type: 'Ready', status: 'False', reason: 'DecodeError', message: err.message, lastTransitionTime: stamp(now) };
       await origins.applyStatus(namespace, name, {

@@ -9,6 +9,9 @@ export interface ObjectMeta {
   namespace: string;
   labels: Record<string, string>;
   resourceVersion: string;
+  generation: number;
+  /** The whole object, only when the reflector runs with `full: true` (small objects such as CRs). */
+  object?: unknown;
 }
 
 export interface ReflectorHandler {
@@ -29,12 +32,14 @@ export interface ReflectorOptions {
   pageSize?: number;
   /** Server-side watch timeout; the watch is re-opened from the last resourceVersion. */
   watchTimeoutSeconds?: number;
+  /** Keep whole objects instead of metadata; for small, few objects only. */
+  full?: boolean;
 }
 
 const META_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 const META = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
-function meta(o: unknown): ObjectMeta | undefined {
+function meta(o: unknown, full = false): ObjectMeta | undefined {
   if (!isObject(o) || !isObject(o['metadata'])) return undefined;
   const m = o['metadata'];
   if (typeof m['name'] !== 'string') return undefined;
@@ -45,6 +50,8 @@ function meta(o: unknown): ObjectMeta | undefined {
     namespace: typeof m['namespace'] === 'string' ? m['namespace'] : '',
     labels,
     resourceVersion: typeof m['resourceVersion'] === 'string' ? m['resourceVersion'] : '',
+    generation: typeof m['generation'] === 'number' ? m['generation'] : 0,
+    ...(full ? { object: o } : {}),
   };
 }
 
@@ -96,11 +103,11 @@ export class MetadataReflector {
       const page = await kubeRequest<{ metadata?: { resourceVersion?: string; continue?: string }; items?: unknown[] }>(this.#o.kubeConfig, {
         path: this.#o.path,
         query: { labelSelector: this.#o.labelSelector, fieldSelector: this.#o.fieldSelector, limit: this.#o.pageSize ?? 500, continue: cont },
-        headers: { Accept: META_LIST },
+        headers: { Accept: this.#o.full ? 'application/json' : META_LIST },
         signal,
       });
       for (const item of page.items ?? []) {
-        const m = meta(item);
+        const m = meta(item, this.#o.full);
         if (m) seen.set(keyOf(m), m);
       }
       rv = page.metadata?.resourceVersion ?? rv;
@@ -135,7 +142,7 @@ export class MetadataReflector {
           fieldSelector: this.#o.fieldSelector,
           timeoutSeconds: this.#o.watchTimeoutSeconds ?? 300,
         },
-        headers: { Accept: META },
+        headers: { Accept: this.#o.full ? 'application/json' : META },
         signal,
       },
       (ev) => this.#event(ev),
@@ -151,7 +158,7 @@ export class MetadataReflector {
       const message = isObject(obj) && typeof obj['message'] === 'string' ? obj['message'] : 'watch error';
       throw new KubeApiError(code, 'WatchError', message);
     }
-    const m = meta(obj);
+    const m = meta(obj, this.#o.full);
     if (!m) return;
     if (m.resourceVersion) this.#resourceVersion = m.resourceVersion;
     if (type === 'BOOKMARK') return;
