@@ -1,0 +1,132 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { PublishedChartCache } from '../engine/chart-cache.ts';
+import type { ChartOriginMetrics } from '../metrics/metrics.ts';
+import { HELM_SECRET_TYPE } from '../release/decode.ts';
+import type { RepositoryConfig } from '../repo/types.ts';
+import { ChartOriginStore } from './chart-origins.ts';
+import { MetadataReflector } from './reflector.ts';
+import { ReleaseIndex } from './release-index.ts';
+import { ReleaseReconciler, type ReconcilerOptions } from './reconciler.ts';
+import { RepositoryManager } from './repositories.ts';
+import { WorkQueue } from './work-queue.ts';
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  /** undefined: all namespaces. */
+  namespaces?: readonly string[] | undefined;
+  storage: { secrets: boolean; configMaps: boolean };
+  concurrency: number;
+  /** The controller's own namespace: default for Secret references of ChartRepository objects. */
+  namespace: string;
+  staticRepositories?: readonly RepositoryConfig[];
+  watchChartRepositories: boolean;
+  verify: boolean;
+  metrics: ChartOriginMetrics;
+  logger: Logger;
+  published?: ReconcilerOptions['published'];
+}
+
+export interface ControllerState {
+  /** Every watch listed once, repositories loaded, and the first round of releases reconciled. */
+  ready(): boolean;
+}
+
+/**
+ * watch → decode → resolve → recommend → publish, for as long as `signal` is not aborted (the leader's
+ * term). Everything is rebuilt from the API on each start: the controller keeps no state of its own.
+ */
+export function startController(o: ControllerOptions, signal: AbortSignal): { state: ControllerState; done: Promise<void> } {
+  const log = o.logger;
+  const queue = new WorkQueue();
+  const index = new ReleaseIndex((key) => queue.add(key));
+  const repositories = new RepositoryManager({
+    kubeConfig: o.kubeConfig,
+    metrics: o.metrics,
+    logger: log.child({ component: 'repositories' }),
+    defaultNamespace: o.namespace,
+    staticRepositories: o.staticRepositories,
+    watchCustomResources: o.watchChartRepositories,
+    changed: () => {
+      for (const key of index.keys()) queue.add(key);
+    },
+  });
+  const reconciler = new ReleaseReconciler({
+    kubeConfig: o.kubeConfig,
+    index,
+    origins: new ChartOriginStore(o.kubeConfig),
+    repositories,
+    metrics: o.metrics,
+    cache: new PublishedChartCache(),
+    logger: log.child({ component: 'reconciler' }),
+    verify: o.verify,
+    published: o.published,
+  });
+
+  const reflectors: MetadataReflector[] = [];
+  const synced = new Set<MetadataReflector>();
+  const scopes = o.namespaces && o.namespaces.length ? o.namespaces.map((ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}`) : ['/api/v1'];
+  for (const scope of scopes) {
+    const kinds: ['Secret' | 'ConfigMap', string, string | undefined][] = [];
+    if (o.storage.secrets) kinds.push(['Secret', `${scope}/secrets`, `type=${HELM_SECRET_TYPE}`]);
+    if (o.storage.configMaps) kinds.push(['ConfigMap', `${scope}/configmaps`, undefined]);
+    for (const [storage, path, fieldSelector] of kinds) {
+      const r: MetadataReflector = new MetadataReflector({
+        kubeConfig: o.kubeConfig,
+        path,
+        labelSelector: 'owner=helm',
+        fieldSelector,
+        logger: log.child({ component: 'watch', storage }),
+        handler: {
+          upsert: (m) => index.upsert(storage, m),
+          remove: (m) => index.remove(storage, m),
+          synced: () => synced.add(r),
+        },
+      });
+      reflectors.push(r);
+    }
+  }
+
+  let firstRoundDone = false;
+  const ready = (): boolean => {
+    if (!firstRoundDone && synced.size === reflectors.length && repositories.synced && queue.len() === 0 && queue.processing() === 0) firstRoundDone = true;
+    return firstRoundDone;
+  };
+
+  const gauges = setInterval(() => {
+    o.metrics.setReleasesTracked(index.size);
+    o.metrics.setWorkqueueDepth(queue.len());
+  }, 1000);
+  gauges.unref();
+
+  const done = (async () => {
+    log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency }, 'controller starting');
+    const tasks = [
+      repositories.run(signal),
+      ...reflectors.map((r) => r.run(signal)),
+      queue.run(
+        o.concurrency,
+        async (key) => {
+          const t0 = performance.now();
+          try {
+            const result = await reconciler.reconcile(key);
+            o.metrics.observeReconcile(result === 'unchanged' ? 'success' : result, (performance.now() - t0) / 1000);
+            if (result === 'requeue') queue.addRateLimited(key);
+            else queue.forget(key);
+          } catch (err) {
+            o.metrics.observeReconcile('error', (performance.now() - t0) / 1000);
+            const slash = key.indexOf('/');
+            log.warn({ namespace: key.slice(0, slash), release: key.slice(slash + 1), err: (err as Error).message }, 'reconcile failed; will retry');
+            queue.addRateLimited(key);
+          }
+        },
+        signal,
+      ),
+    ];
+    signal.addEventListener('abort', () => queue.shutDown(), { once: true });
+    await Promise.all(tasks);
+    clearInterval(gauges);
+    log.info('controller stopped');
+  })();
+  return { state: { ready }, done };
+}
