@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadKubeConfig } from '../kube/client.ts';
 import { startController } from '../kube/controller.ts';
+import { WriteBack } from '../kube/write-back.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { ChartOriginMetrics } from '../metrics/metrics.ts';
 import { startHttpServer } from '../server/http-server.ts';
@@ -77,6 +78,7 @@ export async function runController(argv: string[]): Promise<number> {
   const leaderElect = boolFlag(values['leader-elect'], 'leader-elect', true);
 
   const metrics = new ChartOriginMetrics();
+  const writer = new WriteBack(kc, writeBack, logger.child({ component: 'write-back' }));
   const stop = new AbortController();
   let state: { ready(): boolean } | undefined;
   let leading = false;
@@ -111,6 +113,7 @@ export async function runController(argv: string[]): Promise<number> {
         verify: boolFlag(values.verify, 'verify', config.verify),
         metrics,
         logger,
+        published: writeBack === 'none' ? undefined : (current, report) => writer.apply(current, report),
       },
       signal,
     );
