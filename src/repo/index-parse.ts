@@ -61,19 +61,17 @@ function truthy(v: unknown, fromYaml: boolean): boolean {
 
 const decoder = new TextDecoder('utf-8');
 
-function invalid(repo: string, detail: string, cause?: unknown): RepoError {
-  return new RepoError(repo, 'invalid_index', `repository ${repo}: invalid index: ${detail}`, cause === undefined ? undefined : { cause });
+/** js-yaml reasons may quote tag or anchor names from the input: keep the kind of error, not the text. */
+function safeReason(reason: string): string {
+  return reason
+    .replace(/!<[^>]*>/g, '!<…>')
+    .replace(/"[^"]*"/g, '"…"')
+    .replace(/: .*$/, '')
+    .slice(0, 120);
 }
 
-/** Position text from a JSON.parse error (V8 says "... at position N (line L column C)"), without the input. */
-function jsonPosition(err: unknown): string {
-  const msg = err instanceof Error ? err.message : '';
-  const lc = /line (\d+) column (\d+)/.exec(msg);
-  if (lc) return `malformed JSON at line ${lc[1]} column ${lc[2]}`;
-  const pos = /position (\d+)/.exec(msg);
-  if (pos) return `malformed JSON at offset ${pos[1]}`;
-  if (/end of (JSON|data)/i.test(msg)) return 'malformed JSON: unexpected end of input';
-  return 'malformed JSON';
+function invalid(repo: string, detail: string, cause?: unknown): RepoError {
+  return new RepoError(repo, 'invalid_index', `repository ${repo}: invalid index: ${detail}`, cause === undefined ? undefined : { cause });
 }
 
 /**
@@ -93,25 +91,28 @@ export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): Chart
 
   let doc: unknown;
   const firstChar = /\S/.exec(text)?.[0];
-  const fromYaml = firstChar !== '{';
-  if (!fromYaml) {
+  let fromYaml = true;
+  if (firstChar === '{') {
+    // Fast path. Helm reads JSON through its YAML parser, so input JSON.parse refuses still goes to the
+    // YAML path below, which accepts what Helm accepts and reports a position for what it refuses.
     try {
       doc = JSON.parse(text);
-    } catch (err) {
-      throw invalid(repo, jsonPosition(err));
+      fromYaml = false;
+    } catch {
+      doc = undefined;
     }
   } else {
     doc = loadIndexYamlInChunks(text);
-    if (doc === undefined) {
-      try {
-        doc = load(text, YAML_OPTIONS);
-      } catch (err) {
-        if (err instanceof YAMLException) {
-          const where = err.mark ? ` at line ${err.mark.line + 1} column ${err.mark.column + 1}` : '';
-          throw invalid(repo, `malformed YAML${where}: ${err.reason}`);
-        }
-        throw invalid(repo, 'malformed YAML', err);
+  }
+  if (doc === undefined && fromYaml) {
+    try {
+      doc = load(text, YAML_OPTIONS);
+    } catch (err) {
+      if (err instanceof YAMLException) {
+        const where = err.mark ? ` at line ${err.mark.line + 1} column ${err.mark.column + 1}` : '';
+        throw invalid(repo, `malformed ${firstChar === '{' ? 'JSON' : 'YAML'}${where}: ${safeReason(err.reason)}`);
       }
+      throw invalid(repo, 'malformed YAML', err);
     }
   }
   text = '';
