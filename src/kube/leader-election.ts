@@ -286,6 +286,8 @@ export class LeaderElector {
   }
 
   #desired(current: V1Lease | undefined, decision: LeaseDecision, now: Date): V1Lease {
+    // A plain Date serializes as ".123Z", which the API server rejects for MicroTime (400: cannot parse
+    // ".123Z" as ".000000"); V1MicroTime's toISOString writes six digits.
     const micro = new V1MicroTime(now.getTime());
     const prev: V1LeaseSpec = current?.spec ?? {};
     const transitions = prev.leaseTransitions ?? 0;
