@@ -7,6 +7,8 @@ import { RepoError, type ChartSource, type ChartVersionEntry, type Credentials, 
 import { ociRepoURL, redactUrl } from './url.ts';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 export const HELM_CHART_LAYER = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
 export const HELM_LEGACY_LAYER = 'application/tar+gzip';
@@ -235,7 +237,10 @@ export class OciClient {
   /** The OCI image manifest of `name:reference`, its digest checked against Docker-Content-Digest. */
   async manifest(name: string, reference: string, options: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<OciManifest> {
     const what = `manifest ${name}:${reference}`;
-    const res = await this.get(`/v2/${name}/manifests/${reference}`, name, { signal: options.signal, maxBytes: options.maxBytes, what, headers: { accept: OCI_MANIFEST } });
+    // Other manifest types are accepted on the wire so that they can be refused by name below, instead of
+    // the registry answering a bare 400/404 for an Accept it cannot satisfy.
+    const accept = `${OCI_MANIFEST}, ${OCI_INDEX};q=0.5, ${DOCKER_MANIFEST};q=0.5`;
+    const res = await this.get(`/v2/${name}/manifests/${reference}`, name, { signal: options.signal, maxBytes: options.maxBytes, what, headers: { accept } });
     const bad = (detail: string): RepoError => new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: ${what}: ${detail}`);
     const digest = sha256(res.body);
     const served = res.headers.get('docker-content-digest');
@@ -285,6 +290,10 @@ export class OciClient {
     await this.get('/v2/', undefined, { signal, maxBytes: 64 * 1024, what: 'registry check' });
   }
 }
+
+/** semver.org's regular expression: Helm keeps tags that Masterminds' StrictNewVersion accepts (no `v`, all three numbers). */
+const STRICT_SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
 interface Details {
   entry: ChartVersionEntry;
@@ -368,7 +377,7 @@ export class OciChartSource implements ChartSource {
     const versions: string[] = [];
     for (const tag of tags) {
       const version = tag.replace(/_/g, '+');
-      if (!semver.valid(version) || seen.has(version)) continue;
+      if (!STRICT_SEMVER.test(version) || seen.has(version)) continue;
       seen.add(version);
       versions.push(version);
     }
