@@ -107,6 +107,29 @@ describe('classic repository: index', () => {
     assert.deepEqual((await src.versions('webapp')).map((e) => e.version), ['1.3.0', '1.1.0']);
   });
 
+  it('keeps serving the last good index when a refresh fails, while probe reports the failure', async () => {
+    const server = await serve(repos.main.dir);
+    let now = 5_000_000;
+    const src = source(server.url, { intervalSeconds: 10 }, { now: () => now });
+    assert.equal((await src.versions('webapp')).length, 5);
+    server.inject({ path: '/index.yaml', status: 500 });
+    now += 20_000;
+    assert.equal((await src.versions('webapp')).length, 5);
+    await expectRepoError(src.probe(), 'server_error');
+    assert.equal(server.requestsFor('/index.yaml').length, 3);
+    server.clearFaults();
+    assert.deepEqual(await src.probe(), { charts: 2, changed: false });
+  });
+
+  it('shares one request between concurrent callers', async () => {
+    const server = await serve(repos.main.dir);
+    server.inject({ path: '/index.yaml', delayMs: 100, times: 1 });
+    const src = source(server.url);
+    const lists = await Promise.all([src.versions('webapp'), src.versions('legacy'), src.versions('webapp')]);
+    assert.deepEqual(lists.map((l) => l.length), [5, 2, 5]);
+    assert.equal(server.requestsFor('/index.yaml').length, 1);
+  });
+
   it('accepts an index served as JSON', async () => {
     const dir = scratchDir('json');
     const { load } = await import('js-yaml');

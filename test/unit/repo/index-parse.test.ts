@@ -151,6 +151,23 @@ entries:
   });
 });
 
+describe('parseIndex chunked YAML path', () => {
+  it('gives exactly what the JSON form of the same index gives', async () => {
+    const { load } = await import('js-yaml');
+    const yaml = syntheticIndexYaml(1024 * 1024);
+    const fromYaml = parseText(yaml);
+    const fromJson = parseText(JSON.stringify(load(yaml)));
+    assert.ok(fromYaml.size > 20);
+    assert.deepEqual(fromYaml, fromJson);
+  });
+
+  it('falls back to the whole document when a chart block does not parse alone', () => {
+    // The alias crosses chart blocks, so the per-chart parse fails and the full parse must resolve it.
+    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - &v\n    version: 1.0.0\n  b:\n  - *v\ngenerated: "x"\n');
+    assert.equal(idx.get('b')?.[0]?.version, '1.0.0');
+  });
+});
+
 describe('parseIndex on a 20 MB index', () => {
   it('parses in a few seconds at most and keeps only the small fields', () => {
     const big = Buffer.from(syntheticIndexYaml(20 * 1024 * 1024));
