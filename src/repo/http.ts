@@ -28,7 +28,7 @@ export interface HttpClientOptions {
   timeoutMs?: number | undefined;
   /** Default body limit (default 20 MiB). */
   maxBodyBytes?: number | undefined;
-  /** Default 5, like Helm's Go client is 10; charts rarely need more than one. */
+  /** Redirects followed per request (default 5; chart downloads rarely need more than one). */
   maxRedirects?: number | undefined;
   retry?: Partial<RetryPolicy> | undefined;
   userAgent?: string | undefined;

@@ -50,10 +50,3 @@ export function ociRepoURL(prefix: string, chart: string): string {
   const clean = redactUrl(prefix).replace(/\?.*$/, '').replace(/\/+$/, '');
   return `${clean}/${chart}`;
 }
-
-/** The URL with a trailing slash removed from its path; how repository URLs are compared and joined. */
-export function trimTrailingSlash(url: string): string {
-  const u = new URL(url);
-  if (u.pathname.length > 1 && u.pathname.endsWith('/')) u.pathname = u.pathname.replace(/\/+$/, '');
-  return u.toString();
-}
