@@ -1,0 +1,54 @@
+/** Where the pinned binaries that `npm run tools` builds or unpacks live, with one clear error when absent. */
+import { accessSync, constants, realpathSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
+
+export type ToolName = 'etcd' | 'kube-apiserver' | 'kubectl' | 'helm3' | 'helm4' | 'docker-registry';
+export const ALL_TOOLS: readonly ToolName[] = ['etcd', 'kube-apiserver', 'kubectl', 'helm3', 'helm4', 'docker-registry'];
+
+export class ToolMissingError extends Error {
+  readonly reason = 'tool_missing';
+  readonly tool: ToolName;
+  constructor(tool: ToolName, path: string) {
+    super(`${tool} is not installed at ${path}: run \`npm run tools\` (builds or unpacks the pinned test tools into .tools/)`);
+    this.name = 'ToolMissingError';
+    this.tool = tool;
+  }
+}
+
+/** Absolute path of an executable tool in .tools/bin; throws ToolMissingError if it is not there. */
+export function toolPath(name: ToolName): string {
+  const path = join(TOOLS_BIN, name);
+  try {
+    accessSync(path, constants.X_OK);
+    realpathSync(path); // a dangling symlink (tool folder deleted) counts as missing
+  } catch {
+    throw new ToolMissingError(name, path);
+  }
+  return path;
+}
+
+/** Checks every tool at once so that a missing one fails fast, before anything starts. */
+export function requireTools(names: readonly ToolName[] = ALL_TOOLS): Record<ToolName, string> {
+  const missing: ToolName[] = [];
+  const out: Partial<Record<ToolName, string>> = {};
+  for (const name of names) {
+    try {
+      out[name] = toolPath(name);
+    } catch {
+      missing.push(name);
+    }
+  }
+  if (missing.length) {
+    throw new Error(`missing test tools: ${missing.join(', ')} in ${TOOLS_BIN}: run \`npm run tools\``);
+  }
+  return out as Record<ToolName, string>;
+}
+
+/** PATH with .tools/bin first, for child processes (helm finds nothing else it needs). */
+export function toolsPathEnv(): string {
+  return `${TOOLS_BIN}:${process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin'}`;
+}
