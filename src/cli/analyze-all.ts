@@ -27,6 +27,10 @@ export async function analyzeAll(
       reports[i] = report;
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
+  } finally {
+    await Promise.allSettled(sources.map((s) => s.close()));
+  }
   return reports.sort((a, b) => a.release.namespace.localeCompare(b.release.namespace) || a.release.name.localeCompare(b.release.name));
 }

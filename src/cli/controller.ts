@@ -131,10 +131,12 @@ export async function runController(argv: string[]): Promise<number> {
         name: values['leader-election-id'],
         identity: `${hostname()}_${process.pid}`,
         logger: logger.child({ component: 'leader-election' }),
+        // Returning the pipeline's promise lets the elector wait for in-flight work before it releases
+        // the Lease, so a successor never overlaps with this replica's last writes.
         onStartedLeading: (signal: AbortSignal) => {
           leading = true;
           metrics.setLeader(true);
-          void run(signal);
+          return run(signal);
         },
         onStoppedLeading: () => {
           leading = false;

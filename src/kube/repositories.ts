@@ -113,6 +113,7 @@ export class RepositoryManager implements RepositoryView {
     const r = this.#repos.get(name);
     if (!r || r.static) return;
     r.timer?.abort();
+    void r.source?.close();
     this.#repos.delete(name);
     this.#o.metrics.removeRepository(name);
     this.#bump();
@@ -126,6 +127,7 @@ export class RepositoryManager implements RepositoryView {
     }
     if (prev && prev.generation === m.generation && prev.source) return; // status-only update
     prev?.timer?.abort();
+    void prev?.source?.close();
     const managed: Managed = { name: m.name, static: false, generation: m.generation, resourceVersion: m.resourceVersion, failures: 0 };
     this.#repos.set(m.name, managed);
     const spec = (m.object as { spec?: unknown } | undefined)?.spec;

@@ -62,6 +62,8 @@ export interface ChartSource {
    * when content may differ from the last probe (a new index, or the first success).
    */
   probe(signal?: AbortSignal): Promise<ProbeResult>;
+  /** Releases connections (keep-alive sockets would otherwise hold a CLI process open). */
+  close(): Promise<void>;
 }
 
 export interface ProbeResult {
