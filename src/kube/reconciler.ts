@@ -14,6 +14,8 @@ export interface RepositoryView {
   sources(): readonly ChartSource[];
   /** Changes whenever a repository's configuration or content changes. */
   generation(): number;
+  /** Repositories whose last probe failed, with when and why (served from cache meanwhile). */
+  unavailable(): ReadonlyMap<string, { since: string; reason: string }>;
 }
 
 export interface ReconcilerOptions {
@@ -108,26 +110,36 @@ export class ReleaseReconciler {
     }
     let final = report;
     const previous = memo?.report;
-    if (failures.length > 0 && previous && previous.release.revision === report.release.revision && previous.chart.version === report.chart.version) {
-      const stale: Condition = {
+    const involved = (r: OriginReport): string[] => [r.origin.repository, ...(r.origin.candidates ?? []).map((c) => c.repository)].filter((x): x is string => !!x);
+    const failedHere = new Set(failures.map((f) => f.repository));
+    if (previous && previous.release.revision === report.release.revision && previous.chart.version === report.chart.version && involved(previous).some((r) => failedHere.has(r))) {
+      // The repositories that decided the last result did not answer: keep that result rather than
+      // publishing a worse one computed without them.
+      final = { ...previous, release: report.release, lastChecked: previous.lastChecked };
+    }
+    const down = this.#o.repositories.unavailable();
+    const staleRepos = [...new Set([...involved(final).filter((r) => down.has(r)), ...[...failedHere].filter((r) => involved(final).includes(r) || final !== report)])];
+    const conditions = final.conditions.filter((c) => c.type !== 'Stale');
+    if (staleRepos.length > 0) {
+      conditions.push({
         type: 'Stale',
         status: 'True',
         reason: 'RepositoryUnavailable',
-        message: `showing the result of ${previous.lastChecked}; ${failures.map((f) => `${f.repository}: ${f.reason}`).join(', ')}`,
+        message: `last known result kept; unavailable: ${staleRepos.map((r) => `${r}${down.get(r) ? ` (${down.get(r)?.reason} since ${down.get(r)?.since})` : ''}`).join(', ')}`,
         lastTransitionTime: stamp(now),
-      };
-      final = { ...previous, release: report.release, conditions: [...previous.conditions.filter((c) => c.type !== 'Stale'), stale] };
+      });
     }
+    final = { ...final, conditions };
     final = { ...final, conditions: carryTransitionTimes(final.conditions, existing?.conditions ?? []) };
     await origins.applyStatus(namespace, name, statusOf(final, existing?.generation ?? 1));
     metrics.setRelease(final);
     // After a repository failure the inputs are not memoised, so the retry really re-analyses; the last
     // good report is kept to be shown as stale meanwhile.
     const good = failures.length === 0 || final !== report ? final : previous;
-    this.#memo.set(key, { inputs: failures.length === 0 ? inputs : '', report: good });
+    this.#memo.set(key, { inputs: failures.length === 0 && staleRepos.length === 0 ? inputs : '', report: good });
     await this.#o.published?.(current, final);
     logger.debug({ namespace, release: name, chart: record.chart.name, match: final.origin.match }, 'reconciled');
-    return failures.length === 0 ? 'success' : 'requeue';
+    return failures.length === 0 && staleRepos.length === 0 ? 'success' : 'requeue';
   }
 
   async #read(c: CurrentRevision): Promise<StoredReleaseObject | undefined> {

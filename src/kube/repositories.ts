@@ -19,6 +19,8 @@ interface Managed {
   generation: number;
   resourceVersion: string;
   up?: boolean | undefined;
+  downSince?: string | undefined;
+  downReason?: string | undefined;
   timer?: AbortController | undefined;
   lastFetched?: string | undefined;
   charts?: number | undefined;
@@ -69,6 +71,12 @@ export class RepositoryManager implements RepositoryView {
 
   generation(): number {
     return this.#generation;
+  }
+
+  unavailable(): ReadonlyMap<string, { since: string; reason: string }> {
+    const out = new Map<string, { since: string; reason: string }>();
+    for (const r of this.#repos.values()) if (r.up === false) out.set(r.name, { since: r.downSince ?? '', reason: r.downReason ?? 'error' });
+    return out;
   }
 
   get synced(): boolean {
@@ -181,6 +189,8 @@ export class RepositoryManager implements RepositoryView {
       this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000);
       const cameUp = r.up !== true;
       r.up = true;
+      r.downSince = undefined;
+      r.downReason = undefined;
       r.failures = 0;
       r.lastFetched = stamp(now);
       r.charts = result.charts;
@@ -195,6 +205,8 @@ export class RepositoryManager implements RepositoryView {
       this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000, reason);
       const wentDown = r.up !== false;
       r.up = false;
+      if (wentDown) r.downSince = stamp(now);
+      r.downReason = reason;
       r.failures++;
       this.#o.metrics.setRepositoryState(r.name, url, { up: false });
       if (wentDown) this.#o.logger.warn({ repository: r.name, url, reason, err: message }, 'repository unavailable');

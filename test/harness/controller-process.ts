@@ -1,0 +1,66 @@
+/** Runs `chartorigin controller` as a real child process against the test cluster. */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { kubectl, type ClusterInfo } from './controlplane.ts';
+import { freePort } from './free-port.ts';
+import { startProcess, type ManagedProcess } from './processes.ts';
+import { REPO_ROOT } from './tools.ts';
+
+export const CRD_DIR = join(REPO_ROOT, 'charts', 'chartorigin', 'crds');
+
+/** Installs (or updates) the chart's CRDs and waits until the API serves them. */
+export async function installCrds(cluster: Pick<ClusterInfo, 'kubeconfig'>): Promise<void> {
+  for (const f of readdirSync(CRD_DIR).filter((n) => n.endsWith('.yaml'))) {
+    await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', join(CRD_DIR, f)]);
+  }
+  await kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/chartorigins.chartorigin.io', 'crd/chartrepositories.chartorigin.io']);
+}
+
+export interface ControllerProcess {
+  proc: ManagedProcess;
+  metricsUrl: string;
+  metrics(): Promise<string>;
+  ready(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export async function startControllerProcess(cluster: Pick<ClusterInfo, 'kubeconfig' | 'dir'>, args: readonly string[], name = 'controller'): Promise<ControllerProcess> {
+  const port = await freePort();
+  const proc = startProcess(
+    name,
+    process.execPath,
+    [join(REPO_ROOT, 'src/cli/main.ts'), 'controller', '--kubeconfig', cluster.kubeconfig, '--metrics-bind-address', `127.0.0.1:${port}`, ...args],
+    { logFile: join(cluster.dir, `${name}-${port}.log`), env: { ...process.env, POD_NAMESPACE: 'default' } },
+  );
+  const metricsUrl = `http://127.0.0.1:${port}`;
+  const get = async (path: string): Promise<Response> => fetch(metricsUrl + path, { signal: AbortSignal.timeout(5000) });
+  return {
+    proc,
+    metricsUrl,
+    metrics: async () => (await get('/metrics')).text(),
+    ready: async () => {
+      try {
+        return (await get('/readyz')).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    stop: () => proc.stop(10_000),
+  };
+}
+
+/** Polls `check` until it returns a value (not undefined) or the time is up; the error names what was awaited. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
