@@ -1,6 +1,6 @@
 import type semver from 'semver';
 import type { LatestStatus, UpgradeKind } from '../engine/report.ts';
-import { parseConstraint, parseVersion, sameVersion } from './versions.ts';
+import { parseConstraint, parseVersion, sameVersion } from '../chart/version.ts';
 
 export interface PublishedVersion {
   version: string;

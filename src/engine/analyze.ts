@@ -1,6 +1,6 @@
 import { fingerprintChart, fingerprintDifferences } from '../chart/fingerprint.ts';
 import { recommend, type PublishedVersion } from '../advice/recommend.ts';
-import { sameVersion, stripBuildMetadata } from '../advice/versions.ts';
+import { sameVersion, stripBuildMetadata } from '../chart/version.ts';
 import { decideOrigin, type CandidateEvidence } from '../origin/decide.ts';
 import type { ReleaseRecord } from '../release/types.ts';
 import { readChartArchive } from '../repo/tarball.ts';

@@ -3,6 +3,7 @@ import semver from 'semver';
 import { isObject } from '../util/guards.ts';
 import { RepoError, type ChartVersionEntry } from './types.ts';
 import { resolveChartUrl } from './url.ts';
+import { parseVersion } from '../chart/version.ts';
 
 /** Chart name → versions, newest first. */
 export type ChartIndex = Map<string, ChartVersionEntry[]>;
@@ -20,19 +21,6 @@ export interface IndexParseOptions {
 
 export const DEFAULT_MAX_INDEX_BYTES = 100 * 1024 * 1024;
 const DEFAULT_MAX_VERSIONS = 500_000;
-
-/**
- * Helm's lenient version parse (Masterminds/semver NewVersion): `v1.2` and `1.2` are 1.2.0; build metadata
- * never orders versions. Kept local so the repository layer does not depend on the recommendation stage.
- */
-const LENIENT = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$/;
-
-export function parseLenientVersion(v: string): semver.SemVer | undefined {
-  const m = LENIENT.exec(v.trim());
-  if (!m) return undefined;
-  const core = `${Number(m[1])}.${Number(m[2] ?? 0)}.${Number(m[3] ?? 0)}`;
-  return semver.parse(m[4] ? `${core}-${m[4]}` : core) ?? undefined;
-}
 
 /** `sha256:<hex>` or bare hex (any case) → `sha256:<lowercase hex>`; anything else → undefined. */
 export function normalizeDigest(v: unknown): string | undefined {
@@ -215,7 +203,7 @@ function loadIndexYamlInChunks(text: string): unknown {
 
 /** Newest first by lenient semver; versions that do not parse keep their order, after all others. */
 export function sortVersionsDesc<T extends { version: string }>(list: T[]): T[] {
-  const keyed = list.map((e, i) => ({ e, i, v: parseLenientVersion(e.version) }));
+  const keyed = list.map((e, i) => ({ e, i, v: parseVersion(e.version) }));
   keyed.sort((a, b) => {
     if (a.v && b.v) return b.v.compare(a.v) || a.i - b.i;
     if (a.v) return -1;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { recommend, type PublishedVersion } from '../../../src/advice/recommend.ts';
-import { compareVersionsDesc, parseVersion, sameVersion, stripBuildMetadata } from '../../../src/advice/versions.ts';
+import { compareVersionsDesc, parseVersion, sameVersion, stripBuildMetadata } from '../../../src/chart/version.ts';
 
 const pub = (...vs: string[]): PublishedVersion[] => vs.map((version) => ({ version, deprecated: false }));
 
