@@ -1,5 +1,4 @@
 import { FAILSAFE_SCHEMA, load, YAMLException } from 'js-yaml';
-import semver from 'semver';
 import { isObject } from '../util/guards.ts';
 import { RepoError, type ChartVersionEntry } from './types.ts';
 import { resolveChartUrl } from './url.ts';
