@@ -1,0 +1,17 @@
+/** Small API helpers for benchmarks: direct requests, no kubectl process per poll. */
+import { kubeConfigFor, type ClusterInfo } from '../test/harness/controlplane.ts';
+import { kubeRequest } from '../src/kube/raw-client.ts';
+
+export function adminKubeConfigFor(cluster: Pick<ClusterInfo, 'kubeconfig'>): { getChartOrigin(ns: string, name: string): Promise<{ revision?: number; version?: string }> } {
+  const kc = kubeConfigFor(cluster);
+  return {
+    async getChartOrigin(ns, name) {
+      try {
+        const o = await kubeRequest<{ status?: { release?: { revision?: number }; chart?: { version?: string } } }>(kc, { path: `/apis/chartorigin.io/v1alpha1/namespaces/${ns}/chartorigins/${name}` });
+        return { revision: o.status?.release?.revision, version: o.status?.chart?.version };
+      } catch {
+        return {};
+      }
+    },
+  };
+}
