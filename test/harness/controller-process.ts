@@ -6,7 +6,7 @@ import { freePort } from './free-port.ts';
 import { startProcess, type ManagedProcess } from './processes.ts';
 import { REPO_ROOT } from './tools.ts';
 
-export const CRD_DIR = join(REPO_ROOT, 'charts', 'chartorigin', 'crds');
+export const CRD_DIR = process.env['CHARTORIGIN_CRD_DIR'] ?? join(REPO_ROOT, 'charts', 'chartorigin', 'crds');
 
 /** Installs (or updates) the chart's CRDs and waits until the API serves them. */
 export async function installCrds(cluster: Pick<ClusterInfo, 'kubeconfig'>): Promise<void> {
