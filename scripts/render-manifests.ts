@@ -10,6 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
 
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'chartorigin');
@@ -27,6 +28,26 @@ export function helmTemplate(args: readonly string[], helm: string = toolPath('h
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', HELM_CACHE_HOME: join(REPO_ROOT, '.cache', 'helm'), HELM_CONFIG_HOME: join(REPO_ROOT, '.cache', 'helm-config'), HELM_DATA_HOME: join(REPO_ROOT, '.cache', 'helm-data') },
     maxBuffer: 64 * 1024 * 1024,
   });
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+/** The objects of a multi-document YAML stream (empty documents dropped); throws on a YAML error. */
+export function parseObjects(text: string): KubeObject[] {
+  const out: KubeObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length) throw new Error(`YAML error: ${doc.errors[0]?.message ?? 'unknown'}`);
+    const v: unknown = doc.toJS();
+    if (v === null || v === undefined) continue;
+    if (typeof v !== 'object' || Array.isArray(v) || typeof (v as { kind?: unknown }).kind !== 'string') throw new Error('a YAML document is not a Kubernetes object');
+    out.push(v as KubeObject);
+  }
+  return out;
 }
 
 /** Objects applied with kubectl are not managed by Helm; say so instead of pretending. */
