@@ -67,41 +67,59 @@ function repoInfo(fx: HttpRepoFixture, url: string): HttpRepoInfo {
   return { url, dir: fx.dir, indexPath: fx.indexPath, charts };
 }
 
+const active = new Set<() => Promise<void>>();
+
+/**
+ * Stops every environment this process started or is still starting (for signal handlers that run
+ * while `startTestEnvironment` has not returned yet).
+ */
+export async function stopAllEnvironments(): Promise<void> {
+  await Promise.allSettled([...active].map((stop) => stop()));
+  await stopAll();
+}
+
 export async function startTestEnvironment(options: { log?: (line: string) => void } = {}): Promise<RunningEnv> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[harness] ${line}\n`));
   requireTools();
   const t0 = performance.now();
-  let controlPlane: ControlPlane | undefined;
-  let registry: Registry | undefined;
-  let chartServer: ChartRepoServer | undefined;
-  const stop = async (): Promise<void> => {
-    const results = await Promise.allSettled([chartServer?.close(), registry?.close()]);
-    await controlPlane?.stop();
-    await stopAll();
-    for (const r of results) if (r.status === 'rejected') log(`teardown: ${String(r.reason)}`);
+  // Started together; `stop` waits for whichever are still starting, so an interrupt during start-up
+  // leaves nothing behind.
+  const cpPromise = startControlPlane();
+  const tr = performance.now();
+  const registryPromise = startRegistry();
+  const repoRoot = scratchDir('chart-repo');
+  const chartServerPromise = startChartRepoServer({ dir: repoRoot });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const closers = await Promise.allSettled([
+        chartServerPromise.then((s) => s.close()),
+        registryPromise.then((r) => r.close()),
+        cpPromise.then((cp) => cp.stop()),
+      ]);
+      await stopAll();
+      active.delete(stop);
+      for (const r of closers) {
+        if (r.status === 'rejected' && !startFailures.has(r.reason)) log(`teardown: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
+      }
+    })();
+    return stopping;
   };
+  const startFailures = new Set<unknown>();
+  for (const p of [cpPromise, registryPromise, chartServerPromise]) p.catch((err: unknown) => startFailures.add(err));
+  active.add(stop);
   try {
-    const cpPromise = startControlPlane();
-    // Wait for it even if the chart work below fails, so that `stop` can tear it down.
-    cpPromise.then(
-      (cp) => {
-        controlPlane = cp;
-      },
-      () => undefined,
-    );
-    const tr = performance.now();
-    registry = await startRegistry();
+    const registry = await registryPromise;
     const registryMs = Math.round(performance.now() - tr);
     const tc = performance.now();
-    const repoRoot = scratchDir('chart-repo');
+    const chartServer = await chartServerPromise;
     const mainDir = join(repoRoot, 'main');
     const forkDir = join(repoRoot, 'fork');
     mkdirSync(mainDir, { recursive: true });
     mkdirSync(forkDir, { recursive: true });
-    chartServer = await startChartRepoServer({ dir: repoRoot });
     const repos = await buildStandardRepos({ mainDir, forkDir, registry: { url: registry.url } });
     const chartsMs = Math.round(performance.now() - tc);
-    controlPlane = await cpPromise;
+    const controlPlane = await cpPromise;
     const oci: Record<string, OciChartInfo> = {};
     for (const [key, o] of Object.entries(repos.oci ?? {})) {
       oci[key] = { name: o.chart.spec.name, version: o.chart.spec.version, path: o.chart.path, digest: o.chart.digest, ref: `${registry.url}/${o.chart.spec.name}`, manifestDigest: o.manifestDigest };

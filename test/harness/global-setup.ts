@@ -5,7 +5,7 @@
  * The runner calls globalTeardown after the last file, also when tests fail and on SIGINT/SIGTERM;
  * processes.ts covers crashes and SIGKILL.
  */
-import { startTestEnvironment, TEST_ENV_VAR, type RunningEnv } from './environment.ts';
+import { startTestEnvironment, stopAllEnvironments, TEST_ENV_VAR, type RunningEnv } from './environment.ts';
 
 let running: RunningEnv | undefined;
 
@@ -21,6 +21,7 @@ export async function globalSetup(): Promise<void> {
 export async function globalTeardown(): Promise<void> {
   const t = performance.now();
   await running?.stop();
+  await stopAllEnvironments(); // one still starting when the run was interrupted
   running = undefined;
   delete process.env[TEST_ENV_VAR];
   process.stderr.write(`[harness] torn down in ${Math.round(performance.now() - t)} ms\n`);

@@ -242,6 +242,43 @@ export function reapStale(): number {
       // another reaper got it
     }
   }
+  return killed + reapOrphanRegistries();
+}
+
+/**
+ * registry.ts runs docker-registry as a plain child (no watchdog), so a SIGKILLed test runner leaves it
+ * orphaned. Only orphans (parent pid 1) serving a harness config in the temp dir are touched.
+ */
+function reapOrphanRegistries(): number {
+  let killed = 0;
+  const config = new RegExp(`^${tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/chartorigin-registry-[^/]+/config\\.yml$`);
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  for (const p of pids) {
+    const pid = Number(p);
+    let argv: string[];
+    let stat: string;
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    const cfg = argv[2] ?? '';
+    if (ppid !== '1' || !(argv[0] ?? '').endsWith('docker-registry') || argv[1] !== 'serve' || !config.test(cfg)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed++;
+    } catch {
+      continue;
+    }
+    rmSync(cfg.slice(0, cfg.lastIndexOf('/')), { recursive: true, force: true });
+  }
   return killed;
 }
 
