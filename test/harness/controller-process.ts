@@ -24,13 +24,25 @@ export interface ControllerProcess {
   stop(): Promise<void>;
 }
 
-export async function startControllerProcess(cluster: Pick<ClusterInfo, 'kubeconfig' | 'dir'>, args: readonly string[], name = 'controller'): Promise<ControllerProcess> {
+export interface ControllerProcessOptions {
+  /** Another identity (a ServiceAccount's kubeconfig); default: admin. */
+  kubeconfig?: string | undefined;
+  /** POD_NAMESPACE, the controller's own namespace (default: default). */
+  namespace?: string | undefined;
+}
+
+export async function startControllerProcess(
+  cluster: Pick<ClusterInfo, 'kubeconfig' | 'dir'>,
+  args: readonly string[],
+  name = 'controller',
+  options: ControllerProcessOptions = {},
+): Promise<ControllerProcess> {
   const port = await freePort();
   const proc = startProcess(
     name,
     process.execPath,
-    [join(REPO_ROOT, 'src/cli/main.ts'), 'controller', '--kubeconfig', cluster.kubeconfig, '--metrics-bind-address', `127.0.0.1:${port}`, ...args],
-    { logFile: join(cluster.dir, `${name}-${port}.log`), env: { ...process.env, POD_NAMESPACE: 'default' } },
+    [join(REPO_ROOT, 'src/cli/main.ts'), 'controller', '--kubeconfig', options.kubeconfig ?? cluster.kubeconfig, '--metrics-bind-address', `127.0.0.1:${port}`, ...args],
+    { logFile: join(cluster.dir, `${name}-${port}.log`), env: { ...process.env, POD_NAMESPACE: options.namespace ?? 'default' } },
   );
   const metricsUrl = `http://127.0.0.1:${port}`;
   const get = async (path: string): Promise<Response> => fetch(metricsUrl + path, { signal: AbortSignal.timeout(5000) });
