@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { CHART_DIR, helmTemplate, parseObjects, RELEASE_NAMESPACE, type KubeObject } from '../../../scripts/render-manifests.ts';
+import { CHART_DIR, FEATURE_SETS, helmTemplate, parseObjects, RELEASE_NAMESPACE, type KubeObject } from '../../../scripts/render-manifests.ts';
 import { CONTROLLER_USAGE } from '../../../src/cli/controller.ts';
 import { REPO_ROOT, toolPath } from '../../harness/tools.ts';
 
@@ -28,20 +28,10 @@ type Container = {
 };
 type PodSpec = { serviceAccountName: string; securityContext: Record<string, unknown> & { seccompProfile?: { type: string } }; containers: Container[]; hostNetwork?: boolean; hostPID?: boolean };
 
-/** Feature sets: the default and each optional feature (also used by test/e2e/ship-dry-run.test.ts). */
-export const FEATURES: Record<string, string[]> = {
-  default: [],
-  serviceMonitor: ['--set', 'serviceMonitor.enabled=true'],
-  prometheusRule: ['--set', 'prometheusRule.enabled=true'],
-  dashboard: ['--set', 'dashboard.enabled=true'],
-  networkPolicy: ['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.extraRepositoryPorts={5000}', '--set', 'networkPolicy.apiServerCIDRs={10.0.0.1/32}'],
-  repositories: ['--set', 'repositories[0].name=podinfo', '--set', 'repositories[0].url=https://stefanprodan.github.io/podinfo', '--set', 'repositories[1].name=private', '--set', 'repositories[1].url=oci://registry.example.com/charts', '--set', 'repositories[1].secretRef.name=creds', '--set', 'repositories[1].interval=30m'],
-  namespaced: ['--set', 'watchNamespaces={team-a,team-b}'],
-  writeBackAnnotations: ['--set', 'controller.writeBack=annotations'],
-};
+const FEATURES = FEATURE_SETS;
 
 function render(args: readonly string[], helm?: string): KubeObject[] {
-  return parseObjects(helmTemplate(args, helm));
+  return parseObjects(helmTemplate(args, { helm }));
 }
 function only(objs: readonly KubeObject[], kind: string, name?: string): KubeObject {
   const found = objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
