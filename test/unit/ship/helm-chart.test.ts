@@ -64,7 +64,8 @@ function lint(helm: 'helm3' | 'helm4', args: readonly string[]): { ok: boolean; 
 
 const WRITE = ['create', 'update', 'patch', 'delete', 'deletecollection'];
 const values = readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8');
-const product = readFileSync(join(REPO_ROOT, '..', 'shared', 'docs', 'product.md'), 'utf8');
+// The user-facing reference of the public names (it follows the product contract): in the repository, so a clone is self-contained.
+const product = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
 const metricsSource = readFileSync(join(REPO_ROOT, 'src', 'metrics', 'metrics.ts'), 'utf8');
 
 describe('helm lint', () => {
@@ -257,7 +258,7 @@ describe('helm template: monitoring', () => {
   test('the PrometheusRule ships exactly the alerts of product.md, on metrics the controller registers', () => {
     const rules = alertRules([]);
     assert.deepEqual(rules.map((r) => r.alert), ALERTS);
-    for (const a of ALERTS) assert.ok(product.includes(`\`${a}\``), `${a} is named in product.md`);
+    for (const a of ALERTS) assert.ok(product.includes(`\`${a}\``), `${a} is documented in docs/operations.md`);
     for (const r of rules) {
       assert.ok(r.labels['severity'], `${r.alert} has a severity`);
       assert.match(r.for, /^\d+[smhd]$/);
