@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageChart, scratchDir } from '../test/harness/charts.ts';
 import { ensureNamespace, kubectl } from '../test/harness/controlplane.ts';
+import { eventually, installCrds, startControllerProcess } from '../test/harness/controller-process.ts';
 import { startTestEnvironment, stopAllEnvironments, type RunningEnv } from '../test/harness/environment.ts';
 import { helmInstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../test/harness/helm.ts';
 import { onInterrupt } from '../test/harness/processes.ts';
@@ -149,6 +150,37 @@ async function main(): Promise<void> {
     const reports = JSON.parse(json) as { name?: string }[];
     const forkReport = reports.find((r) => r.name === 'shop-fork');
     for (const line of JSON.stringify(forkReport ?? reports[0] ?? {}, null, 2).split('\n')) say(line);
+
+    step(
+      'The controller: the same pipeline, continuously, as Kubernetes objects and Prometheus metrics',
+      'Installs the CRDs from charts/chartorigin/crds, declares the three repositories as ChartRepository objects,',
+      'and runs `chartorigin controller` (leader election on, as in the cluster). It watches release metadata,',
+      'decodes only the current revision of each release, and writes one ChartOrigin per release.',
+    );
+    await installCrds(env.cluster);
+    const repoObjects = [
+      { name: 'main', spec: { url: main, priority: 10 } },
+      { name: 'fork', spec: { url: fork } },
+      { name: 'oci', spec: { url: env.registry.url, plainHTTP: true } },
+    ].map((r) => JSON.stringify({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name: r.name }, spec: r.spec }));
+    await kubectl(env.cluster, ['apply', '-f', '-'], { input: repoObjects.join('\n') });
+    const controller = await startControllerProcess(env.cluster, ['--log-level', 'warn'], 'demo-controller');
+    await eventually('the controller to finish its first sync', async () => ((await controller.ready()) ? true : undefined), 60_000);
+    const count = releases.length;
+    await eventually('a ChartOrigin per release', async () => {
+      const list = JSON.parse(await kubectl(env.cluster, ['get', 'chartorigins', '-A', '-o', 'json'])) as { items: { status?: { origin?: unknown } }[] };
+      return list.items.filter((i) => i.status?.origin).length >= count ? true : undefined;
+    }, 60_000);
+    say('$ kubectl get chartrepositories');
+    for (const line of (await kubectl(env.cluster, ['get', 'chartrepositories'])).trimEnd().split('\n')) say(line);
+    say('');
+    say('$ kubectl get chartorigins -A');
+    for (const line of (await kubectl(env.cluster, ['get', 'chartorigins', '-A'])).trimEnd().split('\n')) say(line);
+    say('');
+    say('$ curl -s localhost:8080/metrics | grep -E "release_(info|outdated)|repository_up"   (excerpt)');
+    const metricsText = await controller.metrics();
+    for (const line of metricsText.split('\n').filter((l) => /^chartorigin_(release_info|release_outdated|repository_up)\{/.test(l)).slice(0, 14)) say(line);
+    await controller.stop();
 
     say(`\nDemo took ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
     if (flags.keep) {
