@@ -10,6 +10,7 @@ import { readChartArchive } from '../../../src/repo/tarball.ts';
 import { RepoError, type Credentials, type RepositoryConfig, type RepoErrorReason } from '../../../src/repo/types.ts';
 import { startChartRepoServer, type ChartRepoServer, type ServerAuth } from '../../harness/chart-repo-server.ts';
 import { buildStandardRepos, packageChart, repoIndex, scratchDir, type StandardRepos } from '../../harness/charts.ts';
+import { expectRepoError } from '../../support/repo-errors.ts';
 
 let repos: StandardRepos;
 const servers: ChartRepoServer[] = [];
@@ -27,17 +28,6 @@ function source(url: string, cfg: Partial<RepositoryConfig> = {}, options: HttpS
   return s;
 }
 
-async function expectRepoError(p: Promise<unknown>, reason: RepoErrorReason, pattern?: RegExp): Promise<RepoError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof RepoError, `expected RepoError, got ${String(err)}`);
-    assert.equal(err.reason, reason, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return err;
-  }
-  assert.fail(`expected a RepoError ${reason}`);
-}
 
 before(async () => {
   repos = await buildStandardRepos();

@@ -9,6 +9,7 @@ import { readChartArchive } from '../../../src/repo/tarball.ts';
 import { RepoError, type RepositoryConfig, type RepoErrorReason } from '../../../src/repo/types.ts';
 import { buildStandardRepos, packageChart, pushChart, scratchDir, type StandardRepos } from '../../harness/charts.ts';
 import { startRegistry, type Registry } from '../../harness/registry.ts';
+import { expectRepoError } from '../../support/repo-errors.ts';
 
 const sources: OciChartSource[] = [];
 const registries: Registry[] = [];
@@ -25,17 +26,6 @@ async function registry(options: Parameters<typeof startRegistry>[0] = {}): Prom
   return r;
 }
 
-async function expectRepoError(p: Promise<unknown>, reason: RepoErrorReason, pattern?: RegExp): Promise<RepoError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof RepoError, `expected RepoError, got ${String(err)}`);
-    assert.equal(err.reason, reason, err.message);
-    if (pattern) assert.match(err.message, pattern);
-    return err;
-  }
-  assert.fail(`expected a RepoError ${reason}`);
-}
 
 const sha = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { normalizeDigest, parseIndex } from '../../../src/repo/index-parse.ts';
 import { RepoError } from '../../../src/repo/types.ts';
 import { syntheticIndexYaml } from '../../harness/charts.ts';
+import { rejects } from '../../support/repo-errors.ts';
 
 const fixture = readFileSync(new URL('../../fixtures/repo/index.yaml', import.meta.url));
 const relative = readFileSync(new URL('../../fixtures/repo/fork-index-relative.yaml', import.meta.url));
@@ -13,14 +14,6 @@ function parseText(text: string, extra: Partial<typeof opts> & { maxBytes?: numb
   return parseIndex(Buffer.from(text), { ...opts, ...extra });
 }
 
-function rejects(fn: () => unknown, reason: string, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof RepoError, `expected RepoError, got ${String(err)}`);
-    assert.equal(err.reason, reason);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 describe('parseIndex on an index written by helm repo index', () => {
   const index = parseIndex(fixture, opts);

@@ -7,17 +7,10 @@ import { fingerprintChart } from '../../../src/chart/fingerprint.ts';
 import { readChartArchive, readChartFiles } from '../../../src/repo/tarball.ts';
 import { RepoError } from '../../../src/repo/types.ts';
 import { MINIMAL_CHART, paxRecord, tarBytes, tgz } from './tar-writer.ts';
+import { rejects } from '../../support/repo-errors.ts';
 
 const fixture = readFileSync(new URL('../../fixtures/repo/webapp-1.2.0.tgz', import.meta.url));
 
-function rejects(fn: () => unknown, reason: string, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof RepoError, `expected RepoError, got ${String(err)}`);
-    assert.equal(err.reason, reason);
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
 
 describe('readChartArchive on real helm package output', () => {
   it('reads the chart the way Helm loads it', () => {
