@@ -29,6 +29,10 @@ export interface ControllerProcessOptions {
   kubeconfig?: string | undefined;
   /** POD_NAMESPACE, the controller's own namespace (default: default). */
   namespace?: string | undefined;
+  /** Entry point (default src/cli/main.ts; benchmarks use the compiled dist/src/cli/main.js, as the image does). */
+  entry?: string | undefined;
+  /** Extra Node.js flags for the controller process. */
+  nodeFlags?: readonly string[] | undefined;
 }
 
 export async function startControllerProcess(
@@ -41,7 +45,7 @@ export async function startControllerProcess(
   const proc = startProcess(
     name,
     process.execPath,
-    [join(REPO_ROOT, 'src/cli/main.ts'), 'controller', '--kubeconfig', options.kubeconfig ?? cluster.kubeconfig, '--metrics-bind-address', `127.0.0.1:${port}`, ...args],
+    [...(options.nodeFlags ?? []), options.entry ?? join(REPO_ROOT, 'src/cli/main.ts'), 'controller', '--kubeconfig', options.kubeconfig ?? cluster.kubeconfig, '--metrics-bind-address', `127.0.0.1:${port}`, ...args],
     { logFile: join(cluster.dir, `${name}-${port}.log`), env: { ...process.env, POD_NAMESPACE: options.namespace ?? 'default' } },
   );
   const metricsUrl = `http://127.0.0.1:${port}`;
