@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import type { ChartContent, ChartFile } from '../chart/content.ts';
 import { fingerprintChart } from '../chart/fingerprint.ts';
 import type { ReleaseStorage } from '../engine/report.ts';
-import { arr, bool, isObject, scalarString, str, type JsonObject } from '../util/guards.ts';
+import { bool, isObject, scalarString, str, type JsonObject } from '../util/guards.ts';
 import type { ReleaseRecord, StoredReleaseObject } from './types.ts';
 
 export type ReleaseDecodeReason =
@@ -141,7 +141,6 @@ export function releaseFromJson(json: Buffer | string, object: string, storage: 
     templates: decodeFiles(chart['templates'], object, 'templates'),
     files: decodeFiles(chart['files'], object, 'files'),
   };
-  arr(chart['dependencies']); // subcharts are not stored by Helm; nothing to read
   return {
     release: {
       name,

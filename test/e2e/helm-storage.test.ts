@@ -14,7 +14,7 @@ import type { ReleaseRecord, StoredReleaseObject } from '../../src/release/types
 import { readChartArchive } from '../../src/repo/tarball.ts';
 import { ensureNamespace } from '../harness/controlplane.ts';
 import { adminKubeConfig, testEnv, uniqueNamespace, type TestEnv } from '../harness/env.ts';
-import { HELM_DRIVERS, HELM_VERSIONS, helmInstall, helmRollback, helmUninstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../harness/helm.ts';
+import { HELM_DRIVERS, HELM_VERSIONS, helmInstall, helmRollback, helmUninstall, helmUpgrade, type HelmDriver } from '../harness/helm.ts';
 
 let env: TestEnv;
 let core: CoreV1Api;

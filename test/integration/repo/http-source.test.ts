@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HttpChartSource, type HttpSourceOptions } from '../../../src/repo/http-source.ts';
 import { readChartArchive } from '../../../src/repo/tarball.ts';
-import { RepoError, type Credentials, type RepositoryConfig, type RepoErrorReason } from '../../../src/repo/types.ts';
+import { RepoError, type Credentials, type RepositoryConfig } from '../../../src/repo/types.ts';
 import { startChartRepoServer, type ChartRepoServer, type ServerAuth } from '../../harness/chart-repo-server.ts';
 import { buildStandardRepos, packageChart, repoIndex, scratchDir, type StandardRepos } from '../../harness/charts.ts';
 import { expectRepoError } from '../../support/repo-errors.ts';

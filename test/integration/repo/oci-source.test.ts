@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { OciChartSource, type OciSourceOptions } from '../../../src/repo/oci.ts';
 import { createChartSource } from '../../../src/repo/source.ts';
 import { readChartArchive } from '../../../src/repo/tarball.ts';
-import { RepoError, type RepositoryConfig, type RepoErrorReason } from '../../../src/repo/types.ts';
+import type { RepositoryConfig } from '../../../src/repo/types.ts';
 import { buildStandardRepos, packageChart, pushChart, scratchDir, type StandardRepos } from '../../harness/charts.ts';
 import { startRegistry, type Registry } from '../../harness/registry.ts';
 import { expectRepoError } from '../../support/repo-errors.ts';
