@@ -74,7 +74,12 @@ const docPaths = docs.map((d) => paths(d));
 function replaceAt(doc: unknown, path: Path, value: unknown, remove: boolean): unknown {
   const copy: unknown = structuredClone(doc);
   let node = copy as Record<string | number, unknown>;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    // The path may no longer exist after an earlier replacement: leave the document as it is.
+    if (next === null || typeof next !== 'object') return copy;
+    node = next as Record<string | number, unknown>;
+  }
   const last = path[path.length - 1] as string | number;
   if (remove && !Array.isArray(node)) delete node[last];
   else node[last] = value;
@@ -203,6 +208,35 @@ describe('fuzz: decodeStoredRelease', () => {
       ),
       { seed: SEED, numRuns: 300 },
     );
+  });
+
+  it('error messages never quote the release: a marker planted in any string of a mutated release stays out', () => {
+    const MARK = 'Q7mrk9Z';
+    let refused = 0;
+    fc.assert(
+      fc.property(
+        fc.nat({ max: docs.length - 1 }).chain((d) => fc.tuple(fc.constant(d), fc.nat({ max: (docPaths[d]?.length ?? 1) - 1 }), fc.nat({ max: (docPaths[d]?.length ?? 1) - 1 }))),
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.constantFrom(MARK, `${MARK}=`, `not-base64 ${MARK}`, `0001-01-01${MARK}`, `1.0.0-${MARK}`),
+        kind,
+        ([d, p1, p2], value, marked, k) => {
+          const a = docPaths[d]?.[p1];
+          const b = docPaths[d]?.[p2];
+          assert.ok(a && b);
+          // One node becomes anything (usually making the release invalid), another holds the marker.
+          const doc = replaceAt(replaceAt(docs[d], a, value, false), b, marked, false);
+          try {
+            decodeStoredRelease(wrap(JSON.stringify(doc), k), LIMITS);
+          } catch (err) {
+            assert.ok(err instanceof ReleaseDecodeError, String(err));
+            assert.ok(!err.message.includes(MARK), `message quotes the release: ${err.message}`);
+            refused++;
+          }
+        },
+      ),
+      { seed: SEED, numRuns: 400 },
+    );
+    assert.ok(refused > 50, `only ${refused} releases were refused`);
   });
 
   it('the size limits hold for generated oversized input', () => {

@@ -159,6 +159,36 @@ describe('fuzz: parseIndex', () => {
     );
   });
 
+  it('error messages never quote the index: a marker planted as a key, value, tag, alias or anchor stays out', () => {
+    const MARK = 'Q7mrk9Z';
+    const planted = fc.constantFrom(MARK, `*${MARK}`, `&${MARK}`, `!${MARK}`, `!<${MARK}>`, `${MARK}:`, `"${MARK}`, `'${MARK}`, `{${MARK}`, `[${MARK}`, `%${MARK}`, `? ${MARK}`, `- ${MARK}`, `|${MARK}`, `@${MARK}`, `\t${MARK}`);
+    let refused = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(real, realRelative, JSON.stringify(parseIndexDoc(real))),
+        fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), planted), { minLength: 1, maxLength: 3 }),
+        fc.array(edit, { maxLength: 2 }),
+        (text, plants, edits) => {
+          let t = text;
+          for (const [at, p] of plants) {
+            const i = Math.floor(at * t.length);
+            t = t.slice(0, i) + p + t.slice(i);
+          }
+          t = applyEdits(t, edits);
+          try {
+            parseIndex(Buffer.from(t), OPTS);
+          } catch (err) {
+            assert.ok(err instanceof RepoError, String(err));
+            assert.ok(!err.message.includes(MARK), `message quotes the input: ${err.message}`);
+            refused++;
+          }
+        },
+      ),
+      { seed: SEED, numRuns: 400 },
+    );
+    assert.ok(refused > 50, `only ${refused} inputs were refused`);
+  });
+
   it('limits: oversized input and too many versions are too_large', () => {
     assert.deepEqual(parseOrDocumentedError(`apiVersion: v1\n# ${'x'.repeat(OPTS.maxBytes)}\n`), { ok: false, reason: 'too_large' });
     const many = { apiVersion: 'v1', entries: { a: Array.from({ length: OPTS.maxVersions + 1 }, (_, i) => ({ version: `1.0.${i}` })) } };
