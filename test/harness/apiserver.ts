@@ -27,6 +27,8 @@ export interface ApiServerOptions {
   /** Extra flags (`--feature-gates=...`). */
   extraArgs?: readonly string[] | undefined;
   timeoutMs?: number | undefined;
+  /** Listen on this port (a restart on the same address) instead of a fresh free one. */
+  port?: number | undefined;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +52,7 @@ export function adminGet(url: string, certs: ClusterCerts, timeoutMs = 3000): Pr
 }
 
 async function startOnce(options: ApiServerOptions): Promise<ApiServer> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const url = `https://127.0.0.1:${port}`;
   const certDir = join(options.dir, 'apiserver-certs');
   mkdirSync(certDir, { recursive: true });
@@ -105,6 +107,15 @@ async function startOnce(options: ApiServerOptions): Promise<ApiServer> {
   throw new Error(`kube-apiserver not ready after ${timeoutMs} ms (last /readyz: ${last}); log ${proc.logFile}:\n${proc.logTail()}`);
 }
 
-export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  return withPortRetry(() => startOnce(options));
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  if (options.port === undefined) return withPortRetry(() => startOnce(options));
+  // A fixed port (a restart): the old process's socket may linger for a moment, so wait rather than move.
+  for (let i = 1; ; i++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || i >= 20) throw err;
+      await sleep(250);
+    }
+  }
 }

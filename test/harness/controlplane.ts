@@ -41,6 +41,16 @@ export interface ControlPlane extends ClusterInfo {
   logs: { etcd: string; apiserver: string };
   /** Stops the API server, then etcd, then removes the directory (kept when CHARTORIGIN_TEST_KEEP=1). */
   stop(): Promise<void>;
+  /** Stops only the kube-apiserver (etcd keeps running); for fault tests. */
+  stopApiServer(): Promise<void>;
+  /**
+   * Starts the kube-apiserver again with the same certificates and etcd, on its original port unless
+   * `port` is given (another port lets a test change the cluster while clients of the original URL
+   * see it down). Stops a running one first. Resolves to its URL once it is ready.
+   */
+  startApiServer(port?: number): Promise<string>;
+  /** Compacts etcd up to its current revision (old resourceVersions then answer 410 Gone); resolves to that revision. */
+  compactEtcd(): Promise<number>;
 }
 
 export interface ControlPlaneOptions {
@@ -106,6 +116,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const t2 = performance.now();
     api = await startApiServer({ dir, etcdUrl: etcd.url, certs, extraArgs: options.extraApiServerArgs });
     const t3 = performance.now();
+    const originalPort = api.port;
+    const etcdUrl = etcd.url;
     const kubeconfig = writeKubeconfig(join(dir, 'admin.kubeconfig'), api.url, certs.ca.cert, { name: 'admin', certFile: certs.admin.cert, keyFile: certs.admin.key });
     return {
       server: api.url,
@@ -118,11 +130,35 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       startup: { certsMs: Math.round(t1 - t0), etcdMs: Math.round(t2 - t1), apiserverMs: Math.round(t3 - t2), totalMs: Math.round(t3 - t0) },
       logs: { etcd: etcd.process.logFile, apiserver: api.process.logFile },
       stop,
+      stopApiServer: async () => {
+        await api?.stop();
+      },
+      startApiServer: async (port?: number) => {
+        await api?.stop();
+        api = await startApiServer({ dir, etcdUrl: etcdUrl, certs, extraArgs: options.extraApiServerArgs, port: port ?? originalPort });
+        return api.url;
+      },
+      compactEtcd: () => compactEtcd(etcdUrl),
     };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** etcd's gRPC gateway: read the current revision, then compact (physically) up to it. */
+export async function compactEtcd(etcdUrl: string): Promise<number> {
+  const post = async (path: string, body: unknown): Promise<unknown> => {
+    const res = await fetch(`${etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`etcd ${path}: HTTP ${res.status}: ${await res.text()}`);
+    return res.json();
+  };
+  // key "\0" (AA==) with range_end "\0" means every key; limit 1 keeps the answer small.
+  const range = (await post('/v3/kv/range', { key: 'AA==', range_end: 'AA==', limit: 1, keys_only: true })) as { header?: { revision?: string } };
+  const revision = Number(range.header?.revision);
+  if (!Number.isInteger(revision) || revision < 1) throw new Error(`etcd /v3/kv/range returned no revision`);
+  await post('/v3/kv/compaction', { revision: String(revision), physical: true });
+  return revision;
 }
 
 export function kubeConfigFor(info: Pick<ClusterInfo, 'kubeconfig'>): KubeConfig {
