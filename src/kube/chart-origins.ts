@@ -89,6 +89,24 @@ export class ChartOriginStore {
     });
   }
 
+  /** `namespace/name` of every ChartOrigin this controller manages in `namespace` (all namespaces when undefined). */
+  async listKeys(namespace?: string): Promise<string[]> {
+    const base = namespace === undefined ? `/apis/${GROUP}/${VERSION}/chartorigins` : path(namespace);
+    const keys: string[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await kubeRequest<{ metadata?: { continue?: string }; items?: { metadata?: { name?: string; namespace?: string } }[] }>(this.#kc, {
+        path: base,
+        query: { labelSelector: 'app.kubernetes.io/managed-by=chartorigin', limit: 500, continue: cont },
+      });
+      for (const item of page.items ?? []) {
+        if (item.metadata?.name && item.metadata.namespace) keys.push(`${item.metadata.namespace}/${item.metadata.name}`);
+      }
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return keys;
+  }
+
   async delete(namespace: string, name: string): Promise<boolean> {
     try {
       await kubeRequest(this.#kc, { method: 'DELETE', path: path(namespace, name) });

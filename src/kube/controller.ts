@@ -5,6 +5,7 @@ import type { ChartOriginMetrics } from '../metrics/metrics.ts';
 import { HELM_SECRET_TYPE } from '../release/decode.ts';
 import type { RepositoryConfig } from '../repo/types.ts';
 import { ChartOriginStore } from './chart-origins.ts';
+import { KubeApiError } from './raw-client.ts';
 import { MetadataReflector } from './reflector.ts';
 import { ReleaseIndex } from './release-index.ts';
 import { ReleaseReconciler, type ReconcilerOptions } from './reconciler.ts';
@@ -51,10 +52,11 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       for (const key of index.keys()) queue.add(key);
     },
   });
+  const origins = new ChartOriginStore(o.kubeConfig);
   const reconciler = new ReleaseReconciler({
     kubeConfig: o.kubeConfig,
     index,
-    origins: new ChartOriginStore(o.kubeConfig),
+    origins,
     repositories,
     metrics: o.metrics,
     cache: new PublishedChartCache(),
@@ -80,16 +82,47 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
         handler: {
           upsert: (m) => index.upsert(storage, m),
           remove: (m) => index.remove(storage, m),
-          synced: () => synced.add(r),
+          synced: () => {
+            synced.add(r);
+            if (synced.size === reflectors.length && !orphansQueued) void queueOrphans();
+          },
         },
       });
       reflectors.push(r);
     }
   }
 
+  // A release uninstalled while no controller ran (a crash, a leader handover) leaves a ChartOrigin no
+  // watch event will ever name: once every watch has listed, queue each ChartOrigin without a release;
+  // the reconciler deletes it as it would on an uninstall.
+  let orphansQueued = false;
+  let sweeping = false;
+  async function queueOrphans(): Promise<void> {
+    if (sweeping || signal.aborted) return;
+    sweeping = true;
+    try {
+      const namespaces: (string | undefined)[] = o.namespaces && o.namespaces.length ? [...o.namespaces] : [undefined];
+      for (const ns of namespaces) {
+        for (const key of await origins.listKeys(ns)) if (!index.current(key)) queue.add(key);
+      }
+      orphansQueued = true;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 403) {
+        // Without list permission the sweep can never succeed: do not hold readiness hostage to it.
+        log.warn({ err: err.message }, 'not allowed to list ChartOrigins; ChartOrigins of releases uninstalled while the controller was down are not cleaned up');
+        orphansQueued = true;
+        return;
+      }
+      log.warn({ err: (err as Error).message }, 'listing ChartOrigins for orphans failed; will retry');
+      setTimeout(() => void queueOrphans(), 5000).unref();
+    } finally {
+      sweeping = false;
+    }
+  }
+
   let firstRoundDone = false;
   const ready = (): boolean => {
-    if (!firstRoundDone && synced.size === reflectors.length && repositories.synced && queue.len() === 0 && queue.processing() === 0) firstRoundDone = true;
+    if (!firstRoundDone && orphansQueued && synced.size === reflectors.length && repositories.synced && queue.len() === 0 && queue.processing() === 0) firstRoundDone = true;
     return firstRoundDone;
   };
 

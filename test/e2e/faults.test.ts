@@ -1,0 +1,189 @@
+/**
+ * Infrastructure faults: the kube-apiserver restarting under the controller's watches, etcd compaction
+ * forcing 410 Gone on resume, the controller SIGKILLed mid-sync, a chart repository going down and
+ * back. These restart servers, so the file runs its own control plane (not the shared one).
+ * Every test ends by comparing the ChartOrigins with the truth from helm's own `helm list`.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
+import { ensureNamespace, kubectl, startControlPlane, writeKubeconfig, type ControlPlane } from '../harness/controlplane.ts';
+import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
+import { freePort } from '../harness/free-port.ts';
+import { testEnv, uniqueNamespace } from '../harness/env.ts';
+import { helm, helmInstall, helmUninstall, helmUpgrade } from '../harness/helm.ts';
+
+interface ChartOriginItem {
+  metadata: { name: string; namespace: string };
+  status?: {
+    release?: { revision: number };
+    chart?: { name: string; version: string };
+  };
+}
+
+interface HelmListEntry {
+  name: string;
+  namespace: string;
+  revision: string;
+  chart: string;
+}
+
+const env = testEnv();
+let cp: ControlPlane;
+let repo: ChartRepoServer;
+const controllers: ControllerProcess[] = [];
+
+/** `namespace/name → chart-version@revision` from helm's own view. */
+async function helmTruth(namespaces: readonly string[]): Promise<Map<string, string>> {
+  const { stdout } = await helm(cp, 4, ['list', '-A', '-o', 'json', '--max', '0']);
+  const truth = new Map<string, string>();
+  for (const r of JSON.parse(stdout) as HelmListEntry[]) {
+    if (namespaces.includes(r.namespace)) truth.set(`${r.namespace}/${r.name}`, `${r.chart}@${r.revision}`);
+  }
+  return truth;
+}
+
+/** The same shape from the ChartOrigins; a duplicate key is reported as such. */
+async function originState(namespaces: readonly string[]): Promise<Map<string, string>> {
+  const list = JSON.parse(await kubectl(cp, ['get', 'chartorigins', '-A', '-o', 'json'])) as { items: ChartOriginItem[] };
+  const state = new Map<string, string>();
+  for (const o of list.items) {
+    if (!namespaces.includes(o.metadata.namespace)) continue;
+    const key = `${o.metadata.namespace}/${o.metadata.name}`;
+    const value = `${o.status?.chart?.name ?? '?'}-${o.status?.chart?.version ?? '?'}@${o.status?.release?.revision ?? '?'}`;
+    state.set(key, state.has(key) ? 'DUPLICATE' : value);
+  }
+  return state;
+}
+
+function sorted(m: Map<string, string>): [string, string][] {
+  return [...m.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+}
+
+/** Waits until the ChartOrigins equal helm's truth, then asserts it (the failure shows the difference). */
+async function assertConverged(namespaces: readonly string[], timeoutMs = 60_000): Promise<void> {
+  const truth = await helmTruth(namespaces);
+  assert.ok(truth.size > 0, 'the test has releases to compare');
+  let last = new Map<string, string>();
+  try {
+    await eventually('ChartOrigins equal helm list', async () => {
+      last = await originState(namespaces);
+      return JSON.stringify(sorted(last)) === JSON.stringify(sorted(truth)) ? true : undefined;
+    }, timeoutMs, 250);
+  } catch {
+    // fall through to the assertion, which shows the difference
+  }
+  assert.deepEqual(sorted(last), sorted(truth));
+}
+
+async function startController(nsList: readonly string[], name: string): Promise<ControllerProcess> {
+  const c = await startControllerProcess(cp, ['--leader-elect=false', '--namespaces', nsList.join(','), '--log-level', 'debug'], name);
+  controllers.push(c);
+  await eventually(`${name} ready`, async () => ((await c.ready()) ? true : undefined), 60_000);
+  return c;
+}
+
+async function applyRepository(name: string, spec: Record<string, unknown>): Promise<void> {
+  const doc = { apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec };
+  await kubectl(cp, ['apply', '-f', '-'], { input: JSON.stringify(doc) });
+}
+
+/** Installs `names` with a few helm processes at a time. */
+async function installMany(ns: string, names: readonly string[], version: string): Promise<void> {
+  for (let i = 0; i < names.length; i += 6) {
+    await Promise.all(names.slice(i, i + 6).map((n) => helmInstall(cp, 4, n, 'webapp', { namespace: ns, repo: `${repo.url}`, version })));
+  }
+}
+
+before(async () => {
+  cp = await startControlPlane();
+  await installCrds(cp);
+  const dir = mkdtempSync(join(tmpdir(), 'chartorigin-faults-repo-'));
+  cpSync(env.chartRepo.repos.main.dir, dir, { recursive: true });
+  repo = await startChartRepoServer({ dir });
+  await applyRepository('faults-main', { url: repo.url, interval: '1h' });
+});
+
+after(async () => {
+  for (const c of controllers) await c.stop().catch(() => undefined);
+  await repo?.close();
+  await cp?.stop();
+});
+
+describe('faults', () => {
+  it('kube-apiserver restarted mid-watch: the watches recover and see later upgrades and uninstalls', async () => {
+    const ns = uniqueNamespace('flt-api');
+    await ensureNamespace(cp, ns);
+    await installMany(ns, ['a1', 'a2', 'a3'], '1.0.0');
+    const c = await startController([ns], 'ctrl-apirestart');
+    await assertConverged([ns]);
+    await cp.stopApiServer();
+    await new Promise((r) => setTimeout(r, 3000));
+    await cp.startApiServer();
+    await helmUpgrade(cp, 4, 'a1', 'webapp', { namespace: ns, repo: repo.url, version: '2.0.0' });
+    await helmUninstall(cp, 4, 'a2', { namespace: ns });
+    await helmInstall(cp, 4, 'a4', 'webapp', { namespace: ns, repo: repo.url, version: '1.2.0' });
+    await assertConverged([ns]);
+    assert.ok(!(await originState([ns])).has(`${ns}/a2`), 'the uninstalled release has no ChartOrigin');
+    assert.ok(c.proc.running(), 'the controller survived the restart');
+    await c.stop();
+  });
+
+  // The reflector drops its resourceVersion on any broken watch, so after an outage it relists rather
+  // than resuming from a (here compacted) revision; a resume that does get 410 relists as well.
+  it('etcd compacted while the controller was cut off: it relists instead of resuming, and an uninstall in the gap deletes the ChartOrigin', async () => {
+    const ns = uniqueNamespace('flt-gone');
+    await ensureNamespace(cp, ns);
+    await installMany(ns, ['g1', 'g2', 'g3'], '1.0.0');
+    const c = await startController([ns], 'ctrl-gone');
+    await assertConverged([ns]);
+    // The controller's URL goes dark; the cluster changes through another apiserver on another port.
+    await cp.stopApiServer();
+    const sidePort = await freePort();
+    const sideUrl = await cp.startApiServer(sidePort);
+    const side = { kubeconfig: writeKubeconfig(join(cp.dir, 'side.kubeconfig'), sideUrl, cp.caFile, { name: 'admin', certFile: cp.certs.admin.cert, keyFile: cp.certs.admin.key }), dir: cp.dir };
+    await helmUninstall(side, 4, 'g2', { namespace: ns });
+    await helmUpgrade(side, 4, 'g1', 'webapp', { namespace: ns, repo: repo.url, version: '2.0.0' });
+    for (let i = 0; i < 20; i++) await kubectl(side, ['create', 'configmap', `filler-${i}`, '-n', ns, '--from-literal=k=v']);
+    const compacted = await cp.compactEtcd();
+    assert.ok(compacted > 0);
+    await cp.startApiServer();
+    await eventually('controller logs the relist', async () => (/watch expired; relisting|list\/watch failed; retrying/.test(readFileSync(c.proc.logFile, 'utf8')) ? true : undefined), 60_000, 250);
+    await assertConverged([ns]);
+    assert.ok(!(await originState([ns])).has(`${ns}/g2`), 'the release uninstalled in the gap has no ChartOrigin');
+    await c.stop();
+  });
+
+  it('controller SIGKILLed mid-sync and restarted: one ChartOrigin per release, and an uninstall while it was down is applied', async () => {
+    const ns = uniqueNamespace('flt-kill');
+    await ensureNamespace(cp, ns);
+    const names = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    await installMany(ns, names, '1.0.0');
+    const first = await startControllerProcess(cp, ['--leader-elect=false', '--namespaces', ns, '--log-level', 'debug'], 'ctrl-kill-1');
+    controllers.push(first);
+    // Kill as soon as it has written some but (very likely) not all ChartOrigins.
+    await eventually('some ChartOrigins written', async () => ((await originState([ns])).size >= 2 ? true : undefined), 60_000, 50);
+    process.kill(-first.proc.pid, 'SIGKILL');
+    const exit = await first.proc.exited;
+    assert.equal(exit.signal, 'SIGKILL');
+    // One uninstalled release had its ChartOrigin written before the kill (the orphan case), one may not.
+    const written = [...(await originState([ns])).keys()].map((k) => k.slice(ns.length + 1)).filter((n) => n !== 'k1');
+    const orphan = written[0] ?? 'k0';
+    const unwritten = names.filter((n) => n !== 'k1' && n !== orphan).at(-1) ?? 'k29';
+    await helmUninstall(cp, 4, orphan, { namespace: ns });
+    await helmUninstall(cp, 4, unwritten, { namespace: ns });
+    await helmUpgrade(cp, 4, 'k1', 'webapp', { namespace: ns, repo: repo.url, version: '2.0.0' });
+    const second = await startController([ns], 'ctrl-kill-2');
+    await assertConverged([ns]);
+    const state = await originState([ns]);
+    assert.equal(state.size, 28);
+    assert.ok(![...state.values()].includes('DUPLICATE'));
+    assert.ok(written.length > 0, 'the first controller wrote a ChartOrigin before it was killed');
+    assert.ok(!state.has(`${ns}/${orphan}`) && !state.has(`${ns}/${unwritten}`), 'releases uninstalled while the controller was down have no ChartOrigin');
+    await second.stop();
+  });
+
+});
