@@ -186,4 +186,59 @@ describe('faults', () => {
     await second.stop();
   });
 
+  it('a repository down for a while and back: Ready flips to False once and back to True once, ChartOrigins stay Stale meanwhile and recover', async () => {
+    const ns = uniqueNamespace('flt-repo');
+    await ensureNamespace(cp, ns);
+    const dir = mkdtempSync(join(tmpdir(), 'chartorigin-faults-flaky-'));
+    cpSync(env.chartRepo.repos.main.dir, dir, { recursive: true });
+    const flaky = await startChartRepoServer({ dir });
+    const name = 'faults-flaky';
+    try {
+      await applyRepository(name, { url: flaky.url, interval: '2s', priority: 20 });
+      const c = await startController([ns], 'ctrl-repo');
+      await helmInstall(cp, 4, 'r1', 'webapp', { namespace: ns, repo: repo.url, version: '1.2.0' });
+      const readyStatus = async (): Promise<string | undefined> => {
+        const r = JSON.parse(await kubectl(cp, ['get', 'chartrepository', name, '-o', 'json'])) as { status?: { conditions?: { type: string; status: string }[] } };
+        return r.status?.conditions?.find((x) => x.type === 'Ready')?.status;
+      };
+      const conditions = async (): Promise<{ type: string; status: string }[] | undefined> =>
+        (JSON.parse(await kubectl(cp, ['get', 'chartorigin', 'r1', '-n', ns, '-o', 'json'])) as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions;
+      await eventually('r1 from the flaky repository', async () => {
+        const o = JSON.parse(await kubectl(cp, ['get', 'chartorigin', 'r1', '-n', ns, '-o', 'json'])) as { status?: { origin?: { repository?: string } } };
+        return o.status?.origin?.repository === name ? true : undefined;
+      }, 60_000);
+      // Record every Ready transition while the outage happens.
+      const seen: string[] = [];
+      let polling = true;
+      const poller = (async () => {
+        while (polling) {
+          const st = await readyStatus().catch(() => undefined);
+          if (st !== undefined && seen.at(-1) !== st) seen.push(st);
+          await new Promise((r) => setTimeout(r, 150));
+        }
+      })();
+      await eventually('first Ready=True observed', async () => (seen.length > 0 ? true : undefined));
+      flaky.inject({ status: 503 });
+      await eventually('repository Ready=False', async () => (seen.includes('False') ? true : undefined), 30_000);
+      await eventually('r1 Stale', async () => ((await conditions())?.some((x) => x.type === 'Stale' && x.status === 'True') ? true : undefined), 30_000);
+      // Several failed refreshes (interval 2s) while down: none may flip the condition back and forth.
+      await new Promise((r) => setTimeout(r, 7000));
+      const during = JSON.parse(await kubectl(cp, ['get', 'chartorigin', 'r1', '-n', ns, '-o', 'json'])) as { status?: { origin?: { repository?: string; match?: string }; latest?: { version?: string } } };
+      assert.equal(during.status?.origin?.repository, name, 'the last known origin is kept during the outage');
+      assert.equal(during.status?.latest?.version, '2.0.0', 'the recommendation is kept during the outage');
+      flaky.clearFaults();
+      await eventually('r1 Stale cleared', async () => ((await conditions())?.some((x) => x.type === 'Stale') ? undefined : true), 30_000);
+      await eventually('repository Ready=True again', async () => (seen.at(-1) === 'True' && seen.length >= 3 ? true : undefined), 30_000);
+      // Several successful refreshes after recovery.
+      await new Promise((r) => setTimeout(r, 5000));
+      polling = false;
+      await poller;
+      assert.deepEqual(seen, ['True', 'False', 'True']);
+      await assertConverged([ns]);
+      await c.stop();
+    } finally {
+      await kubectl(cp, ['delete', 'chartrepository', name, '--ignore-not-found']).catch(() => undefined);
+      await flaky.close();
+    }
+  });
 });
