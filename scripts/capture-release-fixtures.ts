@@ -20,7 +20,8 @@ import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
 const OUT = join(REPO_ROOT, 'test', 'fixtures', 'releases');
 const CHART = join(REPO_ROOT, 'test', 'fixtures', 'repo', 'webapp-1.2.0.tgz');
 
-interface Capture {
+/** One entry of test/fixtures/releases/manifest.json; the unit tests read the same shape. */
+export interface Capture {
   file: string;
   helm: HelmVersion;
   driver: HelmDriver;

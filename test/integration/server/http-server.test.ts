@@ -100,16 +100,14 @@ describe('http server', () => {
   });
 });
 
+/** A server that is always ready and healthy, with an empty registry and no logs. */
+function startQuietServer(port = 0): ReturnType<typeof startHttpServer> {
+  return startHttpServer({ host: '127.0.0.1', port, registry: new ChartOriginMetrics({ defaultMetrics: false }).registry, isReady: () => true, isHealthy: () => true, logger: pino({ level: 'silent' }) });
+}
+
 describe('http server close', () => {
   it('closes idle keep-alive connections at once', async () => {
-    const server = await startHttpServer({
-      host: '127.0.0.1',
-      port: 0,
-      registry: new ChartOriginMetrics({ defaultMetrics: false }).registry,
-      isReady: () => true,
-      isHealthy: () => true,
-      logger: pino({ level: 'silent' }),
-    });
+    const server = await startQuietServer();
     const agent = new Agent({ keepAlive: true });
     const first = await get(`${server.url}/metrics`, { agent });
     const second = await get(`${server.url}/healthz`, { agent });
@@ -124,14 +122,7 @@ describe('http server close', () => {
   });
 
   it('closes connections with a request in progress at once', async () => {
-    const server = await startHttpServer({
-      host: '127.0.0.1',
-      port: 0,
-      registry: new ChartOriginMetrics({ defaultMetrics: false }).registry,
-      isReady: () => true,
-      isHealthy: () => true,
-      logger: pino({ level: 'silent' }),
-    });
+    const server = await startQuietServer();
     const socket = connect(server.port, '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     // Headers never finished: not idle, so only closing every connection ends it before headersTimeout (10 s).
@@ -147,9 +138,9 @@ describe('http server close', () => {
   });
 
   it('rejects when the port is taken', async () => {
-    const a = await startHttpServer({ host: '127.0.0.1', port: 0, registry: new ChartOriginMetrics({ defaultMetrics: false }).registry, isReady: () => true, isHealthy: () => true, logger: pino({ level: 'silent' }) });
+    const a = await startQuietServer();
     await assert.rejects(
-      startHttpServer({ host: '127.0.0.1', port: a.port, registry: new ChartOriginMetrics({ defaultMetrics: false }).registry, isReady: () => true, isHealthy: () => true, logger: pino({ level: 'silent' }) }),
+      startQuietServer(a.port),
       /EADDRINUSE/,
     );
     await a.close();

@@ -11,18 +11,8 @@ import { decodeStoredRelease } from '../../../src/release/decode.ts';
 import type { StoredReleaseObject } from '../../../src/release/types.ts';
 import { readChartArchive } from '../../../src/repo/tarball.ts';
 import { FIXTURES } from '../helpers.ts';
+import type { Capture } from '../../../scripts/capture-release-fixtures.ts';
 
-interface Capture {
-  file: string;
-  helm: 3 | 4;
-  driver: 'secret' | 'configmap';
-  namespace: string;
-  release: string;
-  revision: number;
-  status: string;
-  chart: string;
-  installedFrom: string;
-}
 
 const manifest = JSON.parse(readFileSync(`${FIXTURES}releases/manifest.json`, 'utf8')) as { captures: Capture[] };
 
