@@ -27,6 +27,19 @@ export interface OriginCandidate {
   tarballDigest?: string | undefined;
 }
 
+/** A .prov check (HIP-0018 provenance made stronger by the publisher's signature). */
+export interface SignatureStatus {
+  type: 'helm-prov';
+  verified: boolean;
+  /** Verified | Unsigned | UnknownKey | BadSignature | DigestMismatch | Malformed */
+  reason: string;
+  keyID?: string | undefined;
+  signer?: string | undefined;
+  message: string;
+  /** The origin repository requires a good signature (ChartRepository spec.requireSignature). */
+  required: boolean;
+}
+
 export interface OriginStatus {
   repoURL?: string | undefined;
   tarballDigest?: string | undefined;
@@ -36,6 +49,7 @@ export interface OriginStatus {
   candidates?: OriginCandidate[] | undefined;
   /** Why the match is what it is (which parts differ for Mismatch, which repos failed): no values. */
   message?: string | undefined;
+  signature?: SignatureStatus | undefined;
 }
 
 export interface LatestStatus {

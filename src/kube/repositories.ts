@@ -8,7 +8,8 @@ import { redactUrl } from '../repo/url.ts';
 import { GROUP, VERSION } from './chart-origins.ts';
 import { kubeRequest } from './raw-client.ts';
 import { MetadataReflector, sleep, type ObjectMeta } from './reflector.ts';
-import { credentialsFromSecret, parseRepositorySpec, toRepositoryConfig } from './repository-config.ts';
+import { checkKeyring } from '../provenance/verify-prov.ts';
+import { credentialsFromSecret, keyringFromSecret, parseRepositorySpec, toRepositoryConfig } from './repository-config.ts';
 import type { RepositoryView } from './reconciler.ts';
 
 interface Managed {
@@ -153,7 +154,19 @@ export class RepositoryManager implements RepositoryView {
         if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
         caPem = Buffer.from(ca, 'base64').toString('utf8');
       }
-      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem));
+      let keyring: string[] | undefined;
+      if (parsed.keyringSecretRef) {
+        const s = await this.#core.readNamespacedSecret(parsed.keyringSecretRef);
+        keyring = keyringFromSecret(s.data);
+        try {
+          await checkKeyring(keyring);
+        } catch (err) {
+          throw new Error(`Secret ${parsed.keyringSecretRef.namespace}/${parsed.keyringSecretRef.name}: ${(err as Error).message}`);
+        }
+      } else if (parsed.requireSignature) {
+        throw new Error('spec.requireSignature needs spec.keyringSecretRef (the keys that may sign)');
+      }
+      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, keyring));
       this.#bump();
       this.#schedule(managed, 0);
     } catch (err) {

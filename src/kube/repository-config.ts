@@ -15,6 +15,8 @@ export interface ChartRepositorySpec {
   caSecretRef?: SecretRef | undefined;
   insecureSkipTLSVerify: boolean;
   plainHTTP: boolean;
+  keyringSecretRef?: SecretRef | undefined;
+  requireSignature: boolean;
 }
 
 function ref(v: unknown, defaultNamespace: string): SecretRef | undefined {
@@ -39,7 +41,16 @@ export function parseRepositorySpec(spec: unknown, defaultNamespace: string): Ch
     caSecretRef: ref(spec['caSecretRef'], defaultNamespace),
     insecureSkipTLSVerify: spec['insecureSkipTLSVerify'] === true,
     plainHTTP: spec['plainHTTP'] === true,
+    keyringSecretRef: ref(spec['keyringSecretRef'], defaultNamespace),
+    requireSignature: spec['requireSignature'] === true,
   };
+}
+
+/** Every value of a keyring Secret: each may hold one or more armored (or binary) public keys. */
+export function keyringFromSecret(data: Record<string, string> | undefined): string[] {
+  return Object.keys(data ?? {})
+    .sort()
+    .map((k) => Buffer.from(data?.[k] ?? '', 'base64').toString('latin1'));
 }
 
 function b64(v: string | undefined): string | undefined {
@@ -80,7 +91,7 @@ export function credentialsFromSecret(type: string | undefined, data: Record<str
   return undefined;
 }
 
-export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, caPem: string | undefined): RepositoryConfig {
+export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, caPem: string | undefined, keyring?: readonly string[]): RepositoryConfig {
   return {
     name,
     url: spec.url,
@@ -90,5 +101,7 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     caPem,
     insecureSkipTLSVerify: spec.insecureSkipTLSVerify,
     plainHTTP: spec.plainHTTP,
+    keyring,
+    requireSignature: spec.requireSignature,
   };
 }

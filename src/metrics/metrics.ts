@@ -92,6 +92,7 @@ export class ChartOriginMetrics {
   readonly #releaseOutdated: Gauge<string>;
   readonly #releaseVersionsBehind: Gauge<string>;
   readonly #releaseMajorVersionsBehind: Gauge<string>;
+  readonly #releaseSignatureVerified: Gauge<string>;
   readonly #releaseDeprecated: Gauge<string>;
   readonly #installedCreated: Gauge<string>;
   readonly #latestCreated: Gauge<string>;
@@ -124,7 +125,12 @@ export class ChartOriginMetrics {
     this.#releaseInfo = releaseGauge(
       'chartorigin_release_info',
       'Installed chart of a Helm release and where it came from; always 1.',
-      ['version', 'app_version', 'repo_url', 'tarball_digest', 'match'],
+      ['version', 'app_version', 'repo_url', 'tarball_digest', 'match', 'signature'],
+    );
+    this.#releaseSignatureVerified = releaseGauge(
+      'chartorigin_release_signature_verified',
+      "1 when the origin's provenance (.prov) signature is good for a key of the repository keyring and signs the served tarball; 0 otherwise. Present when the repository has a keyring, requires signatures, or serves a .prov.",
+      ['type', 'reason', 'key_id', 'required'],
     );
     this.#releaseOutdated = releaseGauge(
       'chartorigin_release_outdated',
@@ -236,9 +242,14 @@ export class ChartOriginMetrics {
         repo_url: report.origin.repoURL ? labelSafeUrl(report.origin.repoURL) : '',
         tarball_digest: report.origin.tarballDigest ?? '',
         match: report.origin.match,
+        signature: signatureLabel(report),
       },
       1,
     );
+    const sig = report.origin.signature;
+    if (sig) {
+      set(this.#releaseSignatureVerified, { ...base, type: sig.type, reason: sig.reason, key_id: sig.keyID ?? '', required: String(sig.required) }, sig.verified ? 1 : 0);
+    }
 
     // "Resolved" = the advice ran; from then on the series exists with 0 or 1, so `== 0` is meaningful.
     if (report.upgrade !== undefined || report.latest !== undefined) {
@@ -345,4 +356,10 @@ export class ChartOriginMetrics {
     if (record.observed) this.#repositoryFetchDuration.remove(labels);
     for (const reason of record.errorReasons) this.#repositoryFetchErrors.remove({ ...labels, reason });
   }
+}
+
+/** Bounded label value: "" when no signature was checked, else verified / unsigned / unknown_key / bad_signature / digest_mismatch / malformed. */
+function signatureLabel(report: OriginReport): string {
+  const reason = report.origin.signature?.reason;
+  return reason ? reason.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase() : '';
 }

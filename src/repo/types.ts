@@ -19,6 +19,10 @@ export interface RepositoryConfig {
   insecureSkipTLSVerify: boolean;
   /** OCI over http (local registries). */
   plainHTTP: boolean;
+  /** Armored OpenPGP public keys that may sign this repository's .prov files. */
+  keyring?: readonly string[] | undefined;
+  /** A chart from here counts as proven only with a good .prov signature by a keyring key. */
+  requireSignature?: boolean | undefined;
 }
 
 /** One published version of a chart, as a repository describes it. */

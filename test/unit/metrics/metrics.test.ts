@@ -40,7 +40,7 @@ describe('ChartOriginMetrics: releases', () => {
     m.setRelease(report());
     const base = 'namespace="apps",release="web",chart="podinfo"';
     assert.deepEqual(await series(registry, 'chartorigin_release_info'), [
-      `chartorigin_release_info{${base},version="6.5.0",app_version="6.5.0",repo_url="https://stefanprodan.github.io/podinfo",tarball_digest="${DIGEST}",match="Verified"} 1`,
+      `chartorigin_release_info{${base},version="6.5.0",app_version="6.5.0",repo_url="https://stefanprodan.github.io/podinfo",tarball_digest="${DIGEST}",match="Verified",signature=""} 1`,
     ]);
     assert.deepEqual(await series(registry, 'chartorigin_release_outdated'), [
       `chartorigin_release_outdated{${base},version="6.5.0",latest_version="6.7.1"} 1`,
@@ -115,7 +115,7 @@ describe('ChartOriginMetrics: releases', () => {
       }),
     );
     assert.deepEqual(await series(registry, 'chartorigin_release_info'), [
-      'chartorigin_release_info{namespace="apps",release="web",chart="podinfo",version="6.5.0",app_version="",repo_url="",tarball_digest="",match="NotFound"} 1',
+      'chartorigin_release_info{namespace="apps",release="web",chart="podinfo",version="6.5.0",app_version="",repo_url="",tarball_digest="",match="NotFound",signature=""} 1',
     ]);
     assert.deepEqual(await series(registry, 'chartorigin_release_deprecated'), [
       'chartorigin_release_deprecated{namespace="apps",release="web",chart="podinfo"} 1',

@@ -104,7 +104,7 @@ describe('ChartOrigin CRD', () => {
     assert.deepEqual(Object.keys(at(status, 'release').properties ?? {}), ['name', 'namespace', 'revision', 'status', 'firstDeployed', 'lastDeployed', 'storage']);
     assert.deepEqual(Object.keys(at(status, 'chart').properties ?? {}), ['name', 'version', 'appVersion', 'deprecated']);
     assert.deepEqual(Object.keys(at(status, 'origin').properties ?? {}), ['repoURL', 'tarballDigest', 'manifestDigest', 'repository', 'match', 'candidates', 'message', 'signature', 'referrers']);
-    assert.deepEqual(Object.keys(at(status, 'origin.signature').properties ?? {}), ['type', 'verified', 'keyID', 'signer', 'message']);
+    assert.deepEqual(Object.keys(at(status, 'origin.signature').properties ?? {}), ['type', 'verified', 'reason', 'required', 'keyID', 'signer', 'message']);
     assert.deepEqual(Object.keys(at(status, 'origin.referrers.[]').properties ?? {}), ['artifactType', 'digest']);
     assert.deepEqual(Object.keys(at(status, 'origin.candidates.[]').properties ?? {}), ['repository', 'repoURL', 'tarballDigest']);
     assert.deepEqual(Object.keys(at(status, 'latest').properties ?? {}), ['version', 'appVersion', 'created', 'deprecated']);
@@ -136,7 +136,7 @@ describe('ChartOrigin CRD', () => {
       conditions: [{ type: 'Ready', status: 'True', reason: 'Resolved', message: 'ok', lastTransitionTime: t, observedGeneration: 1 }],
       observedGeneration: 1,
     };
-    const withFuture = { ...status, origin: { ...status.origin, signature: { type: 'prov', verified: true, keyID: 'ABC', signer: 'me', message: 'ok' }, referrers: [{ artifactType: 'application/vnd.dev.sigstore.bundle+json', digest }] } };
+    const withFuture = { ...status, origin: { ...status.origin, signature: { type: 'helm-prov', verified: true, reason: 'Verified', required: false, keyID: 'ABC', signer: 'me', message: 'ok' }, referrers: [{ artifactType: 'application/vnd.dev.sigstore.bundle+json', digest }] } };
     assert.deepEqual(pruned(withFuture, at(originSchema, 'status')), []);
     assert.deepEqual(pruned({ ...status, surprise: 1 }, at(originSchema, 'status')), ['surprise'], 'the pruning check itself sees undeclared fields');
   });
