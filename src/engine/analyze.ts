@@ -46,7 +46,9 @@ function condition(status: Condition['status'], reason: string, message: string,
   return { type: 'Ready', status, reason, message, lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }
 
-async function published(source: ChartSource, entry: ChartVersionEntry, cache: PublishedChartCache, signal?: AbortSignal): Promise<PublishedChart> {
+async function published(source: ChartSource, listed: ChartVersionEntry, cache: PublishedChartCache, signal?: AbortSignal): Promise<PublishedChart> {
+  // An OCI tag can be re-pushed: key by the layer digest its manifest names now, never by the tag URL.
+  const entry = source.kind === 'oci' && !listed.digest ? await source.details(listed, signal) : listed;
   const key = entry.digest ?? `${source.config.name}|${entry.urls[0] ?? `${entry.name}@${entry.version}`}`;
   return cache.get(key, async () => {
     const fetched = await source.fetchChart(entry, signal);
@@ -112,6 +114,24 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   const origin = decideOrigin(evidence, unsearched);
   if (pinned && sources.length === 0) origin.message = `pinned repository "${pinned}" is not configured`;
 
+  // --- OCI: moved tags and referrers (extra information; never changes the match) ---
+  const moved = evidence
+    .map((e) => ({ e, m: sources.find((s) => s.config.name === e.repository)?.movedTag?.(chart.name, lookup) }))
+    .filter((x) => x.m !== undefined && (origin.match === 'Mismatch' || x.e.differences !== undefined));
+  const tagMoved = moved.map(({ e, m }) => `tag ${m?.tag} in ${e.repository} now serves ${m?.manifestDigest} (it served ${m?.previousManifestDigest} before; re-pushed, seen ${m?.detectedAt})`).join('; ');
+  if (tagMoved) origin.message = `${origin.message ? `${origin.message}; ` : ''}${tagMoved}`;
+  const originSource = sources.find((s) => s.config.name === origin.repository);
+  if (origin.manifestDigest && originSource?.referrers) {
+    try {
+      const r = await originSource.referrers(chart.name, origin.manifestDigest, options.signal);
+      origin.referrers = r.referrers;
+      if (r.note) origin.referrersMessage = r.note;
+    } catch (err) {
+      origin.referrersMessage = `referrers not read: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  // --- end OCI ---
+
   // Advice comes from the origin repository; without one, from the best candidate, or from the only
   // repository that publishes the chart name at all (the installed version may have been removed).
   const adviceRepo =
@@ -176,7 +196,8 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   } else if (origin.match === 'NotFound' && unsearched.length > 0) {
     report.conditions.push(condition('False', 'RepositoryUnavailable', `${origin.message ?? ''}.${failed}`.trim(), now));
   } else {
-    report.conditions.push(condition('True', origin.match, `origin ${origin.match}${origin.repository ? ` in ${origin.repository}` : ''}.${failed}`, now));
+    const movedNote = tagMoved ? ` OCI tag re-pushed: ${tagMoved}.` : '';
+    report.conditions.push(condition('True', origin.match, `origin ${origin.match}${origin.repository ? ` in ${origin.repository}` : ''}.${movedNote}${failed}`, now));
   }
   return { report, failures };
 }
