@@ -67,19 +67,40 @@ export function parseReferrersIndex(body: unknown, source: ReferrerSource): Refe
 }
 
 /**
- * One cosign tag manifest (`sha256-<hex>.sig`, `.att`, `.sbom`): the type is its artifactType, else a
- * config media type that is not generic, else its first layer's; the tag suffix decides when none of
- * these is known.
+ * A referring manifest read in full (cosign's `.sig`/`.att`/`.sbom` tags, or a referrer whose descriptor
+ * names no useful artifact type): the type is its artifactType, else a config media type that is not
+ * generic, else its first layer's; for cosign tags the suffix decides when none of these is known.
  */
-export function classifyCosignManifest(body: JsonObject, digest: string, suffix: 'sig' | 'att' | 'sbom'): Referrer {
+export function classifyManifest(body: JsonObject, digest: string, source: ReferrerSource, suffix?: 'sig' | 'att' | 'sbom'): Referrer {
   const artifactType = str(body['artifactType']) || undefined;
   const config = isObject(body['config']) ? str(body['config']['mediaType']) : undefined;
   const layers = Array.isArray(body['layers']) ? body['layers'].filter(isObject) : [];
   const layerType = layers.map((l) => str(l['mediaType'])).find((t): t is string => !!t);
   const type = artifactType ?? (config && !GENERIC_CONFIGS.has(config) ? config : undefined) ?? layerType ?? config ?? 'unknown';
   let kind = classifyArtifactType(type);
-  if (kind === 'other') kind = suffix === 'sig' ? 'signature' : suffix === 'att' ? 'attestation' : 'sbom';
-  return { kind, artifactType: type, digest, mediaType: str(body['mediaType']), source: 'cosign-tag' };
+  if (kind === 'other' && suffix) kind = suffix === 'sig' ? 'signature' : suffix === 'att' ? 'attestation' : 'sbom';
+  return { kind, artifactType: type, digest, mediaType: str(body['mediaType']), source };
+}
+
+/**
+ * Descriptors that say nothing useful (no artifactType, or a generic config type: registries that fill
+ * it from config.mediaType, as go-containerregistry's does, give `application/vnd.oci.empty.v1+json`
+ * for every OCI 1.1 artifact) are classified from the manifest itself, at most `max` of them.
+ */
+async function refine(client: OciClient, name: string, found: Referrer[], o: ReferrersOptions, max: number): Promise<Referrer[]> {
+  let budget = max;
+  const out: Referrer[] = [];
+  for (const r of found) {
+    const vague = r.kind === 'other' && (r.artifactType === 'unknown' || r.artifactType === r.mediaType || GENERIC_CONFIGS.has(r.artifactType));
+    if (!vague || budget <= 0) {
+      out.push(r);
+      continue;
+    }
+    budget--;
+    const m = await client.anyManifest(name, r.digest, { accept: `${OCI_MANIFEST}, ${OCI_INDEX};q=0.5, ${DOCKER_MANIFEST};q=0.5`, maxBytes: o.maxIndexBytes ?? 1024 * 1024, signal: o.signal });
+    out.push(m ? { ...classifyManifest(m.body, r.digest, r.source), mediaType: r.mediaType ?? m.contentType } : r);
+  }
+  return out;
 }
 
 /** Keeps only descriptors of `artifactType` when the registry did not apply the filter (OCI-Filters-Applied). */
@@ -153,7 +174,7 @@ async function cosignTags(client: OciClient, name: string, digest: string, o: Re
   const out: Referrer[] = [];
   for (const suffix of ['sig', 'att', 'sbom'] as const) {
     const m = await client.anyManifest(name, `${digestTag(digest)}.${suffix}`, { accept: `${OCI_MANIFEST}, ${DOCKER_MANIFEST};q=0.5`, maxBytes: o.maxIndexBytes ?? 1024 * 1024, signal: o.signal });
-    if (m) out.push(classifyCosignManifest(m.body, m.digest, suffix));
+    if (m) out.push(classifyManifest(m.body, m.digest, 'cosign-tag', suffix));
   }
   return applyArtifactTypeFilter(out, o.artifactType, null);
 }
@@ -171,7 +192,7 @@ export async function listReferrers(client: OciClient, name: string, digest: str
   const lists: Referrer[][] = [];
   try {
     const api = await referrersApi(client, name, digest, options);
-    lists.push(api ?? (await tagSchema(client, name, digest, options)));
+    lists.push(await refine(client, name, api ?? (await tagSchema(client, name, digest, options)), options, options.maxListed ?? 20));
   } catch (err) {
     if (options.signal?.aborted) throw err;
     notes.push(`referrers lookup failed (${describe(err)})`);
