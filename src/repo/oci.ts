@@ -389,7 +389,7 @@ export class OciChartSource implements ChartSource {
   readonly #now: () => number;
   readonly #tags = new Map<string, CachedTags>();
   readonly #details = new Map<string, Details>();
-  readonly #referrers = new Map<string, { report: ReferrersReport; fetchedAt: number }>();
+  readonly #referrers = new Map<string, { chart: string; report: ReferrersReport; fetchedAt: number }>();
   readonly #moved = new Map<string, MovedTag>();
   #everUp = false;
 
@@ -521,7 +521,25 @@ export class OciChartSource implements ChartSource {
       if (a !== b) changed = true;
     }
     if (await this.#checkTags(signal)) changed = true;
+    if (await this.#checkReferrers(signal)) changed = true;
     return { charts: this.#tags.size, changed };
+  }
+
+  /**
+   * Re-reads the referrers of the chart manifests read so far (bounded, most recent first): a signature
+   * or SBOM pushed after installation then reaches ChartOrigin status. A lookup that fails keeps the
+   * last list (a registry hiccup does not re-analyse every release).
+   */
+  async #checkReferrers(signal?: AbortSignal): Promise<boolean> {
+    let changed = false;
+    const key = (r: ReferrersReport): string => r.referrers.map((x) => `${x.kind}/${x.digest}`).join(',') + `#${r.total}`;
+    for (const [digest, before] of [...this.#referrers].reverse().slice(0, this.#options.maxTagChecks ?? 200)) {
+      const after = await listReferrers(this.client, this.repositoryName(before.chart), digest, { maxListed: this.#options.maxReferrers, signal });
+      if (after.note && after.note.includes('failed')) continue;
+      this.#referrers.set(digest, { chart: before.chart, report: after, fetchedAt: this.#now() });
+      if (key(after) !== key(before.report)) changed = true;
+    }
+    return changed;
   }
 
   /** true when a tag read before serves another manifest now (its details are dropped to be read again). */
@@ -559,9 +577,13 @@ export class OciChartSource implements ChartSource {
   async referrers(chart: string, manifestDigest: string, signal?: AbortSignal): Promise<ReferrersReport> {
     const hit = this.#referrers.get(manifestDigest);
     if (hit && this.#now() - hit.fetchedAt < this.config.intervalSeconds * 1000) return hit.report;
+    return this.#readReferrers(chart, manifestDigest, signal);
+  }
+
+  async #readReferrers(chart: string, manifestDigest: string, signal?: AbortSignal): Promise<ReferrersReport> {
     const report = await listReferrers(this.client, this.repositoryName(chart), manifestDigest, { maxListed: this.#options.maxReferrers, signal });
     this.#referrers.delete(manifestDigest);
-    this.#referrers.set(manifestDigest, { report, fetchedAt: this.#now() });
+    this.#referrers.set(manifestDigest, { chart, report, fetchedAt: this.#now() });
     if (this.#referrers.size > 1024) {
       const oldest = this.#referrers.keys().next().value;
       if (oldest !== undefined) this.#referrers.delete(oldest);

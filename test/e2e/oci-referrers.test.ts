@@ -99,6 +99,12 @@ describe('controller: OCI referrers and mutable tags', () => {
         ['sbom', 'referrers-api', sbom.digest, 'application/spdx+json'],
       ],
     );
+
+    // A referrer pushed after installation reaches the status through the repository probe.
+    const cdx = await pushReferrer(withApi.host, repo, subject, 'application/vnd.cyclonedx+json', 'application/vnd.cyclonedx+json', Buffer.from('{"bomFormat":"CycloneDX"}'));
+    const later = await originWhere('signed', (x) => (x.status?.origin?.referrers ?? []).some((r) => r.digest === cdx.digest), 'the later SBOM in status');
+    assert.equal(later.status?.origin?.referrers?.length, 4);
+    assert.equal(later.status?.origin?.match, 'Verified');
   });
 
   it('a tag re-pushed with other content after installation turns Verified into Mismatch, naming the moved tag', async () => {

@@ -72,6 +72,22 @@ describe('OCI referrers against a registry with the referrers API (go-containerr
     assert.equal(report.referrers[2]?.artifactType, SPDX);
   });
 
+  it('the probe notices a referrer pushed later and reports changed; the next read lists it', async () => {
+    const reg = await startReferrersRegistry();
+    registries.push(reg);
+    const { chart } = await chartWithReferrers(reg, 'later', false);
+    const s = source(reg);
+    assert.equal((await s.probe()).changed, true); // first success
+    assert.equal((await s.referrers('later', chart.digest)).total, 3);
+    assert.equal((await s.probe()).changed, false);
+    const cdx = await pushReferrer(reg.host, 'charts/later', chart, 'application/vnd.cyclonedx+json', 'application/vnd.cyclonedx+json', Buffer.from('{"bomFormat":"CycloneDX"}'));
+    assert.equal((await s.probe()).changed, true);
+    const after = await s.referrers('later', chart.digest);
+    assert.equal(after.total, 4);
+    assert.ok(after.referrers.some((r) => r.digest === cdx.digest && r.kind === 'sbom'));
+    assert.equal((await s.probe()).changed, false);
+  });
+
   it('reports none for a chart nothing refers to, and a note (not an error) when the registry is gone', async () => {
     const reg = await startReferrersRegistry();
     registries.push(reg);
