@@ -8,7 +8,7 @@ import { redactUrl } from '../repo/url.ts';
 import { GROUP, VERSION } from './chart-origins.ts';
 import { kubeRequest } from './raw-client.ts';
 import { MetadataReflector, sleep, type ObjectMeta } from './reflector.ts';
-import { credentialsFromSecret, parseRepositorySpec, toRepositoryConfig } from './repository-config.ts';
+import { cosignKeysFromSecret, credentialsFromSecret, parseRepositorySpec, toRepositoryConfig } from './repository-config.ts';
 import type { RepositoryView } from './reconciler.ts';
 
 interface Managed {
@@ -153,7 +153,12 @@ export class RepositoryManager implements RepositoryView {
         if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
         caPem = Buffer.from(ca, 'base64').toString('utf8');
       }
-      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem));
+      let cosignKeys: string[] | undefined;
+      if (parsed.cosignKeySecretRef) {
+        cosignKeys = cosignKeysFromSecret((await this.#core.readNamespacedSecret(parsed.cosignKeySecretRef)).data);
+        if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
+      }
+      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, cosignKeys));
       this.#bump();
       this.#schedule(managed, 0);
     } catch (err) {

@@ -15,6 +15,8 @@ export interface ChartRepositorySpec {
   caSecretRef?: SecretRef | undefined;
   insecureSkipTLSVerify: boolean;
   plainHTTP: boolean;
+  /** OCI: Secret whose PEM public keys verify cosign `.sig` signatures (reported on origin.referrers). */
+  cosignKeySecretRef?: SecretRef | undefined;
 }
 
 function ref(v: unknown, defaultNamespace: string): SecretRef | undefined {
@@ -39,7 +41,15 @@ export function parseRepositorySpec(spec: unknown, defaultNamespace: string): Ch
     caSecretRef: ref(spec['caSecretRef'], defaultNamespace),
     insecureSkipTLSVerify: spec['insecureSkipTLSVerify'] === true,
     plainHTTP: spec['plainHTTP'] === true,
+    ...(isObject(spec['cosignKeySecretRef']) ? { cosignKeySecretRef: ref(spec['cosignKeySecretRef'], defaultNamespace) } : {}),
   };
+}
+
+/** Every value of a Secret that is a PEM public key (`cosign.pub` from `cosign generate-key-pair`). */
+export function cosignKeysFromSecret(data: Record<string, string> | undefined): string[] {
+  return Object.values(data ?? {})
+    .map((v) => Buffer.from(v, 'base64').toString('utf8'))
+    .filter((v) => v.includes('-----BEGIN PUBLIC KEY-----'));
 }
 
 function b64(v: string | undefined): string | undefined {
@@ -80,7 +90,7 @@ export function credentialsFromSecret(type: string | undefined, data: Record<str
   return undefined;
 }
 
-export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, caPem: string | undefined): RepositoryConfig {
+export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, caPem: string | undefined, cosignPublicKeys?: string[]): RepositoryConfig {
   return {
     name,
     url: spec.url,
@@ -90,5 +100,6 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     caPem,
     insecureSkipTLSVerify: spec.insecureSkipTLSVerify,
     plainHTTP: spec.plainHTTP,
+    cosignPublicKeys,
   };
 }

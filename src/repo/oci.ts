@@ -3,7 +3,8 @@ import semver from 'semver';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 import { HttpClient, authorizationHeader, type HttpClientOptions, type HttpRequest, type HttpResponse } from './http.ts';
 import { normalizeDigest } from './index-parse.ts';
-import { listReferrers } from './referrers.ts';
+import type { KeyObject } from 'node:crypto';
+import { cosignKeys, listReferrers } from './referrers.ts';
 import {
   RepoError,
   type ChartSource,
@@ -391,6 +392,7 @@ export class OciChartSource implements ChartSource {
   readonly #details = new Map<string, Details>();
   readonly #referrers = new Map<string, { chart: string; report: ReferrersReport; fetchedAt: number }>();
   readonly #moved = new Map<string, MovedTag>();
+  readonly #cosignKeys: KeyObject[];
   #everUp = false;
 
   constructor(config: RepositoryConfig, options: OciSourceOptions = {}) {
@@ -402,6 +404,7 @@ export class OciChartSource implements ChartSource {
     this.#host = new URL(parsed.base).host;
     this.#http = new HttpClient({ ...options.http, repository: config.name, caPem: config.caPem, insecureSkipTLSVerify: config.insecureSkipTLSVerify });
     this.client = new OciClient(config.name, parsed.base, this.#http, config.credentials ?? parsed.credentials, config.plainHTTP, this.#now);
+    this.#cosignKeys = cosignKeys(config.cosignPublicKeys ?? []);
   }
 
   /** `<prefix>/<chart>` in the registry. */
@@ -532,9 +535,9 @@ export class OciChartSource implements ChartSource {
    */
   async #checkReferrers(signal?: AbortSignal): Promise<boolean> {
     let changed = false;
-    const key = (r: ReferrersReport): string => r.referrers.map((x) => `${x.kind}/${x.digest}`).join(',') + `#${r.total}`;
+    const key = (r: ReferrersReport): string => r.referrers.map((x) => `${x.kind}/${x.digest}/${String(x.verified)}`).join(',') + `#${r.total}`;
     for (const [digest, before] of [...this.#referrers].reverse().slice(0, this.#options.maxTagChecks ?? 200)) {
-      const after = await listReferrers(this.client, this.repositoryName(before.chart), digest, { maxListed: this.#options.maxReferrers, signal });
+      const after = await listReferrers(this.client, this.repositoryName(before.chart), digest, { maxListed: this.#options.maxReferrers, cosignKeys: this.#cosignKeys, signal });
       if (after.note && after.note.includes('failed')) continue;
       this.#referrers.set(digest, { chart: before.chart, report: after, fetchedAt: this.#now() });
       if (key(after) !== key(before.report)) changed = true;
@@ -581,7 +584,7 @@ export class OciChartSource implements ChartSource {
   }
 
   async #readReferrers(chart: string, manifestDigest: string, signal?: AbortSignal): Promise<ReferrersReport> {
-    const report = await listReferrers(this.client, this.repositoryName(chart), manifestDigest, { maxListed: this.#options.maxReferrers, signal });
+    const report = await listReferrers(this.client, this.repositoryName(chart), manifestDigest, { maxListed: this.#options.maxReferrers, cosignKeys: this.#cosignKeys, signal });
     this.#referrers.delete(manifestDigest);
     this.#referrers.set(manifestDigest, { chart, report, fetchedAt: this.#now() });
     if (this.#referrers.size > 1024) {

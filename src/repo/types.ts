@@ -19,6 +19,8 @@ export interface RepositoryConfig {
   insecureSkipTLSVerify: boolean;
   /** OCI over http (local registries). */
   plainHTTP: boolean;
+  /** OCI: PEM public keys that cosign `.sig` signatures of charts are verified against (`cosign sign --key`). */
+  cosignPublicKeys?: string[] | undefined;
 }
 
 /** One published version of a chart, as a repository describes it. */
@@ -58,6 +60,8 @@ export interface Referrer {
   digest: string;
   mediaType?: string | undefined;
   source: ReferrerSource;
+  /** cosign `.sig` with configured keys only: a signature over this chart manifest verifies with one of them. */
+  verified?: boolean | undefined;
 }
 
 export interface ReferrersReport {

@@ -21,7 +21,7 @@ interface ChartOriginObject {
       repository?: string;
       manifestDigest?: string;
       message?: string;
-      referrers?: { kind: string; artifactType: string; digest: string; source: string; mediaType?: string }[];
+      referrers?: { kind: string; artifactType: string; digest: string; source: string; mediaType?: string; verified?: boolean }[];
       referrersMessage?: string;
     };
     conditions?: { type: string; status: string; reason: string; message: string }[];
@@ -35,6 +35,8 @@ const prefix = ns.replace(/[^a-z0-9-]/g, '');
 let controller: ControllerProcess;
 let withApi: Registry;
 let plain: Registry;
+// The repository verifies cosign signatures with this key (Secret referenced by cosignKeySecretRef).
+const key = cosignKey();
 
 async function origin(name: string): Promise<ChartOriginObject | undefined> {
   try {
@@ -62,7 +64,8 @@ before(async () => {
   withApi = await startReferrersRegistry();
   plain = await startRegistry();
   // A short interval: the probe that notices moved tags runs every interval.
-  await applyRepository(`${prefix}-refs`, { url: `${withApi.url}/charts`, plainHTTP: true, interval: '2s' });
+  await kubectl(cluster, ['create', 'secret', 'generic', 'cosign-key', '-n', ns, `--from-literal=cosign.pub=${key.publicKeyPem}`]);
+  await applyRepository(`${prefix}-refs`, { url: `${withApi.url}/charts`, plainHTTP: true, interval: '2s', cosignKeySecretRef: { name: 'cosign-key', namespace: ns } });
   await applyRepository(`${prefix}-plain`, { url: `${plain.url}/charts`, plainHTTP: true, interval: '2s' });
   controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', ns]);
   await eventually('controller ready', async () => ((await controller.ready()) ? true : undefined), 60_000);
@@ -82,7 +85,6 @@ describe('controller: OCI referrers and mutable tags', () => {
     const repo = 'charts/signedchart';
     const subject = await manifestDescriptor(withApi.host, repo, '1.0.0');
     const sbom = await pushReferrer(withApi.host, repo, subject, 'application/spdx+json', 'application/spdx+json', Buffer.from('{"spdxVersion":"SPDX-2.3"}'));
-    const key = cosignKey();
     const sig = await pushCosignSignature(withApi.host, repo, subject, key);
     const att = await pushCosignAttestation(withApi.host, repo, subject, key);
 
@@ -92,11 +94,11 @@ describe('controller: OCI referrers and mutable tags', () => {
     assert.equal(o.status?.origin?.manifestDigest, pushed.manifestDigest);
     assert.equal(o.status?.origin?.referrersMessage, undefined);
     assert.deepEqual(
-      o.status?.origin?.referrers?.map((r) => [r.kind, r.source, r.digest, r.artifactType]),
+      o.status?.origin?.referrers?.map((r) => [r.kind, r.source, r.digest, r.artifactType, r.verified]),
       [
-        ['signature', 'cosign-tag', sig.digest, 'application/vnd.dev.cosign.simplesigning.v1+json'],
-        ['attestation', 'cosign-tag', att.digest, 'application/vnd.dsse.envelope.v1+json'],
-        ['sbom', 'referrers-api', sbom.digest, 'application/spdx+json'],
+        ['signature', 'cosign-tag', sig.digest, 'application/vnd.dev.cosign.simplesigning.v1+json', true],
+        ['attestation', 'cosign-tag', att.digest, 'application/vnd.dsse.envelope.v1+json', undefined],
+        ['sbom', 'referrers-api', sbom.digest, 'application/spdx+json', undefined],
       ],
     );
 

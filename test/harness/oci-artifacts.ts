@@ -86,7 +86,7 @@ export function cosignKey(): CosignKey {
  * What `cosign sign --key` pushes as `sha256-<hex>.sig`: an OCI manifest whose layer is the simple-signing
  * payload naming the signed digest, the signature in the `dev.cosignproject.cosign/signature` annotation.
  */
-export async function pushCosignSignature(host: string, repo: string, signed: Descriptor, key: CosignKey): Promise<Descriptor & { payload: Buffer }> {
+export async function pushCosignSignature(host: string, repo: string, signed: Descriptor, key: CosignKey, tagFor: Descriptor = signed): Promise<Descriptor & { payload: Buffer }> {
   const payload = Buffer.from(
     JSON.stringify({
       critical: { identity: { 'docker-reference': `${host}/${repo}` }, image: { 'docker-manifest-digest': signed.digest }, type: 'cosign container image signature' },
@@ -103,7 +103,7 @@ export async function pushCosignSignature(host: string, repo: string, signed: De
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
     layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: digestOf(payload), size: payload.length, annotations: { 'dev.cosignproject.cosign/signature': signature } }],
   };
-  const d = await pushManifest(host, repo, manifest, `${signed.digest.replace(':', '-')}.sig`);
+  const d = await pushManifest(host, repo, manifest, `${tagFor.digest.replace(':', '-')}.sig`);
   return { ...d, payload };
 }
 

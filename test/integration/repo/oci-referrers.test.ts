@@ -22,8 +22,8 @@ after(async () => {
   await Promise.all(registries.map((r) => r.close()));
 });
 
-function source(reg: Registry, intervalSeconds = 3600): OciChartSource {
-  const s = new OciChartSource({ name: 'oci', url: `${reg.url}/charts`, priority: 0, intervalSeconds, insecureSkipTLSVerify: false, plainHTTP: true });
+function source(reg: Registry, intervalSeconds = 3600, cosignPublicKeys?: string[]): OciChartSource {
+  const s = new OciChartSource({ name: 'oci', url: `${reg.url}/charts`, priority: 0, intervalSeconds, insecureSkipTLSVerify: false, plainHTTP: true, cosignPublicKeys });
   sources.push(s);
   return s;
 }
@@ -31,7 +31,7 @@ function source(reg: Registry, intervalSeconds = 3600): OciChartSource {
 const SPDX = 'application/spdx+json';
 
 /** helm push of a chart, then an SBOM referrer, a cosign .sig and a cosign .att for its manifest. */
-async function chartWithReferrers(reg: Registry, name: string, tagSchema: boolean): Promise<{ chart: Descriptor; sbom: Descriptor; sig: Descriptor; att: Descriptor }> {
+async function chartWithReferrers(reg: Registry, name: string, tagSchema: boolean, key = cosignKey()): Promise<{ chart: Descriptor; sbom: Descriptor; sig: Descriptor; att: Descriptor }> {
   const pkg = await packageChart({ name, version: '1.0.0' }, scratchDir('oci-referrers'));
   const pushed = await pushChart(pkg.path, `${reg.url}/charts`);
   const repo = `charts/${name}`;
@@ -39,7 +39,6 @@ async function chartWithReferrers(reg: Registry, name: string, tagSchema: boolea
   assert.equal(chart.digest, pushed.manifestDigest);
   const sbom = await pushReferrer(reg.host, repo, chart, SPDX, SPDX, Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name })));
   if (tagSchema) await pushTagSchemaIndex(reg.host, repo, chart, [sbom]);
-  const key = cosignKey();
   const sig = await pushCosignSignature(reg.host, repo, chart, key);
   const att = await pushCosignAttestation(reg.host, repo, chart, key);
   return { chart, sbom, sig, att };
@@ -100,6 +99,32 @@ describe('OCI referrers against a registry with the referrers API (go-containerr
     const down = await s.referrers('plain', pushed.manifestDigest);
     assert.deepEqual(down.referrers, []);
     assert.match(down.note ?? '', /referrers lookup failed \(network/);
+  });
+});
+
+describe('cosign signature verification with configured public keys', () => {
+  it('verified with the signing key, not with another key, not when the payload names another manifest', async () => {
+    const reg = await startReferrersRegistry();
+    registries.push(reg);
+    const key = cosignKey();
+    const { chart, sig } = await chartWithReferrers(reg, 'keyed', false, key);
+    let sigDigest = sig.digest;
+    const sigOf = async (keys: string[] | undefined): Promise<boolean | undefined> => {
+      const r = (await source(reg, 3600, keys).referrers('keyed', chart.digest)).referrers.find((x) => x.source === 'cosign-tag' && x.kind === 'signature');
+      assert.equal(r?.digest, sigDigest);
+      return r?.verified;
+    };
+    assert.equal(await sigOf(undefined), undefined, 'no key configured: presence only');
+    assert.equal(await sigOf([key.publicKeyPem]), true);
+    assert.equal(await sigOf([cosignKey().publicKeyPem]), false);
+    assert.equal(await sigOf([cosignKey().publicKeyPem, key.publicKeyPem]), true, 'any configured key may match');
+
+    // A valid signature by the right key, but over a payload naming another chart's manifest, copied
+    // to this chart's .sig tag: refused.
+    const other = await chartWithReferrers(reg, 'other', false, key);
+    sigDigest = (await pushCosignSignature(reg.host, 'charts/keyed', other.chart, key, chart)).digest;
+    assert.equal(await sigOf([key.publicKeyPem]), false);
+    assert.throws(() => source(reg, 3600, ['not a key']), /cosign public key 1 is not a PEM public key/);
   });
 });
 

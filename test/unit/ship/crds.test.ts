@@ -105,7 +105,7 @@ describe('ChartOrigin CRD', () => {
     assert.deepEqual(Object.keys(at(status, 'chart').properties ?? {}), ['name', 'version', 'appVersion', 'deprecated']);
     assert.deepEqual(Object.keys(at(status, 'origin').properties ?? {}), ['repoURL', 'tarballDigest', 'manifestDigest', 'repository', 'match', 'candidates', 'message', 'signature', 'referrers', 'referrersMessage']);
     assert.deepEqual(Object.keys(at(status, 'origin.signature').properties ?? {}), ['type', 'verified', 'keyID', 'signer', 'message']);
-    assert.deepEqual(Object.keys(at(status, 'origin.referrers.[]').properties ?? {}), ['kind', 'artifactType', 'digest', 'mediaType', 'source']);
+    assert.deepEqual(Object.keys(at(status, 'origin.referrers.[]').properties ?? {}), ['kind', 'artifactType', 'digest', 'mediaType', 'source', 'verified']);
     assert.deepEqual(Object.keys(at(status, 'origin.candidates.[]').properties ?? {}), ['repository', 'repoURL', 'tarballDigest']);
     assert.deepEqual(Object.keys(at(status, 'latest').properties ?? {}), ['version', 'appVersion', 'created', 'deprecated']);
     assert.deepEqual(Object.keys(at(status, 'sameMajor').properties ?? {}), ['version']);
@@ -163,12 +163,12 @@ describe('ChartRepository CRD', () => {
 
   test('spec fields, defaults and required url', () => {
     const spec = at(repoSchema, 'spec');
-    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'keyringSecretRef']);
+    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'keyringSecretRef', 'cosignKeySecretRef']);
     assert.deepEqual(spec.required, ['url']);
     assert.equal(at(spec, 'interval').default, '1h');
     assert.equal(at(spec, 'priority').default, 0);
     assert.equal(at(spec, 'requireSignature').default, false);
-    for (const r of ['secretRef', 'caSecretRef', 'keyringSecretRef']) {
+    for (const r of ['secretRef', 'caSecretRef', 'keyringSecretRef', 'cosignKeySecretRef']) {
       assert.deepEqual(Object.keys(at(spec, r).properties ?? {}), ['name', 'namespace']);
       assert.deepEqual(at(spec, r).required, ['name']);
     }
