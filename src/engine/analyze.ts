@@ -115,9 +115,10 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   if (pinned && sources.length === 0) origin.message = `pinned repository "${pinned}" is not configured`;
 
   // --- OCI: moved tags and referrers (extra information; never changes the match) ---
+  // A tag that moved since it was first read is named for every candidate compared with its new content.
   const moved = evidence
     .map((e) => ({ e, m: sources.find((s) => s.config.name === e.repository)?.movedTag?.(chart.name, lookup) }))
-    .filter((x) => x.m !== undefined && (origin.match === 'Mismatch' || x.e.differences !== undefined));
+    .filter((x) => x.m !== undefined && x.e.differences !== undefined);
   const tagMoved = moved.map(({ e, m }) => `tag ${m?.tag} in ${e.repository} now serves ${m?.manifestDigest} (it served ${m?.previousManifestDigest} before; re-pushed, seen ${m?.detectedAt})`).join('; ');
   if (tagMoved) origin.message = `${origin.message ? `${origin.message}; ` : ''}${tagMoved}`;
   const originSource = sources.find((s) => s.config.name === origin.repository);

@@ -558,7 +558,9 @@ export class OciChartSource implements ChartSource {
       this.#details.delete(key);
       if (now) {
         const first = this.#moved.get(key)?.previousManifestDigest ?? d.manifest.digest;
-        this.#moved.set(key, { tag, previousManifestDigest: first, manifestDigest: now, detectedAt: new Date(this.#now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+        // Moved back to what it first served: nothing to report any more.
+        if (first === now) this.#moved.delete(key);
+        else this.#moved.set(key, { tag, previousManifestDigest: first, manifestDigest: now, detectedAt: new Date(this.#now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
       }
       // The listing handed out entries carrying the old layer digest: replace them with bare ones.
       const listed = this.#tags.get(d.entry.name);

@@ -185,6 +185,17 @@ describe('mutable OCI tags', () => {
       assert.equal(got2.manifestDigest, pushed2.manifestDigest);
       assert.deepEqual(got2.bytes, second.bytes);
       assert.equal((await s.probe()).changed, false, 'settles once the new content was read');
+
+      // Moved back to the first manifest (same bytes, by the API): changed again, and nothing left to report.
+      const old = await fetch(`http://${reg.host}/v2/charts/moving/manifests/${pushed1.manifestDigest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const oldBytes = Buffer.from(await old.arrayBuffer());
+      const put = await fetch(`http://${reg.host}/v2/charts/moving/manifests/1.2.3`, { method: 'PUT', body: oldBytes, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      assert.equal(put.status, 201);
+      await put.arrayBuffer();
+      assert.equal((await s.probe()).changed, true);
+      assert.equal(s.movedTag('moving', '1.2.3'), undefined);
+      const back = await s.fetchChart(await s.details((await s.versions('moving'))[0] as ChartVersionEntry));
+      assert.equal(back.manifestDigest, pushed1.manifestDigest);
     });
   }
 });
