@@ -318,9 +318,10 @@ export class OciClient {
   async tagDigest(name: string, tag: string, options: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<string | undefined> {
     const accept = `${OCI_MANIFEST}, ${OCI_INDEX};q=0.5, ${DOCKER_MANIFEST};q=0.5`;
     const path = `/v2/${name}/manifests/${tag}`;
-    const head = await this.get(path, name, { method: 'HEAD', signal: options.signal, maxBytes: options.maxBytes, what: `manifest ${name}:${tag}`, acceptStatus: [404], headers: { accept } });
+    // A registry that refuses HEAD (400/405/501) is asked with GET rather than marked down.
+    const head = await this.get(path, name, { method: 'HEAD', signal: options.signal, maxBytes: options.maxBytes, what: `manifest ${name}:${tag}`, acceptStatus: [404, 400, 405, 501], headers: { accept } });
     if (head.status === 404) return undefined;
-    const served = normalizeDigest(head.headers.get('docker-content-digest'));
+    const served = head.status === 200 ? normalizeDigest(head.headers.get('docker-content-digest')) : undefined;
     if (served) return served;
     const res = await this.get(path, name, { signal: options.signal, maxBytes: options.maxBytes, what: `manifest ${name}:${tag}`, acceptStatus: [404], headers: { accept } });
     return res.status === 404 ? undefined : sha256(res.body);

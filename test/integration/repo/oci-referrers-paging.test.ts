@@ -98,3 +98,34 @@ describe('referrers API paging and filters', () => {
     assert.match(r.note ?? '', /invalid_manifest: .*not an image index/);
   });
 });
+
+describe('tag digest for the moved-tag check', () => {
+  const body = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] });
+  const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  const methods: string[] = [];
+  function manifests(head: (res: ServerResponse) => void): void {
+    methods.length = 0;
+    handler = (req, res, url) => {
+      if (url.pathname !== '/v2/charts/c/manifests/1.0.0') return void res.writeHead(404).end();
+      methods.push(req.method ?? '');
+      if (req.method === 'HEAD') return head(res);
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(body);
+    };
+  }
+
+  it('uses HEAD and Docker-Content-Digest when the registry gives it', async () => {
+    manifests((res) => res.writeHead(200, { 'docker-content-digest': digest, 'content-length': String(body.length) }).end());
+    assert.equal(await s.client.tagDigest('charts/c', '1.0.0', { maxBytes: 1 << 20 }), digest);
+    assert.deepEqual(methods, ['HEAD']);
+  });
+
+  it('falls back to GET and hashes the body when HEAD is refused or names no digest; undefined when the tag is gone', async () => {
+    manifests((res) => res.writeHead(405).end());
+    assert.equal(await s.client.tagDigest('charts/c', '1.0.0', { maxBytes: 1 << 20 }), digest);
+    assert.deepEqual(methods, ['HEAD', 'GET']);
+    manifests((res) => res.writeHead(200).end());
+    assert.equal(await s.client.tagDigest('charts/c', '1.0.0', { maxBytes: 1 << 20 }), digest);
+    assert.deepEqual(methods, ['HEAD', 'GET']);
+    assert.equal(await s.client.tagDigest('charts/c', '9.9.9', { maxBytes: 1 << 20 }), undefined);
+  });
+});
