@@ -64,10 +64,11 @@ async function signatureOf(source: ChartSource, chart: { name: string; version: 
   return { type: r.type, verified: r.verified, reason: r.reason, keyID: r.keyID, signer: r.signer, message: r.message, required };
 }
 
-async function published(source: ChartSource, entry: ChartVersionEntry, cache: PublishedChartCache, signal?: AbortSignal): Promise<PublishedChart> {
-  const checksSignature = wantsSignature(source);
+async function published(source: ChartSource, listed: ChartVersionEntry, cache: PublishedChartCache, signal?: AbortSignal): Promise<PublishedChart> {
+  // An OCI tag can be re-pushed: key by the layer digest its manifest names now, never by the tag URL.
+  const entry = source.kind === 'oci' && !listed.digest ? await source.details(listed, signal) : listed;
   // A source that checks signatures fetches the .prov too, so it does not share entries with one that does not.
-  const key = entry.digest && !checksSignature ? entry.digest : `${source.config.name}|${entry.digest ?? entry.urls[0] ?? `${entry.name}@${entry.version}`}`;
+  const key = entry.digest && !wantsSignature(source) ? entry.digest : `${source.config.name}|${entry.digest ?? entry.urls[0] ?? `${entry.name}@${entry.version}`}`;
   return cache.get(key, async () => {
     const fetched = await source.fetchChart(entry, signal);
     const content = readChartArchive(fetched.bytes);
@@ -135,11 +136,30 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   if (pinned && sources.length === 0) origin.message = `pinned repository "${pinned}" is not configured`;
 
   // Signature: only for a repository whose content proved to be the installed chart.
-  const originSource = origin.match === 'Verified' ? sources.find((s) => s.config.name === origin.repository) : undefined;
+  const signedSource = origin.match === 'Verified' ? sources.find((s) => s.config.name === origin.repository) : undefined;
   const originPublished = origin.repository ? publishedBy.get(origin.repository) : undefined;
-  if (originSource && originPublished) {
-    origin.signature = await signatureOf(originSource, { name: chart.name, version: entries.get(originSource.config.name)?.version ?? chart.version }, originPublished);
+  if (signedSource && originPublished) {
+    origin.signature = await signatureOf(signedSource, { name: chart.name, version: entries.get(signedSource.config.name)?.version ?? chart.version }, originPublished);
   }
+
+  // --- OCI: moved tags and referrers (extra information; never changes the match) ---
+  // A tag that moved since it was first read is named for every candidate compared with its new content.
+  const moved = evidence
+    .map((e) => ({ e, m: sources.find((s) => s.config.name === e.repository)?.movedTag?.(chart.name, lookup) }))
+    .filter((x) => x.m !== undefined && x.e.differences !== undefined);
+  const tagMoved = moved.map(({ e, m }) => `tag ${m?.tag} in ${e.repository} now serves ${m?.manifestDigest} (it served ${m?.previousManifestDigest} before; re-pushed, seen ${m?.detectedAt})`).join('; ');
+  if (tagMoved) origin.message = `${origin.message ? `${origin.message}; ` : ''}${tagMoved}`;
+  const originSource = sources.find((s) => s.config.name === origin.repository);
+  if (origin.manifestDigest && originSource?.referrers) {
+    try {
+      const r = await originSource.referrers(chart.name, origin.manifestDigest, options.signal);
+      origin.referrers = r.referrers;
+      if (r.note) origin.referrersMessage = r.note;
+    } catch (err) {
+      origin.referrersMessage = `referrers not read: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  // --- end OCI ---
 
   // Advice comes from the origin repository; without one, from the best candidate, or from the only
   // repository that publishes the chart name at all (the installed version may have been removed).
@@ -208,7 +228,8 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
     // The content is the repository's, but the repository only vouches for signed charts.
     report.conditions.push(condition('False', 'SignatureNotVerified', `origin ${origin.match} in ${origin.repository ?? '?'}, but the repository requires a signature: ${origin.signature.message}.${failed}`, now));
   } else {
-    report.conditions.push(condition('True', origin.match, `origin ${origin.match}${origin.repository ? ` in ${origin.repository}` : ''}.${failed}`, now));
+    const movedNote = tagMoved ? ` OCI tag re-pushed: ${tagMoved}.` : '';
+    report.conditions.push(condition('True', origin.match, `origin ${origin.match}${origin.repository ? ` in ${origin.repository}` : ''}.${movedNote}${failed}`, now));
   }
   return { report, failures };
 }

@@ -1,5 +1,7 @@
 /** The ChartOrigin status shape (../shared/docs/product.md): what every publisher (CRD, metrics, CLI) prints. */
 
+import type { Referrer } from '../repo/types.ts';
+
 export type MatchKind = 'Verified' | 'Unverified' | 'Mismatch' | 'Ambiguous' | 'NotFound';
 export type UpgradeKind = 'None' | 'Patch' | 'Minor' | 'Major';
 export type ReleaseStorage = 'Secret' | 'ConfigMap';
@@ -50,6 +52,10 @@ export interface OriginStatus {
   /** Why the match is what it is (which parts differ for Mismatch, which repos failed): no values. */
   message?: string | undefined;
   signature?: SignatureStatus | undefined;
+  /** OCI: artifacts referring to the chart manifest (signatures, SBOMs, attestations), capped. */
+  referrers?: Referrer[] | undefined;
+  /** OCI: why the referrers list may be incomplete (lookup failed, cap reached). */
+  referrersMessage?: string | undefined;
 }
 
 export interface LatestStatus {

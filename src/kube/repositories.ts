@@ -9,7 +9,7 @@ import { GROUP, VERSION } from './chart-origins.ts';
 import { kubeRequest } from './raw-client.ts';
 import { MetadataReflector, sleep, type ObjectMeta } from './reflector.ts';
 import { checkKeyring } from '../provenance/verify-prov.ts';
-import { credentialsFromSecret, keyringFromSecret, parseRepositorySpec, toRepositoryConfig } from './repository-config.ts';
+import { credentialsFromSecret, keyringFromSecret, cosignKeysFromSecret, parseRepositorySpec, toRepositoryConfig } from './repository-config.ts';
 import type { RepositoryView } from './reconciler.ts';
 
 interface Managed {
@@ -154,6 +154,11 @@ export class RepositoryManager implements RepositoryView {
         if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
         caPem = Buffer.from(ca, 'base64').toString('utf8');
       }
+      let cosignKeys: string[] | undefined;
+      if (parsed.cosignKeySecretRef) {
+        cosignKeys = cosignKeysFromSecret((await this.#core.readNamespacedSecret(parsed.cosignKeySecretRef)).data);
+        if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
+      }
       let keyring: string[] | undefined;
       if (parsed.keyringSecretRef) {
         const s = await this.#core.readNamespacedSecret(parsed.keyringSecretRef);
@@ -166,7 +171,7 @@ export class RepositoryManager implements RepositoryView {
       } else if (parsed.requireSignature) {
         throw new Error('spec.requireSignature needs spec.keyringSecretRef (the keys that may sign)');
       }
-      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, keyring));
+      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, keyring, cosignKeys));
       this.#bump();
       this.#schedule(managed, 0);
     } catch (err) {
