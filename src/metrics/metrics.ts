@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OriginReport } from '../engine/report.ts';
+import { CachingRegistry } from './caching-registry.ts';
 
 export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deleted';
 
@@ -110,18 +111,24 @@ export class ChartOriginMetrics {
   readonly #leader: Gauge<string>;
   readonly #workqueueDepth: Gauge<string>;
 
+  /** Set when the registry caches the release gauges' text: told about every release change. */
+  readonly #cached: CachingRegistry | undefined;
+
   /** namespace/release → the series currently exported for it. */
   readonly #releaseSeries = new Map<string, SeriesRef[]>();
   readonly #repositories = new Map<string, RepositoryRecord>();
 
   constructor(options: ChartOriginMetricsOptions = {}) {
-    const registry = options.registry ?? new Registry();
+    const registry = options.registry ?? new CachingRegistry();
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
     const registers = [registry];
 
-    const releaseGauge = (name: string, help: string, extra: readonly string[] = []): Gauge<string> =>
-      new Gauge({ name, help, labelNames: [...RELEASE_LABELS, ...extra], registers });
+    const releaseGaugeNames: string[] = [];
+    const releaseGauge = (name: string, help: string, extra: readonly string[] = []): Gauge<string> => {
+      releaseGaugeNames.push(name);
+      return new Gauge({ name, help, labelNames: [...RELEASE_LABELS, ...extra], registers });
+    };
     this.#releaseInfo = releaseGauge(
       'chartorigin_release_info',
       'Installed chart of a Helm release and where it came from; always 1.',
@@ -154,6 +161,9 @@ export class ChartOriginMetrics {
       'chartorigin_release_latest_version_created_timestamp_seconds',
       'When the newest allowed chart version was published (index created / OCI annotation), Unix seconds.',
     );
+
+    this.#cached = registry instanceof CachingRegistry ? registry : undefined;
+    this.#cached?.cache(...releaseGaugeNames);
 
     this.#repositoryUp = new Gauge({
       name: 'chartorigin_repository_up',
@@ -225,6 +235,7 @@ export class ChartOriginMetrics {
     const namespace = report.release.namespace;
     const release = report.release.name;
     this.removeRelease(namespace, release);
+    this.#cached?.invalidate();
 
     const base: Labels = { namespace, release, chart: report.chart.name };
     const series: SeriesRef[] = [];
@@ -279,6 +290,7 @@ export class ChartOriginMetrics {
     const key = releaseKey(namespace, release);
     const series = this.#releaseSeries.get(key);
     if (!series) return;
+    this.#cached?.invalidate();
     for (const s of series) s.gauge.remove(s.labels);
     this.#releaseSeries.delete(key);
   }
