@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from 'pino';
 import { PublishedChartCache } from '../engine/chart-cache.ts';
 import type { ChartOriginMetrics } from '../metrics/metrics.ts';

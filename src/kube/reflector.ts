@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from 'pino';
 import { isObject } from '../util/guards.ts';
 import { KubeApiError, kubeRequest, kubeWatch } from './raw-client.ts';

@@ -1,4 +1,3 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Condition } from '../engine/report.ts';
 import type { ChartOriginMetrics } from '../metrics/metrics.ts';
@@ -6,6 +5,8 @@ import { createChartSource } from '../repo/source.ts';
 import type { ChartSource, RepositoryConfig } from '../repo/types.ts';
 import { redactUrl } from '../repo/url.ts';
 import { GROUP, VERSION } from './chart-origins.ts';
+import { readSecret } from './core-objects.ts';
+import type { KubeConfig } from './kubeconfig.ts';
 import { kubeRequest } from './raw-client.ts';
 import { MetadataReflector, sleep, type ObjectMeta } from './reflector.ts';
 import { checkKeyring } from '../provenance/verify-prov.ts';
@@ -53,7 +54,6 @@ const stamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
  */
 export class RepositoryManager implements RepositoryView {
   readonly #o: RepositoryManagerOptions;
-  readonly #core: CoreV1Api;
   readonly #repos = new Map<string, Managed>();
   #generation = 0;
   #signal: AbortSignal | undefined;
@@ -61,7 +61,6 @@ export class RepositoryManager implements RepositoryView {
 
   constructor(options: RepositoryManagerOptions) {
     this.#o = options;
-    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
   }
 
   sources(): readonly ChartSource[] {
@@ -144,24 +143,24 @@ export class RepositoryManager implements RepositoryView {
       const parsed = parseRepositorySpec(spec, this.#o.defaultNamespace);
       let credentials;
       if (parsed.secretRef) {
-        const s = await this.#core.readNamespacedSecret(parsed.secretRef);
+        const s = await readSecret(this.#o.kubeConfig, parsed.secretRef);
         credentials = credentialsFromSecret(s.type, s.data, parsed.url);
       }
       let caPem: string | undefined;
       if (parsed.caSecretRef) {
-        const s = await this.#core.readNamespacedSecret(parsed.caSecretRef);
+        const s = await readSecret(this.#o.kubeConfig, parsed.caSecretRef);
         const ca = s.data?.['ca.crt'];
         if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
         caPem = Buffer.from(ca, 'base64').toString('utf8');
       }
       let cosignKeys: string[] | undefined;
       if (parsed.cosignKeySecretRef) {
-        cosignKeys = cosignKeysFromSecret((await this.#core.readNamespacedSecret(parsed.cosignKeySecretRef)).data);
+        cosignKeys = cosignKeysFromSecret((await readSecret(this.#o.kubeConfig, parsed.cosignKeySecretRef)).data);
         if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
       }
       let keyring: string[] | undefined;
       if (parsed.keyringSecretRef) {
-        const s = await this.#core.readNamespacedSecret(parsed.keyringSecretRef);
+        const s = await readSecret(this.#o.kubeConfig, parsed.keyringSecretRef);
         keyring = keyringFromSecret(s.data);
         try {
           await checkKeyring(keyring);

@@ -1,4 +1,4 @@
-import * as openpgp from 'openpgp';
+import type { CleartextMessage, Key } from 'openpgp';
 import { parse as parseYaml } from 'yaml';
 
 /**
@@ -32,15 +32,20 @@ export interface SignatureResult {
   message: string;
 }
 
-/** Keys are parsed once per keyring text: a reconcile of thousands of releases must not re-parse them. */
-const keyringCache = new Map<string, Promise<openpgp.Key[]>>();
+// Loaded on first use: a controller without keyrings never pays openpgp's ~16 MiB of resident memory.
+let library: Promise<typeof import('openpgp')> | undefined;
+const pgp = (): Promise<typeof import('openpgp')> => (library ??= import('openpgp'));
 
-async function readKeyring(armored: readonly string[]): Promise<openpgp.Key[]> {
+/** Keys are parsed once per keyring text: a reconcile of thousands of releases must not re-parse them. */
+const keyringCache = new Map<string, Promise<Key[]>>();
+
+async function readKeyring(armored: readonly string[]): Promise<Key[]> {
   const cacheKey = armored.join('\n');
   let keys = keyringCache.get(cacheKey);
   if (!keys) {
     keys = (async () => {
-      const out: openpgp.Key[] = [];
+      const openpgp = await pgp();
+      const out: Key[] = [];
       for (const text of armored) {
         // A Secret may hold several armored blocks or a binary export; an unreadable entry must not
         // hide the good ones.
@@ -106,7 +111,8 @@ export interface VerifyInput {
 export async function verifyProvenance(input: VerifyInput): Promise<SignatureResult> {
   if (!input.provenance) return result('Unsigned', 'the repository serves no provenance (.prov) for this chart');
   if (input.provenance.length > 1024 * 1024) return result('Malformed', 'the provenance file is larger than 1 MiB');
-  let message: openpgp.CleartextMessage;
+  const openpgp = await pgp();
+  let message: CleartextMessage;
   try {
     message = await openpgp.readCleartextMessage({ cleartextMessage: input.provenance.toString('utf8') });
   } catch (err) {
