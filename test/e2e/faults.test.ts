@@ -129,12 +129,14 @@ describe('faults', () => {
     await assertConverged([ns]);
     assert.ok(!(await originState([ns])).has(`${ns}/a2`), 'the uninstalled release has no ChartOrigin');
     assert.ok(c.proc.running(), 'the controller survived the restart');
+    // The broken watches were re-opened (resumed, or relisted when the new apiserver no longer had that revision).
+    assert.match(await c.metrics(), /^chartorigin_watch_restarts_total\{resource="secrets",reason="(error|expired)"\} [1-9]/m);
     await c.stop();
   });
 
-  // The reflector drops its resourceVersion on any broken watch, so after an outage it relists rather
-  // than resuming from a (here compacted) revision; a resume that does get 410 relists as well.
-  it('etcd compacted while the controller was cut off: it relists instead of resuming, and an uninstall in the gap deletes the ChartOrigin', async () => {
+  // Like client-go, the reflector resumes a broken watch from the last resourceVersion it saw; here that
+  // revision was compacted away while it was cut off, so the resume must get 410 Gone and relist.
+  it('etcd compacted while the controller was cut off: the resume gets 410 Gone and relists, and an uninstall in the gap deletes the ChartOrigin', async () => {
     const ns = uniqueNamespace('flt-gone');
     await ensureNamespace(cp, ns);
     await installMany(ns, ['g1', 'g2', 'g3'], '1.0.0');
@@ -151,7 +153,9 @@ describe('faults', () => {
     const compacted = await cp.compactEtcd();
     assert.ok(compacted > 0);
     await cp.startApiServer();
-    await eventually('controller logs the relist', async () => (/watch expired; relisting|list\/watch failed; retrying/.test(readFileSync(c.proc.logFile, 'utf8')) ? true : undefined), 60_000, 250);
+    await eventually('controller logs the 410 and the relist', async () => (/watch expired \(410 Gone\); relisting/.test(readFileSync(c.proc.logFile, 'utf8')) ? true : undefined), 90_000, 250);
+    const restarts = await c.metrics();
+    assert.match(restarts, /^chartorigin_watch_restarts_total\{resource="secrets",reason="expired"\} [1-9]/m, 'the secrets watch was expired (410) and relisted');
     await assertConverged([ns]);
     assert.ok(!(await originState([ns])).has(`${ns}/g2`), 'the release uninstalled in the gap has no ChartOrigin');
     await c.stop();
