@@ -173,6 +173,9 @@ after(async () => {
   await controller?.stop();
   for (const s of servers) await s.close().catch(() => undefined);
   for (const r of repositories) await kubectl(cluster, ['delete', 'chartrepository', r, '--ignore-not-found']).catch(() => undefined);
+  // The shared cluster has no namespace controller: delete the broken releases themselves, so that later
+  // tests listing releases across namespaces (chartorigin scan -A) do not meet them.
+  await kubectl(cluster, ['delete', 'secrets', '-n', ns, '-l', 'owner=helm', '--ignore-not-found']).catch(() => undefined);
 });
 
 describe('hostile input at controller level', () => {
