@@ -34,6 +34,40 @@ export interface ReflectorOptions {
   watchTimeoutSeconds?: number;
   /** Keep whole objects instead of metadata; for small, few objects only. */
   full?: boolean;
+  /** Told of every watch restart and why (for chartorigin_watch_restarts_total). */
+  onRestart?: ((reason: WatchRestartReason) => void) | undefined;
+}
+
+/**
+ * Why a watch was re-opened: `closed` (the server ended it, e.g. its timeout), `error` (a broken stream,
+ * an unreachable apiserver: re-watch from the last resourceVersion), `gone` (410: that resourceVersion was
+ * compacted away, so only a relist can tell what changed), `list_error` (the list itself failed).
+ */
+export type WatchRestartReason = 'closed' | 'error' | 'gone' | 'list_error';
+
+export interface RestartDecision {
+  reason: WatchRestartReason;
+  /** Forget the resourceVersion and list again. */
+  relist: boolean;
+  delayMs: number;
+}
+
+/** A 410 from the watch request itself or from an ERROR event in its stream ("too old resource version"). */
+export function isGone(err: unknown): boolean {
+  return err instanceof KubeApiError && err.status === 410;
+}
+
+/**
+ * client-go's decisions: only 410 Gone forces a relist (immediately); any other failure re-watches from the
+ * last resourceVersion seen (list, event or bookmark) after a capped backoff, so an apiserver restart costs
+ * one watch, not a full list of every Helm Secret. Without a resourceVersion there is nothing to resume from.
+ */
+export function restartDecision(err: unknown, haveResourceVersion: boolean, failures: number): RestartDecision {
+  const backoff = Math.min(30_000, 500 * 2 ** Math.min(Math.max(failures, 1), 6));
+  if (err === undefined) return { reason: 'closed', relist: false, delayMs: 0 };
+  if (isGone(err)) return { reason: 'gone', relist: true, delayMs: 0 };
+  if (!haveResourceVersion) return { reason: 'list_error', relist: true, delayMs: backoff };
+  return { reason: 'error', relist: false, delayMs: backoff };
 }
 
 const META_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
@@ -59,8 +93,9 @@ const keyOf = (m: ObjectMeta): string => `${m.namespace}/${m.name}`;
 
 /**
  * client-go's reflector for metadata only: list (paged), then watch from the list's resourceVersion
- * with bookmarks; a 410 Gone (compaction) or a broken stream leads to a relist, whose difference with
- * the known objects is delivered as upserts and removals, so no delete is ever missed.
+ * with bookmarks; a closed or broken watch resumes from the last resourceVersion seen; only a 410 Gone
+ * (compaction) leads to a relist, whose difference with the known objects is delivered as upserts and
+ * removals, so no delete is ever missed.
  */
 export class MetadataReflector {
   readonly #o: ReflectorOptions;
@@ -78,20 +113,27 @@ export class MetadataReflector {
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
+      let failure: unknown;
       try {
         if (!this.#resourceVersion) await this.#list(signal);
         await this.#watch(signal);
         failures = 0;
       } catch (err) {
         if (signal.aborted) return;
-        const gone = err instanceof KubeApiError && err.status === 410;
-        if (gone) this.#resourceVersion = '';
+        failure = err;
         failures++;
-        const delay = gone ? 0 : Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
-        this.#o.logger.warn({ path: this.#o.path, err: (err as Error).message, retryMs: delay }, gone ? 'watch expired; relisting' : 'list/watch failed; retrying');
-        if (!gone) this.#resourceVersion = '';
-        await sleep(delay, signal);
       }
+      if (signal.aborted) return;
+      const d = restartDecision(failure, this.#resourceVersion !== '', failures);
+      if (d.relist) this.#resourceVersion = '';
+      this.#o.onRestart?.(d.reason);
+      if (failure !== undefined) {
+        this.#o.logger.warn(
+          { path: this.#o.path, reason: d.reason, relist: d.relist, err: (failure as Error).message, retryMs: d.delayMs },
+          d.reason === 'gone' ? 'watch expired; relisting' : d.relist ? 'list failed; retrying' : 'watch broke; resuming from last resourceVersion',
+        );
+      }
+      await sleep(d.delayMs, signal);
     }
   }
 
@@ -158,10 +200,15 @@ export class MetadataReflector {
       const message = isObject(obj) && typeof obj['message'] === 'string' ? obj['message'] : 'watch error';
       throw new KubeApiError(code, 'WatchError', message);
     }
+    if (type === 'BOOKMARK') {
+      // A bookmark's object has only metadata.resourceVersion (no name): it moves the resume point.
+      const rv = isObject(obj) && isObject(obj['metadata']) ? obj['metadata']['resourceVersion'] : undefined;
+      if (typeof rv === 'string' && rv) this.#resourceVersion = rv;
+      return;
+    }
     const m = meta(obj, this.#o.full);
     if (!m) return;
     if (m.resourceVersion) this.#resourceVersion = m.resourceVersion;
-    if (type === 'BOOKMARK') return;
     const k = keyOf(m);
     if (type === 'DELETED') {
       this.#known.delete(k);

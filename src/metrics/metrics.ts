@@ -105,6 +105,7 @@ export class ChartOriginMetrics {
   readonly #reconcileTotal: Counter<string>;
   readonly #reconcileDuration: Histogram<string>;
   readonly #decodeErrors: Counter<string>;
+  readonly #watchRestarts: Counter<string>;
   readonly #releases: Gauge<string>;
   readonly #leader: Gauge<string>;
   readonly #workqueueDepth: Gauge<string>;
@@ -197,6 +198,12 @@ export class ChartOriginMetrics {
       name: 'chartorigin_release_decode_errors_total',
       help: 'Helm release objects that could not be decoded, by reason.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.#watchRestarts = new Counter({
+      name: 'chartorigin_watch_restarts_total',
+      help: 'Watches re-opened, by resource and reason (closed, error, gone = 410 relist, list_error).',
+      labelNames: ['resource', 'reason'],
       registers,
     });
     this.#releases = new Gauge({ name: 'chartorigin_releases', help: 'Helm releases tracked.', registers });
@@ -312,6 +319,10 @@ export class ChartOriginMetrics {
 
   countDecodeError(reason: string): void {
     this.#decodeErrors.inc({ reason: safeReason(reason) });
+  }
+
+  countWatchRestart(resource: string, reason: string): void {
+    this.#watchRestarts.inc({ resource, reason });
   }
 
   setReleasesTracked(count: number): void {
