@@ -7,6 +7,7 @@ import type { ChartOriginMetrics } from '../metrics/metrics.ts';
 import { decodeStoredRelease, DEFAULT_DECODE_LIMITS, ReleaseDecodeError, type DecodeLimits } from '../release/decode.ts';
 import type { StoredReleaseObject } from '../release/types.ts';
 import type { ChartSource } from '../repo/types.ts';
+import { redactUrl } from '../repo/url.ts';
 import { carryTransitionTimes, statusOf, type ChartOriginStore } from './chart-origins.ts';
 import type { CurrentRevision, ReleaseIndex } from './release-index.ts';
 
@@ -106,6 +107,8 @@ export class ReleaseReconciler {
       now: () => now,
     });
     for (const f of failures) {
+      const url = this.#o.repositories.sources().find((s) => s.config.name === f.repository)?.config.url;
+      if (url !== undefined) metrics.countRepositoryError(f.repository, redactUrl(url), f.reason);
       logger.warn({ namespace, release: name, chart: record.chart.name, repository: f.repository, reason: f.reason, err: f.message }, 'repository error during analysis');
     }
     let final = report;

@@ -297,6 +297,14 @@ export class ChartOriginMetrics {
     }
   }
 
+  /** A repository error met while resolving a release (a chart's tags, manifest or tarball), not by the probe. */
+  countRepositoryError(repository: string, url: string, errorReason: string): void {
+    const record = this.#repository(repository, url);
+    const reason = safeReason(errorReason);
+    this.#repositoryFetchErrors.inc({ repository, url: record.url, reason });
+    record.errorReasons.add(reason);
+  }
+
   setRepositoryState(repository: string, url: string, state: RepositoryState): void {
     const record = this.#repository(repository, url);
     const labels = { repository, url: record.url };
