@@ -10,6 +10,7 @@
  * and the healthy releases are Verified, untouched by their hostile neighbours.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startChartRepoServer, type ChartRepoServer, type Fault } from '../harness/chart-repo-server.ts';
@@ -117,6 +118,50 @@ const REPO_CASES: RepoCase[] = [
   { name: 'oci-500', kind: 'oci', fault: { path: '/v2/', status: 500 }, reason: 'server_error', message: /500/ },
 ];
 
+/**
+ * Registries whose /v2/ is fine (so the repository is Ready) but that turn hostile when a release's chart is
+ * looked up: the error surfaces per release — counted, logged, retried — while the release resolves elsewhere.
+ */
+interface LookupCase {
+  name: string;
+  faults: Fault[];
+  reason: string;
+  log: RegExp;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+const V2_OK: Fault = { path: '/v2/', status: 200, headers: JSON_HEADERS, body: '{}' };
+const TAGS = '/v2/charts/webapp/tags/list';
+const LOOKUP_CASES: LookupCase[] = [
+  {
+    name: 'oci-endless-link',
+    faults: [V2_OK, { path: TAGS, status: 200, headers: { ...JSON_HEADERS, link: `<${TAGS}?n=1&last=1.0.0>; rel="next"` }, body: '{"name":"charts/webapp","tags":["1.0.0"]}' }],
+    reason: 'too_large',
+    log: /tags of charts\/webapp: more than \d+ pages/,
+  },
+  {
+    name: 'oci-wrong-media-type',
+    faults: [
+      V2_OK,
+      { path: TAGS, status: 200, headers: JSON_HEADERS, body: '{"name":"charts/webapp","tags":["1.0.0"]}' },
+      {
+        path: '/v2/charts/webapp/manifests/1.0.0',
+        status: 200,
+        headers: { 'content-type': 'application/vnd.docker.distribution.manifest.v2+json' },
+        body: JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+          config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: `sha256:${'a'.repeat(64)}`, size: 2 },
+          layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: `sha256:${'b'.repeat(64)}`, size: 2 }],
+        }),
+      },
+    ],
+    reason: 'invalid_manifest',
+    log: /manifest charts\/webapp:1\.0\.0: media type .* is not an OCI image manifest/,
+  },
+];
+const lookupServers = new Map<string, ChartRepoServer>();
+
 async function apply(doc: unknown): Promise<void> {
   await kubectl(cluster, ['apply', '-f', '-'], { input: JSON.stringify(doc) });
 }
@@ -173,6 +218,16 @@ before(async () => {
     await apply({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec: { url, interval: '1h', ...(c.kind === 'oci' ? { plainHTTP: true } : {}) } });
   }
 
+  for (const c of LOOKUP_CASES) {
+    const server = await startChartRepoServer({ dir: env.chartRepo.repos.main.dir });
+    for (const f of c.faults) server.inject(f);
+    servers.push(server);
+    lookupServers.set(c.name, server);
+    const name = `${prefix}-${c.name}`;
+    repoNames.push(name);
+    await apply({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec: { url: `oci://127.0.0.1:${server.port}/charts`, plainHTTP: true, interval: '1h' } });
+  }
+
   controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', ns, '--log-level', 'debug'], 'ctrl-hostile');
   await eventually('controller ready', async () => ((await controller.ready()) ? true : undefined), 60_000);
 });
@@ -221,6 +276,25 @@ describe('hostile input against one controller', () => {
     });
   }
 
+  for (const c of LOOKUP_CASES) {
+    it(`registry ${c.name} (hostile only on chart lookup): counted in fetch_errors_total{reason=${c.reason}}, logged per release, bounded`, async () => {
+      const name = `${prefix}-${c.name}`;
+      await eventually(`${c.name} counted`, async () => {
+        const n = metricSum(await controller.metrics(), 'chartorigin_repository_fetch_errors_total', { repository: name, reason: c.reason });
+        return n >= 1 ? true : undefined;
+      }, 60_000, 250);
+      const lines = readFileSync(controller.proc.logFile, 'utf8').split('\n').filter((l) => l.includes('repository error during analysis') && l.includes(`"repository":"${name}"`));
+      assert.ok(lines.some((l) => c.log.test(l)), `a log line names the problem: ${lines[0] ?? 'none'}`);
+      assert.ok(lines.every((l) => l.includes(`"reason":"${c.reason}"`)));
+      // The probe only checks /v2/: the repository itself stays Ready.
+      const r = await getJson<{ status?: { conditions?: Condition[] } }>(['get', 'chartrepository', name]);
+      assert.equal(r?.status?.conditions?.find((x) => x.type === 'Ready')?.status, 'True');
+      // Endless pagination is cut at the page limit per lookup, not followed forever.
+      const tagRequests = lookupServers.get(c.name)!.requestsFor(TAGS).length;
+      assert.ok(tagRequests >= 1 && tagRequests <= 100 * 20, `tag requests bounded: ${tagRequests}`);
+    });
+  }
+
   it('afterwards: the controller is alive and healthy, the healthy releases are Verified, reconcile errors were not retried forever', async () => {
     assert.ok(controller.proc.running(), 'the controller process is still running');
     const healthz = await fetch(`${controller.metricsUrl}/healthz`, { signal: AbortSignal.timeout(5000) });
@@ -234,6 +308,8 @@ describe('hostile input against one controller', () => {
     const metrics = await controller.metrics();
     assert.equal(metricSum(metrics, 'chartorigin_repository_up', { repository: `${prefix}-main` }), 1);
     // Decode errors are a final state for that revision (success), not an error to retry in a loop.
-    assert.ok(metricSum(metrics, 'chartorigin_reconcile_total', { result: 'success' }) >= RELEASE_CASES.length + HEALTHY.length);
+    assert.ok(metricSum(metrics, 'chartorigin_reconcile_total', { result: 'success' }) >= RELEASE_CASES.length);
+    // The healthy releases met the hostile registries on lookup: requeued with backoff, not failed.
+    assert.ok(metricSum(metrics, 'chartorigin_reconcile_total', { result: 'requeue' }) >= 1);
   });
 });
