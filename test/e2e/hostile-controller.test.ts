@@ -10,7 +10,10 @@
  * and the healthy releases are Verified, untouched by their hostile neighbours.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startChartRepoServer, type ChartRepoServer, type Fault } from '../harness/chart-repo-server.ts';
@@ -18,6 +21,7 @@ import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helmInstall } from '../harness/helm.ts';
+import { tgz, type TarEntry } from '../unit/repo/tar-writer.ts';
 
 const env = testEnv();
 const cluster = env.cluster;
@@ -160,6 +164,38 @@ const LOOKUP_CASES: LookupCase[] = [
     log: /manifest charts\/webapp:1\.0\.0: media type .* is not an OCI image manifest/,
   },
 ];
+
+/**
+ * HTTP repositories whose index is fine but whose webapp-1.0.0.tgz (the installed chart) is hostile; the index
+ * digest is rewritten to the hostile bytes' so the archive reader, not the digest check, must refuse it —
+ * except in the digest case, whose index names a digest the served bytes do not have.
+ */
+const WEBAPP: TarEntry[] = [
+  { name: 'webapp/Chart.yaml', data: 'apiVersion: v2\nname: webapp\nversion: 1.0.0\n' },
+  { name: 'webapp/values.yaml', data: 'a: 1\n' },
+];
+const TARBALL_CASES: (LookupCase & { tgz: Buffer; keepDigest?: boolean })[] = [
+  { name: 'tar-traversal', tgz: tgz([...WEBAPP, { name: 'webapp/../../etc/passwd', data: 'x' }]), faults: [], reason: 'invalid_archive', log: /etc\/passwd.*\.\./ },
+  { name: 'tar-symlink', tgz: tgz([...WEBAPP, { name: 'webapp/templates/link.yaml', type: '2', linkname: '/etc/passwd' }]), faults: [], reason: 'invalid_archive', log: /link\.yaml.*symbolic link/ },
+  { name: 'tar-hardlink', tgz: tgz([...WEBAPP, { name: 'webapp/templates/hard.yaml', type: '1', linkname: 'webapp/values.yaml' }]), faults: [], reason: 'invalid_archive', log: /hard\.yaml/ },
+  { name: 'tar-oversized-file', tgz: tgz([...WEBAPP, { name: 'webapp/big.bin', data: Buffer.alloc(6 * 1024 * 1024) }]), faults: [], reason: 'too_large', log: /big\.bin.*per-file limit/ },
+  { name: 'tar-digest-mismatch', tgz: tgz(WEBAPP), keepDigest: true, faults: [], reason: 'digest_mismatch', log: /content digest sha256:[0-9a-f]{64} differs from the index digest/ },
+];
+
+function hostileRepoDir(c: { tgz: Buffer; keepDigest?: boolean }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'chartorigin-hostile-tgz-'));
+  cpSync(env.chartRepo.repos.main.dir, dir, { recursive: true });
+  const file = join(dir, basename(env.chartRepo.repos.main.charts['webapp-1.0.0']!.path));
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  const before = sha(readFileSync(file));
+  writeFileSync(file, c.tgz);
+  const index = join(dir, 'index.yaml');
+  const text = readFileSync(index, 'utf8');
+  assert.ok(text.includes(before), 'the index carries the original digest');
+  // Published charts are cached by digest, so the mismatch case needs a digest no other repository has.
+  writeFileSync(index, text.replaceAll(before, c.keepDigest ? sha(Buffer.from('some other tarball')) : sha(c.tgz)));
+  return dir;
+}
 const lookupServers = new Map<string, ChartRepoServer>();
 
 async function apply(doc: unknown): Promise<void> {
@@ -228,6 +264,14 @@ before(async () => {
     await apply({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec: { url: `oci://127.0.0.1:${server.port}/charts`, plainHTTP: true, interval: '1h' } });
   }
 
+  for (const c of TARBALL_CASES) {
+    const server = await startChartRepoServer({ dir: hostileRepoDir(c) });
+    servers.push(server);
+    const name = `${prefix}-${c.name}`;
+    repoNames.push(name);
+    await apply({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec: { url: server.url, interval: '1h' } });
+  }
+
   controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', ns, '--log-level', 'debug'], 'ctrl-hostile');
   await eventually('controller ready', async () => ((await controller.ready()) ? true : undefined), 60_000);
 });
@@ -292,6 +336,19 @@ describe('hostile input against one controller', () => {
       // Endless pagination is cut at the page limit per lookup, not followed forever.
       const tagRequests = lookupServers.get(c.name)!.requestsFor(TAGS).length;
       assert.ok(tagRequests >= 1 && tagRequests <= 100 * 20, `tag requests bounded: ${tagRequests}`);
+    });
+  }
+
+  for (const c of TARBALL_CASES) {
+    it(`tarball ${c.name} of an installed chart: counted in fetch_errors_total{reason=${c.reason}}, logged per release, never extracted`, async () => {
+      const name = `${prefix}-${c.name}`;
+      await eventually(`${c.name} counted`, async () => {
+        const n = metricSum(await controller.metrics(), 'chartorigin_repository_fetch_errors_total', { repository: name, reason: c.reason });
+        return n >= 1 ? true : undefined;
+      }, 60_000, 250);
+      const lines = readFileSync(controller.proc.logFile, 'utf8').split('\n').filter((l) => l.includes('repository error during analysis') && l.includes(`"repository":"${name}"`));
+      assert.ok(lines.some((l) => c.log.test(l)), `a log line names the problem: ${lines[0] ?? 'none'}`);
+      assert.ok(lines.every((l) => l.includes(`"reason":"${c.reason}"`)), lines.join('\n'));
     });
   }
 
