@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from 'pino';
 import { isObject } from '../util/guards.ts';
 import { KubeApiError, kubeRequest, kubeWatch } from './raw-client.ts';
@@ -34,40 +34,20 @@ export interface ReflectorOptions {
   watchTimeoutSeconds?: number;
   /** Keep whole objects instead of metadata; for small, few objects only. */
   full?: boolean;
-  /** Told of every watch restart and why (for chartorigin_watch_restarts_total). */
-  onRestart?: ((reason: WatchRestartReason) => void) | undefined;
+  /**
+   * Told why the watch had to be re-opened: `expired` (410 Gone: relist), `error` (stream broke or the
+   * server refused it: re-watch from the last resourceVersion after a back-off).
+   */
+  onWatchRestart?: (reason: WatchRestartReason) => void;
 }
 
-/**
- * Why a watch was re-opened: `closed` (the server ended it, e.g. its timeout), `error` (a broken stream,
- * an unreachable apiserver: re-watch from the last resourceVersion), `gone` (410: that resourceVersion was
- * compacted away, so only a relist can tell what changed), `list_error` (the list itself failed).
- */
-export type WatchRestartReason = 'closed' | 'error' | 'gone' | 'list_error';
+export type WatchRestartReason = 'expired' | 'error';
 
-export interface RestartDecision {
-  reason: WatchRestartReason;
-  /** Forget the resourceVersion and list again. */
-  relist: boolean;
-  delayMs: number;
-}
-
-/** A 410 from the watch request itself or from an ERROR event in its stream ("too old resource version"). */
-export function isGone(err: unknown): boolean {
-  return err instanceof KubeApiError && err.status === 410;
-}
-
-/**
- * client-go's decisions: only 410 Gone forces a relist (immediately); any other failure re-watches from the
- * last resourceVersion seen (list, event or bookmark) after a capped backoff, so an apiserver restart costs
- * one watch, not a full list of every Helm Secret. Without a resourceVersion there is nothing to resume from.
- */
-export function restartDecision(err: unknown, haveResourceVersion: boolean, failures: number): RestartDecision {
-  const backoff = Math.min(30_000, 500 * 2 ** Math.min(Math.max(failures, 1), 6));
-  if (err === undefined) return { reason: 'closed', relist: false, delayMs: 0 };
-  if (isGone(err)) return { reason: 'gone', relist: true, delayMs: 0 };
-  if (!haveResourceVersion) return { reason: 'list_error', relist: true, delayMs: backoff };
-  return { reason: 'error', relist: false, delayMs: backoff };
+/** What to do after a failed list or watch, like client-go: only 410 Gone throws the resourceVersion away. */
+export function afterWatchFailure(err: unknown, failures: number): { relist: boolean; delayMs: number; reason: WatchRestartReason } {
+  const gone = err instanceof KubeApiError && err.status === 410;
+  if (gone) return { relist: true, delayMs: 0, reason: 'expired' };
+  return { relist: false, delayMs: Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), reason: 'error' };
 }
 
 const META_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
@@ -93,9 +73,10 @@ const keyOf = (m: ObjectMeta): string => `${m.namespace}/${m.name}`;
 
 /**
  * client-go's reflector for metadata only: list (paged), then watch from the list's resourceVersion
- * with bookmarks; a closed or broken watch resumes from the last resourceVersion seen; only a 410 Gone
- * (compaction) leads to a relist, whose difference with the known objects is delivered as upserts and
- * removals, so no delete is ever missed.
+ * with bookmarks. A watch that ends or breaks is re-opened from the last resourceVersion seen (events
+ * in between are replayed by the server); only a 410 Gone (that version was compacted away) leads to a
+ * relist, whose difference with the known objects is delivered as upserts and removals, so no delete is
+ * ever missed.
  */
 export class MetadataReflector {
   readonly #o: ReflectorOptions;
@@ -113,27 +94,22 @@ export class MetadataReflector {
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
-      let failure: unknown;
       try {
         if (!this.#resourceVersion) await this.#list(signal);
         await this.#watch(signal);
         failures = 0;
       } catch (err) {
         if (signal.aborted) return;
-        failure = err;
         failures++;
-      }
-      if (signal.aborted) return;
-      const d = restartDecision(failure, this.#resourceVersion !== '', failures);
-      if (d.relist) this.#resourceVersion = '';
-      this.#o.onRestart?.(d.reason);
-      if (failure !== undefined) {
+        const next = afterWatchFailure(err, failures);
+        if (next.relist) this.#resourceVersion = '';
+        this.#o.onWatchRestart?.(next.reason);
         this.#o.logger.warn(
-          { path: this.#o.path, reason: d.reason, relist: d.relist, err: (failure as Error).message, retryMs: d.delayMs },
-          d.reason === 'gone' ? 'watch expired; relisting' : d.relist ? 'list failed; retrying' : 'watch broke; resuming from last resourceVersion',
+          { path: this.#o.path, err: (err as Error).message, retryMs: next.delayMs, resourceVersion: this.#resourceVersion || undefined, reason: next.reason },
+          next.relist ? 'watch expired (410 Gone); relisting' : this.#resourceVersion ? 'watch failed; resuming from the last resourceVersion' : 'list failed; retrying',
         );
+        await sleep(next.delayMs, signal);
       }
-      await sleep(d.delayMs, signal);
     }
   }
 

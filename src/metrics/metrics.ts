@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OriginReport } from '../engine/report.ts';
+import { CachingRegistry } from './caching-registry.ts';
 
 export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deleted';
 
@@ -92,6 +93,7 @@ export class ChartOriginMetrics {
   readonly #releaseOutdated: Gauge<string>;
   readonly #releaseVersionsBehind: Gauge<string>;
   readonly #releaseMajorVersionsBehind: Gauge<string>;
+  readonly #releaseSignatureVerified: Gauge<string>;
   readonly #releaseDeprecated: Gauge<string>;
   readonly #installedCreated: Gauge<string>;
   readonly #latestCreated: Gauge<string>;
@@ -105,27 +107,38 @@ export class ChartOriginMetrics {
   readonly #reconcileTotal: Counter<string>;
   readonly #reconcileDuration: Histogram<string>;
   readonly #decodeErrors: Counter<string>;
-  readonly #watchRestarts: Counter<string>;
   readonly #releases: Gauge<string>;
   readonly #leader: Gauge<string>;
   readonly #workqueueDepth: Gauge<string>;
+  readonly #watchRestarts: Counter<string>;
+
+  /** Set when the registry caches the release gauges' text: told about every release change. */
+  readonly #cached: CachingRegistry | undefined;
 
   /** namespace/release → the series currently exported for it. */
   readonly #releaseSeries = new Map<string, SeriesRef[]>();
   readonly #repositories = new Map<string, RepositoryRecord>();
 
   constructor(options: ChartOriginMetricsOptions = {}) {
-    const registry = options.registry ?? new Registry();
+    const registry = options.registry ?? new CachingRegistry();
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
     const registers = [registry];
 
-    const releaseGauge = (name: string, help: string, extra: readonly string[] = []): Gauge<string> =>
-      new Gauge({ name, help, labelNames: [...RELEASE_LABELS, ...extra], registers });
+    const releaseGaugeNames: string[] = [];
+    const releaseGauge = (name: string, help: string, extra: readonly string[] = []): Gauge<string> => {
+      releaseGaugeNames.push(name);
+      return new Gauge({ name, help, labelNames: [...RELEASE_LABELS, ...extra], registers });
+    };
     this.#releaseInfo = releaseGauge(
       'chartorigin_release_info',
       'Installed chart of a Helm release and where it came from; always 1.',
-      ['version', 'app_version', 'repo_url', 'tarball_digest', 'match'],
+      ['version', 'app_version', 'repo_url', 'tarball_digest', 'match', 'signature'],
+    );
+    this.#releaseSignatureVerified = releaseGauge(
+      'chartorigin_release_signature_verified',
+      "1 when the origin's provenance (.prov) signature is good for a key of the repository keyring and signs the served tarball; 0 otherwise. Present when the repository has a keyring, requires signatures, or serves a .prov.",
+      ['type', 'reason', 'key_id', 'required'],
     );
     this.#releaseOutdated = releaseGauge(
       'chartorigin_release_outdated',
@@ -149,6 +162,9 @@ export class ChartOriginMetrics {
       'chartorigin_release_latest_version_created_timestamp_seconds',
       'When the newest allowed chart version was published (index created / OCI annotation), Unix seconds.',
     );
+
+    this.#cached = registry instanceof CachingRegistry ? registry : undefined;
+    this.#cached?.cache(...releaseGaugeNames);
 
     this.#repositoryUp = new Gauge({
       name: 'chartorigin_repository_up',
@@ -200,17 +216,18 @@ export class ChartOriginMetrics {
       labelNames: ['reason'],
       registers,
     });
-    this.#watchRestarts = new Counter({
-      name: 'chartorigin_watch_restarts_total',
-      help: 'Watches re-opened, by resource and reason (closed, error, gone = 410 relist, list_error).',
-      labelNames: ['resource', 'reason'],
-      registers,
-    });
     this.#releases = new Gauge({ name: 'chartorigin_releases', help: 'Helm releases tracked.', registers });
     this.#leader = new Gauge({ name: 'chartorigin_leader', help: '1 when this replica is the leader.', registers });
     this.#workqueueDepth = new Gauge({
       name: 'chartorigin_workqueue_depth',
       help: 'Release keys waiting in the work queue.',
+      registers,
+    });
+
+    this.#watchRestarts = new Counter({
+      name: 'chartorigin_watch_restarts_total',
+      help: 'Watches re-opened, by resource and reason: expired = 410 Gone, relisted; error = resumed from the last resourceVersion.',
+      labelNames: ['resource', 'reason'],
       registers,
     });
 
@@ -226,6 +243,7 @@ export class ChartOriginMetrics {
     const namespace = report.release.namespace;
     const release = report.release.name;
     this.removeRelease(namespace, release);
+    this.#cached?.invalidate();
 
     const base: Labels = { namespace, release, chart: report.chart.name };
     const series: SeriesRef[] = [];
@@ -243,9 +261,14 @@ export class ChartOriginMetrics {
         repo_url: report.origin.repoURL ? labelSafeUrl(report.origin.repoURL) : '',
         tarball_digest: report.origin.tarballDigest ?? '',
         match: report.origin.match,
+        signature: signatureLabel(report),
       },
       1,
     );
+    const sig = report.origin.signature;
+    if (sig) {
+      set(this.#releaseSignatureVerified, { ...base, type: sig.type, reason: sig.reason, key_id: sig.keyID ?? '', required: String(sig.required) }, sig.verified ? 1 : 0);
+    }
 
     // "Resolved" = the advice ran; from then on the series exists with 0 or 1, so `== 0` is meaningful.
     if (report.upgrade !== undefined || report.latest !== undefined) {
@@ -275,6 +298,7 @@ export class ChartOriginMetrics {
     const key = releaseKey(namespace, release);
     const series = this.#releaseSeries.get(key);
     if (!series) return;
+    this.#cached?.invalidate();
     for (const s of series) s.gauge.remove(s.labels);
     this.#releaseSeries.delete(key);
   }
@@ -297,12 +321,12 @@ export class ChartOriginMetrics {
     }
   }
 
-  /** A repository error met while resolving a release (a chart's tags, manifest or tarball), not by the probe. */
-  countRepositoryError(repository: string, url: string, errorReason: string): void {
+  /** A repository failure met while analysing a release (tarball, manifest, listing): counted like a fetch error. */
+  countRepositoryError(repository: string, url: string, reason: string): void {
     const record = this.#repository(repository, url);
-    const reason = safeReason(errorReason);
-    this.#repositoryFetchErrors.inc({ repository, url: record.url, reason });
-    record.errorReasons.add(reason);
+    const r = safeReason(reason);
+    this.#repositoryFetchErrors.inc({ repository, url: record.url, reason: r });
+    record.errorReasons.add(r);
   }
 
   setRepositoryState(repository: string, url: string, state: RepositoryState): void {
@@ -329,16 +353,16 @@ export class ChartOriginMetrics {
     this.#decodeErrors.inc({ reason: safeReason(reason) });
   }
 
-  countWatchRestart(resource: string, reason: string): void {
-    this.#watchRestarts.inc({ resource, reason });
-  }
-
   setReleasesTracked(count: number): void {
     this.#releases.set(count);
   }
 
   setLeader(leader: boolean): void {
     this.#leader.set(leader ? 1 : 0);
+  }
+
+  countWatchRestart(resource: string, reason: string): void {
+    this.#watchRestarts.inc({ resource, reason: safeReason(reason) });
   }
 
   setWorkqueueDepth(depth: number): void {
@@ -364,4 +388,10 @@ export class ChartOriginMetrics {
     if (record.observed) this.#repositoryFetchDuration.remove(labels);
     for (const reason of record.errorReasons) this.#repositoryFetchErrors.remove({ ...labels, reason });
   }
+}
+
+/** Bounded label value: "" when no signature was checked, else verified / unsigned / unknown_key / bad_signature / digest_mismatch / malformed. */
+function signatureLabel(report: OriginReport): string {
+  const reason = report.origin.signature?.reason;
+  return reason ? reason.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase() : '';
 }
