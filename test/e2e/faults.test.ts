@@ -190,6 +190,43 @@ describe('faults', () => {
     await second.stop();
   });
 
+  it('leader SIGKILLed with two replicas: the standby takes over within the lease, and changes made during the take-over converge to helm list', async () => {
+    const ns = uniqueNamespace('flt-lead');
+    await ensureNamespace(cp, ns);
+    await installMany(ns, ['l1', 'l2', 'l3', 'l4'], '1.0.0');
+    const args = ['--leader-elect=true', '--leader-election-namespace', ns, '--leader-election-id', 'faults-lease', '--namespaces', ns];
+    const replicas = [await startControllerProcess(cp, args, 'ctrl-lead-a'), await startControllerProcess(cp, args, 'ctrl-lead-b')];
+    controllers.push(...replicas);
+    const leading = async (c: ControllerProcess): Promise<boolean | undefined> => {
+      try {
+        const m = /^chartorigin_leader (\d)/m.exec(await c.metrics());
+        return m ? m[1] === '1' : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const states = await eventually('one leader', async () => {
+      const st = await Promise.all(replicas.map(leading));
+      return st.filter((x) => x === true).length === 1 && st.every((x) => x !== undefined) ? st : undefined;
+    }, 60_000);
+    const leader = replicas[states.indexOf(true)]!;
+    const standby = replicas[1 - states.indexOf(true)]!;
+    await assertConverged([ns]);
+    process.kill(-leader.proc.pid, 'SIGKILL');
+    const killedAt = Date.now();
+    // While nobody leads: an upgrade, an uninstall and an install.
+    await helmUpgrade(cp, 3, 'l1', 'webapp', { namespace: ns, repo: repo.url, version: '2.0.0' });
+    await helmUninstall(cp, 4, 'l2', { namespace: ns });
+    await helmInstall(cp, 4, 'l5', 'webapp', { namespace: ns, repo: repo.url, version: '1.2.0' });
+    await eventually('standby leads', async () => ((await leading(standby)) ? true : undefined), 45_000, 250);
+    const tookOverMs = Date.now() - killedAt;
+    // The default lease is 15 s: a SIGKILLed leader cannot hand it back, so the standby waits it out.
+    assert.ok(tookOverMs <= 15_000 + 10_000, `take-over took ${tookOverMs} ms`);
+    await assertConverged([ns]);
+    assert.ok(!(await originState([ns])).has(`${ns}/l2`), 'the release uninstalled during the take-over has no ChartOrigin');
+    await standby.stop();
+  });
+
   it('a repository down for a while and back: Ready flips to False once and back to True once, ChartOrigins stay Stale meanwhile and recover', async () => {
     const ns = uniqueNamespace('flt-repo');
     await ensureNamespace(cp, ns);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { startChartRepoServer, type ChartRepoServer, type Fault } from '../harness/chart-repo-server.ts';
+import { applyObject, getChartOrigin } from '../harness/chart-origins.ts';
 import { packageChart, scratchDir } from '../harness/charts.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
@@ -91,9 +92,7 @@ function rename(chart: string): TarEntry[] {
   return MINIMAL_CHART.map((e) => ({ ...e, name: e.name.replace(/^demo\//, `${chart}/`), data: typeof e.data === 'string' ? e.data.replace('name: demo', `name: ${chart}`).replace('version: 0.1.0', 'version: 1.0.0') : e.data }));
 }
 
-async function apply(doc: object): Promise<void> {
-  await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify(doc) });
-}
+const apply = (doc: object): Promise<void> => applyObject(cluster, doc);
 
 function releaseSecret(name: string, helm: string, labels?: Record<string, string>): object {
   return {
@@ -105,13 +104,7 @@ function releaseSecret(name: string, helm: string, labels?: Record<string, strin
   };
 }
 
-async function origin(name: string): Promise<ChartOriginObject | undefined> {
-  try {
-    return JSON.parse(await kubectl(cluster, ['get', 'chartorigin', name, '-n', ns, '-o', 'json'])) as ChartOriginObject;
-  } catch {
-    return undefined;
-  }
-}
+const origin = (name: string): Promise<ChartOriginObject | undefined> => getChartOrigin<ChartOriginObject>(cluster, ns, name);
 
 async function repoReady(name: string): Promise<Condition | undefined> {
   const r = JSON.parse(await kubectl(cluster, ['get', 'chartrepository', name, '-o', 'json'])) as { status?: { conditions?: Condition[] } };
