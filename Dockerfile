@@ -41,7 +41,10 @@ LABEL org.opencontainers.image.title="chartorigin" \
 # npm, npx and corepack are never used at run time: fewer files, fewer CVEs to patch.
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
 WORKDIR /app
+# --max-old-space-size: V8 then collects release-decoding garbage early instead of growing the heap
+# (~260 MiB instead of ~490 MiB resident with 10,000 release Secrets); the chart sets the same default.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-old-space-size=192 \
     HOME=/tmp
 # Owned by root and not writable by the runtime user: the image works with a read-only root filesystem
 # (only /tmp may be an emptyDir); nothing is written next to the code.
