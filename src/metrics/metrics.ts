@@ -24,10 +24,45 @@ export interface ChartOriginMetricsOptions {
 
 type Labels = Record<string, string>;
 
-/** One series set for a release: which gauge and the exact labels, so that removal is exact. */
-interface SeriesRef {
-  gauge: Gauge<string>;
-  labels: Labels;
+/**
+ * The per-release families, rendered as exposition text by this module instead of prom-client gauges: with
+ * 2,000 releases they are ~14,000 series, and re-serializing them on every scrape cost ~40 ms (issue #7).
+ * Each release keeps its rendered lines; the families' text is joined once after a change and then reused
+ * until the next setRelease/removeRelease. Order is the exposition order.
+ */
+const RELEASE_FAMILIES = [
+  ['chartorigin_release_info', 'Installed chart of a Helm release and where it came from; always 1.'],
+  ['chartorigin_release_outdated', '1 when a newer allowed chart version exists in the origin repository, 0 when up to date.'],
+  ['chartorigin_release_versions_behind', 'Number of newer allowed chart versions than the installed one.'],
+  ['chartorigin_release_major_versions_behind', 'Major versions between the installed chart and the newest allowed one.'],
+  ['chartorigin_release_deprecated', '1 when the installed chart is deprecated.'],
+  [
+    'chartorigin_release_installed_version_created_timestamp_seconds',
+    'When the installed chart version was published (index created / OCI annotation), Unix seconds.',
+  ],
+  [
+    'chartorigin_release_latest_version_created_timestamp_seconds',
+    'When the newest allowed chart version was published (index created / OCI annotation), Unix seconds.',
+  ],
+] as const;
+
+type ReleaseFamily = (typeof RELEASE_FAMILIES)[number][0];
+
+/** prom-client's escaping of label values (backslash, newline, double quote). */
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** prom-client's rendering of sample values. */
+function sampleValue(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
+  return String(value);
+}
+
+function sampleLine(name: string, labels: Labels, value: number): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  return `${name}{${parts.join(',')}} ${sampleValue(value)}`;
 }
 
 interface RepositoryRecord {
@@ -37,7 +72,6 @@ interface RepositoryRecord {
   observed: boolean;
 }
 
-const RELEASE_LABELS = ['namespace', 'release', 'chart'] as const;
 const REPOSITORY_LABELS = ['repository', 'url'] as const;
 
 /** Fetches range from a local file server (ms) to a slow registry behind a proxy (a minute, the client timeout). */
@@ -88,14 +122,6 @@ function stripV(version: string): string {
 export class ChartOriginMetrics {
   readonly registry: Registry;
 
-  readonly #releaseInfo: Gauge<string>;
-  readonly #releaseOutdated: Gauge<string>;
-  readonly #releaseVersionsBehind: Gauge<string>;
-  readonly #releaseMajorVersionsBehind: Gauge<string>;
-  readonly #releaseDeprecated: Gauge<string>;
-  readonly #installedCreated: Gauge<string>;
-  readonly #latestCreated: Gauge<string>;
-
   readonly #repositoryUp: Gauge<string>;
   readonly #repositoryLastSuccess: Gauge<string>;
   readonly #repositoryFetchDuration: Histogram<string>;
@@ -109,8 +135,10 @@ export class ChartOriginMetrics {
   readonly #leader: Gauge<string>;
   readonly #workqueueDepth: Gauge<string>;
 
-  /** namespace/release → the series currently exported for it. */
-  readonly #releaseSeries = new Map<string, SeriesRef[]>();
+  /** namespace/release → its exposition lines per family (RELEASE_FAMILIES order; absent series: none). */
+  readonly #releaseSeries = new Map<string, string[][]>();
+  /** The per-release families as exposition text; undefined after a change until the next scrape. */
+  #releaseText: string | undefined;
   readonly #repositories = new Map<string, RepositoryRecord>();
 
   constructor(options: ChartOriginMetricsOptions = {}) {
@@ -118,36 +146,14 @@ export class ChartOriginMetrics {
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
     const registers = [registry];
-
-    const releaseGauge = (name: string, help: string, extra: readonly string[] = []): Gauge<string> =>
-      new Gauge({ name, help, labelNames: [...RELEASE_LABELS, ...extra], registers });
-    this.#releaseInfo = releaseGauge(
-      'chartorigin_release_info',
-      'Installed chart of a Helm release and where it came from; always 1.',
-      ['version', 'app_version', 'repo_url', 'tarball_digest', 'match'],
-    );
-    this.#releaseOutdated = releaseGauge(
-      'chartorigin_release_outdated',
-      '1 when a newer allowed chart version exists in the origin repository, 0 when up to date.',
-      ['version', 'latest_version'],
-    );
-    this.#releaseVersionsBehind = releaseGauge(
-      'chartorigin_release_versions_behind',
-      'Number of newer allowed chart versions than the installed one.',
-    );
-    this.#releaseMajorVersionsBehind = releaseGauge(
-      'chartorigin_release_major_versions_behind',
-      'Major versions between the installed chart and the newest allowed one.',
-    );
-    this.#releaseDeprecated = releaseGauge('chartorigin_release_deprecated', '1 when the installed chart is deprecated.');
-    this.#installedCreated = releaseGauge(
-      'chartorigin_release_installed_version_created_timestamp_seconds',
-      'When the installed chart version was published (index created / OCI annotation), Unix seconds.',
-    );
-    this.#latestCreated = releaseGauge(
-      'chartorigin_release_latest_version_created_timestamp_seconds',
-      'When the newest allowed chart version was published (index created / OCI annotation), Unix seconds.',
-    );
+    // The registry's own metrics (controller, repositories, process) are cheap and change all the time, so
+    // they are serialized per scrape; the cached per-release text is appended. Patched on the instance so
+    // that every reader of `registry` (HTTP server, tests, benchmarks) gets the whole exposition.
+    const registryMetrics = registry.metrics.bind(registry);
+    registry.metrics = async (): Promise<string> => {
+      const own = await registryMetrics();
+      return `${own}\n${this.#renderReleases()}\n`;
+    };
 
     this.#repositoryUp = new Gauge({
       name: 'chartorigin_repository_up',
@@ -221,14 +227,14 @@ export class ChartOriginMetrics {
     this.removeRelease(namespace, release);
 
     const base: Labels = { namespace, release, chart: report.chart.name };
-    const series: SeriesRef[] = [];
-    const set = (gauge: Gauge<string>, labels: Labels, value: number): void => {
-      gauge.set(labels, value);
-      series.push({ gauge, labels });
+    const series: string[][] = RELEASE_FAMILIES.map(() => []);
+    const set = (family: ReleaseFamily, labels: Labels, value: number): void => {
+      const index = RELEASE_FAMILIES.findIndex(([name]) => name === family);
+      series[index]?.push(sampleLine(family, labels, value));
     };
 
     set(
-      this.#releaseInfo,
+      'chartorigin_release_info',
       {
         ...base,
         version: report.chart.version,
@@ -247,29 +253,41 @@ export class ChartOriginMetrics {
           ? report.upgrade !== 'None'
           : report.latest !== undefined && stripV(report.latest.version) !== stripV(report.chart.version);
       set(
-        this.#releaseOutdated,
+        'chartorigin_release_outdated',
         { ...base, version: report.chart.version, latest_version: report.latest?.version ?? '' },
         outdated ? 1 : 0,
       );
     }
-    if (report.versionsBehind !== undefined) set(this.#releaseVersionsBehind, base, report.versionsBehind);
-    if (report.majorVersionsBehind !== undefined) set(this.#releaseMajorVersionsBehind, base, report.majorVersionsBehind);
-    set(this.#releaseDeprecated, base, report.chart.deprecated ? 1 : 0);
+    if (report.versionsBehind !== undefined) set('chartorigin_release_versions_behind', base, report.versionsBehind);
+    if (report.majorVersionsBehind !== undefined) set('chartorigin_release_major_versions_behind', base, report.majorVersionsBehind);
+    set('chartorigin_release_deprecated', base, report.chart.deprecated ? 1 : 0);
     const installedCreated = timestampSeconds(report.installedCreated);
-    if (installedCreated !== undefined) set(this.#installedCreated, base, installedCreated);
+    if (installedCreated !== undefined) set('chartorigin_release_installed_version_created_timestamp_seconds', base, installedCreated);
     const latestCreated = timestampSeconds(report.latest?.created);
-    if (latestCreated !== undefined) set(this.#latestCreated, base, latestCreated);
+    if (latestCreated !== undefined) set('chartorigin_release_latest_version_created_timestamp_seconds', base, latestCreated);
 
     this.#releaseSeries.set(releaseKey(namespace, release), series);
+    this.#releaseText = undefined;
   }
 
   /** Removes every series of the release (uninstalled, or no longer ours after a leader change). */
   removeRelease(namespace: string, release: string): void {
     const key = releaseKey(namespace, release);
-    const series = this.#releaseSeries.get(key);
-    if (!series) return;
-    for (const s of series) s.gauge.remove(s.labels);
-    this.#releaseSeries.delete(key);
+    if (!this.#releaseSeries.delete(key)) return;
+    this.#releaseText = undefined;
+  }
+
+  /** The per-release families: joined once per change, then served from the cache. */
+  #renderReleases(): string {
+    if (this.#releaseText === undefined) {
+      const families = RELEASE_FAMILIES.map(([name, help], index) => {
+        const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`];
+        for (const series of this.#releaseSeries.values()) for (const line of series[index] ?? []) lines.push(line);
+        return lines.join('\n');
+      });
+      this.#releaseText = families.join('\n\n');
+    }
+    return this.#releaseText;
   }
 
   /** Releases with series exported now. */

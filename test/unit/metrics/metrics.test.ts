@@ -247,3 +247,41 @@ describe('ChartOriginMetrics: controller', () => {
     assert.doesNotMatch(text, /process_cpu/);
   });
 });
+
+describe('ChartOriginMetrics: cached per-release exposition', () => {
+  it('a scrape after a change shows the change; counters still move between scrapes without a release change', async () => {
+    const { m, registry } = fresh();
+    m.setRelease(report());
+    const first = await registry.metrics();
+    assert.match(first, /chartorigin_release_versions_behind\{namespace="apps",release="web",chart="podinfo"\} 4\n/);
+    m.observeReconcile('success', 0.01);
+    const second = await registry.metrics();
+    assert.match(second, /chartorigin_reconcile_total\{result="success"\} 1\n/);
+    m.setRelease(report({ versionsBehind: 2 }));
+    const third = await registry.metrics();
+    assert.match(third, /chartorigin_release_versions_behind\{namespace="apps",release="web",chart="podinfo"\} 2\n/);
+    assert.doesNotMatch(third, /release="web",chart="podinfo"\} 4\n/);
+    m.removeRelease('apps', 'web');
+    assert.doesNotMatch(await registry.metrics(), /release="web"/);
+  });
+
+  it('label values are escaped exactly as prom-client escapes them', async () => {
+    const { m, registry } = fresh();
+    const odd = 'a"b\\c\nd';
+    m.setRelease(report({ chart: { name: odd, version: '1.0.0', appVersion: odd, deprecated: false } }));
+    const reference = new Registry();
+    const { Gauge } = await import('prom-client');
+    new Gauge({ name: 'x', help: 'x', labelNames: ['chart'], registers: [reference] }).set({ chart: odd }, 1);
+    const escaped = /x\{chart=("(?:[^"\\]|\\.)*")\} 1/.exec(await reference.metrics())?.[1];
+    assert.ok(escaped);
+    assert.ok((await registry.metrics()).includes(`chartorigin_release_deprecated{namespace="apps",release="web",chart=${escaped}} 0\n`));
+  });
+
+  it('every family keeps HELP and TYPE gauge even with no release, and the exposition ends with one newline', async () => {
+    const { registry } = fresh();
+    const text = await registry.metrics();
+    assert.match(text, /# TYPE chartorigin_release_info gauge\n/);
+    assert.match(text, /# TYPE chartorigin_release_latest_version_created_timestamp_seconds gauge\n$/);
+    assert.doesNotMatch(text, /\n\n\n/);
+  });
+});
