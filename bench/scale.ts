@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync, mkdirSync, cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { kubeConfigFor, kubectl } from '../test/harness/controlplane.ts';
+import { apiKubeConfigFor, kubectl } from '../test/harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess } from '../test/harness/controller-process.ts';
 import { startTestEnvironment } from '../test/harness/environment.ts';
 import { repoIndex, runHelm, scratchDir, writeChartSource } from '../test/harness/charts.ts';
@@ -38,7 +38,7 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Prom
 const running = await startTestEnvironment({ log: () => undefined });
 const { env } = running;
 const cluster = env.cluster;
-const kc = kubeConfigFor(cluster);
+const kc = apiKubeConfigFor(cluster);
 try {
   // A 40-template chart, packaged by the real helm into the "main" repository.
   const src = scratchDir('big-src');

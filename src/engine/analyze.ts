@@ -6,7 +6,8 @@ import type { ReleaseRecord } from '../release/types.ts';
 import { readChartArchive } from '../repo/tarball.ts';
 import type { ChartSource, ChartVersionEntry } from '../repo/types.ts';
 import { PublishedChartCache, type PublishedChart } from './chart-cache.ts';
-import type { Condition, OriginReport } from './report.ts';
+import { verifyProvenance } from '../provenance/verify-prov.ts';
+import type { Condition, OriginReport, SignatureStatus } from './report.ts';
 
 /** ChartOrigin.spec: user overrides. */
 export interface OriginSpec {
@@ -46,12 +47,32 @@ function condition(status: Condition['status'], reason: string, message: string,
   return { type: 'Ready', status, reason, message, lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }
 
-async function published(source: ChartSource, entry: ChartVersionEntry, cache: PublishedChartCache, signal?: AbortSignal): Promise<PublishedChart> {
-  const key = entry.digest ?? `${source.config.name}|${entry.urls[0] ?? `${entry.name}@${entry.version}`}`;
+function wantsSignature(source: ChartSource): boolean {
+  return source.config.requireSignature === true || (source.config.keyring?.length ?? 0) > 0;
+}
+
+/** The origin's .prov check: reported when the repository has a keyring, requires one, or serves a .prov. */
+async function signatureOf(source: ChartSource, chart: { name: string; version: string }, pub: PublishedChart): Promise<SignatureStatus | undefined> {
+  const required = source.config.requireSignature === true;
+  if (!required && !wantsSignature(source) && !pub.provenance) return undefined;
+  const r = await verifyProvenance({
+    provenance: pub.provenance,
+    tarballDigest: pub.tarballDigest,
+    fileName: `${chart.name}-${chart.version}.tgz`,
+    keyring: source.config.keyring ?? [],
+  });
+  return { type: r.type, verified: r.verified, reason: r.reason, keyID: r.keyID, signer: r.signer, message: r.message, required };
+}
+
+async function published(source: ChartSource, listed: ChartVersionEntry, cache: PublishedChartCache, signal?: AbortSignal): Promise<PublishedChart> {
+  // An OCI tag can be re-pushed: key by the layer digest its manifest names now, never by the tag URL.
+  const entry = source.kind === 'oci' && !listed.digest ? await source.details(listed, signal) : listed;
+  // A source that checks signatures fetches the .prov too, so it does not share entries with one that does not.
+  const key = entry.digest && !wantsSignature(source) ? entry.digest : `${source.config.name}|${entry.digest ?? entry.urls[0] ?? `${entry.name}@${entry.version}`}`;
   return cache.get(key, async () => {
     const fetched = await source.fetchChart(entry, signal);
     const content = readChartArchive(fetched.bytes);
-    return { tarballDigest: fetched.tarballDigest, manifestDigest: fetched.manifestDigest, fingerprint: fingerprintChart(content) };
+    return { tarballDigest: fetched.tarballDigest, manifestDigest: fetched.manifestDigest, fingerprint: fingerprintChart(content), provenance: fetched.provenance };
   });
 }
 
@@ -81,6 +102,7 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
 
   const evidence: CandidateEvidence[] = [];
   const entries = new Map<string, ChartVersionEntry>();
+  const publishedBy = new Map<string, PublishedChart>();
   await Promise.all(
     listings.map(async ({ source, versions }) => {
       const entry = versions?.find((v) => sameVersion(v.version, lookup));
@@ -94,6 +116,7 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
       }
       try {
         const pub = await published(source, entry, options.cache, options.signal);
+        publishedBy.set(name, pub);
         evidence.push({
           ...base,
           tarballDigest: pub.tarballDigest,
@@ -111,6 +134,32 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   const unsearched = listings.filter((l) => l.versions === undefined).map((l) => l.source.config.name);
   const origin = decideOrigin(evidence, unsearched);
   if (pinned && sources.length === 0) origin.message = `pinned repository "${pinned}" is not configured`;
+
+  // Signature: only for a repository whose content proved to be the installed chart.
+  const signedSource = origin.match === 'Verified' ? sources.find((s) => s.config.name === origin.repository) : undefined;
+  const originPublished = origin.repository ? publishedBy.get(origin.repository) : undefined;
+  if (signedSource && originPublished) {
+    origin.signature = await signatureOf(signedSource, { name: chart.name, version: entries.get(signedSource.config.name)?.version ?? chart.version }, originPublished);
+  }
+
+  // --- OCI: moved tags and referrers (extra information; never changes the match) ---
+  // A tag that moved since it was first read is named for every candidate compared with its new content.
+  const moved = evidence
+    .map((e) => ({ e, m: sources.find((s) => s.config.name === e.repository)?.movedTag?.(chart.name, lookup) }))
+    .filter((x) => x.m !== undefined && x.e.differences !== undefined);
+  const tagMoved = moved.map(({ e, m }) => `tag ${m?.tag} in ${e.repository} now serves ${m?.manifestDigest} (it served ${m?.previousManifestDigest} before; re-pushed, seen ${m?.detectedAt})`).join('; ');
+  if (tagMoved) origin.message = `${origin.message ? `${origin.message}; ` : ''}${tagMoved}`;
+  const originSource = sources.find((s) => s.config.name === origin.repository);
+  if (origin.manifestDigest && originSource?.referrers) {
+    try {
+      const r = await originSource.referrers(chart.name, origin.manifestDigest, options.signal);
+      origin.referrers = r.referrers;
+      if (r.note) origin.referrersMessage = r.note;
+    } catch (err) {
+      origin.referrersMessage = `referrers not read: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  // --- end OCI ---
 
   // Advice comes from the origin repository; without one, from the best candidate, or from the only
   // repository that publishes the chart name at all (the installed version may have been removed).
@@ -175,8 +224,12 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
     report.conditions.push(condition('False', 'InvalidSpec', problem + failed, now));
   } else if (origin.match === 'NotFound' && unsearched.length > 0) {
     report.conditions.push(condition('False', 'RepositoryUnavailable', `${origin.message ?? ''}.${failed}`.trim(), now));
+  } else if (origin.signature?.required && !origin.signature.verified) {
+    // The content is the repository's, but the repository only vouches for signed charts.
+    report.conditions.push(condition('False', 'SignatureNotVerified', `origin ${origin.match} in ${origin.repository ?? '?'}, but the repository requires a signature: ${origin.signature.message}.${failed}`, now));
   } else {
-    report.conditions.push(condition('True', origin.match, `origin ${origin.match}${origin.repository ? ` in ${origin.repository}` : ''}.${failed}`, now));
+    const movedNote = tagMoved ? ` OCI tag re-pushed: ${tagMoved}.` : '';
+    report.conditions.push(condition('True', origin.match, `origin ${origin.match}${origin.repository ? ` in ${origin.repository}` : ''}.${movedNote}${failed}`, now));
   }
   return { report, failures };
 }

@@ -4,6 +4,8 @@ export interface PublishedChart {
   tarballDigest: string;
   manifestDigest?: string | undefined;
   fingerprint: ChartFingerprint;
+  /** The .prov file served next to the tarball (HTTP) or as its provenance layer (OCI). */
+  provenance?: Buffer | undefined;
 }
 
 /**

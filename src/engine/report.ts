@@ -1,5 +1,7 @@
 /** The ChartOrigin status shape (../shared/docs/product.md): what every publisher (CRD, metrics, CLI) prints. */
 
+import type { Referrer } from '../repo/types.ts';
+
 export type MatchKind = 'Verified' | 'Unverified' | 'Mismatch' | 'Ambiguous' | 'NotFound';
 export type UpgradeKind = 'None' | 'Patch' | 'Minor' | 'Major';
 export type ReleaseStorage = 'Secret' | 'ConfigMap';
@@ -27,6 +29,19 @@ export interface OriginCandidate {
   tarballDigest?: string | undefined;
 }
 
+/** A .prov check (HIP-0018 provenance made stronger by the publisher's signature). */
+export interface SignatureStatus {
+  type: 'helm-prov';
+  verified: boolean;
+  /** Verified | Unsigned | UnknownKey | BadSignature | DigestMismatch | Malformed */
+  reason: string;
+  keyID?: string | undefined;
+  signer?: string | undefined;
+  message: string;
+  /** The origin repository requires a good signature (ChartRepository spec.requireSignature). */
+  required: boolean;
+}
+
 export interface OriginStatus {
   repoURL?: string | undefined;
   tarballDigest?: string | undefined;
@@ -36,6 +51,11 @@ export interface OriginStatus {
   candidates?: OriginCandidate[] | undefined;
   /** Why the match is what it is (which parts differ for Mismatch, which repos failed): no values. */
   message?: string | undefined;
+  signature?: SignatureStatus | undefined;
+  /** OCI: artifacts referring to the chart manifest (signatures, SBOMs, attestations), capped. */
+  referrers?: Referrer[] | undefined;
+  /** OCI: why the referrers list may be incomplete (lookup failed, cap reached). */
+  referrersMessage?: string | undefined;
 }
 
 export interface LatestStatus {

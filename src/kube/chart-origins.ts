@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { OriginSpec } from '../engine/analyze.ts';
 import type { Condition, OriginReport } from '../engine/report.ts';
 import { isObject } from '../util/guards.ts';

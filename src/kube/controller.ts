@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from 'pino';
 import { PublishedChartCache } from '../engine/chart-cache.ts';
 import type { ChartOriginMetrics } from '../metrics/metrics.ts';
@@ -79,6 +79,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
         labelSelector: 'owner=helm',
         fieldSelector,
         logger: log.child({ component: 'watch', storage }),
+        onWatchRestart: (reason) => o.metrics.countWatchRestart(storage === 'Secret' ? 'secrets' : 'configmaps', reason),
         handler: {
           upsert: (m) => index.upsert(storage, m),
           remove: (m) => index.remove(storage, m),

@@ -7,8 +7,8 @@
  * Safety rests on renewDeadline < leaseDuration: a leader that cannot renew stops acting before anyone
  * else may take the Lease over.
  */
-import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
-import type { KubeConfig, V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
+import { KubeApiError, kubeRequest } from './raw-client.ts';
 import type { Logger } from 'pino';
 
 /** The Lease fields the decision reads. Times are `unknown`: client-node 2.x types them as V1MicroTime
@@ -82,21 +82,53 @@ function httpCode(err: unknown): number | undefined {
   return undefined;
 }
 
-/** LeaseClient over client-node's generated CoordinationV1Api. */
+/** coordination.k8s.io/v1 Lease, the fields the elector writes. Times are RFC 3339 with microseconds. */
+export interface V1LeaseSpec {
+  holderIdentity?: string | undefined;
+  leaseDurationSeconds?: number | undefined;
+  acquireTime?: unknown;
+  renewTime?: unknown;
+  leaseTransitions?: number | undefined;
+  [field: string]: unknown;
+}
+
+export interface V1Lease {
+  apiVersion?: string | undefined;
+  kind?: string | undefined;
+  metadata?: { name?: string | undefined; namespace?: string | undefined; resourceVersion?: string | undefined; [field: string]: unknown } | undefined;
+  spec?: V1LeaseSpec | undefined;
+}
+
+const leasePath = (namespace: string, name?: string): string =>
+  `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+
+/** LeaseClient over the raw API client; errors carry `code` (the HTTP status), as the elector expects. */
 export function coordinationLeaseClient(kubeConfig: KubeConfig): LeaseClient {
-  const api = kubeConfig.makeApiClient(CoordinationV1Api);
+  const call = async (req: Parameters<typeof kubeRequest>[1]): Promise<V1Lease> => {
+    try {
+      return await kubeRequest<V1Lease>(kubeConfig, { ...req, headers: { 'Content-Type': 'application/json' } });
+    } catch (err) {
+      if (err instanceof KubeApiError) throw Object.assign(err, { code: err.status });
+      throw err;
+    }
+  };
   return {
     async read(namespace, name) {
       try {
-        return await api.readNamespacedLease({ name, namespace });
+        return await call({ path: leasePath(namespace, name) });
       } catch (err) {
         if (httpCode(err) === 404) return undefined;
         throw err;
       }
     },
-    create: (namespace, body) => api.createNamespacedLease({ namespace, body }),
-    replace: (namespace, name, body) => api.replaceNamespacedLease({ name, namespace, body }),
+    create: (namespace, body) => call({ method: 'POST', path: leasePath(namespace), body: JSON.stringify(body) }),
+    replace: (namespace, name, body) => call({ method: 'PUT', path: leasePath(namespace, name), body: JSON.stringify(body) }),
   };
+}
+
+/** MicroTime as the API server parses it: six fractional digits (".123Z" is refused with a 400). */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export interface LeaderElectorOptions {
@@ -286,9 +318,7 @@ export class LeaderElector {
   }
 
   #desired(current: V1Lease | undefined, decision: LeaseDecision, now: Date): V1Lease {
-    // A plain Date serializes as ".123Z", which the API server rejects for MicroTime (400: cannot parse
-    // ".123Z" as ".000000"); V1MicroTime's toISOString writes six digits.
-    const micro = new V1MicroTime(now.getTime());
+    const micro = microTime(now.getTime());
     const prev: V1LeaseSpec = current?.spec ?? {};
     const transitions = prev.leaseTransitions ?? 0;
     const spec: V1LeaseSpec = {
@@ -317,7 +347,7 @@ export class LeaderElector {
     try {
       const current = await withTimeout(this.#client.read(namespace, name), this.#renewDeadlineMs, 'reading the lease');
       if (current?.spec?.holderIdentity !== identity) return;
-      const micro = new V1MicroTime(Date.now());
+      const micro = microTime(Date.now());
       await withTimeout(
         this.#client.replace(namespace, name, {
           apiVersion: 'coordination.k8s.io/v1',
@@ -337,8 +367,8 @@ export class LeaderElector {
   }
 }
 
-/** A time read from the API (string) as a V1MicroTime, so that it is written back with microseconds. */
-function microTimeOf(value: unknown): V1MicroTime | undefined {
+/** A time read from the API, written back with microseconds. */
+function microTimeOf(value: unknown): string | undefined {
   const ms = parseLeaseTime(value);
-  return ms === undefined ? undefined : new V1MicroTime(ms);
+  return ms === undefined ? undefined : microTime(ms);
 }

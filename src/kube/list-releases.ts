@@ -1,4 +1,5 @@
-import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Secret } from '@kubernetes/client-node';
+import { listObjects, type CoreObject } from './core-objects.ts';
+import type { KubeConfig } from './kubeconfig.ts';
 import { releaseKey, revisionRef } from '../release/current.ts';
 import { HELM_SECRET_TYPE } from '../release/decode.ts';
 import type { StoredReleaseObject } from '../release/types.ts';
@@ -12,10 +13,10 @@ export interface ListOptions {
 
 const HELM_OWNED = 'owner=helm';
 
-function toStored(kind: 'Secret' | 'ConfigMap', o: V1Secret | V1ConfigMap): StoredReleaseObject {
+function toStored(kind: 'Secret' | 'ConfigMap', o: CoreObject): StoredReleaseObject {
   return {
     kind,
-    type: kind === 'Secret' ? (o as V1Secret).type : undefined,
+    type: kind === 'Secret' ? o.type : undefined,
     metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels, resourceVersion: o.metadata?.resourceVersion },
     data: o.data,
   };
@@ -26,7 +27,6 @@ function toStored(kind: 'Secret' | 'ConfigMap', o: V1Secret | V1ConfigMap): Stor
  * far is kept per release, so memory stays at one object per release however many revisions exist.
  */
 export async function listCurrentReleases(kc: KubeConfig, options: ListOptions): Promise<StoredReleaseObject[]> {
-  const api = kc.makeApiClient(CoreV1Api);
   const best = new Map<string, { revision: number; obj: StoredReleaseObject }>();
   const keep = (obj: StoredReleaseObject): void => {
     const ref = revisionRef(obj);
@@ -39,23 +39,17 @@ export async function listCurrentReleases(kc: KubeConfig, options: ListOptions):
   if (options.storage.secrets) {
     let cont: string | undefined;
     do {
-      const req = { labelSelector: HELM_OWNED, fieldSelector: `type=${HELM_SECRET_TYPE}`, limit, _continue: cont };
-      const page = options.namespace
-        ? await api.listNamespacedSecret({ namespace: options.namespace, ...req })
-        : await api.listSecretForAllNamespaces(req);
+      const page = await listObjects(kc, 'Secret', { namespace: options.namespace, labelSelector: HELM_OWNED, fieldSelector: `type=${HELM_SECRET_TYPE}`, limit, continue: cont });
       for (const s of page.items) keep(toStored('Secret', s));
-      cont = page.metadata?._continue || undefined;
+      cont = page.metadata?.continue || undefined;
     } while (cont);
   }
   if (options.storage.configMaps) {
     let cont: string | undefined;
     do {
-      const req = { labelSelector: HELM_OWNED, limit, _continue: cont };
-      const page = options.namespace
-        ? await api.listNamespacedConfigMap({ namespace: options.namespace, ...req })
-        : await api.listConfigMapForAllNamespaces(req);
+      const page = await listObjects(kc, 'ConfigMap', { namespace: options.namespace, labelSelector: HELM_OWNED, limit, continue: cont });
       for (const c of page.items) if (c.data?.['release']) keep(toStored('ConfigMap', c));
-      cont = page.metadata?._continue || undefined;
+      cont = page.metadata?.continue || undefined;
     } while (cont);
   }
   return [...best.values()].map((b) => b.obj);

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 
 /** An API answer that was not 2xx. `status` lets callers tell 404/409/410 apart. */
 export class KubeApiError extends Error {
@@ -24,8 +24,7 @@ export interface RawRequest {
 }
 
 function url(kc: KubeConfig, path: string, query: RawRequest['query']): URL {
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error('no cluster in kubeconfig');
+  const server = kc.server;
   const u = new URL(server.replace(/\/+$/, '') + path);
   for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
   return u;

@@ -1,4 +1,3 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { analyzeRelease } from '../engine/analyze.ts';
 import type { PublishedChartCache } from '../engine/chart-cache.ts';
@@ -7,7 +6,10 @@ import type { ChartOriginMetrics } from '../metrics/metrics.ts';
 import { decodeStoredRelease, DEFAULT_DECODE_LIMITS, ReleaseDecodeError, type DecodeLimits } from '../release/decode.ts';
 import type { StoredReleaseObject } from '../release/types.ts';
 import type { ChartSource } from '../repo/types.ts';
+import { redactUrl } from '../repo/url.ts';
 import { carryTransitionTimes, statusOf, type ChartOriginStore } from './chart-origins.ts';
+import { getObject } from './core-objects.ts';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { CurrentRevision, ReleaseIndex } from './release-index.ts';
 
 export interface RepositoryView {
@@ -49,12 +51,10 @@ const stamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
  */
 export class ReleaseReconciler {
   readonly #o: ReconcilerOptions;
-  readonly #core: CoreV1Api;
   readonly #memo = new Map<string, Memo>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
-    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -105,7 +105,10 @@ export class ReleaseReconciler {
       verify: this.#o.verify,
       now: () => now,
     });
+    const sources = this.#o.repositories.sources();
     for (const f of failures) {
+      const source = sources.find((s) => s.config.name === f.repository);
+      if (source) metrics.countRepositoryError(f.repository, redactUrl(source.config.url), f.reason);
       logger.warn({ namespace, release: name, chart: record.chart.name, repository: f.repository, reason: f.reason, err: f.message }, 'repository error during analysis');
     }
     let final = report;
@@ -143,16 +146,8 @@ export class ReleaseReconciler {
   }
 
   async #read(c: CurrentRevision): Promise<StoredReleaseObject | undefined> {
-    try {
-      if (c.storage === 'Secret') {
-        const s = await this.#core.readNamespacedSecret({ name: c.objectName, namespace: c.namespace });
-        return { kind: 'Secret', type: s.type, metadata: { name: s.metadata?.name, namespace: s.metadata?.namespace, labels: s.metadata?.labels }, data: s.data };
-      }
-      const m = await this.#core.readNamespacedConfigMap({ name: c.objectName, namespace: c.namespace });
-      return { kind: 'ConfigMap', metadata: { name: m.metadata?.name, namespace: m.metadata?.namespace, labels: m.metadata?.labels }, data: m.data };
-    } catch (err) {
-      if (typeof err === 'object' && err !== null && 'code' in err && err.code === 404) return undefined;
-      throw err;
-    }
+    const o = await getObject(this.#o.kubeConfig, c.storage, c.namespace, c.objectName);
+    if (!o) return undefined;
+    return { kind: c.storage, type: c.storage === 'Secret' ? o.type : undefined, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels }, data: o.data };
   }
 }

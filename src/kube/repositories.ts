@@ -1,4 +1,3 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Condition } from '../engine/report.ts';
 import type { ChartOriginMetrics } from '../metrics/metrics.ts';
@@ -6,9 +5,12 @@ import { createChartSource } from '../repo/source.ts';
 import type { ChartSource, RepositoryConfig } from '../repo/types.ts';
 import { redactUrl } from '../repo/url.ts';
 import { GROUP, VERSION } from './chart-origins.ts';
+import { readSecret } from './core-objects.ts';
+import type { KubeConfig } from './kubeconfig.ts';
 import { kubeRequest } from './raw-client.ts';
 import { MetadataReflector, sleep, type ObjectMeta } from './reflector.ts';
-import { credentialsFromSecret, parseRepositorySpec, toRepositoryConfig } from './repository-config.ts';
+import { checkKeyring } from '../provenance/verify-prov.ts';
+import { credentialsFromSecret, keyringFromSecret, cosignKeysFromSecret, parseRepositorySpec, toRepositoryConfig } from './repository-config.ts';
 import type { RepositoryView } from './reconciler.ts';
 
 interface Managed {
@@ -52,7 +54,6 @@ const stamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
  */
 export class RepositoryManager implements RepositoryView {
   readonly #o: RepositoryManagerOptions;
-  readonly #core: CoreV1Api;
   readonly #repos = new Map<string, Managed>();
   #generation = 0;
   #signal: AbortSignal | undefined;
@@ -60,7 +61,6 @@ export class RepositoryManager implements RepositoryView {
 
   constructor(options: RepositoryManagerOptions) {
     this.#o = options;
-    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
   }
 
   sources(): readonly ChartSource[] {
@@ -100,6 +100,7 @@ export class RepositoryManager implements RepositoryView {
       path: `/apis/${GROUP}/${VERSION}/chartrepositories`,
       full: true,
       logger: this.#o.logger,
+      onWatchRestart: (reason) => this.#o.metrics.countWatchRestart('chartrepositories', reason),
       handler: {
         upsert: (m) => void this.#upsert(m),
         remove: (m) => this.#remove(m.name),
@@ -143,17 +144,34 @@ export class RepositoryManager implements RepositoryView {
       const parsed = parseRepositorySpec(spec, this.#o.defaultNamespace);
       let credentials;
       if (parsed.secretRef) {
-        const s = await this.#core.readNamespacedSecret(parsed.secretRef);
+        const s = await readSecret(this.#o.kubeConfig, parsed.secretRef);
         credentials = credentialsFromSecret(s.type, s.data, parsed.url);
       }
       let caPem: string | undefined;
       if (parsed.caSecretRef) {
-        const s = await this.#core.readNamespacedSecret(parsed.caSecretRef);
+        const s = await readSecret(this.#o.kubeConfig, parsed.caSecretRef);
         const ca = s.data?.['ca.crt'];
         if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
         caPem = Buffer.from(ca, 'base64').toString('utf8');
       }
-      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem));
+      let cosignKeys: string[] | undefined;
+      if (parsed.cosignKeySecretRef) {
+        cosignKeys = cosignKeysFromSecret((await readSecret(this.#o.kubeConfig, parsed.cosignKeySecretRef)).data);
+        if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
+      }
+      let keyring: string[] | undefined;
+      if (parsed.keyringSecretRef) {
+        const s = await readSecret(this.#o.kubeConfig, parsed.keyringSecretRef);
+        keyring = keyringFromSecret(s.data);
+        try {
+          await checkKeyring(keyring);
+        } catch (err) {
+          throw new Error(`Secret ${parsed.keyringSecretRef.namespace}/${parsed.keyringSecretRef.name}: ${(err as Error).message}`);
+        }
+      } else if (parsed.requireSignature) {
+        throw new Error('spec.requireSignature needs spec.keyringSecretRef (the keys that may sign)');
+      }
+      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, keyring, cosignKeys));
       this.#bump();
       this.#schedule(managed, 0);
     } catch (err) {

@@ -15,6 +15,10 @@ export interface ChartRepositorySpec {
   caSecretRef?: SecretRef | undefined;
   insecureSkipTLSVerify: boolean;
   plainHTTP: boolean;
+  keyringSecretRef?: SecretRef | undefined;
+  requireSignature: boolean;
+  /** OCI: Secret whose PEM public keys verify cosign `.sig` signatures (reported on origin.referrers). */
+  cosignKeySecretRef?: SecretRef | undefined;
 }
 
 function ref(v: unknown, defaultNamespace: string): SecretRef | undefined {
@@ -39,7 +43,24 @@ export function parseRepositorySpec(spec: unknown, defaultNamespace: string): Ch
     caSecretRef: ref(spec['caSecretRef'], defaultNamespace),
     insecureSkipTLSVerify: spec['insecureSkipTLSVerify'] === true,
     plainHTTP: spec['plainHTTP'] === true,
+    keyringSecretRef: ref(spec['keyringSecretRef'], defaultNamespace),
+    requireSignature: spec['requireSignature'] === true,
+    ...(isObject(spec['cosignKeySecretRef']) ? { cosignKeySecretRef: ref(spec['cosignKeySecretRef'], defaultNamespace) } : {}),
   };
+}
+
+/** Every value of a keyring Secret: each may hold one or more armored (or binary) public keys. */
+export function keyringFromSecret(data: Record<string, string> | undefined): string[] {
+  return Object.keys(data ?? {})
+    .sort()
+    .map((k) => Buffer.from(data?.[k] ?? '', 'base64').toString('latin1'));
+}
+
+/** Every value of a Secret that is a PEM public key (`cosign.pub` from `cosign generate-key-pair`). */
+export function cosignKeysFromSecret(data: Record<string, string> | undefined): string[] {
+  return Object.values(data ?? {})
+    .map((v) => Buffer.from(v, 'base64').toString('utf8'))
+    .filter((v) => v.includes('-----BEGIN PUBLIC KEY-----'));
 }
 
 function b64(v: string | undefined): string | undefined {
@@ -80,7 +101,7 @@ export function credentialsFromSecret(type: string | undefined, data: Record<str
   return undefined;
 }
 
-export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, caPem: string | undefined): RepositoryConfig {
+export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, caPem: string | undefined, keyring?: readonly string[], cosignPublicKeys?: string[]): RepositoryConfig {
   return {
     name,
     url: spec.url,
@@ -90,5 +111,8 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     caPem,
     insecureSkipTLSVerify: spec.insecureSkipTLSVerify,
     plainHTTP: spec.plainHTTP,
+    keyring,
+    requireSignature: spec.requireSignature,
+    cosignPublicKeys,
   };
 }

@@ -1,4 +1,6 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { getObject, replaceObject } from './core-objects.ts';
+import type { KubeConfig } from './kubeconfig.ts';
+import { KubeApiError } from './raw-client.ts';
 import type { Logger } from 'pino';
 import type { OriginReport } from '../engine/report.ts';
 import { encodeHelmString, parseLossless } from '../release/encode.ts';
@@ -32,12 +34,12 @@ export function addProvenanceToReleaseJson(json: string, repoURL: string, tarbal
  */
 export class WriteBack {
   readonly #mode: WriteBackMode;
-  readonly #core: CoreV1Api;
+  readonly #kc: KubeConfig;
   readonly #log: Logger;
 
   constructor(kc: KubeConfig, mode: WriteBackMode, logger: Logger) {
     this.#mode = mode;
-    this.#core = kc.makeApiClient(CoreV1Api);
+    this.#kc = kc;
     this.#log = logger;
   }
 
@@ -46,10 +48,8 @@ export class WriteBack {
     const { repoURL, tarballDigest } = report.origin;
     if (!repoURL || !tarballDigest) return;
     const { namespace, objectName: name } = current;
-    const obj =
-      current.storage === 'Secret'
-        ? await this.#core.readNamespacedSecret({ name, namespace })
-        : await this.#core.readNamespacedConfigMap({ name, namespace });
+    const obj = await getObject(this.#kc, current.storage, namespace, name);
+    if (!obj) return; // gone: its delete event follows
     const ann = obj.metadata?.annotations ?? {};
     const needAnnotations = ann[REPO_URL_ANNOTATION] !== repoURL || ann[DIGEST_ANNOTATION] !== tarballDigest;
     let data: Record<string, string> | undefined;
@@ -71,11 +71,10 @@ export class WriteBack {
     try {
       // replace carries metadata.resourceVersion: the API server refuses it (409) if Helm wrote in between.
       const body = { apiVersion: 'v1', metadata: obj.metadata, data: obj.data };
-      if (current.storage === 'Secret') await this.#core.replaceNamespacedSecret({ name, namespace, body: { ...body, kind: 'Secret', type: 'type' in obj ? obj.type : undefined } });
-      else await this.#core.replaceNamespacedConfigMap({ name, namespace, body: { ...body, kind: 'ConfigMap' } });
+      await replaceObject(this.#kc, current.storage, namespace, name, current.storage === 'Secret' ? { ...body, type: obj.type } : body);
       this.#log.info({ namespace, release: current.release, revision: current.revision, mode: this.#mode }, 'wrote provenance back into the release');
     } catch (err) {
-      if (typeof err === 'object' && err !== null && 'code' in err && err.code === 409) {
+      if (err instanceof KubeApiError && err.status === 409) {
         this.#log.info({ namespace, release: current.release }, 'release changed while writing provenance back; skipped');
         return;
       }

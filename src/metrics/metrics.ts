@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OriginReport } from '../engine/report.ts';
+import { CachingRegistry } from './caching-registry.ts';
 
 export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deleted';
 
@@ -24,45 +25,10 @@ export interface ChartOriginMetricsOptions {
 
 type Labels = Record<string, string>;
 
-/**
- * The per-release families, rendered as exposition text by this module instead of prom-client gauges: with
- * 2,000 releases they are ~14,000 series, and re-serializing them on every scrape cost ~40 ms (issue #7).
- * Each release keeps its rendered lines; the families' text is joined once after a change and then reused
- * until the next setRelease/removeRelease. Order is the exposition order.
- */
-const RELEASE_FAMILIES = [
-  ['chartorigin_release_info', 'Installed chart of a Helm release and where it came from; always 1.'],
-  ['chartorigin_release_outdated', '1 when a newer allowed chart version exists in the origin repository, 0 when up to date.'],
-  ['chartorigin_release_versions_behind', 'Number of newer allowed chart versions than the installed one.'],
-  ['chartorigin_release_major_versions_behind', 'Major versions between the installed chart and the newest allowed one.'],
-  ['chartorigin_release_deprecated', '1 when the installed chart is deprecated.'],
-  [
-    'chartorigin_release_installed_version_created_timestamp_seconds',
-    'When the installed chart version was published (index created / OCI annotation), Unix seconds.',
-  ],
-  [
-    'chartorigin_release_latest_version_created_timestamp_seconds',
-    'When the newest allowed chart version was published (index created / OCI annotation), Unix seconds.',
-  ],
-] as const;
-
-type ReleaseFamily = (typeof RELEASE_FAMILIES)[number][0];
-
-/** prom-client's escaping of label values (backslash, newline, double quote). */
-function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-/** prom-client's rendering of sample values. */
-function sampleValue(value: number): string {
-  if (Number.isNaN(value)) return 'Nan';
-  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
-  return String(value);
-}
-
-function sampleLine(name: string, labels: Labels, value: number): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
-  return `${name}{${parts.join(',')}} ${sampleValue(value)}`;
+/** One series set for a release: which gauge and the exact labels, so that removal is exact. */
+interface SeriesRef {
+  gauge: Gauge<string>;
+  labels: Labels;
 }
 
 interface RepositoryRecord {
@@ -72,6 +38,7 @@ interface RepositoryRecord {
   observed: boolean;
 }
 
+const RELEASE_LABELS = ['namespace', 'release', 'chart'] as const;
 const REPOSITORY_LABELS = ['repository', 'url'] as const;
 
 /** Fetches range from a local file server (ms) to a slow registry behind a proxy (a minute, the client timeout). */
@@ -122,6 +89,15 @@ function stripV(version: string): string {
 export class ChartOriginMetrics {
   readonly registry: Registry;
 
+  readonly #releaseInfo: Gauge<string>;
+  readonly #releaseOutdated: Gauge<string>;
+  readonly #releaseVersionsBehind: Gauge<string>;
+  readonly #releaseMajorVersionsBehind: Gauge<string>;
+  readonly #releaseSignatureVerified: Gauge<string>;
+  readonly #releaseDeprecated: Gauge<string>;
+  readonly #installedCreated: Gauge<string>;
+  readonly #latestCreated: Gauge<string>;
+
   readonly #repositoryUp: Gauge<string>;
   readonly #repositoryLastSuccess: Gauge<string>;
   readonly #repositoryFetchDuration: Histogram<string>;
@@ -134,26 +110,61 @@ export class ChartOriginMetrics {
   readonly #releases: Gauge<string>;
   readonly #leader: Gauge<string>;
   readonly #workqueueDepth: Gauge<string>;
+  readonly #watchRestarts: Counter<string>;
 
-  /** namespace/release → its exposition lines per family (RELEASE_FAMILIES order; absent series: none). */
-  readonly #releaseSeries = new Map<string, string[][]>();
-  /** The per-release families as exposition text; undefined after a change until the next scrape. */
-  #releaseText: string | undefined;
+  /** Set when the registry caches the release gauges' text: told about every release change. */
+  readonly #cached: CachingRegistry | undefined;
+
+  /** namespace/release → the series currently exported for it. */
+  readonly #releaseSeries = new Map<string, SeriesRef[]>();
   readonly #repositories = new Map<string, RepositoryRecord>();
 
   constructor(options: ChartOriginMetricsOptions = {}) {
-    const registry = options.registry ?? new Registry();
+    const registry = options.registry ?? new CachingRegistry();
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
     const registers = [registry];
-    // The registry's own metrics (controller, repositories, process) are cheap and change all the time, so
-    // they are serialized per scrape; the cached per-release text is appended. Patched on the instance so
-    // that every reader of `registry` (HTTP server, tests, benchmarks) gets the whole exposition.
-    const registryMetrics = registry.metrics.bind(registry);
-    registry.metrics = async (): Promise<string> => {
-      const own = await registryMetrics();
-      return `${own}\n${this.#renderReleases()}\n`;
+
+    const releaseGaugeNames: string[] = [];
+    const releaseGauge = (name: string, help: string, extra: readonly string[] = []): Gauge<string> => {
+      releaseGaugeNames.push(name);
+      return new Gauge({ name, help, labelNames: [...RELEASE_LABELS, ...extra], registers });
     };
+    this.#releaseInfo = releaseGauge(
+      'chartorigin_release_info',
+      'Installed chart of a Helm release and where it came from; always 1.',
+      ['version', 'app_version', 'repo_url', 'tarball_digest', 'match', 'signature'],
+    );
+    this.#releaseSignatureVerified = releaseGauge(
+      'chartorigin_release_signature_verified',
+      "1 when the origin's provenance (.prov) signature is good for a key of the repository keyring and signs the served tarball; 0 otherwise. Present when the repository has a keyring, requires signatures, or serves a .prov.",
+      ['type', 'reason', 'key_id', 'required'],
+    );
+    this.#releaseOutdated = releaseGauge(
+      'chartorigin_release_outdated',
+      '1 when a newer allowed chart version exists in the origin repository, 0 when up to date.',
+      ['version', 'latest_version'],
+    );
+    this.#releaseVersionsBehind = releaseGauge(
+      'chartorigin_release_versions_behind',
+      'Number of newer allowed chart versions than the installed one.',
+    );
+    this.#releaseMajorVersionsBehind = releaseGauge(
+      'chartorigin_release_major_versions_behind',
+      'Major versions between the installed chart and the newest allowed one.',
+    );
+    this.#releaseDeprecated = releaseGauge('chartorigin_release_deprecated', '1 when the installed chart is deprecated.');
+    this.#installedCreated = releaseGauge(
+      'chartorigin_release_installed_version_created_timestamp_seconds',
+      'When the installed chart version was published (index created / OCI annotation), Unix seconds.',
+    );
+    this.#latestCreated = releaseGauge(
+      'chartorigin_release_latest_version_created_timestamp_seconds',
+      'When the newest allowed chart version was published (index created / OCI annotation), Unix seconds.',
+    );
+
+    this.#cached = registry instanceof CachingRegistry ? registry : undefined;
+    this.#cached?.cache(...releaseGaugeNames);
 
     this.#repositoryUp = new Gauge({
       name: 'chartorigin_repository_up',
@@ -213,6 +224,13 @@ export class ChartOriginMetrics {
       registers,
     });
 
+    this.#watchRestarts = new Counter({
+      name: 'chartorigin_watch_restarts_total',
+      help: 'Watches re-opened, by resource and reason: expired = 410 Gone, relisted; error = resumed from the last resourceVersion.',
+      labelNames: ['resource', 'reason'],
+      registers,
+    });
+
     // Present from the start so that rate() and absent() alerts work before the first event.
     for (const result of RECONCILE_RESULTS) this.#reconcileTotal.inc({ result }, 0);
     this.#leader.set(0);
@@ -225,16 +243,17 @@ export class ChartOriginMetrics {
     const namespace = report.release.namespace;
     const release = report.release.name;
     this.removeRelease(namespace, release);
+    this.#cached?.invalidate();
 
     const base: Labels = { namespace, release, chart: report.chart.name };
-    const series: string[][] = RELEASE_FAMILIES.map(() => []);
-    const set = (family: ReleaseFamily, labels: Labels, value: number): void => {
-      const index = RELEASE_FAMILIES.findIndex(([name]) => name === family);
-      series[index]?.push(sampleLine(family, labels, value));
+    const series: SeriesRef[] = [];
+    const set = (gauge: Gauge<string>, labels: Labels, value: number): void => {
+      gauge.set(labels, value);
+      series.push({ gauge, labels });
     };
 
     set(
-      'chartorigin_release_info',
+      this.#releaseInfo,
       {
         ...base,
         version: report.chart.version,
@@ -242,9 +261,14 @@ export class ChartOriginMetrics {
         repo_url: report.origin.repoURL ? labelSafeUrl(report.origin.repoURL) : '',
         tarball_digest: report.origin.tarballDigest ?? '',
         match: report.origin.match,
+        signature: signatureLabel(report),
       },
       1,
     );
+    const sig = report.origin.signature;
+    if (sig) {
+      set(this.#releaseSignatureVerified, { ...base, type: sig.type, reason: sig.reason, key_id: sig.keyID ?? '', required: String(sig.required) }, sig.verified ? 1 : 0);
+    }
 
     // "Resolved" = the advice ran; from then on the series exists with 0 or 1, so `== 0` is meaningful.
     if (report.upgrade !== undefined || report.latest !== undefined) {
@@ -253,41 +277,30 @@ export class ChartOriginMetrics {
           ? report.upgrade !== 'None'
           : report.latest !== undefined && stripV(report.latest.version) !== stripV(report.chart.version);
       set(
-        'chartorigin_release_outdated',
+        this.#releaseOutdated,
         { ...base, version: report.chart.version, latest_version: report.latest?.version ?? '' },
         outdated ? 1 : 0,
       );
     }
-    if (report.versionsBehind !== undefined) set('chartorigin_release_versions_behind', base, report.versionsBehind);
-    if (report.majorVersionsBehind !== undefined) set('chartorigin_release_major_versions_behind', base, report.majorVersionsBehind);
-    set('chartorigin_release_deprecated', base, report.chart.deprecated ? 1 : 0);
+    if (report.versionsBehind !== undefined) set(this.#releaseVersionsBehind, base, report.versionsBehind);
+    if (report.majorVersionsBehind !== undefined) set(this.#releaseMajorVersionsBehind, base, report.majorVersionsBehind);
+    set(this.#releaseDeprecated, base, report.chart.deprecated ? 1 : 0);
     const installedCreated = timestampSeconds(report.installedCreated);
-    if (installedCreated !== undefined) set('chartorigin_release_installed_version_created_timestamp_seconds', base, installedCreated);
+    if (installedCreated !== undefined) set(this.#installedCreated, base, installedCreated);
     const latestCreated = timestampSeconds(report.latest?.created);
-    if (latestCreated !== undefined) set('chartorigin_release_latest_version_created_timestamp_seconds', base, latestCreated);
+    if (latestCreated !== undefined) set(this.#latestCreated, base, latestCreated);
 
     this.#releaseSeries.set(releaseKey(namespace, release), series);
-    this.#releaseText = undefined;
   }
 
   /** Removes every series of the release (uninstalled, or no longer ours after a leader change). */
   removeRelease(namespace: string, release: string): void {
     const key = releaseKey(namespace, release);
-    if (!this.#releaseSeries.delete(key)) return;
-    this.#releaseText = undefined;
-  }
-
-  /** The per-release families: joined once per change, then served from the cache. */
-  #renderReleases(): string {
-    if (this.#releaseText === undefined) {
-      const families = RELEASE_FAMILIES.map(([name, help], index) => {
-        const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`];
-        for (const series of this.#releaseSeries.values()) for (const line of series[index] ?? []) lines.push(line);
-        return lines.join('\n');
-      });
-      this.#releaseText = families.join('\n\n');
-    }
-    return this.#releaseText;
+    const series = this.#releaseSeries.get(key);
+    if (!series) return;
+    this.#cached?.invalidate();
+    for (const s of series) s.gauge.remove(s.labels);
+    this.#releaseSeries.delete(key);
   }
 
   /** Releases with series exported now. */
@@ -306,6 +319,14 @@ export class ChartOriginMetrics {
       this.#repositoryFetchErrors.inc({ ...labels, reason });
       record.errorReasons.add(reason);
     }
+  }
+
+  /** A repository failure met while analysing a release (tarball, manifest, listing): counted like a fetch error. */
+  countRepositoryError(repository: string, url: string, reason: string): void {
+    const record = this.#repository(repository, url);
+    const r = safeReason(reason);
+    this.#repositoryFetchErrors.inc({ repository, url: record.url, reason: r });
+    record.errorReasons.add(r);
   }
 
   setRepositoryState(repository: string, url: string, state: RepositoryState): void {
@@ -340,6 +361,10 @@ export class ChartOriginMetrics {
     this.#leader.set(leader ? 1 : 0);
   }
 
+  countWatchRestart(resource: string, reason: string): void {
+    this.#watchRestarts.inc({ resource, reason: safeReason(reason) });
+  }
+
   setWorkqueueDepth(depth: number): void {
     this.#workqueueDepth.set(depth);
   }
@@ -363,4 +388,10 @@ export class ChartOriginMetrics {
     if (record.observed) this.#repositoryFetchDuration.remove(labels);
     for (const reason of record.errorReasons) this.#repositoryFetchErrors.remove({ ...labels, reason });
   }
+}
+
+/** Bounded label value: "" when no signature was checked, else verified / unsigned / unknown_key / bad_signature / digest_mismatch / malformed. */
+function signatureLabel(report: OriginReport): string {
+  const reason = report.origin.signature?.reason;
+  return reason ? reason.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase() : '';
 }

@@ -90,7 +90,8 @@ export class HttpChartSource implements ChartSource {
     this.#indexUrl = indexUrl(config.url);
     this.#maxIndexBytes = options.maxIndexBytes ?? DEFAULT_MAX_INDEX_BYTES;
     this.#maxChartBytes = options.maxChartBytes ?? MAX_CHART_BYTES;
-    this.#fetchProvenance = options.fetchProvenance ?? false;
+    // .prov files are only worth a request when something will check them.
+    this.#fetchProvenance = options.fetchProvenance ?? (config.requireSignature === true || (config.keyring?.length ?? 0) > 0);
     this.#now = options.now ?? Date.now;
   }
 

@@ -1,14 +1,26 @@
 import { createHash } from 'node:crypto';
 import semver from 'semver';
-import { isObject, str } from '../util/guards.ts';
+import { isObject, str, type JsonObject } from '../util/guards.ts';
 import { HttpClient, authorizationHeader, type HttpClientOptions, type HttpRequest, type HttpResponse } from './http.ts';
 import { normalizeDigest } from './index-parse.ts';
-import { RepoError, type ChartSource, type ChartVersionEntry, type Credentials, type FetchedChart, type ProbeResult, type RepositoryConfig } from './types.ts';
+import type { KeyObject } from 'node:crypto';
+import { cosignKeys, listReferrers } from './referrers.ts';
+import {
+  RepoError,
+  type ChartSource,
+  type ChartVersionEntry,
+  type Credentials,
+  type FetchedChart,
+  type MovedTag,
+  type ProbeResult,
+  type ReferrersReport,
+  type RepositoryConfig,
+} from './types.ts';
 import { ociRepoURL, redactUrl } from './url.ts';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 export const HELM_CHART_LAYER = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
 export const HELM_LEGACY_LAYER = 'application/tar+gzip';
@@ -24,6 +36,10 @@ export interface OciSourceOptions {
   maxManifestBytes?: number | undefined;
   maxConfigBytes?: number | undefined;
   maxChartBytes?: number | undefined;
+  /** Referrers listed per chart manifest at most (default 20). */
+  maxReferrers?: number | undefined;
+  /** Tags re-checked per probe for having moved (default 200, most recently read first). */
+  maxTagChecks?: number | undefined;
   now?: (() => number) | undefined;
 }
 
@@ -272,6 +288,45 @@ export class OciClient {
     return { digest, mediaType, config, layers, annotations: stringRecord(body['annotations']) };
   }
 
+  /**
+   * Any manifest or index of `name:reference` as parsed JSON, its digest checked like manifest(); undefined
+   * on 404. For artifacts that are not charts (referrers, cosign tags), so the media type is not checked.
+   */
+  async anyManifest(name: string, reference: string, options: { accept: string; maxBytes: number; signal?: AbortSignal | undefined }): Promise<{ digest: string; contentType: string; body: JsonObject } | undefined> {
+    const what = `manifest ${name}:${reference}`;
+    const res = await this.get(`/v2/${name}/manifests/${reference}`, name, { signal: options.signal, maxBytes: options.maxBytes, what, acceptStatus: [404], headers: { accept: options.accept } });
+    if (res.status === 404) return undefined;
+    const digest = sha256(res.body);
+    const served = res.headers.get('docker-content-digest');
+    if ((served && normalizeDigest(served) !== digest) || (reference.startsWith('sha256:') && reference !== digest)) {
+      throw new RepoError(this.repository, 'digest_mismatch', `repository ${this.repository}: ${what}: content digest ${digest} differs from the digest the registry names`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: ${what}: not JSON`);
+    }
+    if (!isObject(body)) throw new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: ${what}: not a JSON object`);
+    return { digest, contentType: (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '', body };
+  }
+
+  /**
+   * The digest `name:tag` serves now (HEAD, Docker-Content-Digest; GET and hash when the registry omits
+   * the header), undefined when the tag is gone. Cheap enough for every probe.
+   */
+  async tagDigest(name: string, tag: string, options: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<string | undefined> {
+    const accept = `${OCI_MANIFEST}, ${OCI_INDEX};q=0.5, ${DOCKER_MANIFEST};q=0.5`;
+    const path = `/v2/${name}/manifests/${tag}`;
+    // A registry that refuses HEAD (400/405/501) is asked with GET rather than marked down.
+    const head = await this.get(path, name, { method: 'HEAD', signal: options.signal, maxBytes: options.maxBytes, what: `manifest ${name}:${tag}`, acceptStatus: [404, 400, 405, 501], headers: { accept } });
+    if (head.status === 404) return undefined;
+    const served = head.status === 200 ? normalizeDigest(head.headers.get('docker-content-digest')) : undefined;
+    if (served) return served;
+    const res = await this.get(path, name, { signal: options.signal, maxBytes: options.maxBytes, what: `manifest ${name}:${tag}`, acceptStatus: [404], headers: { accept } });
+    return res.status === 404 ? undefined : sha256(res.body);
+  }
+
   /** A blob, size-limited and verified against its digest. */
   async blob(name: string, desc: { digest: string; size?: number | undefined }, options: { maxBytes: number; signal?: AbortSignal | undefined; what: string }): Promise<Buffer> {
     if (desc.size !== undefined && desc.size > options.maxBytes) {
@@ -287,7 +342,11 @@ export class OciClient {
 
   /** GET /v2/: reachability and credentials. */
   async ping(signal?: AbortSignal): Promise<void> {
-    await this.get('/v2/', undefined, { signal, maxBytes: 64 * 1024, what: 'registry check' });
+    const res = await this.get('/v2/', undefined, { signal, maxBytes: 64 * 1024, what: 'registry check' });
+    // A login page or a web server at the wrong URL answers 200 too; a registry's /v2/ is JSON (or empty).
+    if (/html/i.test(res.headers.get('content-type') ?? '') || /^\s*</.test(res.body.toString('utf8', 0, 256))) {
+      throw new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: registry check ${redactUrl(res.url)}: answers HTML, not the OCI distribution API (a login page or a wrong URL?)`);
+    }
   }
 }
 
@@ -336,6 +395,9 @@ export class OciChartSource implements ChartSource {
   readonly #now: () => number;
   readonly #tags = new Map<string, CachedTags>();
   readonly #details = new Map<string, Details>();
+  readonly #referrers = new Map<string, { chart: string; report: ReferrersReport; fetchedAt: number }>();
+  readonly #moved = new Map<string, MovedTag>();
+  readonly #cosignKeys: KeyObject[];
   #everUp = false;
 
   constructor(config: RepositoryConfig, options: OciSourceOptions = {}) {
@@ -347,6 +409,7 @@ export class OciChartSource implements ChartSource {
     this.#host = new URL(parsed.base).host;
     this.#http = new HttpClient({ ...options.http, repository: config.name, caPem: config.caPem, insecureSkipTLSVerify: config.insecureSkipTLSVerify });
     this.client = new OciClient(config.name, parsed.base, this.#http, config.credentials ?? parsed.credentials, config.plainHTTP, this.#now);
+    this.#cosignKeys = cosignKeys(config.cosignPublicKeys ?? []);
   }
 
   /** `<prefix>/<chart>` in the registry. */
@@ -450,8 +513,10 @@ export class OciChartSource implements ChartSource {
   }
 
   /**
-   * Checks the registry (GET /v2/ with auth) and re-lists the tags of every chart looked up so far;
-   * `changed` when a tag list differs or on the first success.
+   * Checks the registry (GET /v2/ with auth), re-lists the tags of every chart looked up so far and
+   * re-checks the digest of every tag read so far (HEAD, bounded): OCI tags are mutable, and a tag that
+   * now serves another manifest must lead to a new comparison. `changed` when a tag list differs, a tag
+   * moved, or on the first success.
    */
   async probe(signal?: AbortSignal): Promise<ProbeResult> {
     await this.client.ping(signal);
@@ -463,7 +528,77 @@ export class OciChartSource implements ChartSource {
       const b = after.entries.map((e) => e.version).join(',');
       if (a !== b) changed = true;
     }
+    if (await this.#checkTags(signal)) changed = true;
+    if (await this.#checkReferrers(signal)) changed = true;
     return { charts: this.#tags.size, changed };
+  }
+
+  /**
+   * Re-reads the referrers of the chart manifests read so far (bounded, most recent first): a signature
+   * or SBOM pushed after installation then reaches ChartOrigin status. A lookup that fails keeps the
+   * last list (a registry hiccup does not re-analyse every release).
+   */
+  async #checkReferrers(signal?: AbortSignal): Promise<boolean> {
+    let changed = false;
+    const key = (r: ReferrersReport): string => r.referrers.map((x) => `${x.kind}/${x.digest}/${String(x.verified)}`).join(',') + `#${r.total}`;
+    for (const [digest, before] of [...this.#referrers].reverse().slice(0, this.#options.maxTagChecks ?? 200)) {
+      const after = await listReferrers(this.client, this.repositoryName(before.chart), digest, { maxListed: this.#options.maxReferrers, cosignKeys: this.#cosignKeys, signal });
+      if (after.note && after.note.includes('failed')) continue;
+      this.#referrers.set(digest, { chart: before.chart, report: after, fetchedAt: this.#now() });
+      if (key(after) !== key(before.report)) changed = true;
+    }
+    return changed;
+  }
+
+  /** true when a tag read before serves another manifest now (its details are dropped to be read again). */
+  async #checkTags(signal?: AbortSignal): Promise<boolean> {
+    let moved = false;
+    const known = [...this.#details].reverse().slice(0, this.#options.maxTagChecks ?? 200);
+    for (const [key, d] of known) {
+      const name = this.repositoryName(d.entry.name);
+      const tag = d.entry.version.replace(/\+/g, '_');
+      const now = await this.client.tagDigest(name, tag, { maxBytes: this.#options.maxManifestBytes ?? 4 * 1024 * 1024, signal });
+      if (now === d.manifest.digest) continue;
+      moved = true;
+      this.#details.delete(key);
+      if (now) {
+        const first = this.#moved.get(key)?.previousManifestDigest ?? d.manifest.digest;
+        // Moved back to what it first served: nothing to report any more.
+        if (first === now) this.#moved.delete(key);
+        else this.#moved.set(key, { tag, previousManifestDigest: first, manifestDigest: now, detectedAt: new Date(this.#now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+      }
+      // The listing handed out entries carrying the old layer digest: replace them with bare ones.
+      const listed = this.#tags.get(d.entry.name);
+      if (listed) {
+        listed.entries = listed.entries.map((e) => (e.version === d.entry.version ? { name: e.name, version: e.version, deprecated: false, urls: e.urls } : e));
+      }
+    }
+    return moved;
+  }
+
+  movedTag(chart: string, version: string): MovedTag | undefined {
+    return this.#moved.get(`${chart}:${version}`);
+  }
+
+  /**
+   * What refers to the chart manifest `manifestDigest` (signatures, SBOMs, attestations), cached per
+   * digest for the repository interval so that reconciles do not query the registry each time.
+   */
+  async referrers(chart: string, manifestDigest: string, signal?: AbortSignal): Promise<ReferrersReport> {
+    const hit = this.#referrers.get(manifestDigest);
+    if (hit && this.#now() - hit.fetchedAt < this.config.intervalSeconds * 1000) return hit.report;
+    return this.#readReferrers(chart, manifestDigest, signal);
+  }
+
+  async #readReferrers(chart: string, manifestDigest: string, signal?: AbortSignal): Promise<ReferrersReport> {
+    const report = await listReferrers(this.client, this.repositoryName(chart), manifestDigest, { maxListed: this.#options.maxReferrers, cosignKeys: this.#cosignKeys, signal });
+    this.#referrers.delete(manifestDigest);
+    this.#referrers.set(manifestDigest, { chart, report, fetchedAt: this.#now() });
+    if (this.#referrers.size > 1024) {
+      const oldest = this.#referrers.keys().next().value;
+      if (oldest !== undefined) this.#referrers.delete(oldest);
+    }
+    return report;
   }
 
   /** The registry host, for logs (no credentials). */

@@ -19,6 +19,12 @@ export interface RepositoryConfig {
   insecureSkipTLSVerify: boolean;
   /** OCI over http (local registries). */
   plainHTTP: boolean;
+  /** Armored OpenPGP public keys that may sign this repository's .prov files. */
+  keyring?: readonly string[] | undefined;
+  /** A chart from here counts as proven only with a good .prov signature by a keyring key. */
+  requireSignature?: boolean | undefined;
+  /** OCI: PEM public keys that cosign `.sig` signatures of charts are verified against (`cosign sign --key`). */
+  cosignPublicKeys?: string[] | undefined;
 }
 
 /** One published version of a chart, as a repository describes it. */
@@ -45,6 +51,40 @@ export interface FetchedChart {
   provenance?: Buffer | undefined;
 }
 
+/** What kind of artifact refers to a chart manifest, from its artifact/config/layer media types. */
+export type ReferrerKind = 'signature' | 'sbom' | 'attestation' | 'other';
+/** How it was found: the OCI 1.1 referrers API, the `sha256-<hex>` tag schema fallback, or cosign's `.sig`/`.att`/`.sbom` tags. */
+export type ReferrerSource = 'referrers-api' | 'tag-schema' | 'cosign-tag';
+
+export interface Referrer {
+  kind: ReferrerKind;
+  /** The artifact type (or, without one, the media type that decided the kind). */
+  artifactType: string;
+  /** Digest of the referring manifest. */
+  digest: string;
+  mediaType?: string | undefined;
+  source: ReferrerSource;
+  /** cosign `.sig` with configured keys only: a signature over this chart manifest verifies with one of them. */
+  verified?: boolean | undefined;
+}
+
+export interface ReferrersReport {
+  /** At most the configured cap, signatures first. */
+  referrers: Referrer[];
+  /** Referrers found in all (may exceed the listed ones). */
+  total: number;
+  /** Why the list may be incomplete (a lookup failed, the cap was hit); never fatal for the origin. */
+  note?: string | undefined;
+}
+
+/** A tag that served another manifest than the one first read from it (OCI tags are mutable). */
+export interface MovedTag {
+  tag: string;
+  previousManifestDigest: string;
+  manifestDigest: string;
+  detectedAt: string;
+}
+
 export interface ChartSource {
   readonly config: RepositoryConfig;
   readonly kind: 'http' | 'oci';
@@ -62,6 +102,10 @@ export interface ChartSource {
    * when content may differ from the last probe (a new index, or the first success).
    */
   probe(signal?: AbortSignal): Promise<ProbeResult>;
+  /** OCI only: artifacts referring to the chart manifest `manifestDigest` (cached per digest). Never throws. */
+  referrers?(chart: string, manifestDigest: string, signal?: AbortSignal): Promise<ReferrersReport>;
+  /** OCI only: set when the tag of `chart` `version` was seen serving another manifest than before. */
+  movedTag?(chart: string, version: string): MovedTag | undefined;
   /** Releases connections (keep-alive sockets would otherwise hold a CLI process open). */
   close(): Promise<void>;
 }

@@ -14,11 +14,10 @@ import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { kubeConfigFromText, type KubeConfig } from '../../src/kube/kubeconfig.ts';
 import { pino } from 'pino';
 import { LeaderElector, coordinationLeaseClient, parseLeaseTime } from '../../src/kube/leader-election.ts';
-import type { LeaseClient } from '../../src/kube/leader-election.ts';
-import type { V1Lease } from '@kubernetes/client-node';
+import type { LeaseClient, V1Lease } from '../../src/kube/leader-election.ts';
 
 const TOOLS = new URL('../../.tools/bin/', import.meta.url).pathname;
 const TOKEN = randomUUID();
@@ -101,13 +100,15 @@ async function startControlPlane(): Promise<ControlPlane> {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'e2e', server: `https://127.0.0.1:${apiPort}`, skipTLSVerify: true }],
-    users: [{ name: 'admin', token: TOKEN }],
-    contexts: [{ name: 'e2e', cluster: 'e2e', user: 'admin', namespace: NAMESPACE }],
-    currentContext: 'e2e',
-  });
+  const kubeConfig = kubeConfigFromText(
+    JSON.stringify({
+      clusters: [{ name: 'e2e', cluster: { server: `https://127.0.0.1:${apiPort}`, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'admin', user: { token: TOKEN } }],
+      contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'admin', namespace: NAMESPACE } }],
+      'current-context': 'e2e',
+    }),
+    join(dir, 'kubeconfig'),
+  );
   return { kubeConfig, stop };
 }
 
@@ -182,11 +183,11 @@ function exclusivity(a: Candidate, b: Candidate): { stop(): void; overlaps: numb
 
 describe('leader election against kube-apiserver', { timeout: 180_000 }, () => {
   let cp: ControlPlane;
-  let api: CoordinationV1Api;
+  let api: LeaseClient;
 
   before(async () => {
     cp = await startControlPlane();
-    api = cp.kubeConfig.makeApiClient(CoordinationV1Api);
+    api = coordinationLeaseClient(cp.kubeConfig);
   });
   after(async () => {
     await cp?.stop();
@@ -203,7 +204,7 @@ describe('leader election against kube-apiserver', { timeout: 180_000 }, () => {
       assert.equal(Number(a.elector.isLeader()) + Number(b.elector.isLeader()), 1);
       const [leader, follower] = a.elector.isLeader() ? [a, b] : [b, a];
 
-      const lease = await api.readNamespacedLease({ name: leaseName, namespace: NAMESPACE });
+      const lease = await api.read(NAMESPACE, leaseName).then((l) => l ?? assert.fail("lease missing"));
       assert.equal(lease.spec?.holderIdentity, leader.id);
       assert.equal(lease.spec?.leaseDurationSeconds, LEASE_S);
       // client-node hands MicroTime back as the API's string; the server accepted our six-digit form.
@@ -220,11 +221,11 @@ describe('leader election against kube-apiserver', { timeout: 180_000 }, () => {
       // Released, so the follower needs only its next attempt: at most one jittered retry period, not a lease duration.
       assert.ok(takeoverMs <= RETRY_S * 2.2 * 1000 + 1000, `takeover after release took ${takeoverMs} ms`);
       assert.ok((leader.stoppedAt[0] ?? Infinity) <= (follower.startedAt[0] ?? 0), 'the old leader stopped before the new one started');
-      const after = await api.readNamespacedLease({ name: leaseName, namespace: NAMESPACE });
+      const after = await api.read(NAMESPACE, leaseName).then((l) => l ?? assert.fail("lease missing"));
       assert.equal(after.spec?.holderIdentity, follower.id);
       follower.stop.abort();
       await follower.done;
-      const released = await api.readNamespacedLease({ name: leaseName, namespace: NAMESPACE });
+      const released = await api.read(NAMESPACE, leaseName).then((l) => l ?? assert.fail("lease missing"));
       assert.equal(released.spec?.holderIdentity ?? '', '');
       assert.equal(released.spec?.leaseDurationSeconds, 1);
       assert.equal(watch.overlaps, 0, 'never two leaders at once');
@@ -250,7 +251,7 @@ describe('leader election against kube-apiserver', { timeout: 180_000 }, () => {
       a.crashed = true; // no more renewals, and no release either
       const cutAt = Date.now();
       await until(() => b.elector.isLeader(), 'b to take over', (LEASE_S + 2 * RETRY_S) * 1000 + 5000);
-      const lease = await api.readNamespacedLease({ name: leaseName, namespace: NAMESPACE });
+      const lease = await api.read(NAMESPACE, leaseName).then((l) => l ?? assert.fail("lease missing"));
       const aLastRenew = a.lastRenewWritten ?? Infinity;
       const bAcquired = parseLeaseTime(lease.spec?.acquireTime) ?? 0;
       const bStarted = b.startedAt[0] ?? 0;

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig, type KubeConfig as ApiKubeConfig } from '../../src/kube/kubeconfig.ts';
 import { startApiServer, type ApiServer } from './apiserver.ts';
 import { generateClusterCerts, pem, type ClusterCerts } from './certs.ts';
 import { startEtcd, type Etcd } from './etcd.ts';
@@ -161,6 +162,12 @@ export async function compactEtcd(etcdUrl: string): Promise<number> {
   return revision;
 }
 
+/** The product's own kubeconfig loader (src/kube/kubeconfig.ts), for code under test that takes one. */
+export function apiKubeConfigFor(info: Pick<ClusterInfo, 'kubeconfig'>): ApiKubeConfig {
+  return loadKubeConfig({ kubeconfig: info.kubeconfig });
+}
+
+/** client-node's KubeConfig, for tests that use its typed API clients. */
 export function kubeConfigFor(info: Pick<ClusterInfo, 'kubeconfig'>): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(info.kubeconfig);

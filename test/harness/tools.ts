@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
 
-export type ToolName = 'etcd' | 'kube-apiserver' | 'kubectl' | 'helm3' | 'helm4' | 'docker-registry';
+export type ToolName = 'etcd' | 'kube-apiserver' | 'kubectl' | 'helm3' | 'helm4' | 'docker-registry' | 'referrers-registry';
 export const ALL_TOOLS: readonly ToolName[] = ['etcd', 'kube-apiserver', 'kubectl', 'helm3', 'helm4', 'docker-registry'];
 
 export class ToolMissingError extends Error {

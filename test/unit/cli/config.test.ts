@@ -23,7 +23,7 @@ describe('parseConfig', () => {
     assert.equal(cfg.repositories.length, 2);
     assert.deepEqual(cfg.repositories[0], {
       name: 'main', url: 'https://charts.example.com/stable', priority: 0, intervalSeconds: 3600,
-      credentials: undefined, caPem: undefined, insecureSkipTLSVerify: false, plainHTTP: false,
+      credentials: undefined, caPem: undefined, insecureSkipTLSVerify: false, plainHTTP: false, keyring: undefined, requireSignature: false,
     });
     assert.deepEqual(cfg.repositories[1]?.credentials, { kind: 'basic', username: 'bot', password: 's3cret' });
     assert.equal(cfg.repositories[1]?.intervalSeconds, 1800);

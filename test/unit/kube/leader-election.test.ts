@@ -1,10 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubeConfig } from '@kubernetes/client-node';
-import type { V1Lease } from '@kubernetes/client-node';
+import { kubeConfigFromText } from '../../../src/kube/kubeconfig.ts';
 import { pino } from 'pino';
 import { LeaderElector, decideLeaseAction, parseLeaseTime } from '../../../src/kube/leader-election.ts';
-import type { LeaseClient } from '../../../src/kube/leader-election.ts';
+import type { LeaseClient, V1Lease } from '../../../src/kube/leader-election.ts';
+
+const unusedKubeConfig = (): ReturnType<typeof kubeConfigFromText> =>
+  kubeConfigFromText(JSON.stringify({ clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }], contexts: [{ name: 'x', context: { cluster: 'c' } }], 'current-context': 'x' }), '/nonexistent/kubeconfig');
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const D = { leaseDurationSeconds: 15 };
@@ -149,7 +151,7 @@ interface Candidate {
 function candidate(client: FakeLeases, identity: string, durations = { lease: 0.6, renew: 0.4, retry: 0.05 }): Candidate {
   const c: Partial<Candidate> & { events: string[] } = { events: [] };
   c.elector = new LeaderElector({
-    kubeConfig: new KubeConfig(),
+    kubeConfig: unusedKubeConfig(),
     namespace: 'ns',
     name: 'lease',
     identity,
@@ -171,7 +173,7 @@ function candidate(client: FakeLeases, identity: string, durations = { lease: 0.
 
 describe('LeaderElector (in-memory lease)', () => {
   it('rejects unsafe timings', () => {
-    const base = { kubeConfig: new KubeConfig(), namespace: 'n', name: 'l', identity: 'a', logger: pino({ level: 'silent' }), onStartedLeading: () => {}, onStoppedLeading: () => {}, client: new FakeLeases() };
+    const base = { kubeConfig: unusedKubeConfig(), namespace: 'n', name: 'l', identity: 'a', logger: pino({ level: 'silent' }), onStartedLeading: () => {}, onStoppedLeading: () => {}, client: new FakeLeases() };
     assert.throws(() => new LeaderElector({ ...base, leaseDurationSeconds: 10, renewDeadlineSeconds: 10 }), /greater than renewDeadline/);
     assert.throws(() => new LeaderElector({ ...base, renewDeadlineSeconds: 2, retryPeriodSeconds: 2 }), /retryPeriod/);
     assert.throws(() => new LeaderElector({ ...base, identity: '' }), /identity/);

@@ -10,7 +10,7 @@ describe('ChartRepository spec and credentials', () => {
     const s = parseRepositorySpec({ url: 'oci://reg.example/charts/', secretRef: { name: 'creds' } }, 'chartorigin');
     assert.deepEqual(s, {
       url: 'oci://reg.example/charts', intervalSeconds: 3600, priority: 0,
-      secretRef: { name: 'creds', namespace: 'chartorigin' }, caSecretRef: undefined, insecureSkipTLSVerify: false, plainHTTP: false,
+      secretRef: { name: 'creds', namespace: 'chartorigin' }, caSecretRef: undefined, insecureSkipTLSVerify: false, plainHTTP: false, keyringSecretRef: undefined, requireSignature: false,
     });
     assert.throws(() => parseRepositorySpec({ url: 'ftp://x' }, 'ns'), /spec\.url/);
     assert.throws(() => parseRepositorySpec({ url: 'https://x', interval: 'weekly' }, 'ns'), /interval/);

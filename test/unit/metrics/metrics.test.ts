@@ -40,7 +40,7 @@ describe('ChartOriginMetrics: releases', () => {
     m.setRelease(report());
     const base = 'namespace="apps",release="web",chart="podinfo"';
     assert.deepEqual(await series(registry, 'chartorigin_release_info'), [
-      `chartorigin_release_info{${base},version="6.5.0",app_version="6.5.0",repo_url="https://stefanprodan.github.io/podinfo",tarball_digest="${DIGEST}",match="Verified"} 1`,
+      `chartorigin_release_info{${base},version="6.5.0",app_version="6.5.0",repo_url="https://stefanprodan.github.io/podinfo",tarball_digest="${DIGEST}",match="Verified",signature=""} 1`,
     ]);
     assert.deepEqual(await series(registry, 'chartorigin_release_outdated'), [
       `chartorigin_release_outdated{${base},version="6.5.0",latest_version="6.7.1"} 1`,
@@ -115,7 +115,7 @@ describe('ChartOriginMetrics: releases', () => {
       }),
     );
     assert.deepEqual(await series(registry, 'chartorigin_release_info'), [
-      'chartorigin_release_info{namespace="apps",release="web",chart="podinfo",version="6.5.0",app_version="",repo_url="",tarball_digest="",match="NotFound"} 1',
+      'chartorigin_release_info{namespace="apps",release="web",chart="podinfo",version="6.5.0",app_version="",repo_url="",tarball_digest="",match="NotFound",signature=""} 1',
     ]);
     assert.deepEqual(await series(registry, 'chartorigin_release_deprecated'), [
       'chartorigin_release_deprecated{namespace="apps",release="web",chart="podinfo"} 1',
@@ -246,6 +246,35 @@ describe('ChartOriginMetrics: controller', () => {
     assert.match(text, /^chartorigin_leader 1$/m);
     assert.doesNotMatch(text, /process_cpu/);
   });
+
+  it('serialises the release series once per change: a scrape between changes reuses the text, a change shows at the next scrape', async () => {
+    const m = new ChartOriginMetrics({ defaultMetrics: false });
+    m.setRelease(report());
+    let calls = 0;
+    const info = m.registry.getSingleMetric('chartorigin_release_info');
+    assert.ok(info);
+    const get = info.get.bind(info);
+    info.get = async () => {
+      calls++;
+      return get();
+    };
+    const first = await m.registry.metrics();
+    const second = await m.registry.metrics();
+    assert.equal(calls, 1, 'the second scrape did not read the gauge again');
+    assert.equal(second, first);
+    m.setRelease(report({ chart: { name: 'podinfo', version: '6.6.0', deprecated: false } }));
+    const third = await m.registry.metrics();
+    assert.equal(calls, 2);
+    assert.match(third, /chartorigin_release_info\{[^}]*version="6\.6\.0"/);
+    assert.doesNotMatch(third, /version="6\.5\.0"/);
+    m.removeRelease('apps', 'web');
+    assert.doesNotMatch(await m.registry.metrics(), /release="web"/);
+    // Controller metrics are never cached.
+    m.setLeader(true);
+    assert.match(await m.registry.metrics(), /^chartorigin_leader 1$/m);
+    m.setLeader(false);
+    assert.match(await m.registry.metrics(), /^chartorigin_leader 0$/m);
+  });
 });
 
 describe('ChartOriginMetrics: cached per-release exposition', () => {
@@ -281,7 +310,8 @@ describe('ChartOriginMetrics: cached per-release exposition', () => {
     const { registry } = fresh();
     const text = await registry.metrics();
     assert.match(text, /# TYPE chartorigin_release_info gauge\n/);
-    assert.match(text, /# TYPE chartorigin_release_latest_version_created_timestamp_seconds gauge\n$/);
+    assert.match(text, /# TYPE chartorigin_release_latest_version_created_timestamp_seconds gauge\n/);
+    assert.match(text, /[^\n]\n$/);
     assert.doesNotMatch(text, /\n\n\n/);
   });
 });

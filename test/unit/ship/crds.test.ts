@@ -103,9 +103,9 @@ describe('ChartOrigin CRD', () => {
     assert.deepEqual(Object.keys(status.properties ?? {}).sort(), ['chart', 'conditions', 'lastChecked', 'latest', 'observedGeneration', 'origin', 'release', 'sameMajor', 'upgrade', 'versionsBehind'].sort());
     assert.deepEqual(Object.keys(at(status, 'release').properties ?? {}), ['name', 'namespace', 'revision', 'status', 'firstDeployed', 'lastDeployed', 'storage']);
     assert.deepEqual(Object.keys(at(status, 'chart').properties ?? {}), ['name', 'version', 'appVersion', 'deprecated']);
-    assert.deepEqual(Object.keys(at(status, 'origin').properties ?? {}), ['repoURL', 'tarballDigest', 'manifestDigest', 'repository', 'match', 'candidates', 'message', 'signature', 'referrers']);
-    assert.deepEqual(Object.keys(at(status, 'origin.signature').properties ?? {}), ['type', 'verified', 'keyID', 'signer', 'message']);
-    assert.deepEqual(Object.keys(at(status, 'origin.referrers.[]').properties ?? {}), ['artifactType', 'digest']);
+    assert.deepEqual(Object.keys(at(status, 'origin').properties ?? {}), ['repoURL', 'tarballDigest', 'manifestDigest', 'repository', 'match', 'candidates', 'message', 'signature', 'referrers', 'referrersMessage']);
+    assert.deepEqual(Object.keys(at(status, 'origin.signature').properties ?? {}), ['type', 'verified', 'reason', 'required', 'keyID', 'signer', 'message']);
+    assert.deepEqual(Object.keys(at(status, 'origin.referrers.[]').properties ?? {}), ['kind', 'artifactType', 'digest', 'mediaType', 'source', 'verified']);
     assert.deepEqual(Object.keys(at(status, 'origin.candidates.[]').properties ?? {}), ['repository', 'repoURL', 'tarballDigest']);
     assert.deepEqual(Object.keys(at(status, 'latest').properties ?? {}), ['version', 'appVersion', 'created', 'deprecated']);
     assert.deepEqual(Object.keys(at(status, 'sameMajor').properties ?? {}), ['version']);
@@ -136,7 +136,7 @@ describe('ChartOrigin CRD', () => {
       conditions: [{ type: 'Ready', status: 'True', reason: 'Resolved', message: 'ok', lastTransitionTime: t, observedGeneration: 1 }],
       observedGeneration: 1,
     };
-    const withFuture = { ...status, origin: { ...status.origin, signature: { type: 'prov', verified: true, keyID: 'ABC', signer: 'me', message: 'ok' }, referrers: [{ artifactType: 'application/vnd.dev.sigstore.bundle+json', digest }] } };
+    const withFuture = { ...status, origin: { ...status.origin, signature: { type: 'helm-prov', verified: true, reason: 'Verified', required: false, keyID: 'ABC', signer: 'me', message: 'ok' }, referrers: [{ kind: 'signature', artifactType: 'application/vnd.dev.sigstore.bundle+json', digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', source: 'referrers-api' }], referrersMessage: 'm' } };
     assert.deepEqual(pruned(withFuture, at(originSchema, 'status')), []);
     assert.deepEqual(pruned({ ...status, surprise: 1 }, at(originSchema, 'status')), ['surprise'], 'the pruning check itself sees undeclared fields');
   });
@@ -163,12 +163,12 @@ describe('ChartRepository CRD', () => {
 
   test('spec fields, defaults and required url', () => {
     const spec = at(repoSchema, 'spec');
-    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'keyringSecretRef']);
+    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'keyringSecretRef', 'cosignKeySecretRef']);
     assert.deepEqual(spec.required, ['url']);
     assert.equal(at(spec, 'interval').default, '1h');
     assert.equal(at(spec, 'priority').default, 0);
     assert.equal(at(spec, 'requireSignature').default, false);
-    for (const r of ['secretRef', 'caSecretRef', 'keyringSecretRef']) {
+    for (const r of ['secretRef', 'caSecretRef', 'keyringSecretRef', 'cosignKeySecretRef']) {
       assert.deepEqual(Object.keys(at(spec, r).properties ?? {}), ['name', 'namespace']);
       assert.deepEqual(at(spec, r).required, ['name']);
     }

@@ -248,7 +248,7 @@ describe('helm template: RBAC follows write-back, storage and namespaced mode', 
 });
 
 describe('helm template: monitoring', () => {
-  const ALERTS = ['HelmChartOutdated', 'HelmChartMajorVersionBehind', 'HelmChartDeprecated', 'HelmChartOriginMismatch', 'HelmChartOriginUnknown', 'ChartRepositoryDown', 'ChartOriginControllerDown'];
+  const ALERTS = ['HelmChartOutdated', 'HelmChartMajorVersionBehind', 'HelmChartDeprecated', 'HelmChartOriginMismatch', 'HelmChartSignatureInvalid', 'HelmChartOriginUnknown', 'ChartRepositoryDown', 'ChartOriginControllerDown'];
   type AlertRule = { alert: string; expr: string; for: string; labels: Record<string, string>; annotations: Record<string, string> };
   const alertRules = (args: readonly string[]): AlertRule[] =>
     (only(render([...FEATURES['prometheusRule'] ?? [], ...args]), 'PrometheusRule') as unknown as { spec: { groups: { rules: AlertRule[] }[] } }).spec.groups.flatMap((g) => g.rules);
@@ -273,6 +273,7 @@ describe('helm template: monitoring', () => {
     assert.equal(by.get('HelmChartMajorVersionBehind'), 'chartorigin_release_major_versions_behind >= 1');
     assert.equal(by.get('HelmChartDeprecated'), 'chartorigin_release_deprecated == 1');
     assert.equal(by.get('HelmChartOriginMismatch'), 'chartorigin_release_info{match="Mismatch"} == 1');
+    assert.equal(by.get('HelmChartSignatureInvalid'), 'chartorigin_release_signature_verified{required="true"} == 0');
     assert.equal(by.get('HelmChartOriginUnknown'), 'chartorigin_release_info{match="NotFound"} == 1');
     assert.equal(by.get('ChartRepositoryDown'), 'chartorigin_repository_up == 0');
     assert.equal(by.get('ChartOriginControllerDown'), `absent(up{job="chartorigin", namespace="${RELEASE_NAMESPACE}"} == 1)`);

@@ -1,0 +1,73 @@
+/** Secrets, ConfigMaps and Leases over the raw client: the few core calls the controller makes. */
+import type { KubeConfig } from './kubeconfig.ts';
+import { KubeApiError, kubeRequest } from './raw-client.ts';
+
+export interface ObjectMetadata {
+  name?: string | undefined;
+  namespace?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  annotations?: Record<string, string> | undefined;
+  resourceVersion?: string | undefined;
+  [field: string]: unknown;
+}
+
+/** A Secret or ConfigMap as the API returns it (Secret data is base64). */
+export interface CoreObject {
+  apiVersion?: string | undefined;
+  kind?: string | undefined;
+  metadata?: ObjectMetadata | undefined;
+  type?: string | undefined;
+  data?: Record<string, string> | undefined;
+}
+
+export interface ObjectList {
+  metadata?: { continue?: string | undefined; resourceVersion?: string | undefined } | undefined;
+  items: CoreObject[];
+}
+
+export type CoreKind = 'Secret' | 'ConfigMap';
+
+const plural = (kind: CoreKind): string => (kind === 'Secret' ? 'secrets' : 'configmaps');
+const objectPath = (kind: CoreKind, namespace: string, name: string): string =>
+  `/api/v1/namespaces/${encodeURIComponent(namespace)}/${plural(kind)}/${encodeURIComponent(name)}`;
+
+/** The object, or undefined when it does not exist (404). */
+export async function getObject(kc: KubeConfig, kind: CoreKind, namespace: string, name: string): Promise<CoreObject | undefined> {
+  try {
+    return await kubeRequest<CoreObject>(kc, { path: objectPath(kind, namespace, name) });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+/** The object, or an error naming it (a referenced Secret that must exist). */
+export async function readSecret(kc: KubeConfig, ref: { name: string; namespace: string }): Promise<CoreObject> {
+  const s = await getObject(kc, 'Secret', ref.namespace, ref.name);
+  if (!s) throw new Error(`Secret ${ref.namespace}/${ref.name} not found`);
+  return s;
+}
+
+/** PUT with metadata.resourceVersion: a KubeApiError with status 409 when someone wrote in between. */
+export async function replaceObject(kc: KubeConfig, kind: CoreKind, namespace: string, name: string, body: CoreObject): Promise<CoreObject> {
+  return kubeRequest<CoreObject>(kc, {
+    method: 'PUT',
+    path: objectPath(kind, namespace, name),
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ apiVersion: 'v1', kind, ...body }),
+  });
+}
+
+export interface ListQuery {
+  /** undefined: all namespaces. */
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
+  limit?: number | undefined;
+  continue?: string | undefined;
+}
+
+export async function listObjects(kc: KubeConfig, kind: CoreKind, q: ListQuery): Promise<ObjectList> {
+  const path = q.namespace ? `/api/v1/namespaces/${encodeURIComponent(q.namespace)}/${plural(kind)}` : `/api/v1/${plural(kind)}`;
+  return kubeRequest<ObjectList>(kc, { path, query: { labelSelector: q.labelSelector, fieldSelector: q.fieldSelector, limit: q.limit, continue: q.continue } });
+}

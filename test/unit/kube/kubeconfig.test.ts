@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { RequestOptions } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { inClusterKubeConfig, kubeConfigFromText, loadKubeConfig, KubeConfigError } from '../../../src/kube/kubeconfig.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'chartorigin-kubeconfig-'));
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+function doc(user: Record<string, unknown>, cluster: Record<string, unknown> = { server: 'https://127.0.0.1:6443/' }, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster }],
+    users: [{ name: 'u', user }],
+    contexts: [{ name: 'ctx', context: { cluster: 'c', user: 'u', namespace: 'apps' } }, { name: 'other', context: { cluster: 'c', user: 'u' } }],
+    'current-context': 'ctx',
+    ...extra,
+  });
+}
+
+async function applied(text: string, context?: string): Promise<RequestOptions & { headers: Record<string, string> }> {
+  const opts: RequestOptions = { headers: {} };
+  await kubeConfigFromText(text, join(dir, 'config'), context).applyToHTTPSOptions(opts);
+  return opts as RequestOptions & { headers: Record<string, string> };
+}
+
+describe('kubeconfig loader (no client-node)', () => {
+  it('reads server, namespace, inline CA and client certificate data', async () => {
+    const kc = kubeConfigFromText(doc({ 'client-certificate-data': b64('CERT'), 'client-key-data': b64('KEY') }, { server: 'https://10.0.0.1:6443/', 'certificate-authority-data': b64('CA') }), '/x/config');
+    assert.equal(kc.server, 'https://10.0.0.1:6443');
+    assert.equal(kc.namespace, 'apps');
+    const opts: RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    assert.equal(String(opts.ca), 'CA');
+    assert.equal(String(opts.cert), 'CERT');
+    assert.equal(String(opts.key), 'KEY');
+    assert.equal(opts.rejectUnauthorized, undefined);
+  });
+
+  it('resolves certificate and token files relative to the kubeconfig, and re-reads a token file on every request', async () => {
+    writeFileSync(join(dir, 'ca.crt'), 'FILE-CA');
+    writeFileSync(join(dir, 'token'), 'first\n');
+    const text = doc({ tokenFile: 'token' }, { server: 'https://h:1', 'certificate-authority': 'ca.crt' });
+    const kc = kubeConfigFromText(text, join(dir, 'config'));
+    const one: RequestOptions = {};
+    await kc.applyToHTTPSOptions(one);
+    assert.equal(String(one.ca), 'FILE-CA');
+    assert.equal((one.headers as Record<string, string>)['Authorization'], 'Bearer first');
+    writeFileSync(join(dir, 'token'), 'rotated\n');
+    const two: RequestOptions = {};
+    await kc.applyToHTTPSOptions(two);
+    assert.equal((two.headers as Record<string, string>)['Authorization'], 'Bearer rotated');
+  });
+
+  it('bearer token, basic auth and insecure-skip-tls-verify', async () => {
+    assert.equal((await applied(doc({ token: 't0k' }))).headers['Authorization'], 'Bearer t0k');
+    assert.equal((await applied(doc({ username: 'a', password: 'b' }))).headers['Authorization'], `Basic ${b64('a:b')}`);
+    assert.equal((await applied(doc({}, { server: 'https://h:1', 'insecure-skip-tls-verify': true }))).rejectUnauthorized, false);
+  });
+
+  it('--context picks another context; unknown contexts and missing servers are clear errors', () => {
+    assert.equal(kubeConfigFromText(doc({}), '/x/config', 'other').namespace, undefined);
+    assert.throws(() => kubeConfigFromText(doc({}), '/x/config', 'nope'), /context "nope" is not in the kubeconfig \/x\/config/);
+    assert.throws(() => kubeConfigFromText(doc({}, {}), '/x/config'), /names no cluster with a server/);
+    assert.throws(() => kubeConfigFromText('{]', '/x/config'), KubeConfigError);
+    assert.throws(() => kubeConfigFromText(doc({ 'client-certificate': 'missing.crt' }), join(dir, 'config')), /cannot read client-certificate file/);
+  });
+
+  it('--kubeconfig, then $KUBECONFIG, then ~/.kube/config, then in cluster', () => {
+    const file = join(dir, 'explicit');
+    writeFileSync(file, doc({ token: 'x' }, { server: 'https://explicit:1' }));
+    assert.equal(loadKubeConfig({ kubeconfig: file }, {}).server, 'https://explicit:1');
+    assert.throws(() => loadKubeConfig({ kubeconfig: join(dir, 'absent') }, {}), /cannot read the kubeconfig/);
+    assert.equal(loadKubeConfig({}, { KUBECONFIG: `${join(dir, 'absent')}:${file}`, HOME: dir }).server, 'https://explicit:1');
+    assert.throws(() => loadKubeConfig({}, { HOME: join(dir, 'nohome') }), /no Kubernetes cluster configured/);
+  });
+
+  it('in cluster: service host and port, the mounted CA, namespace and a rotating token', async () => {
+    const sa = mkdtempSync(join(tmpdir(), 'chartorigin-sa-'));
+    writeFileSync(join(sa, 'ca.crt'), 'SA-CA');
+    writeFileSync(join(sa, 'namespace'), 'chartorigin\n');
+    writeFileSync(join(sa, 'token'), 'sa-token');
+    assert.equal(inClusterKubeConfig({}, sa), undefined);
+    const kc = inClusterKubeConfig({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, sa);
+    assert.ok(kc);
+    assert.equal(kc.server, 'https://[fd00::1]:443');
+    assert.equal(kc.namespace, 'chartorigin');
+    const opts: RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    assert.equal(String(opts.ca), 'SA-CA');
+    assert.equal((opts.headers as Record<string, string>)['Authorization'], 'Bearer sa-token');
+  });
+});
