@@ -247,24 +247,15 @@ describe('ChartOriginMetrics: controller', () => {
     assert.doesNotMatch(text, /process_cpu/);
   });
 
-  it('serialises the release series once per change: a scrape between changes reuses the text, a change shows at the next scrape', async () => {
+  it('a scrape between changes gives the same text, a change shows at the next scrape', async () => {
     const m = new ChartOriginMetrics({ defaultMetrics: false });
     m.setRelease(report());
-    let calls = 0;
-    const info = m.registry.getSingleMetric('chartorigin_release_info');
-    assert.ok(info);
-    const get = info.get.bind(info);
-    info.get = async () => {
-      calls++;
-      return get();
-    };
     const first = await m.registry.metrics();
     const second = await m.registry.metrics();
-    assert.equal(calls, 1, 'the second scrape did not read the gauge again');
     assert.equal(second, first);
+    assert.equal(m.registry.getSingleMetric('chartorigin_release_info'), undefined, 'per-release series are not prom-client gauges');
     m.setRelease(report({ chart: { name: 'podinfo', version: '6.6.0', deprecated: false } }));
     const third = await m.registry.metrics();
-    assert.equal(calls, 2);
     assert.match(third, /chartorigin_release_info\{[^}]*version="6\.6\.0"/);
     assert.doesNotMatch(third, /version="6\.5\.0"/);
     m.removeRelease('apps', 'web');
