@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale` — RELEASES (default 2000) × REVISIONS (default 5) release Secrets on the real
+ * `npm run bench:scale` — (or SERIES=200,2000,10000 for a scaling series, each size in a fresh controller) RELEASES (default 2000) × REVISIONS (default 5) release Secrets on the real
  * control plane, then the controller from start to every ChartOrigin Ready: wall time, resident memory
  * after sync and peak (VmRSS / VmHWM of the controller process), bytes retained per release.
  *
@@ -17,7 +17,8 @@ import { kubeRequest } from '../src/kube/raw-client.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
 import { encodeHelmString } from '../src/release/encode.ts';
 
-const RELEASES = Number(process.env['RELEASES'] ?? 2000);
+const SERIES = (process.env['SERIES'] ?? '').split(',').filter(Boolean).map(Number);
+const RELEASES = SERIES.length ? Math.max(...SERIES) : Number(process.env['RELEASES'] ?? 2000);
 const REVISIONS = Number(process.env['REVISIONS'] ?? 5);
 const NAMESPACES = Math.max(1, Math.min(20, Math.ceil(RELEASES / 100)));
 const TEMPLATES = 40;
@@ -26,6 +27,13 @@ function procMem(pid: number): { rssMb: number; hwmMb: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+}
+
+interface Row { size: number; secrets: number; syncS: number; verified: number; rssMb: number; hwmMb: number; heapUsed: number }
+
+/** `nodejs_heap_size_used_bytes` from a /metrics exposition. */
+function heapUsed(exposition: string): number {
+  return Number(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)/m.exec(exposition)?.[1] ?? NaN);
 }
 
 async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
@@ -60,51 +68,90 @@ try {
   await kubectl(cluster, ['apply', '-f', '-'], {
     input: JSON.stringify({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name: 'main' }, spec: { url: env.chartRepo.repos.main.url } }),
   });
-
-  const t0 = performance.now();
-  const work: { ns: string; name: string; rev: number }[] = [];
-  for (let r = 0; r < RELEASES; r++) for (let rev = 1; rev <= REVISIONS; rev++) work.push({ ns: namespaces[r % NAMESPACES] ?? 'scale-0', name: `rel-${r}`, rev });
-  await pool(work, 16, async ({ ns, name, rev }) => {
-    const status = rev === REVISIONS ? 'deployed' : 'superseded';
-    const json = JSON.stringify({ ...template, name, namespace: ns, version: rev, info: { ...template.info, status } });
-    const body = {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'helm.sh/release.v1',
-      metadata: { name: `sh.helm.release.v1.${name}.v${rev}`, namespace: ns, labels: { name, owner: 'helm', status, version: String(rev) } },
-      data: { release: Buffer.from(encodeHelmString(json)).toString('base64') },
-    };
-    await kubeRequest(kc, { method: 'POST', path: `/api/v1/namespaces/${ns}/secrets`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-  });
-  const createdS = (performance.now() - t0) / 1000;
-  process.stderr.write(`created ${work.length} release Secrets in ${createdS.toFixed(1)} s\n`);
-
-  const started = performance.now();
   // As in the image: compiled JavaScript (no type stripping at run time), NODE_OPTIONS as the chart sets it.
-  const controller = await startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', '8'], 'scale', {
-    entry: join(REPO_ROOT, 'dist/src/cli/main.js'),
-    nodeFlags: (process.env['CONTROLLER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
-  });
-  let peakSeen = 0;
-  const ready = await eventually('every ChartOrigin Ready', async () => {
-    peakSeen = Math.max(peakSeen, procMem(controller.proc.pid).hwmMb);
-    const list = await kubeRequest<{ items: { status?: { conditions?: { type: string; status: string }[]; origin?: { match?: string } } }[] }>(kc, { path: '/apis/chartorigin.io/v1alpha1/chartorigins' });
-    const done = list.items.filter((i) => i.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
-    return done >= RELEASES ? list.items : undefined;
-  }, 600_000, 1000);
-  const syncS = (performance.now() - started) / 1000;
-  const verified = ready.filter((i) => i.status?.origin?.match === 'Verified').length;
-  await new Promise((r) => setTimeout(r, 3000));
-  const after = procMem(controller.proc.pid);
-  await controller.stop();
-  process.stdout.write(
-    [
-      `| releases × revisions | Secrets | controller start → all Ready (s) | Verified | RSS after sync (MiB) | peak RSS (MiB) | RSS per release (KiB) |`,
-      `|---|---|---|---|---|---|---|`,
-      `| ${RELEASES} × ${REVISIONS} | ${work.length} | ${syncS.toFixed(1)} | ${verified} | ${after.rssMb.toFixed(0)} | ${Math.max(after.hwmMb, peakSeen).toFixed(0)} | ${((after.rssMb * 1024) / RELEASES).toFixed(1)} |`,
-      '',
-    ].join('\n'),
-  );
+  const startController = (): ReturnType<typeof startControllerProcess> =>
+    startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', '8'], 'scale', {
+      entry: join(REPO_ROOT, 'dist/src/cli/main.js'),
+      nodeFlags: (process.env['CONTROLLER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
+    });
+
+  // SERIES=200,2000,10000: the sizes in one run, each measured by a fresh controller process; Secrets are added
+  // between sizes (the releases of a smaller size stay). Without SERIES: the one size RELEASES.
+  const sizes = SERIES.length ? SERIES : [RELEASES];
+  const rows: Row[] = [];
+  let idle: { rssMb: number; heapUsed: number } | undefined;
+  if (SERIES.length) {
+    // Idle baseline: the controller with its repository synced and no release at all.
+    const controller = await startController();
+    await eventually('controller ready', async () => ((await controller.ready()) ? true : undefined), 60_000, 200);
+    await new Promise((r) => setTimeout(r, 5000));
+    idle = { rssMb: procMem(controller.proc.pid).rssMb, heapUsed: heapUsed(await controller.metrics()) };
+    await controller.stop();
+    process.stderr.write(`idle controller: RSS ${idle.rssMb.toFixed(0)} MiB, heap used ${(idle.heapUsed / 2 ** 20).toFixed(1)} MiB\n`);
+  }
+  let created = 0;
+  for (const size of sizes) {
+    const t0 = performance.now();
+    const work: { ns: string; name: string; rev: number }[] = [];
+    for (let r = created; r < size; r++) for (let rev = 1; rev <= REVISIONS; rev++) work.push({ ns: namespaces[r % NAMESPACES] ?? 'scale-0', name: `rel-${r}`, rev });
+    await pool(work, 16, async ({ ns, name, rev }) => {
+      const status = rev === REVISIONS ? 'deployed' : 'superseded';
+      const json = JSON.stringify({ ...template, name, namespace: ns, version: rev, info: { ...template.info, status } });
+      const body = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'helm.sh/release.v1',
+        metadata: { name: `sh.helm.release.v1.${name}.v${rev}`, namespace: ns, labels: { name, owner: 'helm', status, version: String(rev) } },
+        data: { release: Buffer.from(encodeHelmString(json)).toString('base64') },
+      };
+      await kubeRequest(kc, { method: 'POST', path: `/api/v1/namespaces/${ns}/secrets`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    });
+    created = Math.max(created, size);
+    const createdS = (performance.now() - t0) / 1000;
+    process.stderr.write(`created ${work.length} release Secrets in ${createdS.toFixed(1)} s (${size * REVISIONS} in the cluster)\n`);
+
+    const started = performance.now();
+    const controller = await startController();
+    let peakSeen = 0;
+    const ready = await eventually('every ChartOrigin Ready', async () => {
+      peakSeen = Math.max(peakSeen, procMem(controller.proc.pid).hwmMb);
+      const list = await kubeRequest<{ items: { status?: { conditions?: { type: string; status: string }[]; origin?: { match?: string } } }[] }>(kc, { path: '/apis/chartorigin.io/v1alpha1/chartorigins' });
+      const done = list.items.filter((i) => i.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+      return done >= size ? list.items : undefined;
+    }, 1_200_000, size > 2000 ? 2000 : 1000);
+    const syncS = (performance.now() - started) / 1000;
+    const verified = ready.filter((i) => i.status?.origin?.match === 'Verified').length;
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = procMem(controller.proc.pid);
+    const heap = heapUsed(await controller.metrics());
+    await controller.stop();
+    rows.push({ size, secrets: size * REVISIONS, syncS, verified, rssMb: after.rssMb, hwmMb: Math.max(after.hwmMb, peakSeen), heapUsed: heap });
+    process.stderr.write(`${size} × ${REVISIONS}: all Ready in ${syncS.toFixed(1)} s, RSS ${after.rssMb.toFixed(0)} MiB\n`);
+  }
+
+  const kib = (mb: number): string => ((mb * 1024)).toFixed(1);
+  const lines = [
+    `| releases × revisions | Secrets | controller start → all Ready (s) | Verified | RSS after sync (MiB) | peak RSS (MiB) | heap used after sync (MiB) | RSS per release (KiB) | (RSS − idle) per release (KiB) | (heap − idle heap) per release (KiB) | s per 1,000 releases |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|`,
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.size} × ${REVISIONS} | ${r.secrets} | ${r.syncS.toFixed(1)} | ${r.verified} | ${r.rssMb.toFixed(0)} | ${r.hwmMb.toFixed(0)} | ${(r.heapUsed / 2 ** 20).toFixed(1)} | ${kib(r.rssMb / r.size)} | ${idle ? kib((r.rssMb - idle.rssMb) / r.size) : '-'} | ${idle ? ((r.heapUsed - idle.heapUsed) / 1024 / r.size).toFixed(1) : '-'} | ${((r.syncS * 1000) / r.size).toFixed(2)} |`,
+    );
+  }
+  if (idle) lines.push(`| idle (0 releases) | 0 | - | - | ${idle.rssMb.toFixed(0)} | - | ${(idle.heapUsed / 2 ** 20).toFixed(1)} | - | - | - | - |`);
+  // Linear-growth check: per-release cost of each size relative to the smallest (≤ 1 means no worse than linear).
+  if (rows.length > 1 && idle) {
+    const first = rows[0] as Row;
+    const perRel = (r: Row): number => (r.rssMb - (idle?.rssMb ?? 0)) / r.size;
+    lines.push('', `| size vs ${first.size} | time per release ratio | (RSS − idle) per release ratio | (heap − idle) per release ratio |`, '|---|---|---|---|');
+    for (const r of rows.slice(1)) {
+      lines.push(
+        `| ${r.size} | ${(r.syncS / r.size / (first.syncS / first.size)).toFixed(2)} | ${(perRel(r) / perRel(first)).toFixed(2)} | ${((r.heapUsed - idle.heapUsed) / r.size / ((first.heapUsed - idle.heapUsed) / first.size)).toFixed(2)} |`,
+      );
+    }
+  }
+  process.stdout.write(lines.join('\n') + '\n');
 } finally {
   await running.stop();
 }
