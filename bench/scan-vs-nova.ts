@@ -136,6 +136,13 @@ try {
   const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ');
   const co: Timed[] = [];
   const nova: Timed[] = [];
+  // Fixed cost of each tool: a fresh process that only prints its usage / version (no cluster, no repo).
+  const coStart: Timed[] = [];
+  const novaStart: Timed[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    coStart.push(await timed(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), '--help'], toolEnv));
+    novaStart.push(await timed(NOVA, ['version'], toolEnv));
+  }
   for (let i = 0; i < RUNS; i++) {
     // Alternate which goes first so neither always gets the warmer apiserver.
     const order = i % 2 ? ['nova', 'co'] : ['co', 'nova'];
@@ -172,6 +179,8 @@ try {
       `|---|---|---|---|---|---|---|`,
       `| ${RELEASES} (${HELM_INSTALLS} + ${RELEASES - HELM_INSTALLS}) × ${REVISIONS} | chartorigin scan -A | ${cw.toFixed(2)} | ${Math.min(...co.map((t) => t.wallS)).toFixed(2)}–${Math.max(...co.map((t) => t.wallS)).toFixed(2)} | ${cm.toFixed(0)} | ${(cw / nw).toFixed(2)} | ${agree}/${RELEASES} |`,
       `| | nova find --helm | ${nw.toFixed(2)} | ${Math.min(...nova.map((t) => t.wallS)).toFixed(2)}–${Math.max(...nova.map((t) => t.wallS)).toFixed(2)} | ${nm.toFixed(0)} | 1.00 | |`,
+      `| | chartorigin --help (process start only) | ${median(coStart.map((t) => t.wallS)).toFixed(2)} | | ${median(coStart.map((t) => t.maxRssMb)).toFixed(0)} | | |`,
+      `| | nova version (process start only) | ${median(novaStart.map((t) => t.wallS)).toFixed(2)} | | ${median(novaStart.map((t) => t.maxRssMb)).toFixed(0)} | | |`,
       '',
       `machine: ${availableParallelism()} CPUs, load average before ${loadBefore}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')}; node ${process.version}; nova ${NOVA}`,
       '',
