@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { apiKubeConfigFor, kubectl } from '../test/harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess } from '../test/harness/controller-process.ts';
 import { startTestEnvironment } from '../test/harness/environment.ts';
-import { repoIndex, runHelm, scratchDir, writeChartSource } from '../test/harness/charts.ts';
+import { pushChart, repoIndex, runHelm, scratchDir, syntheticIndexYaml, writeChartSource } from '../test/harness/charts.ts';
 import { kubeRequest, kubeWatch } from '../src/kube/raw-client.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
 import { encodeHelmString } from '../src/release/encode.ts';
@@ -22,6 +22,9 @@ const RELEASES = SERIES.length ? Math.max(...SERIES) : Number(process.env['RELEA
 const REVISIONS = Number(process.env['REVISIONS'] ?? 5);
 const NAMESPACES = Math.max(1, Math.min(20, Math.ceil(RELEASES / 100)));
 const TEMPLATES = 40;
+/** Every OCI_EVERY-th release is of a chart published only in the OCI registry (0: none). */
+const OCI_EVERY = Number(process.env['OCI_EVERY'] ?? 4);
+const BIG_INDEX_MB = Number(process.env['BIG_INDEX_MB'] ?? 20);
 
 function procMem(pid: number): { rssMb: number; hwmMb: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -62,12 +65,39 @@ try {
   const template = JSON.parse(stdout) as { name: string; namespace: string; version: number; info: { status: string } };
   process.stderr.write(`release JSON ${(stdout.length / 1024).toFixed(0)} KiB, ${TEMPLATES} templates\n`);
 
+  // Third HTTP repository: a ~20 MB Helm-shaped index (the synthetic generator of the index benchmark) that
+  // also lists bigchart, so the big index is on the resolution path of every main-repo release.
+  const bigDir = join(env.chartRepo.dir, 'big');
+  mkdirSync(bigDir, { recursive: true });
+  cpSync(join(mainDir, 'bigchart-1.0.0.tgz'), join(bigDir, 'bigchart-1.0.0.tgz'));
+  await repoIndex(bigDir);
+  const helmIndex = readFileSync(join(bigDir, 'index.yaml'), 'utf8');
+  const synthetic = syntheticIndexYaml(BIG_INDEX_MB * 2 ** 20);
+  const syntheticEntries = synthetic.slice('apiVersion: v1\nentries:\n'.length, synthetic.lastIndexOf('generated:'));
+  writeFileSync(join(bigDir, 'index.yaml'), helmIndex.replace('entries:\n', `entries:\n${syntheticEntries}`));
+  process.stderr.write(`big index.yaml ${(readFileSync(join(bigDir, 'index.yaml')).length / 2 ** 20).toFixed(1)} MiB\n`);
+
+  // OCI: a second 40-template chart pushed by the real `helm push` to the registry only.
+  const ociDir = writeChartSource(src, { name: 'ocichart', version: '1.0.0', appVersion: '1.0.0' });
+  for (let t = readdirSync(join(ociDir, 'templates')).length; t < TEMPLATES; t++) writeFileSync(join(ociDir, 'templates', `extra-${t}.yaml`), base.replace('{{ include "chart.fullname" . }}', `{{ include "chart.fullname" . }}-${t}`));
+  const ociPkg = join(src, 'oci-pkg');
+  mkdirSync(ociPkg, { recursive: true });
+  await runHelm(['package', ociDir, '--destination', ociPkg]);
+  await pushChart(join(ociPkg, 'ocichart-1.0.0.tgz'), `${env.registry.url}/scale`);
+  const ociTemplate = JSON.parse((await runHelm(['install', 'template', join(ociPkg, 'ocichart-1.0.0.tgz'), '--dry-run=client', '-o', 'json'])).stdout) as typeof template;
+
   await installCrds(cluster);
   const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `scale-${i}`);
   for (const ns of namespaces) await kubectl(cluster, ['create', 'namespace', ns]);
-  await kubectl(cluster, ['apply', '-f', '-'], {
-    input: JSON.stringify({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name: 'main' }, spec: { url: env.chartRepo.repos.main.url } }),
-  });
+  const repositories: [string, Record<string, unknown>][] = [
+    ['main', { url: env.chartRepo.repos.main.url }],
+    ['fork', { url: env.chartRepo.repos.fork.url }],
+    ['big', { url: `${env.chartRepo.url}/big` }],
+    ['oci', { url: `${env.registry.url}/scale`, plainHTTP: true }],
+  ];
+  for (const [name, spec] of repositories) {
+    await kubectl(cluster, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec }) });
+  }
   // As in the image: compiled JavaScript (no type stripping at run time), NODE_OPTIONS as the chart sets it.
   const startController = (): ReturnType<typeof startControllerProcess> =>
     startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', '8'], 'scale', {
@@ -96,7 +126,9 @@ try {
     for (let r = created; r < size; r++) for (let rev = 1; rev <= REVISIONS; rev++) work.push({ ns: namespaces[r % NAMESPACES] ?? 'scale-0', name: `rel-${r}`, rev });
     await pool(work, 16, async ({ ns, name, rev }) => {
       const status = rev === REVISIONS ? 'deployed' : 'superseded';
-      const json = JSON.stringify({ ...template, name, namespace: ns, version: rev, info: { ...template.info, status } });
+      const r = Number(name.slice('rel-'.length));
+      const t = OCI_EVERY > 0 && r % OCI_EVERY === OCI_EVERY - 1 ? ociTemplate : template;
+      const json = JSON.stringify({ ...t, name, namespace: ns, version: rev, info: { ...t.info, status } });
       const body = {
         apiVersion: 'v1',
         kind: 'Secret',
