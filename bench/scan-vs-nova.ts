@@ -13,7 +13,7 @@
  * ~/.cache/chartorigin/bench/nova). Needs `npm run build` first (chartorigin runs from dist/, as shipped).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiKubeConfigFor, kubectl } from '../test/harness/controlplane.ts';
@@ -188,6 +188,26 @@ try {
       ...(fails ? [`WARNING: ${fails} runs exited non-zero`, ''] : []),
     ].join('\n'),
   );
+  // CPU_PROF=1: one more chartorigin scan under --cpu-prof; self time summed per script (where the time goes).
+  if (process.env['CPU_PROF']) {
+    const profDir = mkdtempSync(join(tmpdir(), 'scan-prof-'));
+    await timed(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, ...coArgs], toolEnv);
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      const prof = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as { nodes: { id: number; callFrame: { url: string; functionName: string } }[]; samples: number[]; timeDeltas: number[] };
+      const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+      const bucket = new Map<string, number>();
+      prof.samples.forEach((id, i) => {
+        const cf = byId.get(id)?.callFrame;
+        const url = cf?.url ?? '';
+        const where = url.includes('node_modules/') ? `npm:${url.split('node_modules/').pop()?.split('/')[0] ?? ''}` : url.includes('/dist/src/') ? `chartorigin:${url.split('/dist/src/')[1] ?? ''}` : url ? `node:${url.replace(/^node:/, '')}` : `(${cf?.functionName || 'native'})`;
+        bucket.set(where, (bucket.get(where) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
+      });
+      const total = [...bucket.values()].reduce((a, b) => a + b, 0);
+      process.stdout.write(`\nCPU profile of one chartorigin scan (${profDir}/${file}), self time by script, total ${total.toFixed(0)} ms:\n\n| where | self ms | share |\n|---|---|---|\n`);
+      for (const [k, v] of [...bucket].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`| ${k} | ${v.toFixed(0)} | ${((100 * v) / total).toFixed(0)} % |\n`);
+    }
+  }
 } finally {
   await running.stop();
 }
