@@ -79,6 +79,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
         labelSelector: 'owner=helm',
         fieldSelector,
         logger: log.child({ component: 'watch', storage }),
+        onWatchRestart: (reason) => o.metrics.countWatchRestart(storage === 'Secret' ? 'secrets' : 'configmaps', reason),
         handler: {
           upsert: (m) => index.upsert(storage, m),
           remove: (m) => index.remove(storage, m),

@@ -6,6 +6,7 @@ import type { ChartOriginMetrics } from '../metrics/metrics.ts';
 import { decodeStoredRelease, DEFAULT_DECODE_LIMITS, ReleaseDecodeError, type DecodeLimits } from '../release/decode.ts';
 import type { StoredReleaseObject } from '../release/types.ts';
 import type { ChartSource } from '../repo/types.ts';
+import { redactUrl } from '../repo/url.ts';
 import { carryTransitionTimes, statusOf, type ChartOriginStore } from './chart-origins.ts';
 import { getObject } from './core-objects.ts';
 import type { KubeConfig } from './kubeconfig.ts';
@@ -104,7 +105,10 @@ export class ReleaseReconciler {
       verify: this.#o.verify,
       now: () => now,
     });
+    const sources = this.#o.repositories.sources();
     for (const f of failures) {
+      const source = sources.find((s) => s.config.name === f.repository);
+      if (source) metrics.countRepositoryError(f.repository, redactUrl(source.config.url), f.reason);
       logger.warn({ namespace, release: name, chart: record.chart.name, repository: f.repository, reason: f.reason, err: f.message }, 'repository error during analysis');
     }
     let final = report;

@@ -34,6 +34,20 @@ export interface ReflectorOptions {
   watchTimeoutSeconds?: number;
   /** Keep whole objects instead of metadata; for small, few objects only. */
   full?: boolean;
+  /**
+   * Told why the watch had to be re-opened: `expired` (410 Gone: relist), `error` (stream broke or the
+   * server refused it: re-watch from the last resourceVersion after a back-off).
+   */
+  onWatchRestart?: (reason: WatchRestartReason) => void;
+}
+
+export type WatchRestartReason = 'expired' | 'error';
+
+/** What to do after a failed list or watch, like client-go: only 410 Gone throws the resourceVersion away. */
+export function afterWatchFailure(err: unknown, failures: number): { relist: boolean; delayMs: number; reason: WatchRestartReason } {
+  const gone = err instanceof KubeApiError && err.status === 410;
+  if (gone) return { relist: true, delayMs: 0, reason: 'expired' };
+  return { relist: false, delayMs: Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), reason: 'error' };
 }
 
 const META_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
@@ -59,8 +73,10 @@ const keyOf = (m: ObjectMeta): string => `${m.namespace}/${m.name}`;
 
 /**
  * client-go's reflector for metadata only: list (paged), then watch from the list's resourceVersion
- * with bookmarks; a 410 Gone (compaction) or a broken stream leads to a relist, whose difference with
- * the known objects is delivered as upserts and removals, so no delete is ever missed.
+ * with bookmarks. A watch that ends or breaks is re-opened from the last resourceVersion seen (events
+ * in between are replayed by the server); only a 410 Gone (that version was compacted away) leads to a
+ * relist, whose difference with the known objects is delivered as upserts and removals, so no delete is
+ * ever missed.
  */
 export class MetadataReflector {
   readonly #o: ReflectorOptions;
@@ -84,13 +100,15 @@ export class MetadataReflector {
         failures = 0;
       } catch (err) {
         if (signal.aborted) return;
-        const gone = err instanceof KubeApiError && err.status === 410;
-        if (gone) this.#resourceVersion = '';
         failures++;
-        const delay = gone ? 0 : Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
-        this.#o.logger.warn({ path: this.#o.path, err: (err as Error).message, retryMs: delay }, gone ? 'watch expired; relisting' : 'list/watch failed; retrying');
-        if (!gone) this.#resourceVersion = '';
-        await sleep(delay, signal);
+        const next = afterWatchFailure(err, failures);
+        if (next.relist) this.#resourceVersion = '';
+        this.#o.onWatchRestart?.(next.reason);
+        this.#o.logger.warn(
+          { path: this.#o.path, err: (err as Error).message, retryMs: next.delayMs, resourceVersion: this.#resourceVersion || undefined, reason: next.reason },
+          next.relist ? 'watch expired (410 Gone); relisting' : this.#resourceVersion ? 'watch failed; resuming from the last resourceVersion' : 'list failed; retrying',
+        );
+        await sleep(next.delayMs, signal);
       }
     }
   }

@@ -100,6 +100,7 @@ export class RepositoryManager implements RepositoryView {
       path: `/apis/${GROUP}/${VERSION}/chartrepositories`,
       full: true,
       logger: this.#o.logger,
+      onWatchRestart: (reason) => this.#o.metrics.countWatchRestart('chartrepositories', reason),
       handler: {
         upsert: (m) => void this.#upsert(m),
         remove: (m) => this.#remove(m.name),

@@ -110,6 +110,7 @@ export class ChartOriginMetrics {
   readonly #releases: Gauge<string>;
   readonly #leader: Gauge<string>;
   readonly #workqueueDepth: Gauge<string>;
+  readonly #watchRestarts: Counter<string>;
 
   /** Set when the registry caches the release gauges' text: told about every release change. */
   readonly #cached: CachingRegistry | undefined;
@@ -223,6 +224,13 @@ export class ChartOriginMetrics {
       registers,
     });
 
+    this.#watchRestarts = new Counter({
+      name: 'chartorigin_watch_restarts_total',
+      help: 'Watches re-opened, by resource and reason: expired = 410 Gone, relisted; error = resumed from the last resourceVersion.',
+      labelNames: ['resource', 'reason'],
+      registers,
+    });
+
     // Present from the start so that rate() and absent() alerts work before the first event.
     for (const result of RECONCILE_RESULTS) this.#reconcileTotal.inc({ result }, 0);
     this.#leader.set(0);
@@ -313,6 +321,14 @@ export class ChartOriginMetrics {
     }
   }
 
+  /** A repository failure met while analysing a release (tarball, manifest, listing): counted like a fetch error. */
+  countRepositoryError(repository: string, url: string, reason: string): void {
+    const record = this.#repository(repository, url);
+    const r = safeReason(reason);
+    this.#repositoryFetchErrors.inc({ repository, url: record.url, reason: r });
+    record.errorReasons.add(r);
+  }
+
   setRepositoryState(repository: string, url: string, state: RepositoryState): void {
     const record = this.#repository(repository, url);
     const labels = { repository, url: record.url };
@@ -343,6 +359,10 @@ export class ChartOriginMetrics {
 
   setLeader(leader: boolean): void {
     this.#leader.set(leader ? 1 : 0);
+  }
+
+  countWatchRestart(resource: string, reason: string): void {
+    this.#watchRestarts.inc({ resource, reason: safeReason(reason) });
   }
 
   setWorkqueueDepth(depth: number): void {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
+import { applyChartRepository, chartOriginWhere, getChartOrigin } from '../harness/chart-origins.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
@@ -29,25 +30,12 @@ const repoPrefix = ns.replace(/[^a-z0-9-]/g, '');
 let controller: ControllerProcess;
 let flaky: ChartRepoServer;
 
-async function origin(name: string): Promise<ChartOriginObject | undefined> {
-  try {
-    return JSON.parse(await kubectl(cluster, ['get', 'chartorigin', name, '-n', ns, '-o', 'json'])) as ChartOriginObject;
-  } catch {
-    return undefined;
-  }
-}
+const origin = (name: string): Promise<ChartOriginObject | undefined> => getChartOrigin<ChartOriginObject>(cluster, ns, name);
 
-async function originWhere(name: string, ok: (o: ChartOriginObject) => boolean, what: string, timeoutMs = 30_000): Promise<ChartOriginObject> {
-  return eventually(what, async () => {
-    const o = await origin(name);
-    return o && ok(o) ? o : undefined;
-  }, timeoutMs);
-}
+const originWhere = (name: string, ok: (o: ChartOriginObject) => boolean, what: string, timeoutMs = 30_000): Promise<ChartOriginObject> =>
+  chartOriginWhere(cluster, ns, name, ok, what, timeoutMs);
 
-async function applyRepository(name: string, spec: Record<string, unknown>): Promise<void> {
-  const doc = { apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec };
-  await kubectl(cluster, ['apply', '-f', '-'], { input: JSON.stringify(doc) });
-}
+const applyRepository = (name: string, spec: Record<string, unknown>): Promise<void> => applyChartRepository(cluster, name, spec);
 
 before(async () => {
   await installCrds(cluster);

@@ -129,12 +129,14 @@ describe('faults', () => {
     await assertConverged([ns]);
     assert.ok(!(await originState([ns])).has(`${ns}/a2`), 'the uninstalled release has no ChartOrigin');
     assert.ok(c.proc.running(), 'the controller survived the restart');
+    // The broken watches were re-opened (resumed, or relisted when the new apiserver no longer had that revision).
+    assert.match(await c.metrics(), /^chartorigin_watch_restarts_total\{resource="secrets",reason="(error|expired)"\} [1-9]/m);
     await c.stop();
   });
 
-  // The reflector drops its resourceVersion on any broken watch, so after an outage it relists rather
-  // than resuming from a (here compacted) revision; a resume that does get 410 relists as well.
-  it('etcd compacted while the controller was cut off: it relists instead of resuming, and an uninstall in the gap deletes the ChartOrigin', async () => {
+  // Like client-go, the reflector resumes a broken watch from the last resourceVersion it saw; here that
+  // revision was compacted away while it was cut off, so the resume must get 410 Gone and relist.
+  it('etcd compacted while the controller was cut off: the resume gets 410 Gone and relists, and an uninstall in the gap deletes the ChartOrigin', async () => {
     const ns = uniqueNamespace('flt-gone');
     await ensureNamespace(cp, ns);
     await installMany(ns, ['g1', 'g2', 'g3'], '1.0.0');
@@ -151,7 +153,9 @@ describe('faults', () => {
     const compacted = await cp.compactEtcd();
     assert.ok(compacted > 0);
     await cp.startApiServer();
-    await eventually('controller logs the relist', async () => (/watch expired; relisting|list\/watch failed; retrying/.test(readFileSync(c.proc.logFile, 'utf8')) ? true : undefined), 60_000, 250);
+    await eventually('controller logs the 410 and the relist', async () => (/watch expired \(410 Gone\); relisting/.test(readFileSync(c.proc.logFile, 'utf8')) ? true : undefined), 90_000, 250);
+    const restarts = await c.metrics();
+    assert.match(restarts, /^chartorigin_watch_restarts_total\{resource="secrets",reason="expired"\} [1-9]/m, 'the secrets watch was expired (410) and relisted');
     await assertConverged([ns]);
     assert.ok(!(await originState([ns])).has(`${ns}/g2`), 'the release uninstalled in the gap has no ChartOrigin');
     await c.stop();
@@ -184,6 +188,43 @@ describe('faults', () => {
     assert.ok(written.length > 0, 'the first controller wrote a ChartOrigin before it was killed');
     assert.ok(!state.has(`${ns}/${orphan}`) && !state.has(`${ns}/${unwritten}`), 'releases uninstalled while the controller was down have no ChartOrigin');
     await second.stop();
+  });
+
+  it('leader SIGKILLed with two replicas: the standby takes over within the lease, and changes made during the take-over converge to helm list', async () => {
+    const ns = uniqueNamespace('flt-lead');
+    await ensureNamespace(cp, ns);
+    await installMany(ns, ['l1', 'l2', 'l3', 'l4'], '1.0.0');
+    const args = ['--leader-elect=true', '--leader-election-namespace', ns, '--leader-election-id', 'faults-lease', '--namespaces', ns];
+    const replicas = [await startControllerProcess(cp, args, 'ctrl-lead-a'), await startControllerProcess(cp, args, 'ctrl-lead-b')];
+    controllers.push(...replicas);
+    const leading = async (c: ControllerProcess): Promise<boolean | undefined> => {
+      try {
+        const m = /^chartorigin_leader (\d)/m.exec(await c.metrics());
+        return m ? m[1] === '1' : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const states = await eventually('one leader', async () => {
+      const st = await Promise.all(replicas.map(leading));
+      return st.filter((x) => x === true).length === 1 && st.every((x) => x !== undefined) ? st : undefined;
+    }, 60_000);
+    const leader = replicas[states.indexOf(true)]!;
+    const standby = replicas[1 - states.indexOf(true)]!;
+    await assertConverged([ns]);
+    process.kill(-leader.proc.pid, 'SIGKILL');
+    const killedAt = Date.now();
+    // While nobody leads: an upgrade, an uninstall and an install.
+    await helmUpgrade(cp, 3, 'l1', 'webapp', { namespace: ns, repo: repo.url, version: '2.0.0' });
+    await helmUninstall(cp, 4, 'l2', { namespace: ns });
+    await helmInstall(cp, 4, 'l5', 'webapp', { namespace: ns, repo: repo.url, version: '1.2.0' });
+    await eventually('standby leads', async () => ((await leading(standby)) ? true : undefined), 45_000, 250);
+    const tookOverMs = Date.now() - killedAt;
+    // The default lease is 15 s: a SIGKILLed leader cannot hand it back, so the standby waits it out.
+    assert.ok(tookOverMs <= 15_000 + 10_000, `take-over took ${tookOverMs} ms`);
+    await assertConverged([ns]);
+    assert.ok(!(await originState([ns])).has(`${ns}/l2`), 'the release uninstalled during the take-over has no ChartOrigin');
+    await standby.stop();
   });
 
   it('a repository down for a while and back: Ready flips to False once and back to True once, ChartOrigins stay Stale meanwhile and recover', async () => {

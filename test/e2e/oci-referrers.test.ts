@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { packageChart, pushChart, scratchDir } from '../harness/charts.ts';
+import { applyChartRepository, chartOriginWhere } from '../harness/chart-origins.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
@@ -38,25 +39,11 @@ let plain: Registry;
 // The repository verifies cosign signatures with this key (Secret referenced by cosignKeySecretRef).
 const key = cosignKey();
 
-async function origin(name: string): Promise<ChartOriginObject | undefined> {
-  try {
-    return JSON.parse(await kubectl(cluster, ['get', 'chartorigin', name, '-n', ns, '-o', 'json'])) as ChartOriginObject;
-  } catch {
-    return undefined;
-  }
-}
 
-async function originWhere(name: string, ok: (o: ChartOriginObject) => boolean, what: string, timeoutMs = 60_000): Promise<ChartOriginObject> {
-  return eventually(what, async () => {
-    const o = await origin(name);
-    return o && ok(o) ? o : undefined;
-  }, timeoutMs, 250);
-}
+const originWhere = (name: string, ok: (o: ChartOriginObject) => boolean, what: string, timeoutMs = 60_000): Promise<ChartOriginObject> =>
+  chartOriginWhere(cluster, ns, name, ok, what, timeoutMs);
 
-async function applyRepository(name: string, spec: Record<string, unknown>): Promise<void> {
-  const doc = { apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec };
-  await kubectl(cluster, ['apply', '-f', '-'], { input: JSON.stringify(doc) });
-}
+const applyRepository = (name: string, spec: Record<string, unknown>): Promise<void> => applyChartRepository(cluster, name, spec);
 
 before(async () => {
   await installCrds(cluster);

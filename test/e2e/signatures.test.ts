@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
+import { applyObject, getChartOrigin } from '../harness/chart-origins.ts';
 import { packageChart, pushChart, repoIndex, scratchDir } from '../harness/charts.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
@@ -45,13 +46,7 @@ let ociRef = '';
 let tamperedSignedDigest = '';
 let tamperedServedDigest = '';
 
-async function origin(name: string): Promise<ChartOriginObject | undefined> {
-  try {
-    return JSON.parse(await kubectl(cluster, ['get', 'chartorigin', name, '-n', ns, '-o', 'json'])) as ChartOriginObject;
-  } catch {
-    return undefined;
-  }
-}
+const origin = (name: string): Promise<ChartOriginObject | undefined> => getChartOrigin<ChartOriginObject>(cluster, ns, name);
 
 const signatureOf = (name: string): Promise<{ o: ChartOriginObject; s: Signature }> =>
   eventually(`${name} has a signature in status`, async () => {
@@ -62,9 +57,7 @@ const signatureOf = (name: string): Promise<{ o: ChartOriginObject; s: Signature
 
 const ready = (o: ChartOriginObject) => o.status?.conditions?.find((c) => c.type === 'Ready');
 
-async function apply(doc: object): Promise<void> {
-  await kubectl(cluster, ['apply', '-f', '-'], { input: JSON.stringify(doc) });
-}
+const apply = (doc: object): Promise<void> => applyObject(cluster, doc);
 
 before(async () => {
   await installCrds(cluster);
