@@ -102,7 +102,8 @@ try {
   const startController = (): ReturnType<typeof startControllerProcess> =>
     startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', '8'], 'scale', {
       entry: join(REPO_ROOT, 'dist/src/cli/main.js'),
-      nodeFlags: (process.env['CONTROLLER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
+      // Default: the image's NODE_OPTIONS (Dockerfile, chart value controller.nodeOptions); CONTROLLER_NODE_FLAGS='' for none.
+      nodeFlags: (process.env['CONTROLLER_NODE_FLAGS'] ?? '--max-semi-space-size=4 --max-old-space-size=384').split(' ').filter(Boolean),
     });
 
   // SERIES=200,2000,10000: the sizes in one run, each measured by a fresh controller process; Secrets are added
