@@ -69,7 +69,10 @@ try {
   // also lists bigchart, so the big index is on the resolution path of every main-repo release.
   const bigDir = join(env.chartRepo.dir, 'big');
   mkdirSync(bigDir, { recursive: true });
-  cpSync(join(mainDir, 'bigchart-1.0.0.tgz'), join(bigDir, 'bigchart-1.0.0.tgz'));
+  // Its bigchart 1.0.0 is a different build (fork templates): the same name and version as main's, so the
+  // controller must fetch and compare both tarballs, and content decides (Verified from main, not Ambiguous).
+  const bigSrc = writeChartSource(scratchDir('big-fork'), { name: 'bigchart', version: '1.0.0', appVersion: '1.0.0', templateVariant: 'fork' });
+  await runHelm(['package', bigSrc, '--destination', bigDir]);
   await repoIndex(bigDir);
   const helmIndex = readFileSync(join(bigDir, 'index.yaml'), 'utf8');
   const synthetic = syntheticIndexYaml(BIG_INDEX_MB * 2 ** 20);
