@@ -1,7 +1,10 @@
 /**
  * `npm run bench:scale` — (or SERIES=200,2000,10000 for a scaling series, each size in a fresh controller) RELEASES (default 2000) × REVISIONS (default 5) release Secrets on the real
  * control plane, then the controller from start to every ChartOrigin Ready: wall time, resident memory
- * after sync and peak (VmRSS / VmHWM of the controller process), bytes retained per release.
+ * after sync and peak (VmRSS / VmHWM of the controller process), bytes retained per release. RUNS (default 1)
+ * fresh controllers per size, medians reported. Repositories: main + fork + big (~BIG_INDEX_MB, default 20 MiB,
+ * index.yaml) over HTTP and an OCI registry; every OCI_EVERY-th release (default 4th) is of the OCI-only chart.
+ * CONTROLLER_NODE_FLAGS (default: the image's NODE_OPTIONS).
  *
  * The releases are encoded exactly as Helm's Secret driver does (JSON → gzip best → base64, then the API's
  * base64), from a real `helm install --dry-run=client -o json` of a 40-template chart packaged by the real
@@ -22,6 +25,13 @@ const RELEASES = SERIES.length ? Math.max(...SERIES) : Number(process.env['RELEA
 const REVISIONS = Number(process.env['REVISIONS'] ?? 5);
 const NAMESPACES = Math.max(1, Math.min(20, Math.ceil(RELEASES / 100)));
 const TEMPLATES = 40;
+const RUNS = Math.max(1, Number(process.env['RUNS'] ?? 1));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
 /** Every OCI_EVERY-th release is of a chart published only in the OCI registry (0: none). */
 const OCI_EVERY = Number(process.env['OCI_EVERY'] ?? 4);
 const BIG_INDEX_MB = Number(process.env['BIG_INDEX_MB'] ?? 20);
@@ -146,62 +156,68 @@ try {
     const createdS = (performance.now() - t0) / 1000;
     process.stderr.write(`created ${work.length} release Secrets in ${createdS.toFixed(1)} s (${size * REVISIONS} in the cluster)\n`);
 
-    // Every size starts from no ChartOrigin at all (as a first install does): the ones the previous size's
-    // controller made are deleted (no finalizers), so nothing counts as Ready before this controller made it.
-    for (const ns of namespaces) await kubeRequest(kc, { method: 'DELETE', path: `/apis/chartorigin.io/v1alpha1/namespaces/${ns}/chartorigins` });
-    const emptyRv = await eventually('no ChartOrigin left', async () => {
-      const l = await kubeRequest<{ items: unknown[]; metadata: { resourceVersion: string } }>(kc, { path: '/apis/chartorigin.io/v1alpha1/chartorigins', query: { limit: 1 } });
-      return l.items.length === 0 ? l.metadata.resourceVersion : undefined;
-    }, 300_000, 500);
-    // Readiness from one watch stream (not repeated lists of every ChartOrigin, which at 10,000 objects cost the
-    // apiserver — on the same 2 cores — more than the controller's own work).
-    const readyNames = new Set<string>();
-    const verifiedNames = new Set<string>();
-    const abort = new AbortController();
-    let allReady: () => void = () => undefined;
-    const allReadyP = new Promise<void>((r) => (allReady = r));
-    const watchP = kubeWatch(kc, { path: '/apis/chartorigin.io/v1alpha1/chartorigins', query: { watch: true, resourceVersion: emptyRv }, signal: abort.signal }, (e) => {
-      const ev = e as { type: string; object: { metadata: { namespace: string; name: string }; status?: { conditions?: { type: string; status: string }[]; origin?: { match?: string } } } };
-      const key = `${ev.object.metadata.namespace}/${ev.object.metadata.name}`;
-      const isReady = ev.type !== 'DELETED' && !!ev.object.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      if (isReady) readyNames.add(key);
-      else readyNames.delete(key);
-      if (isReady && ev.object.status?.origin?.match === 'Verified') verifiedNames.add(key);
-      else verifiedNames.delete(key);
-      if (readyNames.size >= size) allReady();
-    }).catch((err: unknown) => {
-      if (!abort.signal.aborted) process.stderr.write(`watch ended: ${String(err)}\n`);
-    });
-    const started = performance.now();
-    const controller = await startController();
-    let peakSeen = 0;
-    const sampler = setInterval(() => {
-      try {
-        peakSeen = Math.max(peakSeen, procMem(controller.proc.pid).hwmMb);
-      } catch {
-        // the process may be gone; the final sample reports it
-      }
-    }, 500);
-    const timeout = setTimeout(() => allReady(), 1_200_000);
-    await allReadyP;
-    clearTimeout(timeout);
-    clearInterval(sampler);
-    const syncS = (performance.now() - started) / 1000;
-    const verified = verifiedNames.size;
-    const readyCount = readyNames.size;
-    abort.abort();
-    await watchP;
-    await new Promise((r) => setTimeout(r, 3000));
-    const after = procMem(controller.proc.pid);
-    const heap = heapUsed(await controller.metrics());
-    await controller.stop();
-    rows.push({ size, secrets: size * REVISIONS, syncS, verified, ready: readyCount, rssMb: after.rssMb, hwmMb: Math.max(after.hwmMb, peakSeen), heapUsed: heap });
-    process.stderr.write(`${size} × ${REVISIONS}: all Ready in ${syncS.toFixed(1)} s, RSS ${after.rssMb.toFixed(0)} MiB\n`);
+    // RUNS (default 1): the same size measured by RUNS fresh controllers; the table shows medians.
+    const runs: Row[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      // Every size starts from no ChartOrigin at all (as a first install does): the ones the previous size's
+      // controller made are deleted (no finalizers), so nothing counts as Ready before this controller made it.
+      for (const ns of namespaces) await kubeRequest(kc, { method: 'DELETE', path: `/apis/chartorigin.io/v1alpha1/namespaces/${ns}/chartorigins` });
+      const emptyRv = await eventually('no ChartOrigin left', async () => {
+        const l = await kubeRequest<{ items: unknown[]; metadata: { resourceVersion: string } }>(kc, { path: '/apis/chartorigin.io/v1alpha1/chartorigins', query: { limit: 1 } });
+        return l.items.length === 0 ? l.metadata.resourceVersion : undefined;
+      }, 300_000, 500);
+      // Readiness from one watch stream (not repeated lists of every ChartOrigin, which at 10,000 objects cost the
+      // apiserver — on the same 2 cores — more than the controller's own work).
+      const readyNames = new Set<string>();
+      const verifiedNames = new Set<string>();
+      const abort = new AbortController();
+      let allReady: () => void = () => undefined;
+      const allReadyP = new Promise<void>((r) => (allReady = r));
+      const watchP = kubeWatch(kc, { path: '/apis/chartorigin.io/v1alpha1/chartorigins', query: { watch: true, resourceVersion: emptyRv }, signal: abort.signal }, (e) => {
+        const ev = e as { type: string; object: { metadata: { namespace: string; name: string }; status?: { conditions?: { type: string; status: string }[]; origin?: { match?: string } } } };
+        const key = `${ev.object.metadata.namespace}/${ev.object.metadata.name}`;
+        const isReady = ev.type !== 'DELETED' && !!ev.object.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        if (isReady) readyNames.add(key);
+        else readyNames.delete(key);
+        if (isReady && ev.object.status?.origin?.match === 'Verified') verifiedNames.add(key);
+        else verifiedNames.delete(key);
+        if (readyNames.size >= size) allReady();
+      }).catch((err: unknown) => {
+        if (!abort.signal.aborted) process.stderr.write(`watch ended: ${String(err)}\n`);
+      });
+      const started = performance.now();
+      const controller = await startController();
+      let peakSeen = 0;
+      const sampler = setInterval(() => {
+        try {
+          peakSeen = Math.max(peakSeen, procMem(controller.proc.pid).hwmMb);
+        } catch {
+          // the process may be gone; the final sample reports it
+        }
+      }, 500);
+      const timeout = setTimeout(() => allReady(), 1_200_000);
+      await allReadyP;
+      clearTimeout(timeout);
+      clearInterval(sampler);
+      const syncS = (performance.now() - started) / 1000;
+      const verified = verifiedNames.size;
+      const readyCount = readyNames.size;
+      abort.abort();
+      await watchP;
+      await new Promise((r) => setTimeout(r, 3000));
+      const after = procMem(controller.proc.pid);
+      const heap = heapUsed(await controller.metrics());
+      await controller.stop();
+      runs.push({ size, secrets: size * REVISIONS, syncS, verified, ready: readyCount, rssMb: after.rssMb, hwmMb: Math.max(after.hwmMb, peakSeen), heapUsed: heap });
+      process.stderr.write(`${size} × ${REVISIONS}: all Ready in ${syncS.toFixed(1)} s, RSS ${after.rssMb.toFixed(0)} MiB\n`);
+    }
+    const med = (f: (r: Row) => number): number => median(runs.map(f));
+    rows.push({ size, secrets: size * REVISIONS, syncS: med((r) => r.syncS), verified: med((r) => r.verified), ready: med((r) => r.ready), rssMb: med((r) => r.rssMb), hwmMb: med((r) => r.hwmMb), heapUsed: med((r) => r.heapUsed) });
   }
 
   const kib = (mb: number): string => ((mb * 1024)).toFixed(1);
   const lines = [
-    `| releases × revisions | Secrets | controller start → all Ready (s) | Ready / Verified | RSS after sync (MiB) | peak RSS (MiB) | heap used after sync (MiB) | RSS per release (KiB) | (RSS − idle) per release (KiB) | (heap − idle heap) per release (KiB) | s per 1,000 releases |`,
+    `| releases × revisions | Secrets | controller start → all Ready (s, median of ${RUNS}) | Ready / Verified | RSS after sync (MiB) | peak RSS (MiB) | heap used after sync (MiB) | RSS per release (KiB) | (RSS − idle) per release (KiB) | (heap − idle heap) per release (KiB) | s per 1,000 releases |`,
     `|---|---|---|---|---|---|---|---|---|---|---|`,
   ];
   for (const r of rows) {
