@@ -1,0 +1,213 @@
+/**
+ * `npm run bench:scan-vs-nova` — `chartorigin scan -A` against `nova find --helm` on the same real control
+ * plane, the same releases and the same HTTP chart repository, in the same run, alternating.
+ *
+ * RELEASES (default 200) releases of CHARTS charts, each chart published in one loopback HTTP repository in
+ * several versions; HELM_INSTALLS (default 4) of them installed with the real helm (3 and 4), the rest
+ * written as Helm-encoded release Secrets (JSON → gzip → base64, as Helm's Secret driver does) made from a
+ * real `helm install --dry-run=client -o json` of the packaged chart version, with REVISIONS (default 2)
+ * revisions each. Each tool runs RUNS (default 5) times in a fresh process under GNU time; medians of wall
+ * time and peak RSS are reported, plus how many releases both tools give the same latest version.
+ *
+ * nova is built from its source for comparison only, outside the repository: NOVA (default
+ * ~/.cache/chartorigin/bench/nova). Needs `npm run build` first (chartorigin runs from dist/, as shipped).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { apiKubeConfigFor, kubectl } from '../test/harness/controlplane.ts';
+import { startTestEnvironment } from '../test/harness/environment.ts';
+import { packageChart, repoIndex, runHelm } from '../test/harness/charts.ts';
+import { helmInstall } from '../test/harness/helm.ts';
+import { kubeRequest } from '../src/kube/raw-client.ts';
+import { REPO_ROOT } from '../test/harness/tools.ts';
+import { encodeHelmString } from '../src/release/encode.ts';
+
+const RELEASES = Number(process.env['RELEASES'] ?? 200);
+const REVISIONS = Math.max(1, Number(process.env['REVISIONS'] ?? 2));
+const RUNS = Number(process.env['RUNS'] ?? 5);
+const CHARTS = Number(process.env['CHARTS'] ?? 5);
+const HELM_INSTALLS = Math.min(RELEASES, Number(process.env['HELM_INSTALLS'] ?? 4));
+const NOVA = process.env['NOVA'] ?? join(homedir(), '.cache/chartorigin/bench/nova');
+const VERSIONS = ['1.0.0', '1.1.0', '1.2.0', '2.0.0', '2.1.0'];
+const NAMESPACES = Math.max(1, Math.min(20, Math.ceil(RELEASES / 100)));
+
+if (!existsSync(NOVA)) throw new Error(`nova binary not found at ${NOVA} (build it outside the repo, see bench/RESULTS.md)`);
+if (!existsSync(join(REPO_ROOT, 'dist/src/cli/main.js'))) throw new Error('dist/ missing: run `npm run build` first');
+
+interface Timed { wallS: number; maxRssMb: number; stdout: string; code: number }
+
+/** One fresh process under GNU time (async spawn: the chart server lives in this process). */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-time-'));
+  const report = join(dir, 'time.txt');
+  return new Promise((resolve, reject) => {
+    const p = spawn('/usr/bin/time', ['-v', '-o', report, cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    p.stdout.on('data', (b: Buffer) => out.push(b));
+    p.stderr.on('data', (b: Buffer) => err.push(b));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const t = readFileSync(report, 'utf8');
+      const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(t);
+      const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(t);
+      if (!wall || !rss) return reject(new Error(`cannot read GNU time output: ${t}`));
+      const wallS = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
+      if (code !== 0) process.stderr.write(`${cmd} exited ${code}: ${Buffer.concat(err).toString().slice(0, 2000)}\n`);
+      resolve({ wallS, maxRssMb: Number(rss[1]) / 1024, stdout: Buffer.concat(out).toString(), code: code ?? -1 });
+    });
+  });
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (i < items.length) await fn(items[i++] as T);
+  }));
+}
+
+const running = await startTestEnvironment({ log: () => undefined });
+const { env } = running;
+const cluster = env.cluster;
+const kc = apiKubeConfigFor(cluster);
+try {
+  // One repository of its own on the harness's static server: CHARTS charts × 5 versions, packaged by the real helm.
+  const repoDir = join(env.chartRepo.dir, 'bench');
+  const repoUrl = `${env.chartRepo.url}/bench`;
+  mkdirSync(repoDir, { recursive: true });
+  const charts = Array.from({ length: CHARTS }, (_, i) => `svc${i}`);
+  const templates = new Map<string, string>();
+  for (const name of charts) {
+    for (const version of VERSIONS) {
+      const p = await packageChart({ name, version, appVersion: version }, repoDir);
+      // The release JSON exactly as helm renders it; only name, namespace, revision and status change below.
+      templates.set(`${name}@${version}`, (await runHelm(['install', 'template', p.path, '--dry-run=client', '-o', 'json'])).stdout);
+    }
+  }
+  await repoIndex(repoDir);
+
+  const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `nova-${i}`);
+  for (const ns of namespaces) await kubectl(cluster, ['create', 'namespace', ns]);
+  // Release r: chart r % CHARTS; deployed version cycles over all but the newest for most, some already latest.
+  const plan = Array.from({ length: RELEASES }, (_, r) => ({
+    ns: namespaces[r % NAMESPACES] as string,
+    name: `rel-${r}`,
+    chart: charts[r % CHARTS] as string,
+    version: VERSIONS[Math.floor(r / CHARTS) % VERSIONS.length] as string,
+  }));
+
+  const t0 = performance.now();
+  for (const [i, p] of plan.slice(0, HELM_INSTALLS).entries()) {
+    await helmInstall(cluster, i % 2 ? 3 : 4, p.name, p.chart, { repo: repoUrl, version: p.version, namespace: p.ns });
+  }
+  const work: { ns: string; name: string; chart: string; version: string; rev: number }[] = [];
+  for (const p of plan.slice(HELM_INSTALLS)) for (let rev = 1; rev <= REVISIONS; rev++) work.push({ ...p, rev });
+  await pool(work, 16, async ({ ns, name, chart, version, rev }) => {
+    const status = rev === REVISIONS ? 'deployed' : 'superseded';
+    const template = JSON.parse(templates.get(`${chart}@${version}`) as string) as { info: { status: string } };
+    const json = JSON.stringify({ ...template, name, namespace: ns, version: rev, info: { ...template.info, status } });
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'helm.sh/release.v1',
+      metadata: { name: `sh.helm.release.v1.${name}.v${rev}`, namespace: ns, labels: { name, owner: 'helm', status, version: String(rev) } },
+      data: { release: Buffer.from(encodeHelmString(json)).toString('base64') },
+    };
+    await kubeRequest(kc, { method: 'POST', path: `/api/v1/namespaces/${ns}/secrets`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  });
+  process.stderr.write(`${HELM_INSTALLS} helm installs + ${work.length} release Secrets in ${((performance.now() - t0) / 1000).toFixed(1)} s; repo ${repoUrl}, ${CHARTS} charts × ${VERSIONS.length} versions\n`);
+
+  const work2 = mkdtempSync(join(tmpdir(), 'bench-nova-'));
+  const config = join(work2, 'repos.yaml');
+  writeFileSync(config, `repositories:\n  - name: bench\n    url: ${repoUrl}\n`);
+  // nova has its own helm and klog; give it a HOME of its own so no user helm config is read.
+  const toolEnv = { ...process.env, KUBECONFIG: cluster.kubeconfig, HOME: work2, HELM_DRIVER: 'secret' };
+  const coArgs = [join(REPO_ROOT, 'dist/src/cli/main.js'), 'scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '-o', 'json'];
+  const novaArgs = ['find', '--helm', '--url', repoUrl, '--poll-artifacthub=false', '--format', 'json', '--include-all', '--kubeconfig', cluster.kubeconfig];
+
+  const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const co: Timed[] = [];
+  const nova: Timed[] = [];
+  // Fixed cost of each tool: a fresh process that only prints its usage / version (no cluster, no repo).
+  const coStart: Timed[] = [];
+  const novaStart: Timed[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    coStart.push(await timed(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), '--help'], toolEnv));
+    novaStart.push(await timed(NOVA, ['version'], toolEnv));
+  }
+  for (let i = 0; i < RUNS; i++) {
+    // Alternate which goes first so neither always gets the warmer apiserver.
+    const order = i % 2 ? ['nova', 'co'] : ['co', 'nova'];
+    for (const which of order) {
+      if (which === 'co') co.push(await timed(process.execPath, coArgs, toolEnv));
+      else nova.push(await timed(NOVA, novaArgs, toolEnv));
+    }
+    process.stderr.write(`run ${i + 1}: chartorigin ${co.at(-1)?.wallS.toFixed(2)} s / nova ${nova.at(-1)?.wallS.toFixed(2)} s\n`);
+  }
+
+  // Same latest versions: compare per release (namespace/name) between the last run of each tool.
+  const coOut = JSON.parse(co.at(-1)?.stdout ?? '[]') as { name: string; namespace: string; latest?: { version?: string } }[];
+  const novaOut = JSON.parse(nova.at(-1)?.stdout ?? '[]') as { release: string; namespace: string; Latest?: { version?: string } }[];
+  const coLatest = new Map(coOut.map((r) => [`${r.namespace}/${r.name}`, r.latest?.version ?? '']));
+  const novaLatest = new Map(novaOut.map((r) => [`${r.namespace}/${r.release}`, r.Latest?.version ?? '']));
+  let agree = 0;
+  const differ: string[] = [];
+  for (const p of plan) {
+    const key = `${p.ns}/${p.name}`;
+    const a = coLatest.get(key);
+    const b = novaLatest.get(key);
+    if (a && a === b) agree++;
+    else if (differ.length < 5) differ.push(`${key}: chartorigin ${a ?? 'missing'}, nova ${b ?? 'missing'}`);
+  }
+  const fails = [...co, ...nova].filter((t) => t.code !== 0).length;
+
+  const cw = median(co.map((t) => t.wallS));
+  const nw = median(nova.map((t) => t.wallS));
+  const cm = median(co.map((t) => t.maxRssMb));
+  const nm = median(nova.map((t) => t.maxRssMb));
+  process.stdout.write(
+    [
+      `| releases (helm-installed + encoded) × revisions | tool | median wall s (${RUNS} runs) | min–max s | median peak RSS MiB | time ÷ nova | same latest as nova |`,
+      `|---|---|---|---|---|---|---|`,
+      `| ${RELEASES} (${HELM_INSTALLS} + ${RELEASES - HELM_INSTALLS}) × ${REVISIONS} | chartorigin scan -A | ${cw.toFixed(2)} | ${Math.min(...co.map((t) => t.wallS)).toFixed(2)}–${Math.max(...co.map((t) => t.wallS)).toFixed(2)} | ${cm.toFixed(0)} | ${(cw / nw).toFixed(2)} | ${agree}/${RELEASES} |`,
+      `| | nova find --helm | ${nw.toFixed(2)} | ${Math.min(...nova.map((t) => t.wallS)).toFixed(2)}–${Math.max(...nova.map((t) => t.wallS)).toFixed(2)} | ${nm.toFixed(0)} | 1.00 | |`,
+      `| | chartorigin --help (process start only) | ${median(coStart.map((t) => t.wallS)).toFixed(2)} | | ${median(coStart.map((t) => t.maxRssMb)).toFixed(0)} | | |`,
+      `| | nova version (process start only) | ${median(novaStart.map((t) => t.wallS)).toFixed(2)} | | ${median(novaStart.map((t) => t.maxRssMb)).toFixed(0)} | | |`,
+      '',
+      `machine: ${availableParallelism()} CPUs, load average before ${loadBefore}, after ${loadavg().map((l) => l.toFixed(2)).join(' ')}; node ${process.version}; nova ${NOVA}`,
+      '',
+      ...(differ.length ? [`differences (first 5): ${differ.join('; ')}`, ''] : []),
+      ...(fails ? [`WARNING: ${fails} runs exited non-zero`, ''] : []),
+    ].join('\n'),
+  );
+  // CPU_PROF=1: one more chartorigin scan under --cpu-prof; self time summed per script (where the time goes).
+  if (process.env['CPU_PROF']) {
+    const profDir = mkdtempSync(join(tmpdir(), 'scan-prof-'));
+    await timed(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, ...coArgs], toolEnv);
+    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      const prof = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as { nodes: { id: number; callFrame: { url: string; functionName: string } }[]; samples: number[]; timeDeltas: number[] };
+      const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+      const bucket = new Map<string, number>();
+      prof.samples.forEach((id, i) => {
+        const cf = byId.get(id)?.callFrame;
+        const url = cf?.url ?? '';
+        const where = url.includes('node_modules/') ? `npm:${url.split('node_modules/').pop()?.split('/')[0] ?? ''}` : url.includes('/dist/src/') ? `chartorigin:${url.split('/dist/src/')[1] ?? ''}` : url ? `node:${url.replace(/^node:/, '')}` : `(${cf?.functionName || 'native'})`;
+        bucket.set(where, (bucket.get(where) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
+      });
+      const total = [...bucket.values()].reduce((a, b) => a + b, 0);
+      process.stdout.write(`\nCPU profile of one chartorigin scan (${profDir}/${file}), self time by script, total ${total.toFixed(0)} ms:\n\n| where | self ms | share |\n|---|---|---|\n`);
+      for (const [k, v] of [...bucket].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`| ${k} | ${v.toFixed(0)} | ${((100 * v) / total).toFixed(0)} % |\n`);
+    }
+  }
+} finally {
+  await running.stop();
+}
