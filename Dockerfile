@@ -55,5 +55,5 @@ COPY --chown=0:0 package.json ./
 USER 65532:65532
 EXPOSE 8080
 # Exec form: node is PID 1 and gets SIGTERM directly (the controller releases its Lease on it); no shell.
-ENTRYPOINT ["node", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "dist/src/cli/entry.js"]
 CMD ["controller"]

@@ -138,8 +138,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const self = process.argv[1] ?? '';
-if (self.endsWith('/cli/main.ts') || self.endsWith('/cli/main.js') || self.endsWith('/chartorigin')) {
+/** Runs the CLI on this process's arguments and sets its exit code. */
+export function runCli(): void {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
@@ -150,3 +150,6 @@ if (self.endsWith('/cli/main.ts') || self.endsWith('/cli/main.js') || self.endsW
     },
   );
 }
+
+const self = process.argv[1] ?? '';
+if (self.endsWith('/cli/main.ts') || self.endsWith('/cli/main.js')) runCli();

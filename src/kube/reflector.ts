@@ -176,10 +176,15 @@ export class MetadataReflector {
       const message = isObject(obj) && typeof obj['message'] === 'string' ? obj['message'] : 'watch error';
       throw new KubeApiError(code, 'WatchError', message);
     }
+    if (type === 'BOOKMARK') {
+      // A bookmark's object has only metadata.resourceVersion (no name): it moves the resume point.
+      const rv = isObject(obj) && isObject(obj['metadata']) ? obj['metadata']['resourceVersion'] : undefined;
+      if (typeof rv === 'string' && rv) this.#resourceVersion = rv;
+      return;
+    }
     const m = meta(obj, this.#o.full);
     if (!m) return;
     if (m.resourceVersion) this.#resourceVersion = m.resourceVersion;
-    if (type === 'BOOKMARK') return;
     const k = keyOf(m);
     if (type === 'DELETED') {
       this.#known.delete(k);

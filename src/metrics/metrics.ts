@@ -6,7 +6,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OriginReport } from '../engine/report.ts';
-import { CachingRegistry } from './caching-registry.ts';
 
 export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deleted';
 
@@ -25,10 +24,32 @@ export interface ChartOriginMetricsOptions {
 
 type Labels = Record<string, string>;
 
-/** One series set for a release: which gauge and the exact labels, so that removal is exact. */
+/**
+ * A per-release family. Its series are not prom-client gauges: with 2,000 releases they are ~14,000 series,
+ * and prom-client serialised all of them again on every scrape after any change (median 69 ms, issue #7).
+ * Each release keeps its own rendered lines instead; the families' text is joined once per change.
+ */
+interface ReleaseFamily {
+  name: string;
+  help: string;
+}
+
+/** One rendered series of a release. */
 interface SeriesRef {
-  gauge: Gauge<string>;
-  labels: Labels;
+  family: ReleaseFamily;
+  line: string;
+}
+
+/** prom-client's escaping of label values (backslash, newline, double quote). */
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** prom-client's rendering of sample values. */
+function sampleValue(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
+  return String(value);
 }
 
 interface RepositoryRecord {
@@ -38,7 +59,6 @@ interface RepositoryRecord {
   observed: boolean;
 }
 
-const RELEASE_LABELS = ['namespace', 'release', 'chart'] as const;
 const REPOSITORY_LABELS = ['repository', 'url'] as const;
 
 /** Fetches range from a local file server (ms) to a slow registry behind a proxy (a minute, the client timeout). */
@@ -89,14 +109,14 @@ function stripV(version: string): string {
 export class ChartOriginMetrics {
   readonly registry: Registry;
 
-  readonly #releaseInfo: Gauge<string>;
-  readonly #releaseOutdated: Gauge<string>;
-  readonly #releaseVersionsBehind: Gauge<string>;
-  readonly #releaseMajorVersionsBehind: Gauge<string>;
-  readonly #releaseSignatureVerified: Gauge<string>;
-  readonly #releaseDeprecated: Gauge<string>;
-  readonly #installedCreated: Gauge<string>;
-  readonly #latestCreated: Gauge<string>;
+  readonly #releaseInfo: ReleaseFamily;
+  readonly #releaseOutdated: ReleaseFamily;
+  readonly #releaseVersionsBehind: ReleaseFamily;
+  readonly #releaseMajorVersionsBehind: ReleaseFamily;
+  readonly #releaseSignatureVerified: ReleaseFamily;
+  readonly #releaseDeprecated: ReleaseFamily;
+  readonly #installedCreated: ReleaseFamily;
+  readonly #latestCreated: ReleaseFamily;
 
   readonly #repositoryUp: Gauge<string>;
   readonly #repositoryLastSuccess: Gauge<string>;
@@ -112,23 +132,30 @@ export class ChartOriginMetrics {
   readonly #workqueueDepth: Gauge<string>;
   readonly #watchRestarts: Counter<string>;
 
-  /** Set when the registry caches the release gauges' text: told about every release change. */
-  readonly #cached: CachingRegistry | undefined;
-
+  /** The per-release families in exposition order. */
+  readonly #releaseFamilies: ReleaseFamily[] = [];
   /** namespace/release → the series currently exported for it. */
   readonly #releaseSeries = new Map<string, SeriesRef[]>();
+  /** The per-release families' exposition text; undefined after a change until the next scrape. */
+  #releaseText: string | undefined;
   readonly #repositories = new Map<string, RepositoryRecord>();
 
   constructor(options: ChartOriginMetricsOptions = {}) {
-    const registry = options.registry ?? new CachingRegistry();
+    const registry = options.registry ?? new Registry();
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
     const registers = [registry];
+    // The registry's own metrics (controller, repositories, process) are few and change all the time: they
+    // are serialised per scrape, and the per-release text is appended. Patched on the instance so that every
+    // reader of `registry` (HTTP server, tests, benchmarks) gets the whole exposition.
+    const registryMetrics = registry.metrics.bind(registry);
+    registry.metrics = async (): Promise<string> => `${await registryMetrics()}\n${this.#renderReleases()}\n`;
 
-    const releaseGaugeNames: string[] = [];
-    const releaseGauge = (name: string, help: string, extra: readonly string[] = []): Gauge<string> => {
-      releaseGaugeNames.push(name);
-      return new Gauge({ name, help, labelNames: [...RELEASE_LABELS, ...extra], registers });
+    // The label names (namespace, release, chart + extra) are the ones setRelease passes, in that order.
+    const releaseGauge = (name: string, help: string, _extraLabels: readonly string[] = []): ReleaseFamily => {
+      const family = { name, help };
+      this.#releaseFamilies.push(family);
+      return family;
     };
     this.#releaseInfo = releaseGauge(
       'chartorigin_release_info',
@@ -163,8 +190,6 @@ export class ChartOriginMetrics {
       'When the newest allowed chart version was published (index created / OCI annotation), Unix seconds.',
     );
 
-    this.#cached = registry instanceof CachingRegistry ? registry : undefined;
-    this.#cached?.cache(...releaseGaugeNames);
 
     this.#repositoryUp = new Gauge({
       name: 'chartorigin_repository_up',
@@ -243,13 +268,13 @@ export class ChartOriginMetrics {
     const namespace = report.release.namespace;
     const release = report.release.name;
     this.removeRelease(namespace, release);
-    this.#cached?.invalidate();
+    this.#releaseText = undefined;
 
     const base: Labels = { namespace, release, chart: report.chart.name };
     const series: SeriesRef[] = [];
-    const set = (gauge: Gauge<string>, labels: Labels, value: number): void => {
-      gauge.set(labels, value);
-      series.push({ gauge, labels });
+    const set = (family: ReleaseFamily, labels: Labels, value: number): void => {
+      const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+      series.push({ family, line: `${family.name}{${parts.join(',')}} ${sampleValue(value)}` });
     };
 
     set(
@@ -296,11 +321,20 @@ export class ChartOriginMetrics {
   /** Removes every series of the release (uninstalled, or no longer ours after a leader change). */
   removeRelease(namespace: string, release: string): void {
     const key = releaseKey(namespace, release);
-    const series = this.#releaseSeries.get(key);
-    if (!series) return;
-    this.#cached?.invalidate();
-    for (const s of series) s.gauge.remove(s.labels);
-    this.#releaseSeries.delete(key);
+    if (!this.#releaseSeries.delete(key)) return;
+    this.#releaseText = undefined;
+  }
+
+  /** The per-release families: joined once per change, then served from the cache. */
+  #renderReleases(): string {
+    if (this.#releaseText === undefined) {
+      const lines = new Map<ReleaseFamily, string[]>(
+        this.#releaseFamilies.map((f) => [f, [`# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${f.name} gauge`]]),
+      );
+      for (const series of this.#releaseSeries.values()) for (const s of series) lines.get(s.family)?.push(s.line);
+      this.#releaseText = [...lines.values()].map((l) => l.join('\n')).join('\n\n');
+    }
+    return this.#releaseText;
   }
 
   /** Releases with series exported now. */

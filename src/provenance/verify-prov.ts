@@ -118,16 +118,20 @@ export async function verifyProvenance(input: VerifyInput): Promise<SignatureRes
   } catch (err) {
     return result('Malformed', `the provenance file is not an OpenPGP clear-signed message (${(err as Error).message.slice(0, 120)})`);
   }
-  const keyID = message.getSigningKeyIDs()[0]?.toHex();
+  const ids = message.getSigningKeyIDs();
   const keys = await readKeyring(input.keyring);
-  const signingKey = keys.find((k) => message.getSigningKeyIDs().some((id) => k.getKeys(id).length > 0));
+  const signingKey = keys.find((k) => ids.some((id) => k.getKeys(id).length > 0));
   if (!signingKey) {
-    return result('UnknownKey', input.keyring.length ? `signed by key ${keyID ?? '?'}, which is not in the repository keyring` : `signed by key ${keyID ?? '?'}; no keyring is configured for the repository`, { keyID });
+    const firstID = ids[0]?.toHex();
+    return result('UnknownKey', input.keyring.length ? `signed by key ${firstID ?? '?'}, which is not in the repository keyring` : `signed by key ${firstID ?? '?'}; no keyring is configured for the repository`, { keyID: firstID });
   }
+  // A file may carry several signatures; the one that counts is the keyring key's, not merely the first.
+  const matchedID = ids.find((id) => signingKey.getKeys(id).length > 0);
+  const keyID = matchedID?.toHex();
   const signer = signingKey.getUserIDs()[0];
   try {
     const verification = await openpgp.verify({ message, verificationKeys: [signingKey], expectSigned: false });
-    const sig = verification.signatures[0];
+    const sig = verification.signatures.find((s) => matchedID !== undefined && s.keyID.equals(matchedID));
     if (!sig) return result('Malformed', 'the provenance file holds no signature', { keyID, signer });
     await sig.verified;
   } catch (err) {

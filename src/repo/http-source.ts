@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HttpClient, authorizationHeader, type HttpClientOptions } from './http.ts';
-import { DEFAULT_MAX_INDEX_BYTES, parseIndex, type ChartIndex } from './index-parse.ts';
+import { DEFAULT_MAX_INDEX_BYTES, type ChartIndex } from './index-parse.ts';
+import { parseIndexIsolated } from './index-parse-isolated.ts';
 import { RepoError, type ChartSource, type ChartVersionEntry, type Credentials, type FetchedChart, type ProbeResult, type RepositoryConfig } from './types.ts';
 import { redactUrl } from './url.ts';
 
@@ -171,7 +172,7 @@ export class HttpChartSource implements ChartSource {
       prev.lastModified = res.headers.get('last-modified') ?? undefined;
       return false;
     }
-    const index = parseIndex(res.body, { repository: this.config.name, repoUrl: this.config.url, maxBytes: this.#maxIndexBytes });
+    const index = await parseIndexIsolated(res.body, { repository: this.config.name, repoUrl: this.config.url, maxBytes: this.#maxIndexBytes });
     this.#cached = {
       index,
       etag: res.headers.get('etag') ?? undefined,

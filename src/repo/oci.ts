@@ -342,7 +342,11 @@ export class OciClient {
 
   /** GET /v2/: reachability and credentials. */
   async ping(signal?: AbortSignal): Promise<void> {
-    await this.get('/v2/', undefined, { signal, maxBytes: 64 * 1024, what: 'registry check' });
+    const res = await this.get('/v2/', undefined, { signal, maxBytes: 64 * 1024, what: 'registry check' });
+    // A login page or a web server at the wrong URL answers 200 too; a registry's /v2/ is JSON (or empty).
+    if (/html/i.test(res.headers.get('content-type') ?? '') || /^\s*</.test(res.body.toString('utf8', 0, 256))) {
+      throw new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: registry check ${redactUrl(res.url)}: answers HTML, not the OCI distribution API (a login page or a wrong URL?)`);
+    }
   }
 }
 

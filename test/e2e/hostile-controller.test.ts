@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { startChartRepoServer, type ChartRepoServer, type Fault } from '../harness/chart-repo-server.ts';
+import { startHostileRegistry, type HostileMode, type HostileRegistry } from '../harness/hostile-registry.ts';
 import { applyObject, getChartOrigin } from '../harness/chart-origins.ts';
 import { packageChart, scratchDir } from '../harness/charts.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
@@ -43,6 +44,7 @@ const servers: ChartRepoServer[] = [];
 const repositories: string[] = [];
 let controller: ControllerProcess;
 let realJson = '';
+let hostileOci: HostileRegistry;
 
 const b64 = (b: Buffer | string): string => Buffer.from(b).toString('base64');
 /** Helm's own encoding of a release: gzip, then base64 (the API adds the second base64 layer). */
@@ -72,6 +74,17 @@ const REPO_CASES: { name: string; fault: Fault; reason: string; message: RegExp 
   // refuses more than 100, so this fails fast instead of growing exponentially.
   { name: 'alias-bomb', fault: { status: 200, body: aliasBomb() }, reason: 'invalid_index', message: /alias/i },
   { name: 'huge', fault: { path: '/index.yaml', padBytes: 101 * 1024 * 1024, chunked: true }, reason: 'too_large', message: /larger than|limit|too large/i },
+];
+
+/** OCI registry answers met while looking up an installed chart (the registry's /v2/ itself is fine). */
+const OCI_CASES: { mode: HostileMode; reason: string }[] = [
+  { mode: 'html', reason: 'invalid_manifest' },
+  { mode: 'e401', reason: 'unauthorized' },
+  { mode: 'e403', reason: 'forbidden' },
+  { mode: 'e429', reason: 'rate_limited' },
+  { mode: 'e500', reason: 'server_error' },
+  { mode: 'endless', reason: 'too_large' },
+  { mode: 'wrongtype', reason: 'invalid_manifest' },
 ];
 
 /** Hostile tarballs served for charts that are installed (each its own chart name). */
@@ -147,6 +160,14 @@ before(async () => {
     await apply({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec: { url: server.url, interval: '1h' } });
   }
 
+  // OCI registries answering badly, and one wrong prefix (404 NAME_UNKNOWN: the chart is simply not there).
+  hostileOci = await startHostileRegistry();
+  for (const mode of [...OCI_CASES.map((c) => c.mode), 'unknown' as const]) {
+    const name = `${prefix}-oci-${mode}`;
+    repositories.push(name);
+    await apply({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec: { url: `${hostileOci.url}/${mode}`, plainHTTP: true, interval: '1h' } });
+  }
+
   // Hostile tarballs: each chart installed from a normal package, the repository serves a hostile one.
   const tarDir = scratchDir('hostile-tars');
   const entries: string[] = [];
@@ -172,7 +193,11 @@ before(async () => {
 after(async () => {
   await controller?.stop();
   for (const s of servers) await s.close().catch(() => undefined);
+  await hostileOci?.close();
   for (const r of repositories) await kubectl(cluster, ['delete', 'chartrepository', r, '--ignore-not-found']).catch(() => undefined);
+  // The shared cluster has no namespace controller: delete the broken releases themselves, so that later
+  // tests listing releases across namespaces (chartorigin scan -A) do not meet them.
+  await kubectl(cluster, ['delete', 'secrets', '-n', ns, '-l', 'owner=helm', '--ignore-not-found']).catch(() => undefined);
 });
 
 describe('hostile input at controller level', () => {
@@ -236,6 +261,23 @@ describe('hostile input at controller level', () => {
     for (const reason of new Set(TAR_CASES.map((c) => c.reason))) {
       assert.match(metrics, new RegExp(`^chartorigin_repository_fetch_errors_total\\{repository="${prefix}-tars",[^}]*reason="${reason}"\\} [1-9]`, 'm'), reason);
     }
+  });
+
+  it(`bad OCI registry answers (${OCI_CASES.length} cases): the releases looked up there name the repository and reason, counted by reason; a wrong prefix is not an error`, async () => {
+    const o = await eventually('healthy-a names every hostile OCI repository', async () => {
+      const x = await origin('healthy-a');
+      const msg = ready(x)?.message ?? '';
+      return OCI_CASES.every((c) => msg.includes(`${prefix}-oci-${c.mode} (`)) ? x : undefined;
+    }, 60_000);
+    const message = ready(o)?.message ?? '';
+    for (const c of OCI_CASES) assert.match(message, new RegExp(`${prefix}-oci-${c.mode} \\(${c.reason}\\)`), c.mode);
+    assert.doesNotMatch(message, new RegExp(`${prefix}-oci-unknown`), 'a repository without the chart is no failure');
+    assert.equal(o.status?.origin?.match, 'Verified', 'the healthy release keeps its proven origin');
+    const metrics = await controller.metrics();
+    for (const c of OCI_CASES) {
+      assert.match(metrics, new RegExp(`^chartorigin_repository_fetch_errors_total\\{repository="${prefix}-oci-${c.mode}",[^}]*reason="${c.reason}"\\} [1-9]`, 'm'), c.mode);
+    }
+    assert.doesNotMatch(metrics, new RegExp(`chartorigin_repository_fetch_errors_total\\{repository="${prefix}-oci-unknown"`));
   });
 
   it('meanwhile the controller stays healthy and the healthy releases are Verified', async () => {

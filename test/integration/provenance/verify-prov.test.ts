@@ -101,4 +101,18 @@ describe('Helm provenance verification (real gpg keys, real helm package --sign)
     await assert.rejects(checkKeyring(['not a key']), /holds no OpenPGP public key/);
     assert.equal(await checkKeyring([trusted.publicKey, stranger.publicKey]), 2);
   });
+  it('a .prov with several signatures verifies by the keyring key\'s one, even when a stranger signed first', async () => {
+    const openpgp = await import('openpgp');
+    const { readFileSync } = await import('node:fs');
+    const text = (await openpgp.readCleartextMessage({ cleartextMessage: signed4.provenance.toString('utf8') })).getText();
+    const secret = (k: SigningKey) => openpgp.readPrivateKey({ binaryKey: readFileSync(k.secring) });
+    const both = await openpgp.sign({ message: await openpgp.createCleartextMessage({ text }), signingKeys: [await secret(stranger), await secret(trusted)] });
+    const r = await verifyProvenance(input(signed4, [trusted.publicKey], { provenance: Buffer.from(both) }));
+    assert.equal(r.reason, 'Verified', r.message);
+    assert.equal(r.keyID, trusted.keyID);
+    assert.equal(r.signer, trusted.uid);
+    const onlyStranger = await verifyProvenance(input(signed4, [stranger.publicKey], { provenance: Buffer.from(both) }));
+    assert.equal(onlyStranger.reason, 'Verified', onlyStranger.message);
+    assert.equal(onlyStranger.keyID, stranger.keyID);
+  });
 });

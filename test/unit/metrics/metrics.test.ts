@@ -247,24 +247,15 @@ describe('ChartOriginMetrics: controller', () => {
     assert.doesNotMatch(text, /process_cpu/);
   });
 
-  it('serialises the release series once per change: a scrape between changes reuses the text, a change shows at the next scrape', async () => {
+  it('a scrape between changes gives the same text, a change shows at the next scrape', async () => {
     const m = new ChartOriginMetrics({ defaultMetrics: false });
     m.setRelease(report());
-    let calls = 0;
-    const info = m.registry.getSingleMetric('chartorigin_release_info');
-    assert.ok(info);
-    const get = info.get.bind(info);
-    info.get = async () => {
-      calls++;
-      return get();
-    };
     const first = await m.registry.metrics();
     const second = await m.registry.metrics();
-    assert.equal(calls, 1, 'the second scrape did not read the gauge again');
     assert.equal(second, first);
+    assert.equal(m.registry.getSingleMetric('chartorigin_release_info'), undefined, 'per-release series are not prom-client gauges');
     m.setRelease(report({ chart: { name: 'podinfo', version: '6.6.0', deprecated: false } }));
     const third = await m.registry.metrics();
-    assert.equal(calls, 2);
     assert.match(third, /chartorigin_release_info\{[^}]*version="6\.6\.0"/);
     assert.doesNotMatch(third, /version="6\.5\.0"/);
     m.removeRelease('apps', 'web');
@@ -274,5 +265,44 @@ describe('ChartOriginMetrics: controller', () => {
     assert.match(await m.registry.metrics(), /^chartorigin_leader 1$/m);
     m.setLeader(false);
     assert.match(await m.registry.metrics(), /^chartorigin_leader 0$/m);
+  });
+});
+
+describe('ChartOriginMetrics: cached per-release exposition', () => {
+  it('a scrape after a change shows the change; counters still move between scrapes without a release change', async () => {
+    const { m, registry } = fresh();
+    m.setRelease(report());
+    const first = await registry.metrics();
+    assert.match(first, /chartorigin_release_versions_behind\{namespace="apps",release="web",chart="podinfo"\} 4\n/);
+    m.observeReconcile('success', 0.01);
+    const second = await registry.metrics();
+    assert.match(second, /chartorigin_reconcile_total\{result="success"\} 1\n/);
+    m.setRelease(report({ versionsBehind: 2 }));
+    const third = await registry.metrics();
+    assert.match(third, /chartorigin_release_versions_behind\{namespace="apps",release="web",chart="podinfo"\} 2\n/);
+    assert.doesNotMatch(third, /release="web",chart="podinfo"\} 4\n/);
+    m.removeRelease('apps', 'web');
+    assert.doesNotMatch(await registry.metrics(), /release="web"/);
+  });
+
+  it('label values are escaped exactly as prom-client escapes them', async () => {
+    const { m, registry } = fresh();
+    const odd = 'a"b\\c\nd';
+    m.setRelease(report({ chart: { name: odd, version: '1.0.0', appVersion: odd, deprecated: false } }));
+    const reference = new Registry();
+    const { Gauge } = await import('prom-client');
+    new Gauge({ name: 'x', help: 'x', labelNames: ['chart'], registers: [reference] }).set({ chart: odd }, 1);
+    const escaped = /x\{chart=("(?:[^"\\]|\\.)*")\} 1/.exec(await reference.metrics())?.[1];
+    assert.ok(escaped);
+    assert.ok((await registry.metrics()).includes(`chartorigin_release_deprecated{namespace="apps",release="web",chart=${escaped}} 0\n`));
+  });
+
+  it('every family keeps HELP and TYPE gauge even with no release, and the exposition ends with one newline', async () => {
+    const { registry } = fresh();
+    const text = await registry.metrics();
+    assert.match(text, /# TYPE chartorigin_release_info gauge\n/);
+    assert.match(text, /# TYPE chartorigin_release_latest_version_created_timestamp_seconds gauge\n/);
+    assert.match(text, /[^\n]\n$/);
+    assert.doesNotMatch(text, /\n\n\n/);
   });
 });

@@ -161,7 +161,7 @@ describe('Dockerfile', () => {
     const cmd = runtime?.body.filter((i) => i.op === 'CMD').at(-1);
     assert.deepEqual(jsonForm(entry), ['node', pkg.bin['chartorigin']]);
     assert.deepEqual(jsonForm(cmd), ['controller']);
-    assert.equal(pkg.bin['chartorigin'], 'dist/src/cli/main.js');
+    assert.equal(pkg.bin['chartorigin'], 'dist/src/cli/entry.js');
   });
 
   test('the runtime needs no write access to its own files: copied as root, read-only friendly', () => {

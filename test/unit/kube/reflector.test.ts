@@ -1,0 +1,100 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { kubeConfigFromText } from '../../../src/kube/kubeconfig.ts';
+import { MetadataReflector, type WatchRestartReason } from '../../../src/kube/reflector.ts';
+
+/** One request the scripted apiserver saw. */
+interface Seen {
+  watch: boolean;
+  resourceVersion: string | null;
+}
+
+const secret = (name: string, rv: string): unknown => ({ metadata: { name, namespace: 'apps', resourceVersion: rv, labels: { owner: 'helm' } } });
+
+/**
+ * A loopback apiserver playing a script: list → watch (one event, then the stream breaks) → watch resumed
+ * from rv 11 (a bookmark, then closes) → watch from rv 12 answered with an ERROR 410 → relist (b deleted,
+ * c added) → watch that stays open.
+ */
+async function scriptedApiserver(): Promise<{ server: http.Server; seen: Seen[]; url: string }> {
+  const seen: Seen[] = [];
+  let watches = 0;
+  let lists = 0;
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const watch = u.searchParams.get('watch') === 'true';
+    seen.push({ watch, resourceVersion: u.searchParams.get('resourceVersion') });
+    res.setHeader('content-type', 'application/json');
+    if (!watch) {
+      lists++;
+      const items = lists === 1 ? [secret('a', '5'), secret('b', '6')] : [secret('a', '5'), secret('c', '20')];
+      res.end(JSON.stringify({ metadata: { resourceVersion: lists === 1 ? '10' : '21' }, items }));
+      return;
+    }
+    watches++;
+    if (watches === 1) {
+      res.write(JSON.stringify({ type: 'MODIFIED', object: secret('a', '11') }) + '\n');
+      setTimeout(() => res.destroy(), 20); // a broken stream (e.g. apiserver restart)
+    } else if (watches === 2) {
+      res.write(JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '12' } } }) + '\n');
+      res.end(); // the server's watch timeout
+    } else if (watches === 3) {
+      const status = { kind: 'Status', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version: 12 (19)' };
+      res.end(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
+    } else {
+      res.write(''); // stays open until the test aborts
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('MetadataReflector against a scripted apiserver', () => {
+  it('resumes a broken or closed watch from the last resourceVersion and relists only on 410', async () => {
+    const { server, seen, url } = await scriptedApiserver();
+    const kc = kubeConfigFromText(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: url } }],
+        users: [{ name: 'u', user: {} }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+      '/nonexistent/config',
+    );
+    const events: string[] = [];
+    const restarts: WatchRestartReason[] = [];
+    const ac = new AbortController();
+    const r = new MetadataReflector({
+      kubeConfig: kc,
+      path: '/api/v1/secrets',
+      logger: pino({ level: 'silent' }),
+      onWatchRestart: (reason) => restarts.push(reason),
+      handler: {
+        upsert: (m) => events.push(`+${m.name}@${m.resourceVersion}`),
+        remove: (m) => events.push(`-${m.name}`),
+        synced: () => events.push('synced'),
+      },
+    });
+    const done = r.run(ac.signal);
+    const deadline = Date.now() + 10_000;
+    while (seen.filter((s) => s.watch).length < 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+    ac.abort();
+    await done;
+    server.close();
+
+    assert.deepEqual(
+      seen.map((s) => `${s.watch ? 'watch' : 'list'}:${s.resourceVersion ?? ''}`),
+      ['list:', 'watch:10', 'watch:11', 'watch:12', 'list:', 'watch:21'],
+    );
+    // A watch closed by the server (its timeout) is re-opened silently; failures are reported.
+    assert.deepEqual(restarts, ['error', 'expired']);
+    // The relist after 410 delivers exactly the difference: b gone, c new; a unchanged at rv 5 → upsert (rv 11 → 5).
+    assert.deepEqual(events, ['+a@5', '+b@6', 'synced', '+a@11', '-b', '+a@5', '+c@20', 'synced']);
+    assert.equal(r.size, 2);
+  });
+});
