@@ -18,7 +18,7 @@ import { startTestEnvironment } from '../test/harness/environment.ts';
 import { pushChart, repoIndex, runHelm, scratchDir, syntheticIndexYaml, writeChartSource } from '../test/harness/charts.ts';
 import { kubeRequest, kubeWatch } from '../src/kube/raw-client.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
-import { encodeHelmString } from '../src/release/encode.ts';
+import { createReleaseSecret, pool } from './support.ts';
 
 const SERIES = (process.env['SERIES'] ?? '').split(',').filter(Boolean).map(Number);
 const RELEASES = SERIES.length ? Math.max(...SERIES) : Number(process.env['RELEASES'] ?? 2000);
@@ -47,13 +47,6 @@ interface Row { size: number; secrets: number; syncS: number; verified: number; 
 /** `nodejs_heap_size_used_bytes` from a /metrics exposition. */
 function heapUsed(exposition: string): number {
   return Number(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)/m.exec(exposition)?.[1] ?? NaN);
-}
-
-async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await fn(items[i++] as T);
-  }));
 }
 
 const running = await startTestEnvironment({ log: () => undefined });
@@ -142,15 +135,7 @@ try {
       const status = rev === REVISIONS ? 'deployed' : 'superseded';
       const r = Number(name.slice('rel-'.length));
       const t = OCI_EVERY > 0 && r % OCI_EVERY === OCI_EVERY - 1 ? ociTemplate : template;
-      const json = JSON.stringify({ ...t, name, namespace: ns, version: rev, info: { ...t.info, status } });
-      const body = {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'helm.sh/release.v1',
-        metadata: { name: `sh.helm.release.v1.${name}.v${rev}`, namespace: ns, labels: { name, owner: 'helm', status, version: String(rev) } },
-        data: { release: Buffer.from(encodeHelmString(json)).toString('base64') },
-      };
-      await kubeRequest(kc, { method: 'POST', path: `/api/v1/namespaces/${ns}/secrets`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      await createReleaseSecret(kc, ns, name, rev, status, JSON.stringify({ ...t, name, namespace: ns, version: rev, info: { ...t.info, status } }));
     });
     created = Math.max(created, size);
     const createdS = (performance.now() - t0) / 1000;

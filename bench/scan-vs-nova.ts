@@ -20,9 +20,8 @@ import { apiKubeConfigFor, kubectl } from '../test/harness/controlplane.ts';
 import { startTestEnvironment } from '../test/harness/environment.ts';
 import { packageChart, repoIndex, runHelm } from '../test/harness/charts.ts';
 import { helmInstall } from '../test/harness/helm.ts';
-import { kubeRequest } from '../src/kube/raw-client.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
-import { encodeHelmString } from '../src/release/encode.ts';
+import { createReleaseSecret, pool } from './support.ts';
 
 const RELEASES = Number(process.env['RELEASES'] ?? 200);
 const REVISIONS = Math.max(1, Number(process.env['REVISIONS'] ?? 2));
@@ -67,13 +66,6 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
-async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await fn(items[i++] as T);
-  }));
-}
-
 const running = await startTestEnvironment({ log: () => undefined });
 const { env } = running;
 const cluster = env.cluster;
@@ -113,15 +105,7 @@ try {
   await pool(work, 16, async ({ ns, name, chart, version, rev }) => {
     const status = rev === REVISIONS ? 'deployed' : 'superseded';
     const template = JSON.parse(templates.get(`${chart}@${version}`) as string) as { info: { status: string } };
-    const json = JSON.stringify({ ...template, name, namespace: ns, version: rev, info: { ...template.info, status } });
-    const body = {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'helm.sh/release.v1',
-      metadata: { name: `sh.helm.release.v1.${name}.v${rev}`, namespace: ns, labels: { name, owner: 'helm', status, version: String(rev) } },
-      data: { release: Buffer.from(encodeHelmString(json)).toString('base64') },
-    };
-    await kubeRequest(kc, { method: 'POST', path: `/api/v1/namespaces/${ns}/secrets`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    await createReleaseSecret(kc, ns, name, rev, status, JSON.stringify({ ...template, name, namespace: ns, version: rev, info: { ...template.info, status } }));
   });
   process.stderr.write(`${HELM_INSTALLS} helm installs + ${work.length} release Secrets in ${((performance.now() - t0) / 1000).toFixed(1)} s; repo ${repoUrl}, ${CHARTS} charts × ${VERSIONS.length} versions\n`);
 
