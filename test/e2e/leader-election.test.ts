@@ -184,6 +184,7 @@ function exclusivity(a: Candidate, b: Candidate): { stop(): void; overlaps: numb
 describe('leader election against kube-apiserver', { timeout: 180_000 }, () => {
   let cp: ControlPlane;
   let api: LeaseClient;
+  const readLease = async (name: string): Promise<V1Lease> => (await api.read(NAMESPACE, name)) ?? assert.fail(`lease ${name} missing`);
 
   before(async () => {
     cp = await startControlPlane();
@@ -204,7 +205,7 @@ describe('leader election against kube-apiserver', { timeout: 180_000 }, () => {
       assert.equal(Number(a.elector.isLeader()) + Number(b.elector.isLeader()), 1);
       const [leader, follower] = a.elector.isLeader() ? [a, b] : [b, a];
 
-      const lease = await api.read(NAMESPACE, leaseName).then((l) => l ?? assert.fail("lease missing"));
+      const lease = await readLease(leaseName);
       assert.equal(lease.spec?.holderIdentity, leader.id);
       assert.equal(lease.spec?.leaseDurationSeconds, LEASE_S);
       // client-node hands MicroTime back as the API's string; the server accepted our six-digit form.
@@ -221,11 +222,11 @@ describe('leader election against kube-apiserver', { timeout: 180_000 }, () => {
       // Released, so the follower needs only its next attempt: at most one jittered retry period, not a lease duration.
       assert.ok(takeoverMs <= RETRY_S * 2.2 * 1000 + 1000, `takeover after release took ${takeoverMs} ms`);
       assert.ok((leader.stoppedAt[0] ?? Infinity) <= (follower.startedAt[0] ?? 0), 'the old leader stopped before the new one started');
-      const after = await api.read(NAMESPACE, leaseName).then((l) => l ?? assert.fail("lease missing"));
+      const after = await readLease(leaseName);
       assert.equal(after.spec?.holderIdentity, follower.id);
       follower.stop.abort();
       await follower.done;
-      const released = await api.read(NAMESPACE, leaseName).then((l) => l ?? assert.fail("lease missing"));
+      const released = await readLease(leaseName);
       assert.equal(released.spec?.holderIdentity ?? '', '');
       assert.equal(released.spec?.leaseDurationSeconds, 1);
       assert.equal(watch.overlaps, 0, 'never two leaders at once');
@@ -251,7 +252,7 @@ describe('leader election against kube-apiserver', { timeout: 180_000 }, () => {
       a.crashed = true; // no more renewals, and no release either
       const cutAt = Date.now();
       await until(() => b.elector.isLeader(), 'b to take over', (LEASE_S + 2 * RETRY_S) * 1000 + 5000);
-      const lease = await api.read(NAMESPACE, leaseName).then((l) => l ?? assert.fail("lease missing"));
+      const lease = await readLease(leaseName);
       const aLastRenew = a.lastRenewWritten ?? Infinity;
       const bAcquired = parseLeaseTime(lease.spec?.acquireTime) ?? 0;
       const bStarted = b.startedAt[0] ?? 0;

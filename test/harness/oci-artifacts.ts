@@ -94,17 +94,22 @@ export async function pushCosignSignature(host: string, repo: string, signed: De
     }),
   );
   const signature = sign('sha256', payload, key.privateKey).toString('base64');
-  const config = Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [digestOf(payload)] } }));
+  const d = await pushCosignManifest(host, repo, 'application/vnd.dev.cosign.simplesigning.v1+json', payload, { 'dev.cosignproject.cosign/signature': signature }, `${tagFor.digest.replace(':', '-')}.sig`);
+  return { ...d, payload };
+}
+
+/** The manifest shape cosign pushes for its tags: an image config naming one layer, the layer, the tag. */
+async function pushCosignManifest(host: string, repo: string, layerMediaType: string, layer: Buffer, annotations: Record<string, string>, tag: string): Promise<Descriptor> {
+  const config = Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [digestOf(layer)] } }));
   await pushBlob(host, repo, config);
-  await pushBlob(host, repo, payload);
+  await pushBlob(host, repo, layer);
   const manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: digestOf(payload), size: payload.length, annotations: { 'dev.cosignproject.cosign/signature': signature } }],
+    layers: [{ mediaType: layerMediaType, digest: digestOf(layer), size: layer.length, annotations }],
   };
-  const d = await pushManifest(host, repo, manifest, `${tagFor.digest.replace(':', '-')}.sig`);
-  return { ...d, payload };
+  return pushManifest(host, repo, manifest, tag);
 }
 
 /** What `cosign attest` pushes as `sha256-<hex>.att`: a DSSE envelope layer with an in-toto statement. */
@@ -115,16 +120,7 @@ export async function pushCosignAttestation(host: string, repo: string, signed: 
   const payloadType = 'application/vnd.in-toto+json';
   const pae = Buffer.from(`DSSEv1 ${payloadType.length} ${payloadType} ${statement.length} ${statement.toString('utf8')}`);
   const envelope = Buffer.from(JSON.stringify({ payloadType, payload: statement.toString('base64'), signatures: [{ keyid: '', sig: sign('sha256', pae, key.privateKey).toString('base64') }] }));
-  const config = Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [digestOf(envelope)] } }));
-  await pushBlob(host, repo, config);
-  await pushBlob(host, repo, envelope);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.dsse.envelope.v1+json', digest: digestOf(envelope), size: envelope.length, annotations: { predicateType: 'https://slsa.dev/provenance/v0.2' } }],
-  };
-  return pushManifest(host, repo, manifest, `${signed.digest.replace(':', '-')}.att`);
+  return pushCosignManifest(host, repo, 'application/vnd.dsse.envelope.v1+json', envelope, { predicateType: 'https://slsa.dev/provenance/v0.2' }, `${signed.digest.replace(':', '-')}.att`);
 }
 
 /** The referrers tag schema: an index of the referrers at tag `sha256-<hex>` (what clients maintain without the API). */
