@@ -1,5 +1,6 @@
-import http from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { http, https } from '../util/node-http.ts';
 import type { KubeConfig } from './kubeconfig.ts';
 
 /** An API answer that was not 2xx. `status` lets callers tell 404/409/410 apart. */
@@ -30,9 +31,9 @@ function url(kc: KubeConfig, path: string, query: RawRequest['query']): URL {
   return u;
 }
 
-async function open(kc: KubeConfig, req: RawRequest): Promise<http.IncomingMessage> {
+async function open(kc: KubeConfig, req: RawRequest): Promise<Http.IncomingMessage> {
   const u = url(kc, req.path, req.query);
-  const opts: https.RequestOptions = {
+  const opts: Https.RequestOptions = {
     method: req.method ?? 'GET',
     hostname: u.hostname,
     port: u.port,
@@ -49,7 +50,7 @@ async function open(kc: KubeConfig, req: RawRequest): Promise<http.IncomingMessa
   });
 }
 
-async function readAll(res: http.IncomingMessage): Promise<string> {
+async function readAll(res: Http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');

@@ -2,7 +2,7 @@
  * The controller's only listener: /metrics for Prometheus, /healthz for the liveness probe, /readyz for the
  * readiness probe. Read-only; request bodies are never read, only discarded.
  */
-import { createServer } from 'node:http';
+import { http } from '../util/node-http.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -80,7 +80,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     }
   };
 
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       logger.error({ err: (err as Error).message }, 'http handler failed');
       if (!res.headersSent) send(res, 500, 'internal error\n');
