@@ -6,7 +6,7 @@ import { RepoError, type ChartSource, type ChartVersionEntry, type Credentials, 
 import { redactUrl } from './url.ts';
 
 export interface HttpSourceOptions {
-  /** Overrides for the HTTP layer (timeouts, retry policy, a test dispatcher). */
+  /** Overrides for the HTTP layer (timeouts, retry policy). */
   http?: Partial<Omit<HttpClientOptions, 'repository' | 'caPem' | 'insecureSkipTLSVerify'>> | undefined;
   /** index.yaml size limit (default 100 MiB). */
   maxIndexBytes?: number | undefined;
@@ -115,6 +115,10 @@ export class HttpChartSource implements ChartSource {
 
   async details(entry: ChartVersionEntry): Promise<ChartVersionEntry> {
     return entry;
+  }
+
+  prefetch(): void {
+    this.refresh().catch(() => undefined);
   }
 
   async probe(signal?: AbortSignal): Promise<ProbeResult> {

@@ -1,5 +1,9 @@
 import { getCACertificates, rootCertificates } from 'node:tls';
-import { Agent, fetch, type Dispatcher, type Headers, type Response } from 'undici';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { http, https } from '../util/node-http.ts';
+import type { Readable, Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { RepoError, type Credentials, type RepoErrorReason } from './types.ts';
 import { redactUrl } from './url.ts';
 
@@ -32,8 +36,6 @@ export interface HttpClientOptions {
   maxRedirects?: number | undefined;
   retry?: Partial<RetryPolicy> | undefined;
   userAgent?: string | undefined;
-  /** Injected for tests. */
-  dispatcher?: Dispatcher | undefined;
 }
 
 export interface HttpRequest {
@@ -50,11 +52,16 @@ export interface HttpRequest {
   what?: string | undefined;
 }
 
+/** Response header lookup by case-insensitive name; repeated headers are joined with ", ". */
+export interface ResponseHeaders {
+  get(name: string): string | null;
+}
+
 export interface HttpResponse {
   status: number;
   /** The URL that answered (after redirects). */
   url: string;
-  headers: Headers;
+  headers: ResponseHeaders;
   body: Buffer;
   /** true when the Authorization header was dropped because a redirect changed origin. */
   authorizationDropped: boolean;
@@ -119,8 +126,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 export class HttpClient {
   readonly repository: string;
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
+  readonly #agents: { http: Http.Agent; https: Https.Agent };
   readonly #timeoutMs: number;
   readonly #maxBody: number;
   readonly #maxRedirects: number;
@@ -134,20 +140,17 @@ export class HttpClient {
     this.#maxRedirects = options.maxRedirects ?? 5;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#userAgent = options.userAgent ?? 'chartorigin';
-    if (options.dispatcher) {
-      this.#dispatcher = options.dispatcher;
-      this.#ownsDispatcher = false;
-    } else {
-      const connect: { rejectUnauthorized: boolean; ca?: string[] } = { rejectUnauthorized: !options.insecureSkipTLSVerify };
-      // Setting `ca` replaces the default trust store, so the defaults are added back explicitly.
-      if (options.caPem) connect.ca = [...defaultCAs(), options.caPem];
-      this.#dispatcher = new Agent({ connect, connections: 8, keepAliveTimeout: 30_000 });
-      this.#ownsDispatcher = true;
-    }
+    // One keep-alive pool per repository, so a custom CA or skipped verification never leaks to another.
+    const pool = { keepAlive: true, maxSockets: 8, maxFreeSockets: 8, timeout: 30_000 };
+    const tls: Https.AgentOptions = { ...pool, rejectUnauthorized: !options.insecureSkipTLSVerify };
+    // Setting `ca` replaces the default trust store, so the defaults are added back explicitly.
+    if (options.caPem) tls.ca = [...defaultCAs(), options.caPem];
+    this.#agents = { http: new http.Agent(pool), https: new https.Agent(tls) };
   }
 
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
   }
 
   /** Performs the request, following redirects and honouring Retry-After within the retry policy. */
@@ -180,6 +183,7 @@ export class HttpClient {
     const what = req.what ?? 'request';
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const method = req.method ?? 'GET';
     const maxBytes = req.maxBytes ?? this.#maxBody;
     let url: URL;
     try {
@@ -201,22 +205,19 @@ export class HttpClient {
         authorization = undefined;
         dropped = true;
       }
-      const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
+      const headers: Record<string, string> = { 'user-agent': this.#userAgent, 'accept-encoding': ACCEPT_ENCODING, ...req.headers };
       if (authorization !== undefined) headers['authorization'] = authorization;
-      // Userinfo in the URL is the configured credential's other form: never sent as such.
-      const target = new URL(url);
-      target.username = '';
-      target.password = '';
-      let res: Response;
+      let res: Http.IncomingMessage;
       try {
-        res = await fetch(target, { method: req.method ?? 'GET', headers, redirect: 'manual', signal, dispatcher: this.#dispatcher });
+        res = await send(url, method, headers, signal, url.protocol === 'https:' ? this.#agents.https : this.#agents.http);
       } catch (err) {
         throw this.#transportError(err, req, url, timeout);
       }
-      if (REDIRECTS.has(res.status)) {
-        await res.body?.cancel().catch(() => undefined);
-        const location = res.headers.get('location');
-        if (!location) throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: HTTP ${res.status} without Location`);
+      const status = res.statusCode ?? 0;
+      if (REDIRECTS.has(status)) {
+        res.resume();
+        const location = res.headers.location;
+        if (!location) throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: HTTP ${status} without Location`);
         if (hop >= this.#maxRedirects) throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(req.url)}: more than ${this.#maxRedirects} redirects`);
         try {
           url = new URL(location, url);
@@ -227,14 +228,17 @@ export class HttpClient {
       }
       let body: Buffer;
       try {
-        body = await readBody(res, maxBytes);
+        body = method === 'HEAD' || status === 204 || status === 304 ? (res.resume(), Buffer.alloc(0)) : await readBody(res, maxBytes);
       } catch (err) {
         if (err instanceof BodyTooLarge) {
           throw new RepoError(this.repository, 'too_large', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: response larger than the limit of ${maxBytes} bytes`);
         }
+        if (err instanceof UnsupportedEncoding) {
+          throw new RepoError(this.repository, 'http_error', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: unsupported Content-Encoding`);
+        }
         throw this.#transportError(err, req, url, timeout);
       }
-      return { status: res.status, url: url.href, headers: res.headers, body, authorizationDropped: dropped };
+      return { status, url: url.href, headers: responseHeaders(res.headers), body, authorizationDropped: dropped };
     }
   }
 
@@ -246,32 +250,83 @@ export class HttpClient {
     if (err instanceof RepoError) return err;
     const code = errorCode(err);
     if (code && TLS_CODE.test(code)) return new RepoError(this.repository, 'tls', `${where}: TLS error (${code})`, { cause: err });
+    if (code?.startsWith('Z_')) return new RepoError(this.repository, 'http_error', `${where}: the Content-Encoding body does not decode (${code})`, { cause: err });
     return new RepoError(this.repository, 'network', `${where}: ${code ?? 'connection failed'}`, { cause: err });
   }
 }
 
-class BodyTooLarge extends Error {}
+/** Opens one request; resolves with the response head, the body still unread. */
+function send(url: URL, method: string, headers: Record<string, string>, signal: AbortSignal, agent: Http.Agent): Promise<Http.IncomingMessage> {
+  // Userinfo in the URL is the configured credential's other form: never sent as such.
+  const options: Http.RequestOptions = {
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port || undefined,
+    path: url.pathname + url.search,
+    headers,
+    agent,
+    signal,
+  };
+  return new Promise((resolve, reject) => {
+    const r = (url.protocol === 'https:' ? https : http).request(options, resolve);
+    r.once('error', reject);
+    r.end();
+  });
+}
 
-/** Reads the body up to `max` bytes; cancels the stream (closing the connection) as soon as it exceeds. */
-async function readBody(res: Response, max: number): Promise<Buffer> {
-  const declared = Number(res.headers.get('content-length'));
-  if (!res.headers.get('content-encoding') && Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new BodyTooLarge();
+function responseHeaders(raw: Http.IncomingHttpHeaders): ResponseHeaders {
+  return {
+    get(name: string): string | null {
+      const v = raw[name.toLowerCase()];
+      if (v === undefined) return null;
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+  };
+}
+
+class BodyTooLarge extends Error {}
+class UnsupportedEncoding extends Error {}
+
+/** gzip, deflate and br are decoded as fetch would; the limit applies to the decoded bytes. */
+const ACCEPT_ENCODING = 'gzip, deflate, br';
+
+function decoder(encoding: string | undefined): Transform | undefined {
+  const e = (encoding ?? '').trim().toLowerCase();
+  if (e === '' || e === 'identity') return undefined;
+  if (e === 'gzip' || e === 'x-gzip') return createGunzip();
+  if (e === 'deflate') return createInflate();
+  if (e === 'br') return createBrotliDecompress();
+  throw new UnsupportedEncoding();
+}
+
+/** Reads the body up to `max` decoded bytes; destroys the connection as soon as it exceeds. */
+async function readBody(res: Http.IncomingMessage, max: number): Promise<Buffer> {
+  const encoding = res.headers['content-encoding'];
+  const declared = Number(res.headers['content-length']);
+  let stream: Readable;
+  try {
+    const d = decoder(encoding);
+    if (!d && Number.isFinite(declared) && declared > max) throw new BodyTooLarge();
+    stream = d ? res.pipe(d) : res;
+    if (d) res.once('error', (err) => d.destroy(err));
+  } catch (err) {
+    res.destroy();
+    throw err;
   }
-  if (!res.body) return Buffer.alloc(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new BodyTooLarge();
+  try {
+    for await (const chunk of stream) {
+      const b = chunk as Buffer;
+      total += b.byteLength;
+      if (total > max) throw new BodyTooLarge();
+      chunks.push(b);
     }
-    chunks.push(value);
+  } catch (err) {
+    res.destroy();
+    stream.destroy();
+    throw err;
   }
   return Buffer.concat(chunks, total);
 }
