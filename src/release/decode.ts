@@ -55,7 +55,18 @@ export function describeObject(obj: StoredReleaseObject): string {
   return `${storageOf(obj)} ${ns ? `${ns}/` : ''}${name}`;
 }
 
+function paddingOf(s: string): number {
+  return s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+}
+
 function strictBase64(s: string, object: string, layer: string): Buffer {
+  // Fast path, one native pass: Node's decoder skips bytes outside the alphabet, so a decoded length equal
+  // to the one the string's length promises means no byte was skipped. (It also reads the URL-safe
+  // alphabet's - and _, which changes no Helm data.) Whitespace or garbage falls through to the exact check.
+  if (s.length % 4 === 0) {
+    const fast = Buffer.from(s, 'base64');
+    if (fast.length === (s.length / 4) * 3 - paddingOf(s)) return fast;
+  }
   const compact = s.replace(/\s+/g, '');
   if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
     throw new ReleaseDecodeError(object, 'not_base64', `${layer} is not valid base64`);
