@@ -24,7 +24,7 @@ import { REPO_ROOT } from '../test/harness/tools.ts';
 import { createReleaseSecret, pool } from './support.ts';
 
 const RELEASES = Number(process.env['RELEASES'] ?? 200);
-const REVISIONS = Math.max(1, Number(process.env['REVISIONS'] ?? 2));
+const REVISIONS = Math.max(1, Number(process.env['REVISIONS'] ?? 5));
 const RUNS = Number(process.env['RUNS'] ?? 5);
 const CHARTS = Number(process.env['CHARTS'] ?? 5);
 const HELM_INSTALLS = Math.min(RELEASES, Number(process.env['HELM_INSTALLS'] ?? 4));
@@ -33,7 +33,7 @@ const VERSIONS = ['1.0.0', '1.1.0', '1.2.0', '2.0.0', '2.1.0'];
 const NAMESPACES = Math.max(1, Math.min(20, Math.ceil(RELEASES / 100)));
 
 if (!existsSync(NOVA)) throw new Error(`nova binary not found at ${NOVA} (build it outside the repo, see bench/RESULTS.md)`);
-if (!existsSync(join(REPO_ROOT, 'dist/src/cli/main.js'))) throw new Error('dist/ missing: run `npm run build` first');
+if (!existsSync(join(REPO_ROOT, 'dist/src/cli/entry.js'))) throw new Error('dist/ missing: run `npm run build` first');
 
 interface Timed { wallS: number; maxRssMb: number; stdout: string; code: number }
 
@@ -114,7 +114,7 @@ try {
   writeFileSync(config, `repositories:\n  - name: bench\n    url: ${repoUrl}\n`);
   // nova has its own helm and klog; give it a HOME of its own so no user helm config is read.
   const toolEnv = { ...process.env, KUBECONFIG: cluster.kubeconfig, HOME: work2, HELM_DRIVER: 'secret' };
-  const coArgs = [join(REPO_ROOT, 'dist/src/cli/main.js'), 'scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '-o', 'json'];
+  const coArgs = [join(REPO_ROOT, 'dist/src/cli/entry.js'), 'scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '-o', 'json'];
   const novaArgs = ['find', '--helm', '--url', repoUrl, '--poll-artifacthub=false', '--format', 'json', '--include-all', '--kubeconfig', cluster.kubeconfig];
 
   const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -124,7 +124,7 @@ try {
   const coStart: Timed[] = [];
   const novaStart: Timed[] = [];
   for (let i = 0; i < RUNS; i++) {
-    coStart.push(await timed(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), '--help'], toolEnv));
+    coStart.push(await timed(process.execPath, [join(REPO_ROOT, 'dist/src/cli/entry.js'), '--help'], toolEnv));
     novaStart.push(await timed(NOVA, ['version'], toolEnv));
   }
   for (let i = 0; i < RUNS; i++) {

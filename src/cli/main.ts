@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
-import { decodeStoredRelease, ReleaseDecodeError } from '../release/decode.ts';
-import type { ReleaseRecord, StoredReleaseObject } from '../release/types.ts';
-import { analyzeAll } from './analyze-all.ts';
-import { ConfigError, loadConfig } from './config.ts';
-import { InputError, readObjects } from './read-objects.ts';
-import { renderJson, renderTable } from './output.ts';
-import { selectCurrent } from './select-current.ts';
+import type { RepositoryFailure } from '../engine/analyze.ts';
+import type { OriginReport } from '../engine/report.ts';
+import type { ReleaseRecord } from '../release/types.ts';
+import type { ChartSource } from '../repo/types.ts';
+import type { CliConfig } from './config.ts';
+
+// Modules are imported by the command that needs them: `--help` loads none, and `scan` has its first
+// request to the API server in flight while the analysis modules load.
 
 const USAGE = `Usage:
   chartorigin inspect [FILE|-] [--config repos.yaml] [-o table|json]
@@ -24,22 +24,16 @@ function out(format: string): 'table' | 'json' {
   return format;
 }
 
-function cliLogger(): pino.Logger {
-  return pino({ level: process.env['CHARTORIGIN_LOG_LEVEL'] ?? 'warn', base: undefined }, pino.destination(2));
-}
+/** Repository failures as structured warnings on stderr; pino is loaded only when there is one. */
+type Failed = { record: ReleaseRecord; failures: readonly RepositoryFailure[] };
 
-/** Decodes each object; bad ones are reported on stderr (one line each) and make the exit code 1. */
-function decodeAll(objects: readonly StoredReleaseObject[], errors: string[]): ReleaseRecord[] {
-  const records: ReleaseRecord[] = [];
-  for (const o of objects) {
-    try {
-      records.push(decodeStoredRelease(o));
-    } catch (err) {
-      if (err instanceof ReleaseDecodeError) errors.push(err.message);
-      else throw err;
-    }
+async function logFailures(failed: readonly Failed[]): Promise<void> {
+  if (!failed.length) return;
+  const { default: pino } = await import('pino');
+  const log = pino({ level: process.env['CHARTORIGIN_LOG_LEVEL'] ?? 'warn', base: undefined }, pino.destination({ fd: 2, sync: true }));
+  for (const { record, failures } of failed) {
+    for (const f of failures) log.warn({ namespace: record.release.namespace, release: record.release.name, repository: f.repository, reason: f.reason, err: f.message }, 'repository error');
   }
-  return records;
 }
 
 async function inspect(argv: string[]): Promise<number> {
@@ -51,6 +45,12 @@ async function inspect(argv: string[]): Promise<number> {
   if (values.help) return usage(0);
   if (positionals.length > 1) throw new UsageError('inspect takes one FILE (or - for stdin)');
   const format = out(values.output);
+  const [{ loadConfig }, { InputError, readObjects }, { selectCurrent }, { decodeStoredRelease, ReleaseDecodeError }] = await Promise.all([
+    import('./config.ts'),
+    import('./read-objects.ts'),
+    import('./select-current.ts'),
+    import('../release/decode.ts'),
+  ]);
   const config = loadConfig(values.config);
   const file = positionals[0] ?? '-';
   let text: string;
@@ -59,8 +59,17 @@ async function inspect(argv: string[]): Promise<number> {
   } catch {
     throw new InputError(`${file === '-' ? 'stdin' : file}: cannot read`);
   }
-  const objects = selectCurrent(readObjects(text, file === '-' ? 'stdin' : file));
-  return report(objects, config, format);
+  const records: ReleaseRecord[] = [];
+  const errors: string[] = [];
+  for (const o of selectCurrent(readObjects(text, file === '-' ? 'stdin' : file))) {
+    try {
+      records.push(decodeStoredRelease(o));
+    } catch (err) {
+      if (err instanceof ReleaseDecodeError) errors.push(err.message);
+      else throw err;
+    }
+  }
+  return report(records, errors, config, format);
 }
 
 async function scan(argv: string[]): Promise<number> {
@@ -80,21 +89,69 @@ async function scan(argv: string[]): Promise<number> {
   if (values.help) return usage(0);
   if (values.namespace && values['all-namespaces']) throw new UsageError('give -n NAMESPACE or -A, not both');
   const format = out(values.output);
-  const config = loadConfig(values.config);
   const storage = new Set(values.storage.split(',').map((s) => s.trim()));
-  const { loadKubeConfig } = await import('../kube/kubeconfig.ts');
-  const { listCurrentReleases } = await import('../kube/list-releases.ts');
+  const [{ loadConfig }, { loadKubeConfig }, { listReleasePages }, { decodeCurrentReleases }] = await Promise.all([
+    import('./config.ts'),
+    import('../kube/kubeconfig.ts'),
+    import('../kube/list-releases.ts'),
+    import('./decode-current.ts'),
+  ]);
+  const config = loadConfig(values.config);
   const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
   const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? kc.namespace ?? 'default');
-  const objects = await listCurrentReleases(kc, { namespace, storage: { secrets: storage.has('secrets'), configMaps: storage.has('configmaps') } });
-  return report(objects, config, format);
+  // Listing starts now, each page is decoded as it arrives and each release analysed as soon as it is
+  // decoded; the repository modules load and the indexes download meanwhile.
+  const opened = openSources(config);
+  opened.catch(() => undefined);
+  const failed: Failed[] = [];
+  const analyzer = opened.then(async (sources) => (await import('./analyze-all.ts')).createAnalyzer(sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) }));
+  analyzer.catch(() => undefined);
+  const analyses = new Map<ReleaseRecord, Promise<OriginReport>>();
+  try {
+    const { records, errors } = await decodeCurrentReleases(
+      listReleasePages(kc, { namespace, storage: { secrets: storage.has('secrets'), configMaps: storage.has('configmaps') } }),
+      (record) => {
+        const p = analyzer.then((analyze) => analyze(record));
+        p.catch(() => undefined);
+        analyses.set(record, p);
+      },
+    );
+    const [{ sortReports }, { renderJson, renderTable }] = await Promise.all([import('./analyze-all.ts'), import('./output.ts')]);
+    const reports = sortReports(await Promise.all(records.map((r) => analyses.get(r) as Promise<OriginReport>)));
+    const current = new Set(records);
+    await logFailures(failed.filter((f) => current.has(f.record)));
+    process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports));
+    for (const e of errors) process.stderr.write(`chartorigin: ${e.message}\n`);
+    return errors.length ? 1 : 0;
+  } finally {
+    await closeSources(await opened.catch(() => []));
+  }
 }
 
-async function report(objects: readonly StoredReleaseObject[], config: ReturnType<typeof loadConfig>, format: 'table' | 'json'): Promise<number> {
-  const errors: string[] = [];
-  const records = decodeAll(objects, errors);
-  const reports = await analyzeAll(records, config.repositories, { verify: config.verify, logger: cliLogger() });
-  process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports));
+type Sources = readonly ChartSource[];
+
+async function openSources(config: CliConfig): Promise<ChartSource[]> {
+  const { createChartSource } = await import('../repo/source.ts');
+  const sources: ChartSource[] = config.repositories.map((r) => createChartSource(r));
+  for (const s of sources) s.prefetch?.();
+  return sources;
+}
+
+async function closeSources(sources: Sources): Promise<void> {
+  await Promise.allSettled(sources.map((s) => s.close()));
+}
+
+async function report(records: readonly ReleaseRecord[], errors: readonly string[], config: CliConfig, format: 'table' | 'json'): Promise<number> {
+  const [{ analyzeAll }, { renderJson, renderTable }] = await Promise.all([import('./analyze-all.ts'), import('./output.ts')]);
+  const sources = await openSources(config);
+  const failed: Failed[] = [];
+  try {
+    const reports = await analyzeAll(records, sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) });
+    await logFailures(failed);
+    process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports));
+  } finally {
+    await closeSources(sources);
+  }
   for (const e of errors) process.stderr.write(`chartorigin: ${e}\n`);
   return errors.length ? 1 : 0;
 }
@@ -129,7 +186,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`chartorigin: ${err.message}\n${USAGE}\n`);
       return 2;
     }
-    if (err instanceof ConfigError || err instanceof InputError || err instanceof ReleaseDecodeError) {
+    if (err instanceof Error && (err.name === 'ConfigError' || err.name === 'InputError' || err.name === 'ReleaseDecodeError')) {
       process.stderr.write(`chartorigin: ${err.message}\n`);
       return 1;
     }

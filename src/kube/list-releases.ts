@@ -1,6 +1,5 @@
-import { listObjects, type CoreObject } from './core-objects.ts';
+import { listObjects, type CoreObject, type ObjectList } from './core-objects.ts';
 import type { KubeConfig } from './kubeconfig.ts';
-import { releaseKey, revisionRef } from '../release/current.ts';
 import { HELM_SECRET_TYPE } from '../release/decode.ts';
 import type { StoredReleaseObject } from '../release/types.ts';
 
@@ -11,7 +10,12 @@ export interface ListOptions {
   pageSize?: number;
 }
 
-const HELM_OWNED = 'owner=helm';
+/**
+ * A superseded revision is never a release's current one (Helm marks the previous revision superseded
+ * only once a newer one exists), so the API server filters them out: a release with five revisions
+ * costs one object on the wire instead of five. `helm list` skips superseded revisions too.
+ */
+const HELM_CURRENT_CANDIDATES = 'owner=helm,status!=superseded';
 
 function toStored(kind: 'Secret' | 'ConfigMap', o: CoreObject): StoredReleaseObject {
   return {
@@ -23,34 +27,27 @@ function toStored(kind: 'Secret' | 'ConfigMap', o: CoreObject): StoredReleaseObj
 }
 
 /**
- * The current revision of every Helm release, listed page by page. Only the highest revision seen so
- * far is kept per release, so memory stays at one object per release however many revisions exist.
+ * Helm release objects that may be a release's current revision, page by page. The next page is
+ * requested before this one is handed over, so the caller's work on a page overlaps the API server's
+ * work on the next (they run on different cores).
  */
-export async function listCurrentReleases(kc: KubeConfig, options: ListOptions): Promise<StoredReleaseObject[]> {
-  const best = new Map<string, { revision: number; obj: StoredReleaseObject }>();
-  const keep = (obj: StoredReleaseObject): void => {
-    const ref = revisionRef(obj);
-    if (!ref) return;
-    const key = `${obj.kind}|${releaseKey(ref.namespace, ref.release)}`;
-    const prev = best.get(key);
-    if (!prev || ref.revision > prev.revision) best.set(key, { revision: ref.revision, obj });
-  };
-  const limit = options.pageSize ?? 250;
-  if (options.storage.secrets) {
-    let cont: string | undefined;
-    do {
-      const page = await listObjects(kc, 'Secret', { namespace: options.namespace, labelSelector: HELM_OWNED, fieldSelector: `type=${HELM_SECRET_TYPE}`, limit, continue: cont });
-      for (const s of page.items) keep(toStored('Secret', s));
-      cont = page.metadata?.continue || undefined;
-    } while (cont);
+export async function* listReleasePages(kc: KubeConfig, options: ListOptions): AsyncGenerator<StoredReleaseObject[]> {
+  const limit = options.pageSize ?? 500;
+  const kinds: { kind: 'Secret' | 'ConfigMap'; fieldSelector?: string }[] = [];
+  if (options.storage.secrets) kinds.push({ kind: 'Secret', fieldSelector: `type=${HELM_SECRET_TYPE}` });
+  if (options.storage.configMaps) kinds.push({ kind: 'ConfigMap' });
+  for (const { kind, fieldSelector } of kinds) {
+    const page = (cont: string | undefined): Promise<ObjectList> => {
+      const p = listObjects(kc, kind, { namespace: options.namespace, labelSelector: HELM_CURRENT_CANDIDATES, fieldSelector, limit, continue: cont });
+      // Awaited on the next turn; until then a failure must not count as unhandled.
+      p.catch(() => undefined);
+      return p;
+    };
+    for (let next: Promise<ObjectList> | undefined = page(undefined); next; ) {
+      const list: ObjectList = await next;
+      const cont = list.metadata?.continue || undefined;
+      next = cont ? page(cont) : undefined;
+      yield list.items.filter((o) => kind === 'Secret' || o.data?.['release']).map((o) => toStored(kind, o));
+    }
   }
-  if (options.storage.configMaps) {
-    let cont: string | undefined;
-    do {
-      const page = await listObjects(kc, 'ConfigMap', { namespace: options.namespace, labelSelector: HELM_OWNED, limit, continue: cont });
-      for (const c of page.items) if (c.data?.['release']) keep(toStored('ConfigMap', c));
-      cont = page.metadata?.continue || undefined;
-    } while (cont);
-  }
-  return [...best.values()].map((b) => b.obj);
 }

@@ -106,6 +106,11 @@ export interface ChartSource {
   referrers?(chart: string, manifestDigest: string, signal?: AbortSignal): Promise<ReferrersReport>;
   /** OCI only: set when the tag of `chart` `version` was seen serving another manifest than before. */
   movedTag?(chart: string, version: string): MovedTag | undefined;
+  /**
+   * Starts loading what versions() needs for any chart (HTTP: index.yaml) without waiting; a failure
+   * surfaces on the next versions() call. OCI sources have nothing chart-independent to load.
+   */
+  prefetch?(): void;
   /** Releases connections (keep-alive sockets would otherwise hold a CLI process open). */
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ensureNamespace } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
-import { helmInstall, helmUpgrade } from '../harness/helm.ts';
+import { helmHistory, helmInstall, helmRollback, helmUpgrade } from '../harness/helm.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
 
 const env = testEnv();
@@ -48,5 +48,34 @@ describe('chartorigin scan', () => {
     assert.match(table.stdout, /^NAMESPACE\s+NAME\s+CHART\s+VERSION\s+LATEST\s+UPGRADE\s+BEHIND\s+MATCH\s+REPO\n/);
     assert.match(table.stdout, new RegExp(`${ns}\\s+one\\s+webapp\\s+1\\.1\\.0\\s+2\\.0\\.0\\s+Major\\s+2\\s+Verified\\s+main`));
     assert.match(table.stdout, new RegExp(`${ns}\\s+two\\s+legacy \\(deprecated\\)\\s+1\\.0\\.0`));
+  });
+
+  it('takes the highest revision that is not superseded: after a rollback, and after a failed upgrade', async () => {
+    const ns = uniqueNamespace('e2e-scan-rev');
+    await ensureNamespace(cluster, ns);
+    const main = env.chartRepo.repos.main;
+    // back: 1.0.0 → 1.1.0 → rollback to 1 (revision 3 deploys 1.0.0 again; 1 and 2 superseded).
+    await helmInstall(cluster, 4, 'back', 'webapp', { namespace: ns, repo: main.url, version: '1.0.0' });
+    await helmUpgrade(cluster, 4, 'back', 'webapp', { namespace: ns, repo: main.url, version: '1.1.0' });
+    await helmRollback(cluster, 4, 'back', 1, { namespace: ns });
+    // broken: 1.0.0 deployed, then an upgrade the API server refuses (revision 2 failed, 1 stays deployed).
+    await helmInstall(cluster, 3, 'broken', 'webapp', { namespace: ns, repo: main.url, version: '1.0.0' });
+    await assert.rejects(helmUpgrade(cluster, 3, 'broken', 'webapp', { namespace: ns, repo: main.url, version: '1.1.0', set: { 'service.type': 'NoSuchType' } }));
+    assert.deepEqual((await helmHistory(cluster, 4, 'back', { namespace: ns })).map((h) => h.status), ['superseded', 'superseded', 'deployed']);
+    assert.deepEqual((await helmHistory(cluster, 3, 'broken', { namespace: ns })).map((h) => h.status), ['deployed', 'failed']);
+
+    const config = join(cluster.dir, `${ns}.yaml`);
+    writeFileSync(config, `repositories:\n  - name: main\n    url: ${main.url}\n`);
+    const json = await cli(['scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config, '-o', 'json']);
+    assert.equal(json.code, 0, json.stderr);
+    const results = JSON.parse(json.stdout) as { name: string; release: { revision: number; status: string }; chart: { version: string }; origin: { match: string } }[];
+    const byName = new Map(results.map((r) => [r.name, r]));
+    assert.deepEqual([...byName.keys()].sort(), ['back', 'broken']);
+    assert.deepEqual(byName.get('back')?.release, { ...byName.get('back')?.release, revision: 3, status: 'deployed' });
+    assert.equal(byName.get('back')?.chart.version, '1.0.0');
+    assert.equal(byName.get('back')?.origin.match, 'Verified');
+    // The failed revision is the current one, as in `helm status`: it is what the cluster last tried.
+    assert.deepEqual(byName.get('broken')?.release, { ...byName.get('broken')?.release, revision: 2, status: 'failed' });
+    assert.equal(byName.get('broken')?.chart.version, '1.1.0');
   });
 });
