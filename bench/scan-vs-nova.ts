@@ -5,12 +5,14 @@
  * RELEASES (default 200) releases of CHARTS charts, each chart published in one loopback HTTP repository in
  * several versions; HELM_INSTALLS (default 4) of them installed with the real helm (3 and 4), the rest
  * written as Helm-encoded release Secrets (JSON → gzip → base64, as Helm's Secret driver does) made from a
- * real `helm install --dry-run=client -o json` of the packaged chart version, with REVISIONS (default 2)
- * revisions each. Each tool runs RUNS (default 5) times in a fresh process under GNU time; medians of wall
- * time and peak RSS are reported, plus how many releases both tools give the same latest version.
+ * real `helm install --dry-run=client -o json` of the packaged chart version, with REVISIONS (default 5,
+ * the issue's 2,000 × 5 cluster shape; all but the last superseded) revisions each. Each tool runs RUNS
+ * (default 5) times in a fresh process under GNU time; medians of wall time and peak RSS are reported,
+ * plus how many releases both tools give the same latest version.
  *
  * nova is built from its source for comparison only, outside the repository: NOVA (default
- * ~/.cache/chartorigin/bench/nova). Needs `npm run build` first (chartorigin runs from dist/, as shipped).
+ * ~/.cache/chartorigin/bench/nova). Needs `npm run build` first (chartorigin runs dist/src/cli/entry.js,
+ * the shipped entry point).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -28,13 +28,21 @@ function sha256(data: Uint8Array | string): string {
 
 /** JSON with sorted keys so that equal data hashes equally whatever produced it. */
 export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (isObject(v)) {
-    const keys = Object.keys(v).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
+  // String building in loops, not map/join: this runs on every release's values and metadata.
+  if (v === null || typeof v !== 'object') return v === undefined ? 'null' : JSON.stringify(v);
+  if (Array.isArray(v)) {
+    let s = '[';
+    for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + canonicalJson(v[i]);
+    return `${s}]`;
   }
-  if (v === undefined) return 'null';
-  return JSON.stringify(v);
+  const o = v as JsonObject;
+  const keys = Object.keys(o).sort();
+  let s = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    s += `${i ? ',' : ''}${JSON.stringify(k)}:${canonicalJson(o[k])}`;
+  }
+  return `${s}}`;
 }
 
 const STRING_FIELDS = ['name', 'home', 'version', 'description', 'icon', 'apiVersion', 'condition', 'tags', 'appVersion', 'kubeVersion', 'type'] as const;

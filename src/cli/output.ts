@@ -1,11 +1,12 @@
 import type { OriginReport } from '../engine/report.ts';
 
 /** `-o json`: one object per release shaped like ChartOrigin.status, plus name and namespace. */
-export function reportJson(r: OriginReport): Record<string, unknown> {
+function reportJson(r: OriginReport): Record<string, unknown> {
   const { majorVersionsBehind: _m, installedCreated: _c, ...status } = r;
-  return JSON.parse(JSON.stringify({ name: r.release.name, namespace: r.release.namespace, ...status })) as Record<string, unknown>;
+  return { name: r.release.name, namespace: r.release.namespace, ...status };
 }
 
+/** Absent fields are left out (JSON.stringify drops undefined members). */
 export function renderJson(reports: readonly OriginReport[]): string {
   return `${JSON.stringify(reports.map(reportJson), null, 2)}\n`;
 }
