@@ -3,14 +3,25 @@ import semver from 'semver';
 const LENIENT = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$/;
 
 /**
+ * Every release's advice parses its repository's whole version list, and thousands of releases share a
+ * few charts: parsed versions are kept (callers never mutate them), at most PARSED_MAX (~1 MiB) at a time.
+ */
+const parsed = new Map<string, semver.SemVer | null>();
+const PARSED_MAX = 4096;
+
+/**
  * Helm's lenient version parse (Masterminds/semver NewVersion): `v1.2` and `1.2` are 1.2.0.
  * Build metadata is dropped: it never orders versions. Returns undefined for non-semver strings.
  */
 export function parseVersion(v: string): semver.SemVer | undefined {
+  const hit = parsed.get(v);
+  if (hit !== undefined) return hit ?? undefined;
   const m = LENIENT.exec(v.trim());
-  if (!m) return undefined;
-  const core = `${Number(m[1])}.${Number(m[2] ?? 0)}.${Number(m[3] ?? 0)}`;
-  return semver.parse(m[4] ? `${core}-${m[4]}` : core) ?? undefined;
+  const core = m ? `${Number(m[1])}.${Number(m[2] ?? 0)}.${Number(m[3] ?? 0)}` : '';
+  const result = m ? (semver.parse(m[4] ? `${core}-${m[4]}` : core) ?? undefined) : undefined;
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(v, result ?? null);
+  return result;
 }
 
 /** `1.2.3+abc` → `1.2.3`: Flux appends the OCI digest as build metadata. */
