@@ -1,5 +1,6 @@
 import type { KubeConfig } from './kubeconfig.ts';
 import type { OriginSpec } from '../engine/analyze.ts';
+import type { PublishedSummary } from '../engine/origin-events.ts';
 import type { Condition, OriginReport } from '../engine/report.ts';
 import { isObject } from '../util/guards.ts';
 import { KubeApiError, kubeRequest } from './raw-client.ts';
@@ -10,9 +11,30 @@ const API_VERSION = `${GROUP}/${VERSION}`;
 const APPLY = { 'Content-Type': 'application/apply-patch+yaml' };
 
 export interface ExistingOrigin {
+  uid?: string | undefined;
   spec: OriginSpec;
   generation: number;
   conditions: Condition[];
+  /** What the last published status said (undefined: never analysed), to tell changes worth an Event. */
+  published?: PublishedSummary | undefined;
+}
+
+interface StoredStatus {
+  conditions?: Condition[];
+  origin?: { match?: string; repository?: string };
+  chart?: { deprecated?: boolean };
+  latest?: { version?: string };
+}
+
+function publishedOf(status: StoredStatus | undefined): PublishedSummary | undefined {
+  if (!status?.origin?.match && !status?.conditions?.length) return undefined;
+  return {
+    match: status.origin?.match,
+    repository: status.origin?.repository,
+    latest: status.latest?.version,
+    deprecated: status.chart?.deprecated === true,
+    readyReason: status.conditions?.find((c) => c.type === 'Ready')?.reason,
+  };
 }
 
 /** What the controller writes into ChartOrigin.status: the report minus fields that only feed metrics. */
@@ -57,16 +79,17 @@ export class ChartOriginStore {
 
   async get(namespace: string, name: string): Promise<ExistingOrigin | undefined> {
     try {
-      const o = await kubeRequest<{ metadata?: { generation?: number }; spec?: unknown; status?: { conditions?: Condition[] } }>(this.#kc, { path: path(namespace, name) });
-      return { spec: parseSpec(o.spec), generation: o.metadata?.generation ?? 0, conditions: o.status?.conditions ?? [] };
+      const o = await kubeRequest<{ metadata?: { generation?: number; uid?: string }; spec?: unknown; status?: StoredStatus }>(this.#kc, { path: path(namespace, name) });
+      return { uid: o.metadata?.uid, spec: parseSpec(o.spec), generation: o.metadata?.generation ?? 0, conditions: o.status?.conditions ?? [], published: publishedOf(o.status) };
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) return undefined;
       throw err;
     }
   }
 
-  async create(namespace: string, name: string): Promise<void> {
-    await kubeRequest(this.#kc, {
+  /** Creates the object (metadata only) and returns its uid. */
+  async create(namespace: string, name: string): Promise<string | undefined> {
+    const o = await kubeRequest<{ metadata?: { uid?: string } }>(this.#kc, {
       method: 'PATCH',
       path: path(namespace, name),
       query: { fieldManager: this.#manager, force: true },
@@ -77,6 +100,7 @@ export class ChartOriginStore {
         metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'chartorigin' } },
       }),
     });
+    return o.metadata?.uid;
   }
 
   async applyStatus(namespace: string, name: string, status: PublishedStatus): Promise<void> {

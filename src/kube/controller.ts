@@ -5,6 +5,7 @@ import type { ChartOriginMetrics } from '../metrics/metrics.ts';
 import { HELM_SECRET_TYPE } from '../release/decode.ts';
 import type { RepositoryConfig } from '../repo/types.ts';
 import { ChartOriginStore } from './chart-origins.ts';
+import { EventRecorder } from './events.ts';
 import { KubeApiError } from './raw-client.ts';
 import { MetadataReflector } from './reflector.ts';
 import { ReleaseIndex } from './release-index.ts';
@@ -61,6 +62,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     metrics: o.metrics,
     cache: new PublishedChartCache(),
     logger: log.child({ component: 'reconciler' }),
+    events: new EventRecorder(o.kubeConfig, log.child({ component: 'events' })),
     verify: o.verify,
     published: o.published,
   });

@@ -3,6 +3,7 @@ import { analyzeRelease } from '../engine/analyze.ts';
 import type { PublishedChartCache } from '../engine/chart-cache.ts';
 import type { Condition, OriginReport } from '../engine/report.ts';
 import type { ChartOriginMetrics } from '../metrics/metrics.ts';
+import { decodeErrorEvent, originEvents, type EventNote } from '../engine/origin-events.ts';
 import { decodeStoredRelease, DEFAULT_DECODE_LIMITS, ReleaseDecodeError, type DecodeLimits } from '../release/decode.ts';
 import type { StoredReleaseObject } from '../release/types.ts';
 import type { ChartSource } from '../repo/types.ts';
@@ -31,6 +32,8 @@ export interface ReconcilerOptions {
   verify?: boolean;
   decodeLimits?: DecodeLimits;
   now?: () => Date;
+  /** Kubernetes Events about ChartOrigins (changes of origin, deprecation, signatures); none when absent. */
+  events?: { emit(target: { namespace: string; name: string; uid?: string | undefined }, notes: readonly EventNote[]): Promise<void> };
   /** Called after a report was published (write-back hooks in here). */
   published?: (current: CurrentRevision, report: OriginReport) => Promise<void>;
 }
@@ -74,7 +77,10 @@ export class ReleaseReconciler {
     const inputs = `${current.storage}/${current.objectName}@${current.resourceVersion}|g${existing?.generation ?? -1}|r${this.#o.repositories.generation()}`;
     const memo = this.#memo.get(key);
     if (memo?.inputs === inputs && existing) return 'unchanged';
-    if (!existing) await origins.create(namespace, name);
+    const uid = existing ? existing.uid : await origins.create(namespace, name);
+    const emit = async (notes: readonly EventNote[]): Promise<void> => {
+      if (notes.length) await this.#o.events?.emit({ namespace, name, uid }, notes);
+    };
 
     const obj = await this.#read(current);
     if (!obj) return 'unchanged'; // gone between the event and the read; its delete event follows
@@ -95,6 +101,7 @@ export class ReleaseReconciler {
       });
       metrics.removeRelease(namespace, name);
       this.#memo.set(key, { inputs });
+      await emit(decodeErrorEvent(existing?.published, err.message));
       return 'success';
     }
 
@@ -136,6 +143,7 @@ export class ReleaseReconciler {
     final = { ...final, conditions: carryTransitionTimes(final.conditions, existing?.conditions ?? []) };
     await origins.applyStatus(namespace, name, statusOf(final, existing?.generation ?? 1));
     metrics.setRelease(final);
+    await emit(originEvents(existing?.published, final));
     // After a repository failure the inputs are not memoised, so the retry really re-analyses; the last
     // good report is kept to be shown as stale meanwhile.
     const good = failures.length === 0 || final !== report ? final : previous;
