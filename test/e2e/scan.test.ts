@@ -19,16 +19,22 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
+/** A namespace of its own and a config naming the main repository. */
+async function scanSetup(prefix: string): Promise<{ ns: string; config: string; main: typeof env.chartRepo.repos.main }> {
+  const ns = uniqueNamespace(prefix);
+  await ensureNamespace(cluster, ns);
+  const main = env.chartRepo.repos.main;
+  const config = join(cluster.dir, `${ns}.yaml`);
+  writeFileSync(config, `repositories:\n  - name: main\n    url: ${main.url}\n`);
+  return { ns, config, main };
+}
+
 describe('chartorigin scan', () => {
   it('reports the current revision of every release in a namespace, Secret and ConfigMap storage alike', async () => {
-    const ns = uniqueNamespace('e2e-scan');
-    await ensureNamespace(cluster, ns);
-    const main = env.chartRepo.repos.main;
+    const { ns, config, main } = await scanSetup('e2e-scan');
     await helmInstall(cluster, 3, 'one', 'webapp', { namespace: ns, repo: main.url, version: '1.0.0' });
     await helmUpgrade(cluster, 3, 'one', 'webapp', { namespace: ns, repo: main.url, version: '1.1.0' });
     await helmInstall(cluster, 4, 'two', 'legacy', { namespace: ns, repo: main.url, version: '1.0.0', driver: 'configmap' });
-    const config = join(cluster.dir, `${ns}.yaml`);
-    writeFileSync(config, `repositories:\n  - name: main\n    url: ${main.url}\n`);
 
     const json = await cli(['scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config, '-o', 'json']);
     assert.equal(json.code, 0, json.stderr);
@@ -51,9 +57,7 @@ describe('chartorigin scan', () => {
   });
 
   it('takes the highest revision that is not superseded: after a rollback, and after a failed upgrade', async () => {
-    const ns = uniqueNamespace('e2e-scan-rev');
-    await ensureNamespace(cluster, ns);
-    const main = env.chartRepo.repos.main;
+    const { ns, config, main } = await scanSetup('e2e-scan-rev');
     // back: 1.0.0 → 1.1.0 → rollback to 1 (revision 3 deploys 1.0.0 again; 1 and 2 superseded).
     await helmInstall(cluster, 4, 'back', 'webapp', { namespace: ns, repo: main.url, version: '1.0.0' });
     await helmUpgrade(cluster, 4, 'back', 'webapp', { namespace: ns, repo: main.url, version: '1.1.0' });
@@ -64,8 +68,6 @@ describe('chartorigin scan', () => {
     assert.deepEqual((await helmHistory(cluster, 4, 'back', { namespace: ns })).map((h) => h.status), ['superseded', 'superseded', 'deployed']);
     assert.deepEqual((await helmHistory(cluster, 3, 'broken', { namespace: ns })).map((h) => h.status), ['deployed', 'failed']);
 
-    const config = join(cluster.dir, `${ns}.yaml`);
-    writeFileSync(config, `repositories:\n  - name: main\n    url: ${main.url}\n`);
     const json = await cli(['scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config, '-o', 'json']);
     assert.equal(json.code, 0, json.stderr);
     const results = JSON.parse(json.stdout) as { name: string; release: { revision: number; status: string }; chart: { version: string }; origin: { match: string } }[];
