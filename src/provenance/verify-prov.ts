@@ -148,5 +148,9 @@ export async function verifyProvenance(input: VerifyInput): Promise<SignatureRes
   if (signed !== input.tarballDigest) {
     return result('DigestMismatch', `the signed digest of ${input.fileName} is ${signed}, the repository served ${input.tarballDigest}`, { keyID, signer });
   }
-  return result('Verified', `signed by ${keyID ?? '?'}${signer ? ` (${signer})` : ''}; digest matches`, { keyID, signer });
+  // As GnuPG and helm 3 do, a signature made while the key was valid stays good after the key expires;
+  // helm 4's `verify` refuses it. Said in the message so that the difference is visible.
+  const expires = await signingKey.getExpirationTime().catch(() => null);
+  const expired = expires instanceof Date && expires.getTime() <= Date.now() ? `; the key expired at ${expires.toISOString().replace(/\.\d{3}Z$/, 'Z')}, after signing` : '';
+  return result('Verified', `signed by ${keyID ?? '?'}${signer ? ` (${signer})` : ''}; digest matches${expired}`, { keyID, signer });
 }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { runHelm, scratchDir, sha256Digest, writeChartSource, type ChartSpec, type HelmBinary, type PackagedChart } from './charts.ts';
 
 export interface SigningKey {
+  /** The GNUPGHOME holding it. */
+  home: string;
   /** The user ID helm's --key selects the key by. */
   uid: string;
   /** Binary secret keyring for `helm package --sign --keyring`. */
@@ -30,20 +32,27 @@ function gpg(home: string, args: string[], input?: string): Promise<Buffer> {
   });
 }
 
-/** A fresh RSA signing key without passphrase in its own GNUPGHOME. */
-export async function createSigningKey(name: string): Promise<SigningKey> {
+/** A fresh RSA signing key without passphrase in its own GNUPGHOME; `expire` in gpg's form (`seconds=5`). */
+export async function createSigningKey(name: string, expire = 'never'): Promise<SigningKey> {
   const home = scratchDir('gnupg');
   mkdirSync(home, { recursive: true, mode: 0o700 });
   gpgHomes.push(home);
   const uid = `${name} <${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}@charts.example.test>`;
-  await gpg(home, ['--passphrase', '', '--pinentry-mode', 'loopback', '--quick-gen-key', uid, 'rsa2048', 'sign', 'never']);
+  await gpg(home, ['--passphrase', '', '--pinentry-mode', 'loopback', '--quick-gen-key', uid, 'rsa2048', 'sign', expire]);
   const secring = join(home, 'secring.gpg');
   writeFileSync(secring, await gpg(home, ['--pinentry-mode', 'loopback', '--passphrase', '', '--export-secret-keys', uid]));
   const publicKey = (await gpg(home, ['--armor', '--export', uid])).toString('utf8');
   const colons = (await gpg(home, ['--with-colons', '--list-keys', uid])).toString('utf8');
   const keyID = /^pub:[^:]*:[^:]*:[^:]*:([0-9A-F]{16}):/m.exec(colons)?.[1]?.toLowerCase();
   if (!keyID) throw new Error(`no key ID in gpg output for ${uid}`);
-  return { uid, secring, publicKey, keyID };
+  return { home, uid, secring, publicKey, keyID };
+}
+
+/** The public key as a binary keyring file, the form `helm verify --keyring` reads. */
+export async function publicKeyring(key: SigningKey): Promise<string> {
+  const path = join(key.home, 'pubring-export.gpg');
+  writeFileSync(path, await gpg(key.home, ['--export', key.uid]));
+  return path;
 }
 
 /** Stops the gpg-agents the keys started (they would outlive the test process). */

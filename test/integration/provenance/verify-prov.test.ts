@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { scratchDir, sha256Digest, packageChart } from '../../harness/charts.ts';
-import { createSigningKey, packageSignedChart, stopGpgAgents, type SignedChart, type SigningKey } from '../../harness/gpg.ts';
+import { scratchDir, sha256Digest, packageChart, runHelm } from '../../harness/charts.ts';
+import { createSigningKey, packageSignedChart, publicKeyring, stopGpgAgents, type SignedChart, type SigningKey } from '../../harness/gpg.ts';
 import { verifyProvenance, signedFiles, checkKeyring } from '../../../src/provenance/verify-prov.ts';
 
 // Real keys from GnuPG, real `helm package --sign` (helm 3 and helm 4): the bytes a repository serves.
@@ -114,5 +114,24 @@ describe('Helm provenance verification (real gpg keys, real helm package --sign)
     const onlyStranger = await verifyProvenance(input(signed4, [stranger.publicKey], { provenance: Buffer.from(both) }));
     assert.equal(onlyStranger.reason, 'Verified', onlyStranger.message);
     assert.equal(onlyStranger.keyID, stranger.keyID);
+  });
+
+  it('a key that expired after signing: Verified as gpg and helm 3 say (helm 4 refuses), and the message says it expired', async () => {
+    // Long enough to sign under load, short enough to wait for.
+    const created = Date.now();
+    const expiring = await createSigningKey('Short Lived', 'seconds=8');
+    const chart = await packageSignedChart({ name: 'signedapp', version: '1.0.0' }, `${scratchDir('expiring')}/h4`, expiring, 'helm4');
+    const before = await verifyProvenance(input(chart, [expiring.publicKey]));
+    assert.equal(before.reason, 'Verified', before.message);
+    assert.doesNotMatch(before.message, /expired/);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, created + 9000 - Date.now())));
+    const after = await verifyProvenance(input(chart, [expiring.publicKey]));
+    assert.equal(after.reason, 'Verified', after.message);
+    assert.equal(after.keyID, expiring.keyID);
+    assert.match(after.message, /^signed by [0-9a-f]{16} \(Short Lived <[^>]+>\); digest matches; the key expired at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, after signing$/);
+    // The real helm on the same files: helm 3 accepts, helm 4 refuses an expired key.
+    const keyring = await publicKeyring(expiring);
+    await runHelm(['verify', chart.path, '--keyring', keyring], { helm: 'helm3' });
+    await assert.rejects(runHelm(['verify', chart.path, '--keyring', keyring], { helm: 'helm4' }), /key expired/);
   });
 });
