@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import type { Credentials, RepositoryConfig } from '../repo/types.ts';
-import { parseDuration } from '../util/duration.ts';
+import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 
 export class ConfigError extends Error {
@@ -40,6 +40,7 @@ function repository(r: unknown, i: number, file: string, baseDir: string, env: N
   const interval = str(r['interval']) ?? '1h';
   const intervalSeconds = parseDuration(interval);
   if (intervalSeconds === undefined || intervalSeconds <= 0) throw new ConfigError(`${where}.interval: "${interval}" is not a duration like 30m or 1h`);
+  const timeoutSeconds = parseTimeout(str(r['timeout']), (m) => new ConfigError(`${where}.timeout: ${m}`));
   const username = secretField(r, 'username', where, env);
   const password = secretField(r, 'password', where, env);
   const token = secretField(r, 'token', where, env);
@@ -79,6 +80,7 @@ function repository(r: unknown, i: number, file: string, baseDir: string, env: N
     url: url.replace(/\/+$/, ''),
     priority,
     intervalSeconds,
+    timeoutSeconds,
     credentials,
     caPem,
     insecureSkipTLSVerify: r['insecureSkipTLSVerify'] === true,

@@ -1,5 +1,5 @@
 import type { Credentials, RepositoryConfig } from '../repo/types.ts';
-import { parseDuration } from '../util/duration.ts';
+import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 
 export interface SecretRef {
@@ -10,6 +10,7 @@ export interface SecretRef {
 export interface ChartRepositorySpec {
   url: string;
   intervalSeconds: number;
+  timeoutSeconds: number;
   priority: number;
   secretRef?: SecretRef | undefined;
   caSecretRef?: SecretRef | undefined;
@@ -34,10 +35,12 @@ export function parseRepositorySpec(spec: unknown, defaultNamespace: string): Ch
   const interval = str(spec['interval']) ?? '1h';
   const intervalSeconds = parseDuration(interval);
   if (!intervalSeconds) throw new Error(`spec.interval "${interval}" is not a duration`);
+  const timeoutSeconds = parseTimeout(str(spec['timeout']), (m) => new Error(`spec.timeout ${m}`));
   const priority = typeof spec['priority'] === 'number' ? spec['priority'] : 0;
   return {
     url: url.replace(/\/+$/, ''),
     intervalSeconds,
+    timeoutSeconds,
     priority,
     secretRef: ref(spec['secretRef'], defaultNamespace),
     caSecretRef: ref(spec['caSecretRef'], defaultNamespace),
@@ -107,6 +110,7 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     url: spec.url,
     priority: spec.priority,
     intervalSeconds: spec.intervalSeconds,
+    timeoutSeconds: spec.timeoutSeconds,
     credentials,
     caPem,
     insecureSkipTLSVerify: spec.insecureSkipTLSVerify,

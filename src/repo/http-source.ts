@@ -86,7 +86,7 @@ export class HttpChartSource implements ChartSource {
 
   constructor(config: RepositoryConfig, options: HttpSourceOptions = {}) {
     this.config = config;
-    this.#http = new HttpClient({ ...options.http, repository: config.name, caPem: config.caPem, insecureSkipTLSVerify: config.insecureSkipTLSVerify });
+    this.#http = new HttpClient({ ...options.http, ...(config.timeoutSeconds ? { timeoutMs: config.timeoutSeconds * 1000 } : {}), repository: config.name, caPem: config.caPem, insecureSkipTLSVerify: config.insecureSkipTLSVerify });
     this.#authorization = authorizationHeader(config.credentials ?? credentialsFromUrl(config.url));
     this.#indexUrl = indexUrl(config.url);
     this.#maxIndexBytes = options.maxIndexBytes ?? DEFAULT_MAX_INDEX_BYTES;

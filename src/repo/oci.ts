@@ -407,7 +407,7 @@ export class OciChartSource implements ChartSource {
     const parsed = parseOciUrl(config.url, config.plainHTTP);
     this.#prefix = parsed.prefix;
     this.#host = new URL(parsed.base).host;
-    this.#http = new HttpClient({ ...options.http, repository: config.name, caPem: config.caPem, insecureSkipTLSVerify: config.insecureSkipTLSVerify });
+    this.#http = new HttpClient({ ...options.http, ...(config.timeoutSeconds ? { timeoutMs: config.timeoutSeconds * 1000 } : {}), repository: config.name, caPem: config.caPem, insecureSkipTLSVerify: config.insecureSkipTLSVerify });
     this.client = new OciClient(config.name, parsed.base, this.#http, config.credentials ?? parsed.credentials, config.plainHTTP, this.#now);
     this.#cosignKeys = cosignKeys(config.cosignPublicKeys ?? []);
   }

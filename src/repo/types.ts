@@ -13,6 +13,8 @@ export interface RepositoryConfig {
   priority: number;
   /** Refresh period in seconds. */
   intervalSeconds: number;
+  /** Whole-request timeout in seconds, body included (default 60). */
+  timeoutSeconds?: number | undefined;
   credentials?: Credentials | undefined;
   /** PEM bundle trusted in addition to the system roots. */
   caPem?: string | undefined;

@@ -62,7 +62,7 @@ const RELEASE_CASES: { name: string; helm: string; reason: string; message: RegE
 ];
 
 /** Repository cases: a fault on the whole server, the RepoError reason, and the message. */
-const REPO_CASES: { name: string; fault: Fault; reason: string; message: RegExp }[] = [
+const REPO_CASES: { name: string; fault: Fault; reason: string; message: RegExp; spec?: Record<string, unknown> }[] = [
   { name: 'unauthorized', fault: { status: 401 }, reason: 'unauthorized', message: /401/ },
   { name: 'forbidden', fault: { status: 403 }, reason: 'forbidden', message: /403/ },
   { name: 'not-found', fault: { status: 404 }, reason: 'not_found', message: /404/ },
@@ -74,6 +74,9 @@ const REPO_CASES: { name: string; fault: Fault; reason: string; message: RegExp 
   // refuses more than 100, so this fails fast instead of growing exponentially.
   { name: 'alias-bomb', fault: { status: 200, body: aliasBomb() }, reason: 'invalid_index', message: /alias/i },
   { name: 'huge', fault: { path: '/index.yaml', padBytes: 101 * 1024 * 1024, chunked: true }, reason: 'too_large', message: /larger than|limit|too large/i },
+  // A server that stalls mid-body, and one that never answers, against the repository's own spec.timeout.
+  { name: 'slow-body', fault: { path: '/index.yaml', slowBodyMs: 600_000 }, spec: { timeout: '2s' }, reason: 'timeout', message: /index .*: timed out after 2 s/ },
+  { name: 'no-answer', fault: { path: '/index.yaml', delayMs: 600_000 }, spec: { timeout: '2s' }, reason: 'timeout', message: /index .*: timed out after 2 s/ },
 ];
 
 /** OCI registry answers met while looking up an installed chart (the registry's /v2/ itself is fine). */
@@ -157,7 +160,7 @@ before(async () => {
     servers.push(server);
     const name = `${prefix}-${c.name}`;
     repositories.push(name);
-    await apply({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec: { url: server.url, interval: '1h' } });
+    await apply({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec: { url: server.url, interval: '1h', ...c.spec } });
   }
 
   // OCI registries answering badly, and one wrong prefix (404 NAME_UNKNOWN: the chart is simply not there).

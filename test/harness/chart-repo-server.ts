@@ -80,7 +80,8 @@ function matches(fault: Fault, path: string): boolean {
   return typeof fault.path === 'string' ? fault.path === path : fault.path(path);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// unref: a stalled answer (a fault) must not keep the test process alive after the server is closed.
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export async function startChartRepoServer(options: ChartRepoServerOptions): Promise<ChartRepoServer> {
   const requests: RecordedRequest[] = [];

@@ -9,11 +9,13 @@ describe('ChartRepository spec and credentials', () => {
   it('parses a spec with defaults and namespaced secret refs', () => {
     const s = parseRepositorySpec({ url: 'oci://reg.example/charts/', secretRef: { name: 'creds' } }, 'chartorigin');
     assert.deepEqual(s, {
-      url: 'oci://reg.example/charts', intervalSeconds: 3600, priority: 0,
+      url: 'oci://reg.example/charts', intervalSeconds: 3600, timeoutSeconds: 60, priority: 0,
       secretRef: { name: 'creds', namespace: 'chartorigin' }, caSecretRef: undefined, insecureSkipTLSVerify: false, plainHTTP: false, keyringSecretRef: undefined, requireSignature: false,
     });
     assert.throws(() => parseRepositorySpec({ url: 'ftp://x' }, 'ns'), /spec\.url/);
     assert.throws(() => parseRepositorySpec({ url: 'https://x', interval: 'weekly' }, 'ns'), /interval/);
+    assert.equal(parseRepositorySpec({ url: 'https://x', timeout: '1m30s' }, 'ns').timeoutSeconds, 90);
+    assert.throws(() => parseRepositorySpec({ url: 'https://x', timeout: 'never' }, 'ns'), /spec\.timeout "never" is not a duration/);
   });
 
   it('reads basic-auth, token and dockerconfigjson Secrets', () => {

@@ -163,9 +163,10 @@ describe('ChartRepository CRD', () => {
 
   test('spec fields, defaults and required url', () => {
     const spec = at(repoSchema, 'spec');
-    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'keyringSecretRef', 'cosignKeySecretRef']);
+    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'timeout', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'keyringSecretRef', 'cosignKeySecretRef']);
     assert.deepEqual(spec.required, ['url']);
     assert.equal(at(spec, 'interval').default, '1h');
+    assert.equal(at(spec, 'timeout').default, '60s');
     assert.equal(at(spec, 'priority').default, 0);
     assert.equal(at(spec, 'requireSignature').default, false);
     for (const r of ['secretRef', 'caSecretRef', 'keyringSecretRef', 'cosignKeySecretRef']) {
@@ -191,6 +192,14 @@ describe('ChartRepository CRD', () => {
     }
     for (const d of ['1h', '30m', '1h30m', '90s', '500ms', '1.5h', '1d', 'h', '', '10', '-1h']) {
       assert.equal(interval.test(d), parseDuration(d) !== undefined, `interval ${JSON.stringify(d)}`);
+    }
+    // timeout: the schema takes any duration; the controller also bounds it (1s to 10m) and says so in Ready.
+    const timeout = regex(at(repoSchema, 'spec.timeout').pattern);
+    for (const d of ['1s', '30s', '2m', '10m', '1m30s']) assert.ok(timeout.test(d) && controllerTakes({ url: 'https://x', timeout: d }), `timeout ${d}`);
+    for (const d of ['soon', '', '10']) assert.ok(!timeout.test(d) && !controllerTakes({ url: 'https://x', timeout: d }), `timeout ${JSON.stringify(d)}`);
+    for (const d of ['500ms', '11m', '1h']) {
+      assert.ok(timeout.test(d), `timeout ${d} passes the schema`);
+      assert.throws(() => parseRepositorySpec({ url: 'https://x', timeout: d }, 'ns'), new RegExp(`spec\\.timeout "${d}" must be between 1s and 10m`));
     }
   });
 
