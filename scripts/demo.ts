@@ -177,6 +177,13 @@ async function main(): Promise<void> {
     say('$ kubectl get chartorigins -A');
     for (const line of (await kubectl(env.cluster, ['get', 'chartorigins', '-A'])).trimEnd().split('\n')) say(line);
     say('');
+    // Warnings for the tampered and the deprecated chart (Events are written right after each status).
+    const warnings = async (): Promise<string> =>
+      kubectl(env.cluster, ['get', 'events', '-A', '--field-selector', 'type=Warning,involvedObject.kind=ChartOrigin', '--sort-by=.metadata.name', '-o', 'custom-columns=NAMESPACE:.metadata.namespace,OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message']);
+    await eventually('Warning events', async () => ((await warnings()).includes('OriginMismatch') ? true : undefined), 30_000);
+    say('$ kubectl get events -A --field-selector type=Warning,involvedObject.kind=ChartOrigin');
+    for (const line of (await warnings()).trimEnd().split('\n')) say(line.length > 150 ? `${line.slice(0, 149)}…` : line);
+    say('');
     say('$ curl -s localhost:8080/metrics | grep -E "release_(info|outdated)|repository_up"   (excerpt)');
     const metricsText = await controller.metrics();
     for (const line of metricsText.split('\n').filter((l) => /^chartorigin_(release_info|release_outdated|repository_up)\{/.test(l)).slice(0, 14)) say(line);

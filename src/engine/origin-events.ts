@@ -45,7 +45,7 @@ export function originEvents(previous: PublishedSummary | undefined, next: Origi
         notes.push({ type: 'Warning', reason: 'OriginMismatch', message: `${chart} matches no chart published${candidates ? ` by ${candidates}` : ''}${origin.message ? `: ${origin.message}` : ''}` });
         break;
       case 'NotFound':
-        notes.push({ type: 'Warning', reason: 'OriginNotFound', message: `${chart} is not published by any configured repository${origin.message ? `: ${origin.message}` : ''}` });
+        notes.push({ type: 'Warning', reason: 'OriginNotFound', message: origin.message ? `${chart}: ${origin.message}` : `${chart} is not published by any configured repository` });
         break;
       case 'Ambiguous':
         notes.push({ type: 'Warning', reason: 'OriginAmbiguous', message: `${chart} is published with the same content by ${candidates || 'several repositories'}` });

@@ -31,6 +31,8 @@ describe('originEvents', () => {
     assert.equal(originEvents(undefined, mismatch)[0]?.message, 'webapp 1.1.0 matches no chart published by main: differs from main in templates/deployment.yaml');
     assert.deepEqual(reasons(summaryOf(mismatch), mismatch), []);
     assert.deepEqual(reasons(undefined, report({}, { match: 'NotFound', repository: undefined })), ['Warning/OriginNotFound']);
+    assert.equal(originEvents(undefined, report({}, { match: 'NotFound', repository: undefined }))[0]?.message, 'webapp 1.1.0 is not published by any configured repository');
+    assert.equal(originEvents(undefined, report({}, { match: 'NotFound', repository: undefined, message: 'no configured repository publishes this chart version' }))[0]?.message, 'webapp 1.1.0: no configured repository publishes this chart version');
     assert.deepEqual(reasons(undefined, report({ chart: { name: 'webapp', version: '1.1.0', deprecated: true } })), ['Warning/ChartDeprecated']);
     const unsigned = report({ conditions: [{ type: 'Ready', status: 'False', reason: 'SignatureNotVerified', message: 'origin Verified in main, but the repository requires a signature: no .prov', lastTransitionTime: '' }] });
     assert.deepEqual(reasons(summaryOf(report()), unsigned), ['Warning/SignatureNotVerified']);
