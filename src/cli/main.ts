@@ -24,9 +24,9 @@ function out(format: string): 'table' | 'json' {
   return format;
 }
 
-/** Repository failures as structured warnings on stderr; pino is loaded only when there is one. */
 type Failed = { record: ReleaseRecord; failures: readonly RepositoryFailure[] };
 
+/** Repository failures as structured warnings on stderr; pino is loaded only when there is one. */
 async function logFailures(failed: readonly Failed[]): Promise<void> {
   if (!failed.length) return;
   const { default: pino } = await import('pino');
@@ -116,13 +116,10 @@ async function scan(argv: string[]): Promise<number> {
         analyses.set(record, p);
       },
     );
-    const [{ sortReports }, { renderJson, renderTable }] = await Promise.all([import('./analyze-all.ts'), import('./output.ts')]);
+    const { sortReports } = await import('./analyze-all.ts');
     const reports = sortReports(await Promise.all(records.map((r) => analyses.get(r) as Promise<OriginReport>)));
     const current = new Set(records);
-    await logFailures(failed.filter((f) => current.has(f.record)));
-    process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports));
-    for (const e of errors) process.stderr.write(`chartorigin: ${e.message}\n`);
-    return errors.length ? 1 : 0;
+    return await printReports(reports, errors.map((e) => e.message), failed.filter((f) => current.has(f.record)), format);
   } finally {
     await closeSources(await opened.catch(() => []));
   }
@@ -142,16 +139,22 @@ async function closeSources(sources: Sources): Promise<void> {
 }
 
 async function report(records: readonly ReleaseRecord[], errors: readonly string[], config: CliConfig, format: 'table' | 'json'): Promise<number> {
-  const [{ analyzeAll }, { renderJson, renderTable }] = await Promise.all([import('./analyze-all.ts'), import('./output.ts')]);
+  const { analyzeAll } = await import('./analyze-all.ts');
   const sources = await openSources(config);
   const failed: Failed[] = [];
   try {
     const reports = await analyzeAll(records, sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) });
-    await logFailures(failed);
-    process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports));
+    return await printReports(reports, errors, failed, format);
   } finally {
     await closeSources(sources);
   }
+}
+
+/** Reports on stdout; repository warnings, then one line per undecodable release on stderr (exit 1). */
+async function printReports(reports: readonly OriginReport[], errors: readonly string[], failed: readonly Failed[], format: 'table' | 'json'): Promise<number> {
+  const { renderJson, renderTable } = await import('./output.ts');
+  await logFailures(failed);
+  process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports));
   for (const e of errors) process.stderr.write(`chartorigin: ${e}\n`);
   return errors.length ? 1 : 0;
 }
