@@ -1,4 +1,4 @@
-import type { OriginReport } from './report.ts';
+import type { Condition, OriginReport } from './report.ts';
 
 /** What of a published ChartOrigin status decides whether something changed worth an Event. */
 export interface PublishedSummary {
@@ -16,13 +16,19 @@ export interface EventNote {
   message: string;
 }
 
-export function summaryOf(r: Pick<OriginReport, 'origin' | 'chart' | 'latest' | 'conditions'>): PublishedSummary {
+/** The summary of a report, or of a status as read back from the API server (any field may be absent). */
+export function summaryOf(r: {
+  origin?: { match?: string | undefined; repository?: string | undefined } | undefined;
+  chart?: { deprecated?: boolean | undefined } | undefined;
+  latest?: { version?: string | undefined } | undefined;
+  conditions?: readonly Pick<Condition, 'type' | 'reason'>[] | undefined;
+}): PublishedSummary {
   return {
-    match: r.origin.match,
-    repository: r.origin.repository,
+    match: r.origin?.match,
+    repository: r.origin?.repository,
     latest: r.latest?.version,
-    deprecated: r.chart.deprecated,
-    readyReason: r.conditions.find((c) => c.type === 'Ready')?.reason,
+    deprecated: r.chart?.deprecated === true,
+    readyReason: r.conditions?.find((c) => c.type === 'Ready')?.reason,
   };
 }
 

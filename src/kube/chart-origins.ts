@@ -1,6 +1,6 @@
 import type { KubeConfig } from './kubeconfig.ts';
 import type { OriginSpec } from '../engine/analyze.ts';
-import type { PublishedSummary } from '../engine/origin-events.ts';
+import { summaryOf, type PublishedSummary } from '../engine/origin-events.ts';
 import type { Condition, OriginReport } from '../engine/report.ts';
 import { isObject } from '../util/guards.ts';
 import { KubeApiError, kubeRequest } from './raw-client.ts';
@@ -26,15 +26,9 @@ interface StoredStatus {
   latest?: { version?: string };
 }
 
+/** undefined while the object was never analysed (created, no status yet). */
 function publishedOf(status: StoredStatus | undefined): PublishedSummary | undefined {
-  if (!status?.origin?.match && !status?.conditions?.length) return undefined;
-  return {
-    match: status.origin?.match,
-    repository: status.origin?.repository,
-    latest: status.latest?.version,
-    deprecated: status.chart?.deprecated === true,
-    readyReason: status.conditions?.find((c) => c.type === 'Ready')?.reason,
-  };
+  return status?.origin?.match || status?.conditions?.length ? summaryOf(status) : undefined;
 }
 
 /** What the controller writes into ChartOrigin.status: the report minus fields that only feed metrics. */

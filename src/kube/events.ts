@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { EventNote } from '../engine/origin-events.ts';
 import { GROUP, VERSION } from './chart-origins.ts';
 import type { KubeConfig } from './kubeconfig.ts';
+import { microTime } from './micro-time.ts';
 import { KubeApiError, kubeRequest } from './raw-client.ts';
 
 export interface EventTarget {
@@ -12,10 +13,6 @@ export interface EventTarget {
 }
 
 const MAX_NOTE = 1024;
-
-function microTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
 
 /**
  * Writes events.k8s.io/v1 Events about ChartOrigins (`kubectl describe chartorigin`, `kubectl get events`).
@@ -48,7 +45,7 @@ export class EventRecorder {
             kind: 'Event',
             // As client-go names them: the object's name, a dot, a unique hex suffix.
             metadata: { name: `${target.name}.${now.getTime().toString(16)}${(this.#sequence++).toString(16).padStart(4, '0')}`, namespace: target.namespace },
-            eventTime: microTime(now),
+            eventTime: microTime(now.getTime()),
             reportingController: `${GROUP}/controller`,
             reportingInstance: this.#instance.slice(0, 128),
             action: 'Analyze',

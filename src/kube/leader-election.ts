@@ -8,6 +8,7 @@
  * else may take the Lease over.
  */
 import type { KubeConfig } from './kubeconfig.ts';
+import { microTime } from './micro-time.ts';
 import { KubeApiError, kubeRequest } from './raw-client.ts';
 import type { Logger } from 'pino';
 
@@ -124,11 +125,6 @@ export function coordinationLeaseClient(kubeConfig: KubeConfig): LeaseClient {
     create: (namespace, body) => call({ method: 'POST', path: leasePath(namespace), body: JSON.stringify(body) }),
     replace: (namespace, name, body) => call({ method: 'PUT', path: leasePath(namespace, name), body: JSON.stringify(body) }),
   };
-}
-
-/** MicroTime as the API server parses it: six fractional digits (".123Z" is refused with a 400). */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export interface LeaderElectorOptions {

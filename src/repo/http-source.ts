@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HttpClient, authorizationHeader, type HttpClientOptions } from './http.ts';
+import { authorizationHeader, repositoryHttpClient, type HttpClient, type RepositoryHttpOptions } from './http.ts';
 import { DEFAULT_MAX_INDEX_BYTES, type ChartIndex } from './index-parse.ts';
 import { parseIndexIsolated } from './index-parse-isolated.ts';
 import { RepoError, type ChartSource, type ChartVersionEntry, type Credentials, type FetchedChart, type ProbeResult, type RepositoryConfig } from './types.ts';
@@ -7,7 +7,7 @@ import { redactUrl } from './url.ts';
 
 export interface HttpSourceOptions {
   /** Overrides for the HTTP layer (timeouts, retry policy). */
-  http?: Partial<Omit<HttpClientOptions, 'repository' | 'caPem' | 'insecureSkipTLSVerify'>> | undefined;
+  http?: RepositoryHttpOptions | undefined;
   /** index.yaml size limit (default 100 MiB). */
   maxIndexBytes?: number | undefined;
   /** Chart .tgz size limit (default 20 MiB). */
@@ -86,7 +86,7 @@ export class HttpChartSource implements ChartSource {
 
   constructor(config: RepositoryConfig, options: HttpSourceOptions = {}) {
     this.config = config;
-    this.#http = new HttpClient({ ...options.http, ...(config.timeoutSeconds ? { timeoutMs: config.timeoutSeconds * 1000 } : {}), repository: config.name, caPem: config.caPem, insecureSkipTLSVerify: config.insecureSkipTLSVerify });
+    this.#http = repositoryHttpClient(config, options.http);
     this.#authorization = authorizationHeader(config.credentials ?? credentialsFromUrl(config.url));
     this.#indexUrl = indexUrl(config.url);
     this.#maxIndexBytes = options.maxIndexBytes ?? DEFAULT_MAX_INDEX_BYTES;

@@ -4,7 +4,7 @@ import type * as Https from 'node:https';
 import { http, https } from '../util/node-http.ts';
 import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { RepoError, type Credentials, type RepoErrorReason } from './types.ts';
+import { RepoError, type Credentials, type RepoErrorReason, type RepositoryConfig } from './types.ts';
 import { redactUrl } from './url.ts';
 
 /**
@@ -228,7 +228,9 @@ export class HttpClient {
       }
       let body: Buffer;
       try {
-        body = method === 'HEAD' || status === 204 || status === 304 ? (res.resume(), Buffer.alloc(0)) : await readBody(res, maxBytes);
+        const bodiless = method === 'HEAD' || status === 204 || status === 304;
+        if (bodiless) res.resume();
+        body = bodiless ? Buffer.alloc(0) : await readBody(res, maxBytes);
       } catch (err) {
         if (err instanceof BodyTooLarge) {
           throw new RepoError(this.repository, 'too_large', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: response larger than the limit of ${maxBytes} bytes`);
@@ -253,6 +255,20 @@ export class HttpClient {
     if (code?.startsWith('Z_')) return new RepoError(this.repository, 'http_error', `${where}: the Content-Encoding body does not decode (${code})`, { cause: err });
     return new RepoError(this.repository, 'network', `${where}: ${code ?? 'connection failed'}`, { cause: err });
   }
+}
+
+/** What a repository's caller may still set: the rest comes from its RepositoryConfig. */
+export type RepositoryHttpOptions = Partial<Omit<HttpClientOptions, 'repository' | 'caPem' | 'insecureSkipTLSVerify'>>;
+
+/** A repository's client: its name, TLS settings and timeout, over the caller's other options. */
+export function repositoryHttpClient(config: RepositoryConfig, options: RepositoryHttpOptions = {}): HttpClient {
+  return new HttpClient({
+    ...options,
+    ...(config.timeoutSeconds ? { timeoutMs: config.timeoutSeconds * 1000 } : {}),
+    repository: config.name,
+    caPem: config.caPem,
+    insecureSkipTLSVerify: config.insecureSkipTLSVerify,
+  });
 }
 
 /** Opens one request; resolves with the response head, the body still unread. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
-import { HttpClient, authorizationHeader, type HttpClientOptions, type HttpRequest, type HttpResponse } from './http.ts';
+import { authorizationHeader, repositoryHttpClient, type HttpClient, type HttpRequest, type HttpResponse, type RepositoryHttpOptions } from './http.ts';
 import { normalizeDigest } from './index-parse.ts';
 import type { KeyObject } from 'node:crypto';
 import { cosignKeys, listReferrers } from './referrers.ts';
@@ -28,7 +28,7 @@ export const HELM_PROV_LAYER = 'application/vnd.cncf.helm.chart.provenance.v1.pr
 const CREATED_ANNOTATION = 'org.opencontainers.image.created';
 
 export interface OciSourceOptions {
-  http?: Partial<Omit<HttpClientOptions, 'repository' | 'caPem' | 'insecureSkipTLSVerify'>> | undefined;
+  http?: RepositoryHttpOptions | undefined;
   /** Tags per page (`?n=`); the registry's default when absent. */
   tagPageSize?: number | undefined;
   /** Refuse to follow more `Link: rel="next"` pages than this (default 100). */
@@ -407,7 +407,7 @@ export class OciChartSource implements ChartSource {
     const parsed = parseOciUrl(config.url, config.plainHTTP);
     this.#prefix = parsed.prefix;
     this.#host = new URL(parsed.base).host;
-    this.#http = new HttpClient({ ...options.http, ...(config.timeoutSeconds ? { timeoutMs: config.timeoutSeconds * 1000 } : {}), repository: config.name, caPem: config.caPem, insecureSkipTLSVerify: config.insecureSkipTLSVerify });
+    this.#http = repositoryHttpClient(config, options.http);
     this.client = new OciClient(config.name, parsed.base, this.#http, config.credentials ?? parsed.credentials, config.plainHTTP, this.#now);
     this.#cosignKeys = cosignKeys(config.cosignPublicKeys ?? []);
   }
