@@ -40,7 +40,7 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<S
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 const chartorigin = ['--input-type=module', '-e', `
-  import { createChartSource } from ${JSON.stringify(new URL('../src/repo/source.ts', import.meta.url).pathname)};
+  import { createChartSource } from ${JSON.stringify(new URL('../src/sources/source.ts', import.meta.url).pathname)};
   const s = createChartSource({ name: 'big', url: process.argv[1], priority: 0, intervalSeconds: 3600, insecureSkipTLSVerify: false, plainHTTP: false });
   const r = await s.probe();
   const v = await s.versions('chart-0');

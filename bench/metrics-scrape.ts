@@ -3,8 +3,8 @@
  * Run: npx node bench/metrics-scrape.ts [releases] [scrapes]
  */
 import { performance } from 'node:perf_hooks';
-import { ChartOriginMetrics } from '../src/metrics/metrics.ts';
-import type { OriginReport } from '../src/engine/report.ts';
+import { ChartOriginMetrics } from '../src/publish/metrics.ts';
+import type { OriginReport } from '../src/model/report.ts';
 
 const RELEASES = Number(process.argv[2] ?? 2000);
 const SCRAPES = Number(process.argv[3] ?? 50);

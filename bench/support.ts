@@ -2,7 +2,7 @@
 import { apiKubeConfigFor, type ClusterInfo } from '../test/harness/controlplane.ts';
 import { kubeRequest } from '../src/kube/raw-client.ts';
 import type { KubeConfig } from '../src/kube/kubeconfig.ts';
-import { encodeHelmString } from '../src/release/encode.ts';
+import { encodeHelmString } from '../src/decode/encode.ts';
 
 export function adminKubeConfigFor(cluster: Pick<ClusterInfo, 'kubeconfig'>): { getChartOrigin(ns: string, name: string): Promise<{ revision?: number; version?: string }> } {
   const kc = apiKubeConfigFor(cluster);

@@ -1,25 +1,8 @@
 import { hash } from 'node:crypto';
 import { arr, isObject, scalarString, type JsonObject } from '../util/guards.ts';
+import type { ChartFingerprint } from '../model/chart.ts';
 import type { ChartContent, ChartFile } from './content.ts';
 
-/**
- * What is kept of a chart to prove where it came from: digests only, so a release's values and
- * templates can be dropped right after decoding and nothing secret is retained.
- */
-export interface ChartFingerprint {
-  metadata: string;
-  values: string;
-  schema: string;
-  templates: Record<string, string>;
-  files: Record<string, string>;
-  /**
-   * The metadata digest with build metadata removed from `version`, present only when the version has
-   * some: Flux stores OCI charts as `1.2.3+<digest12>`, while the repository serves `1.2.3`.
-   */
-  metadataWithoutBuild?: string;
-  /** true when dependencies import values: Helm then merges subchart values into the stored ones. */
-  valuesMerged: boolean;
-}
 
 function sha256(data: Uint8Array | string): string {
   // One-shot: a chart has dozens of small files, and a Hash object per file costs more than the hashing.

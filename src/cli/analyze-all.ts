@@ -1,8 +1,8 @@
-import { PublishedChartCache } from '../engine/chart-cache.ts';
-import { analyzeRelease, type RepositoryFailure } from '../engine/analyze.ts';
-import type { OriginReport } from '../engine/report.ts';
-import type { ReleaseRecord } from '../release/types.ts';
-import type { ChartSource } from '../repo/types.ts';
+import { PublishedChartCache } from '../resolve/chart-cache.ts';
+import { analyzeRelease, type RepositoryFailure } from '../resolve/analyze.ts';
+import type { OriginReport } from '../model/report.ts';
+import type { ReleaseRecord } from '../model/release.ts';
+import type { ChartSource } from '../model/repository.ts';
 
 export interface AnalyzeAllOptions {
   verify: boolean;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import type { Credentials, RepositoryConfig } from '../repo/types.ts';
+import type { Credentials, RepositoryConfig } from '../model/repository.ts';
 import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 

@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
-import { startController } from '../kube/controller.ts';
-import { WriteBack } from '../kube/write-back.ts';
+import { startController } from '../controller/controller.ts';
+import { WriteBack } from '../publish/write-back.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
-import { ChartOriginMetrics } from '../metrics/metrics.ts';
+import { ChartOriginMetrics } from '../publish/metrics.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { loadConfig } from './config.ts';
 

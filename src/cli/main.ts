@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { RepositoryFailure } from '../engine/analyze.ts';
-import type { OriginReport } from '../engine/report.ts';
-import type { ReleaseRecord } from '../release/types.ts';
-import type { ChartSource } from '../repo/types.ts';
+import type { RepositoryFailure } from '../resolve/analyze.ts';
+import type { OriginReport } from '../model/report.ts';
+import type { ReleaseRecord } from '../model/release.ts';
+import type { ChartSource } from '../model/repository.ts';
 import type { CliConfig } from './config.ts';
 
 // Modules are imported by the command that needs them: `--help` loads none, and `scan` has its first
@@ -48,8 +48,8 @@ async function inspect(argv: string[]): Promise<number> {
   const [{ loadConfig }, { InputError, readObjects }, { selectCurrent }, { decodeStoredRelease, ReleaseDecodeError }] = await Promise.all([
     import('./config.ts'),
     import('./read-objects.ts'),
-    import('./select-current.ts'),
-    import('../release/decode.ts'),
+    import('../watch/select-current.ts'),
+    import('../decode/decode.ts'),
   ]);
   const config = loadConfig(values.config);
   const file = positionals[0] ?? '-';
@@ -93,8 +93,8 @@ async function scan(argv: string[]): Promise<number> {
   const [{ loadConfig }, { loadKubeConfig }, { listReleasePages }, { decodeCurrentReleases }] = await Promise.all([
     import('./config.ts'),
     import('../kube/kubeconfig.ts'),
-    import('../kube/list-releases.ts'),
-    import('./decode-current.ts'),
+    import('../watch/list-releases.ts'),
+    import('../watch/decode-current.ts'),
   ]);
   const config = loadConfig(values.config);
   const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
@@ -128,7 +128,7 @@ async function scan(argv: string[]): Promise<number> {
 type Sources = readonly ChartSource[];
 
 async function openSources(config: CliConfig): Promise<ChartSource[]> {
-  const { createChartSource } = await import('../repo/source.ts');
+  const { createChartSource } = await import('../sources/source.ts');
   const sources: ChartSource[] = config.repositories.map((r) => createChartSource(r));
   for (const s of sources) s.prefetch?.();
   return sources;

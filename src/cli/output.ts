@@ -1,4 +1,4 @@
-import type { OriginReport } from '../engine/report.ts';
+import type { OriginReport } from '../model/report.ts';
 
 /** `-o json`: one object per release shaped like ChartOrigin.status, plus name and namespace. */
 function reportJson(r: OriginReport): Record<string, unknown> {

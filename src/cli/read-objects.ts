@@ -1,7 +1,7 @@
 import YAML from 'yaml';
 import { isObject } from '../util/guards.ts';
-import { HELM_SECRET_TYPE } from '../release/decode.ts';
-import type { StoredReleaseObject } from '../release/types.ts';
+import { HELM_SECRET_TYPE } from '../decode/decode.ts';
+import type { StoredReleaseObject } from '../model/release.ts';
 
 export class InputError extends Error {
   constructor(message: string) {

@@ -19,7 +19,7 @@ import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helmInstall } from '../harness/helm.ts';
-import { MINIMAL_CHART, tgz, type TarEntry } from '../unit/repo/tar-writer.ts';
+import { MINIMAL_CHART, tgz, type TarEntry } from '../unit/chart/tar-writer.ts';
 
 interface Condition {
   type: string;

@@ -23,7 +23,7 @@ import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helmInstall } from '../harness/helm.ts';
-import { tgz, type TarEntry } from '../unit/repo/tar-writer.ts';
+import { tgz, type TarEntry } from '../unit/chart/tar-writer.ts';
 
 const env = testEnv();
 const cluster = env.cluster;

@@ -7,7 +7,7 @@ import { ensureNamespace } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
 import { adminKubeConfig, testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helm, helmHistory, helmInstall, helmRollback, helmUpgrade, type HelmDriver, type HelmVersion } from '../harness/helm.ts';
-import { unwrapHelmString } from '../../src/release/decode.ts';
+import { unwrapHelmString } from '../../src/decode/decode.ts';
 
 const env = testEnv();
 const cluster = env.cluster;

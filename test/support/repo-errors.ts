@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RepoError, type RepoErrorReason } from '../../src/repo/types.ts';
+import { RepoError, type RepoErrorReason } from '../../src/model/repository.ts';
 
 /** Awaits `p` and asserts it fails with a RepoError of `reason` (and a message matching `pattern`). */
 export async function expectRepoError(p: Promise<unknown>, reason: RepoErrorReason, pattern?: RegExp): Promise<RepoError> {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync, constants } from 'node:zlib';
-import type { StoredReleaseObject } from '../../src/release/types.ts';
+import type { StoredReleaseObject } from '../../src/model/release.ts';
 
 export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 

@@ -4,7 +4,7 @@ import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
-import { ChartOriginMetrics } from '../../../src/metrics/metrics.ts';
+import { ChartOriginMetrics } from '../../../src/publish/metrics.ts';
 import { startHttpServer } from '../../../src/server/http-server.ts';
 import type { HttpServer } from '../../../src/server/http-server.ts';
 

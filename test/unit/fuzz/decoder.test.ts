@@ -9,8 +9,8 @@ import { readdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeStoredRelease, ReleaseDecodeError, type ReleaseDecodeReason } from '../../../src/release/decode.ts';
-import type { StoredReleaseObject } from '../../../src/release/types.ts';
+import { decodeStoredRelease, ReleaseDecodeError, type ReleaseDecodeReason } from '../../../src/decode/decode.ts';
+import type { StoredReleaseObject } from '../../../src/model/release.ts';
 import { fixture, FIXTURES, helmEncode, releaseConfigMap, releaseSecret } from '../helpers.ts';
 
 const SEED = 20261122;

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { dump } from 'js-yaml';
-import { parseIndex, type ChartIndex } from '../../../src/repo/index-parse.ts';
+import { parseIndex, type ChartIndex } from '../../../src/sources/http/index-parse.ts';
 import { compareVersionsDesc } from '../../../src/chart/version.ts';
-import { RepoError } from '../../../src/repo/types.ts';
+import { RepoError } from '../../../src/model/repository.ts';
 import { fixture } from '../helpers.ts';
 
 const SEED = 20261122;

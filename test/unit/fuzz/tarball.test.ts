@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { readChartArchive } from '../../../src/repo/tarball.ts';
-import { RepoError } from '../../../src/repo/types.ts';
+import { readChartArchive } from '../../../src/chart/archive.ts';
+import { RepoError } from '../../../src/model/repository.ts';
 import { fixture } from '../helpers.ts';
 
 const SEED = 20261122;

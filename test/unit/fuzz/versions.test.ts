@@ -1,5 +1,5 @@
 /**
- * Properties of version handling (src/chart/version.ts) and recommendations (src/advice/recommend.ts) on
+ * Properties of version handling (src/chart/version.ts) and recommendations (src/recommend/recommend.ts) on
  * generated versions, lists and constraints. The oracle is node-semver used directly, with Helm's rules
  * written out here: pre-releases only when allowed or installed, commas in constraints mean AND.
  * Fixed seed: a failure reproduces exactly.
@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import semver from 'semver';
 import { compareVersionsDesc, parseVersion, sameVersion, stripBuildMetadata } from '../../../src/chart/version.ts';
-import { recommend, type PublishedVersion } from '../../../src/advice/recommend.ts';
+import { recommend, type PublishedVersion } from '../../../src/recommend/recommend.ts';
 
 const SEED = 20261122;
 

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CRD_SOURCE_DIR, parseObjects } from '../../../scripts/render-manifests.ts';
-import type { PublishedStatus } from '../../../src/kube/chart-origins.ts';
-import { parseRepositorySpec } from '../../../src/kube/repository-config.ts';
+import type { PublishedStatus } from '../../../src/publish/chart-origins.ts';
+import { parseRepositorySpec } from '../../../src/sources/chart-repository.ts';
 import { parseDuration } from '../../../src/util/duration.ts';
 
 interface Schema {

@@ -66,7 +66,7 @@ const WRITE = ['create', 'update', 'patch', 'delete', 'deletecollection'];
 const values = readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8');
 // The user-facing reference of the public names (it follows the product contract): in the repository, so a clone is self-contained.
 const product = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
-const metricsSource = readFileSync(join(REPO_ROOT, 'src', 'metrics', 'metrics.ts'), 'utf8');
+const metricsSource = readFileSync(join(REPO_ROOT, 'src', 'publish', 'metrics.ts'), 'utf8');
 
 describe('helm lint', () => {
   for (const helm of ['helm3', 'helm4'] as const) {
@@ -252,7 +252,7 @@ describe('helm template: monitoring', () => {
   type AlertRule = { alert: string; expr: string; for: string; labels: Record<string, string>; annotations: Record<string, string> };
   const alertRules = (args: readonly string[]): AlertRule[] =>
     (only(render([...FEATURES['prometheusRule'] ?? [], ...args]), 'PrometheusRule') as unknown as { spec: { groups: { rules: AlertRule[] }[] } }).spec.groups.flatMap((g) => g.rules);
-  /** Metric names the controller registers (src/metrics/metrics.ts) and the contract names (product.md). */
+  /** Metric names the controller registers (src/publish/metrics.ts) and the contract names (product.md). */
   const registered = new Set([...metricsSource.matchAll(/'(chartorigin_[a-z_]+)'/g)].map((m) => m[1] as string));
 
   test('the PrometheusRule ships exactly the alerts of product.md, on metrics the controller registers', () => {
@@ -264,7 +264,7 @@ describe('helm template: monitoring', () => {
       assert.match(r.for, /^\d+[smhd]$/);
       assert.ok(r.annotations['summary'] && r.annotations['description']);
       for (const m of r.expr.matchAll(/\bchartorigin_[a-z_]+/g)) {
-        assert.ok(registered.has(m[0]), `${r.alert}: ${m[0]} is registered by src/metrics/metrics.ts`);
+        assert.ok(registered.has(m[0]), `${r.alert}: ${m[0]} is registered by src/publish/metrics.ts`);
         assert.ok(product.includes(m[0]), `${r.alert}: ${m[0]} is a contract metric`);
       }
     }

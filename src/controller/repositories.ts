@@ -1,0 +1,258 @@
+import type { Logger } from 'pino';
+import type { Condition } from '../model/report.ts';
+import type { ChartOriginMetrics } from '../publish/metrics.ts';
+import { createChartSource } from '../sources/source.ts';
+import type { ChartSource, RepositoryConfig } from '../model/repository.ts';
+import { redactUrl } from '../sources/url.ts';
+import { GROUP, VERSION } from '../publish/chart-origins.ts';
+import { readSecret } from '../kube/core-objects.ts';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
+import { kubeRequest } from '../kube/raw-client.ts';
+import { MetadataReflector, sleep, type ObjectMeta } from '../kube/reflector.ts';
+import { checkKeyring } from '../signatures/prov.ts';
+import { credentialsFromSecret, keyringFromSecret, cosignKeysFromSecret, parseRepositorySpec, toRepositoryConfig } from '../sources/chart-repository.ts';
+import type { RepositoryView } from './reconciler.ts';
+
+interface Managed {
+  name: string;
+  source?: ChartSource | undefined;
+  /** Not from a ChartRepository object (the --config file): no status to write. */
+  static: boolean;
+  generation: number;
+  resourceVersion: string;
+  up?: boolean | undefined;
+  downSince?: string | undefined;
+  downReason?: string | undefined;
+  timer?: AbortController | undefined;
+  lastFetched?: string | undefined;
+  charts?: number | undefined;
+  failures: number;
+}
+
+export interface RepositoryManagerOptions {
+  kubeConfig: KubeConfig;
+  metrics: ChartOriginMetrics;
+  logger: Logger;
+  /** Namespace for secretRef/caSecretRef without one: the controller's own. */
+  defaultNamespace: string;
+  /** Repositories from a file, in addition to ChartRepository objects. */
+  staticRepositories?: readonly RepositoryConfig[];
+  /** Watch ChartRepository objects (false when the CRD is not installed, e.g. CLI-only setups). */
+  watchCustomResources?: boolean;
+  /** Called when repository content or configuration changed: releases should be re-analysed. */
+  changed: () => void;
+  /** Upper bound for the back-off between failed probes. */
+  maxBackoffSeconds?: number;
+}
+
+const stamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * The configured repositories: ChartRepository objects (credentials from referenced Secrets) and
+ * static ones. Each is probed on its own interval with back-off on failure; a failing repository marks
+ * only its own status and metrics and never blocks the others.
+ */
+export class RepositoryManager implements RepositoryView {
+  readonly #o: RepositoryManagerOptions;
+  readonly #repos = new Map<string, Managed>();
+  #generation = 0;
+  #signal: AbortSignal | undefined;
+  #synced = false;
+
+  constructor(options: RepositoryManagerOptions) {
+    this.#o = options;
+  }
+
+  sources(): readonly ChartSource[] {
+    const out: ChartSource[] = [];
+    for (const r of this.#repos.values()) if (r.source) out.push(r.source);
+    return out;
+  }
+
+  generation(): number {
+    return this.#generation;
+  }
+
+  unavailable(): ReadonlyMap<string, { since: string; reason: string }> {
+    const out = new Map<string, { since: string; reason: string }>();
+    for (const r of this.#repos.values()) if (r.up === false) out.set(r.name, { since: r.downSince ?? '', reason: r.downReason ?? 'error' });
+    return out;
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    this.#signal = signal;
+    for (const cfg of this.#o.staticRepositories ?? []) {
+      const m: Managed = { name: cfg.name, static: true, generation: 0, resourceVersion: '', failures: 0, source: createChartSource(cfg) };
+      this.#repos.set(cfg.name, m);
+      this.#schedule(m, 0);
+    }
+    this.#bump();
+    if (this.#o.watchCustomResources === false) {
+      this.#synced = true;
+      return;
+    }
+    const reflector = new MetadataReflector({
+      kubeConfig: this.#o.kubeConfig,
+      path: `/apis/${GROUP}/${VERSION}/chartrepositories`,
+      full: true,
+      logger: this.#o.logger,
+      onWatchRestart: (reason) => this.#o.metrics.countWatchRestart('chartrepositories', reason),
+      handler: {
+        upsert: (m) => void this.#upsert(m),
+        remove: (m) => this.#remove(m.name),
+        synced: () => {
+          this.#synced = true;
+        },
+      },
+    });
+    await reflector.run(signal);
+    for (const r of this.#repos.values()) r.timer?.abort();
+  }
+
+  #bump(): void {
+    this.#generation++;
+    this.#o.changed();
+  }
+
+  #remove(name: string): void {
+    const r = this.#repos.get(name);
+    if (!r || r.static) return;
+    r.timer?.abort();
+    void r.source?.close();
+    this.#repos.delete(name);
+    this.#o.metrics.removeRepository(name);
+    this.#bump();
+  }
+
+  async #upsert(m: ObjectMeta): Promise<void> {
+    const prev = this.#repos.get(m.name);
+    if (prev?.static) {
+      this.#o.logger.warn({ repository: m.name }, 'ChartRepository has the name of a --config repository; the file wins');
+      return;
+    }
+    if (prev && prev.generation === m.generation && prev.source) return; // status-only update
+    prev?.timer?.abort();
+    void prev?.source?.close();
+    const managed: Managed = { name: m.name, static: false, generation: m.generation, resourceVersion: m.resourceVersion, failures: 0 };
+    this.#repos.set(m.name, managed);
+    const spec = (m.object as { spec?: unknown } | undefined)?.spec;
+    try {
+      const parsed = parseRepositorySpec(spec, this.#o.defaultNamespace);
+      let credentials;
+      if (parsed.secretRef) {
+        const s = await readSecret(this.#o.kubeConfig, parsed.secretRef);
+        credentials = credentialsFromSecret(s.type, s.data, parsed.url);
+      }
+      let caPem: string | undefined;
+      if (parsed.caSecretRef) {
+        const s = await readSecret(this.#o.kubeConfig, parsed.caSecretRef);
+        const ca = s.data?.['ca.crt'];
+        if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
+        caPem = Buffer.from(ca, 'base64').toString('utf8');
+      }
+      let cosignKeys: string[] | undefined;
+      if (parsed.cosignKeySecretRef) {
+        cosignKeys = cosignKeysFromSecret((await readSecret(this.#o.kubeConfig, parsed.cosignKeySecretRef)).data);
+        if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
+      }
+      let keyring: string[] | undefined;
+      if (parsed.keyringSecretRef) {
+        const s = await readSecret(this.#o.kubeConfig, parsed.keyringSecretRef);
+        keyring = keyringFromSecret(s.data);
+        try {
+          await checkKeyring(keyring);
+        } catch (err) {
+          throw new Error(`Secret ${parsed.keyringSecretRef.namespace}/${parsed.keyringSecretRef.name}: ${(err as Error).message}`);
+        }
+      } else if (parsed.requireSignature) {
+        throw new Error('spec.requireSignature needs spec.keyringSecretRef (the keys that may sign)');
+      }
+      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, keyring, cosignKeys));
+      this.#bump();
+      this.#schedule(managed, 0);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.#o.logger.warn({ repository: m.name, err: message }, 'ChartRepository cannot be used');
+      await this.#writeStatus(managed, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, lastTransitionTime: stamp(new Date()) });
+    }
+  }
+
+  #schedule(r: Managed, delayMs: number): void {
+    r.timer?.abort();
+    const timer = new AbortController();
+    r.timer = timer;
+    const outer = this.#signal;
+    const stop = (): void => timer.abort();
+    outer?.addEventListener('abort', stop, { once: true });
+    void (async () => {
+      await sleep(delayMs, timer.signal);
+      outer?.removeEventListener('abort', stop);
+      if (timer.signal.aborted || this.#repos.get(r.name) !== r) return;
+      await this.#probe(r);
+    })();
+  }
+
+  async #probe(r: Managed): Promise<void> {
+    const source = r.source;
+    if (!source) return;
+    const url = redactUrl(source.config.url);
+    const started = performance.now();
+    const now = new Date();
+    try {
+      const result = await source.probe(this.#signal);
+      this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000);
+      const cameUp = r.up !== true;
+      r.up = true;
+      r.downSince = undefined;
+      r.downReason = undefined;
+      r.failures = 0;
+      r.lastFetched = stamp(now);
+      r.charts = result.charts;
+      this.#o.metrics.setRepositoryState(r.name, url, { up: true, lastSuccess: now, charts: result.charts });
+      if (cameUp) this.#o.logger.info({ repository: r.name, url, charts: result.charts }, 'repository ready');
+      await this.#writeStatus(r, { type: 'Ready', status: 'True', reason: 'Fetched', message: `${result.charts} charts`, lastTransitionTime: stamp(now) });
+      if (result.changed || cameUp) this.#bump();
+      this.#schedule(r, source.config.intervalSeconds * 1000);
+    } catch (err) {
+      const reason = typeof err === 'object' && err !== null && 'reason' in err && typeof err.reason === 'string' ? err.reason : 'error';
+      const message = err instanceof Error ? err.message : String(err);
+      this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000, reason);
+      const wentDown = r.up !== false;
+      r.up = false;
+      if (wentDown) r.downSince = stamp(now);
+      r.downReason = reason;
+      r.failures++;
+      this.#o.metrics.setRepositoryState(r.name, url, { up: false });
+      if (wentDown) this.#o.logger.warn({ repository: r.name, url, reason, err: message }, 'repository unavailable');
+      await this.#writeStatus(r, { type: 'Ready', status: 'False', reason: 'FetchFailed', message, lastTransitionTime: stamp(now) });
+      if (wentDown) this.#bump();
+      const cap = Math.min(source.config.intervalSeconds, this.#o.maxBackoffSeconds ?? 300);
+      const backoff = Math.min(cap, 5 * 2 ** Math.min(r.failures - 1, 10));
+      this.#schedule(r, backoff * 1000 * (0.8 + Math.random() * 0.4));
+    }
+  }
+
+  async #writeStatus(r: Managed, ready: Condition): Promise<void> {
+    if (r.static) return;
+    try {
+      await kubeRequest(this.#o.kubeConfig, {
+        method: 'PATCH',
+        path: `/apis/${GROUP}/${VERSION}/chartrepositories/${encodeURIComponent(r.name)}/status`,
+        query: { fieldManager: 'chartorigin', force: true },
+        headers: { 'Content-Type': 'application/apply-patch+yaml' },
+        body: JSON.stringify({
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'ChartRepository',
+          metadata: { name: r.name },
+          status: { conditions: [ready], charts: r.charts, lastFetched: r.lastFetched, observedGeneration: r.generation },
+        }),
+      });
+    } catch (err) {
+      this.#o.logger.warn({ repository: r.name, err: (err as Error).message }, 'cannot write ChartRepository status');
+    }
+  }
+}

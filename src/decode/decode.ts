@@ -1,0 +1,190 @@
+import { gunzipSync } from 'node:zlib';
+import type { ChartContent, ChartFile } from '../chart/content.ts';
+import { fingerprintChart } from '../chart/fingerprint.ts';
+import type { ReleaseStorage } from '../model/report.ts';
+import { bool, isObject, scalarString, str, type JsonObject } from '../util/guards.ts';
+import type { ReleaseRecord, StoredReleaseObject } from '../model/release.ts';
+
+export type ReleaseDecodeReason =
+  | 'missing_data'
+  | 'too_large'
+  | 'not_base64'
+  | 'corrupt_gzip'
+  | 'truncated'
+  | 'invalid_json'
+  | 'invalid_shape';
+
+/** One bad release object. The message names the object and the problem and never quotes the data. */
+export class ReleaseDecodeError extends Error {
+  readonly reason: ReleaseDecodeReason;
+  readonly object: string;
+  constructor(object: string, reason: ReleaseDecodeReason, problem: string) {
+    super(`${object}: ${problem}`);
+    this.name = 'ReleaseDecodeError';
+    this.reason = reason;
+    this.object = object;
+  }
+}
+
+export interface DecodeLimits {
+  /** Length of the stored string (the API server caps objects near 1.5 MiB anyway). */
+  maxEncodedBytes: number;
+  /** Size of the release JSON after gunzip: refuses gzip bombs without inflating them fully. */
+  maxDecodedBytes: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
+  maxEncodedBytes: 8 * 1024 * 1024,
+  maxDecodedBytes: 64 * 1024 * 1024,
+};
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const STATUS = /^[a-z][a-z-]{0,31}$/;
+
+export const HELM_SECRET_TYPE = 'helm.sh/release.v1';
+
+export function storageOf(obj: StoredReleaseObject): ReleaseStorage {
+  if (obj.kind === 'ConfigMap') return 'ConfigMap';
+  if (obj.kind === 'Secret' || obj.type === HELM_SECRET_TYPE) return 'Secret';
+  return 'ConfigMap';
+}
+
+export function describeObject(obj: StoredReleaseObject): string {
+  const ns = obj.metadata?.namespace ?? '';
+  const name = obj.metadata?.name ?? '<unnamed>';
+  return `${storageOf(obj)} ${ns ? `${ns}/` : ''}${name}`;
+}
+
+function paddingOf(s: string): number {
+  return s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+}
+
+function strictBase64(s: string, object: string, layer: string): Buffer {
+  // Fast path, one native pass: Node's decoder skips bytes outside the alphabet, so a decoded length equal
+  // to the one the string's length promises means no byte was skipped. (It also reads the URL-safe
+  // alphabet's - and _, which changes no Helm data.) Whitespace or garbage falls through to the exact check.
+  if (s.length % 4 === 0) {
+    const fast = Buffer.from(s, 'base64');
+    if (fast.length === (s.length / 4) * 3 - paddingOf(s)) return fast;
+  }
+  const compact = s.replace(/\s+/g, '');
+  if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
+    throw new ReleaseDecodeError(object, 'not_base64', `${layer} is not valid base64`);
+  }
+  return Buffer.from(compact, 'base64');
+}
+
+/**
+ * The Helm layer of a stored release: base64(gzip(JSON)), or base64(JSON) for releases written before
+ * Helm compressed them. Returns the JSON bytes.
+ */
+export function unwrapHelmString(helmString: string, object: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Buffer {
+  const raw = strictBase64(helmString, object, 'release data');
+  if (raw.length >= 3 && raw[0] === 0x1f && raw[1] === 0x8b && raw[2] === 0x08) {
+    try {
+      return gunzipSync(raw, { maxOutputLength: limits.maxDecodedBytes });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+        throw new ReleaseDecodeError(object, 'too_large', `release data inflates beyond ${limits.maxDecodedBytes} bytes (gzip bomb or oversized release)`);
+      }
+      if (code === 'Z_BUF_ERROR') throw new ReleaseDecodeError(object, 'truncated', 'release data is truncated (gzip stream ends early)');
+      throw new ReleaseDecodeError(object, 'corrupt_gzip', 'release data is not a valid gzip stream');
+    }
+  }
+  return raw;
+}
+
+function fail(object: string, problem: string): never {
+  throw new ReleaseDecodeError(object, 'invalid_shape', problem);
+}
+
+function decodeFiles(v: unknown, object: string, field: string): ChartFile[] {
+  if (v === null || v === undefined) return [];
+  if (!Array.isArray(v)) fail(object, `chart.${field} is not a list`);
+  return v.map((f, i) => {
+    if (!isObject(f) || typeof f['name'] !== 'string') fail(object, `chart.${field}[${i}] has no name`);
+    const data = f['data'];
+    if (data !== undefined && data !== null && typeof data !== 'string') fail(object, `chart.${field}[${i}].data is not a string`);
+    return { name: f['name'], data: data ? strictBase64(data, object, `chart.${field}[${i}].data`) : new Uint8Array() };
+  });
+}
+
+/** Go writes zero times as "" (Helm 3) or omits them (Helm 4); everything else becomes RFC 3339. */
+function time(v: unknown): string | undefined {
+  const s = str(v);
+  if (!s || s.startsWith('0001-01-01')) return undefined;
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString().replace('.000Z', 'Z');
+}
+
+/** Release JSON (already unwrapped) → record. Only names, versions, status and digests survive. */
+export function releaseFromJson(json: Buffer | string, object: string, storage: ReleaseStorage, fallbackNamespace = ''): ReleaseRecord {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(typeof json === 'string' ? json : json.toString('utf8'));
+  } catch {
+    throw new ReleaseDecodeError(object, 'invalid_json', 'release data is not valid JSON');
+  }
+  if (!isObject(doc)) fail(object, 'release is not a JSON object');
+  const name = str(doc['name']);
+  if (!name) fail(object, 'release has no name');
+  const revision = doc['version'];
+  if (typeof revision !== 'number' || !Number.isInteger(revision) || revision < 1) fail(object, 'release version (revision) is not a positive integer');
+  const info = doc['info'];
+  if (!isObject(info)) fail(object, 'release has no info');
+  const status = str(info['status']) ?? '';
+  if (!STATUS.test(status)) fail(object, 'release info.status is missing or not a Helm status');
+  const chart = doc['chart'];
+  if (!isObject(chart)) fail(object, 'release has no chart');
+  const metadata = chart['metadata'];
+  if (!isObject(metadata)) fail(object, 'chart has no metadata');
+  const chartName = str(metadata['name']);
+  const chartVersion = scalarString(metadata['version']);
+  if (!chartName || !chartVersion) fail(object, 'chart metadata has no name or version');
+  const schema = chart['schema'];
+  if (schema !== undefined && schema !== null && typeof schema !== 'string') fail(object, 'chart.schema is not a string');
+
+  const content: ChartContent = {
+    metadata: metadata as JsonObject,
+    values: chart['values'] ?? {},
+    schema: schema ? strictBase64(schema, object, 'chart.schema') : undefined,
+    templates: decodeFiles(chart['templates'], object, 'templates'),
+    files: decodeFiles(chart['files'], object, 'files'),
+  };
+  return {
+    release: {
+      name,
+      namespace: str(doc['namespace']) || fallbackNamespace,
+      revision,
+      status,
+      firstDeployed: time(info['first_deployed']),
+      lastDeployed: time(info['last_deployed']),
+      storage,
+    },
+    chart: {
+      name: chartName,
+      version: chartVersion,
+      appVersion: scalarString(metadata['appVersion']),
+      deprecated: bool(metadata['deprecated']),
+    },
+    fingerprint: fingerprintChart(content),
+  };
+}
+
+/**
+ * A Helm release Secret or ConfigMap as the Kubernetes API returns it → record.
+ * Secrets carry two base64 layers (the API's and Helm's), ConfigMaps one.
+ */
+export function decodeStoredRelease(obj: StoredReleaseObject, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): ReleaseRecord {
+  const object = describeObject(obj);
+  const storage = storageOf(obj);
+  const stored = obj.data?.['release'];
+  if (typeof stored !== 'string' || stored.length === 0) throw new ReleaseDecodeError(object, 'missing_data', 'has no data.release');
+  if (stored.length > limits.maxEncodedBytes) {
+    throw new ReleaseDecodeError(object, 'too_large', `data.release is ${stored.length} bytes, over the ${limits.maxEncodedBytes}-byte limit`);
+  }
+  const helmString = storage === 'Secret' ? strictBase64(stored, object, 'Secret data.release').toString('latin1') : stored;
+  const json = unwrapHelmString(helmString, object, limits);
+  return releaseFromJson(json, object, storage, obj.metadata?.namespace ?? '');
+}

@@ -1,0 +1,356 @@
+import { getCACertificates, rootCertificates } from 'node:tls';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import { http, https } from '../../util/node-http.ts';
+import type { Readable, Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { RepoError, type Credentials, type RepoErrorReason, type RepositoryConfig } from '../../model/repository.ts';
+import { redactUrl } from '../url.ts';
+
+/**
+ * The one HTTP layer under every repository client: a per-repository connection pool (custom CA,
+ * insecureSkipTLSVerify), request timeouts, a body size limit enforced while streaming, manual redirects
+ * that never carry credentials to another origin, bounded Retry-After handling, and errors that name the
+ * repository and a redacted URL — never a credential or a response body.
+ */
+
+export interface RetryPolicy {
+  /** Retries after a 429/503 (default 3). */
+  maxRetries: number;
+  /** Total time spent waiting on Retry-After across retries of one request (default 30 s). */
+  maxWaitMs: number;
+  /** Wait used when a 429/503 carries no Retry-After (default 1 s). */
+  defaultWaitMs: number;
+}
+
+export interface HttpClientOptions {
+  /** Repository name, used in every error message. */
+  repository: string;
+  caPem?: string | undefined;
+  insecureSkipTLSVerify?: boolean | undefined;
+  /** Whole request including the body (default 60 s). */
+  timeoutMs?: number | undefined;
+  /** Default body limit (default 20 MiB). */
+  maxBodyBytes?: number | undefined;
+  /** Redirects followed per request (default 5; chart downloads rarely need more than one). */
+  maxRedirects?: number | undefined;
+  retry?: Partial<RetryPolicy> | undefined;
+  userAgent?: string | undefined;
+}
+
+export interface HttpRequest {
+  url: string;
+  method?: 'GET' | 'HEAD' | undefined;
+  headers?: Record<string, string> | undefined;
+  /** Sent as Authorization to the request's origin only, never after a redirect to another origin. */
+  authorization?: string | undefined;
+  maxBytes?: number | undefined;
+  /** Statuses returned to the caller instead of raised (e.g. 304, 401 for an auth challenge). */
+  acceptStatus?: readonly number[] | undefined;
+  signal?: AbortSignal | undefined;
+  /** What is being fetched, for messages ("index", "chart webapp-1.0.0"); defaults to "request". */
+  what?: string | undefined;
+}
+
+/** Response header lookup by case-insensitive name; repeated headers are joined with ", ". */
+export interface ResponseHeaders {
+  get(name: string): string | null;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** The URL that answered (after redirects). */
+  url: string;
+  headers: ResponseHeaders;
+  body: Buffer;
+  /** true when the Authorization header was dropped because a redirect changed origin. */
+  authorizationDropped: boolean;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
+const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, maxWaitMs: 30_000, defaultWaitMs: 1_000 };
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export function authorizationHeader(credentials: Credentials | undefined): string | undefined {
+  if (!credentials) return undefined;
+  if (credentials.kind === 'basic') return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+  return `Bearer ${credentials.token}`;
+}
+
+export function statusReason(status: number): RepoErrorReason {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not_found';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'server_error';
+  return 'http_error';
+}
+
+/** Retry-After in ms (delta-seconds or an HTTP date), undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function origin(u: URL): string {
+  return `${u.protocol}//${u.host}`;
+}
+
+const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|HOSTNAME|ALTNAME/i;
+
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
+    e = typeof e === 'object' && e !== null && 'cause' in e ? e.cause : undefined;
+  }
+  return undefined;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class HttpClient {
+  readonly repository: string;
+  readonly #agents: { http: Http.Agent; https: Https.Agent };
+  readonly #timeoutMs: number;
+  readonly #maxBody: number;
+  readonly #maxRedirects: number;
+  readonly #retry: RetryPolicy;
+  readonly #userAgent: string;
+
+  constructor(options: HttpClientOptions) {
+    this.repository = options.repository;
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#maxRedirects = options.maxRedirects ?? 5;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#userAgent = options.userAgent ?? 'chartorigin';
+    // One keep-alive pool per repository, so a custom CA or skipped verification never leaks to another.
+    const pool = { keepAlive: true, maxSockets: 8, maxFreeSockets: 8, timeout: 30_000 };
+    const tls: Https.AgentOptions = { ...pool, rejectUnauthorized: !options.insecureSkipTLSVerify };
+    // Setting `ca` replaces the default trust store, so the defaults are added back explicitly.
+    if (options.caPem) tls.ca = [...defaultCAs(), options.caPem];
+    this.#agents = { http: new http.Agent(pool), https: new https.Agent(tls) };
+  }
+
+  async close(): Promise<void> {
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
+  }
+
+  /** Performs the request, following redirects and honouring Retry-After within the retry policy. */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    let waited = 0;
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.#once(req);
+      if ((res.status === 429 || res.status === 503) && !req.acceptStatus?.includes(res.status)) {
+        const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+        const wait = retryAfter ?? this.#retry.defaultWaitMs;
+        if (attempt < this.#retry.maxRetries && waited + wait <= this.#retry.maxWaitMs) {
+          waited += wait;
+          await sleep(wait, req.signal);
+          continue;
+        }
+        const hint = retryAfter !== undefined ? ` (Retry-After ${Math.ceil(retryAfter / 1000)} s, wait budget ${Math.round(this.#retry.maxWaitMs / 1000)} s)` : '';
+        throw this.#statusError(req, res, `after ${attempt + 1} attempt${attempt ? 's' : ''}${hint}`);
+      }
+      if ((res.status >= 200 && res.status < 300) || req.acceptStatus?.includes(res.status)) return res;
+      throw this.#statusError(req, res);
+    }
+  }
+
+  #statusError(req: HttpRequest, res: HttpResponse, extra?: string): RepoError {
+    const reason = statusReason(res.status);
+    return new RepoError(this.repository, reason, `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(res.url)}: HTTP ${res.status}${extra ? ` ${extra}` : ''}`);
+  }
+
+  async #once(req: HttpRequest): Promise<HttpResponse> {
+    const what = req.what ?? 'request';
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const method = req.method ?? 'GET';
+    const maxBytes = req.maxBytes ?? this.#maxBody;
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch {
+      throw new RepoError(this.repository, 'http_error', `repository ${this.repository}: ${what}: invalid URL ${redactUrl(req.url)}`);
+    }
+    const firstOrigin = origin(url);
+    let authorization = req.authorization;
+    let dropped = false;
+
+    for (let hop = 0; ; hop++) {
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what}: unsupported URL scheme ${url.protocol}`);
+      }
+      // Credentials belong to the origin they were configured for; a redirect elsewhere (another host,
+      // port, or a scheme change) loses them for good, even if a later hop comes back.
+      if (authorization !== undefined && origin(url) !== firstOrigin) {
+        authorization = undefined;
+        dropped = true;
+      }
+      const headers: Record<string, string> = { 'user-agent': this.#userAgent, 'accept-encoding': ACCEPT_ENCODING, ...req.headers };
+      if (authorization !== undefined) headers['authorization'] = authorization;
+      let res: Http.IncomingMessage;
+      try {
+        res = await send(url, method, headers, signal, url.protocol === 'https:' ? this.#agents.https : this.#agents.http);
+      } catch (err) {
+        throw this.#transportError(err, req, url, timeout);
+      }
+      const status = res.statusCode ?? 0;
+      if (REDIRECTS.has(status)) {
+        res.resume();
+        const location = res.headers.location;
+        if (!location) throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: HTTP ${status} without Location`);
+        if (hop >= this.#maxRedirects) throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(req.url)}: more than ${this.#maxRedirects} redirects`);
+        try {
+          url = new URL(location, url);
+        } catch {
+          throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: invalid redirect Location`);
+        }
+        continue;
+      }
+      let body: Buffer;
+      try {
+        const bodiless = method === 'HEAD' || status === 204 || status === 304;
+        if (bodiless) res.resume();
+        body = bodiless ? Buffer.alloc(0) : await readBody(res, maxBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) {
+          throw new RepoError(this.repository, 'too_large', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: response larger than the limit of ${maxBytes} bytes`);
+        }
+        if (err instanceof UnsupportedEncoding) {
+          throw new RepoError(this.repository, 'http_error', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: unsupported Content-Encoding`);
+        }
+        throw this.#transportError(err, req, url, timeout);
+      }
+      return { status, url: url.href, headers: responseHeaders(res.headers), body, authorizationDropped: dropped };
+    }
+  }
+
+  #transportError(err: unknown, req: HttpRequest, url: URL, timeout: AbortSignal): unknown {
+    const what = req.what ?? 'request';
+    const where = `repository ${this.repository}: ${what} ${redactUrl(url.href)}`;
+    if (req.signal?.aborted) return req.signal.reason;
+    if (timeout.aborted) return new RepoError(this.repository, 'timeout', `${where}: timed out after ${Math.round(this.#timeoutMs / 1000)} s`, { cause: err });
+    if (err instanceof RepoError) return err;
+    const code = errorCode(err);
+    if (code && TLS_CODE.test(code)) return new RepoError(this.repository, 'tls', `${where}: TLS error (${code})`, { cause: err });
+    if (code?.startsWith('Z_')) return new RepoError(this.repository, 'http_error', `${where}: the Content-Encoding body does not decode (${code})`, { cause: err });
+    return new RepoError(this.repository, 'network', `${where}: ${code ?? 'connection failed'}`, { cause: err });
+  }
+}
+
+/** What a repository's caller may still set: the rest comes from its RepositoryConfig. */
+export type RepositoryHttpOptions = Partial<Omit<HttpClientOptions, 'repository' | 'caPem' | 'insecureSkipTLSVerify'>>;
+
+/** A repository's client: its name, TLS settings and timeout, over the caller's other options. */
+export function repositoryHttpClient(config: RepositoryConfig, options: RepositoryHttpOptions = {}): HttpClient {
+  return new HttpClient({
+    ...options,
+    ...(config.timeoutSeconds ? { timeoutMs: config.timeoutSeconds * 1000 } : {}),
+    repository: config.name,
+    caPem: config.caPem,
+    insecureSkipTLSVerify: config.insecureSkipTLSVerify,
+  });
+}
+
+/** Opens one request; resolves with the response head, the body still unread. */
+function send(url: URL, method: string, headers: Record<string, string>, signal: AbortSignal, agent: Http.Agent): Promise<Http.IncomingMessage> {
+  // Userinfo in the URL is the configured credential's other form: never sent as such.
+  const options: Http.RequestOptions = {
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port || undefined,
+    path: url.pathname + url.search,
+    headers,
+    agent,
+    signal,
+  };
+  return new Promise((resolve, reject) => {
+    const r = (url.protocol === 'https:' ? https : http).request(options, resolve);
+    r.once('error', reject);
+    r.end();
+  });
+}
+
+function responseHeaders(raw: Http.IncomingHttpHeaders): ResponseHeaders {
+  return {
+    get(name: string): string | null {
+      const v = raw[name.toLowerCase()];
+      if (v === undefined) return null;
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+  };
+}
+
+class BodyTooLarge extends Error {}
+class UnsupportedEncoding extends Error {}
+
+/** gzip, deflate and br are decoded as fetch would; the limit applies to the decoded bytes. */
+const ACCEPT_ENCODING = 'gzip, deflate, br';
+
+function decoder(encoding: string | undefined): Transform | undefined {
+  const e = (encoding ?? '').trim().toLowerCase();
+  if (e === '' || e === 'identity') return undefined;
+  if (e === 'gzip' || e === 'x-gzip') return createGunzip();
+  if (e === 'deflate') return createInflate();
+  if (e === 'br') return createBrotliDecompress();
+  throw new UnsupportedEncoding();
+}
+
+/** Reads the body up to `max` decoded bytes; destroys the connection as soon as it exceeds. */
+async function readBody(res: Http.IncomingMessage, max: number): Promise<Buffer> {
+  const encoding = res.headers['content-encoding'];
+  const declared = Number(res.headers['content-length']);
+  let stream: Readable;
+  try {
+    const d = decoder(encoding);
+    if (!d && Number.isFinite(declared) && declared > max) throw new BodyTooLarge();
+    stream = d ? res.pipe(d) : res;
+    if (d) res.once('error', (err) => d.destroy(err));
+  } catch (err) {
+    res.destroy();
+    throw err;
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of stream) {
+      const b = chunk as Buffer;
+      total += b.byteLength;
+      if (total > max) throw new BodyTooLarge();
+      chunks.push(b);
+    }
+  } catch (err) {
+    res.destroy();
+    stream.destroy();
+    throw err;
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function defaultCAs(): string[] {
+  try {
+    return getCACertificates('default');
+  } catch {
+    return [...rootCertificates];
+  }
+}

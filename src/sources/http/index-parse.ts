@@ -1,0 +1,213 @@
+import { FAILSAFE_SCHEMA, load, YAMLException } from 'js-yaml';
+import { isObject } from '../../util/guards.ts';
+import { RepoError, type ChartVersionEntry } from '../../model/repository.ts';
+import { resolveChartUrl } from '../url.ts';
+import { parseVersion } from '../../chart/version.ts';
+
+/** Chart name → versions, newest first. */
+export type ChartIndex = Map<string, ChartVersionEntry[]>;
+
+export interface IndexParseOptions {
+  /** Repository name, for error messages. */
+  repository: string;
+  /** The configured repository URL: relative chart URLs are resolved against it, like Helm does. */
+  repoUrl: string;
+  /** Refuse bigger inputs (default 100 MiB; the HTTP layer enforces its own limit while streaming). */
+  maxBytes?: number | undefined;
+  /** Refuse indexes with more versions than this in total (default 500,000). */
+  maxVersions?: number | undefined;
+}
+
+export const DEFAULT_MAX_INDEX_BYTES = 100 * 1024 * 1024;
+const DEFAULT_MAX_VERSIONS = 500_000;
+
+/** `sha256:<hex>` or bare hex (any case) → `sha256:<lowercase hex>`; anything else → undefined. */
+export function normalizeDigest(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const s = v.trim();
+  const hex = s.toLowerCase().startsWith('sha256:') ? s.slice(7) : s;
+  return /^[0-9a-fA-F]{64}$/.test(hex) ? `sha256:${hex.toLowerCase()}` : undefined;
+}
+
+// The YAML path parses every scalar as a string (failsafe schema): it is the fastest schema, and Helm
+// decodes these fields into Go strings, so `version: 1.10` must stay "1.10", not become the number 1.1.
+const YAML_NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
+// go-yaml v2 (YAML 1.1) booleans, which is what Helm's sigs.k8s.io/yaml accepts for `deprecated`.
+const YAML_TRUE = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON']);
+
+function scalar(v: unknown, fromYaml: boolean): string | undefined {
+  if (typeof v === 'string') return fromYaml && YAML_NULLS.has(v) ? undefined : v;
+  if (!fromYaml && (typeof v === 'number' || typeof v === 'boolean')) return String(v);
+  return undefined;
+}
+
+function truthy(v: unknown, fromYaml: boolean): boolean {
+  if (v === true) return true;
+  return fromYaml && typeof v === 'string' && YAML_TRUE.has(v);
+}
+
+const decoder = new TextDecoder('utf-8');
+
+/** js-yaml reasons may quote tag or anchor names from the input: keep the kind of error, not the text. */
+function safeReason(reason: string): string {
+  return reason
+    .replace(/!<[^>]*>/g, '!<…>')
+    .replace(/"[^"]*"/g, '"…"')
+    .replace(/: .*$/, '')
+    .slice(0, 120);
+}
+
+function invalid(repo: string, detail: string, cause?: unknown): RepoError {
+  return new RepoError(repo, 'invalid_index', `repository ${repo}: invalid index: ${detail}`, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * index.yaml (or index.json) bytes → chart name → versions, newest first (Helm's order: semver
+ * descending, versions that do not parse last). Only the fields chartorigin uses are kept, so the parsed
+ * document can be dropped right away. Entries without a version are skipped, as Helm skips invalid
+ * entries; a repeated version of a chart keeps its first occurrence.
+ */
+export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): ChartIndex {
+  const repo = options.repository;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_INDEX_BYTES;
+  if (bytes.byteLength > maxBytes) {
+    throw new RepoError(repo, 'too_large', `repository ${repo}: index is ${bytes.byteLength} bytes, more than the limit of ${maxBytes}`);
+  }
+  let text = decoder.decode(bytes);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+
+  let doc: unknown;
+  const firstChar = /\S/.exec(text)?.[0];
+  let fromYaml = true;
+  if (firstChar === '{') {
+    // Fast path. Helm reads JSON through its YAML parser, so input JSON.parse refuses still goes to the
+    // YAML path below, which accepts what Helm accepts and reports a position for what it refuses.
+    try {
+      doc = JSON.parse(text);
+      fromYaml = false;
+    } catch {
+      doc = undefined;
+    }
+  } else {
+    doc = loadIndexYamlInChunks(text);
+  }
+  if (doc === undefined && fromYaml) {
+    try {
+      doc = load(text, YAML_OPTIONS);
+    } catch (err) {
+      if (err instanceof YAMLException) {
+        const where = err.mark ? ` at line ${err.mark.line + 1} column ${err.mark.column + 1}` : '';
+        throw invalid(repo, `malformed ${firstChar === '{' ? 'JSON' : 'YAML'}${where}: ${safeReason(err.reason)}`);
+      }
+      throw invalid(repo, 'malformed YAML', err);
+    }
+  }
+  text = '';
+
+  if (!isObject(doc)) throw invalid(repo, 'the document is not a mapping');
+  if (scalar(doc['apiVersion'], fromYaml) === undefined) throw invalid(repo, 'no apiVersion (Helm refuses such an index)');
+  const entries = doc['entries'];
+  const out: ChartIndex = new Map();
+  if (entries === undefined || entries === null || (fromYaml && typeof entries === 'string' && YAML_NULLS.has(entries))) return out;
+  if (!isObject(entries)) throw invalid(repo, '`entries` is not a mapping');
+
+  const maxVersions = options.maxVersions ?? DEFAULT_MAX_VERSIONS;
+  let total = 0;
+  for (const [name, list] of Object.entries(entries)) {
+    if (!Array.isArray(list)) continue;
+    const seen = new Set<string>();
+    const versions: ChartVersionEntry[] = [];
+    for (const raw of list) {
+      if (!isObject(raw)) continue;
+      const version = scalar(raw['version'], fromYaml);
+      if (version === undefined || seen.has(version)) continue;
+      seen.add(version);
+      if (++total > maxVersions) throw new RepoError(repo, 'too_large', `repository ${repo}: index lists more than ${maxVersions} chart versions`);
+      const urls: string[] = [];
+      if (Array.isArray(raw['urls'])) {
+        for (const u of raw['urls']) {
+          const s = scalar(u, fromYaml);
+          if (s === undefined) continue;
+          try {
+            urls.push(resolveChartUrl(options.repoUrl, s));
+          } catch {
+            // Helm fails on such a URL only when that version is downloaded; the version stays listed.
+          }
+        }
+      }
+      versions.push({
+        name,
+        version,
+        appVersion: scalar(raw['appVersion'], fromYaml),
+        created: scalar(raw['created'], fromYaml),
+        deprecated: truthy(raw['deprecated'], fromYaml),
+        digest: normalizeDigest(raw['digest']),
+        urls,
+      });
+    }
+    if (versions.length) out.set(name, sortVersionsDesc(versions));
+  }
+  return out;
+}
+
+const YAML_OPTIONS = { schema: FAILSAFE_SCHEMA, maxAliases: 100, maxDepth: 64 };
+
+const ENTRIES_LINE = /^entries:[ \t]*(?:#.*)?$/m;
+const TOP_LEVEL_LINE = /^[^\s#]/m;
+
+/**
+ * js-yaml turns the whole input into an event list before building objects, so a 20 MB index costs
+ * hundreds of MB at once. Helm-written indexes have a regular shape (`entries:` at column 0, one key per
+ * chart at a fixed indent), so each chart's block is parsed on its own and dropped before the next one:
+ * the peak is one chart, not the whole index. Anything irregular — flow style, an alias that crosses
+ * charts, a parse error — returns undefined and the caller parses the whole document, which gives exact
+ * error positions.
+ */
+function loadIndexYamlInChunks(text: string): unknown {
+  const entriesMatch = ENTRIES_LINE.exec(text);
+  if (!entriesMatch) return undefined;
+  const sectionStart = entriesMatch.index + entriesMatch[0].length + 1;
+  TOP_LEVEL_LINE.lastIndex = 0;
+  const after = text.slice(sectionStart);
+  const nextTop = TOP_LEVEL_LINE.exec(after);
+  const sectionEnd = nextTop ? sectionStart + nextTop.index : text.length;
+  const section = text.slice(sectionStart, sectionEnd);
+
+  const firstKey = /^( +)[^\s#-]/m.exec(section);
+  if (!firstKey) return undefined;
+  const indent = firstKey[1] ?? '';
+  // A chart key: the indent exactly, a key that is not a sequence item or comment, a colon ending the line.
+  const keyLine = new RegExp(`^${indent}(?:"[^"\\n]*"|'[^'\\n]*'|[^\\s#\\-"'][^\\n]*?):[ \\t]*(?:#[^\\n]*)?$`, 'gm');
+  const starts: number[] = [];
+  for (let m = keyLine.exec(section); m; m = keyLine.exec(section)) starts.push(m.index);
+  if (!starts.length || starts[0] !== firstKey.index) return undefined;
+
+  const entries: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  try {
+    const head = load(text.slice(0, entriesMatch.index) + text.slice(sectionEnd), YAML_OPTIONS);
+    if (head !== null && head !== undefined && !isObject(head)) return undefined;
+    for (let i = 0; i < starts.length; i++) {
+      const chunk = load(section.slice(starts[i], starts[i + 1] ?? section.length), YAML_OPTIONS);
+      if (!isObject(chunk)) return undefined;
+      for (const [k, v] of Object.entries(chunk)) {
+        if (Object.hasOwn(entries, k)) return undefined;
+        entries[k] = v;
+      }
+    }
+    return { ...(isObject(head) ? head : {}), entries };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Newest first by lenient semver; versions that do not parse keep their order, after all others. */
+export function sortVersionsDesc<T extends { version: string }>(list: T[]): T[] {
+  const keyed = list.map((e, i) => ({ e, i, v: parseVersion(e.version) }));
+  keyed.sort((a, b) => {
+    if (a.v && b.v) return b.v.compare(a.v) || a.i - b.i;
+    if (a.v) return -1;
+    if (b.v) return 1;
+    return a.i - b.i;
+  });
+  return keyed.map((k) => k.e);
+}

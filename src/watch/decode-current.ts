@@ -1,0 +1,70 @@
+import { releaseKey, revisionRef } from './current.ts';
+import { decodeStoredRelease, ReleaseDecodeError } from '../decode/decode.ts';
+import type { ReleaseRecord, StoredReleaseObject } from '../model/release.ts';
+
+export interface DecodedReleases {
+  records: ReleaseRecord[];
+  /** Current revisions that could not be decoded; a replaced revision's error is dropped with it. */
+  errors: ReleaseDecodeError[];
+}
+
+type DecodeOutcome = ReleaseRecord | ReleaseDecodeError;
+
+function decode(obj: StoredReleaseObject): DecodeOutcome {
+  try {
+    return decodeStoredRelease(obj);
+  } catch (err) {
+    if (err instanceof ReleaseDecodeError) return err;
+    throw err;
+  }
+}
+
+interface Entry {
+  key: string;
+  revision: number;
+  outcome?: DecodeOutcome;
+}
+
+/**
+ * The current revision of every release in a stream of pages, decoded. Each page is decoded as it
+ * arrives (while the lister fetches the next one), and no raw object outlives its page, so
+ * memory stays at one decoded record per release. A later page may still bring a higher revision of a
+ * release (a failed upgrade beside the deployed one): that one then replaces it. Objects whose release
+ * cannot be told from labels or name are decoded on their own. `onRecord` sees every record as it is
+ * decoded, so analysis can start before the last page is in; a replaced one is simply not in the result.
+ */
+export async function decodeCurrentReleases(pages: AsyncIterable<readonly StoredReleaseObject[]>, onRecord?: (record: ReleaseRecord) => void): Promise<DecodedReleases> {
+  const best = new Map<string, Entry>();
+  const loose: DecodeOutcome[] = [];
+  for await (const page of pages) {
+    const fresh = new Map<Entry, StoredReleaseObject>();
+    for (const obj of page) {
+      const ref = revisionRef(obj);
+      if (!ref) {
+        fresh.set({ key: '', revision: 0 }, obj);
+        continue;
+      }
+      const key = `${obj.kind}|${releaseKey(ref.namespace, ref.release)}`;
+      const prev = best.get(key);
+      if (prev && ref.revision <= prev.revision) continue;
+      const entry: Entry = { key, revision: ref.revision };
+      if (prev) fresh.delete(prev);
+      best.set(key, entry);
+      fresh.set(entry, obj);
+    }
+    for (const [e, obj] of fresh) {
+      const outcome = decode(obj);
+      if (e.key) e.outcome = outcome;
+      else loose.push(outcome);
+      if (!(outcome instanceof ReleaseDecodeError)) onRecord?.(outcome);
+    }
+  }
+  const records: ReleaseRecord[] = [];
+  const errors: ReleaseDecodeError[] = [];
+  for (const o of [...[...best.values()].map((b) => b.outcome), ...loose]) {
+    if (o === undefined) continue;
+    if (o instanceof ReleaseDecodeError) errors.push(o);
+    else records.push(o);
+  }
+  return { records, errors };
+}

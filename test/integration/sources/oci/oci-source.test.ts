@@ -1,0 +1,329 @@
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { OciChartSource, type OciSourceOptions } from '../../../../src/sources/oci/oci-source.ts';
+import { createChartSource } from '../../../../src/sources/source.ts';
+import { readChartArchive } from '../../../../src/chart/archive.ts';
+import type { RepositoryConfig } from '../../../../src/model/repository.ts';
+import { buildStandardRepos, packageChart, pushChart, scratchDir, type StandardRepos } from '../../../harness/charts.ts';
+import { startRegistry, type Registry } from '../../../harness/registry.ts';
+import { expectRepoError } from '../../../support/repo-errors.ts';
+
+const sources: OciChartSource[] = [];
+const registries: Registry[] = [];
+
+function source(url: string, cfg: Partial<RepositoryConfig> = {}, options: OciSourceOptions = {}): OciChartSource {
+  const s = new OciChartSource({ name: cfg.name ?? 'oci', url, priority: 0, intervalSeconds: 3600, insecureSkipTLSVerify: false, plainHTTP: true, ...cfg }, options);
+  sources.push(s);
+  return s;
+}
+
+async function registry(options: Parameters<typeof startRegistry>[0] = {}): Promise<Registry> {
+  const r = await startRegistry(options);
+  registries.push(r);
+  return r;
+}
+
+
+const sha = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** Uploads a blob and a manifest with any media type straight through the distribution API. */
+async function putRaw(host: string, name: string, tag: string, manifest: object, mediaType: string, blobs: Buffer[]): Promise<string> {
+  for (const blob of blobs) {
+    const start = await fetch(`http://${host}/v2/${name}/blobs/uploads/`, { method: 'POST' });
+    assert.equal(start.status, 202);
+    const loc = new URL(start.headers.get('location') ?? '', `http://${host}`);
+    loc.searchParams.set('digest', sha(blob));
+    const put = await fetch(loc, { method: 'PUT', body: blob, headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(put.status, 201, await put.text());
+  }
+  const body = Buffer.from(JSON.stringify(manifest));
+  const res = await fetch(`http://${host}/v2/${name}/manifests/${tag}`, { method: 'PUT', body, headers: { 'content-type': mediaType } });
+  assert.equal(res.status, 201, await res.text());
+  return sha(body);
+}
+
+after(async () => {
+  await Promise.all(sources.map((s) => s.close()));
+  await Promise.all(registries.map((r) => r.close()));
+});
+
+describe('OCI registry without auth (helm push to a real docker-registry)', () => {
+  let reg: Registry;
+  let repos: StandardRepos;
+  let prefix: string;
+
+  before(async () => {
+    reg = await registry();
+    prefix = `${reg.url}/charts`;
+    repos = await buildStandardRepos({ registry: { url: prefix } });
+  });
+
+  it('lists strict-semver tags newest first with oci:// URLs', async () => {
+    const src = source(prefix);
+    const list = await src.versions('ocichart');
+    assert.deepEqual(list.map((e) => e.version), ['1.1.0', '1.0.0']);
+    assert.deepEqual(list[0]?.urls, [`${prefix}/ocichart:1.1.0`]);
+    assert.equal(src.repoURL('ocichart'), `${prefix}/ocichart`);
+    assert.deepEqual(await src.versions('absent'), []);
+    assert.deepEqual(await src.versions('Not_A_Valid/Name'), []);
+  });
+
+  it('details come from the manifest and config: layer digest, created, appVersion', async () => {
+    const src = source(prefix);
+    const [entry] = await src.versions('ocichart');
+    assert.ok(entry);
+    const d = await src.details(entry);
+    const pushed = repos.oci?.['ocichart-1.1.0'];
+    assert.ok(pushed);
+    assert.equal(d.digest, pushed.chart.digest, 'the layer digest is the sha256 of the .tgz');
+    assert.equal(d.appVersion, '1.1.0');
+    assert.equal(d.deprecated, false);
+    assert.match(d.created ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/);
+    assert.ok(Math.abs(Date.parse(d.created ?? '') - Date.now()) < 10 * 60_000);
+  });
+
+  it('fetchChart returns the layer bytes, the tarball digest and the manifest digest helm printed', async () => {
+    const src = source(prefix);
+    for (const key of ['ocichart-1.0.0', 'webapp-1.2.0'] as const) {
+      const pushed = repos.oci?.[key];
+      assert.ok(pushed);
+      const entry = (await src.versions(pushed.chart.spec.name)).find((e) => e.version === pushed.chart.spec.version);
+      assert.ok(entry);
+      const fetched = await src.fetchChart(entry);
+      assert.equal(fetched.manifestDigest, pushed.manifestDigest);
+      assert.equal(fetched.tarballDigest, pushed.chart.digest);
+      assert.equal(fetched.tarballDigest, sha(fetched.bytes));
+      assert.deepEqual(fetched.bytes, pushed.chart.bytes);
+      assert.equal(readChartArchive(fetched.bytes).metadata['name'], pushed.chart.spec.name);
+    }
+    // The same package in the classic repository and in the registry has one tarball digest.
+    assert.equal(repos.oci?.['webapp-1.2.0']?.chart.digest, repos.main.charts['webapp-1.2.0']?.digest);
+  });
+
+  it('maps tags with _ back to + (build metadata) and skips non-semver tags', async () => {
+    const chart = await packageChart({ name: 'buildmeta', version: '2.0.0+build.7', appVersion: '2.0.0' }, scratchDir('bm'));
+    const pushed = await pushChart(chart.path, prefix);
+    assert.match(pushed.ref, /buildmeta:2\.0\.0_build\.7$/);
+    const other = await packageChart({ name: 'buildmeta', version: '1.0.0' }, scratchDir('bm'));
+    await pushChart(other.path, prefix);
+    const manifest = await (await fetch(`http://${reg.host}/v2/charts/buildmeta/manifests/1.0.0`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json();
+    for (const tag of ['latest', 'v3.0.0', '4.0']) await putRaw(reg.host, 'charts/buildmeta', tag, manifest as object, 'application/vnd.oci.image.manifest.v1+json', []);
+    const src = source(prefix);
+    const list = await src.versions('buildmeta');
+    assert.deepEqual(list.map((e) => e.version), ['2.0.0+build.7', '1.0.0']);
+    assert.deepEqual(list[0]?.urls, [`${prefix}/buildmeta:2.0.0_build.7`]);
+    const fetched = await src.fetchChart(list[0] ?? assert.fail());
+    assert.equal(fetched.manifestDigest, pushed.manifestDigest);
+    assert.equal(fetched.tarballDigest, chart.digest);
+  });
+
+  it('asks for a page size without breaking a registry that ignores it', async () => {
+    // distribution 2.8 ignores ?n= on tags/list (paging came in v3); the paging itself is tested against a
+    // scripted registry below.
+    for (const v of ['0.1.0', '0.2.0', '0.3.0']) await pushChart((await packageChart({ name: 'paged', version: v }, scratchDir('pg'))).path, prefix);
+    assert.deepEqual((await source(prefix, {}, { tagPageSize: 1, maxTagPages: 1 }).versions('paged')).map((e) => e.version), ['0.3.0', '0.2.0', '0.1.0']);
+  });
+
+  it('refuses a manifest that is not an OCI image manifest, and one without a Helm layer', async () => {
+    const config = Buffer.from('{"name":"odd","version":"1.0.0"}');
+    const layer = Buffer.from('not a chart');
+    const docker = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: sha(layer), size: layer.length }],
+    };
+    await putRaw(reg.host, 'charts/odd', '1.0.0', docker, docker.mediaType, [config, layer]);
+    const src = source(prefix);
+    const [entry] = await src.versions('odd');
+    assert.ok(entry);
+    await expectRepoError(src.details(entry), 'invalid_manifest', /is not an OCI image manifest/);
+    const image = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: sha(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
+    };
+    await putRaw(reg.host, 'charts/odd', '2.0.0', image, image.mediaType, [config, layer]);
+    await expectRepoError(src.details({ ...entry, version: '2.0.0', urls: [] }), 'invalid_manifest', /no Helm chart layer/);
+  });
+
+  it('probe checks the registry and notices new tags of charts already looked up', async () => {
+    const src = source(prefix);
+    assert.deepEqual(await src.probe(), { charts: 0, changed: true });
+    await src.versions('probed').catch(() => undefined);
+    await src.versions('ocichart');
+    assert.deepEqual(await src.probe(), { charts: 2, changed: false });
+    await pushChart((await packageChart({ name: 'probed', version: '0.0.1' }, scratchDir('pr'))).path, prefix);
+    assert.deepEqual(await src.probe(), { charts: 2, changed: true });
+    assert.deepEqual((await src.versions('probed')).map((e) => e.version), ['0.0.1']);
+  });
+
+  it('createChartSource picks the OCI client for oci:// URLs', () => {
+    const s = createChartSource({ name: 'x', url: prefix, priority: 0, intervalSeconds: 60, insecureSkipTLSVerify: false, plainHTTP: true });
+    assert.equal(s.kind, 'oci');
+    sources.push(s as OciChartSource);
+    const h = createChartSource({ name: 'y', url: 'https://charts.example.com', priority: 0, intervalSeconds: 60, insecureSkipTLSVerify: false, plainHTTP: false });
+    assert.equal(h.kind, 'http');
+    assert.throws(() => createChartSource({ name: 'z', url: 'ftp://x', priority: 0, intervalSeconds: 60, insecureSkipTLSVerify: false, plainHTTP: false }), /unsupported URL scheme ftp:/);
+  });
+});
+
+describe('OCI registry with htpasswd (Basic) auth', () => {
+  let reg: Registry;
+  let prefix: string;
+  let digest = '';
+  let manifestDigest = '';
+
+  before(async () => {
+    reg = await registry({ htpasswd: [{ username: 'pusher', password: 'push-secret-1' }] });
+    prefix = `${reg.url}/private`;
+    const chart = await packageChart({ name: 'secretchart', version: '1.0.0', appVersion: '9.9' }, scratchDir('ht'));
+    digest = chart.digest;
+    manifestDigest = (await pushChart(chart.path, prefix, { username: 'pusher', password: 'push-secret-1' })).manifestDigest;
+  });
+
+  it('is refused without credentials or with wrong ones, without echoing them', async () => {
+    await expectRepoError(source(prefix).versions('secretchart'), 'unauthorized', /requires credentials/);
+    const err = await expectRepoError(source(prefix, { credentials: { kind: 'basic', username: 'pusher', password: 'wrong-pass' } }).versions('secretchart'), 'unauthorized', /credentials refused/);
+    assert.doesNotMatch(err.message, /wrong-pass|pusher/);
+    await expectRepoError(source(prefix).probe(), 'unauthorized');
+  });
+
+  it('pulls with credentials (from config or URL userinfo)', async () => {
+    for (const src of [source(prefix, { credentials: { kind: 'basic', username: 'pusher', password: 'push-secret-1' } }), source(prefix.replace('oci://', 'oci://pusher:push-secret-1@'))]) {
+      const [entry] = await src.versions('secretchart');
+      assert.ok(entry);
+      const d = await src.details(entry);
+      assert.equal(d.appVersion, '9.9');
+      const fetched = await src.fetchChart(d);
+      assert.equal(fetched.tarballDigest, digest);
+      assert.equal(fetched.manifestDigest, manifestDigest);
+      assert.equal((await src.probe()).charts, 1);
+      assert.doesNotMatch(src.repoURL('secretchart'), /push-secret|pusher/);
+    }
+  });
+});
+
+describe('OCI registry with token auth (real JWTs, Bearer challenge flow)', () => {
+  const users = [{ username: 'ci', password: 'ci-secret-2' }];
+
+  it('anonymous pull: a token per scope, cached until it expires', async () => {
+    const reg = await registry({ token: { users, anonymousPull: true, expiresInSeconds: 300 } });
+    const prefix = `${reg.url}/pub`;
+    const chart = await packageChart({ name: 'tokchart', version: '1.0.0' }, scratchDir('tk'));
+    const pushed = await pushChart(chart.path, prefix, { username: 'ci', password: 'ci-secret-2' });
+    const pushTokens = reg.tokenRequests.length;
+    let now = Date.now();
+    const src = source(prefix, {}, { now: () => now });
+    const [entry] = await src.versions('tokchart');
+    assert.ok(entry);
+    const fetched = await src.fetchChart(entry);
+    assert.equal(fetched.tarballDigest, chart.digest);
+    assert.equal(fetched.manifestDigest, pushed.manifestDigest);
+    const ours = reg.tokenRequests.slice(pushTokens);
+    assert.equal(ours.length, 1, 'one token for tags, manifest, config and layer');
+    assert.deepEqual(ours[0]?.scope, ['repository:pub/tokchart:pull']);
+    assert.equal(ours[0]?.account, undefined, 'anonymous');
+    assert.equal(ours[0]?.service, 'chartorigin-test-registry');
+    now += 400_000;
+    await src.probe();
+    // The renewed token is dated by the token service's real clock, 400 s behind this test's clock, so the
+    // probe's tag re-check (HEAD of the tag read before, for moved tags) asks once more.
+    assert.equal(reg.tokenRequests.length - pushTokens, 4, 'an expired token is renewed (plus one for the /v2/ ping and one for the tag re-check)');
+  });
+
+  it('private pull: credentials are sent to the token service as Basic; access_token field accepted', async () => {
+    const reg = await registry({ token: { users, anonymousPull: false, field: 'access_token' } });
+    const prefix = `${reg.url}/priv`;
+    const chart = await packageChart({ name: 'tokpriv', version: '0.1.0', deprecated: true }, scratchDir('tp'));
+    await pushChart(chart.path, prefix, { username: 'ci', password: 'ci-secret-2' });
+    await expectRepoError(source(prefix).versions('tokpriv'), 'unauthorized', /token/);
+    await expectRepoError(source(prefix, { credentials: { kind: 'basic', username: 'ci', password: 'nope' } }).versions('tokpriv'), 'unauthorized');
+    const src = source(prefix, { credentials: { kind: 'basic', username: 'ci', password: 'ci-secret-2' } });
+    const [entry] = await src.versions('tokpriv');
+    assert.ok(entry);
+    const d = await src.details(entry);
+    assert.equal(d.deprecated, true);
+    assert.equal((await src.fetchChart(d)).tarballDigest, chart.digest);
+    assert.equal(reg.tokenRequests.at(-1)?.account, 'ci');
+  });
+});
+
+describe('OCI client against a scripted registry', () => {
+  it('follows Link rel="next" pages (relative URLs, n and last), and stops at the page bound', async () => {
+    const all = ['0.1.0', '0.2.0', '0.3.0', '0.4.0', '0.5.0', 'latest', '1.0.0_rc.1'];
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      seen.push(url.pathname + url.search);
+      if (url.pathname !== '/v2/r/paged/tags/list') {
+        res.writeHead(404);
+        return res.end();
+      }
+      const n = Number(url.searchParams.get('n') ?? all.length);
+      const last = url.searchParams.get('last');
+      const start = last ? all.indexOf(last) + 1 : 0;
+      const page = all.slice(start, start + n);
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (start + n < all.length) headers['link'] = `</v2/r/paged/tags/list?last=${encodeURIComponent(page.at(-1) ?? '')}&n=${n}>; rel="next"`;
+      res.writeHead(200, headers);
+      res.end(JSON.stringify({ name: 'r/paged', tags: page }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const prefix = `oci://127.0.0.1:${(server.address() as AddressInfo).port}/r`;
+      const list = await source(prefix, {}, { tagPageSize: 2 }).versions('paged');
+      assert.deepEqual(list.map((e) => e.version), ['1.0.0+rc.1', '0.5.0', '0.4.0', '0.3.0', '0.2.0', '0.1.0']);
+      assert.deepEqual(seen, ['/v2/r/paged/tags/list?n=2', '/v2/r/paged/tags/list?last=0.2.0&n=2', '/v2/r/paged/tags/list?last=0.4.0&n=2', '/v2/r/paged/tags/list?last=latest&n=2']);
+      seen.length = 0;
+      await expectRepoError(source(prefix, {}, { tagPageSize: 1, maxTagPages: 3 }).versions('paged'), 'too_large', /more than 3 pages/);
+      assert.equal(seen.length, 3, 'no request beyond the bound');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('detects a layer whose bytes do not match the manifest, and a manifest that does not match Docker-Content-Digest', async () => {
+    const config = Buffer.from('{"name":"bad","version":"1.0.0","appVersion":"1"}');
+    const layer = Buffer.from('the real layer');
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: sha(config), size: config.length },
+        layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', digest: sha(layer), size: layer.length }],
+      }),
+    );
+    let lieAboutManifest = false;
+    const server = createServer((req, res) => {
+      const url = req.url ?? '';
+      if (url.startsWith('/v2/c/bad/tags/list')) return res.end(JSON.stringify({ name: 'c/bad', tags: ['1.0.0'] }));
+      if (url === '/v2/c/bad/manifests/1.0.0') {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': lieAboutManifest ? sha(Buffer.from('x')) : sha(manifest) });
+        return res.end(manifest);
+      }
+      if (url === `/v2/c/bad/blobs/${sha(config)}`) return res.end(config);
+      if (url === `/v2/c/bad/blobs/${sha(layer)}`) return res.end(Buffer.from('tampered layer'));
+      res.writeHead(404);
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const prefix = `oci://127.0.0.1:${(server.address() as AddressInfo).port}/c`;
+      const src = source(prefix);
+      const [entry] = await src.versions('bad');
+      assert.ok(entry);
+      await expectRepoError(src.fetchChart(entry), 'digest_mismatch', /differs from the manifest digest/);
+      lieAboutManifest = true;
+      await expectRepoError(source(prefix).details(entry), 'digest_mismatch', /Docker-Content-Digest/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { credentialsFromSecret, parseRepositorySpec } from '../../../src/sources/chart-repository.ts';
+import { addProvenanceToReleaseJson } from '../../../src/publish/write-back.ts';
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+describe('ChartRepository spec and credentials', () => {
+  it('parses a spec with defaults and namespaced secret refs', () => {
+    const s = parseRepositorySpec({ url: 'oci://reg.example/charts/', secretRef: { name: 'creds' } }, 'chartorigin');
+    assert.deepEqual(s, {
+      url: 'oci://reg.example/charts', intervalSeconds: 3600, timeoutSeconds: 60, priority: 0,
+      secretRef: { name: 'creds', namespace: 'chartorigin' }, caSecretRef: undefined, insecureSkipTLSVerify: false, plainHTTP: false, keyringSecretRef: undefined, requireSignature: false,
+    });
+    assert.throws(() => parseRepositorySpec({ url: 'ftp://x' }, 'ns'), /spec\.url/);
+    assert.throws(() => parseRepositorySpec({ url: 'https://x', interval: 'weekly' }, 'ns'), /interval/);
+    assert.equal(parseRepositorySpec({ url: 'https://x', timeout: '1m30s' }, 'ns').timeoutSeconds, 90);
+    assert.throws(() => parseRepositorySpec({ url: 'https://x', timeout: 'never' }, 'ns'), /spec\.timeout "never" is not a duration/);
+  });
+
+  it('reads basic-auth, token and dockerconfigjson Secrets', () => {
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/basic-auth', { username: b64('u'), password: b64('p') }, 'https://x'), { kind: 'basic', username: 'u', password: 'p' });
+    assert.deepEqual(credentialsFromSecret('Opaque', { token: b64('t0k\n') }, 'https://x'), { kind: 'bearer', token: 't0k' });
+    const docker = b64(JSON.stringify({ auths: { 'reg.example:5000': { auth: b64('bot:pw') }, other: { username: 'no', password: 'no' } } }));
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': docker }, 'oci://reg.example:5000/charts'), { kind: 'basic', username: 'bot', password: 'pw' });
+    assert.equal(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': docker }, 'oci://elsewhere/charts'), undefined);
+  });
+});
+
+describe('write-back JSON', () => {
+  it('adds HIP-0018 fields to chart.metadata and keeps 64-bit numbers exact', () => {
+    const json = '{"name":"web","chart":{"metadata":{"name":"demo","version":"1.0.0"},"values":{"big":12345678901234567890,"f":1e+06}},"version":3}';
+    const out = addProvenanceToReleaseJson(json, 'https://charts.example', 'sha256:' + 'a'.repeat(64));
+    assert.ok(out);
+    assert.match(out, /"big":12345678901234567890/);
+    assert.match(out, /"f":1e\+06/);
+    assert.match(out, /"metadata":\{"name":"demo","version":"1.0.0","repoURL":"https:\/\/charts.example","tarballDigest":"sha256:a{64}"\}/);
+    assert.equal(addProvenanceToReleaseJson(out, 'https://charts.example', 'sha256:' + 'a'.repeat(64)), undefined);
+  });
+});
