@@ -1,4 +1,4 @@
-import { releaseKey, revisionRef } from './current.ts';
+import { releaseKey, revisionRef, supersedes, type ReleaseRevisionRef } from './current.ts';
 import { decodeStoredRelease, ReleaseDecodeError } from '../decode/decode.ts';
 import type { ReleaseRecord, StoredReleaseObject } from '../model/release.ts';
 
@@ -21,15 +21,16 @@ function decode(obj: StoredReleaseObject): DecodeOutcome {
 
 interface Entry {
   key: string;
-  revision: number;
+  ref?: ReleaseRevisionRef;
   outcome?: DecodeOutcome;
 }
 
 /**
  * The current revision of every release in a stream of pages, decoded. Each page is decoded as it
  * arrives (while the lister fetches the next one), and no raw object outlives its page, so
- * memory stays at one decoded record per release. A later page may still bring a higher revision of a
- * release (a failed upgrade beside the deployed one): that one then replaces it. Objects whose release
+ * memory stays at one decoded record per release. A later page may still bring a newer revision of a
+ * release (a failed upgrade beside the deployed one, or the same release in the other storage driver):
+ * that one then replaces it, by the rule in `current.ts`. Objects whose release
  * cannot be told from labels or name are decoded on their own. `onRecord` sees every record as it is
  * decoded, so analysis can start before the last page is in; a replaced one is simply not in the result.
  */
@@ -41,13 +42,13 @@ export async function decodeCurrentReleases(pages: AsyncIterable<readonly Stored
     for (const obj of page) {
       const ref = revisionRef(obj);
       if (!ref) {
-        fresh.set({ key: '', revision: 0 }, obj);
+        fresh.set({ key: '' }, obj);
         continue;
       }
-      const key = `${obj.kind}|${releaseKey(ref.namespace, ref.release)}`;
+      const key = releaseKey(ref.namespace, ref.release);
       const prev = best.get(key);
-      if (prev && ref.revision <= prev.revision) continue;
-      const entry: Entry = { key, revision: ref.revision };
+      if (prev?.ref && !supersedes(ref, prev.ref)) continue;
+      const entry: Entry = { key, ref };
       if (prev) fresh.delete(prev);
       best.set(key, entry);
       fresh.set(entry, obj);

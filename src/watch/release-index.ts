@@ -1,4 +1,4 @@
-import { releaseKey, revisionRef } from './current.ts';
+import { releaseKey, revisionRef, supersedes, type ReleaseRevisionRef } from './current.ts';
 import type { ReleaseStorage } from '../model/report.ts';
 import type { ObjectMeta } from '../kube/reflector.ts';
 
@@ -13,18 +13,20 @@ export interface CurrentRevision {
 }
 
 interface Revision {
-  objectName: string;
-  resourceVersion: string;
+  ref: ReleaseRevisionRef;
   storage: ReleaseStorage;
+  resourceVersion: string;
 }
 
 /**
- * Every release's revisions, from object metadata alone. It tells the reconciler which single object
- * holds the current revision (the highest `version` label) and calls `changed(key)` whenever that
- * answer may have changed: new revision, edited current object, deleted revision, uninstall.
+ * Every release's revisions, from object metadata alone, in both storage drivers. It tells the
+ * reconciler which single object holds the current revision (the rule in `current.ts`) and calls
+ * `changed(key)` whenever that answer may have changed: new revision, edited current object, deleted
+ * revision, uninstall.
  */
 export class ReleaseIndex {
-  readonly #releases = new Map<string, Map<number, Revision>>();
+  /** release key → `storage/objectName` → revision. */
+  readonly #releases = new Map<string, Map<string, Revision>>();
   readonly #changed: (key: string) => void;
 
   constructor(changed: (key: string) => void) {
@@ -40,7 +42,7 @@ export class ReleaseIndex {
   }
 
   upsert(storage: ReleaseStorage, m: ObjectMeta): void {
-    const ref = revisionRef({ metadata: m });
+    const ref = revisionRef({ kind: storage, metadata: m });
     if (!ref) return;
     const key = releaseKey(ref.namespace, ref.release);
     let revs = this.#releases.get(key);
@@ -49,21 +51,24 @@ export class ReleaseIndex {
       this.#releases.set(key, revs);
     }
     const before = this.#top(revs);
-    revs.set(ref.revision, { objectName: m.name, resourceVersion: m.resourceVersion, storage });
-    const after = this.#top(revs);
-    if (before?.[0] !== after?.[0] || after?.[0] === ref.revision) this.#changed(key);
+    const id = `${storage}/${m.name}`;
+    const rev: Revision = { ref, storage, resourceVersion: m.resourceVersion };
+    revs.set(id, rev);
+    // `before` is the replaced object when this upsert edits the current revision: also a change.
+    if (this.#top(revs) !== before) this.#changed(key);
   }
 
   remove(storage: ReleaseStorage, m: ObjectMeta): void {
-    const ref = revisionRef({ metadata: m });
+    const ref = revisionRef({ kind: storage, metadata: m });
     if (!ref) return;
     const key = releaseKey(ref.namespace, ref.release);
     const revs = this.#releases.get(key);
     if (!revs) return;
-    const rev = revs.get(ref.revision);
-    if (!rev || rev.storage !== storage || rev.objectName !== m.name) return;
-    const wasTop = this.#top(revs)?.[0] === ref.revision;
-    revs.delete(ref.revision);
+    const id = `${storage}/${m.name}`;
+    const rev = revs.get(id);
+    if (!rev) return;
+    const wasTop = this.#top(revs) === rev;
+    revs.delete(id);
     if (revs.size === 0) this.#releases.delete(key);
     if (wasTop) this.#changed(key);
   }
@@ -73,12 +78,12 @@ export class ReleaseIndex {
     const top = revs ? this.#top(revs) : undefined;
     if (!top) return undefined;
     const slash = key.indexOf('/');
-    return { namespace: key.slice(0, slash), release: key.slice(slash + 1), revision: top[0], ...top[1] };
+    return { namespace: key.slice(0, slash), release: key.slice(slash + 1), revision: top.ref.revision, storage: top.storage, objectName: top.ref.objectName, resourceVersion: top.resourceVersion };
   }
 
-  #top(revs: Map<number, Revision>): [number, Revision] | undefined {
-    let best: [number, Revision] | undefined;
-    for (const e of revs) if (!best || e[0] > best[0]) best = e;
+  #top(revs: Map<string, Revision>): Revision | undefined {
+    let best: Revision | undefined;
+    for (const r of revs.values()) if (!best || supersedes(r.ref, best.ref)) best = r;
     return best;
   }
 }

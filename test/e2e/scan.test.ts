@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ensureNamespace } from '../harness/controlplane.ts';
+import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helmHistory, helmInstall, helmRollback, helmUpgrade } from '../harness/helm.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
@@ -79,5 +79,35 @@ describe('chartorigin scan', () => {
     // The failed revision is the current one, as in `helm status`: it is what the cluster last tried.
     assert.deepEqual(byName.get('broken')?.release, { ...byName.get('broken')?.release, revision: 2, status: 'failed' });
     assert.equal(byName.get('broken')?.chart.version, '1.1.0');
+  });
+  it('reports a release stored in both drivers once, as its highest revision, like inspect', async () => {
+    const { ns, config, main } = await scanSetup('e2e-scan-mixed');
+    // `web` in Secrets at revision 2 (helm 3, default driver) and in ConfigMaps at revision 3 (helm 4,
+    // HELM_DRIVER=configmap): each helm sees only its own driver, so each thinks it owns the release.
+    await helmInstall(cluster, 3, 'web', 'webapp', { namespace: ns, repo: main.url, version: '1.0.0' });
+    await helmUpgrade(cluster, 3, 'web', 'webapp', { namespace: ns, repo: main.url, version: '1.1.0' });
+    await helmInstall(cluster, 4, 'web', 'webapp', { namespace: ns, repo: main.url, version: '1.0.0', driver: 'configmap' });
+    await helmUpgrade(cluster, 4, 'web', 'webapp', { namespace: ns, repo: main.url, version: '1.1.0', driver: 'configmap' });
+    await helmUpgrade(cluster, 4, 'web', 'webapp', { namespace: ns, repo: main.url, version: '2.0.0', driver: 'configmap' });
+    assert.equal((await helmHistory(cluster, 3, 'web', { namespace: ns })).length, 2);
+    assert.equal((await helmHistory(cluster, 4, 'web', { namespace: ns, driver: 'configmap' })).length, 3);
+
+    type Row = { name: string; release: { revision: number; storage: string; status: string }; chart: { version: string } };
+    const summary = (rows: Row[]): string[] => rows.map((r) => `${r.name} ${r.release.storage} v${r.release.revision} ${r.release.status} ${r.chart.version}`);
+    const scanned = await cli(['scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config, '-o', 'json']);
+    assert.equal(scanned.code, 0, scanned.stderr);
+    assert.deepEqual(summary(JSON.parse(scanned.stdout) as Row[]), ['web ConfigMap v3 deployed 2.0.0']);
+
+    // inspect reads every revision (superseded ones too) from kubectl's output and must agree.
+    const file = join(cluster.dir, `${ns}-objects.json`);
+    writeFileSync(file, await kubectl(cluster, ['get', 'secrets,configmaps', '-n', ns, '-l', 'owner=helm', '-o', 'json']));
+    const inspected = await cli(['inspect', file, '--config', config, '-o', 'json']);
+    assert.equal(inspected.code, 0, inspected.stderr);
+    assert.deepEqual(summary(JSON.parse(inspected.stdout) as Row[]), ['web ConfigMap v3 deployed 2.0.0']);
+
+    // Secrets only: the ConfigMaps are out of sight and the Secret's revision 2 is current.
+    const secretsOnly = await cli(['scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config, '--storage', 'secrets', '-o', 'json']);
+    assert.equal(secretsOnly.code, 0, secretsOnly.stderr);
+    assert.deepEqual(summary(JSON.parse(secretsOnly.stdout) as Row[]), ['web Secret v2 deployed 1.1.0']);
   });
 });

@@ -17,7 +17,7 @@ async function* pagesOf(...pages: StoredReleaseObject[][]): AsyncGenerator<Store
 const summary = (r: ReleaseRecord): string => `${r.release.storage}:${r.release.name}@${r.release.revision}/${r.release.status}`;
 
 describe('decodeCurrentReleases', () => {
-  it('keeps the highest revision per release across pages and storage kinds', async () => {
+  it('keeps the highest revision per release across pages and storage drivers: one release per namespace and name', async () => {
     const seen: ReleaseRecord[] = [];
     const { records, errors } = await decodeCurrentReleases(
       pagesOf(
@@ -29,9 +29,18 @@ describe('decodeCurrentReleases', () => {
       (r) => seen.push(r),
     );
     assert.deepEqual(errors, []);
-    assert.deepEqual(records.map(summary).sort(), ['ConfigMap:web@7/deployed', 'Secret:api@3/deployed', 'Secret:web@2/failed']);
+    // web lives in both drivers: the ConfigMap's revision 7 is current, the Secret's revision 2 is history.
+    assert.deepEqual(records.map(summary).sort(), ['ConfigMap:web@7/deployed', 'Secret:api@3/deployed']);
     // Every decoded record was offered for early analysis, the replaced web@1 included; api@2 never was.
     assert.deepEqual(seen.map(summary).sort(), ['ConfigMap:web@7/deployed', 'Secret:api@3/deployed', 'Secret:web@1/deployed', 'Secret:web@2/failed']);
+  });
+
+  it('prefers the Secret when both drivers hold the same revision, in either listing order', async () => {
+    for (const order of [['Secret', 'ConfigMap'], ['ConfigMap', 'Secret']]) {
+      const objects = order.map((kind) => (kind === 'Secret' ? secret('web', 3, 'failed') : releaseConfigMap(json('web', 3), 'web', 3)));
+      const { records } = await decodeCurrentReleases(pagesOf([objects[0] as StoredReleaseObject], [objects[1] as StoredReleaseObject]));
+      assert.deepEqual(records.map(summary), ['Secret:web@3/failed'], order.join(' then '));
+    }
   });
 
   it('decodes only the best of a page: a lower revision in the same page is never decoded', async () => {

@@ -50,3 +50,35 @@ describe('ReleaseIndex', () => {
     assert.equal(idx.current('other/web')?.storage, 'ConfigMap');
   });
 });
+
+describe('ReleaseIndex across storage drivers', () => {
+  it('is one release when a Secret and a ConfigMap hold revisions of it; the highest revision is current', () => {
+    const changed: string[] = [];
+    const idx = new ReleaseIndex((k) => changed.push(k));
+    idx.upsert('Secret', obj('web', 2));
+    idx.upsert('ConfigMap', obj('web', 7));
+    assert.equal(idx.size, 1);
+    assert.deepEqual([idx.current('apps/web')?.storage, idx.current('apps/web')?.revision], ['ConfigMap', 7]);
+    // Deleting the Secret's older revision changes nothing; deleting the ConfigMap's falls back to the Secret.
+    changed.length = 0;
+    idx.remove('Secret', obj('web', 2));
+    assert.deepEqual(changed, []);
+    idx.upsert('Secret', obj('web', 2));
+    idx.remove('ConfigMap', obj('web', 7));
+    assert.deepEqual([idx.current('apps/web')?.storage, idx.current('apps/web')?.revision], ['Secret', 2]);
+    assert.deepEqual(changed, ['apps/web']);
+  });
+
+  it('keeps both objects of one revision number apart and prefers the Secret', () => {
+    const idx = new ReleaseIndex(() => {});
+    idx.upsert('ConfigMap', obj('web', 3));
+    idx.upsert('Secret', obj('web', 3));
+    assert.equal(idx.current('apps/web')?.storage, 'Secret');
+    // A delete names its driver: removing the ConfigMap leaves the Secret, and the other way round.
+    idx.remove('ConfigMap', obj('web', 3));
+    assert.equal(idx.current('apps/web')?.storage, 'Secret');
+    idx.upsert('ConfigMap', obj('web', 3));
+    idx.remove('Secret', obj('web', 3));
+    assert.equal(idx.current('apps/web')?.storage, 'ConfigMap');
+  });
+});
