@@ -4,12 +4,11 @@ import { PublishedChartCache } from '../resolve/chart-cache.ts';
 import type { ChartOriginMetrics } from '../publish/metrics.ts';
 import { HELM_SECRET_TYPE } from '../decode/decode.ts';
 import type { RepositoryConfig } from '../model/repository.ts';
-import { ChartOriginStore } from '../publish/chart-origins.ts';
+import { ChartOriginStore, chartOriginsPath } from '../publish/chart-origins.ts';
 import { EventRecorder } from '../publish/events.ts';
-import { KubeApiError } from '../kube/raw-client.ts';
 import { MetadataReflector } from '../kube/reflector.ts';
 import { ReleaseIndex } from '../watch/release-index.ts';
-import { ReleaseReconciler, type ReconcilerOptions } from './reconciler.ts';
+import { ReleaseReconciler, type ReconcileResult, type ReconcilerOptions } from './reconciler.ts';
 import { RepositoryManager } from './repositories.ts';
 import { WorkQueue } from '../kube/work-queue.ts';
 
@@ -32,6 +31,8 @@ export interface ControllerOptions {
 export interface ControllerState {
   /** Every watch listed once, repositories loaded, and the first round of releases reconciled. */
   ready(): boolean;
+  /** The oldest `lastProgress` (Date.now() ms) of the controller's watches: how long the most stuck one has been silent. */
+  watchProgress(): number;
 }
 
 /**
@@ -40,7 +41,12 @@ export interface ControllerState {
  */
 export function startController(o: ControllerOptions, signal: AbortSignal): { state: ControllerState; done: Promise<void> } {
   const log = o.logger;
-  const queue = new WorkQueue();
+  const queue = new WorkQueue({
+    onError: (key, err) => {
+      const slash = key.indexOf('/');
+      log.warn({ namespace: key.slice(0, slash), release: key.slice(slash + 1), err: (err as Error).message }, 'reconcile failed; will retry');
+    },
+  });
   const index = new ReleaseIndex((key) => queue.add(key));
   const repositories = new RepositoryManager({
     kubeConfig: o.kubeConfig,
@@ -69,8 +75,19 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
 
   const reflectors: MetadataReflector[] = [];
   const synced = new Set<MetadataReflector>();
-  const scopes = o.namespaces && o.namespaces.length ? o.namespaces.map((ns) => `/api/v1/namespaces/${encodeURIComponent(ns)}`) : ['/api/v1'];
-  for (const scope of scopes) {
+  const originReflectors: MetadataReflector[] = [];
+  let originsSynced: () => void = () => {};
+  const originsListed = new Promise<void>((resolve) => {
+    originsSynced = resolve;
+  });
+  const onSynced = (r: MetadataReflector): void => {
+    synced.add(r);
+    if (originReflectors.every((x) => synced.has(x))) originsSynced();
+    if (synced.size === reflectors.length && !orphansQueued) queueOrphans();
+  };
+  const namespaces: (string | undefined)[] = o.namespaces && o.namespaces.length ? [...o.namespaces] : [undefined];
+  for (const ns of namespaces) {
+    const scope = ns === undefined ? '/api/v1' : `/api/v1/namespaces/${encodeURIComponent(ns)}`;
     const kinds: ['Secret' | 'ConfigMap', string, string | undefined][] = [];
     if (o.storage.secrets) kinds.push(['Secret', `${scope}/secrets`, `type=${HELM_SECRET_TYPE}`]);
     if (o.storage.configMaps) kinds.push(['ConfigMap', `${scope}/configmaps`, undefined]);
@@ -85,42 +102,44 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
         handler: {
           upsert: (m) => index.upsert(storage, m),
           remove: (m) => index.remove(storage, m),
-          synced: () => {
-            synced.add(r);
-            if (synced.size === reflectors.length && !orphansQueued) void queueOrphans();
-          },
+          synced: () => onSynced(r),
         },
       });
       reflectors.push(r);
     }
+    // ChartOrigins are few and small (no values, no manifests): whole objects are kept. A spec edit moves
+    // the generation and re-queues its release; a deleted ChartOrigin of an installed release is
+    // re-created by that release's reconcile. Status writes (the controller's own) queue nothing.
+    const r: MetadataReflector = new MetadataReflector({
+      kubeConfig: o.kubeConfig,
+      path: chartOriginsPath(ns),
+      full: true,
+      logger: log.child({ component: 'watch', resource: 'chartorigins' }),
+      onWatchRestart: (reason) => o.metrics.countWatchRestart('chartorigins', reason),
+      handler: {
+        upsert: (m) => {
+          const key = `${m.namespace}/${m.name}`;
+          if (origins.observe(m.object) === 'spec' && index.current(key)) queue.add(key);
+        },
+        remove: (m) => {
+          const key = `${m.namespace}/${m.name}`;
+          origins.forget(m.namespace, m.name);
+          if (index.current(key)) queue.add(key);
+        },
+        synced: () => onSynced(r),
+      },
+    });
+    reflectors.push(r);
+    originReflectors.push(r);
   }
 
   // A release uninstalled while no controller ran (a crash, a leader handover) leaves a ChartOrigin no
   // watch event will ever name: once every watch has listed, queue each ChartOrigin without a release;
   // the reconciler deletes it as it would on an uninstall.
   let orphansQueued = false;
-  let sweeping = false;
-  async function queueOrphans(): Promise<void> {
-    if (sweeping || signal.aborted) return;
-    sweeping = true;
-    try {
-      const namespaces: (string | undefined)[] = o.namespaces && o.namespaces.length ? [...o.namespaces] : [undefined];
-      for (const ns of namespaces) {
-        for (const key of await origins.listKeys(ns)) if (!index.current(key)) queue.add(key);
-      }
-      orphansQueued = true;
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 403) {
-        // Without list permission the sweep can never succeed: do not hold readiness hostage to it.
-        log.warn({ err: err.message }, 'not allowed to list ChartOrigins; ChartOrigins of releases uninstalled while the controller was down are not cleaned up');
-        orphansQueued = true;
-        return;
-      }
-      log.warn({ err: (err as Error).message }, 'listing ChartOrigins for orphans failed; will retry');
-      setTimeout(() => void queueOrphans(), 5000).unref();
-    } finally {
-      sweeping = false;
-    }
+  function queueOrphans(): void {
+    for (const key of origins.managedKeys()) if (!index.current(key)) queue.add(key);
+    orphansQueued = true;
   }
 
   let firstRoundDone = false;
@@ -128,6 +147,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     if (!firstRoundDone && orphansQueued && synced.size === reflectors.length && repositories.synced && queue.len() === 0 && queue.processing() === 0) firstRoundDone = true;
     return firstRoundDone;
   };
+  const watchProgress = (): number => Math.min(...reflectors.map((r) => r.lastProgress));
 
   const gauges = setInterval(() => {
     o.metrics.setReleasesTracked(index.size);
@@ -135,34 +155,34 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
   }, 1000);
   gauges.unref();
 
+  const reconcile = async (key: string): Promise<void> => {
+    const t0 = performance.now();
+    let result: ReconcileResult | 'error' = 'error';
+    try {
+      result = await reconciler.reconcile(key);
+    } finally {
+      o.metrics.observeReconcile(result === 'unchanged' ? 'success' : result, (performance.now() - t0) / 1000);
+    }
+    // A throw reaches the queue, which retries with back-off and tells `onError`.
+    if (result === 'requeue') queue.addRateLimited(key);
+    else queue.forget(key);
+  };
+
   const done = (async () => {
     log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency }, 'controller starting');
     const tasks = [
       repositories.run(signal),
       ...reflectors.map((r) => r.run(signal)),
-      queue.run(
-        o.concurrency,
-        async (key) => {
-          const t0 = performance.now();
-          try {
-            const result = await reconciler.reconcile(key);
-            o.metrics.observeReconcile(result === 'unchanged' ? 'success' : result, (performance.now() - t0) / 1000);
-            if (result === 'requeue') queue.addRateLimited(key);
-            else queue.forget(key);
-          } catch (err) {
-            o.metrics.observeReconcile('error', (performance.now() - t0) / 1000);
-            const slash = key.indexOf('/');
-            log.warn({ namespace: key.slice(0, slash), release: key.slice(slash + 1), err: (err as Error).message }, 'reconcile failed; will retry');
-            queue.addRateLimited(key);
-          }
-        },
-        signal,
-      ),
+      // Reconciles read ChartOrigins from memory: none starts before they have been listed once, or a
+      // release would be analysed without its ChartOrigin's spec.
+      (async () => {
+        await Promise.race([originsListed, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+        await queue.run(o.concurrency, reconcile, signal);
+      })(),
     ];
-    signal.addEventListener('abort', () => queue.shutDown(), { once: true });
     await Promise.all(tasks);
     clearInterval(gauges);
     log.info('controller stopped');
   })();
-  return { state: { ready }, done };
+  return { state: { ready, watchProgress }, done };
 }

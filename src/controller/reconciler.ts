@@ -1,17 +1,19 @@
 import type { Logger } from 'pino';
 import { analyzeRelease } from '../resolve/analyze.ts';
 import type { PublishedChartCache } from '../resolve/chart-cache.ts';
-import type { Condition, OriginReport } from '../model/report.ts';
+import type { OriginReport } from '../model/report.ts';
 import type { ChartOriginMetrics } from '../publish/metrics.ts';
 import { decodeErrorEvent, originEvents, type EventNote } from '../publish/origin-events.ts';
 import { decodeStoredRelease, DEFAULT_DECODE_LIMITS, ReleaseDecodeError, type DecodeLimits } from '../decode/decode.ts';
 import type { StoredReleaseObject } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
 import { redactUrl } from '../sources/url.ts';
-import { carryTransitionTimes, statusOf, type ChartOriginStore } from '../publish/chart-origins.ts';
+import { statusOf, type ChartOriginStore, type ExistingOrigin } from '../publish/chart-origins.ts';
+import { carryTransitionTimes, decodeErrorCondition, statusPolicy } from '../publish/status-policy.ts';
 import { getObject } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { CurrentRevision, ReleaseIndex } from '../watch/release-index.ts';
+import { formatTime } from '../util/time.ts';
 
 export interface RepositoryView {
   sources(): readonly ChartSource[];
@@ -45,8 +47,6 @@ interface Memo {
   report?: OriginReport | undefined;
 }
 
-const stamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-
 /**
  * key (namespace/release) → the observed current revision → ChartOrigin status and metrics.
  * Idempotent: a duplicate event finds the same inputs and does nothing; a restart recomputes the same
@@ -73,11 +73,15 @@ export class ReleaseReconciler {
       if (deleted) logger.info({ namespace, release: name }, 'release uninstalled; ChartOrigin deleted');
       return 'deleted';
     }
-    const existing = await origins.get(namespace, name);
-    const inputs = `${current.storage}/${current.objectName}@${current.resourceVersion}|g${existing?.generation ?? -1}|r${this.#o.repositories.generation()}`;
+    // Everything the result depends on: the release object's version, the ChartOrigin (its uid: a
+    // deleted and recreated one must be written again; its generation: a spec edit) and the repositories.
+    const inputsOf = (o: ExistingOrigin): string => `${current.storage}/${current.objectName}@${current.resourceVersion}|u${o.uid}|g${o.generation}|r${this.#o.repositories.generation()}`;
     const memo = this.#memo.get(key);
-    if (memo?.inputs === inputs && existing) return 'unchanged';
-    const uid = existing ? existing.uid : await origins.create(namespace, name);
+    const cached = origins.get(namespace, name);
+    if (cached && memo?.inputs === inputsOf(cached)) return 'unchanged';
+    const existing = cached ?? (await origins.create(namespace, name));
+    const inputs = inputsOf(existing);
+    const uid = existing.uid;
     const emit = async (notes: readonly EventNote[]): Promise<void> => {
       if (notes.length) await this.#o.events?.emit({ namespace, name, uid }, notes);
     };
@@ -92,22 +96,21 @@ export class ReleaseReconciler {
       if (!(err instanceof ReleaseDecodeError)) throw err;
       metrics.countDecodeError(err.reason);
       logger.warn({ namespace, release: name, reason: err.reason, err: err.message }, 'release data cannot be decoded');
-      const condition: Condition = { type: 'Ready', status: 'False', reason: 'DecodeError', message: err.message, lastTransitionTime: stamp(now) };
       await origins.applyStatus(namespace, name, {
         release: { name, namespace, revision: current.revision, status: 'unknown', storage: current.storage },
-        lastChecked: stamp(now),
-        conditions: carryTransitionTimes([condition], existing?.conditions ?? []),
-        observedGeneration: existing?.generation,
+        lastChecked: formatTime(now),
+        conditions: carryTransitionTimes([decodeErrorCondition(err.message, now)], existing.conditions),
+        observedGeneration: existing.generation,
       });
       metrics.removeRelease(namespace, name);
       this.#memo.set(key, { inputs });
-      await emit(decodeErrorEvent(existing?.published, err.message));
+      await emit(decodeErrorEvent(existing.published, err.message));
       return 'success';
     }
 
     const { report, failures } = await analyzeRelease(record, {
       sources: this.#o.repositories.sources(),
-      spec: existing?.spec,
+      spec: existing.spec,
       cache: this.#o.cache,
       verify: this.#o.verify,
       now: () => now,
@@ -118,39 +121,17 @@ export class ReleaseReconciler {
       if (source) metrics.countRepositoryError(f.repository, redactUrl(source.config.url), f.reason);
       logger.warn({ namespace, release: name, chart: record.chart.name, repository: f.repository, reason: f.reason, err: f.message }, 'repository error during analysis');
     }
-    let final = report;
-    const previous = memo?.report;
-    const involved = (r: OriginReport): string[] => [r.origin.repository, ...(r.origin.candidates ?? []).map((c) => c.repository)].filter((x): x is string => !!x);
-    const failedHere = new Set(failures.map((f) => f.repository));
-    if (previous && previous.release.revision === report.release.revision && previous.chart.version === report.chart.version && involved(previous).some((r) => failedHere.has(r))) {
-      // The repositories that decided the last result did not answer: keep that result rather than
-      // publishing a worse one computed without them.
-      final = { ...previous, release: report.release, lastChecked: previous.lastChecked };
-    }
-    const down = this.#o.repositories.unavailable();
-    const staleRepos = [...new Set([...involved(final).filter((r) => down.has(r)), ...[...failedHere].filter((r) => involved(final).includes(r) || final !== report)])];
-    const conditions = final.conditions.filter((c) => c.type !== 'Stale');
-    if (staleRepos.length > 0) {
-      conditions.push({
-        type: 'Stale',
-        status: 'True',
-        reason: 'RepositoryUnavailable',
-        message: `last known result kept; unavailable: ${staleRepos.map((r) => `${r}${down.get(r) ? ` (${down.get(r)?.reason} since ${down.get(r)?.since})` : ''}`).join(', ')}`,
-        lastTransitionTime: stamp(now),
-      });
-    }
-    final = { ...final, conditions };
-    final = { ...final, conditions: carryTransitionTimes(final.conditions, existing?.conditions ?? []) };
-    await origins.applyStatus(namespace, name, statusOf(final, existing?.generation ?? 1));
+    const decision = statusPolicy({ report, previous: memo?.report, failed: failures.map((f) => f.repository), unavailable: this.#o.repositories.unavailable(), shown: existing.conditions, now });
+    const final = decision.report;
+    await origins.applyStatus(namespace, name, statusOf(final, existing.generation));
     metrics.setRelease(final);
-    await emit(originEvents(existing?.published, final));
-    // After a repository failure the inputs are not memoised, so the retry really re-analyses; the last
-    // good report is kept to be shown as stale meanwhile.
-    const good = failures.length === 0 || final !== report ? final : previous;
-    this.#memo.set(key, { inputs: failures.length === 0 && staleRepos.length === 0 ? inputs : '', report: good });
+    await emit(originEvents(existing.published, final));
+    // An incomplete result is not memoised, so the retry really re-analyses; what was published is
+    // remembered for the policy's keep-last-good.
+    this.#memo.set(key, { inputs: decision.complete ? inputs : '', report: final });
     await this.#o.published?.(current, final);
     logger.debug({ namespace, release: name, chart: record.chart.name, match: final.origin.match }, 'reconciled');
-    return failures.length === 0 && staleRepos.length === 0 ? 'success' : 'requeue';
+    return decision.complete ? 'success' : 'requeue';
   }
 
   async #read(c: CurrentRevision): Promise<StoredReleaseObject | undefined> {

@@ -8,10 +8,13 @@ import { GROUP, VERSION } from '../publish/chart-origins.ts';
 import { readSecret } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { kubeRequest } from '../kube/raw-client.ts';
-import { MetadataReflector, sleep, type ObjectMeta } from '../kube/reflector.ts';
+import { MetadataReflector, type ObjectMeta } from '../kube/reflector.ts';
+import { sleep } from '../util/sleep.ts';
 import { checkKeyring } from '../signatures/prov.ts';
 import { credentialsFromSecret, keyringFromSecret, cosignKeysFromSecret, parseRepositorySpec, toRepositoryConfig } from '../sources/chart-repository.ts';
 import type { RepositoryView } from './reconciler.ts';
+import { formatTime } from '../util/time.ts';
+import { CONDITION, REPOSITORY_REASON } from '../model/reasons.ts';
 
 interface Managed {
   name: string;
@@ -45,7 +48,6 @@ export interface RepositoryManagerOptions {
   maxBackoffSeconds?: number;
 }
 
-const stamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /**
  * The configured repositories: ChartRepository objects (credentials from referenced Secrets) and
@@ -177,7 +179,7 @@ export class RepositoryManager implements RepositoryView {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.#o.logger.warn({ repository: m.name, err: message }, 'ChartRepository cannot be used');
-      await this.#writeStatus(managed, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, lastTransitionTime: stamp(new Date()) });
+      await this.#writeStatus(managed, { type: CONDITION.Ready, status: 'False', reason: REPOSITORY_REASON.InvalidSpec, message, lastTransitionTime: formatTime(new Date()) });
     }
   }
 
@@ -210,11 +212,11 @@ export class RepositoryManager implements RepositoryView {
       r.downSince = undefined;
       r.downReason = undefined;
       r.failures = 0;
-      r.lastFetched = stamp(now);
+      r.lastFetched = formatTime(now);
       r.charts = result.charts;
       this.#o.metrics.setRepositoryState(r.name, url, { up: true, lastSuccess: now, charts: result.charts });
       if (cameUp) this.#o.logger.info({ repository: r.name, url, charts: result.charts }, 'repository ready');
-      await this.#writeStatus(r, { type: 'Ready', status: 'True', reason: 'Fetched', message: `${result.charts} charts`, lastTransitionTime: stamp(now) });
+      await this.#writeStatus(r, { type: CONDITION.Ready, status: 'True', reason: REPOSITORY_REASON.Fetched, message: `${result.charts} charts`, lastTransitionTime: formatTime(now) });
       if (result.changed || cameUp) this.#bump();
       this.#schedule(r, source.config.intervalSeconds * 1000);
     } catch (err) {
@@ -223,12 +225,12 @@ export class RepositoryManager implements RepositoryView {
       this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000, reason);
       const wentDown = r.up !== false;
       r.up = false;
-      if (wentDown) r.downSince = stamp(now);
+      if (wentDown) r.downSince = formatTime(now);
       r.downReason = reason;
       r.failures++;
       this.#o.metrics.setRepositoryState(r.name, url, { up: false });
       if (wentDown) this.#o.logger.warn({ repository: r.name, url, reason, err: message }, 'repository unavailable');
-      await this.#writeStatus(r, { type: 'Ready', status: 'False', reason: 'FetchFailed', message, lastTransitionTime: stamp(now) });
+      await this.#writeStatus(r, { type: CONDITION.Ready, status: 'False', reason: REPOSITORY_REASON.FetchFailed, message, lastTransitionTime: formatTime(now) });
       if (wentDown) this.#bump();
       const cap = Math.min(source.config.intervalSeconds, this.#o.maxBackoffSeconds ?? 300);
       const backoff = Math.min(cap, 5 * 2 ** Math.min(r.failures - 1, 10));

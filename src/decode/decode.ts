@@ -4,6 +4,7 @@ import { fingerprintChart } from '../chart/fingerprint.ts';
 import type { ReleaseStorage } from '../model/report.ts';
 import { bool, isObject, scalarString, str, type JsonObject } from '../util/guards.ts';
 import type { ReleaseRecord, StoredReleaseObject } from '../model/release.ts';
+import { formatTime } from '../util/time.ts';
 
 export type ReleaseDecodeReason =
   | 'missing_data'
@@ -115,7 +116,7 @@ function time(v: unknown): string | undefined {
   const s = str(v);
   if (!s || s.startsWith('0001-01-01')) return undefined;
   const d = new Date(s);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString().replace('.000Z', 'Z');
+  return Number.isNaN(d.getTime()) ? undefined : formatTime(d, 'millis');
 }
 
 /** Release JSON (already unwrapped) → record. Only names, versions, status and digests survive. */

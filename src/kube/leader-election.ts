@@ -8,9 +8,10 @@
  * else may take the Lease over.
  */
 import type { KubeConfig } from './kubeconfig.ts';
-import { microTime } from './micro-time.ts';
+import { formatTime } from '../util/time.ts';
 import { KubeApiError, kubeRequest } from './raw-client.ts';
 import type { Logger } from 'pino';
+import { sleep } from '../util/sleep.ts';
 
 /** The Lease fields the decision reads. Times are `unknown`: client-node 2.x types them as V1MicroTime
  * (a Date) but, having no deserializer for MicroTime, hands back the API's RFC 3339 string. */
@@ -148,19 +149,6 @@ export interface LeaderElectorOptions {
 /** client-go's JitterFactor: acquire attempts are spread over retryPeriod·[1, 2.2). */
 const JITTER_FACTOR = 1.2;
 
-/** Sleeps `ms`, or less when `signal` aborts; never rejects. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** The promise's outcome, or a rejection after `ms` (the request itself may still complete later). */
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -271,7 +259,7 @@ export class LeaderElector {
       log.error({ err: (err as Error).message }, 'onStoppedLeading threw');
     }
     if (lostReason === undefined) {
-      if (work) await Promise.race([work, sleep(this.#renewDeadlineMs, new AbortController().signal)]);
+      if (work) await Promise.race([work, sleep(this.#renewDeadlineMs)]);
       await this.#release();
     }
   }
@@ -314,7 +302,7 @@ export class LeaderElector {
   }
 
   #desired(current: V1Lease | undefined, decision: LeaseDecision, now: Date): V1Lease {
-    const micro = microTime(now.getTime());
+    const micro = formatTime(now.getTime(), 'micros');
     const prev: V1LeaseSpec = current?.spec ?? {};
     const transitions = prev.leaseTransitions ?? 0;
     const spec: V1LeaseSpec = {
@@ -343,7 +331,7 @@ export class LeaderElector {
     try {
       const current = await withTimeout(this.#client.read(namespace, name), this.#renewDeadlineMs, 'reading the lease');
       if (current?.spec?.holderIdentity !== identity) return;
-      const micro = microTime(Date.now());
+      const micro = formatTime(Date.now(), 'micros');
       await withTimeout(
         this.#client.replace(namespace, name, {
           apiVersion: 'coordination.k8s.io/v1',
@@ -366,5 +354,5 @@ export class LeaderElector {
 /** A time read from the API, written back with microseconds. */
 function microTimeOf(value: unknown): string | undefined {
   const ms = parseLeaseTime(value);
-  return ms === undefined ? undefined : microTime(ms);
+  return ms === undefined ? undefined : formatTime(ms, 'micros');
 }

@@ -2,6 +2,7 @@ import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from 'pino';
 import { isObject } from '../util/guards.ts';
 import { KubeApiError, kubeRequest, kubeWatch } from './raw-client.ts';
+import { sleep } from '../util/sleep.ts';
 
 /** Only the metadata of an object: enough to track Helm revisions without holding release data. */
 export interface ObjectMeta {
@@ -82,6 +83,7 @@ export class MetadataReflector {
   readonly #o: ReflectorOptions;
   readonly #known = new Map<string, ObjectMeta>();
   #resourceVersion = '';
+  #progressAt = Date.now();
 
   constructor(options: ReflectorOptions) {
     this.#o = options;
@@ -91,12 +93,22 @@ export class MetadataReflector {
     return this.#known.size;
   }
 
+  /**
+   * When the reflector last heard from the API server (Date.now() ms): a list page, a watch event or
+   * bookmark, or a watch that ran to its timeout. A healthy idle watch still ends every
+   * `watchTimeoutSeconds` (300 s), so a much older value means it is stuck or keeps failing.
+   */
+  get lastProgress(): number {
+    return this.#progressAt;
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
       try {
         if (!this.#resourceVersion) await this.#list(signal);
         await this.#watch(signal);
+        this.#progressAt = Date.now();
         failures = 0;
       } catch (err) {
         if (signal.aborted) return;
@@ -124,6 +136,7 @@ export class MetadataReflector {
         headers: { Accept: this.#o.full ? 'application/json' : META_LIST },
         signal,
       });
+      this.#progressAt = Date.now();
       for (const item of page.items ?? []) {
         const m = meta(item, this.#o.full);
         if (m) seen.set(keyOf(m), m);
@@ -176,6 +189,7 @@ export class MetadataReflector {
       const message = isObject(obj) && typeof obj['message'] === 'string' ? obj['message'] : 'watch error';
       throw new KubeApiError(code, 'WatchError', message);
     }
+    this.#progressAt = Date.now();
     if (type === 'BOOKMARK') {
       // A bookmark's object has only metadata.resourceVersion (no name): it moves the resume point.
       const rv = isObject(obj) && isObject(obj['metadata']) ? obj['metadata']['resourceVersion'] : undefined;
@@ -194,17 +208,4 @@ export class MetadataReflector {
       this.#o.handler.upsert(m);
     }
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -2,7 +2,7 @@ import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { OriginSpec } from '../resolve/analyze.ts';
 import { summaryOf, type PublishedSummary } from './origin-events.ts';
 import type { Condition, OriginReport } from '../model/report.ts';
-import { isObject } from '../util/guards.ts';
+import { arr, isObject, str } from '../util/guards.ts';
 import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 
 export const GROUP = 'chartorigin.io';
@@ -21,14 +21,20 @@ export interface ExistingOrigin {
 
 interface StoredStatus {
   conditions?: Condition[];
-  origin?: { match?: string; repository?: string };
+  origin?: { match?: string | undefined; repository?: string | undefined };
   chart?: { deprecated?: boolean };
-  latest?: { version?: string };
+  latest?: { version?: string | undefined };
 }
 
 /** undefined while the object was never analysed (created, no status yet). */
 function publishedOf(status: StoredStatus | undefined): PublishedSummary | undefined {
   return status?.origin?.match || status?.conditions?.length ? summaryOf(status) : undefined;
+}
+
+interface CachedOrigin extends ExistingOrigin {
+  resourceVersion: string;
+  /** Carries the label the controller sets on the objects it creates (the orphan sweep deletes only those). */
+  managed: boolean;
 }
 
 /** What the controller writes into ChartOrigin.status: the report minus fields that only feed metrics. */
@@ -37,8 +43,18 @@ export type PublishedStatus = Omit<Partial<OriginReport>, 'majorVersionsBehind' 
   observedGeneration?: number | undefined;
 };
 
+/** How an object seen by the informer differs from what was known of it. */
+export type OriginChange = 'new' | 'spec' | 'none';
+
+const MANAGED_BY = 'app.kubernetes.io/managed-by';
+
 function path(namespace: string, name?: string): string {
   return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/chartorigins${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+/** The ChartOrigin collection a watch reads: one namespace, or all namespaces when undefined. */
+export function chartOriginsPath(namespace?: string): string {
+  return namespace === undefined ? `/apis/${GROUP}/${VERSION}/chartorigins` : path(namespace);
 }
 
 function parseSpec(o: unknown): OriginSpec {
@@ -50,40 +66,101 @@ function parseSpec(o: unknown): OriginSpec {
   };
 }
 
-/** Keeps a condition's lastTransitionTime when its status did not change (kstatus / API conventions). */
-export function carryTransitionTimes(next: Condition[], previous: readonly Condition[]): Condition[] {
-  return next.map((c) => {
-    const prev = previous.find((p) => p.type === c.type);
-    return prev && prev.status === c.status ? { ...c, lastTransitionTime: prev.lastTransitionTime } : c;
-  });
+function parseConditions(v: unknown): Condition[] {
+  return arr(v).filter((c): c is Condition => isObject(c) && typeof c['type'] === 'string' && typeof c['status'] === 'string');
+}
+
+function parseStatus(v: unknown): StoredStatus | undefined {
+  if (!isObject(v)) return undefined;
+  const origin = isObject(v['origin']) ? v['origin'] : {};
+  const chart = isObject(v['chart']) ? v['chart'] : {};
+  const latest = isObject(v['latest']) ? v['latest'] : {};
+  return {
+    conditions: parseConditions(v['conditions']),
+    origin: { match: str(origin['match']), repository: str(origin['repository']) },
+    chart: { deprecated: chart['deprecated'] === true },
+    latest: { version: str(latest['version']) },
+  };
+}
+
+/** A ChartOrigin as the API returns it (GET, LIST/WATCH item, apply response); undefined when it is not one. */
+function parseOrigin(o: unknown): ({ namespace: string; name: string } & CachedOrigin) | undefined {
+  if (!isObject(o) || !isObject(o['metadata'])) return undefined;
+  const m = o['metadata'];
+  const name = str(m['name']);
+  const namespace = str(m['namespace']);
+  if (!name || !namespace) return undefined;
+  const status = parseStatus(o['status']);
+  const labels = isObject(m['labels']) ? m['labels'] : {};
+  return {
+    namespace,
+    name,
+    uid: str(m['uid']),
+    resourceVersion: str(m['resourceVersion']) ?? '',
+    generation: typeof m['generation'] === 'number' ? m['generation'] : 0,
+    managed: labels[MANAGED_BY] === 'chartorigin',
+    spec: parseSpec(o['spec']),
+    conditions: status?.conditions ?? [],
+    published: publishedOf(status),
+  };
+}
+
+/**
+ * Whether `next` may replace `known`. resourceVersions are opaque to clients in general, but the API
+ * server's are etcd revisions (decimal integers): comparing them keeps a watch event that was already
+ * in flight from undoing the write-through of a newer write of our own. Anything else replaces.
+ */
+function notOlder(next: string, known: string): boolean {
+  if (!/^\d+$/.test(next) || !/^\d+$/.test(known)) return true;
+  return next.length !== known.length ? next.length > known.length : next >= known;
 }
 
 /**
  * ChartOrigin objects: the controller creates one per release (metadata only: it never writes spec),
  * owns its status through server-side apply with its own field manager, and deletes it on uninstall.
+ *
+ * Reads come from memory: an informer (a reflector over the ChartOrigin collection, see `observe` and
+ * `forget`) keeps every ChartOrigin's metadata, spec and published summary, and each write's response is
+ * written through, so a reconcile right after a write already sees it. Before this cache the reconciler
+ * GET each ChartOrigin per reconcile and nothing watched them, so a `spec` edit was never acted on.
  */
 export class ChartOriginStore {
   readonly #kc: KubeConfig;
   readonly #manager: string;
+  readonly #cache = new Map<string, CachedOrigin>();
 
   constructor(kc: KubeConfig, fieldManager = 'chartorigin') {
     this.#kc = kc;
     this.#manager = fieldManager;
   }
 
-  async get(namespace: string, name: string): Promise<ExistingOrigin | undefined> {
-    try {
-      const o = await kubeRequest<{ metadata?: { generation?: number; uid?: string }; spec?: unknown; status?: StoredStatus }>(this.#kc, { path: path(namespace, name) });
-      return { uid: o.metadata?.uid, spec: parseSpec(o.spec), generation: o.metadata?.generation ?? 0, conditions: o.status?.conditions ?? [], published: publishedOf(o.status) };
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 404) return undefined;
-      throw err;
-    }
+  /** The ChartOrigin as last seen (informer or own write); undefined when there is none. */
+  get(namespace: string, name: string): ExistingOrigin | undefined {
+    return this.#cache.get(`${namespace}/${name}`);
   }
 
-  /** Creates the object (metadata only) and returns its uid. */
-  async create(namespace: string, name: string): Promise<string | undefined> {
-    const o = await kubeRequest<{ metadata?: { uid?: string } }>(this.#kc, {
+  /**
+   * Records an object from the informer and tells how it changed: `spec` when its generation moved (a
+   * spec edit: the release must be reconciled again), `new` when it was not known, `none` otherwise
+   * (status writes, label edits, and events older than what is known).
+   */
+  observe(object: unknown): OriginChange {
+    return this.#remember(object);
+  }
+
+  /** Drops an object the informer saw deleted. */
+  forget(namespace: string, name: string): void {
+    this.#cache.delete(`${namespace}/${name}`);
+  }
+
+  /** `namespace/name` of every ChartOrigin this controller created (its label), as the informer last saw them. */
+  managedKeys(): string[] {
+    return [...this.#cache].filter(([, o]) => o.managed).map(([k]) => k);
+  }
+
+  /** Creates the object (metadata only), or finds it when it exists, and returns it as the API server holds it. */
+  async create(namespace: string, name: string): Promise<ExistingOrigin> {
+    const o = await kubeRequest<unknown>(this.#kc, {
       method: 'PATCH',
       path: path(namespace, name),
       query: { fieldManager: this.#manager, force: true },
@@ -91,41 +168,26 @@ export class ChartOriginStore {
       body: JSON.stringify({
         apiVersion: API_VERSION,
         kind: 'ChartOrigin',
-        metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'chartorigin' } },
+        metadata: { name, namespace, labels: { [MANAGED_BY]: 'chartorigin' } },
       }),
     });
-    return o.metadata?.uid;
+    this.#remember(o);
+    return this.get(namespace, name) ?? { uid: undefined, spec: {}, generation: 1, conditions: [] };
   }
 
   async applyStatus(namespace: string, name: string, status: PublishedStatus): Promise<void> {
-    await kubeRequest(this.#kc, {
+    const o = await kubeRequest<unknown>(this.#kc, {
       method: 'PATCH',
       path: `${path(namespace, name)}/status`,
       query: { fieldManager: this.#manager, force: true },
       headers: APPLY,
       body: JSON.stringify({ apiVersion: API_VERSION, kind: 'ChartOrigin', metadata: { name, namespace }, status: JSON.parse(JSON.stringify(status)) as unknown }),
     });
-  }
-
-  /** `namespace/name` of every ChartOrigin this controller manages in `namespace` (all namespaces when undefined). */
-  async listKeys(namespace?: string): Promise<string[]> {
-    const base = namespace === undefined ? `/apis/${GROUP}/${VERSION}/chartorigins` : path(namespace);
-    const keys: string[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await kubeRequest<{ metadata?: { continue?: string }; items?: { metadata?: { name?: string; namespace?: string } }[] }>(this.#kc, {
-        path: base,
-        query: { labelSelector: 'app.kubernetes.io/managed-by=chartorigin', limit: 500, continue: cont },
-      });
-      for (const item of page.items ?? []) {
-        if (item.metadata?.name && item.metadata.namespace) keys.push(`${item.metadata.namespace}/${item.metadata.name}`);
-      }
-      cont = page.metadata?.continue || undefined;
-    } while (cont);
-    return keys;
+    this.#remember(o);
   }
 
   async delete(namespace: string, name: string): Promise<boolean> {
+    this.forget(namespace, name);
     try {
       await kubeRequest(this.#kc, { method: 'DELETE', path: path(namespace, name) });
       return true;
@@ -133,6 +195,18 @@ export class ChartOriginStore {
       if (err instanceof KubeApiError && err.status === 404) return false;
       throw err;
     }
+  }
+
+  #remember(object: unknown): OriginChange {
+    const o = parseOrigin(object);
+    if (!o) return 'none';
+    const { namespace, name, ...origin } = o;
+    const key = `${namespace}/${name}`;
+    const known = this.#cache.get(key);
+    if (known && known.uid === origin.uid && !notOlder(origin.resourceVersion, known.resourceVersion)) return 'none';
+    this.#cache.set(key, origin);
+    if (!known || known.uid !== origin.uid) return 'new';
+    return known.generation !== origin.generation ? 'spec' : 'none';
   }
 }
 

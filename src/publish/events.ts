@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { EventNote } from './origin-events.ts';
 import { GROUP, VERSION } from './chart-origins.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
-import { microTime } from '../kube/micro-time.ts';
+import { formatTime } from '../util/time.ts';
 import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 
 export interface EventTarget {
@@ -45,7 +45,7 @@ export class EventRecorder {
             kind: 'Event',
             // As client-go names them: the object's name, a dot, a unique hex suffix.
             metadata: { name: `${target.name}.${now.getTime().toString(16)}${(this.#sequence++).toString(16).padStart(4, '0')}`, namespace: target.namespace },
-            eventTime: microTime(now.getTime()),
+            eventTime: formatTime(now.getTime(), 'micros'),
             reportingController: `${GROUP}/controller`,
             reportingInstance: this.#instance.slice(0, 128),
             action: 'Analyze',

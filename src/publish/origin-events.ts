@@ -1,4 +1,5 @@
 import type { Condition, OriginReport } from '../model/report.ts';
+import { CONDITION, ORIGIN_REASON } from '../model/reasons.ts';
 
 /** What of a published ChartOrigin status decides whether something changed worth an Event. */
 export interface PublishedSummary {
@@ -28,7 +29,7 @@ export function summaryOf(r: {
     repository: r.origin?.repository,
     latest: r.latest?.version,
     deprecated: r.chart?.deprecated === true,
-    readyReason: r.conditions?.find((c) => c.type === 'Ready')?.reason,
+    readyReason: r.conditions?.find((c) => c.type === CONDITION.Ready)?.reason,
   };
 }
 
@@ -67,8 +68,8 @@ export function originEvents(previous: PublishedSummary | undefined, next: Origi
   if (next.chart.deprecated && previous?.deprecated !== true) {
     notes.push({ type: 'Warning', reason: 'ChartDeprecated', message: `${chart} is deprecated by its publisher` });
   }
-  const ready = next.conditions.find((c) => c.type === 'Ready');
-  if (ready?.reason === 'SignatureNotVerified' && previous?.readyReason !== 'SignatureNotVerified') {
+  const ready = next.conditions.find((c) => c.type === CONDITION.Ready);
+  if (ready?.reason === ORIGIN_REASON.SignatureNotVerified && previous?.readyReason !== ORIGIN_REASON.SignatureNotVerified) {
     notes.push({ type: 'Warning', reason: 'SignatureNotVerified', message: ready.message });
   }
   if (previous && next.latest && next.latest.version !== previous.latest && next.upgrade && next.upgrade !== 'None') {
@@ -80,5 +81,5 @@ export function originEvents(previous: PublishedSummary | undefined, next: Origi
 
 /** A release whose stored data cannot be decoded: one Warning when it enters that state. */
 export function decodeErrorEvent(previous: PublishedSummary | undefined, message: string): EventNote[] {
-  return previous?.readyReason === 'DecodeError' ? [] : [{ type: 'Warning', reason: 'DecodeError', message }];
+  return previous?.readyReason === ORIGIN_REASON.DecodeError ? [] : [{ type: 'Warning', reason: ORIGIN_REASON.DecodeError, message }];
 }

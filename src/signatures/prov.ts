@@ -1,5 +1,6 @@
 import type { CleartextMessage, Key } from 'openpgp';
 import { parse as parseYaml } from 'yaml';
+import { formatTime } from '../util/time.ts';
 
 /**
  * Helm provenance (.prov) verification, as `helm verify` does it: the OpenPGP clear-signature must be
@@ -151,6 +152,6 @@ export async function verifyProvenance(input: VerifyInput): Promise<SignatureRes
   // As GnuPG and helm 3 do, a signature made while the key was valid stays good after the key expires;
   // helm 4's `verify` refuses it. Said in the message so that the difference is visible.
   const expires = await signingKey.getExpirationTime().catch(() => null);
-  const expired = expires instanceof Date && expires.getTime() <= Date.now() ? `; the key expired at ${expires.toISOString().replace(/\.\d{3}Z$/, 'Z')}, after signing` : '';
+  const expired = expires instanceof Date && expires.getTime() <= Date.now() ? `; the key expired at ${formatTime(expires)}, after signing` : '';
   return result('Verified', `signed by ${keyID ?? '?'}${signer ? ` (${signer})` : ''}; digest matches${expired}`, { keyID, signer });
 }

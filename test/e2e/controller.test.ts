@@ -11,8 +11,9 @@ import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helmInstall, helmRollback, helmUninstall, helmUpgrade } from '../harness/helm.ts';
 
 interface ChartOriginObject {
-  metadata: { name: string; namespace: string };
+  metadata: { name: string; namespace: string; generation?: number };
   status?: {
+    observedGeneration?: number;
     release?: { revision: number; status: string; storage: string };
     chart?: { name: string; version: string; deprecated: boolean };
     origin?: { match: string; repository?: string; repoURL?: string; tarballDigest?: string; manifestDigest?: string };
@@ -142,5 +143,39 @@ describe('controller against the real control plane', () => {
     }, 30_000);
     const fresh = await originWhere('stale-me', (o) => !o.status?.conditions?.some((c) => c.type === 'Stale'), 'Stale cleared after recovery');
     assert.equal(fresh.status?.origin?.repository, name);
+  });
+  it('acts on ChartOrigin spec edits within seconds: version constraint, prereleases, pinned repository', async () => {
+    const main = env.chartRepo.repos.main;
+    await helmInstall(cluster, 4, 'spec-me', 'webapp', { namespace: ns, repo: main.url, version: '1.2.0' });
+    const first = await originWhere('spec-me', (o) => o.status?.origin?.match === 'Verified', 'spec-me Verified');
+    // The highest-priority repository serving 1.2.0 (main, or the flaky copy of it an earlier test added).
+    const preferred = first.status?.origin?.repository;
+    assert.notEqual(preferred, `${repoPrefix}-oci`);
+    assert.equal(first.status?.latest?.version, '2.0.0', 'prereleases are not offered by default');
+    assert.equal(first.status?.observedGeneration, first.metadata.generation);
+
+    // Each edit is a new generation; the status must catch up with it, and show its effect.
+    const edit = async (spec: Record<string, unknown>, ok: (o: ChartOriginObject) => boolean, what: string): Promise<ChartOriginObject> => {
+      const before = (await origin('spec-me'))?.metadata.generation ?? 0;
+      await kubectl(cluster, ['patch', 'chartorigin', 'spec-me', '-n', ns, '--type', 'merge', '-p', JSON.stringify({ spec })]);
+      const seen = await originWhere('spec-me', (o) => (o.metadata.generation ?? 0) > before && o.status?.observedGeneration === o.metadata.generation && ok(o), what, 15_000);
+      assert.equal(seen.metadata.generation, before + 1);
+      return seen;
+    };
+    const constrained = await edit({ versionConstraint: '<2.0.0' }, (o) => o.status?.latest?.version === '1.2.0', 'latest within <2.0.0');
+    assert.equal(constrained.status?.upgrade, 'None');
+    await edit({ versionConstraint: null }, (o) => o.status?.latest?.version === '2.0.0', 'constraint removed');
+    const pre = await edit({ allowPrerelease: true }, (o) => o.status?.latest?.version === '3.0.0-rc.1', 'prereleases allowed');
+    assert.equal(pre.status?.upgrade, 'Major');
+    await edit({ allowPrerelease: false }, (o) => o.status?.latest?.version === '2.0.0', 'prereleases disallowed again');
+    const pinned = await edit({ repository: `${repoPrefix}-oci` }, (o) => o.status?.origin?.repository === `${repoPrefix}-oci`, 'pinned to the OCI repository');
+    assert.equal(pinned.status?.origin?.repoURL, `${env.registry.url}/webapp`);
+    assert.equal(pinned.status?.latest?.version, '1.2.0', 'the OCI repository only has 1.2.0');
+    await edit({ repository: null }, (o) => o.status?.origin?.repository === preferred, 'pin removed');
+
+    // A ChartOrigin deleted by hand while its release is installed comes back, analysed.
+    await kubectl(cluster, ['delete', 'chartorigin', 'spec-me', '-n', ns]);
+    const back = await originWhere('spec-me', (o) => o.status?.origin?.match === 'Verified', 'spec-me recreated', 15_000);
+    assert.equal(back.status?.observedGeneration, 1);
   });
 });

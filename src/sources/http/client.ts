@@ -6,6 +6,7 @@ import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { RepoError, type Credentials, type RepoErrorReason, type RepositoryConfig } from '../../model/repository.ts';
 import { redactUrl } from '../url.ts';
+import { sleep } from '../../util/sleep.ts';
 
 /**
  * The one HTTP layer under every repository client: a per-repository connection pool (custom CA,
@@ -109,20 +110,6 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 export class HttpClient {
   readonly repository: string;
@@ -164,6 +151,7 @@ export class HttpClient {
         if (attempt < this.#retry.maxRetries && waited + wait <= this.#retry.maxWaitMs) {
           waited += wait;
           await sleep(wait, req.signal);
+          req.signal?.throwIfAborted();
           continue;
         }
         const hint = retryAfter !== undefined ? ` (Retry-After ${Math.ceil(retryAfter / 1000)} s, wait budget ${Math.round(this.#retry.maxWaitMs / 1000)} s)` : '';

@@ -17,6 +17,7 @@ import {
   type RepositoryConfig,
 } from '../../model/repository.ts';
 import { ociRepoURL, redactUrl } from '../url.ts';
+import { formatTime } from '../../util/time.ts';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -565,7 +566,7 @@ export class OciChartSource implements ChartSource {
         const first = this.#moved.get(key)?.previousManifestDigest ?? d.manifest.digest;
         // Moved back to what it first served: nothing to report any more.
         if (first === now) this.#moved.delete(key);
-        else this.#moved.set(key, { tag, previousManifestDigest: first, manifestDigest: now, detectedAt: new Date(this.#now()).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+        else this.#moved.set(key, { tag, previousManifestDigest: first, manifestDigest: now, detectedAt: formatTime(this.#now()) });
       }
       // The listing handed out entries carrying the old layer digest: replace them with bare ones.
       const listed = this.#tags.get(d.entry.name);
