@@ -1,7 +1,7 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { isObject, str, type JsonObject } from '../../util/guards.ts';
 import { normalizeDigest } from '../http/index-parse.ts';
-import { DOCKER_MANIFEST, nextLink, OCI_INDEX, OCI_MANIFEST, type OciClient } from './oci-source.ts';
+import { DOCKER_MANIFEST, nextLink, OCI_INDEX, OCI_MANIFEST, type OciClient } from './client.ts';
 import { RepoError, type Referrer, type ReferrerKind, type ReferrerSource, type ReferrersReport } from '../../model/repository.ts';
 
 /**

@@ -1,0 +1,320 @@
+import { createHash } from 'node:crypto';
+import { isObject, str, type JsonObject } from '../../util/guards.ts';
+import { authorizationHeader, type HttpClient, type HttpRequest, type HttpResponse } from '../http/client.ts';
+import { normalizeDigest } from '../http/index-parse.ts';
+import { RepoError, type Credentials } from '../../model/repository.ts';
+import { redactUrl } from '../url.ts';
+
+// The OCI registry client shared by the chart source (oci-source.ts) and the referrers lookup
+// (referrers.ts); it lives apart from both so that neither imports the other.
+
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+
+export interface OciDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations: Record<string, string>;
+}
+
+export interface OciManifest {
+  /** sha256 of the manifest bytes as served (what `helm push` prints). */
+  digest: string;
+  mediaType: string;
+  config: OciDescriptor;
+  layers: OciDescriptor[];
+  annotations: Record<string, string>;
+}
+
+interface TokenEntry {
+  authorization: string;
+  expiresAt: number;
+}
+
+interface Challenge {
+  scheme: 'bearer' | 'basic';
+  params: Record<string, string>;
+}
+
+/** `Bearer realm="https://x",service="y",scope="repository:a:pull"` → scheme and parameters. */
+export function parseChallenge(header: string | null): Challenge | undefined {
+  if (!header) return undefined;
+  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
+  if (!m) return undefined;
+  const scheme = (m[1] ?? '').toLowerCase();
+  if (scheme !== 'bearer' && scheme !== 'basic') return undefined;
+  const params: Record<string, string> = {};
+  const re = /([a-zA-Z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?\s*/g;
+  for (let p = re.exec(m[2] ?? ''); p; p = re.exec(m[2] ?? '')) params[(p[1] ?? '').toLowerCase()] = (p[2] ?? p[3] ?? '').replace(/\\(.)/g, '$1');
+  return { scheme, params };
+}
+
+/** `<url>; rel="next"` from a Link header, or undefined. */
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(',')) {
+    const m = /<([^>]*)>\s*;(.*)/.exec(part);
+    if (m && /rel\s*=\s*"?next"?/i.test(m[2] ?? '')) return m[1];
+  }
+  return undefined;
+}
+
+function descriptor(v: unknown): OciDescriptor | undefined {
+  if (!isObject(v)) return undefined;
+  const mediaType = str(v['mediaType']);
+  const digest = normalizeDigest(v['digest']);
+  const size = typeof v['size'] === 'number' && Number.isSafeInteger(v['size']) && v['size'] >= 0 ? v['size'] : undefined;
+  if (mediaType === undefined || digest === undefined || size === undefined) return undefined;
+  return { mediaType, digest, size, annotations: stringRecord(v['annotations']) };
+}
+
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isObject(v)) for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/**
+ * The OCI distribution API as Helm uses it: tags list, manifests, blobs, with the registry token flow
+ * (401 + WWW-Authenticate → token per scope, cached until it expires) or Basic. Public so that a later
+ * signature feature can read referrers (`/v2/<name>/referrers/<digest>`) through the same auth and limits.
+ */
+export class OciClient {
+  readonly repository: string;
+  readonly base: string;
+  readonly #http: HttpClient;
+  readonly #credentials: Credentials | undefined;
+  readonly #now: () => number;
+  readonly #tokens = new Map<string, TokenEntry>();
+  readonly #plainHTTP: boolean;
+
+  constructor(repository: string, base: string, http: HttpClient, credentials: Credentials | undefined, plainHTTP: boolean, now: () => number) {
+    this.repository = repository;
+    this.base = base;
+    this.#http = http;
+    this.#credentials = credentials;
+    this.#plainHTTP = plainHTTP;
+    this.#now = now;
+  }
+
+  /** A GET against the registry for `name` (undefined: the /v2/ ping), answering auth challenges once. */
+  async get(path: string, name: string | undefined, req: Omit<HttpRequest, 'url' | 'authorization'>): Promise<HttpResponse> {
+    const url = new URL(path, this.base).toString();
+    const scope = name === undefined ? '' : `repository:${name}:pull`;
+    const accept = [...(req.acceptStatus ?? []), 401];
+    const cached = this.#cachedAuth(scope);
+    let res = await this.#http.request({ ...req, url, authorization: cached, acceptStatus: accept });
+    if (res.status !== 401) return this.#checkStatus(res, req);
+    const challenge = parseChallenge(res.headers.get('www-authenticate'));
+    const authorization = await this.#answer(challenge, scope, req.signal, url);
+    res = await this.#http.request({ ...req, url, authorization, acceptStatus: accept });
+    if (res.status === 401) {
+      this.#tokens.delete(scope);
+      throw new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(url)}: HTTP 401 (credentials ${this.#credentials ? 'refused' : 'required'})`);
+    }
+    return this.#checkStatus(res, req);
+  }
+
+  #checkStatus(res: HttpResponse, req: Omit<HttpRequest, 'url' | 'authorization'>): HttpResponse {
+    if (res.status === 401 && !req.acceptStatus?.includes(401)) {
+      throw new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(res.url)}: HTTP 401`);
+    }
+    return res;
+  }
+
+  #cachedAuth(scope: string): string | undefined {
+    const t = this.#tokens.get(scope);
+    if (t && t.expiresAt > this.#now()) return t.authorization;
+    if (t) this.#tokens.delete(scope);
+    return undefined;
+  }
+
+  async #answer(challenge: Challenge | undefined, scope: string, signal: AbortSignal | undefined, url: string): Promise<string> {
+    const unauthorized = (detail: string): RepoError => new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${redactUrl(url)}: ${detail}`);
+    if (!challenge) throw unauthorized('HTTP 401 without a usable WWW-Authenticate challenge');
+    if (challenge.scheme === 'basic' || this.#credentials?.kind === 'bearer') {
+      // A configured bearer token is the registry credential itself; Basic challenges take username/password.
+      const authorization = authorizationHeader(this.#credentials);
+      if (!authorization) throw unauthorized('HTTP 401, the registry requires credentials');
+      this.#tokens.set(scope, { authorization, expiresAt: Number.POSITIVE_INFINITY });
+      return authorization;
+    }
+    const realm = challenge.params['realm'];
+    if (!realm) throw unauthorized('Bearer challenge without realm');
+    let realmUrl: URL;
+    try {
+      realmUrl = new URL(realm);
+    } catch {
+      throw unauthorized('Bearer challenge with an invalid realm');
+    }
+    if (realmUrl.protocol !== 'https:' && !(realmUrl.protocol === 'http:' && this.#plainHTTP)) {
+      throw unauthorized(`token realm ${redactUrl(realmUrl.href)} is not https`);
+    }
+    const service = challenge.params['service'];
+    if (service) realmUrl.searchParams.set('service', service);
+    const wanted = challenge.params['scope'] ?? scope;
+    if (wanted) for (const s of wanted.split(' ')) if (s) realmUrl.searchParams.append('scope', s);
+    // The registry names its token service; credentials go there (as with docker, oras, helm), but
+    // never onward: the HTTP layer drops them on any redirect to another origin.
+    const res = await this.#http.request({
+      url: realmUrl.toString(),
+      authorization: authorizationHeader(this.#credentials),
+      maxBytes: 1024 * 1024,
+      signal,
+      what: 'token',
+    });
+    let body: unknown;
+    try {
+      body = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw unauthorized('the token service answered with something that is not JSON');
+    }
+    const token = isObject(body) ? (str(body['token']) ?? str(body['access_token'])) : undefined;
+    if (!token) throw unauthorized('the token service answered without a token');
+    const expiresIn = isObject(body) && typeof body['expires_in'] === 'number' && body['expires_in'] > 0 ? body['expires_in'] : 60;
+    const issuedAt = isObject(body) && typeof body['issued_at'] === 'string' ? Date.parse(body['issued_at']) : Number.NaN;
+    const start = Number.isNaN(issuedAt) ? this.#now() : Math.min(issuedAt, this.#now());
+    const authorization = `Bearer ${token}`;
+    // Renew a little early so a token never expires between the check and the request.
+    this.#tokens.set(scope, { authorization, expiresAt: start + expiresIn * 1000 * 0.9 });
+    return authorization;
+  }
+
+  /** Every tag of `name`, following `Link: rel="next"` for at most `maxPages` pages; [] when the name is unknown. */
+  async tags(name: string, options: { pageSize?: number | undefined; maxPages: number; signal?: AbortSignal | undefined }): Promise<string[]> {
+    let path: string | undefined = `/v2/${name}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
+    const tags: string[] = [];
+    for (let page = 0; path; page++) {
+      if (page >= options.maxPages) {
+        throw new RepoError(this.repository, 'too_large', `repository ${this.repository}: tags of ${name}: more than ${options.maxPages} pages`);
+      }
+      const res = await this.get(path, name, { signal: options.signal, acceptStatus: [404], maxBytes: 4 * 1024 * 1024, what: `tags of ${name}`, headers: { accept: 'application/json' } });
+      if (res.status === 404) return [];
+      let body: unknown;
+      try {
+        body = JSON.parse(res.body.toString('utf8'));
+      } catch {
+        throw new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: tags of ${name}: response is not JSON`);
+      }
+      const list = isObject(body) && Array.isArray(body['tags']) ? body['tags'] : isObject(body) && body['tags'] === null ? [] : undefined;
+      if (!list) throw new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: tags of ${name}: no tags list in the response`);
+      for (const t of list) if (typeof t === 'string') tags.push(t);
+      const next = nextLink(res.headers.get('link'));
+      if (next) {
+        const nextUrl = new URL(next, res.url);
+        if (nextUrl.origin !== new URL(this.base).origin) {
+          throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: tags of ${name}: next page on another host`);
+        }
+        path = nextUrl.pathname + nextUrl.search;
+      } else {
+        path = undefined;
+      }
+    }
+    return tags;
+  }
+
+  /** The OCI image manifest of `name:reference`, its digest checked against Docker-Content-Digest. */
+  async manifest(name: string, reference: string, options: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<OciManifest> {
+    const what = `manifest ${name}:${reference}`;
+    // Other manifest types are accepted on the wire so that they can be refused by name below, instead of
+    // the registry answering a bare 400/404 for an Accept it cannot satisfy.
+    const accept = `${OCI_MANIFEST}, ${OCI_INDEX};q=0.5, ${DOCKER_MANIFEST};q=0.5`;
+    const res = await this.get(`/v2/${name}/manifests/${reference}`, name, { signal: options.signal, maxBytes: options.maxBytes, what, headers: { accept } });
+    const bad = (detail: string): RepoError => new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: ${what}: ${detail}`);
+    const digest = sha256(res.body);
+    const served = res.headers.get('docker-content-digest');
+    if (served && normalizeDigest(served) !== digest) {
+      throw new RepoError(this.repository, 'digest_mismatch', `repository ${this.repository}: ${what}: content digest ${digest} differs from Docker-Content-Digest ${normalizeDigest(served) ?? 'unreadable'}`);
+    }
+    if (reference.startsWith('sha256:') && reference !== digest) {
+      throw new RepoError(this.repository, 'digest_mismatch', `repository ${this.repository}: ${what}: content digest ${digest} differs from the requested digest`);
+    }
+    const contentType = (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+    let body: unknown;
+    try {
+      body = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw bad('not JSON');
+    }
+    if (!isObject(body)) throw bad('not a JSON object');
+    const mediaType = str(body['mediaType']) ?? contentType;
+    if (mediaType !== OCI_MANIFEST) throw bad(`media type ${JSON.stringify(mediaType.slice(0, 100))} is not an OCI image manifest`);
+    if (body['schemaVersion'] !== 2) throw bad('schemaVersion is not 2');
+    const config = descriptor(body['config']);
+    if (!config) throw bad('missing or invalid config descriptor');
+    const layers: OciDescriptor[] = [];
+    for (const l of Array.isArray(body['layers']) ? body['layers'] : []) {
+      const d = descriptor(l);
+      if (!d) throw bad('invalid layer descriptor');
+      layers.push(d);
+    }
+    return { digest, mediaType, config, layers, annotations: stringRecord(body['annotations']) };
+  }
+
+  /**
+   * Any manifest or index of `name:reference` as parsed JSON, its digest checked like manifest(); undefined
+   * on 404. For artifacts that are not charts (referrers, cosign tags), so the media type is not checked.
+   */
+  async anyManifest(name: string, reference: string, options: { accept: string; maxBytes: number; signal?: AbortSignal | undefined }): Promise<{ digest: string; contentType: string; body: JsonObject } | undefined> {
+    const what = `manifest ${name}:${reference}`;
+    const res = await this.get(`/v2/${name}/manifests/${reference}`, name, { signal: options.signal, maxBytes: options.maxBytes, what, acceptStatus: [404], headers: { accept: options.accept } });
+    if (res.status === 404) return undefined;
+    const digest = sha256(res.body);
+    const served = res.headers.get('docker-content-digest');
+    if ((served && normalizeDigest(served) !== digest) || (reference.startsWith('sha256:') && reference !== digest)) {
+      throw new RepoError(this.repository, 'digest_mismatch', `repository ${this.repository}: ${what}: content digest ${digest} differs from the digest the registry names`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: ${what}: not JSON`);
+    }
+    if (!isObject(body)) throw new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: ${what}: not a JSON object`);
+    return { digest, contentType: (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '', body };
+  }
+
+  /**
+   * The digest `name:tag` serves now (HEAD, Docker-Content-Digest; GET and hash when the registry omits
+   * the header), undefined when the tag is gone. Cheap enough for every probe.
+   */
+  async tagDigest(name: string, tag: string, options: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<string | undefined> {
+    const accept = `${OCI_MANIFEST}, ${OCI_INDEX};q=0.5, ${DOCKER_MANIFEST};q=0.5`;
+    const path = `/v2/${name}/manifests/${tag}`;
+    // A registry that refuses HEAD (400/405/501) is asked with GET rather than marked down.
+    const head = await this.get(path, name, { method: 'HEAD', signal: options.signal, maxBytes: options.maxBytes, what: `manifest ${name}:${tag}`, acceptStatus: [404, 400, 405, 501], headers: { accept } });
+    if (head.status === 404) return undefined;
+    const served = head.status === 200 ? normalizeDigest(head.headers.get('docker-content-digest')) : undefined;
+    if (served) return served;
+    const res = await this.get(path, name, { signal: options.signal, maxBytes: options.maxBytes, what: `manifest ${name}:${tag}`, acceptStatus: [404], headers: { accept } });
+    return res.status === 404 ? undefined : sha256(res.body);
+  }
+
+  /** A blob, size-limited and verified against its digest. */
+  async blob(name: string, desc: { digest: string; size?: number | undefined }, options: { maxBytes: number; signal?: AbortSignal | undefined; what: string }): Promise<Buffer> {
+    if (desc.size !== undefined && desc.size > options.maxBytes) {
+      throw new RepoError(this.repository, 'too_large', `repository ${this.repository}: ${options.what}: ${desc.size} bytes, more than the limit of ${options.maxBytes}`);
+    }
+    const res = await this.get(`/v2/${name}/blobs/${desc.digest}`, name, { signal: options.signal, maxBytes: options.maxBytes, what: options.what });
+    const digest = sha256(res.body);
+    if (digest !== desc.digest) {
+      throw new RepoError(this.repository, 'digest_mismatch', `repository ${this.repository}: ${options.what}: content digest ${digest} differs from the manifest digest ${desc.digest}`);
+    }
+    return res.body;
+  }
+
+  /** GET /v2/: reachability and credentials. */
+  async ping(signal?: AbortSignal): Promise<void> {
+    const res = await this.get('/v2/', undefined, { signal, maxBytes: 64 * 1024, what: 'registry check' });
+    // A login page or a web server at the wrong URL answers 200 too; a registry's /v2/ is JSON (or empty).
+    if (/html/i.test(res.headers.get('content-type') ?? '') || /^\s*</.test(res.body.toString('utf8', 0, 256))) {
+      throw new RepoError(this.repository, 'invalid_manifest', `repository ${this.repository}: registry check ${redactUrl(res.url)}: answers HTML, not the OCI distribution API (a login page or a wrong URL?)`);
+    }
+  }
+}
