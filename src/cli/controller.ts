@@ -86,7 +86,7 @@ export async function runController(argv: string[]): Promise<number> {
   const server = await startHttpServer({
     host,
     port,
-    registry: metrics.registry,
+    registry: metrics,
     isHealthy: () => true,
     isReady: () => (leaderElect && !leading ? true : (state?.ready() ?? false)),
     logger,

@@ -106,7 +106,13 @@ function stripV(version: string): string {
   return version.startsWith('v') ? version.slice(1) : version;
 }
 
+/**
+ * Every metric of the controller. `metrics()` is the whole exposition: the registry's metrics
+ * (controller, repositories, process: few, changing all the time, serialised per scrape) followed by
+ * the per-release families (kept rendered, see ReleaseFamily).
+ */
 export class ChartOriginMetrics {
+  /** prom-client's registry: the metrics that are not per release. */
   readonly registry: Registry;
 
   readonly #releaseInfo: ReleaseFamily;
@@ -145,14 +151,9 @@ export class ChartOriginMetrics {
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
     const registers = [registry];
-    // The registry's own metrics (controller, repositories, process) are few and change all the time: they
-    // are serialised per scrape, and the per-release text is appended. Patched on the instance so that every
-    // reader of `registry` (HTTP server, tests, benchmarks) gets the whole exposition.
-    const registryMetrics = registry.metrics.bind(registry);
-    registry.metrics = async (): Promise<string> => `${await registryMetrics()}\n${this.#renderReleases()}\n`;
 
-    // The label names (namespace, release, chart + extra) are the ones setRelease passes, in that order.
-    const releaseGauge = (name: string, help: string, _extraLabels: readonly string[] = []): ReleaseFamily => {
+    // The label names (namespace, release, chart, then the family's own) are the ones setRelease renders.
+    const releaseGauge = (name: string, help: string): ReleaseFamily => {
       const family = { name, help };
       this.#releaseFamilies.push(family);
       return family;
@@ -160,17 +161,14 @@ export class ChartOriginMetrics {
     this.#releaseInfo = releaseGauge(
       'chartorigin_release_info',
       'Installed chart of a Helm release and where it came from; always 1.',
-      ['version', 'app_version', 'repo_url', 'tarball_digest', 'match', 'signature'],
     );
     this.#releaseSignatureVerified = releaseGauge(
       'chartorigin_release_signature_verified',
       "1 when the origin's provenance (.prov) signature is good for a key of the repository keyring and signs the served tarball; 0 otherwise. Present when the repository has a keyring, requires signatures, or serves a .prov.",
-      ['type', 'reason', 'key_id', 'required'],
     );
     this.#releaseOutdated = releaseGauge(
       'chartorigin_release_outdated',
       '1 when a newer allowed chart version exists in the origin repository, 0 when up to date.',
-      ['version', 'latest_version'],
     );
     this.#releaseVersionsBehind = releaseGauge(
       'chartorigin_release_versions_behind',
@@ -326,6 +324,15 @@ export class ChartOriginMetrics {
   }
 
   /** The per-release families: joined once per change, then served from the cache. */
+  /** The whole exposition (what /metrics serves). */
+  async metrics(): Promise<string> {
+    return `${await this.registry.metrics()}\n${this.#renderReleases()}\n`;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
   #renderReleases(): string {
     if (this.#releaseText === undefined) {
       const lines = new Map<ReleaseFamily, string[]>(

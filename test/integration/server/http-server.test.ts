@@ -38,7 +38,7 @@ describe('http server', () => {
     server = await startHttpServer({
       host: '127.0.0.1',
       port: 0,
-      registry: metrics.registry,
+      registry: metrics,
       isReady: () => ready,
       isHealthy: () => healthy,
       logger: pino({ level: 'silent' }),
@@ -56,7 +56,7 @@ describe('http server', () => {
     metrics.countDecodeError('bad_gzip');
     const r = await get(`${server.url}/metrics`);
     assert.equal(r.status, 200);
-    assert.equal(r.headers['content-type'], metrics.registry.contentType);
+    assert.equal(r.headers['content-type'], metrics.contentType);
     assert.match(r.body, /^chartorigin_leader 1$/m);
     assert.match(r.body, /chartorigin_release_decode_errors_total\{reason="bad_gzip"\} 1/);
     const q = await get(`${server.url}/metrics?name[]=x`);
@@ -102,7 +102,7 @@ describe('http server', () => {
 
 /** A server that is always ready and healthy, with an empty registry and no logs. */
 function startQuietServer(port = 0): ReturnType<typeof startHttpServer> {
-  return startHttpServer({ host: '127.0.0.1', port, registry: new ChartOriginMetrics({ defaultMetrics: false }).registry, isReady: () => true, isHealthy: () => true, logger: pino({ level: 'silent' }) });
+  return startHttpServer({ host: '127.0.0.1', port, registry: new ChartOriginMetrics({ defaultMetrics: false }), isReady: () => true, isHealthy: () => true, logger: pino({ level: 'silent' }) });
 }
 
 describe('http server close', () => {

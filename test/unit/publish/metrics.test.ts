@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { ChartOriginMetrics, labelSafeUrl } from '../../../src/publish/metrics.ts';
 import type { OriginReport } from '../../../src/model/report.ts';
+import type { MetricsSource } from '../../../src/server/http-server.ts';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
@@ -23,13 +24,14 @@ function report(overrides: Partial<OriginReport> = {}): OriginReport {
   };
 }
 
-function fresh(): { m: ChartOriginMetrics; registry: Registry } {
-  const registry = new Registry();
-  return { m: new ChartOriginMetrics({ registry }), registry };
+/** The metrics and the whole exposition they serve (the registry's metrics and the per-release families). */
+function fresh(): { m: ChartOriginMetrics; registry: MetricsSource } {
+  const m = new ChartOriginMetrics({ registry: new Registry() });
+  return { m, registry: m };
 }
 
 /** The exposition lines of one metric family (no HELP/TYPE). */
-async function series(registry: Registry, name: string): Promise<string[]> {
+async function series(registry: MetricsSource, name: string): Promise<string[]> {
   const text = await registry.metrics();
   return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 }
@@ -242,7 +244,7 @@ describe('ChartOriginMetrics: controller', () => {
   it('uses a new registry when none is passed', async () => {
     const m = new ChartOriginMetrics({ defaultMetrics: false });
     m.setLeader(true);
-    const text = await m.registry.metrics();
+    const text = await m.metrics();
     assert.match(text, /^chartorigin_leader 1$/m);
     assert.doesNotMatch(text, /process_cpu/);
   });
@@ -250,21 +252,21 @@ describe('ChartOriginMetrics: controller', () => {
   it('a scrape between changes gives the same text, a change shows at the next scrape', async () => {
     const m = new ChartOriginMetrics({ defaultMetrics: false });
     m.setRelease(report());
-    const first = await m.registry.metrics();
-    const second = await m.registry.metrics();
+    const first = await m.metrics();
+    const second = await m.metrics();
     assert.equal(second, first);
     assert.equal(m.registry.getSingleMetric('chartorigin_release_info'), undefined, 'per-release series are not prom-client gauges');
     m.setRelease(report({ chart: { name: 'podinfo', version: '6.6.0', deprecated: false } }));
-    const third = await m.registry.metrics();
+    const third = await m.metrics();
     assert.match(third, /chartorigin_release_info\{[^}]*version="6\.6\.0"/);
     assert.doesNotMatch(third, /version="6\.5\.0"/);
     m.removeRelease('apps', 'web');
-    assert.doesNotMatch(await m.registry.metrics(), /release="web"/);
+    assert.doesNotMatch(await m.metrics(), /release="web"/);
     // Controller metrics are never cached.
     m.setLeader(true);
-    assert.match(await m.registry.metrics(), /^chartorigin_leader 1$/m);
+    assert.match(await m.metrics(), /^chartorigin_leader 1$/m);
     m.setLeader(false);
-    assert.match(await m.registry.metrics(), /^chartorigin_leader 0$/m);
+    assert.match(await m.metrics(), /^chartorigin_leader 0$/m);
   });
 });
 
