@@ -189,10 +189,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`chartorigin: ${err.message}\n${USAGE}\n`);
       return 2;
     }
-    if (err instanceof Error && (err.name === 'ConfigError' || err.name === 'InputError' || err.name === 'ReleaseDecodeError')) {
-      process.stderr.write(`chartorigin: ${err.message}\n`);
-      return 1;
-    }
+    // Bad input or config (ConfigError, InputError, ReleaseDecodeError) and everything else: one line, exit 1.
     process.stderr.write(`chartorigin: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }

@@ -13,21 +13,6 @@ import { KubeApiError, kubeRequest } from './raw-client.ts';
 import type { Logger } from 'pino';
 import { sleep } from '../util/sleep.ts';
 
-/** The Lease fields the decision reads. Times are `unknown`: client-node 2.x types them as V1MicroTime
- * (a Date) but, having no deserializer for MicroTime, hands back the API's RFC 3339 string. */
-export interface LeaseView {
-  metadata?: { resourceVersion?: string | undefined } | undefined;
-  spec?:
-    | {
-        holderIdentity?: string | undefined;
-        leaseDurationSeconds?: number | undefined;
-        acquireTime?: unknown;
-        renewTime?: unknown;
-        leaseTransitions?: number | undefined;
-      }
-    | undefined;
-}
-
 export type LeaseDecision =
   /** No Lease yet: create it, holding it. */
   | { action: 'create' }
@@ -38,12 +23,8 @@ export type LeaseDecision =
   /** Someone else holds a live Lease. */
   | { action: 'wait'; holder: string; expiresAt: Date };
 
-/** A MicroTime / Time as the API returns it (string) or as client-node may type it (Date); ms since epoch. */
-export function parseLeaseTime(value: unknown): number | undefined {
-  if (value instanceof Date) {
-    const ms = value.getTime();
-    return Number.isFinite(ms) ? ms : undefined;
-  }
+/** A MicroTime as the API returns it (RFC 3339, any fraction) in ms since epoch; undefined when absent or not a time. */
+export function parseLeaseTime(value: string | undefined): number | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
   const ms = Date.parse(value);
   return Number.isFinite(ms) ? ms : undefined;
@@ -54,7 +35,7 @@ export function parseLeaseTime(value: unknown): number | undefined {
  * the duration the holder wrote (its promise), else ours. A holder without any time cannot prove it is alive.
  */
 export function decideLeaseAction(
-  lease: LeaseView | undefined,
+  lease: Lease | undefined,
   now: Date,
   identity: string,
   durations: { leaseDurationSeconds: number },
@@ -72,54 +53,45 @@ export function decideLeaseAction(
   return { action: 'wait', holder, expiresAt: new Date(expiresAt) };
 }
 
-/** The three Lease calls the elector makes; `undefined` from read means 404. Errors carry `code` (HTTP status). */
+/** The three Lease calls the elector makes; `undefined` from read means 404. Errors are KubeApiError (HTTP status). */
 export interface LeaseClient {
-  read(namespace: string, name: string): Promise<V1Lease | undefined>;
-  create(namespace: string, lease: V1Lease): Promise<V1Lease>;
-  replace(namespace: string, name: string, lease: V1Lease): Promise<V1Lease>;
+  read(namespace: string, name: string): Promise<Lease | undefined>;
+  create(namespace: string, lease: Lease): Promise<Lease>;
+  replace(namespace: string, name: string, lease: Lease): Promise<Lease>;
 }
 
-function httpCode(err: unknown): number | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number') return err.code;
-  return undefined;
-}
+const httpStatus = (err: unknown): number | undefined => (err instanceof KubeApiError ? err.status : undefined);
 
-/** coordination.k8s.io/v1 Lease, the fields the elector writes. Times are RFC 3339 with microseconds. */
-export interface V1LeaseSpec {
+/** coordination.k8s.io/v1 Lease as read and written; times are MicroTime strings (RFC 3339, six fractional digits). */
+export interface LeaseSpec {
   holderIdentity?: string | undefined;
   leaseDurationSeconds?: number | undefined;
-  acquireTime?: unknown;
-  renewTime?: unknown;
+  acquireTime?: string | undefined;
+  renewTime?: string | undefined;
   leaseTransitions?: number | undefined;
+  /** Fields the elector does not know are written back as they were read. */
   [field: string]: unknown;
 }
 
-export interface V1Lease {
+export interface Lease {
   apiVersion?: string | undefined;
   kind?: string | undefined;
   metadata?: { name?: string | undefined; namespace?: string | undefined; resourceVersion?: string | undefined; [field: string]: unknown } | undefined;
-  spec?: V1LeaseSpec | undefined;
+  spec?: LeaseSpec | undefined;
 }
 
 const leasePath = (namespace: string, name?: string): string =>
   `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 
-/** LeaseClient over the raw API client; errors carry `code` (the HTTP status), as the elector expects. */
+/** LeaseClient over the raw API client. */
 export function coordinationLeaseClient(kubeConfig: KubeConfig): LeaseClient {
-  const call = async (req: Parameters<typeof kubeRequest>[1]): Promise<V1Lease> => {
-    try {
-      return await kubeRequest<V1Lease>(kubeConfig, { ...req, headers: { 'Content-Type': 'application/json' } });
-    } catch (err) {
-      if (err instanceof KubeApiError) throw Object.assign(err, { code: err.status });
-      throw err;
-    }
-  };
+  const call = (req: Parameters<typeof kubeRequest>[1]): Promise<Lease> => kubeRequest<Lease>(kubeConfig, { ...req, headers: { 'Content-Type': 'application/json' } });
   return {
     async read(namespace, name) {
       try {
         return await call({ path: leasePath(namespace, name) });
       } catch (err) {
-        if (httpCode(err) === 404) return undefined;
+        if (httpStatus(err) === 404) return undefined;
         throw err;
       }
     },
@@ -271,7 +243,7 @@ export class LeaderElector {
     for (let round = 0; round < 2; round++) {
       const left = deadline - Date.now();
       if (left <= 0) return { ok: false, error: 'lease request deadline passed' };
-      let current: V1Lease | undefined;
+      let current: Lease | undefined;
       try {
         current = await withTimeout(this.#client.read(namespace, name), left, 'reading the lease');
       } catch (err) {
@@ -294,18 +266,18 @@ export class LeaderElector {
         return { ok: true, renewedAt: now.getTime() };
       } catch (err) {
         // 409: another elector created or updated the Lease since our read; decide again on fresh data.
-        if (httpCode(err) === 409) continue;
+        if (httpStatus(err) === 409) continue;
         return { ok: false, error: (err as Error).message };
       }
     }
     return { ok: false, error: 'the lease kept changing under us (409 conflicts)' };
   }
 
-  #desired(current: V1Lease | undefined, decision: LeaseDecision, now: Date): V1Lease {
+  #desired(current: Lease | undefined, decision: LeaseDecision, now: Date): Lease {
     const micro = formatTime(now.getTime(), 'micros');
-    const prev: V1LeaseSpec = current?.spec ?? {};
+    const prev: LeaseSpec = current?.spec ?? {};
     const transitions = prev.leaseTransitions ?? 0;
-    const spec: V1LeaseSpec = {
+    const spec: LeaseSpec = {
       ...prev,
       holderIdentity: this.#o.identity,
       leaseDurationSeconds: this.#leaseMs / 1000,
@@ -352,7 +324,7 @@ export class LeaderElector {
 }
 
 /** A time read from the API, written back with microseconds. */
-function microTimeOf(value: unknown): string | undefined {
+function microTimeOf(value: string | undefined): string | undefined {
   const ms = parseLeaseTime(value);
   return ms === undefined ? undefined : formatTime(ms, 'micros');
 }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { kubeConfigFromText, type KubeConfig } from '../../src/kube/kubeconfig.ts';
 import { pino } from 'pino';
 import { LeaderElector, coordinationLeaseClient, parseLeaseTime } from '../../src/kube/leader-election.ts';
-import type { LeaseClient, V1Lease } from '../../src/kube/leader-election.ts';
+import type { LeaseClient, Lease } from '../../src/kube/leader-election.ts';
 
 const TOOLS = new URL('../../.tools/bin/', import.meta.url).pathname;
 const TOKEN = randomUUID();
@@ -134,7 +134,7 @@ function candidate(kubeConfig: KubeConfig, leaseName: string, id: string): Candi
   const real = coordinationLeaseClient(kubeConfig);
   const state = { crashed: false, lastRenewWritten: undefined as number | undefined, startedAt: [] as number[], stoppedAt: [] as number[] };
   const guard = <T>(f: () => Promise<T>): Promise<T> => (state.crashed ? Promise.reject(new Error('cut off')) : f());
-  const wrote = (lease: V1Lease): V1Lease => {
+  const wrote = (lease: Lease): Lease => {
     if (lease.spec?.holderIdentity === id) state.lastRenewWritten = parseLeaseTime(lease.spec.renewTime);
     return lease;
   };
@@ -184,7 +184,7 @@ function exclusivity(a: Candidate, b: Candidate): { stop(): void; overlaps: numb
 describe('leader election against kube-apiserver', { timeout: 180_000 }, () => {
   let cp: ControlPlane;
   let api: LeaseClient;
-  const readLease = async (name: string): Promise<V1Lease> => (await api.read(NAMESPACE, name)) ?? assert.fail(`lease ${name} missing`);
+  const readLease = async (name: string): Promise<Lease> => (await api.read(NAMESPACE, name)) ?? assert.fail(`lease ${name} missing`);
 
   before(async () => {
     cp = await startControlPlane();

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { kubeConfigFromText } from '../../../src/kube/kubeconfig.ts';
 import { pino } from 'pino';
 import { LeaderElector, decideLeaseAction, parseLeaseTime } from '../../../src/kube/leader-election.ts';
-import type { LeaseClient, V1Lease } from '../../../src/kube/leader-election.ts';
+import type { LeaseClient, Lease } from '../../../src/kube/leader-election.ts';
+import { KubeApiError } from '../../../src/kube/raw-client.ts';
 
 const unusedKubeConfig = (): ReturnType<typeof kubeConfigFromText> =>
   kubeConfigFromText(JSON.stringify({ clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }], contexts: [{ name: 'x', context: { cluster: 'c' } }], 'current-context': 'x' }), '/nonexistent/kubeconfig');
@@ -11,8 +12,8 @@ const unusedKubeConfig = (): ReturnType<typeof kubeConfigFromText> =>
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const D = { leaseDurationSeconds: 15 };
 
-function lease(holderIdentity: string | undefined, renewTime: unknown, leaseDurationSeconds?: number): V1Lease {
-  return { metadata: { name: 'l', resourceVersion: '7' }, spec: { holderIdentity, renewTime: renewTime as Date, leaseDurationSeconds } };
+function lease(holderIdentity: string | undefined, renewTime: string | undefined, leaseDurationSeconds?: number): Lease {
+  return { metadata: { name: 'l', resourceVersion: '7' }, spec: { holderIdentity, renewTime, leaseDurationSeconds } };
 }
 
 describe('decideLeaseAction', () => {
@@ -47,39 +48,37 @@ describe('decideLeaseAction', () => {
     assert.equal(decideLeaseAction(lease('other', renewed, undefined), NOW, 'me', { leaseDurationSeconds: 15 }).action, 'acquire');
   });
 
-  it('reads times as API strings (micro or milli precision, offsets) and as Date objects', () => {
+  it('reads times as the API writes them (micro or milli precision, offsets)', () => {
     assert.equal(parseLeaseTime('2026-03-01T11:59:50.123456Z'), Date.parse('2026-03-01T11:59:50.123Z'));
     assert.equal(parseLeaseTime('2026-03-01T13:59:50.123456+02:00'), Date.parse('2026-03-01T11:59:50.123Z'));
-    assert.equal(parseLeaseTime(new Date('2026-03-01T11:59:50Z')), Date.parse('2026-03-01T11:59:50Z'));
+    assert.equal(parseLeaseTime('2026-03-01T11:59:50Z'), Date.parse('2026-03-01T11:59:50Z'));
     assert.equal(parseLeaseTime('garbage'), undefined);
     assert.equal(parseLeaseTime(undefined), undefined);
-    assert.equal(decideLeaseAction(lease('other', new Date('2026-03-01T11:59:59Z'), 15), NOW, 'me', D).action, 'wait');
+    assert.equal(decideLeaseAction(lease('other', '2026-03-01T11:59:59.000000Z', 15), NOW, 'me', D).action, 'wait');
   });
 
   it('a holder with no parseable time falls back to acquireTime, else is taken over', () => {
-    const withAcquire: V1Lease = { spec: { holderIdentity: 'other', acquireTime: '2026-03-01T11:59:59.000000Z' as unknown as Date } };
+    const withAcquire: Lease = { spec: { holderIdentity: 'other', acquireTime: '2026-03-01T11:59:59.000000Z' } };
     assert.equal(decideLeaseAction(withAcquire, NOW, 'me', D).action, 'wait');
     assert.deepEqual(decideLeaseAction(lease('other', 'not a time', 15), NOW, 'me', D), { action: 'acquire', previousHolder: 'other' });
   });
 });
 
-class HttpError extends Error {
-  code: number;
-  constructor(code: number, message: string) {
-    super(message);
-    this.code = code;
+class HttpError extends KubeApiError {
+  constructor(status: number, message: string) {
+    super(status, status === 409 ? 'Conflict' : 'Error', message);
   }
 }
 
 /**
  * An in-memory Lease store with the API's behaviour that matters here: JSON on the wire (so times
- * arrive as strings, as from client-node), resourceVersion checks (409), and an outage switch.
+ * arrive as strings), resourceVersion checks (409), and an outage switch.
  */
 class FakeLeases implements LeaseClient {
-  stored: V1Lease | undefined;
+  stored: Lease | undefined;
   rv = 0;
   down = false;
-  writes: V1Lease[] = [];
+  writes: Lease[] = [];
   conflicts = 0;
   /** Runs between a read and the next write: a concurrent writer. */
   beforeWrite: (() => void) | undefined;
@@ -88,20 +87,20 @@ class FakeLeases implements LeaseClient {
     return JSON.parse(JSON.stringify(v)) as T;
   }
 
-  async read(): Promise<V1Lease | undefined> {
+  async read(): Promise<Lease | undefined> {
     await Promise.resolve();
     if (this.down) throw new Error('connect ECONNREFUSED');
     return this.stored ? this.#wire(this.stored) : undefined;
   }
 
-  async create(_ns: string, body: V1Lease): Promise<V1Lease> {
+  async create(_ns: string, body: Lease): Promise<Lease> {
     this.#interfere();
     if (this.down) throw new Error('connect ECONNREFUSED');
     if (this.stored) throw new HttpError(409, 'already exists');
     return this.#store(body);
   }
 
-  async replace(_ns: string, _name: string, body: V1Lease): Promise<V1Lease> {
+  async replace(_ns: string, _name: string, body: Lease): Promise<Lease> {
     this.#interfere();
     if (this.down) throw new Error('connect ECONNREFUSED');
     if (body.metadata?.resourceVersion !== String(this.rv)) {
@@ -112,7 +111,7 @@ class FakeLeases implements LeaseClient {
   }
 
   /** Another party overwrites the lease (e.g. a forced takeover). */
-  overwrite(spec: V1Lease['spec']): void {
+  overwrite(spec: Lease['spec']): void {
     this.#store({ metadata: { name: 'lease' }, spec: this.#wire(spec) });
   }
 
@@ -122,7 +121,7 @@ class FakeLeases implements LeaseClient {
     hook?.();
   }
 
-  #store(body: V1Lease): V1Lease {
+  #store(body: Lease): Lease {
     const wire = this.#wire(body);
     this.rv++;
     wire.metadata = { ...wire.metadata, resourceVersion: String(this.rv) };
@@ -232,7 +231,7 @@ describe('LeaderElector (in-memory lease)', () => {
     const store = new FakeLeases();
     const a = candidate(store, 'a', { lease: 30, renew: 20, retry: 0.05 });
     await until(() => a.elector.isLeader(), 'a to lead');
-    store.overwrite({ holderIdentity: 'intruder', leaseDurationSeconds: 30, renewTime: new Date() });
+    store.overwrite({ holderIdentity: 'intruder', leaseDurationSeconds: 30, renewTime: new Date().toISOString() });
     await until(() => !a.elector.isLeader(), 'a to step down', 2000);
     assert.equal(a.elector.observedHolder(), 'intruder');
     a.stop.abort();
@@ -261,7 +260,7 @@ describe('LeaderElector (in-memory lease)', () => {
 
   it('counts a takeover of an expired lease as a transition', async () => {
     const store = new FakeLeases();
-    store.overwrite({ holderIdentity: 'gone', leaseDurationSeconds: 1, renewTime: new Date(Date.now() - 5000), leaseTransitions: 4 });
+    store.overwrite({ holderIdentity: 'gone', leaseDurationSeconds: 1, renewTime: new Date(Date.now() - 5000).toISOString(), leaseTransitions: 4 });
     const a = candidate(store, 'a');
     await until(() => a.elector.isLeader(), 'a to take over');
     assert.equal(store.stored?.spec?.leaseTransitions, 5);
