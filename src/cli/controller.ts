@@ -2,11 +2,12 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { loadKubeConfig } from '../kube/kubeconfig.ts';
-import { startController } from '../controller/controller.ts';
+import { startController, type ControllerState } from '../controller/controller.ts';
 import { WriteBack } from '../publish/write-back.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
 import { ChartOriginMetrics } from '../publish/metrics.ts';
 import { startHttpServer } from '../server/http-server.ts';
+import { HealthMonitor } from '../server/health.ts';
 import { loadConfig } from './config.ts';
 
 export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
@@ -80,14 +81,16 @@ export async function runController(argv: string[]): Promise<number> {
   const metrics = new ChartOriginMetrics();
   const writer = new WriteBack(kc, writeBack, logger.child({ component: 'write-back' }));
   const stop = new AbortController();
-  let state: { ready(): boolean } | undefined;
+  let state: ControllerState | undefined;
   let leading = false;
+  const health = new HealthMonitor({ watchProgress: () => state?.watchProgress(), logger: logger.child({ component: 'health' }) });
+  health.start();
   const { host, port } = bindAddress(values['metrics-bind-address']);
   const server = await startHttpServer({
     host,
     port,
     registry: metrics,
-    isHealthy: () => true,
+    isHealthy: () => health.healthy(),
     isReady: () => (leaderElect && !leading ? true : (state?.ready() ?? false)),
     logger,
   });
@@ -147,6 +150,7 @@ export async function runController(argv: string[]): Promise<number> {
       await elector.run(stop.signal);
     }
   } finally {
+    health.stop();
     await server.close();
   }
   return 0;

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { ChartOriginMetrics } from '../../../src/publish/metrics.ts';
 import { startHttpServer } from '../../../src/server/http-server.ts';
+import { HealthMonitor } from '../../../src/server/health.ts';
 import type { HttpServer } from '../../../src/server/http-server.ts';
 
 interface Reply {
@@ -144,5 +145,40 @@ describe('http server close', () => {
       /EADDRINUSE/,
     );
     await a.close();
+  });
+});
+
+describe('/healthz with the health monitor', () => {
+  it('fails after the event loop was blocked, and recovers once the stall is out of the window', async () => {
+    const health = new HealthMonitor({ tickMs: 50, maxEventLoopDelayMs: 600, delayWindowMs: 1_500 });
+    health.start();
+    const server = await startHttpServer({ host: '127.0.0.1', port: 0, registry: new ChartOriginMetrics({ defaultMetrics: false }), isReady: () => true, isHealthy: () => health.healthy(), logger: pino({ level: 'silent' }) });
+    try {
+      assert.equal((await get(`${server.url}/healthz`)).status, 200);
+      // Block the event loop for real: nothing else runs for 1 s (limits well above a loaded machine's timer jitter).
+      const until = performance.now() + 1_000;
+      while (performance.now() < until);
+      const stalled = await get(`${server.url}/healthz`);
+      assert.equal(stalled.status, 500);
+      assert.match(stalled.body, /not healthy/);
+      await new Promise((r) => setTimeout(r, 1_800));
+      assert.equal((await get(`${server.url}/healthz`)).status, 200);
+    } finally {
+      health.stop();
+      await server.close();
+    }
+  });
+
+  it('fails when the watches stop making progress', async () => {
+    let progress = Date.now();
+    const health = new HealthMonitor({ watchProgress: () => progress, maxWatchSilenceMs: 60_000 });
+    const server = await startHttpServer({ host: '127.0.0.1', port: 0, registry: new ChartOriginMetrics({ defaultMetrics: false }), isReady: () => true, isHealthy: () => health.healthy(), logger: pino({ level: 'silent' }) });
+    try {
+      assert.equal((await get(`${server.url}/healthz`)).status, 200);
+      progress = Date.now() - 61_000;
+      assert.equal((await get(`${server.url}/healthz`)).status, 500);
+    } finally {
+      await server.close();
+    }
   });
 });
