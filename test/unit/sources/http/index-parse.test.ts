@@ -163,16 +163,14 @@ describe('parseIndex chunked YAML path', () => {
 });
 
 describe('parseIndex on a 20 MB index', () => {
-  it('parses in a few seconds at most and keeps only the small fields', () => {
+  // Its speed is measured by bench/index-parse.ts (npm run bench:index), not here: a wall-clock bound
+  // failed this test at 6.7 s on a 2-core machine running other builds (0.8 s when idle).
+  it('parses every version and keeps only the small fields', () => {
     const big = Buffer.from(syntheticIndexYaml(20 * 1024 * 1024));
-    const t = performance.now();
     const idx = parseIndex(big, { repository: 'big', repoUrl: 'https://big.example.com/charts' });
-    const ms = performance.now() - t;
     let versions = 0;
     for (const list of idx.values()) versions += list.length;
     assert.ok(versions > 20_000, `${versions} versions`);
-    // About 0.8 s on 2 cores; the bound is generous so a loaded CI machine does not flake.
-    assert.ok(ms < 6000, `took ${ms.toFixed(0)} ms`);
     const first = idx.get('chart-0')?.[0];
     assert.equal(first?.version, '3.9.1');
     assert.deepEqual(first?.urls, ['https://big.example.com/charts/chart-0-3.9.1.tgz']);
