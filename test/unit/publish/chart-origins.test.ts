@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { ChartOriginStore } from '../../../src/publish/chart-origins.ts';
 import { kubeConfigFromText } from '../../../src/kube/kubeconfig.ts';
@@ -39,5 +41,30 @@ describe('ChartOriginStore cache (what the informer feeds)', () => {
     store.forget('apps', 'web');
     assert.equal(store.get('apps', 'web'), undefined);
     assert.equal(store.observe({ metadata: { name: 'no-namespace' } }), 'none');
+  });
+
+  it('tells specChanged about a spec edit first seen in its own status write, and not again when the edit\'s event arrives', async () => {
+    // The API server answers the status apply with the object as stored: a user edited spec (generation
+    // 2, rv 100) while the release was analysed, and the status write is rv 101.
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(object(101, 2, { versionConstraint: '<2' })));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const local = kubeConfigFromText(JSON.stringify({ clusters: [{ name: 'c', cluster: { server: url } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }), '/nonexistent/kubeconfig');
+      const changed: string[] = [];
+      const store = new ChartOriginStore(local, { specChanged: (ns, name) => changed.push(`${ns}/${name}`) });
+      store.observe(object(99, 1));
+      await store.applyStatus('apps', 'web', { conditions: [], observedGeneration: 1 });
+      assert.deepEqual(changed, ['apps/web']);
+      assert.deepEqual(store.get('apps', 'web')?.spec, { repository: undefined, versionConstraint: '<2', allowPrerelease: false });
+      assert.equal(store.observe(object(100, 2, { versionConstraint: '<2' })), 'none');
+      assert.deepEqual(changed, ['apps/web'], 'the late watch event changes nothing');
+    } finally {
+      server.close();
+    }
   });
 });
