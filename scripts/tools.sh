@@ -73,11 +73,10 @@ build_kube() {
     local staging="v0.${minor}"
     # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths, which a
     # module that depends on it cannot see: pin each to the published v0.X.Y of the same release instead.
+    # `go mod download` asks whatever proxy GOPROXY names (the build downloads this module anyway).
     local gomod
-    gomod="$(curl -fsS "${GOPROXY_URL:-https://proxy.golang.org}/k8s.io/kubernetes/@v/$K8S_VERSION.mod" 2>/dev/null || true)"
-    if [[ -z "$gomod" ]]; then
-      gomod="$(cd "$mod" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' | xargs cat)"
-    fi
+    gomod="$(cd "$mod" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' | xargs cat)"
+    [[ -n "$gomod" ]] || { log "cannot read the go.mod of k8s.io/kubernetes@$K8S_VERSION"; exit 1; }
     {
       echo "module chartorigin.local/kubetools"
       echo

@@ -16,7 +16,7 @@ export interface ArchiveLimits {
   maxEntries?: number | undefined;
 }
 
-export const DEFAULT_ARCHIVE_LIMITS = {
+const DEFAULT_ARCHIVE_LIMITS = {
   maxArchiveBytes: 20 * 1024 * 1024,
   maxTotalBytes: 100 * 1024 * 1024,
   maxFileBytes: 5 * 1024 * 1024,

@@ -32,7 +32,7 @@ export class ChartContentError extends Error {
  * `yes`/`on` are booleans, `0755` is octal). Parsing the same way keeps a faithful copy from looking
  * modified. Aliases are capped so a billion-laughs values.yaml cannot exhaust memory.
  */
-export function parseHelmYaml(text: string, what: string): unknown {
+function parseHelmYaml(text: string, what: string): unknown {
   try {
     const doc = YAML.parse(text, {
       version: '1.1',

@@ -10,7 +10,7 @@ function sha256(data: Uint8Array | string): string {
 }
 
 /** JSON with sorted keys so that equal data hashes equally whatever produced it. */
-export function canonicalJson(v: unknown): string {
+function canonicalJson(v: unknown): string {
   // String building in loops, not map/join: this runs on every release's values and metadata.
   if (v === null || typeof v !== 'object') return v === undefined ? 'null' : JSON.stringify(v);
   if (Array.isArray(v)) {
@@ -50,7 +50,7 @@ function compactObject(fields: Record<string, unknown>): JsonObject {
  * Helm stored in the release and the copy in the tarball compare equal when they are the same file.
  * `dependencies[].enabled` is dropped: Helm sets it at install time.
  */
-export function normalizeMetadata(meta: JsonObject): JsonObject {
+function normalizeMetadata(meta: JsonObject): JsonObject {
   const fields: Record<string, unknown> = {};
   for (const f of STRING_FIELDS) fields[f] = scalarString(meta[f]);
   for (const f of LIST_FIELDS) fields[f] = stringList(meta[f]);

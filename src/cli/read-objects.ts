@@ -21,7 +21,7 @@ function flatten(doc: unknown, out: unknown[]): void {
 }
 
 /** A Helm release object: a Secret of Helm's type, or a ConfigMap labelled owner=helm with data.release. */
-export function isReleaseObject(o: unknown): o is StoredReleaseObject {
+function isReleaseObject(o: unknown): o is StoredReleaseObject {
   if (!isObject(o)) return false;
   if (o['kind'] === 'Secret' || (o['kind'] === undefined && o['type'] !== undefined)) return o['type'] === HELM_SECRET_TYPE;
   if (o['kind'] === 'ConfigMap') {

@@ -59,7 +59,12 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       for (const key of index.keys()) queue.add(key);
     },
   });
-  const origins = new ChartOriginStore(o.kubeConfig);
+  const origins = new ChartOriginStore(o.kubeConfig, {
+    specChanged: (namespace, name) => {
+      const key = `${namespace}/${name}`;
+      if (index.current(key)) queue.add(key);
+    },
+  });
   const reconciler = new ReleaseReconciler({
     kubeConfig: o.kubeConfig,
     index,
@@ -108,8 +113,8 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       reflectors.push(r);
     }
     // ChartOrigins are few and small (no values, no manifests): whole objects are kept. A spec edit moves
-    // the generation and re-queues its release; a deleted ChartOrigin of an installed release is
-    // re-created by that release's reconcile. Status writes (the controller's own) queue nothing.
+    // the generation and the store re-queues its release (specChanged); a deleted ChartOrigin of an
+    // installed release is re-created by that release's reconcile. Status writes queue nothing.
     const r: MetadataReflector = new MetadataReflector({
       kubeConfig: o.kubeConfig,
       path: chartOriginsPath(ns),
@@ -117,10 +122,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       logger: log.child({ component: 'watch', resource: 'chartorigins' }),
       onWatchRestart: (reason) => o.metrics.countWatchRestart('chartorigins', reason),
       handler: {
-        upsert: (m) => {
-          const key = `${m.namespace}/${m.name}`;
-          if (origins.observe(m.object) === 'spec' && index.current(key)) queue.add(key);
-        },
+        upsert: (m) => origins.observe(m.object),
         remove: (m) => {
           const key = `${m.namespace}/${m.name}`;
           origins.forget(m.namespace, m.name);

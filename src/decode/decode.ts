@@ -44,7 +44,7 @@ const STATUS = /^[a-z][a-z-]{0,31}$/;
 
 export const HELM_SECRET_TYPE = 'helm.sh/release.v1';
 
-export function storageOf(obj: StoredReleaseObject): ReleaseStorage {
+function storageOf(obj: StoredReleaseObject): ReleaseStorage {
   if (obj.kind === 'ConfigMap') return 'ConfigMap';
   if (obj.kind === 'Secret' || obj.type === HELM_SECRET_TYPE) return 'Secret';
   return 'ConfigMap';
@@ -120,7 +120,7 @@ function time(v: unknown): string | undefined {
 }
 
 /** Release JSON (already unwrapped) → record. Only names, versions, status and digests survive. */
-export function releaseFromJson(json: Buffer | string, object: string, storage: ReleaseStorage, fallbackNamespace = ''): ReleaseRecord {
+function releaseFromJson(json: Buffer | string, object: string, storage: ReleaseStorage, fallbackNamespace = ''): ReleaseRecord {
   let doc: unknown;
   try {
     doc = JSON.parse(typeof json === 'string' ? json : json.toString('utf8'));

@@ -10,7 +10,6 @@ export const ORIGIN_REASON = {
   RepositoryUnavailable: 'RepositoryUnavailable',
   SignatureNotVerified: 'SignatureNotVerified',
 } as const;
-export type OriginReason = (typeof ORIGIN_REASON)[keyof typeof ORIGIN_REASON];
 
 /** ChartOrigin `Stale` reason: the published result is the last good one, some repositories did not answer. */
 export const STALE_REASON = { RepositoryUnavailable: 'RepositoryUnavailable' } as const;
@@ -21,7 +20,6 @@ export const REPOSITORY_REASON = {
   FetchFailed: 'FetchFailed',
   InvalidSpec: 'InvalidSpec',
 } as const;
-export type RepositoryReason = (typeof REPOSITORY_REASON)[keyof typeof REPOSITORY_REASON];
 
 /** Condition types. */
 export const CONDITION = { Ready: 'Ready', Stale: 'Stale' } as const;

@@ -127,11 +127,18 @@ function notOlder(next: string, known: string): boolean {
 export class ChartOriginStore {
   readonly #kc: KubeConfig;
   readonly #manager: string;
+  readonly #specChanged: ((namespace: string, name: string) => void) | undefined;
   readonly #cache = new Map<string, CachedOrigin>();
 
-  constructor(kc: KubeConfig, fieldManager = 'chartorigin') {
+  /**
+   * `specChanged` is told whenever a known ChartOrigin's generation moves, whichever way the news came:
+   * usually the informer, but a status write's response can be the first to carry a spec edit made
+   * while the release was being analysed, and the edit's own watch event then arrives as old news.
+   */
+  constructor(kc: KubeConfig, options: { fieldManager?: string | undefined; specChanged?: ((namespace: string, name: string) => void) | undefined } = {}) {
     this.#kc = kc;
-    this.#manager = fieldManager;
+    this.#manager = options.fieldManager ?? 'chartorigin';
+    this.#specChanged = options.specChanged;
   }
 
   /** The ChartOrigin as last seen (informer or own write); undefined when there is none. */
@@ -206,7 +213,9 @@ export class ChartOriginStore {
     if (known && known.uid === origin.uid && !notOlder(origin.resourceVersion, known.resourceVersion)) return 'none';
     this.#cache.set(key, origin);
     if (!known || known.uid !== origin.uid) return 'new';
-    return known.generation !== origin.generation ? 'spec' : 'none';
+    if (known.generation === origin.generation) return 'none';
+    this.#specChanged?.(namespace, name);
+    return 'spec';
   }
 }
 

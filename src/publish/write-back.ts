@@ -10,8 +10,8 @@ import type { CurrentRevision } from '../watch/release-index.ts';
 
 export type WriteBackMode = 'none' | 'annotations' | 'release';
 
-export const REPO_URL_ANNOTATION = 'chartorigin.io/repo-url';
-export const DIGEST_ANNOTATION = 'chartorigin.io/tarball-digest';
+const REPO_URL_ANNOTATION = 'chartorigin.io/repo-url';
+const DIGEST_ANNOTATION = 'chartorigin.io/tarball-digest';
 
 /**
  * Adds HIP-0018's `repoURL` and `tarballDigest` to `chart.metadata` of release JSON. Numbers keep their

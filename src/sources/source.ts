@@ -1,6 +1,6 @@
 import { HttpChartSource, type HttpSourceOptions } from './http/index-source.ts';
 import { OciChartSource, type OciSourceOptions } from './oci/oci-source.ts';
-import { RepoError, type ChartSource, type RepositoryConfig } from '../model/repository.ts';
+import { RepoError, type RepositoryConfig } from '../model/repository.ts';
 import { redactUrl } from './url.ts';
 
 export interface ChartSourceOptions {
@@ -21,8 +21,4 @@ export function createChartSource(config: RepositoryConfig, options: ChartSource
   if (scheme === 'oci:') return new OciChartSource(config, options.oci);
   if (scheme === 'https:' || scheme === 'http:') return new HttpChartSource(config, options.http);
   throw new RepoError(config.name, 'http_error', `repository ${config.name}: unsupported URL scheme ${scheme} (use https://, http:// or oci://)`);
-}
-
-export function isChartSource(v: ChartSource): v is AnyChartSource {
-  return v instanceof HttpChartSource || v instanceof OciChartSource;
 }

@@ -10,7 +10,7 @@ export function parseDuration(s: string): number | undefined {
   return total;
 }
 
-export const DEFAULT_TIMEOUT_SECONDS = 60;
+const DEFAULT_TIMEOUT_SECONDS = 60;
 const MAX_TIMEOUT_SECONDS = 600;
 
 /**

@@ -178,4 +178,16 @@ describe('controller against the real control plane', () => {
     const back = await originWhere('spec-me', (o) => o.status?.origin?.match === 'Verified', 'spec-me recreated', 15_000);
     assert.equal(back.status?.observedGeneration, 1);
   });
+  it('a release stored in both drivers is one ChartOrigin, for its highest revision (the rule scan and inspect use)', async () => {
+    const main = env.chartRepo.repos.main;
+    await helmInstall(cluster, 3, 'both', 'webapp', { namespace: ns, repo: main.url, version: '1.0.0' });
+    await helmInstall(cluster, 4, 'both', 'webapp', { namespace: ns, repo: main.url, version: '1.0.0', driver: 'configmap' });
+    await helmUpgrade(cluster, 4, 'both', 'webapp', { namespace: ns, repo: main.url, version: '1.1.0', driver: 'configmap' });
+    const o = await originWhere('both', (x) => x.status?.release?.storage === 'ConfigMap' && x.status.release.revision === 2, 'both at ConfigMap revision 2');
+    assert.equal(o.status?.chart?.version, '1.1.0');
+    // An upgrade in Secrets brings them to revision 2 as well: a tie, which the Secret wins.
+    await helmUpgrade(cluster, 3, 'both', 'webapp', { namespace: ns, repo: main.url, version: '2.0.0' });
+    const tie = await originWhere('both', (x) => x.status?.release?.storage === 'Secret' && x.status.release.revision === 2, 'both at Secret revision 2 (tie)');
+    assert.equal(tie.status?.chart?.version, '2.0.0');
+  });
 });

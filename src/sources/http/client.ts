@@ -68,7 +68,7 @@ export interface HttpResponse {
   authorizationDropped: boolean;
 }
 
-export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
 const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, maxWaitMs: 30_000, defaultWaitMs: 1_000 };
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -78,7 +78,7 @@ export function authorizationHeader(credentials: Credentials | undefined): strin
   return `Bearer ${credentials.token}`;
 }
 
-export function statusReason(status: number): RepoErrorReason {
+function statusReason(status: number): RepoErrorReason {
   if (status === 401) return 'unauthorized';
   if (status === 403) return 'forbidden';
   if (status === 404) return 'not_found';
@@ -88,7 +88,7 @@ export function statusReason(status: number): RepoErrorReason {
 }
 
 /** Retry-After in ms (delta-seconds or an HTTP date), undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (value === null) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;

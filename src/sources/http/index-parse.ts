@@ -201,7 +201,7 @@ function loadIndexYamlInChunks(text: string): unknown {
 }
 
 /** Newest first by lenient semver; versions that do not parse keep their order, after all others. */
-export function sortVersionsDesc<T extends { version: string }>(list: T[]): T[] {
+function sortVersionsDesc<T extends { version: string }>(list: T[]): T[] {
   const keyed = list.map((e, i) => ({ e, i, v: parseVersion(e.version) }));
   keyed.sort((a, b) => {
     if (a.v && b.v) return b.v.compare(a.v) || a.i - b.i;

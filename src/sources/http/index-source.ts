@@ -38,7 +38,7 @@ interface CachedIndex {
 const MAX_CHART_BYTES = 20 * 1024 * 1024;
 
 /** `https://x/repo?q` → `https://x/repo/index.yaml?q` (Helm joins the path and keeps the query). */
-export function indexUrl(repoUrl: string): string {
+function indexUrl(repoUrl: string): string {
   const u = new URL(repoUrl);
   u.pathname = `${u.pathname.replace(/\/+$/, '')}/index.yaml`;
   u.hash = '';

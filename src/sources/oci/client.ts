@@ -39,7 +39,7 @@ interface Challenge {
 }
 
 /** `Bearer realm="https://x",service="y",scope="repository:a:pull"` → scheme and parameters. */
-export function parseChallenge(header: string | null): Challenge | undefined {
+function parseChallenge(header: string | null): Challenge | undefined {
   if (!header) return undefined;
   const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
   if (!m) return undefined;

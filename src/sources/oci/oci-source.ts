@@ -18,10 +18,10 @@ import {
 import { ociRepoURL, redactUrl } from '../url.ts';
 import { formatTime } from '../../util/time.ts';
 
-export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
-export const HELM_CHART_LAYER = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
-export const HELM_LEGACY_LAYER = 'application/tar+gzip';
-export const HELM_PROV_LAYER = 'application/vnd.cncf.helm.chart.provenance.v1.prov';
+const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
+const HELM_CHART_LAYER = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
+const HELM_LEGACY_LAYER = 'application/tar+gzip';
+const HELM_PROV_LAYER = 'application/vnd.cncf.helm.chart.provenance.v1.prov';
 const CREATED_ANNOTATION = 'org.opencontainers.image.created';
 
 export interface OciSourceOptions {
@@ -62,7 +62,7 @@ function chartLayer(m: OciManifest): OciDescriptor | undefined {
 }
 
 /** `oci://host[:port]/prefix` → registry base URL and the repository prefix. */
-export function parseOciUrl(url: string, plainHTTP: boolean): { base: string; prefix: string; credentials: Credentials | undefined } {
+function parseOciUrl(url: string, plainHTTP: boolean): { base: string; prefix: string; credentials: Credentials | undefined } {
   const u = new URL(url);
   if (u.protocol !== 'oci:') throw new Error(`not an oci:// URL: ${redactUrl(url)}`);
   if (!u.host) throw new Error(`oci:// URL without a host: ${redactUrl(url)}`);

@@ -80,6 +80,7 @@ describe('MetadataReflector against a scripted apiserver', () => {
         synced: () => events.push('synced'),
       },
     });
+    const created = r.lastProgress;
     const done = r.run(ac.signal);
     const deadline = Date.now() + 10_000;
     while (seen.filter((s) => s.watch).length < 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
@@ -96,5 +97,29 @@ describe('MetadataReflector against a scripted apiserver', () => {
     // The relist after 410 delivers exactly the difference: b gone, c new; a unchanged at rv 5 → upsert (rv 11 → 5).
     assert.deepEqual(events, ['+a@5', '+b@6', 'synced', '+a@11', '-b', '+a@5', '+c@20', 'synced']);
     assert.equal(r.size, 2);
+    // The last list (after the 410 back-off) came well after construction: the health check sees progress.
+    assert.ok(r.lastProgress > created, 'progress recorded');
+  });
+
+  it('records no progress while every request fails', async () => {
+    const server = http.createServer((_req, res) => {
+      res.statusCode = 500;
+      res.end('{"kind":"Status","code":500,"message":"down"}');
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const kc = kubeConfigFromText(JSON.stringify({ clusters: [{ name: 'c', cluster: { server: url } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }), '/nonexistent/config');
+    let failures = 0;
+    const r = new MetadataReflector({ kubeConfig: kc, path: '/api/v1/secrets', logger: pino({ level: 'silent' }), onWatchRestart: () => failures++, handler: { upsert: () => {}, remove: () => {}, synced: () => {} } });
+    const created = r.lastProgress;
+    const ac = new AbortController();
+    const done = r.run(ac.signal);
+    const deadline = Date.now() + 5_000;
+    while (failures < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+    ac.abort();
+    await done;
+    server.close();
+    assert.ok(failures >= 2, `${failures} failed lists`);
+    assert.equal(r.lastProgress, created);
   });
 });
