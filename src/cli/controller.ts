@@ -8,6 +8,7 @@ import { LeaderElector } from '../kube/leader-election.ts';
 import { ChartOriginMetrics } from '../publish/metrics.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { loadConfig } from './config.ts';
+import { parseShardSpec } from '../watch/shard.ts';
 
 export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --namespaces a,b               watch only these namespaces (default: all)
@@ -15,7 +16,9 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --metrics-bind-address :8080   /metrics, /healthz, /readyz
   --leader-elect=true|false      Lease-based leader election (default true)
   --leader-election-namespace NS (default: $POD_NAMESPACE, else the kubeconfig's namespace)
-  --leader-election-id NAME      Lease name (default chartorigin)
+  --leader-election-id NAME      Lease name (default chartorigin; with --shards N>1: NAME-shard-I)
+  --shards N --shard-index I     serve only the releases whose namespace/name hashes to shard I of N
+                                 (default 1 and 0: all); run one replica set per shard
   --write-back none|annotations|release   (default none)
   --config repos.yaml            repositories in addition to ChartRepository objects
   --watch-chart-repositories=true|false   (default true; false when the CRD is not installed)
@@ -50,6 +53,8 @@ export async function runController(argv: string[]): Promise<number> {
       'leader-elect': { type: 'string' },
       'leader-election-namespace': { type: 'string' },
       'leader-election-id': { type: 'string', default: 'chartorigin' },
+      shards: { type: 'string' },
+      'shard-index': { type: 'string' },
       'write-back': { type: 'string', default: 'none' },
       config: { type: 'string' },
       'watch-chart-repositories': { type: 'string' },
@@ -76,8 +81,13 @@ export async function runController(argv: string[]): Promise<number> {
   const config = loadConfig(values.config);
   const namespaces = values.namespaces ? values.namespaces.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   const leaderElect = boolFlag(values['leader-elect'], 'leader-elect', true);
+  const shard = parseShardSpec(values['shard-index'], values.shards);
+  // One Lease per shard: the replicas of a shard stand in for each other, never for another shard.
+  // Unsharded keeps the plain name, so turning sharding on or off is visible as a different Lease.
+  const leaseName = shard.count > 1 ? `${values['leader-election-id']}-shard-${shard.index}` : values['leader-election-id'];
 
   const metrics = new ChartOriginMetrics();
+  metrics.setShard(shard.index, shard.count);
   const writer = new WriteBack(kc, writeBack, logger.child({ component: 'write-back' }));
   const stop = new AbortController();
   let state: { ready(): boolean } | undefined;
@@ -114,6 +124,7 @@ export async function runController(argv: string[]): Promise<number> {
         metrics,
         logger,
         published: writeBack === 'none' ? undefined : (current, report) => writer.apply(current, report),
+        shard,
       },
       signal,
     );
@@ -128,7 +139,7 @@ export async function runController(argv: string[]): Promise<number> {
       const elector = new LeaderElector({
         kubeConfig: kc,
         namespace: ownNamespace,
-        name: values['leader-election-id'],
+        name: leaseName,
         identity: `${hostname()}_${process.pid}`,
         logger: logger.child({ component: 'leader-election' }),
         // Returning the pipeline's promise lets the elector wait for in-flight work before it releases

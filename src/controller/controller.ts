@@ -7,11 +7,13 @@ import type { RepositoryConfig } from '../model/repository.ts';
 import { ChartOriginStore } from '../publish/chart-origins.ts';
 import { EventRecorder } from '../publish/events.ts';
 import { KubeApiError } from '../kube/raw-client.ts';
-import { MetadataReflector } from '../kube/reflector.ts';
+import { MetadataReflector, type ObjectMeta } from '../kube/reflector.ts';
 import { ReleaseIndex } from '../watch/release-index.ts';
 import { ReleaseReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { RepositoryManager } from './repositories.ts';
 import { WorkQueue } from '../kube/work-queue.ts';
+import { revisionRef } from '../watch/current.ts';
+import { owns, type ShardSpec } from '../watch/shard.ts';
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
@@ -27,6 +29,8 @@ export interface ControllerOptions {
   metrics: ChartOriginMetrics;
   logger: Logger;
   published?: ReconcilerOptions['published'];
+  /** This replica's shard; undefined or count 1: every release. */
+  shard?: ShardSpec | undefined;
 }
 
 export interface ControllerState {
@@ -53,7 +57,17 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       for (const key of index.keys()) queue.add(key);
     },
   });
-  const origins = new ChartOriginStore(o.kubeConfig);
+  const sharded = o.shard !== undefined && o.shard.count > 1 ? o.shard : undefined;
+  const origins = new ChartOriginStore(o.kubeConfig, 'chartorigin', sharded?.index);
+  // Other shards' releases never enter the index: nothing downstream (queue, reconciler, metrics,
+  // write-back, the orphan sweep) can then touch them. Every shard still lists and watches all release
+  // objects' metadata (~0.5 KiB each): Helm writes them, so there is no label a server-side selector
+  // could split them by (src/watch/shard.ts).
+  const mine = (m: ObjectMeta): boolean => {
+    if (!sharded) return true;
+    const ref = revisionRef({ metadata: m });
+    return ref !== undefined && owns(sharded, ref.namespace, ref.release);
+  };
   const reconciler = new ReleaseReconciler({
     kubeConfig: o.kubeConfig,
     index,
@@ -83,8 +97,12 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
         logger: log.child({ component: 'watch', storage }),
         onWatchRestart: (reason) => o.metrics.countWatchRestart(storage === 'Secret' ? 'secrets' : 'configmaps', reason),
         handler: {
-          upsert: (m) => index.upsert(storage, m),
-          remove: (m) => index.remove(storage, m),
+          upsert: (m) => {
+            if (mine(m)) index.upsert(storage, m);
+          },
+          remove: (m) => {
+            if (mine(m)) index.remove(storage, m);
+          },
           synced: () => {
             synced.add(r);
             if (synced.size === reflectors.length && !orphansQueued) void queueOrphans();
@@ -100,13 +118,23 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
   // the reconciler deletes it as it would on an uninstall.
   let orphansQueued = false;
   let sweeping = false;
+  // The metadata apply of `create` sets the label as this replica wants it; applied without it by the same
+  // field manager, it removes it.
+  const relabel = async (namespace: string, name: string): Promise<void> => void (await origins.create(namespace, name));
   async function queueOrphans(): Promise<void> {
     if (sweeping || signal.aborted) return;
     sweeping = true;
     try {
       const namespaces: (string | undefined)[] = o.namespaces && o.namespaces.length ? [...o.namespaces] : [undefined];
       for (const ns of namespaces) {
-        for (const key of await origins.listKeys(ns)) if (!index.current(key)) queue.add(key);
+        for (const origin of await origins.list(ns)) {
+          // Another shard's ChartOrigin is that shard's to keep or delete.
+          if (sharded && !owns(sharded, origin.namespace, origin.name)) continue;
+          if (!index.current(origin.key)) queue.add(origin.key);
+          // Re-sharded (or sharding just turned on/off): the label still names the previous owner. One
+          // metadata apply moves it; the reconciler does not look at labels.
+          else if (origin.shard !== (sharded ? String(sharded.index) : undefined)) await relabel(origin.namespace, origin.name);
+        }
       }
       orphansQueued = true;
     } catch (err) {
@@ -136,7 +164,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
   gauges.unref();
 
   const done = (async () => {
-    log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency }, 'controller starting');
+    log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency, shard: sharded ? `${sharded.index}/${sharded.count}` : 'all' }, 'controller starting');
     const tasks = [
       repositories.run(signal),
       ...reflectors.map((r) => r.run(signal)),

@@ -9,6 +9,8 @@ export const GROUP = 'chartorigin.io';
 export const VERSION = 'v1alpha1';
 const API_VERSION = `${GROUP}/${VERSION}`;
 const APPLY = { 'Content-Type': 'application/apply-patch+yaml' };
+/** On every ChartOrigin of a sharded controller: the shard that owns it (`kubectl get chartorigins -l chartorigin.io/shard=1`). */
+export const SHARD_LABEL = 'chartorigin.io/shard';
 
 export interface ExistingOrigin {
   uid?: string | undefined;
@@ -65,10 +67,17 @@ export function carryTransitionTimes(next: Condition[], previous: readonly Condi
 export class ChartOriginStore {
   readonly #kc: KubeConfig;
   readonly #manager: string;
+  readonly #shard: string | undefined;
 
-  constructor(kc: KubeConfig, fieldManager = 'chartorigin') {
+  /**
+   * `shard`: the owning shard's index, written as a label by `create`. The field manager stays the same on
+   * every shard on purpose: with a manager per shard, a release that moves to another shard (re-sharding)
+   * would keep the fields only the old manager had applied (a Stale condition, candidates) forever.
+   */
+  constructor(kc: KubeConfig, fieldManager = 'chartorigin', shard?: number) {
     this.#kc = kc;
     this.#manager = fieldManager;
+    this.#shard = shard === undefined ? undefined : String(shard);
   }
 
   async get(namespace: string, name: string): Promise<ExistingOrigin | undefined> {
@@ -91,7 +100,7 @@ export class ChartOriginStore {
       body: JSON.stringify({
         apiVersion: API_VERSION,
         kind: 'ChartOrigin',
-        metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'chartorigin' } },
+        metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'chartorigin', ...(this.#shard === undefined ? {} : { [SHARD_LABEL]: this.#shard }) } },
       }),
     });
     return o.metadata?.uid;
@@ -109,20 +118,26 @@ export class ChartOriginStore {
 
   /** `namespace/name` of every ChartOrigin this controller manages in `namespace` (all namespaces when undefined). */
   async listKeys(namespace?: string): Promise<string[]> {
+    return (await this.list(namespace)).map((o) => o.key);
+  }
+
+  /** Every ChartOrigin this controller manages, with its shard label (undefined: none). */
+  async list(namespace?: string): Promise<{ key: string; namespace: string; name: string; shard: string | undefined }[]> {
     const base = namespace === undefined ? `/apis/${GROUP}/${VERSION}/chartorigins` : path(namespace);
-    const keys: string[] = [];
+    const out: { key: string; namespace: string; name: string; shard: string | undefined }[] = [];
     let cont: string | undefined;
     do {
-      const page = await kubeRequest<{ metadata?: { continue?: string }; items?: { metadata?: { name?: string; namespace?: string } }[] }>(this.#kc, {
+      const page = await kubeRequest<{ metadata?: { continue?: string }; items?: { metadata?: { name?: string; namespace?: string; labels?: Record<string, string> } }[] }>(this.#kc, {
         path: base,
         query: { labelSelector: 'app.kubernetes.io/managed-by=chartorigin', limit: 500, continue: cont },
       });
       for (const item of page.items ?? []) {
-        if (item.metadata?.name && item.metadata.namespace) keys.push(`${item.metadata.namespace}/${item.metadata.name}`);
+        const m = item.metadata;
+        if (m?.name && m.namespace) out.push({ key: `${m.namespace}/${m.name}`, namespace: m.namespace, name: m.name, shard: m.labels?.[SHARD_LABEL] });
       }
       cont = page.metadata?.continue || undefined;
     } while (cont);
-    return keys;
+    return out;
   }
 
   async delete(namespace: string, name: string): Promise<boolean> {
