@@ -23,7 +23,8 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --config repos.yaml            repositories in addition to ChartRepository objects
   --watch-chart-repositories=true|false   (default true; false when the CRD is not installed)
   --verify=true|false            download tarballs and compare content (default true)
-  --concurrency 4                releases analysed at once
+  --concurrency auto|N           releases analysed at once: auto (default) sizes it from the answer
+                                 times (1..64, starting at 4); N fixes it
   --kubeconfig F --context C     out-of-cluster use
   --log-level info`;
 
@@ -59,7 +60,7 @@ export async function runController(argv: string[]): Promise<number> {
       config: { type: 'string' },
       'watch-chart-repositories': { type: 'string' },
       verify: { type: 'string' },
-      concurrency: { type: 'string', default: '4' },
+      concurrency: { type: 'string', default: 'auto' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
@@ -73,8 +74,8 @@ export async function runController(argv: string[]): Promise<number> {
   const logger = pino({ level: values['log-level'], base: { component: 'chartorigin' }, timestamp: pino.stdTimeFunctions.isoTime });
   const writeBack = values['write-back'];
   if (writeBack !== 'none' && writeBack !== 'annotations' && writeBack !== 'release') throw new Error('--write-back must be none, annotations or release');
-  const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer');
+  const concurrency = values.concurrency === 'auto' ? 'auto' : Number(values.concurrency);
+  if (concurrency !== 'auto' && (!Number.isInteger(concurrency) || concurrency < 1)) throw new Error('--concurrency must be auto or a positive integer');
   const storage = new Set(values.storage.split(',').map((s) => s.trim()));
   const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
   const ownNamespace = values['leader-election-namespace'] ?? process.env['POD_NAMESPACE'] ?? kc.namespace ?? 'default';

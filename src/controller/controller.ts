@@ -12,6 +12,7 @@ import { ReleaseIndex } from '../watch/release-index.ts';
 import { ReleaseReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { RepositoryManager } from './repositories.ts';
 import { WorkQueue } from '../kube/work-queue.ts';
+import { AdaptiveLimit } from '../kube/adaptive-limit.ts';
 import { revisionRef } from '../watch/current.ts';
 import { owns, type ShardSpec } from '../watch/shard.ts';
 
@@ -20,7 +21,8 @@ export interface ControllerOptions {
   /** undefined: all namespaces. */
   namespaces?: readonly string[] | undefined;
   storage: { secrets: boolean; configMaps: boolean };
-  concurrency: number;
+  /** Reconciles at once: a fixed number, or 'auto' (an AdaptiveLimit sized from their answer times). */
+  concurrency: number | 'auto';
   /** The controller's own namespace: default for Secret references of ChartRepository objects. */
   namespace: string;
   staticRepositories?: readonly RepositoryConfig[];
@@ -157,7 +159,16 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     return firstRoundDone;
   };
 
+  // 'auto': limit.max workers take keys, and the limit decides how many reconcile at once (a waiting
+  // worker holds its key as "processing", so no key is handled twice and readiness still waits for it).
+  const limit = o.concurrency === 'auto' ? new AdaptiveLimit() : undefined;
+  let lastLimit = limit?.limit;
+
   const gauges = setInterval(() => {
+    if (limit && limit.limit !== lastLimit) {
+      log.debug({ from: lastLimit, to: limit.limit }, 'reconcile concurrency changed');
+      lastLimit = limit.limit;
+    }
     o.metrics.setReleasesTracked(index.size);
     o.metrics.setWorkqueueDepth(queue.len());
   }, 1000);
@@ -169,8 +180,9 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       repositories.run(signal),
       ...reflectors.map((r) => r.run(signal)),
       queue.run(
-        o.concurrency,
+        o.concurrency !== 'auto' ? o.concurrency : (limit?.max ?? 1),
         async (key) => {
+          if (limit) await limit.acquire();
           const t0 = performance.now();
           try {
             const result = await reconciler.reconcile(key);
@@ -182,6 +194,8 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
             const slash = key.indexOf('/');
             log.warn({ namespace: key.slice(0, slash), release: key.slice(slash + 1), err: (err as Error).message }, 'reconcile failed; will retry');
             queue.addRateLimited(key);
+          } finally {
+            limit?.release(performance.now() - t0);
           }
         },
         signal,
