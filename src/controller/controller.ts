@@ -61,10 +61,10 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
   });
   const sharded = o.shard !== undefined && o.shard.count > 1 ? o.shard : undefined;
   const origins = new ChartOriginStore(o.kubeConfig, 'chartorigin', sharded?.index);
-  // Other shards' releases never enter the index: nothing downstream (queue, reconciler, metrics,
-  // write-back, the orphan sweep) can then touch them. Every shard still lists and watches all release
-  // objects' metadata (~0.5 KiB each): Helm writes them, so there is no label a server-side selector
-  // could split them by (src/watch/shard.ts).
+  // Other shards' releases are dropped by the reflector (not kept, not indexed): nothing downstream
+  // (queue, reconciler, metrics, write-back, the orphan sweep) can then touch them. Every shard still
+  // receives all release objects' metadata over the wire: Helm writes them, so there is no label a
+  // server-side selector could split them by (src/watch/shard.ts).
   const mine = (m: ObjectMeta): boolean => {
     if (!sharded) return true;
     const ref = revisionRef({ metadata: m });
@@ -96,15 +96,12 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
         path,
         labelSelector: 'owner=helm',
         fieldSelector,
+        accept: sharded ? mine : undefined,
         logger: log.child({ component: 'watch', storage }),
         onWatchRestart: (reason) => o.metrics.countWatchRestart(storage === 'Secret' ? 'secrets' : 'configmaps', reason),
         handler: {
-          upsert: (m) => {
-            if (mine(m)) index.upsert(storage, m);
-          },
-          remove: (m) => {
-            if (mine(m)) index.remove(storage, m);
-          },
+          upsert: (m) => index.upsert(storage, m),
+          remove: (m) => index.remove(storage, m),
           synced: () => {
             synced.add(r);
             if (synced.size === reflectors.length && !orphansQueued) void queueOrphans();
