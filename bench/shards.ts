@@ -7,7 +7,7 @@
  *   - wall time start → all Ready;
  *   - the split: releases per shard (the shard's `chartorigin_releases`, and the ChartOrigins carrying its
  *     `chartorigin.io/shard` label — both must agree and add up to RELEASES);
- *   - per process: RSS (VmRSS) and V8 heap used 3 s after sync, peak RSS (VmHWM);
+ *   - per process: RSS (VmRSS) and V8 heap used after a forced full GC (through the inspector), peak RSS (VmHWM);
  *   - API requests of the run from the kube-apiserver's `apiserver_request_total` (robust under load).
  * Controllers run the compiled dist/ (npm run build first), NODE_OPTIONS as the chart sets them.
  */
@@ -21,7 +21,8 @@ import { startTestEnvironment } from '../test/harness/environment.ts';
 import { runHelm } from '../test/harness/charts.ts';
 import { kubeRequest, kubeWatch } from '../src/kube/raw-client.ts';
 import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
-import { createReleaseSecret, pool } from './support.ts';
+import { createReleaseSecret, forceGc, pool } from './support.ts';
+import { freePort } from '../test/harness/free-port.ts';
 
 const RELEASES = Number(process.env['RELEASES'] ?? 10_000);
 const REVISIONS = Number(process.env['REVISIONS'] ?? 1);
@@ -96,9 +97,12 @@ try {
     const before = requestCount();
     const started = performance.now();
     const controllers: ControllerProcess[] = [];
+    const inspectPorts: number[] = [];
     for (let i = 0; i < shards; i++) {
       const flags = shards > 1 ? ['--shards', String(shards), '--shard-index', String(i)] : [];
-      controllers.push(await startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', CONCURRENCY, ...flags], `shard-${i}-of-${shards}`, { entry: join(REPO_ROOT, 'dist/src/cli/main.js'), nodeFlags: NODE_FLAGS }));
+      const inspectPort = await freePort();
+      inspectPorts.push(inspectPort);
+      controllers.push(await startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', CONCURRENCY, ...flags], `shard-${i}-of-${shards}`, { entry: join(REPO_ROOT, 'dist/src/cli/main.js'), nodeFlags: [...NODE_FLAGS, `--inspect=127.0.0.1:${inspectPort}`] }));
     }
     const timeout = setTimeout(() => allReady(), 1_800_000);
     await allReadyP;
@@ -110,8 +114,9 @@ try {
     const requests = requestCount() - before;
     const perShard: Shard[] = [];
     for (const [i, c] of controllers.entries()) {
-      const text = await c.metrics();
       const mem = procMem(c.proc.pid);
+      await forceGc(inspectPorts[i] as number);
+      const text = await c.metrics();
       const labelled = [...ready.values()].filter((s) => (shards > 1 ? s === String(i) : s === '-')).length;
       perShard.push({ releases: metric(text, 'chartorigin_releases'), labelled, rssMb: mem.rssMb, hwmMb: mem.hwmMb, heapMb: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20 });
     }
@@ -126,7 +131,7 @@ try {
   const lines = [
     `${RELEASES} releases × ${REVISIONS} revision(s), ${NAMESPACES} namespaces, --concurrency ${CONCURRENCY}, ${RUNS} run(s) each, alternating; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`,
     '',
-    '| controllers | start → all Ready (s, median) | runs (s) | releases per shard: metric (label) | RSS after sync per shard (MiB) | peak RSS per shard (MiB) | heap used per shard (MiB) | API requests |',
+    '| controllers | start → all Ready (s, median) | runs (s) | releases per shard: metric (label) | RSS after sync per shard (MiB) | peak RSS per shard (MiB) | heap used after a forced GC, per shard (MiB) | API requests |',
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const n of [1, SHARDS]) {
