@@ -4,7 +4,8 @@
  * after sync and peak (VmRSS / VmHWM of the controller process), bytes retained per release. RUNS (default 1)
  * fresh controllers per size, medians reported. Repositories: main + fork + big (~BIG_INDEX_MB, default 20 MiB,
  * index.yaml) over HTTP and an OCI registry; every OCI_EVERY-th release (default 4th) is of the OCI-only chart.
- * CONTROLLER_NODE_FLAGS (default: the image's NODE_OPTIONS).
+ * CONTROLLER_NODE_FLAGS (default: the image's NODE_OPTIONS). CONTROLLER_CONCURRENCY (default 8, as in earlier
+ * sessions; `auto` for the adaptive limit).
  *
  * The releases are encoded exactly as Helm's Secret driver does (JSON → gzip best → base64, then the API's
  * base64), from a real `helm install --dry-run=client -o json` of a 40-template chart packaged by the real
@@ -106,7 +107,7 @@ try {
   }
   // As in the image: compiled JavaScript (no type stripping at run time), NODE_OPTIONS as the chart sets it.
   const startController = (): ReturnType<typeof startControllerProcess> =>
-    startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', '8'], 'scale', {
+    startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', process.env['CONTROLLER_CONCURRENCY'] ?? '8'], 'scale', {
       entry: join(REPO_ROOT, 'dist/src/cli/main.js'),
       // Default: the image's NODE_OPTIONS (Dockerfile, chart value controller.nodeOptions); CONTROLLER_NODE_FLAGS='' for none.
       nodeFlags: (process.env['CONTROLLER_NODE_FLAGS'] ?? '--max-semi-space-size=4 --max-old-space-size=384').split(' ').filter(Boolean),

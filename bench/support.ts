@@ -37,3 +37,35 @@ export async function createReleaseSecret(kc: KubeConfig, ns: string, name: stri
   };
   await kubeRequest(kc, { method: 'POST', path: `/api/v1/namespaces/${ns}/secrets`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 }
+
+/**
+ * A full garbage collection in another Node process started with `--inspect=127.0.0.1:<port>`, through the
+ * inspector protocol (HeapProfiler.collectGarbage), so that "heap used" afterwards is what the process
+ * retains, not how much garbage it happened to carry at the sample: a measurement that does not depend on
+ * the machine's load. Resolves when the collection has finished.
+ */
+export async function forceGc(inspectPort: number): Promise<void> {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl?: string }[];
+  const url = targets[0]?.webSocketDebuggerUrl;
+  if (!url) throw new Error(`no inspector target on port ${inspectPort}`);
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve(), { once: true });
+    ws.addEventListener('error', () => reject(new Error('inspector connection failed')), { once: true });
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('HeapProfiler.collectGarbage timed out')), 60_000);
+      ws.addEventListener('message', (e) => {
+        const msg = JSON.parse(String(e.data)) as { id?: number; error?: { message?: string } };
+        if (msg.id !== 1) return;
+        clearTimeout(timer);
+        if (msg.error) reject(new Error(msg.error.message ?? 'inspector error'));
+        else resolve();
+      });
+      ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+    });
+  } finally {
+    ws.close();
+  }
+}

@@ -96,6 +96,7 @@ export const FEATURE_SETS: Readonly<Record<string, readonly string[]>> = {
   ],
   namespaced: ['--set', 'watchNamespaces={team-a,team-b}'],
   writeBackAnnotations: ['--set', 'controller.writeBack=annotations'],
+  sharded: ['--set', 'shards=3', '--set', 'replicas=2'],
 };
 
 /** Every file under manifests/, keyed by path relative to it. */

@@ -9,6 +9,7 @@ import { ChartOriginMetrics } from '../publish/metrics.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { HealthMonitor } from '../server/health.ts';
 import { loadConfig } from './config.ts';
+import { parseShardSpec } from '../watch/shard.ts';
 
 export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --namespaces a,b               watch only these namespaces (default: all)
@@ -16,12 +17,15 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --metrics-bind-address :8080   /metrics, /healthz, /readyz
   --leader-elect=true|false      Lease-based leader election (default true)
   --leader-election-namespace NS (default: $POD_NAMESPACE, else the kubeconfig's namespace)
-  --leader-election-id NAME      Lease name (default chartorigin)
+  --leader-election-id NAME      Lease name (default chartorigin; with --shards N>1: NAME-shard-I)
+  --shards N --shard-index I     serve only the releases whose namespace/name hashes to shard I of N
+                                 (default 1 and 0: all); run one replica set per shard
   --write-back none|annotations|release   (default none)
   --config repos.yaml            repositories in addition to ChartRepository objects
   --watch-chart-repositories=true|false   (default true; false when the CRD is not installed)
   --verify=true|false            download tarballs and compare content (default true)
-  --concurrency 4                releases analysed at once
+  --concurrency auto|N           releases analysed at once: auto (default) sizes it from the answer
+                                 times (1..64, starting at 4); N fixes it
   --kubeconfig F --context C     out-of-cluster use
   --log-level info`;
 
@@ -51,11 +55,13 @@ export async function runController(argv: string[]): Promise<number> {
       'leader-elect': { type: 'string' },
       'leader-election-namespace': { type: 'string' },
       'leader-election-id': { type: 'string', default: 'chartorigin' },
+      shards: { type: 'string' },
+      'shard-index': { type: 'string' },
       'write-back': { type: 'string', default: 'none' },
       config: { type: 'string' },
       'watch-chart-repositories': { type: 'string' },
       verify: { type: 'string' },
-      concurrency: { type: 'string', default: '4' },
+      concurrency: { type: 'string', default: 'auto' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
@@ -69,16 +75,21 @@ export async function runController(argv: string[]): Promise<number> {
   const logger = pino({ level: values['log-level'], base: { component: 'chartorigin' }, timestamp: pino.stdTimeFunctions.isoTime });
   const writeBack = values['write-back'];
   if (writeBack !== 'none' && writeBack !== 'annotations' && writeBack !== 'release') throw new Error('--write-back must be none, annotations or release');
-  const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer');
+  const concurrency = values.concurrency === 'auto' ? 'auto' : Number(values.concurrency);
+  if (concurrency !== 'auto' && (!Number.isInteger(concurrency) || concurrency < 1)) throw new Error('--concurrency must be auto or a positive integer');
   const storage = new Set(values.storage.split(',').map((s) => s.trim()));
   const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
   const ownNamespace = values['leader-election-namespace'] ?? process.env['POD_NAMESPACE'] ?? kc.namespace ?? 'default';
   const config = loadConfig(values.config);
   const namespaces = values.namespaces ? values.namespaces.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   const leaderElect = boolFlag(values['leader-elect'], 'leader-elect', true);
+  const shard = parseShardSpec(values['shard-index'], values.shards);
+  // One Lease per shard: the replicas of a shard stand in for each other, never for another shard.
+  // Unsharded keeps the plain name, so turning sharding on or off is visible as a different Lease.
+  const leaseName = shard.count > 1 ? `${values['leader-election-id']}-shard-${shard.index}` : values['leader-election-id'];
 
   const metrics = new ChartOriginMetrics();
+  metrics.setShard(shard.index, shard.count);
   const writer = new WriteBack(kc, writeBack, logger.child({ component: 'write-back' }));
   const stop = new AbortController();
   let state: ControllerState | undefined;
@@ -117,6 +128,7 @@ export async function runController(argv: string[]): Promise<number> {
         metrics,
         logger,
         published: writeBack === 'none' ? undefined : (current, report) => writer.apply(current, report),
+        shard,
       },
       signal,
     );
@@ -131,7 +143,7 @@ export async function runController(argv: string[]): Promise<number> {
       const elector = new LeaderElector({
         kubeConfig: kc,
         namespace: ownNamespace,
-        name: values['leader-election-id'],
+        name: leaseName,
         identity: `${hostname()}_${process.pid}`,
         logger: logger.child({ component: 'leader-election' }),
         // Returning the pipeline's promise lets the elector wait for in-flight work before it releases

@@ -6,18 +6,22 @@ import { HELM_SECRET_TYPE } from '../decode/decode.ts';
 import type { RepositoryConfig } from '../model/repository.ts';
 import { ChartOriginStore, chartOriginsPath } from '../publish/chart-origins.ts';
 import { EventRecorder } from '../publish/events.ts';
-import { MetadataReflector } from '../kube/reflector.ts';
+import { MetadataReflector, type ObjectMeta } from '../kube/reflector.ts';
 import { ReleaseIndex } from '../watch/release-index.ts';
 import { ReleaseReconciler, type ReconcileResult, type ReconcilerOptions } from './reconciler.ts';
 import { RepositoryManager } from './repositories.ts';
 import { WorkQueue } from '../kube/work-queue.ts';
+import { AdaptiveLimit } from '../kube/adaptive-limit.ts';
+import { revisionRef } from '../watch/current.ts';
+import { owns, type ShardSpec } from '../watch/shard.ts';
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
   /** undefined: all namespaces. */
   namespaces?: readonly string[] | undefined;
   storage: { secrets: boolean; configMaps: boolean };
-  concurrency: number;
+  /** Reconciles at once: a fixed number, or 'auto' (an AdaptiveLimit sized from their answer times). */
+  concurrency: number | 'auto';
   /** The controller's own namespace: default for Secret references of ChartRepository objects. */
   namespace: string;
   staticRepositories?: readonly RepositoryConfig[];
@@ -26,6 +30,8 @@ export interface ControllerOptions {
   metrics: ChartOriginMetrics;
   logger: Logger;
   published?: ReconcilerOptions['published'];
+  /** This replica's shard; undefined or count 1: every release. */
+  shard?: ShardSpec | undefined;
 }
 
 export interface ControllerState {
@@ -59,12 +65,23 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       for (const key of index.keys()) queue.add(key);
     },
   });
+  const sharded = o.shard !== undefined && o.shard.count > 1 ? o.shard : undefined;
   const origins = new ChartOriginStore(o.kubeConfig, {
     specChanged: (namespace, name) => {
       const key = `${namespace}/${name}`;
       if (index.current(key)) queue.add(key);
     },
+    shard: sharded?.index,
   });
+  // Other shards' releases are dropped by the reflector (not kept, not indexed): nothing downstream
+  // (queue, reconciler, metrics, write-back, the orphan sweep) can then touch them. Every shard still
+  // receives all release objects' metadata over the wire: Helm writes them, so there is no label a
+  // server-side selector could split them by (src/watch/shard.ts).
+  const mine = (m: ObjectMeta): boolean => {
+    if (!sharded) return true;
+    const ref = revisionRef({ metadata: m });
+    return ref !== undefined && owns(sharded, ref.namespace, ref.release);
+  };
   const reconciler = new ReleaseReconciler({
     kubeConfig: o.kubeConfig,
     index,
@@ -102,6 +119,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
         path,
         labelSelector: 'owner=helm',
         fieldSelector,
+        accept: sharded ? mine : undefined,
         logger: log.child({ component: 'watch', storage }),
         onWatchRestart: (reason) => o.metrics.countWatchRestart(storage === 'Secret' ? 'secrets' : 'configmaps', reason),
         handler: {
@@ -140,7 +158,17 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
   // the reconciler deletes it as it would on an uninstall.
   let orphansQueued = false;
   function queueOrphans(): void {
-    for (const key of origins.managedKeys()) if (!index.current(key)) queue.add(key);
+    for (const origin of origins.managed()) {
+      // Another shard's ChartOrigin is that shard's to keep or delete.
+      if (sharded && !owns(sharded, origin.namespace, origin.name)) continue;
+      if (!index.current(origin.key)) queue.add(origin.key);
+      // Re-sharded (or sharding just turned on/off): the label still names the previous owner. One
+      // metadata apply (the same field manager, so a label it no longer sets is removed) moves it; the
+      // reconciler does not look at labels.
+      else if (origin.shard !== (sharded ? String(sharded.index) : undefined)) {
+        origins.create(origin.namespace, origin.name).catch((err: unknown) => log.warn({ namespace: origin.namespace, release: origin.name, err: (err as Error).message }, 'relabelling the ChartOrigin for this shard failed'));
+      }
+    }
     orphansQueued = true;
   }
 
@@ -151,19 +179,30 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
   };
   const watchProgress = (): number => Math.min(...reflectors.map((r) => r.lastProgress));
 
+  // 'auto': limit.max workers take keys, and the limit decides how many reconcile at once (a waiting
+  // worker holds its key as "processing", so no key is handled twice and readiness still waits for it).
+  const limit = o.concurrency === 'auto' ? new AdaptiveLimit() : undefined;
+  let lastLimit = limit?.limit;
+
   const gauges = setInterval(() => {
+    if (limit && limit.limit !== lastLimit) {
+      log.debug({ from: lastLimit, to: limit.limit }, 'reconcile concurrency changed');
+      lastLimit = limit.limit;
+    }
     o.metrics.setReleasesTracked(index.size);
     o.metrics.setWorkqueueDepth(queue.len());
   }, 1000);
   gauges.unref();
 
   const reconcile = async (key: string): Promise<void> => {
+    if (limit) await limit.acquire();
     const t0 = performance.now();
     let result: ReconcileResult | 'error' = 'error';
     try {
       result = await reconciler.reconcile(key);
     } finally {
       o.metrics.observeReconcile(result === 'unchanged' ? 'success' : result, (performance.now() - t0) / 1000);
+      limit?.release(performance.now() - t0);
     }
     // A throw reaches the queue, which retries with back-off and tells `onError`.
     if (result === 'requeue') queue.addRateLimited(key);
@@ -171,7 +210,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
   };
 
   const done = (async () => {
-    log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency }, 'controller starting');
+    log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency, shard: sharded ? `${sharded.index}/${sharded.count}` : 'all' }, 'controller starting');
     const tasks = [
       repositories.run(signal),
       ...reflectors.map((r) => r.run(signal)),
@@ -179,7 +218,9 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       // release would be analysed without its ChartOrigin's spec.
       (async () => {
         await Promise.race([originsListed, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
-        await queue.run(o.concurrency, reconcile, signal);
+        // 'auto': limit.max workers take keys, and the limit decides how many reconcile at once (a waiting
+        // worker holds its key as "processing", so no key is handled twice and readiness still waits for it).
+        await queue.run(o.concurrency !== 'auto' ? o.concurrency : (limit?.max ?? 1), reconcile, signal);
       })(),
     ];
     await Promise.all(tasks);

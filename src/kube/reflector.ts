@@ -36,6 +36,12 @@ export interface ReflectorOptions {
   /** Keep whole objects instead of metadata; for small, few objects only. */
   full?: boolean;
   /**
+   * Objects this reflector neither keeps nor reports (a shard's filter where no server-side selector can
+   * express it). Must depend only on what never changes for an object (namespace, name, its release).
+   * Their events still move the resume point.
+   */
+  accept?: ((m: ObjectMeta) => boolean) | undefined;
+  /**
    * Told why the watch had to be re-opened: `expired` (410 Gone: relist), `error` (stream broke or the
    * server refused it: re-watch from the last resourceVersion after a back-off).
    */
@@ -139,7 +145,7 @@ export class MetadataReflector {
       this.#progressAt = Date.now();
       for (const item of page.items ?? []) {
         const m = meta(item, this.#o.full);
-        if (m) seen.set(keyOf(m), m);
+        if (m && (this.#o.accept?.(m) ?? true)) seen.set(keyOf(m), m);
       }
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue || undefined;
@@ -199,6 +205,7 @@ export class MetadataReflector {
     const m = meta(obj, this.#o.full);
     if (!m) return;
     if (m.resourceVersion) this.#resourceVersion = m.resourceVersion;
+    if (this.#o.accept && !this.#o.accept(m)) return;
     const k = keyOf(m);
     if (type === 'DELETED') {
       this.#known.delete(k);

@@ -35,6 +35,8 @@ interface CachedOrigin extends ExistingOrigin {
   resourceVersion: string;
   /** Carries the label the controller sets on the objects it creates (the orphan sweep deletes only those). */
   managed: boolean;
+  /** The owning shard's index from the `chartorigin.io/shard` label; undefined when unsharded. */
+  shard: string | undefined;
 }
 
 /** What the controller writes into ChartOrigin.status: the report minus fields that only feed metrics. */
@@ -47,6 +49,8 @@ export type PublishedStatus = Omit<Partial<OriginReport>, 'majorVersionsBehind' 
 export type OriginChange = 'new' | 'spec' | 'none';
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by';
+/** Which shard owns a ChartOrigin (`--shard-index`); absent when the controller runs unsharded. */
+export const SHARD_LABEL = 'chartorigin.io/shard';
 
 function path(namespace: string, name?: string): string {
   return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/chartorigins${name ? `/${encodeURIComponent(name)}` : ''}`;
@@ -99,6 +103,7 @@ function parseOrigin(o: unknown): ({ namespace: string; name: string } & CachedO
     resourceVersion: str(m['resourceVersion']) ?? '',
     generation: typeof m['generation'] === 'number' ? m['generation'] : 0,
     managed: labels[MANAGED_BY] === 'chartorigin',
+    shard: str(labels[SHARD_LABEL]),
     spec: parseSpec(o['spec']),
     conditions: status?.conditions ?? [],
     published: publishedOf(status),
@@ -128,17 +133,23 @@ export class ChartOriginStore {
   readonly #kc: KubeConfig;
   readonly #manager: string;
   readonly #specChanged: ((namespace: string, name: string) => void) | undefined;
+  readonly #shard: string | undefined;
   readonly #cache = new Map<string, CachedOrigin>();
 
   /**
    * `specChanged` is told whenever a known ChartOrigin's generation moves, whichever way the news came:
    * usually the informer, but a status write's response can be the first to carry a spec edit made
    * while the release was being analysed, and the edit's own watch event then arrives as old news.
+   *
+   * `shard`: the owning shard's index, written as a label by `create`. The field manager stays the same on
+   * every shard on purpose: with a manager per shard, a release that moves to another shard (re-sharding)
+   * would keep the fields only the old manager had applied (a Stale condition, candidates) forever.
    */
-  constructor(kc: KubeConfig, options: { fieldManager?: string | undefined; specChanged?: ((namespace: string, name: string) => void) | undefined } = {}) {
+  constructor(kc: KubeConfig, options: { fieldManager?: string | undefined; specChanged?: ((namespace: string, name: string) => void) | undefined; shard?: number | undefined } = {}) {
     this.#kc = kc;
     this.#manager = options.fieldManager ?? 'chartorigin';
     this.#specChanged = options.specChanged;
+    this.#shard = options.shard === undefined ? undefined : String(options.shard);
   }
 
   /** The ChartOrigin as last seen (informer or own write); undefined when there is none. */
@@ -160,9 +171,15 @@ export class ChartOriginStore {
     this.#cache.delete(`${namespace}/${name}`);
   }
 
-  /** `namespace/name` of every ChartOrigin this controller created (its label), as the informer last saw them. */
-  managedKeys(): string[] {
-    return [...this.#cache].filter(([, o]) => o.managed).map(([k]) => k);
+  /** Every ChartOrigin this controller created (its label), as the informer last saw them, with its shard label. */
+  managed(): { key: string; namespace: string; name: string; shard: string | undefined }[] {
+    const out: { key: string; namespace: string; name: string; shard: string | undefined }[] = [];
+    for (const [key, o] of this.#cache) {
+      if (!o.managed) continue;
+      const slash = key.indexOf('/');
+      out.push({ key, namespace: key.slice(0, slash), name: key.slice(slash + 1), shard: o.shard });
+    }
+    return out;
   }
 
   /** Creates the object (metadata only), or finds it when it exists, and returns it as the API server holds it. */
@@ -175,7 +192,7 @@ export class ChartOriginStore {
       body: JSON.stringify({
         apiVersion: API_VERSION,
         kind: 'ChartOrigin',
-        metadata: { name, namespace, labels: { [MANAGED_BY]: 'chartorigin' } },
+        metadata: { name, namespace, labels: { [MANAGED_BY]: 'chartorigin', ...(this.#shard === undefined ? {} : { [SHARD_LABEL]: this.#shard }) } },
       }),
     });
     this.#remember(o);

@@ -135,6 +135,7 @@ export class ChartOriginMetrics {
   readonly #decodeErrors: Counter<string>;
   readonly #releases: Gauge<string>;
   readonly #leader: Gauge<string>;
+  readonly #shard: Gauge<string>;
   readonly #workqueueDepth: Gauge<string>;
   readonly #watchRestarts: Counter<string>;
 
@@ -241,6 +242,12 @@ export class ChartOriginMetrics {
     });
     this.#releases = new Gauge({ name: 'chartorigin_releases', help: 'Helm releases tracked.', registers });
     this.#leader = new Gauge({ name: 'chartorigin_leader', help: '1 when this replica is the leader.', registers });
+    this.#shard = new Gauge({
+      name: 'chartorigin_shard_info',
+      help: 'The shard this replica serves (shard of shards); 0 of 1 when not sharded. Releases and per-release series are per shard: sum over shards.',
+      labelNames: ['shard', 'shards'],
+      registers,
+    });
     this.#workqueueDepth = new Gauge({
       name: 'chartorigin_workqueue_depth',
       help: 'Release keys waiting in the work queue.',
@@ -257,6 +264,7 @@ export class ChartOriginMetrics {
     // Present from the start so that rate() and absent() alerts work before the first event.
     for (const result of RECONCILE_RESULTS) this.#reconcileTotal.inc({ result }, 0);
     this.#leader.set(0);
+    this.#shard.set({ shard: '0', shards: '1' }, 1);
     this.#releases.set(0);
     this.#workqueueDepth.set(0);
   }
@@ -400,6 +408,11 @@ export class ChartOriginMetrics {
 
   setLeader(leader: boolean): void {
     this.#leader.set(leader ? 1 : 0);
+  }
+
+  setShard(shard: number, shards: number): void {
+    this.#shard.reset();
+    this.#shard.set({ shard: String(shard), shards: String(shards) }, 1);
   }
 
   countWatchRestart(resource: string, reason: string): void {

@@ -122,4 +122,45 @@ describe('MetadataReflector against a scripted apiserver', () => {
     assert.ok(failures >= 2, `${failures} failed lists`);
     assert.equal(r.lastProgress, created);
   });
+
+  it('with accept, neither keeps nor reports the objects it filters out, and still resumes from their events', async () => {
+    const { server, seen, url } = await scriptedApiserver();
+    const kc = kubeConfigFromText(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: url } }],
+        users: [{ name: 'u', user: {} }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+      '/nonexistent/config',
+    );
+    const events: string[] = [];
+    const ac = new AbortController();
+    const r = new MetadataReflector({
+      kubeConfig: kc,
+      path: '/api/v1/secrets',
+      logger: pino({ level: 'silent' }),
+      accept: (m) => m.name !== 'a',
+      handler: {
+        upsert: (m) => events.push(`+${m.name}@${m.resourceVersion}`),
+        remove: (m) => events.push(`-${m.name}`),
+        synced: () => events.push('synced'),
+      },
+    });
+    const done = r.run(ac.signal);
+    const deadline = Date.now() + 10_000;
+    while (seen.filter((s) => s.watch).length < 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+    ac.abort();
+    await done;
+    server.close();
+    // The MODIFIED a@11 is not reported, but the next watch still resumes from rv 11.
+    assert.deepEqual(
+      seen.map((s) => `${s.watch ? 'watch' : 'list'}:${s.resourceVersion ?? ''}`),
+      ['list:', 'watch:10', 'watch:11', 'watch:12', 'list:', 'watch:21'],
+    );
+    assert.deepEqual(events, ['+b@6', 'synced', '-b', '+c@20', 'synced']);
+    assert.equal(r.size, 1);
+  });
 });

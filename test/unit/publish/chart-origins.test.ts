@@ -26,7 +26,7 @@ describe('ChartOriginStore cache (what the informer feeds)', () => {
     assert.equal(store.observe(object(12, 2, { versionConstraint: '<2.0.0', allowPrerelease: true, repository: 'oci' })), 'spec');
     assert.deepEqual(store.get('apps', 'web')?.spec, { repository: 'oci', versionConstraint: '<2.0.0', allowPrerelease: true });
     assert.equal(store.get('apps', 'web')?.generation, 2);
-    assert.deepEqual(store.managedKeys(), ['apps/web']);
+    assert.deepEqual(store.managed().map((o) => o.key), ['apps/web']);
   });
 
   it('ignores an event older than what it knows (a write-through came first), and treats a new uid as a new object', () => {

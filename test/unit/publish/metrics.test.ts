@@ -308,3 +308,13 @@ describe('ChartOriginMetrics: cached per-release exposition', () => {
     assert.doesNotMatch(text, /\n\n\n/);
   });
 });
+
+describe('shard info', () => {
+  it('says 0 of 1 until sharded, then exactly one series naming this replica\'s shard', async () => {
+    const registry = new Registry();
+    const m = new ChartOriginMetrics({ registry, defaultMetrics: false });
+    assert.deepEqual(await series(registry, 'chartorigin_shard_info'), ['chartorigin_shard_info{shard="0",shards="1"} 1']);
+    m.setShard(1, 2);
+    assert.deepEqual(await series(registry, 'chartorigin_shard_info'), ['chartorigin_shard_info{shard="1",shards="2"} 1']);
+  });
+});

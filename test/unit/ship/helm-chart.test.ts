@@ -360,3 +360,41 @@ describe('helm template: NetworkPolicy and ChartRepositories', () => {
     assert.deepEqual(repos[1]?.spec, { url: 'oci://registry.example.com/charts', secretRef: { name: 'creds' }, interval: '30m' });
   });
 });
+
+describe('helm template: shards', () => {
+  type Deployment = KubeObject & { spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
+  const argOf = (d: Deployment, flag: string): string | undefined => {
+    const a = (d.spec.template.spec.containers[0] as Container).args.find((x) => x.startsWith(`${flag}=`));
+    return a?.slice(flag.length + 1);
+  };
+
+  test('shards=3: one Deployment per shard, each with its index, its own selector and the replicas of a shard', () => {
+    const objs = render(FEATURES['sharded'] ?? []);
+    const deployments = objs.filter((o) => o.kind === 'Deployment') as Deployment[];
+    assert.deepEqual(deployments.map((d) => d.metadata.name), ['chartorigin-shard-0', 'chartorigin-shard-1', 'chartorigin-shard-2']);
+    deployments.forEach((d, i) => {
+      assert.equal(argOf(d, '--shards'), '3');
+      assert.equal(argOf(d, '--shard-index'), String(i));
+      assert.equal(argOf(d, '--leader-election-id'), 'chartorigin', 'the controller appends -shard-<i> to the Lease name itself');
+      assert.equal(d.spec.replicas, 2);
+      assert.equal(d.spec.selector.matchLabels['chartorigin.io/shard'], String(i));
+      for (const [k, v] of Object.entries(d.spec.selector.matchLabels)) assert.equal(d.spec.template.metadata.labels[k], v, `pod label ${k} matches the selector`);
+    });
+    // The Service (metrics) selects the pods of every shard: one ServiceMonitor scrapes them all.
+    const service = only(objs, 'Service') as unknown as { spec: { selector: Record<string, string> } };
+    assert.equal(service.spec.selector['chartorigin.io/shard'], undefined);
+    for (const d of deployments) for (const [k, v] of Object.entries(service.spec.selector)) assert.equal(d.spec.template.metadata.labels[k], v);
+  });
+
+  test('shards=1 (default) renders the unsharded Deployment: same name, selector without a shard, no shard flags', () => {
+    const d = only(render([]), 'Deployment') as Deployment;
+    assert.equal(d.metadata.name, 'chartorigin');
+    assert.equal(d.spec.selector.matchLabels['chartorigin.io/shard'], undefined);
+    assert.equal(argOf(d, '--shards'), undefined);
+    assert.equal(argOf(d, '--shard-index'), undefined);
+  });
+
+  test('the schema rejects shards=0', () => {
+    assert.equal(lint('helm3', ['--set', 'shards=0']).ok, false);
+  });
+});
