@@ -8,6 +8,7 @@ import type { ChartSource, ChartVersionEntry } from '../model/repository.ts';
 import { PublishedChartCache, type PublishedChart } from './chart-cache.ts';
 import { verifyProvenance } from '../signatures/prov.ts';
 import type { Condition, OriginReport, SignatureStatus } from '../model/report.ts';
+import { plainText } from '../util/terminal.ts';
 
 /** ChartOrigin.spec: user overrides. */
 export interface OriginSpec {
@@ -43,8 +44,12 @@ function failureOf(repository: string, err: unknown): RepositoryFailure {
   return { repository, reason, message: err instanceof Error ? err.message : String(err) };
 }
 
+/** metav1.Condition's limit on message (maxLength 32768). */
+const MAX_CONDITION_MESSAGE = 32768;
+
+/** Messages name charts and repositories, untrusted text: kept readable, bounded, control characters removed. */
 function condition(status: Condition['status'], reason: string, message: string, now: Date): Condition {
-  return { type: 'Ready', status, reason, message, lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  return { type: 'Ready', status, reason, message: plainText(message, MAX_CONDITION_MESSAGE), lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }
 
 function wantsSignature(source: ChartSource): boolean {
