@@ -6,13 +6,17 @@
  * by OciChartSource and checked by src/signatures/cosign.ts.
  */
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OciChartSource } from '../../../src/sources/oci/oci-source.ts';
 import { identityMatcher, ociSignatureOf, type OciSignaturePolicy } from '../../../src/signatures/cosign.ts';
 import { trustFromJson } from '../../../src/signatures/sigstore-trust.ts';
 import type { SignatureStatus } from '../../../src/model/report.ts';
 import type { OidcIdentity } from '../../../src/model/repository.ts';
-import { packageChart, pushChart, scratchDir } from '../../harness/charts.ts';
+import { packageChart, pushChart, ROOT, runHelm, scratchDir } from '../../harness/charts.ts';
+import { releaseSecret } from '../../unit/helpers.ts';
 import { manifestDescriptor, pushTagSchemaIndex, type Descriptor } from '../../harness/oci-artifacts.ts';
 import { startReferrersRegistry } from '../../harness/referrers-registry.ts';
 import { startRegistry, type Registry } from '../../harness/registry.ts';
@@ -50,9 +54,12 @@ function policy(identities: OidcIdentity[] = ALLOWED, trustedRootJson = sigstore
   return { keys: [], keyless: { identities: identityMatcher(identities), trust: () => Promise.resolve(trust) }, required: true };
 }
 
+const packaged = new Map<string, string>();
+
 /** helm push of a fresh chart; its manifest descriptor (the signed subject). */
 async function chart(reg: Registry, name: string): Promise<Descriptor> {
   const pkg = await packageChart({ name, version: '1.0.0' }, scratchDir('keyless'));
+  packaged.set(name, pkg.path);
   await pushChart(pkg.path, `${reg.url}/charts`);
   return manifestDescriptor(reg.host, `charts/${name}`, '1.0.0');
 }
@@ -177,5 +184,53 @@ describe('keyless signatures: cosign 2 `.sig` tag with certificate and Rekor bun
     const subject = await chart(dockerRegistry, 'plain');
     const s = await check(dockerRegistry, 'plain', subject);
     assert.deepEqual({ type: s?.type, verified: s?.verified, reason: s?.reason, required: s?.required }, { type: 'cosign-keyless', verified: false, reason: 'Unsigned', required: true });
+  });
+});
+
+describe('keyless through chartorigin inspect: config, analysis, requireSignature', () => {
+  it('a signed chart is Verified with a verified cosign-keyless signature; an unsigned one fails Ready with SignatureNotVerified', async () => {
+    const signed = await chart(referrersRegistry, 'cli-signed');
+    await pushBundleReferrer(referrersRegistry.host, 'charts/cli-signed', signed, await sigstore.signManifestDsse(signed.digest, PUBLISHER));
+    await chart(referrersRegistry, 'cli-unsigned');
+    const work = scratchDir('keyless-cli');
+    writeFileSync(join(work, 'trusted_root.json'), sigstore.trustedRootJson);
+    writeFileSync(
+      join(work, 'repos.yaml'),
+      `repositories:
+  - name: oci
+    url: ${referrersRegistry.url}/charts
+    plainHTTP: true
+    requireSignature: true
+    keyless:
+      matchOIDCIdentity:
+        - issuer: ${GHA}
+          subjectRegExp: ${JSON.stringify(ALLOWED[0]?.subjectRegExp)}
+      trustedRoot: trusted_root.json
+`,
+    );
+    const items = [];
+    for (const name of ['cli-signed', 'cli-unsigned']) {
+      const { stdout } = await runHelm(['install', name, packaged.get(name) ?? '', '--dry-run=client', '-o', 'json', '--namespace', 'apps']);
+      items.push(releaseSecret(stdout, name, 1));
+    }
+    writeFileSync(join(work, 'releases.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'inspect', join(work, 'releases.json'), '--config', join(work, 'repos.yaml'), '-o', 'json'], { timeout: 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    assert.equal(status, 0, stderr);
+    type Out = { name: string; origin: { match: string; signature?: SignatureStatus; referrers?: { digest: string; verified?: boolean }[] }; conditions: { reason: string }[] };
+    const results = JSON.parse(stdout) as Out[];
+    const good = results.find((r) => r.name === 'cli-signed');
+    assert.equal(good?.origin.match, 'Verified');
+    assert.deepEqual({ ...good?.origin.signature, message: undefined }, { type: 'cosign-keyless', verified: true, reason: 'Verified', signer: `${PUBLISHER.subject} (issuer ${GHA})`, message: undefined, required: true });
+    assert.equal(good?.origin.referrers?.[0]?.verified, true);
+    assert.equal(good?.conditions[0]?.reason, 'Verified');
+    const bad = results.find((r) => r.name === 'cli-unsigned');
+    assert.equal(bad?.origin.match, 'Verified', 'the content is still the repository\'s');
+    assert.equal(bad?.origin.signature?.reason, 'Unsigned');
+    assert.equal(bad?.conditions[0]?.reason, 'SignatureNotVerified');
   });
 });
