@@ -72,6 +72,8 @@ export interface PublicTrustOptions {
   /** Metadata and target cache (survives restarts when it is a volume); default <tmpdir>/chartorigin-sigstore-tuf. */
   cacheDir?: string | undefined;
   mirrorURL?: string | undefined;
+  /** The TUF root to start from (a private Sigstore's TUF repository); default the one @sigstore/tuf ships for the mirror. */
+  initialRoot?: Buffer | undefined;
   http?: HttpClient | undefined;
   now?: (() => number) | undefined;
 }
@@ -84,6 +86,7 @@ export interface PublicTrustOptions {
 export class PublicSigstoreTrust {
   readonly #dir: string;
   readonly #mirror: string;
+  readonly #initialRoot: Buffer | undefined;
   readonly #http: HttpClient;
   readonly #now: () => number;
   #current: { trust: TrustMaterial; at: number } | undefined;
@@ -91,6 +94,7 @@ export class PublicSigstoreTrust {
 
   constructor(options: PublicTrustOptions = {}) {
     this.#mirror = (options.mirrorURL ?? PUBLIC_TUF_MIRROR).replace(/\/+$/, '');
+    this.#initialRoot = options.initialRoot;
     this.#dir = options.cacheDir ?? join(tmpdir(), 'chartorigin-sigstore-tuf', new URL(this.#mirror).host);
     this.#http = options.http ?? new HttpClient({ repository: 'sigstore-tuf', timeoutMs: 30_000 });
     this.#now = options.now ?? Date.now;
@@ -116,7 +120,7 @@ export class PublicSigstoreTrust {
     mkdirSync(metadataDir, { recursive: true });
     mkdirSync(targetDir, { recursive: true });
     const rootFile = join(metadataDir, 'root.json');
-    if (!existsSync(rootFile)) writeFileSync(rootFile, seedRoot(this.#mirror));
+    if (!existsSync(rootFile)) writeFileSync(rootFile, this.#initialRoot ?? seedRoot(this.#mirror));
     const updater = new Updater({ metadataDir, metadataBaseUrl: this.#mirror, targetDir, targetBaseUrl: `${this.#mirror}/targets`, fetcher: new HttpFetcher(this.#http) });
     await updater.refresh();
     const info = await updater.getTargetInfo('trusted_root.json');
