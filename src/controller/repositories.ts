@@ -4,7 +4,7 @@ import type { ChartOriginMetrics } from '../publish/metrics.ts';
 import { createChartSource } from '../sources/source.ts';
 import type { ChartSource, KeylessPolicy, RepositoryConfig } from '../model/repository.ts';
 import { redactUrl } from '../sources/url.ts';
-import { GROUP, VERSION } from '../publish/chart-origins.ts';
+import { GROUP, plainCondition, VERSION } from '../publish/chart-origins.ts';
 import { readSecret } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { kubeRequest } from '../kube/raw-client.ts';
@@ -267,7 +267,7 @@ export class RepositoryManager implements RepositoryView {
           apiVersion: `${GROUP}/${VERSION}`,
           kind: 'ChartRepository',
           metadata: { name: r.name },
-          status: { conditions: [ready], charts: r.charts, lastFetched: r.lastFetched, observedGeneration: r.generation },
+          status: { conditions: [plainCondition(ready)], charts: r.charts, lastFetched: r.lastFetched, observedGeneration: r.generation },
         }),
       });
     } catch (err) {

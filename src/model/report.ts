@@ -76,6 +76,9 @@ export interface LatestStatus {
   deprecated: boolean;
 }
 
+/** metav1.Condition's limit on message (maxLength 32768): messages are cut to it, as plain text (util/terminal.ts plainText). */
+export const MAX_CONDITION_MESSAGE = 32768;
+
 export interface Condition {
   type: string;
   status: 'True' | 'False' | 'Unknown';

@@ -1,8 +1,9 @@
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { OriginSpec } from '../resolve/analyze.ts';
 import { summaryOf, type PublishedSummary } from './origin-events.ts';
-import type { Condition, OriginReport } from '../model/report.ts';
+import { MAX_CONDITION_MESSAGE, type Condition, type OriginReport } from '../model/report.ts';
 import { isObject } from '../util/guards.ts';
+import { plainText } from '../util/terminal.ts';
 import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 
 export const GROUP = 'chartorigin.io';
@@ -48,6 +49,14 @@ function parseSpec(o: unknown): OriginSpec {
     versionConstraint: typeof o['versionConstraint'] === 'string' && o['versionConstraint'] ? o['versionConstraint'] : undefined,
     allowPrerelease: o['allowPrerelease'] === true,
   };
+}
+
+/**
+ * Condition messages name charts, repositories and decoder errors (untrusted text) and `kubectl describe`
+ * prints them as they are: control characters removed, bounded. Applied to every condition written.
+ */
+export function plainCondition(c: Condition): Condition {
+  return { ...c, message: plainText(c.message, MAX_CONDITION_MESSAGE) };
 }
 
 /** Keeps a condition's lastTransitionTime when its status did not change (kstatus / API conventions). */
@@ -103,7 +112,7 @@ export class ChartOriginStore {
       path: `${path(namespace, name)}/status`,
       query: { fieldManager: this.#manager, force: true },
       headers: APPLY,
-      body: JSON.stringify({ apiVersion: API_VERSION, kind: 'ChartOrigin', metadata: { name, namespace }, status: JSON.parse(JSON.stringify(status)) as unknown }),
+      body: JSON.stringify({ apiVersion: API_VERSION, kind: 'ChartOrigin', metadata: { name, namespace }, status: JSON.parse(JSON.stringify({ ...status, conditions: status.conditions.map(plainCondition) })) as unknown }),
     });
   }
 

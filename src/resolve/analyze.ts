@@ -11,7 +11,7 @@ import { cosignKeys, identityMatcher, ociSignatureOf, type OciSignaturePolicy } 
 import { publicSigstoreTrust, trustFromJson } from '../signatures/sigstore-trust.ts';
 import type { TrustMaterial } from '@sigstore/verify';
 import type { Referrer, RepositoryConfig } from '../model/repository.ts';
-import type { Condition, OriginReport, SignatureStatus } from '../model/report.ts';
+import { MAX_CONDITION_MESSAGE, type Condition, type OriginReport, type SignatureStatus } from '../model/report.ts';
 import { plainText } from '../util/terminal.ts';
 
 /** ChartOrigin.spec: user overrides. */
@@ -48,10 +48,7 @@ function failureOf(repository: string, err: unknown): RepositoryFailure {
   return { repository, reason, message: err instanceof Error ? err.message : String(err) };
 }
 
-/** metav1.Condition's limit on message (maxLength 32768). */
-const MAX_CONDITION_MESSAGE = 32768;
-
-/** Messages name charts and repositories, untrusted text: kept readable, bounded, control characters removed. */
+/** Messages name charts and repositories, untrusted text: kept readable, bounded, control characters removed (also for `-o json`). */
 function condition(status: Condition['status'], reason: string, message: string, now: Date): Condition {
   return { type: 'Ready', status, reason, message: plainText(message, MAX_CONDITION_MESSAGE), lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }

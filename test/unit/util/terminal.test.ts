@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isTerminalSafe, neutralize, plainText } from '../../../src/util/terminal.ts';
 import { renderTable } from '../../../src/cli/output.ts';
+import { plainCondition } from '../../../src/publish/chart-origins.ts';
 import type { OriginReport } from '../../../src/model/report.ts';
 
 const SEED = 20261130;
@@ -84,6 +85,16 @@ describe('plainText (Events, conditions)', () => {
       }),
       { seed: SEED, numRuns: 2000 },
     );
+  });
+});
+
+describe('plainCondition (every condition the controller writes)', () => {
+  it('strips control characters and bounds the message to metav1.Condition\'s 32768', () => {
+    const c = plainCondition({ type: 'Ready', status: 'False', reason: 'DecodeError', message: `${HOSTILE}${'x'.repeat(40_000)}`, lastTransitionTime: '2026-11-30T00:00:00Z' });
+    assert.ok(c.message.startsWith('web" # HELP x evil{a="b"}]0;owned[2J'));
+    assert.equal(c.message.length, 32768);
+    assert.ok(!CONTROL.test(c.message));
+    assert.equal(c.reason, 'DecodeError');
   });
 });
 
