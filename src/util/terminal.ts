@@ -45,14 +45,21 @@ const UNSAFE_STRIP = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 /**
  * Text for an Event note or a condition message, which `kubectl describe` and dashboards show as it is:
  * kept readable (no escapes), but line breaks and tabs become a space, every other unsafe code point is
- * removed, and the result is at most `max` UTF-16 units (default 1024, the Event note limit), ending in
- * `…` when cut. A cut never splits a surrogate pair.
+ * removed, and the result is at most `maxBytes` bytes of UTF-8 (default 1024: the API server refuses an
+ * Event note over 1 kB, counted in bytes; a condition's 32768 counts characters, which bytes bound too),
+ * ending in `…` when cut. A cut never splits a character.
  */
-export function plainText(text: string, max = 1024): string {
+export function plainText(text: string, maxBytes = 1024): string {
   const s = text.replace(UNSAFE_STRIP, (ch) => (/[\n\r\t\u2028\u2029\u0085]/.test(ch) ? ' ' : ''));
-  if (s.length <= max) return s;
-  let cut = Math.max(0, max - 1);
-  const code = s.charCodeAt(cut - 1);
-  if (code >= 0xd800 && code <= 0xdbff) cut--;
-  return `${s.slice(0, cut)}…`;
+  if (Buffer.byteLength(s, 'utf8') <= maxBytes) return s;
+  const budget = Math.max(0, maxBytes - 3); // "…" is 3 bytes
+  let used = 0;
+  let end = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (used + n > budget) break;
+    used += n;
+    end += ch.length;
+  }
+  return `${s.slice(0, end)}…`;
 }

@@ -70,17 +70,18 @@ describe('plainText (Events, conditions)', () => {
     assert.equal(plainText('a\u202eb\u2028c'), 'ab c');
   });
 
-  it('is bounded, never splitting a surrogate pair', () => {
-    assert.equal(plainText('abcdef', 4), 'abc…');
-    assert.equal(plainText('ab🚀cd', 4), 'ab…');
+  it('is bounded in UTF-8 bytes (the Event note limit), never splitting a character', () => {
+    assert.equal(plainText('abcdef', 5), 'ab…');
+    assert.equal(plainText('ab🚀cd', 7), 'ab…', 'the rocket (4 bytes) does not fit beside the ellipsis');
     assert.equal(plainText('abcd', 4), 'abcd');
+    assert.equal(Buffer.byteLength(plainText('ウェブ'.repeat(1000))), 1023);
   });
 
-  it('fuzz: at most max units, no control character, well-formed', () => {
+  it('fuzz: at most max bytes, no control character', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), fc.integer({ min: 1, max: 120 }), (s, max) => {
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), fc.integer({ min: 3, max: 120 }), (s, max) => {
         const out = plainText(s, max);
-        assert.ok(out.length <= max);
+        assert.ok(Buffer.byteLength(out) <= max);
         assert.ok(!CONTROL.test(out), JSON.stringify(out));
       }),
       { seed: SEED, numRuns: 2000 },
@@ -92,7 +93,7 @@ describe('plainCondition (every condition the controller writes)', () => {
   it('strips control characters and bounds the message to metav1.Condition\'s 32768', () => {
     const c = plainCondition({ type: 'Ready', status: 'False', reason: 'DecodeError', message: `${HOSTILE}${'x'.repeat(40_000)}`, lastTransitionTime: '2026-11-30T00:00:00Z' });
     assert.ok(c.message.startsWith('web" # HELP x evil{a="b"}]0;owned[2J'));
-    assert.equal(c.message.length, 32768);
+    assert.equal(Buffer.byteLength(c.message), 32768);
     assert.ok(!CONTROL.test(c.message));
     assert.equal(c.reason, 'DecodeError');
   });
