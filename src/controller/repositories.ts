@@ -10,7 +10,7 @@ import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { kubeRequest } from '../kube/raw-client.ts';
 import { MetadataReflector, sleep, type ObjectMeta } from '../kube/reflector.ts';
 import { checkKeyring } from '../signatures/prov.ts';
-import { identityMatcher } from '../signatures/cosign.ts';
+import { cosignKeys as parseCosignKeys, identityMatcher } from '../signatures/cosign.ts';
 import { trustFromJson } from '../signatures/sigstore-trust.ts';
 import { credentialsFromSecret, keyringFromSecret, cosignKeysFromSecret, parseRepositorySpec, toRepositoryConfig } from '../sources/chart-repository.ts';
 import type { RepositoryView } from './reconciler.ts';
@@ -160,6 +160,11 @@ export class RepositoryManager implements RepositoryView {
       if (parsed.cosignKeySecretRef) {
         cosignKeys = cosignKeysFromSecret((await readSecret(this.#o.kubeConfig, parsed.cosignKeySecretRef)).data);
         if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
+        try {
+          parseCosignKeys(cosignKeys);
+        } catch (err) {
+          throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name}: ${(err as Error).message}`);
+        }
       }
       let keyring: string[] | undefined;
       if (parsed.keyringSecretRef) {
