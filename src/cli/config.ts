@@ -5,7 +5,7 @@ import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 import { parseOidcIdentities } from '../sources/chart-repository.ts';
 import { identityMatcher } from '../signatures/cosign.ts';
-import { trustFromJson } from '../signatures/sigstore-trust.ts';
+import { checkTrustedRoot } from '../signatures/sigstore-trust.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -116,7 +116,7 @@ function keylessOf(v: unknown, where: string, baseDir: string): KeylessPolicy | 
     throw new ConfigError(`${where}.trustedRoot: cannot read ${file}`);
   }
   try {
-    trustFromJson(trustedRootJson);
+    checkTrustedRoot(trustedRootJson);
   } catch (err) {
     throw new ConfigError(`${where}.trustedRoot: ${(err as Error).message}`);
   }

@@ -188,7 +188,7 @@ export class RepositoryManager implements RepositoryView {
           if (!value) throw new Error(`Secret ${ref.namespace}/${ref.name} has no ${ref.key}`);
           trustedRootJson = Buffer.from(value, 'base64').toString('utf8');
           try {
-            trustFromJson(trustedRootJson);
+            await trustFromJson(trustedRootJson);
           } catch (err) {
             throw new Error(`Secret ${ref.namespace}/${ref.name}: ${(err as Error).message}`);
           }

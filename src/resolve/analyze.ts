@@ -66,8 +66,9 @@ function ociPolicy(config: RepositoryConfig): OciSignaturePolicy {
   const keyless = config.keyless;
   let trust: () => Promise<TrustMaterial>;
   if (keyless?.trustedRootJson !== undefined) {
-    const material = trustFromJson(keyless.trustedRootJson);
-    trust = () => Promise.resolve(material);
+    const json = keyless.trustedRootJson;
+    let material: Promise<TrustMaterial> | undefined;
+    trust = () => (material ??= trustFromJson(json));
   } else {
     trust = () => publicSigstoreTrust().trust();
   }

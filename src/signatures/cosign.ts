@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { bundleFromJSON, isBundleWithDsseEnvelope, type Bundle } from '@sigstore/bundle';
-import { PolicyError, toSignedEntity, VerificationError, Verifier, type Signer, type TrustMaterial } from '@sigstore/verify';
+import type { Bundle } from '@sigstore/bundle';
+import type { Signer, TrustMaterial } from '@sigstore/verify';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 import { normalizeDigest } from '../sources/http/index-parse.ts';
 import { COSIGN_SIMPLESIGNING } from '../sources/oci/referrers.ts';
@@ -33,6 +33,11 @@ const MAX_LAYERS = 10;
 const MAX_CHECKED = 10;
 const MAX_PAYLOAD_BYTES = 64 * 1024;
 const MAX_BUNDLE_BYTES = 1024 * 1024;
+
+// @sigstore/* are loaded on the first keyless check (hundreds of ms of module loading): key-only and
+// unsigned repositories, and every CLI run without keyless signatures, never pay for them.
+let sigstore: Promise<[typeof import('@sigstore/bundle'), typeof import('@sigstore/verify')]> | undefined;
+const libraries = () => (sigstore ??= Promise.all([import('@sigstore/bundle'), import('@sigstore/verify')]));
 
 /** PEM public keys → key objects; a PEM that is not a public key is an error naming its position only. */
 export function cosignKeys(pems: readonly string[]): KeyObject[] {
@@ -135,7 +140,7 @@ function pemBlocks(text: string): Buffer[] {
  * message signature over the payload, certificate chain, and the Rekor entry with its signed entry
  * timestamp (an inclusion promise; v0.1 bundles need no inclusion proof).
  */
-export function bundleFromSigAnnotations(payload: Buffer, annotations: Record<string, unknown>): Bundle {
+export async function bundleFromSigAnnotations(payload: Buffer, annotations: Record<string, unknown>): Promise<Bundle> {
   const signature = str(annotations[SIGNATURE_ANNOTATION]);
   const leaf = pemBlocks(str(annotations[CERTIFICATE_ANNOTATION]) ?? '');
   const chain = pemBlocks(str(annotations[CHAIN_ANNOTATION]) ?? '');
@@ -173,6 +178,7 @@ export function bundleFromSigAnnotations(payload: Buffer, annotations: Record<st
     throw new Error('the RFC 3161 timestamp annotation is not JSON');
   }
   const timestamp = isObject(rfc3161) ? str(rfc3161['SignedRFC3161Timestamp']) : undefined;
+  const [{ bundleFromJSON }] = await libraries();
   return bundleFromJSON({
     mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
     verificationMaterial: {
@@ -186,7 +192,7 @@ export function bundleFromSigAnnotations(payload: Buffer, annotations: Record<st
 
 /** The statement in a DSSE bundle names `subject` (sha256) among its subjects. */
 function statementNames(bundle: Bundle, subject: string): boolean {
-  if (!isBundleWithDsseEnvelope(bundle)) return false;
+  if (bundle.content.$case !== 'dsseEnvelope') return false;
   let st: unknown;
   try {
     st = JSON.parse(Buffer.from(bundle.content.dsseEnvelope.payload).toString('utf8'));
@@ -197,12 +203,13 @@ function statementNames(bundle: Bundle, subject: string): boolean {
   return isObject(st) && Array.isArray(st['subject']) && st['subject'].some((s) => isObject(s) && isObject(s['digest']) && s['digest']['sha256'] === hex);
 }
 
-/** A @sigstore/verify failure → a stable reason (VerificationError codes, PolicyError). */
+/** A @sigstore/verify failure → a stable reason, from its VerificationError code (checked by shape: the library loads lazily). */
 export function keylessReason(err: unknown): string {
-  if (err instanceof PolicyError) return 'IdentityMismatch';
-  if (!(err instanceof VerificationError)) return 'Malformed';
+  const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+  if (!(err instanceof Error) || code === undefined) return 'Malformed';
+  if (code === 'UNTRUSTED_SIGNER_ERROR') return 'IdentityMismatch';
   const detail = `${err.message} ${causeOf(err)}`;
-  switch (err.code) {
+  switch (code) {
     case 'CERTIFICATE_ERROR':
       // The chain verifier says why in its cause: no path to a trusted CA, or a certificate not valid
       // at the signing time (from the log or a timestamp authority); SCT failures are certificate ones.
@@ -235,7 +242,8 @@ function errText(err: unknown): string {
 }
 
 /** Verifies one bundle (artifact: the signed bytes of a message signature) and the identity policy. */
-function verifyKeyless(bundle: Bundle, artifact: Buffer | undefined, trust: TrustMaterial, identities: IdentityMatcher, digest: string, form: string): Finding {
+async function verifyKeyless(bundle: Bundle, artifact: Buffer | undefined, trust: TrustMaterial, identities: IdentityMatcher, digest: string, form: string): Promise<Finding> {
+  const [, { toSignedEntity, Verifier }] = await libraries();
   let signer: Signer;
   try {
     // One tlog entry and one timestamp (the entry's integrated time or an RFC 3161 one) like cosign;
@@ -278,12 +286,12 @@ async function checkSigTag(reader: ArtifactReader, subject: string, r: Referrer,
       }
       let bundle: Bundle;
       try {
-        bundle = bundleFromSigAnnotations(payload, annotations);
+        bundle = await bundleFromSigAnnotations(payload, annotations);
       } catch (err) {
         out.push({ type: 'cosign-keyless', verified: false, reason: 'Malformed', message: `keyless cosign signature: ${errText(err)}`, digest: r.digest });
         continue;
       }
-      out.push(verifyKeyless(bundle, payload, await policy.keyless.trust(), policy.keyless.identities, r.digest, '.sig tag'));
+      out.push(await verifyKeyless(bundle, payload, await policy.keyless.trust(), policy.keyless.identities, r.digest, '.sig tag'));
     } else if (policy.keys.length) {
       const ok = verifySimpleSigning(payload, signature, subject, policy.keys);
       out.push({ type: 'cosign', verified: ok, reason: ok ? 'Verified' : 'UnknownKey', message: ok ? 'cosign signature by a configured public key' : 'cosign signature does not verify with any configured public key', digest: r.digest });
@@ -304,19 +312,20 @@ async function checkBundleReferrer(reader: ArtifactReader, subject: string, r: R
   if (!layer || !digest) return [{ type: 'cosign-keyless', verified: false, reason: 'Malformed', message: 'Sigstore bundle referrer without a bundle layer', digest: r.digest }];
   const size = typeof layer['size'] === 'number' ? layer['size'] : undefined;
   const bytes = await reader.blob({ digest, size }, MAX_BUNDLE_BYTES, `Sigstore bundle of ${subject}`, signal);
+  const [{ bundleFromJSON }] = await libraries();
   let bundle: Bundle;
   try {
     bundle = bundleFromJSON(JSON.parse(bytes.toString('utf8')));
   } catch (err) {
     return [{ type: 'cosign-keyless', verified: false, reason: 'Malformed', message: `Sigstore bundle: ${errText(err)}`, digest: r.digest }];
   }
-  if (!isBundleWithDsseEnvelope(bundle)) {
+  if (bundle.content.$case !== 'dsseEnvelope') {
     return [{ type: 'cosign-keyless', verified: false, reason: 'Malformed', message: 'Sigstore bundle with a message signature: only DSSE (in-toto statement) bundles, as cosign writes, are checked', digest: r.digest }];
   }
   if (!statementNames(bundle, subject)) {
     return [{ type: 'cosign-keyless', verified: false, reason: 'DigestMismatch', message: 'the Sigstore bundle\'s statement names another manifest than this chart', digest: r.digest }];
   }
-  return [verifyKeyless(bundle, undefined, await policy.keyless.trust(), policy.keyless.identities, r.digest, 'bundle referrer')];
+  return [await verifyKeyless(bundle, undefined, await policy.keyless.trust(), policy.keyless.identities, r.digest, 'bundle referrer')];
 }
 
 const RANK: Record<string, number> = { 'cosign-keyless': 0, cosign: 1, notation: 2 };

@@ -3,10 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
-import { Updater, type Fetcher } from 'tuf-js';
-import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import type { TrustMaterial } from '@sigstore/verify';
+import type { Fetcher } from 'tuf-js';
 import { HttpClient } from '../sources/http/client.ts';
 import { isObject } from '../util/guards.ts';
 
@@ -16,8 +14,11 @@ import { isObject } from '../util/guards.ts';
  * Sigstore instances) or from Sigstore's public TUF repository.
  */
 
-/** A `trusted_root.json` document → trust material; an unusable document is an error naming what is wrong. */
-export function trustFromJson(json: string): TrustMaterial {
+// The Sigstore and TUF libraries are loaded on first use (about 1 s of module loading on a busy node):
+// a CLI run or a controller without keyless repositories never pays for them.
+
+/** The shape of a `trusted_root.json` (for config parsing, which is synchronous); trustFromJson checks the rest. */
+export function checkTrustedRoot(json: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = JSON.parse(json);
@@ -27,6 +28,13 @@ export function trustFromJson(json: string): TrustMaterial {
   if (!isObject(doc) || !Array.isArray(doc['certificateAuthorities']) || !Array.isArray(doc['tlogs'])) {
     throw new Error('trusted_root.json has no certificateAuthorities and tlogs lists');
   }
+  return doc;
+}
+
+/** A `trusted_root.json` document → trust material; an unusable document is an error naming what is wrong. */
+export async function trustFromJson(json: string): Promise<TrustMaterial> {
+  const doc = checkTrustedRoot(json);
+  const [{ TrustedRoot }, { toTrustMaterial }] = await Promise.all([import('@sigstore/protobuf-specs'), import('@sigstore/verify')]);
   try {
     return toTrustMaterial(TrustedRoot.fromJSON(doc));
   } catch (err) {
@@ -43,15 +51,17 @@ const MAX_FILE_BYTES = 2 * 1024 * 1024;
 /** tuf-js downloads through chartorigin's HTTP client: its timeouts, size limits, redirect and TLS rules. */
 class HttpFetcher implements Fetcher {
   readonly #http: HttpClient;
+  readonly #notFound: (status: number) => Error;
 
-  constructor(http: HttpClient) {
+  constructor(http: HttpClient, notFound: (status: number) => Error) {
     this.#http = http;
+    this.#notFound = notFound;
   }
 
   async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
     const res = await this.#http.request({ url, maxBytes: Math.min(maxLength, MAX_FILE_BYTES), acceptStatus: [403, 404], what: 'Sigstore TUF metadata' });
     // The updater probes for the next root version and stops at 403/404: it needs tuf-js's own error.
-    if (res.status === 403 || res.status === 404) throw new DownloadHTTPError('not found', res.status);
+    if (res.status === 403 || res.status === 404) throw this.#notFound(res.status);
     return res.body;
   }
 
@@ -121,12 +131,14 @@ export class PublicSigstoreTrust {
     mkdirSync(targetDir, { recursive: true });
     const rootFile = join(metadataDir, 'root.json');
     if (!existsSync(rootFile)) writeFileSync(rootFile, this.#initialRoot ?? seedRoot(this.#mirror));
-    const updater = new Updater({ metadataDir, metadataBaseUrl: this.#mirror, targetDir, targetBaseUrl: `${this.#mirror}/targets`, fetcher: new HttpFetcher(this.#http) });
+    const [{ Updater }, { DownloadHTTPError }] = await Promise.all([import('tuf-js'), import('tuf-js/dist/error.js')]);
+    const fetcher = new HttpFetcher(this.#http, (status) => new DownloadHTTPError('not found', status));
+    const updater = new Updater({ metadataDir, metadataBaseUrl: this.#mirror, targetDir, targetBaseUrl: `${this.#mirror}/targets`, fetcher });
     await updater.refresh();
     const info = await updater.getTargetInfo('trusted_root.json');
     if (!info) throw new Error('Sigstore TUF repository has no trusted_root.json target');
     const path = (await updater.findCachedTarget(info)) ?? (await updater.downloadTarget(info));
-    const trust = trustFromJson(readFileSync(path, 'utf8'));
+    const trust = await trustFromJson(readFileSync(path, 'utf8'));
     this.#current = { trust, at: this.#now() };
     return trust;
   }
