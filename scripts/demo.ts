@@ -191,7 +191,8 @@ async function main(): Promise<void> {
     for (const line of metricsText.split('\n').filter((l) => /^chartorigin_(release_info|release_outdated|repository_up)\{/.test(l)).slice(0, 14)) say(line);
     await controller.stop();
 
-    say(`\nDemo took ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+    say('');
+    say(`Demo took ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
     if (flags.keep) {
       step(
         'Everything keeps running until Ctrl-C',
