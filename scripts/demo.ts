@@ -17,6 +17,7 @@ import { startTestEnvironment, stopAllEnvironments, type RunningEnv } from '../t
 import { helmInstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../test/harness/helm.ts';
 import { onInterrupt } from '../test/harness/processes.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
+import { neutralize } from '../src/util/terminal.ts';
 
 const { values: flags } = parseArgs({ options: { keep: { type: 'boolean', default: false } } });
 
@@ -27,8 +28,9 @@ function step(title: string, ...explain: string[]): void {
   process.stdout.write(`\n${bold(`${stepNo}. ${title}`)}\n`);
   for (const line of explain) process.stdout.write(`   ${line}\n`);
 }
+// Lines echo kubectl, the controller's metrics and chartorigin's JSON: neutralized like every other output.
 const say = (line: string): void => {
-  process.stdout.write(`   ${line}\n`);
+  process.stdout.write(`   ${neutralize(line)}\n`);
 };
 
 interface DemoRelease {
@@ -189,7 +191,8 @@ async function main(): Promise<void> {
     for (const line of metricsText.split('\n').filter((l) => /^chartorigin_(release_info|release_outdated|repository_up)\{/.test(l)).slice(0, 14)) say(line);
     await controller.stop();
 
-    say(`\nDemo took ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+    say('');
+    say(`Demo took ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
     if (flags.keep) {
       step(
         'Everything keeps running until Ctrl-C',
@@ -209,6 +212,6 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (err) {
-  process.stderr.write(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`\ndemo failed: ${neutralize(err instanceof Error ? err.message : String(err))}\n`);
   process.exitCode = 1;
 }

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import type { Credentials, RepositoryConfig } from '../model/repository.ts';
+import type { Credentials, KeylessPolicy, RepositoryConfig } from '../model/repository.ts';
 import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
+import { parseOidcIdentities } from '../sources/chart-repository.ts';
+import { identityMatcher } from '../signatures/cosign.ts';
+import { checkTrustedRoot } from '../signatures/sigstore-trust.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -71,7 +74,8 @@ function repository(r: unknown, i: number, file: string, baseDir: string, env: N
       throw new ConfigError(`${where}.keyring: cannot read ${keyringFile}`);
     }
   }
-  if (r['requireSignature'] === true && !keyring) throw new ConfigError(`${where}.requireSignature: needs keyring (a file of armored public keys)`);
+  const keyless = keylessOf(r['keyless'], `${where}.keyless`, baseDir);
+  if (r['requireSignature'] === true && !keyring && !keyless) throw new ConfigError(`${where}.requireSignature: needs keyring (a file of armored public keys) or keyless`);
   for (const flag of ['insecureSkipTLSVerify', 'plainHTTP', 'requireSignature'] as const) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw new ConfigError(`${where}.${flag}: must be true or false`);
   }
@@ -87,7 +91,36 @@ function repository(r: unknown, i: number, file: string, baseDir: string, env: N
     plainHTTP: r['plainHTTP'] === true,
     keyring,
     requireSignature: r['requireSignature'] === true,
+    ...(keyless ? { keyless } : {}),
   };
+}
+
+/** `keyless: {matchOIDCIdentity: [...], trustedRoot: FILE}` (trustedRoot absent: Sigstore's public TUF root). */
+function keylessOf(v: unknown, where: string, baseDir: string): KeylessPolicy | undefined {
+  if (v === undefined) return undefined;
+  if (!isObject(v)) throw new ConfigError(`${where}: must be a mapping with matchOIDCIdentity`);
+  let identities;
+  try {
+    identities = parseOidcIdentities(v['matchOIDCIdentity'], `${where}.matchOIDCIdentity`);
+    identityMatcher(identities);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const file = str(v['trustedRoot']);
+  if (!file) return { identities };
+  const path = file.startsWith('/') ? file : `${baseDir}/${file}`;
+  let trustedRootJson: string;
+  try {
+    trustedRootJson = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`${where}.trustedRoot: cannot read ${file}`);
+  }
+  try {
+    checkTrustedRoot(trustedRootJson);
+  } catch (err) {
+    throw new ConfigError(`${where}.trustedRoot: ${(err as Error).message}`);
+  }
+  return { identities, trustedRootJson };
 }
 
 /** The CLI's `--config repos.yaml`: `repositories: [{name, url, ...}]` (product.md). */

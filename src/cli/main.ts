@@ -6,6 +6,7 @@ import type { OriginReport } from '../model/report.ts';
 import type { ReleaseRecord } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
 import type { CliConfig } from './config.ts';
+import { neutralize } from '../util/terminal.ts';
 
 // Modules are imported by the command that needs them: `--help` loads none, and `scan` has its first
 // request to the API server in flight while the analysis modules load.
@@ -155,8 +156,16 @@ async function printReports(reports: readonly OriginReport[], errors: readonly s
   const { renderJson, renderTable } = await import('./output.ts');
   await logFailures(failed);
   process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports));
-  for (const e of errors) process.stderr.write(`chartorigin: ${e}\n`);
+  for (const e of errors) say(e);
   return errors.length ? 1 : 0;
+}
+
+/**
+ * One line on stderr. Error messages echo input (a file name, a config value, a release's chart name, a
+ * repository's answer), so they are neutralized like the table.
+ */
+function say(message: string): void {
+  process.stderr.write(`chartorigin: ${neutralize(message)}\n`);
 }
 
 function usage(code: number): number {
@@ -186,11 +195,12 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
-      process.stderr.write(`chartorigin: ${err.message}\n${USAGE}\n`);
+      say(err.message);
+      process.stderr.write(`${USAGE}\n`);
       return 2;
     }
     // Bad input or config (ConfigError, InputError, ReleaseDecodeError) and everything else: one line, exit 1.
-    process.stderr.write(`chartorigin: ${err instanceof Error ? err.message : String(err)}\n`);
+    say(err instanceof Error ? err.message : String(err));
     return 1;
   }
 }
@@ -202,7 +212,7 @@ export function runCli(): void {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`chartorigin: ${err instanceof Error ? err.message : String(err)}\n`);
+      say(err instanceof Error ? err.message : String(err));
       process.exitCode = 1;
     },
   );

@@ -1,4 +1,5 @@
 import type { OriginReport } from '../model/report.ts';
+import { neutralize } from '../util/terminal.ts';
 
 /** `-o json`: one object per release shaped like ChartOrigin.status, plus name and namespace. */
 function reportJson(r: OriginReport): Record<string, unknown> {
@@ -27,9 +28,12 @@ function row(r: OriginReport): string[] {
   ];
 }
 
-/** `-o table`: kubectl-style columns, padded. */
+/**
+ * `-o table`: kubectl-style columns, padded. Every cell comes from a release Secret or a repository and is
+ * neutralized: one line per release whatever its chart name holds, and no escape sequence reaches the terminal.
+ */
 export function renderTable(reports: readonly OriginReport[]): string {
-  const rows = [[...COLUMNS], ...reports.map(row)];
+  const rows = [[...COLUMNS], ...reports.map((r) => row(r).map(neutralize))];
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd()).join('\n') + '\n';
 }

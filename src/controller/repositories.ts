@@ -2,15 +2,17 @@ import type { Logger } from 'pino';
 import type { Condition } from '../model/report.ts';
 import type { ChartOriginMetrics } from '../publish/metrics.ts';
 import { createChartSource } from '../sources/source.ts';
-import type { ChartSource, RepositoryConfig } from '../model/repository.ts';
+import type { ChartSource, KeylessPolicy, RepositoryConfig } from '../model/repository.ts';
 import { redactUrl } from '../sources/url.ts';
-import { GROUP, VERSION } from '../publish/chart-origins.ts';
+import { GROUP, plainCondition, VERSION } from '../publish/chart-origins.ts';
 import { readSecret } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { kubeRequest } from '../kube/raw-client.ts';
 import { MetadataReflector, type ObjectMeta } from '../kube/reflector.ts';
 import { sleep } from '../util/sleep.ts';
 import { checkKeyring } from '../signatures/prov.ts';
+import { cosignKeys as parseCosignKeys, identityMatcher } from '../signatures/cosign.ts';
+import { trustFromJson } from '../signatures/sigstore-trust.ts';
 import { credentialsFromSecret, keyringFromSecret, cosignKeysFromSecret, parseRepositorySpec, toRepositoryConfig } from '../sources/chart-repository.ts';
 import type { RepositoryView } from './reconciler.ts';
 import { formatTime } from '../util/time.ts';
@@ -160,6 +162,11 @@ export class RepositoryManager implements RepositoryView {
       if (parsed.cosignKeySecretRef) {
         cosignKeys = cosignKeysFromSecret((await readSecret(this.#o.kubeConfig, parsed.cosignKeySecretRef)).data);
         if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
+        try {
+          parseCosignKeys(cosignKeys);
+        } catch (err) {
+          throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name}: ${(err as Error).message}`);
+        }
       }
       let keyring: string[] | undefined;
       if (parsed.keyringSecretRef) {
@@ -170,10 +177,27 @@ export class RepositoryManager implements RepositoryView {
         } catch (err) {
           throw new Error(`Secret ${parsed.keyringSecretRef.namespace}/${parsed.keyringSecretRef.name}: ${(err as Error).message}`);
         }
-      } else if (parsed.requireSignature) {
-        throw new Error('spec.requireSignature needs spec.keyringSecretRef (the keys that may sign)');
+      } else if (parsed.requireSignature && !parsed.cosignKeySecretRef && !parsed.keyless) {
+        throw new Error('spec.requireSignature needs spec.keyringSecretRef, spec.cosignKeySecretRef or spec.keyless (who may sign)');
       }
-      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, keyring, cosignKeys));
+      let keyless: KeylessPolicy | undefined;
+      if (parsed.keyless) {
+        identityMatcher(parsed.keyless.identities);
+        const ref = parsed.keyless.trustedRootSecretRef;
+        let trustedRootJson: string | undefined;
+        if (ref) {
+          const value = (await readSecret(this.#o.kubeConfig, ref)).data?.[ref.key];
+          if (!value) throw new Error(`Secret ${ref.namespace}/${ref.name} has no ${ref.key}`);
+          trustedRootJson = Buffer.from(value, 'base64').toString('utf8');
+          try {
+            await trustFromJson(trustedRootJson);
+          } catch (err) {
+            throw new Error(`Secret ${ref.namespace}/${ref.name}: ${(err as Error).message}`);
+          }
+        }
+        keyless = { identities: parsed.keyless.identities, trustedRootJson };
+      }
+      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, keyring, cosignKeys, keyless));
       this.#bump();
       this.#schedule(managed, 0);
     } catch (err) {
@@ -250,7 +274,7 @@ export class RepositoryManager implements RepositoryView {
           apiVersion: `${GROUP}/${VERSION}`,
           kind: 'ChartRepository',
           metadata: { name: r.name },
-          status: { conditions: [ready], charts: r.charts, lastFetched: r.lastFetched, observedGeneration: r.generation },
+          status: { conditions: [plainCondition(ready)], charts: r.charts, lastFetched: r.lastFetched, observedGeneration: r.generation },
         }),
       });
     } catch (err) {

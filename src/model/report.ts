@@ -29,13 +29,24 @@ export interface OriginCandidate {
   tarballDigest?: string | undefined;
 }
 
-/** A .prov check (HIP-0018 provenance made stronger by the publisher's signature). */
+/**
+ * helm-prov: Helm's OpenPGP .prov; cosign: `cosign sign --key` (`.sig` tag); cosign-keyless: a Fulcio
+ * certificate and a Rekor entry, as a `.sig` tag or a Sigstore bundle referrer; notation: detected only.
+ */
+export type SignatureType = 'helm-prov' | 'cosign' | 'cosign-keyless' | 'notation';
+
+/** A .prov check (HIP-0018 provenance made stronger by the publisher's signature), or an OCI signature check. */
 export interface SignatureStatus {
-  type: 'helm-prov';
+  type: SignatureType;
   verified: boolean;
-  /** Verified | Unsigned | UnknownKey | BadSignature | DigestMismatch | Malformed */
+  /**
+   * Verified | Unsigned | UnknownKey | BadSignature | DigestMismatch | Malformed (all types);
+   * IdentityMismatch | UntrustedRoot | CertificateInvalid | TlogMissing | TimestampInvalid (keyless);
+   * NotVerifiable (a signature kind chartorigin only detects, such as notation).
+   */
   reason: string;
   keyID?: string | undefined;
+  /** helm-prov: the key's user ID; cosign-keyless: the certificate's subject (SAN) and issuer. */
   signer?: string | undefined;
   message: string;
   /** The origin repository requires a good signature (ChartRepository spec.requireSignature). */
@@ -64,6 +75,9 @@ export interface LatestStatus {
   created?: string | undefined;
   deprecated: boolean;
 }
+
+/** metav1.Condition's limit on message (maxLength 32768): messages are cut to it, as plain text (util/terminal.ts plainText). */
+export const MAX_CONDITION_MESSAGE = 32768;
 
 export interface Condition {
   type: string;

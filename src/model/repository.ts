@@ -27,6 +27,39 @@ export interface RepositoryConfig {
   requireSignature?: boolean | undefined;
   /** OCI: PEM public keys that cosign `.sig` signatures of charts are verified against (`cosign sign --key`). */
   cosignPublicKeys?: string[] | undefined;
+  /** OCI: keyless (Sigstore) signatures are verified and must come from one of these identities. */
+  keyless?: KeylessPolicy | undefined;
+}
+
+/**
+ * Who may sign keyless (a Fulcio certificate's OIDC issuer and subject, cosign's
+ * `--certificate-oidc-issuer[-regexp]` / `--certificate-identity[-regexp]`, Flux's `matchOIDCIdentity`):
+ * one of `issuer`/`issuerRegExp` and one of `subject`/`subjectRegExp`. Regular expressions are unanchored
+ * as in cosign and Flux; write `^…$` to match the whole value.
+ */
+export interface OidcIdentity {
+  issuer?: string | undefined;
+  issuerRegExp?: string | undefined;
+  subject?: string | undefined;
+  subjectRegExp?: string | undefined;
+}
+
+export interface KeylessPolicy {
+  /** A signature counts when its certificate matches any of these. */
+  identities: OidcIdentity[];
+  /**
+   * Sigstore `trusted_root.json` (Fulcio CAs, Rekor and CT log keys, timestamp authorities) for
+   * air-gapped clusters and private Sigstore instances; absent: Sigstore's public TUF root.
+   */
+  trustedRootJson?: string | undefined;
+}
+
+/** OCI only: reads the manifests and blobs that refer to a chart (for the signature checks in signatures/). */
+export interface ArtifactReader {
+  /** A manifest of the chart's repository by tag or digest, its digest checked; undefined on 404. */
+  manifest(reference: string, signal?: AbortSignal): Promise<{ digest: string; body: Record<string, unknown> } | undefined>;
+  /** A blob of the chart's repository, size-limited and checked against its digest. */
+  blob(desc: { digest: string; size?: number | undefined }, maxBytes: number, what: string, signal?: AbortSignal): Promise<Buffer>;
 }
 
 /** One published version of a chart, as a repository describes it. */
@@ -66,7 +99,7 @@ export interface Referrer {
   digest: string;
   mediaType?: string | undefined;
   source: ReferrerSource;
-  /** cosign `.sig` with configured keys only: a signature over this chart manifest verifies with one of them. */
+  /** Signatures, when the repository configures keys or keyless identities: this one verifies (signatures/cosign.ts). */
   verified?: boolean | undefined;
 }
 
@@ -106,6 +139,8 @@ export interface ChartSource {
   probe(signal?: AbortSignal): Promise<ProbeResult>;
   /** OCI only: artifacts referring to the chart manifest `manifestDigest` (cached per digest). Never throws. */
   referrers?(chart: string, manifestDigest: string, signal?: AbortSignal): Promise<ReferrersReport>;
+  /** OCI only: reads artifacts referring to manifests of `chart` (signatures). */
+  artifacts?(chart: string): ArtifactReader;
   /** OCI only: set when the tag of `chart` `version` was seen serving another manifest than before. */
   movedTag?(chart: string, version: string): MovedTag | undefined;
   /**

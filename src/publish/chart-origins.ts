@@ -1,8 +1,9 @@
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { OriginSpec } from '../resolve/analyze.ts';
 import { summaryOf, type PublishedSummary } from './origin-events.ts';
-import type { Condition, OriginReport } from '../model/report.ts';
+import { MAX_CONDITION_MESSAGE, type Condition, type OriginReport } from '../model/report.ts';
 import { arr, isObject, str } from '../util/guards.ts';
+import { plainText } from '../util/terminal.ts';
 import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 
 export const GROUP = 'chartorigin.io';
@@ -121,6 +122,14 @@ function notOlder(next: string, known: string): boolean {
 }
 
 /**
+ * Condition messages name charts, repositories and decoder errors (untrusted text) and `kubectl describe`
+ * prints them as they are: control characters removed, bounded. Applied to every condition written.
+ */
+export function plainCondition(c: Condition): Condition {
+  return { ...c, message: plainText(c.message, MAX_CONDITION_MESSAGE) };
+}
+
+/**
  * ChartOrigin objects: the controller creates one per release (metadata only: it never writes spec),
  * owns its status through server-side apply with its own field manager, and deletes it on uninstall.
  *
@@ -205,7 +214,7 @@ export class ChartOriginStore {
       path: `${path(namespace, name)}/status`,
       query: { fieldManager: this.#manager, force: true },
       headers: APPLY,
-      body: JSON.stringify({ apiVersion: API_VERSION, kind: 'ChartOrigin', metadata: { name, namespace }, status: JSON.parse(JSON.stringify(status)) as unknown }),
+      body: JSON.stringify({ apiVersion: API_VERSION, kind: 'ChartOrigin', metadata: { name, namespace }, status: JSON.parse(JSON.stringify({ ...status, conditions: status.conditions.map(plainCondition) })) as unknown }),
     });
     this.#remember(o);
   }

@@ -5,6 +5,7 @@ import { GROUP, VERSION } from './chart-origins.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { formatTime } from '../util/time.ts';
 import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
+import { plainText } from '../util/terminal.ts';
 
 export interface EventTarget {
   namespace: string;
@@ -12,6 +13,7 @@ export interface EventTarget {
   uid?: string | undefined;
 }
 
+/** events.k8s.io/v1 refuses a note over 1 kB; notes are plain text (src/util/terminal.ts plainText). */
 const MAX_NOTE = 1024;
 
 /**
@@ -51,7 +53,7 @@ export class EventRecorder {
             action: 'Analyze',
             reason: note.reason,
             type: note.type,
-            note: note.message.length > MAX_NOTE ? `${note.message.slice(0, MAX_NOTE - 1)}…` : note.message,
+            note: plainText(note.message, MAX_NOTE),
             regarding: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ChartOrigin', namespace: target.namespace, name: target.name, uid: target.uid },
           }),
         });

@@ -444,7 +444,7 @@ export class ChartOriginMetrics {
   }
 }
 
-/** Bounded label value: "" when no signature was checked, else verified / unsigned / unknown_key / bad_signature / digest_mismatch / malformed. */
+/** Bounded label value: "" when no signature was checked, else the reason in snake_case (verified, unsigned, unknown_key, bad_signature, digest_mismatch, malformed, identity_mismatch, untrusted_root, ...: a fixed set, src/model/report.ts). */
 function signatureLabel(report: OriginReport): string {
   const reason = report.origin.signature?.reason;
   return reason ? reason.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase() : '';

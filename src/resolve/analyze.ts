@@ -7,7 +7,12 @@ import { readChartArchive } from '../chart/archive.ts';
 import type { ChartSource, ChartVersionEntry } from '../model/repository.ts';
 import { PublishedChartCache, type PublishedChart } from './chart-cache.ts';
 import { verifyProvenance } from '../signatures/prov.ts';
-import type { Condition, OriginReport, SignatureStatus } from '../model/report.ts';
+import { cosignKeys, identityMatcher, ociSignatureOf, type OciSignaturePolicy } from '../signatures/cosign.ts';
+import { publicSigstoreTrust, trustFromJson } from '../signatures/sigstore-trust.ts';
+import type { TrustMaterial } from '@sigstore/verify';
+import type { Referrer, RepositoryConfig } from '../model/repository.ts';
+import { MAX_CONDITION_MESSAGE, type Condition, type OriginReport, type SignatureStatus } from '../model/report.ts';
+import { plainText } from '../util/terminal.ts';
 
 /** ChartOrigin.spec: user overrides. */
 export interface OriginSpec {
@@ -43,12 +48,73 @@ function failureOf(repository: string, err: unknown): RepositoryFailure {
   return { repository, reason, message: err instanceof Error ? err.message : String(err) };
 }
 
+/** Messages name charts and repositories, untrusted text: kept readable, bounded, control characters removed (also for `-o json`). */
 function condition(status: Condition['status'], reason: string, message: string, now: Date): Condition {
-  return { type: 'Ready', status, reason, message, lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  return { type: 'Ready', status, reason, message: plainText(message, MAX_CONDITION_MESSAGE), lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }
 
 function wantsSignature(source: ChartSource): boolean {
   return source.config.requireSignature === true || (source.config.keyring?.length ?? 0) > 0;
+}
+
+/** Per repository config object: keys parsed, identity expressions compiled and the trusted root read once. */
+const policies = new WeakMap<RepositoryConfig, OciSignaturePolicy>();
+
+function ociPolicy(config: RepositoryConfig): OciSignaturePolicy {
+  let p = policies.get(config);
+  if (p) return p;
+  const keyless = config.keyless;
+  let trust: () => Promise<TrustMaterial>;
+  if (keyless?.trustedRootJson !== undefined) {
+    const json = keyless.trustedRootJson;
+    let material: Promise<TrustMaterial> | undefined;
+    trust = () => (material ??= trustFromJson(json));
+  } else {
+    trust = () => publicSigstoreTrust().trust();
+  }
+  p = {
+    keys: cosignKeys(config.cosignPublicKeys ?? []),
+    keyless: keyless ? { identities: identityMatcher(keyless.identities), trust } : undefined,
+    required: config.requireSignature === true,
+  };
+  policies.set(config, p);
+  return p;
+}
+
+/** OCI signature results per source and chart manifest, for the repository interval (the referrers list is cached as long). */
+const ociChecks = new WeakMap<ChartSource, Map<string, { key: string; status: SignatureStatus | undefined; verified: (boolean | undefined)[]; at: number }>>();
+
+/** The OCI signatures (cosign key, keyless, notation) of the origin chart manifest; `referrers` get `verified`. */
+async function ociSignature(source: ChartSource, chart: string, manifestDigest: string, referrers: Referrer[], now: number, signal?: AbortSignal): Promise<SignatureStatus | undefined> {
+  const reader = source.artifacts?.(chart);
+  if (!reader) return undefined;
+  let cache = ociChecks.get(source);
+  if (!cache) ociChecks.set(source, (cache = new Map()));
+  const key = referrers.map((r) => r.digest).join(',');
+  const hit = cache.get(manifestDigest);
+  if (hit && hit.key === key && now - hit.at < source.config.intervalSeconds * 1000) {
+    referrers.forEach((r, i) => (r.verified = hit.verified[i]));
+    return hit.status;
+  }
+  const status = await ociSignatureOf(reader, manifestDigest, referrers, ociPolicy(source.config), signal);
+  cache.delete(manifestDigest);
+  cache.set(manifestDigest, { key, status, verified: referrers.map((r) => r.verified), at: now });
+  if (cache.size > 1024) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  return status;
+}
+
+/**
+ * One signature status for the origin: a verified one wins; between failures, the kind the repository is
+ * configured for (cosign keys or keyless identities: the OCI one; a keyring: the .prov).
+ */
+function pickSignature(config: RepositoryConfig, prov: SignatureStatus | undefined, oci: SignatureStatus | undefined): SignatureStatus | undefined {
+  if (!prov || !oci) return prov ?? oci;
+  if (prov.verified !== oci.verified) return prov.verified ? prov : oci;
+  const ociConfigured = (config.cosignPublicKeys?.length ?? 0) > 0 || config.keyless !== undefined;
+  return ociConfigured && (config.keyring?.length ?? 0) === 0 ? oci : prov;
 }
 
 /** The origin's .prov check: reported when the repository has a keyring, requires one, or serves a .prov. */
@@ -153,11 +219,23 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   if (origin.manifestDigest && originSource?.referrers) {
     try {
       const r = await originSource.referrers(chart.name, origin.manifestDigest, options.signal);
-      origin.referrers = r.referrers;
+      // Copies: the source caches its list, `verified` belongs to this repository's signature policy.
+      origin.referrers = r.referrers.map((x) => ({ ...x }));
       if (r.note) origin.referrersMessage = r.note;
     } catch (err) {
       origin.referrersMessage = `referrers not read: ${err instanceof Error ? err.message : String(err)}`;
     }
+  }
+  if (origin.manifestDigest && originSource && origin.match === 'Verified') {
+    let oci: SignatureStatus | undefined;
+    try {
+      oci = await ociSignature(originSource, chart.name, origin.manifestDigest, origin.referrers ?? [], now.getTime(), options.signal);
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      // A config the parsers let through but the verifier cannot use (trusted root, expression): named, not fatal.
+      oci = { type: originSource.config.keyless ? 'cosign-keyless' : 'cosign', verified: false, reason: 'Malformed', message: `signature policy unusable: ${err instanceof Error ? err.message : String(err)}`, required: originSource.config.requireSignature === true };
+    }
+    origin.signature = pickSignature(originSource.config, origin.signature, oci);
   }
   // --- end OCI ---
 

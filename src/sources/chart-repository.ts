@@ -1,4 +1,4 @@
-import type { Credentials, RepositoryConfig } from '../model/repository.ts';
+import type { Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
 import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 
@@ -20,6 +20,32 @@ export interface ChartRepositorySpec {
   requireSignature: boolean;
   /** OCI: Secret whose PEM public keys verify cosign `.sig` signatures (reported on origin.referrers). */
   cosignKeySecretRef?: SecretRef | undefined;
+  /** OCI: keyless signatures and who may make them; the trusted root from a Secret or Sigstore's public TUF. */
+  keyless?: { identities: OidcIdentity[]; trustedRootSecretRef?: (SecretRef & { key: string }) | undefined } | undefined;
+}
+
+const IDENTITY_FIELDS = ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp'] as const;
+
+/**
+ * `matchOIDCIdentity` (ChartRepository spec.keyless and the CLI config alike): a non-empty list of
+ * {issuer | issuerRegExp, subject | subjectRegExp}, strings only. Whether the expressions compile is
+ * checked where they are used (src/signatures/cosign.ts identityMatcher).
+ */
+export function parseOidcIdentities(v: unknown, where: string): OidcIdentity[] {
+  if (!Array.isArray(v) || v.length === 0) throw new Error(`${where}: must be a non-empty list of {issuer or issuerRegExp, subject or subjectRegExp}`);
+  return v.map((item, i) => {
+    if (!isObject(item)) throw new Error(`${where}[${i}]: must be a mapping`);
+    const id: OidcIdentity = {};
+    for (const f of IDENTITY_FIELDS) {
+      if (item[f] === undefined) continue;
+      const s = str(item[f]);
+      if (!s) throw new Error(`${where}[${i}].${f}: must be a non-empty string`);
+      id[f] = s;
+    }
+    if ((id.issuer === undefined) === (id.issuerRegExp === undefined)) throw new Error(`${where}[${i}]: give issuer or issuerRegExp (one of them)`);
+    if ((id.subject === undefined) === (id.subjectRegExp === undefined)) throw new Error(`${where}[${i}]: give subject or subjectRegExp (one of them)`);
+    return id;
+  });
 }
 
 function ref(v: unknown, defaultNamespace: string): SecretRef | undefined {
@@ -49,7 +75,17 @@ export function parseRepositorySpec(spec: unknown, defaultNamespace: string): Ch
     keyringSecretRef: ref(spec['keyringSecretRef'], defaultNamespace),
     requireSignature: spec['requireSignature'] === true,
     ...(isObject(spec['cosignKeySecretRef']) ? { cosignKeySecretRef: ref(spec['cosignKeySecretRef'], defaultNamespace) } : {}),
+    ...(spec['keyless'] !== undefined ? { keyless: parseKeyless(spec['keyless'], defaultNamespace) } : {}),
   };
+}
+
+function parseKeyless(v: unknown, defaultNamespace: string): NonNullable<ChartRepositorySpec['keyless']> {
+  if (!isObject(v)) throw new Error('spec.keyless must be an object');
+  const identities = parseOidcIdentities(v['matchOIDCIdentity'], 'spec.keyless.matchOIDCIdentity');
+  const secret = ref(v['trustedRootSecretRef'], defaultNamespace);
+  if (v['trustedRootSecretRef'] !== undefined && !secret) throw new Error('spec.keyless.trustedRootSecretRef needs a name');
+  const key = isObject(v['trustedRootSecretRef']) ? (str(v['trustedRootSecretRef']['key']) ?? 'trusted_root.json') : 'trusted_root.json';
+  return { identities, trustedRootSecretRef: secret ? { ...secret, key } : undefined };
 }
 
 /** Every value of a keyring Secret: each may hold one or more armored (or binary) public keys. */
@@ -104,7 +140,7 @@ export function credentialsFromSecret(type: string | undefined, data: Record<str
   return undefined;
 }
 
-export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, caPem: string | undefined, keyring?: readonly string[], cosignPublicKeys?: string[]): RepositoryConfig {
+export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, caPem: string | undefined, keyring?: readonly string[], cosignPublicKeys?: string[], keyless?: KeylessPolicy): RepositoryConfig {
   return {
     name,
     url: spec.url,
@@ -118,5 +154,6 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     keyring,
     requireSignature: spec.requireSignature,
     cosignPublicKeys,
+    keyless,
   };
 }

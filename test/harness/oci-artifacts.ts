@@ -99,7 +99,7 @@ export async function pushCosignSignature(host: string, repo: string, signed: De
 }
 
 /** The manifest shape cosign pushes for its tags: an image config naming one layer, the layer, the tag. */
-async function pushCosignManifest(host: string, repo: string, layerMediaType: string, layer: Buffer, annotations: Record<string, string>, tag: string): Promise<Descriptor> {
+export async function pushCosignManifest(host: string, repo: string, layerMediaType: string, layer: Buffer, annotations: Record<string, string>, tag: string): Promise<Descriptor> {
   const config = Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [digestOf(layer)] } }));
   await pushBlob(host, repo, config);
   await pushBlob(host, repo, layer);

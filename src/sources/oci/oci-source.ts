@@ -1,11 +1,11 @@
 import semver from 'semver';
 import { isObject } from '../../util/guards.ts';
 import { repositoryHttpClient, type HttpClient, type RepositoryHttpOptions } from '../http/client.ts';
-import type { KeyObject } from 'node:crypto';
-import { cosignKeys, listReferrers } from './referrers.ts';
-import { OciClient, type OciDescriptor, type OciManifest } from './client.ts';
+import { listReferrers } from './referrers.ts';
+import { DOCKER_MANIFEST, OCI_MANIFEST, OciClient, type OciDescriptor, type OciManifest } from './client.ts';
 import {
   RepoError,
+  type ArtifactReader,
   type ChartSource,
   type ChartVersionEntry,
   type Credentials,
@@ -88,7 +88,6 @@ export class OciChartSource implements ChartSource {
   readonly #details = new Map<string, Details>();
   readonly #referrers = new Map<string, { chart: string; report: ReferrersReport; fetchedAt: number }>();
   readonly #moved = new Map<string, MovedTag>();
-  readonly #cosignKeys: KeyObject[];
   #everUp = false;
 
   constructor(config: RepositoryConfig, options: OciSourceOptions = {}) {
@@ -100,7 +99,6 @@ export class OciChartSource implements ChartSource {
     this.#host = new URL(parsed.base).host;
     this.#http = repositoryHttpClient(config, options.http);
     this.client = new OciClient(config.name, parsed.base, this.#http, config.credentials ?? parsed.credentials, config.plainHTTP, this.#now);
-    this.#cosignKeys = cosignKeys(config.cosignPublicKeys ?? []);
   }
 
   /** `<prefix>/<chart>` in the registry. */
@@ -233,7 +231,7 @@ export class OciChartSource implements ChartSource {
     let changed = false;
     const key = (r: ReferrersReport): string => r.referrers.map((x) => `${x.kind}/${x.digest}/${String(x.verified)}`).join(',') + `#${r.total}`;
     for (const [digest, before] of [...this.#referrers].reverse().slice(0, this.#options.maxTagChecks ?? 200)) {
-      const after = await listReferrers(this.client, this.repositoryName(before.chart), digest, { maxListed: this.#options.maxReferrers, cosignKeys: this.#cosignKeys, signal });
+      const after = await listReferrers(this.client, this.repositoryName(before.chart), digest, { maxListed: this.#options.maxReferrers, signal });
       if (after.note && after.note.includes('failed')) continue;
       this.#referrers.set(digest, { chart: before.chart, report: after, fetchedAt: this.#now() });
       if (key(after) !== key(before.report)) changed = true;
@@ -267,6 +265,15 @@ export class OciChartSource implements ChartSource {
     return moved;
   }
 
+  /** The signature checks (src/signatures/cosign.ts) read through the same client, auth and limits. */
+  artifacts(chart: string): ArtifactReader {
+    const name = this.repositoryName(chart);
+    return {
+      manifest: (reference, signal) => this.client.anyManifest(name, reference, { accept: `${OCI_MANIFEST}, ${DOCKER_MANIFEST};q=0.5`, maxBytes: 1024 * 1024, signal }),
+      blob: (desc, maxBytes, what, signal) => this.client.blob(name, desc, { maxBytes, signal, what }),
+    };
+  }
+
   movedTag(chart: string, version: string): MovedTag | undefined {
     return this.#moved.get(`${chart}:${version}`);
   }
@@ -282,7 +289,7 @@ export class OciChartSource implements ChartSource {
   }
 
   async #readReferrers(chart: string, manifestDigest: string, signal?: AbortSignal): Promise<ReferrersReport> {
-    const report = await listReferrers(this.client, this.repositoryName(chart), manifestDigest, { maxListed: this.#options.maxReferrers, cosignKeys: this.#cosignKeys, signal });
+    const report = await listReferrers(this.client, this.repositoryName(chart), manifestDigest, { maxListed: this.#options.maxReferrers, signal });
     this.#referrers.delete(manifestDigest);
     this.#referrers.set(manifestDigest, { chart, report, fetchedAt: this.#now() });
     if (this.#referrers.size > 1024) {

@@ -1,4 +1,3 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { isObject, str, type JsonObject } from '../../util/guards.ts';
 import { normalizeDigest } from '../http/index-parse.ts';
 import { DOCKER_MANIFEST, nextLink, OCI_INDEX, OCI_MANIFEST, type OciClient } from './client.ts';
@@ -9,11 +8,11 @@ import { RepoError, type Referrer, type ReferrerKind, type ReferrerSource, type 
  * schema fallback for registries without it, and cosign's own `sha256-<hex>.sig|.att|.sbom` tags (which
  * cosign writes whatever the registry supports). Pure parsing and classification here, I/O in
  * listReferrers; every failure becomes a note, never an exception: referrers are extra information.
+ * Signatures are verified later, in src/signatures/cosign.ts.
  */
 
 export const COSIGN_SIMPLESIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const DSSE_ENVELOPE = 'application/vnd.dsse.envelope.v1+json';
-const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 
 const SIGNATURE_TYPES = new Set([
   COSIGN_SIMPLESIGNING,
@@ -119,60 +118,7 @@ export function mergeReferrers(lists: Referrer[][]): Referrer[] {
   return [...seen.values()].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 }
 
-/** PEM public keys → key objects; a PEM that is not a public key is an error naming its position only. */
-export function cosignKeys(pems: readonly string[]): KeyObject[] {
-  return pems.map((pem, i) => {
-    try {
-      return createPublicKey(pem);
-    } catch {
-      throw new Error(`cosign public key ${i + 1} is not a PEM public key`);
-    }
-  });
-}
-
-/**
- * cosign's simple signing (`cosign sign --key`): the payload must name `subject` as the signed manifest
- * and the signature (base64, over the payload bytes) must verify with one of `keys` (ECDSA/RSA with
- * SHA-256, Ed25519). Keyless signatures (Fulcio certificate, Rekor entry) are not checked here.
- */
-export function verifySimpleSigning(payload: Buffer, signatureB64: string, subject: string, keys: readonly KeyObject[]): boolean {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return false;
-  }
-  const critical = isObject(doc) && isObject(doc['critical']) ? doc['critical'] : undefined;
-  const image = critical && isObject(critical['image']) ? critical['image'] : undefined;
-  if (!critical || str(critical['type']) !== 'cosign container image signature' || normalizeDigest(image?.['docker-manifest-digest']) !== subject) return false;
-  const sig = Buffer.from(signatureB64, 'base64');
-  if (sig.length === 0) return false;
-  return keys.some((key) => {
-    try {
-      return verify(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', payload, key, sig);
-    } catch {
-      return false;
-    }
-  });
-}
-
-async function verifyCosignSig(client: OciClient, name: string, subject: string, body: JsonObject, keys: readonly KeyObject[], o: ReferrersOptions): Promise<boolean> {
-  const layers = Array.isArray(body['layers']) ? body['layers'].filter(isObject) : [];
-  for (const l of layers.slice(0, 10)) {
-    const digest = normalizeDigest(l['digest']);
-    const annotations = isObject(l['annotations']) ? l['annotations'] : {};
-    const signature = str(annotations[COSIGN_SIGNATURE_ANNOTATION]);
-    if (str(l['mediaType']) !== COSIGN_SIMPLESIGNING || !digest || !signature) continue;
-    const size = typeof l['size'] === 'number' ? l['size'] : undefined;
-    const payload = await client.blob(name, { digest, size }, { maxBytes: 64 * 1024, signal: o.signal, what: `cosign payload of ${name}@${subject}` });
-    if (verifySimpleSigning(payload, signature, subject, keys)) return true;
-  }
-  return false;
-}
-
 export interface ReferrersOptions {
-  /** Verify cosign `.sig` signatures against these keys (see cosignKeys). */
-  cosignKeys?: readonly KeyObject[] | undefined;
   /** Referrers listed at most (the total is still counted); default 20. */
   maxListed?: number | undefined;
   /** Pages of the referrers API followed at most (`Link: rel="next"`); default 5. */
@@ -230,9 +176,7 @@ async function cosignTags(client: OciClient, name: string, digest: string, o: Re
   for (const suffix of ['sig', 'att', 'sbom'] as const) {
     const m = await client.anyManifest(name, `${digestTag(digest)}.${suffix}`, { accept: `${OCI_MANIFEST}, ${DOCKER_MANIFEST};q=0.5`, maxBytes: o.maxIndexBytes ?? 1024 * 1024, signal: o.signal });
     if (!m) continue;
-    const r = classifyManifest(m.body, m.digest, 'cosign-tag', suffix);
-    if (suffix === 'sig' && o.cosignKeys?.length) r.verified = await verifyCosignSig(client, name, digest, m.body, o.cosignKeys, o);
-    out.push(r);
+    out.push(classifyManifest(m.body, m.digest, 'cosign-tag', suffix));
   }
   return applyArtifactTypeFilter(out, o.artifactType, null);
 }

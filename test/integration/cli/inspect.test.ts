@@ -196,4 +196,26 @@ describe('chartorigin inspect against real repositories', () => {
     const r2 = spawnSync(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'inspect', '-o', 'xml'], { input: '', encoding: 'utf8' });
     assert.equal(r2.status, 2);
   });
+
+  it('prints one escaped table row for a release whose chart name carries a newline, an OSC title and a clear-screen', async () => {
+    // Helm itself strips such names (Chart.yaml metadata is sanitised on load), so the attacker writes the
+    // release Secret directly: a real release, its chart name replaced.
+    const release = await releaseJson('hostile', repos.main.charts['webapp-1.0.0']!.path);
+    const chart = release['chart'] as { metadata: { name: string } };
+    chart.metadata.name = 'web"\n# HELP x\nevil{a="b"}\u001b]0;owned\u0007\u001b[2J';
+    const file = join(work, 'hostile.json');
+    writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [releaseSecret(JSON.stringify(release), 'hostile', 1)] }));
+    const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'inspect', file, '--config', config], { timeout: 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    assert.equal(status, 0, stderr);
+    const lines = stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 2, stdout);
+    assert.match(lines[0] ?? '', /^NAMESPACE\s+NAME\s+CHART/);
+    assert.match(lines[1] ?? '', /^apps\s+hostile\s+web"\\n# HELP x\\nevil\{a="b"\}\\x1b\]0;owned\\x07\\x1b\[2J\s+1\.0\.0\s/);
+    assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(stdout + stderr), 'no control character but the line ends');
+  });
 });

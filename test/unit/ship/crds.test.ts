@@ -163,7 +163,7 @@ describe('ChartRepository CRD', () => {
 
   test('spec fields, defaults and required url', () => {
     const spec = at(repoSchema, 'spec');
-    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'timeout', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'keyringSecretRef', 'cosignKeySecretRef']);
+    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'timeout', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'keyringSecretRef', 'cosignKeySecretRef', 'keyless']);
     assert.deepEqual(spec.required, ['url']);
     assert.equal(at(spec, 'interval').default, '1h');
     assert.equal(at(spec, 'timeout').default, '60s');
@@ -173,6 +173,9 @@ describe('ChartRepository CRD', () => {
       assert.deepEqual(Object.keys(at(spec, r).properties ?? {}), ['name', 'namespace']);
       assert.deepEqual(at(spec, r).required, ['name']);
     }
+    assert.deepEqual(at(spec, 'keyless').required, ['matchOIDCIdentity']);
+    assert.deepEqual(Object.keys(at(spec, 'keyless.matchOIDCIdentity.[]').properties ?? {}), ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp']);
+    assert.deepEqual(Object.keys(at(spec, 'keyless.trustedRootSecretRef').properties ?? {}), ['name', 'namespace', 'key']);
     assert.deepEqual(Object.keys(at(repoSchema, 'status').properties ?? {}), ['conditions', 'charts', 'lastFetched', 'observedGeneration']);
   });
 
