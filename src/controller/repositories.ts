@@ -5,12 +5,11 @@ import { createChartSource } from '../sources/source.ts';
 import type { ChartSource, RepositoryConfig } from '../model/repository.ts';
 import { redactUrl } from '../sources/url.ts';
 import { GROUP, VERSION } from '../publish/chart-origins.ts';
-import { readSecret } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { kubeRequest } from '../kube/raw-client.ts';
 import { MetadataReflector, sleep, type ObjectMeta } from '../kube/reflector.ts';
 import { checkKeyring } from '../signatures/prov.ts';
-import { credentialsFromSecret, keyringFromSecret, cosignKeysFromSecret, parseRepositorySpec, toRepositoryConfig } from '../sources/chart-repository.ts';
+import { parseRepositorySpec, resolveChartRepository } from '../sources/chart-repository.ts';
 import type { RepositoryView } from './reconciler.ts';
 
 interface Managed {
@@ -141,37 +140,16 @@ export class RepositoryManager implements RepositoryView {
     this.#repos.set(m.name, managed);
     const spec = (m.object as { spec?: unknown } | undefined)?.spec;
     try {
-      const parsed = parseRepositorySpec(spec, this.#o.defaultNamespace);
-      let credentials;
-      if (parsed.secretRef) {
-        const s = await readSecret(this.#o.kubeConfig, parsed.secretRef);
-        credentials = credentialsFromSecret(s.type, s.data, parsed.url);
-      }
-      let caPem: string | undefined;
-      if (parsed.caSecretRef) {
-        const s = await readSecret(this.#o.kubeConfig, parsed.caSecretRef);
-        const ca = s.data?.['ca.crt'];
-        if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
-        caPem = Buffer.from(ca, 'base64').toString('utf8');
-      }
-      let cosignKeys: string[] | undefined;
-      if (parsed.cosignKeySecretRef) {
-        cosignKeys = cosignKeysFromSecret((await readSecret(this.#o.kubeConfig, parsed.cosignKeySecretRef)).data);
-        if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
-      }
-      let keyring: string[] | undefined;
-      if (parsed.keyringSecretRef) {
-        const s = await readSecret(this.#o.kubeConfig, parsed.keyringSecretRef);
-        keyring = keyringFromSecret(s.data);
+      const config = await resolveChartRepository(this.#o.kubeConfig, m.name, spec, this.#o.defaultNamespace);
+      if (config.keyring) {
         try {
-          await checkKeyring(keyring);
+          await checkKeyring(config.keyring);
         } catch (err) {
-          throw new Error(`Secret ${parsed.keyringSecretRef.namespace}/${parsed.keyringSecretRef.name}: ${(err as Error).message}`);
+          const ref = parseRepositorySpec(spec, this.#o.defaultNamespace).keyringSecretRef;
+          throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
         }
-      } else if (parsed.requireSignature) {
-        throw new Error('spec.requireSignature needs spec.keyringSecretRef (the keys that may sign)');
       }
-      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, keyring, cosignKeys));
+      managed.source = createChartSource(config);
       this.#bump();
       this.#schedule(managed, 0);
     } catch (err) {

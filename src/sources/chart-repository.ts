@@ -1,6 +1,8 @@
 import type { Credentials, RepositoryConfig } from '../model/repository.ts';
-import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
+import { readSecret } from '../kube/core-objects.ts';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
+import { CHART_REPOSITORY_SPEC_KEYS, ConfigError, parseRepositorySettings } from './repository-config.ts';
 
 export interface SecretRef {
   name: string;
@@ -27,27 +29,24 @@ function ref(v: unknown, defaultNamespace: string): SecretRef | undefined {
   return { name: v['name'], namespace: str(v['namespace']) || defaultNamespace };
 }
 
-/** ChartRepository.spec → plain data; throws a message for the Ready condition when it is unusable. */
+/**
+ * ChartRepository.spec → plain data; throws a message for the Ready condition when it is unusable. The shared
+ * fields go through the same parser as the CLI's --config file.
+ */
 export function parseRepositorySpec(spec: unknown, defaultNamespace: string): ChartRepositorySpec {
-  if (!isObject(spec)) throw new Error('spec is missing');
-  const url = str(spec['url']);
-  if (!url || !/^(https?|oci):\/\/[^/\s]+/.test(url)) throw new Error('spec.url must start with http://, https:// or oci://');
-  const interval = str(spec['interval']) ?? '1h';
-  const intervalSeconds = parseDuration(interval);
-  if (!intervalSeconds) throw new Error(`spec.interval "${interval}" is not a duration`);
-  const timeoutSeconds = parseTimeout(str(spec['timeout']), (m) => new Error(`spec.timeout ${m}`));
-  const priority = typeof spec['priority'] === 'number' ? spec['priority'] : 0;
+  if (!isObject(spec)) throw new ConfigError('spec is missing');
+  const settings = parseRepositorySettings(spec, 'spec', CHART_REPOSITORY_SPEC_KEYS);
   return {
-    url: url.replace(/\/+$/, ''),
-    intervalSeconds,
-    timeoutSeconds,
-    priority,
+    url: settings.url,
+    intervalSeconds: settings.intervalSeconds,
+    timeoutSeconds: settings.timeoutSeconds,
+    priority: settings.priority,
     secretRef: ref(spec['secretRef'], defaultNamespace),
     caSecretRef: ref(spec['caSecretRef'], defaultNamespace),
-    insecureSkipTLSVerify: spec['insecureSkipTLSVerify'] === true,
-    plainHTTP: spec['plainHTTP'] === true,
+    insecureSkipTLSVerify: settings.insecureSkipTLSVerify,
+    plainHTTP: settings.plainHTTP,
     keyringSecretRef: ref(spec['keyringSecretRef'], defaultNamespace),
-    requireSignature: spec['requireSignature'] === true,
+    requireSignature: settings.requireSignature,
     ...(isObject(spec['cosignKeySecretRef']) ? { cosignKeySecretRef: ref(spec['cosignKeySecretRef'], defaultNamespace) } : {}),
   };
 }
@@ -119,4 +118,38 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     requireSignature: spec.requireSignature,
     cosignPublicKeys,
   };
+}
+
+/**
+ * A ChartRepository object → the repository it declares, with credentials, CA, keyring and cosign keys read
+ * from the Secrets it references (with `kc`'s permissions). The controller and the CLI's cluster discovery
+ * both use this, so a repository is read the same way wherever it is used. The keyring is returned unchecked:
+ * checking it needs the signature code, a later pipeline stage.
+ */
+export async function resolveChartRepository(kc: KubeConfig, name: string, spec: unknown, defaultNamespace: string): Promise<RepositoryConfig> {
+  const parsed = parseRepositorySpec(spec, defaultNamespace);
+  let credentials: Credentials | undefined;
+  if (parsed.secretRef) {
+    const s = await readSecret(kc, parsed.secretRef);
+    credentials = credentialsFromSecret(s.type, s.data, parsed.url);
+  }
+  let caPem: string | undefined;
+  if (parsed.caSecretRef) {
+    const s = await readSecret(kc, parsed.caSecretRef);
+    const ca = s.data?.['ca.crt'];
+    if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
+    caPem = Buffer.from(ca, 'base64').toString('utf8');
+  }
+  let cosignKeys: string[] | undefined;
+  if (parsed.cosignKeySecretRef) {
+    cosignKeys = cosignKeysFromSecret((await readSecret(kc, parsed.cosignKeySecretRef)).data);
+    if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
+  }
+  let keyring: string[] | undefined;
+  if (parsed.keyringSecretRef) {
+    keyring = keyringFromSecret((await readSecret(kc, parsed.keyringSecretRef)).data);
+  } else if (parsed.requireSignature) {
+    throw new Error('spec.requireSignature needs spec.keyringSecretRef (the keys that may sign)');
+  }
+  return toRepositoryConfig(name, parsed, credentials, caPem, keyring, cosignKeys);
 }
