@@ -5,8 +5,9 @@ import type { Condition, OriginReport } from '../model/report.ts';
 import { isObject } from '../util/guards.ts';
 import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 
-export const GROUP = 'chartorigin.io';
-export const VERSION = 'v1alpha1';
+import { GROUP, VERSION } from '../model/api.ts';
+
+export { GROUP, VERSION };
 const API_VERSION = `${GROUP}/${VERSION}`;
 const APPLY = { 'Content-Type': 'application/apply-patch+yaml' };
 
