@@ -302,7 +302,14 @@ function runExecPlugin(exec: JsonObject, cluster: JsonObject, user: string): Pro
 }
 
 async function loadAuthProvider(minified: string): Promise<PluginConfig> {
-  const { KubeConfig: ClientNodeConfig } = await import('@kubernetes/client-node');
+  let clientNode: typeof import('@kubernetes/client-node');
+  try {
+    clientNode = await import('@kubernetes/client-node');
+  } catch {
+    // The single-file executable leaves client-node out (it would double its size for this one case).
+    throw new KubeConfigError('auth-provider plugins need chartorigin installed with npm (the single-file executable does not include them); use an exec plugin instead');
+  }
+  const { KubeConfig: ClientNodeConfig } = clientNode;
   const kc = new ClientNodeConfig();
   kc.loadFromString(minified);
   return kc;
