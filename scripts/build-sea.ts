@@ -49,10 +49,12 @@ export async function buildSea(outDir: string): Promise<string> {
     banner: { js: 'var __chartorigin_module_url = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;' },
     logLevel: 'warning',
   });
+  const bundled = performance.now();
   const blob = join(outDir, 'chartorigin.blob');
   const config = join(outDir, 'sea-config.json');
   writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
   quiet(process.execPath, ['--experimental-sea-config', config]);
+  const blobbed = performance.now();
   const exe = join(outDir, process.platform === 'win32' ? 'chartorigin.exe' : 'chartorigin');
   rmSync(exe, { force: true });
   copyFileSync(process.execPath, exe);
@@ -64,7 +66,9 @@ export async function buildSea(outDir: string): Promise<string> {
   if (process.platform === 'darwin') execFileSync('codesign', ['--sign', '-', exe]);
   rmSync(blob, { force: true });
   rmSync(config, { force: true });
-  process.stderr.write(`built ${exe} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
+  const done = performance.now();
+  process.stderr.write(`built ${exe} in ${s(started, done)} s (bundle ${s(started, bundled)} s, blob ${s(bundled, blobbed)} s, copy and inject ${s(blobbed, done)} s)\n`);
   return exe;
 }
 
