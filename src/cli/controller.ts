@@ -21,8 +21,11 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --watch-chart-repositories=true|false   (default true; false when the CRD is not installed)
   --verify=true|false            download tarballs and compare content (default true)
   --concurrency 4                releases analysed at once
-  --kubeconfig F --context C     out-of-cluster use
-  --log-level info`;
+  --kubeconfig F                 out-of-cluster use: this kubeconfig (kubectl's rules without it)
+  --context C                    out-of-cluster use: this kubeconfig context
+  --log-level info
+  --help                         this help
+  --version                      print the version`;
 
 function boolFlag(v: string | undefined, name: string, dflt: boolean): boolean {
   if (v === undefined) return dflt;
