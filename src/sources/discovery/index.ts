@@ -41,15 +41,20 @@ function suffixFor(origin: string): string {
   return SUFFIX[origin] ?? origin.split(/[\s(]/)[0]?.toLowerCase().replace(/[^a-z0-9-]/g, '') ?? 'other';
 }
 
-/** One list from the sets: duplicates by URL dropped (first wins), names made unique. */
-export function assembleRepositories(sets: readonly SourceSet[]): DiscoveredRepository[] {
+/**
+ * One list from the sets: duplicates by URL dropped (first wins), names made unique. `used[i]` receives how
+ * many of set i's repositories made it into the list.
+ */
+export function assembleRepositories(sets: readonly SourceSet[], used: number[] = []): DiscoveredRepository[] {
   const byUrl = new Set<string>();
   const names = new Set<string>();
   const out: DiscoveredRepository[] = [];
-  for (const set of sets) {
+  for (const [i, set] of sets.entries()) {
+    used[i] = 0;
     for (const r of set.repositories) {
       const key = urlKey(r.config.url);
       if (!r.error && byUrl.has(key)) continue;
+      used[i] = (used[i] ?? 0) + 1;
       byUrl.add(key);
       let name = r.config.name;
       if (names.has(name)) {
@@ -91,6 +96,8 @@ export async function withRegistryLogins(repos: readonly DiscoveredRepository[],
 /** Everything the CLI uses: the sets found and the final list. */
 export interface SourcesFound {
   sets: SourceSet[];
+  /** Per set: how many of its repositories are used (the others were declared earlier under the same URL). */
+  used: number[];
   repositories: DiscoveredRepository[];
   registryLogins: string[];
 }
@@ -101,9 +108,10 @@ export interface SourcesFound {
  */
 export async function findSources(configSet: SourceSet | undefined, ctx: DiscoveryContext, discover: boolean): Promise<SourcesFound> {
   const sets = [...(configSet ? [configSet] : []), ...(discover ? await discoverSourceSets(ctx) : [])];
-  const assembled = assembleRepositories(sets);
-  const { repositories, used } = discover ? await withRegistryLogins(assembled, loadRegistryLogins(ctx.env)) : { repositories: assembled, used: [] };
-  return { sets, repositories, registryLogins: used };
+  const used: number[] = [];
+  const assembled = assembleRepositories(sets, used);
+  const logins = discover ? await withRegistryLogins(assembled, loadRegistryLogins(ctx.env)) : { repositories: assembled, used: [] };
+  return { sets, used, repositories: logins.repositories, registryLogins: logins.used };
 }
 
 /** The line on stderr naming the sources used, or the hint when there are none. */
@@ -115,9 +123,11 @@ export function describeSources(found: SourcesFound, ctx: DiscoveryContext, disc
       : 'discovery is off (--no-discover) and --config names none';
     return `chartorigin: no chart repositories to compare with (${looked}${notes.length ? `; ${notes.join('; ')}` : ''}), so every release will show NotFound. Add one with "helm repo add NAME URL", or give --config repos.yaml.`;
   }
-  const parts = found.sets.map((s) => {
-    const n = s.repositories.length;
-    return `${s.origin}: ${n} ${n === 1 ? 'repository' : 'repositories'}${s.notes.length ? ` (${s.notes.join(', ')})` : ''}`;
+  const parts = found.sets.map((s, i) => {
+    const n = found.used[i] ?? s.repositories.length;
+    const dropped = s.repositories.length - n;
+    const notes = [...s.notes, ...(dropped ? [`${dropped} more declared earlier under the same URL`] : [])];
+    return `${s.origin}: ${n} ${n === 1 ? 'repository' : 'repositories'}${notes.length ? ` (${notes.join(', ')})` : ''}`;
   });
   if (found.registryLogins.length) parts.push(`registry logins for ${found.registryLogins.join(', ')}`);
   return `chartorigin: using ${parts.join('; ')}`;

@@ -142,7 +142,9 @@ describe('Helm repositories, cached indexes and registry logins', () => {
       ['main@cluster', 'https://other.example'],
       ['main@helm', 'https://third.example'],
     ]);
-    const line = describeSources({ sets, repositories: assembleRepositories(sets), registryLogins: ['r.example'] }, ctx({}), true);
-    assert.equal(line, 'chartorigin: using --config r.yaml: 1 repository; ChartRepositories in the cluster: 2 repositories; Helm (~/.config/helm/repositories.yaml): 2 repositories; registry logins for r.example');
+    const used: number[] = [];
+    const repositories = assembleRepositories(sets, used);
+    const line = describeSources({ sets, used, repositories, registryLogins: ['r.example'] }, ctx({}), true);
+    assert.equal(line, 'chartorigin: using --config r.yaml: 1 repository; ChartRepositories in the cluster: 1 repository (1 more declared earlier under the same URL); Helm (~/.config/helm/repositories.yaml): 1 repository (1 more declared earlier under the same URL); registry logins for r.example');
   });
 });
