@@ -5,9 +5,9 @@
  *
  *   npm run demo               run and tear down
  *   npm run demo -- --keep     leave everything running until Ctrl-C (prints a KUBECONFIG to explore)
+ *   npm run demo -- --help     this usage
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageChart, scratchDir } from '../test/harness/charts.ts';
@@ -16,10 +16,32 @@ import { eventually, installCrds, startControllerProcess } from '../test/harness
 import { startTestEnvironment, stopAllEnvironments, type RunningEnv } from '../test/harness/environment.ts';
 import { helmInstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../test/harness/helm.ts';
 import { onInterrupt } from '../test/harness/processes.ts';
-import { REPO_ROOT } from '../test/harness/tools.ts';
+import { REPO_ROOT, toolPath, toolsPathEnv } from '../test/harness/tools.ts';
 import { neutralize } from '../src/util/terminal.ts';
 
-const { values: flags } = parseArgs({ options: { keep: { type: 'boolean', default: false } } });
+const USAGE = `Usage: npm run demo [-- --keep]
+
+Starts a private kube-apiserver + etcd, an OCI registry and chart repositories on 127.0.0.1, installs
+releases with real helm 3 and helm 4, runs \`chartorigin scan -A\` (repositories found from the Helm
+configuration and the cluster, no config file) and the controller, then tears everything down.
+
+  --keep    leave everything running until Ctrl-C, and print the KUBECONFIG and Helm settings to explore it
+  --help    show this help`;
+
+function flagsOrExit(): { keep: boolean } {
+  try {
+    const { values } = parseArgs({ options: { keep: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    return { keep: values.keep };
+  } catch (err) {
+    process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
+const flags = flagsOrExit();
 
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 let stepNo = 0;
@@ -45,17 +67,17 @@ interface DemoRelease {
   why: string;
 }
 
-function run(cmd: string, args: readonly string[]): Promise<number | null> {
+function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CHARTORIGIN_LOG_LEVEL: process.env['CHARTORIGIN_LOG_LEVEL'] ?? 'warn' } });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
     child.on('error', reject);
     child.on('exit', (code) => resolve(code));
   });
 }
 
-function capture(cmd: string, args: readonly string[]): Promise<string> {
+function capture(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -127,28 +149,34 @@ async function main(): Promise<void> {
     for (const line of stored.trimEnd().split('\n')) say(line);
 
     step(
-      'Tell chartorigin where charts may come from',
-      'The same list a ChartRepository object holds in the cluster, as a file for the command line:',
+      'Set up Helm as a user would: `helm repo add` for the two repositories',
+      'chartorigin needs no config file: it reads the repositories Helm knows (and their cached indexes, so the',
+      'scan downloads no index), `helm registry login` credentials, and ChartRepository objects in the cluster.',
+      'The OCI registry is declared as a ChartRepository (Helm has no list of OCI repositories).',
     );
-    const workDir = scratchDir('demo');
-    const config = join(workDir, 'repos.yaml');
-    const configText = `repositories:\n  - name: main\n    url: ${main}\n  - name: fork\n    url: ${fork}\n  - name: oci\n    url: ${env.registry.url}\n    plainHTTP: true\n`;
-    writeFileSync(config, configText);
-    for (const line of configText.trimEnd().split('\n')) say(line);
+    const helmHome = scratchDir('demo-helm-home');
+    const userEnv = { ...process.env, PATH: toolsPathEnv(), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_CACHE_HOME: join(helmHome, 'cache'), KUBECONFIG: env.cluster.kubeconfig };
+    for (const [name, url] of [['main', main], ['fork', fork]] as const) {
+      await new Promise<void>((resolve, reject) => execFile(toolPath('helm4'), ['repo', 'add', name, url], { env: userEnv }, (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve())));
+      say(`$ helm repo add ${name} ${url}`);
+    }
+    await installCrds(env.cluster);
+    await kubectl(env.cluster, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name: 'oci' }, spec: { url: env.registry.url, plainHTTP: true } }) });
+    say(`$ kubectl apply -f - <<< '{"kind": "ChartRepository", "metadata": {"name": "oci"}, "spec": {"url": "${env.registry.url}", "plainHTTP": true}, ...}'`);
 
-    const cli = ['src/cli/main.ts', 'scan', '--kubeconfig', env.cluster.kubeconfig, '-A', '--config', config];
+    const cli = ['src/cli/main.ts', 'scan', '-A'];
     step(
-      'chartorigin scan: decode every release, find and prove its chart, recommend upgrades',
-      `$ node ${cli.join(' ')}`,
+      'chartorigin scan -A: decode every release, find and prove its chart, recommend upgrades',
+      `$ node ${cli.join(' ')}        (KUBECONFIG and the Helm home set as above; no --config)`,
       'MATCH: Verified = the installed chart is byte-for-byte the content the repository serves under that',
       'digest; Mismatch = the version exists but the content differs (tampering or a fork); NotFound = no',
       'repository has it. shop-fork is Verified from "fork", not "main", although both serve webapp 1.1.0.',
     );
-    const code = await run(process.execPath, [join(REPO_ROOT, cli[0] ?? ''), ...cli.slice(1)]);
+    const code = await run(process.execPath, [join(REPO_ROOT, cli[0] ?? ''), ...cli.slice(1)], userEnv);
     if (code !== 0) say(`(chartorigin scan exited with ${String(code)})`);
 
     step('The same report as JSON (-o json), shaped like ChartOrigin.status; here the release from the fork');
-    const json = await capture(process.execPath, [join(REPO_ROOT, cli[0] ?? ''), ...cli.slice(1), '-o', 'json']);
+    const json = await capture(process.execPath, [join(REPO_ROOT, cli[0] ?? ''), ...cli.slice(1), '-o', 'json'], userEnv);
     const reports = JSON.parse(json) as { name?: string }[];
     const forkReport = reports.find((r) => r.name === 'shop-fork');
     for (const line of JSON.stringify(forkReport ?? reports[0] ?? {}, null, 2).split('\n')) say(line);
@@ -159,7 +187,6 @@ async function main(): Promise<void> {
       'and runs `chartorigin controller` (leader election on, as in the cluster). It watches release metadata,',
       'decodes only the current revision of each release, and writes one ChartOrigin per release.',
     );
-    await installCrds(env.cluster);
     const repoObjects = [
       { name: 'main', spec: { url: main, priority: 10 } },
       { name: 'fork', spec: { url: fork } },
@@ -196,9 +223,9 @@ async function main(): Promise<void> {
     if (flags.keep) {
       step(
         'Everything keeps running until Ctrl-C',
-        `export KUBECONFIG=${env.cluster.kubeconfig}`,
+        `export KUBECONFIG=${env.cluster.kubeconfig} HELM_CONFIG_HOME=${userEnv.HELM_CONFIG_HOME} HELM_CACHE_HOME=${userEnv.HELM_CACHE_HOME}`,
         `.tools/bin/kubectl get secrets -A -l owner=helm`,
-        `npm run chartorigin -- scan -A --config ${config}`,
+        `npm run chartorigin -- scan -A`,
       );
       await new Promise<void>(() => undefined);
     }

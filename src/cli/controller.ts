@@ -26,8 +26,11 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --verify=true|false            download tarballs and compare content (default true)
   --concurrency auto|N           releases analysed at once: auto (default) sizes it from the answer
                                  times (1..64, starting at 4); N fixes it
-  --kubeconfig F --context C     out-of-cluster use
-  --log-level info`;
+  --kubeconfig F                 out-of-cluster use: this kubeconfig (kubectl's rules without it)
+  --context C                    out-of-cluster use: this kubeconfig context
+  --log-level info
+  --help                         this help
+  --version                      print the version`;
 
 function boolFlag(v: string | undefined, name: string, dflt: boolean): boolean {
   if (v === undefined) return dflt;

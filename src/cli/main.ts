@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RepositoryFailure } from '../resolve/analyze.ts';
 import type { OriginReport } from '../model/report.ts';
@@ -7,16 +8,101 @@ import type { ReleaseRecord } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
 import type { CliConfig } from './config.ts';
 import { neutralize } from '../util/terminal.ts';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
+import type { SourceSet } from '../sources/discovery/index.ts';
+import { version } from './version.ts';
 
 // Modules are imported by the command that needs them: `--help` loads none, and `scan` has its first
 // request to the API server in flight while the analysis modules load.
 
-const USAGE = `Usage:
-  chartorigin inspect [FILE|-] [--config repos.yaml] [-o table|json]
-  chartorigin scan [--kubeconfig F] [--context C] [-n NS | -A] [--config repos.yaml] [-o table|json]
-  chartorigin controller [flags]   (chartorigin controller --help)
+/** Exit codes (README, product.md): a rule written once. */
+export const EXIT = { ok: 0, badInput: 1, usage: 2, repositoryFailed: 3 } as const;
 
-Exit codes: 0 ok; 1 the input or config was bad; 2 usage.`;
+/** `kubectl chartorigin` when run as a kubectl plugin (an executable named kubectl-chartorigin on PATH). */
+function programName(): string {
+  const names = [process.argv[1], process.argv[0], process.execPath].map((p) => basename(p ?? ''));
+  return names.some((n) => n.startsWith('kubectl-chartorigin')) ? 'kubectl chartorigin' : 'chartorigin';
+}
+
+interface Flag {
+  name: string;
+  short?: string;
+  type: 'string' | 'boolean';
+  arg?: string;
+  default?: string;
+  help: string;
+}
+
+const COMMON_TAIL: Flag[] = [
+  { name: 'output', short: 'o', type: 'string', arg: 'table|json', default: 'table', help: 'table (kubectl-style columns) or json (one object per release, shaped like ChartOrigin.status)' },
+  { name: 'help', short: 'h', type: 'boolean', help: 'show this help' },
+  { name: 'version', type: 'boolean', help: 'print the version' },
+];
+
+const SOURCE_FLAGS: Flag[] = [
+  { name: 'config', type: 'string', arg: 'FILE', help: 'repositories file (repositories: [{name, url, ...}], see README); used first, together with the discovered ones' },
+  { name: 'no-discover', type: 'boolean', help: 'use only --config: do not read ChartRepositories from the cluster nor the Helm configuration' },
+];
+
+const SCAN_FLAGS: Flag[] = [
+  { name: 'kubeconfig', type: 'string', arg: 'FILE', help: 'kubeconfig file (default: every file of $KUBECONFIG merged as kubectl does, else ~/.kube/config, else in cluster)' },
+  { name: 'context', type: 'string', arg: 'NAME', help: 'kubeconfig context (default: its current-context)' },
+  { name: 'namespace', short: 'n', type: 'string', arg: 'NS', help: "releases in this namespace (default: the context's namespace, else default)" },
+  { name: 'all-namespaces', short: 'A', type: 'boolean', help: 'releases in every namespace' },
+  ...SOURCE_FLAGS,
+  { name: 'storage', type: 'string', arg: 'secrets,configmaps', default: 'secrets,configmaps', help: 'where Helm stores releases (HELM_DRIVER secret or configmap)' },
+  ...COMMON_TAIL,
+];
+
+const INSPECT_FLAGS: Flag[] = [...SOURCE_FLAGS, ...COMMON_TAIL];
+
+function options(flags: readonly Flag[]): Record<string, { type: 'string' | 'boolean'; short?: string; default?: string }> {
+  const out: Record<string, { type: 'string' | 'boolean'; short?: string; default?: string }> = {};
+  for (const f of flags) out[f.name] = { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.default !== undefined ? { default: f.default } : {}) };
+  return out;
+}
+
+function flagHelp(flags: readonly Flag[]): string {
+  const left = flags.map((f) => `  ${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.arg ? ` ${f.arg}` : ''}`);
+  const width = Math.max(...left.map((l) => l.length)) + 2;
+  return flags.map((f, i) => `${(left[i] ?? '').padEnd(width)}${f.help}${f.default !== undefined ? ` (default ${f.default})` : ''}`).join('\n');
+}
+
+const EXIT_HELP = 'Exit codes: 0 ok; 1 bad input or config; 2 usage; 3 a repository could not be read (the table names it).';
+
+function usageText(): string {
+  const p = programName();
+  return `Usage:
+  ${p} scan    [-n NS | -A] [--config FILE] [-o table|json] [flags]   report every Helm release in the cluster
+  ${p} inspect [FILE|-] [--config FILE] [-o table|json]               report releases from kubectl output, no cluster
+  ${p} controller [flags]                                               the in-cluster controller
+
+Repositories: --config FILE first, then the cluster's ChartRepositories, then the Helm configuration
+(helm repo add, its cached indexes, helm registry login); stderr says which were used.
+Run "${p} <command> --help" for a command's flags. --version prints the version.
+${EXIT_HELP}`;
+}
+
+const COMMAND_HELP: Record<'scan' | 'inspect', () => string> = {
+  scan: () => `Usage: ${programName()} scan [flags]
+
+Reports the current revision of every Helm release: where its chart came from (proven by content), the
+newest version, and how far behind it is.
+
+Flags:
+${flagHelp(SCAN_FLAGS)}
+
+${EXIT_HELP}`,
+  inspect: () => `Usage: ${programName()} inspect [FILE|-] [flags]
+
+Reads Helm release Secrets or ConfigMaps (YAML or JSON, one object or a List, e.g. from
+"kubectl get secret -o json"; - or no FILE: stdin) and prints the same report as scan, without a cluster.
+
+Flags:
+${flagHelp(INSPECT_FLAGS)}
+
+${EXIT_HELP}`,
+};
 
 class UsageError extends Error {}
 
@@ -27,32 +113,36 @@ function out(format: string): 'table' | 'json' {
 
 type Failed = { record: ReleaseRecord; failures: readonly RepositoryFailure[] };
 
-/** Repository failures as structured warnings on stderr; pino is loaded only when there is one. */
-async function logFailures(failed: readonly Failed[]): Promise<void> {
-  if (!failed.length) return;
-  const { default: pino } = await import('pino');
-  const log = pino({ level: process.env['CHARTORIGIN_LOG_LEVEL'] ?? 'warn', base: undefined }, pino.destination({ fd: 2, sync: true }));
-  for (const { record, failures } of failed) {
-    for (const f of failures) log.warn({ namespace: record.release.namespace, release: record.release.name, repository: f.repository, reason: f.reason, err: f.message }, 'repository error');
+/** One line per failing repository on stderr (not one per release: the table names it per release). */
+function reportFailures(failed: readonly Failed[]): void {
+  const seen = new Set<string>();
+  for (const { failures } of failed) {
+    for (const f of failures) {
+      const key = `${f.repository}\n${f.reason}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      say(`${f.message} (${f.reason})`);
+    }
   }
 }
 
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
 async function inspect(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, output: { type: 'string', short: 'o', default: 'table' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) return usage(0);
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: options(INSPECT_FLAGS) });
+  if (values['help']) return help('inspect');
   if (positionals.length > 1) throw new UsageError('inspect takes one FILE (or - for stdin)');
-  const format = out(values.output);
+  const format = out(str(values['output']) ?? 'table');
   const [{ loadConfig }, { InputError, readObjects }, { selectCurrent }, { decodeStoredRelease, ReleaseDecodeError }] = await Promise.all([
     import('./config.ts'),
     import('./read-objects.ts'),
     import('../watch/select-current.ts'),
     import('../decode/decode.ts'),
   ]);
-  const config = loadConfig(values.config);
+  const configFile = str(values['config']);
+  const config = loadConfig(configFile);
   const file = positionals[0] ?? '-';
   let text: string;
   try {
@@ -70,39 +160,37 @@ async function inspect(argv: string[]): Promise<number> {
       else throw err;
     }
   }
-  return report(records, errors, config, format);
+  const sources = await openSources(config, configFile, undefined, values['no-discover'] !== true);
+  const failed: Failed[] = [];
+  try {
+    const { analyzeAll } = await import('./analyze-all.ts');
+    const reports = await analyzeAll(records, sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) });
+    return await printReports(reports, errors, failed, format);
+  } finally {
+    await closeSources(sources);
+  }
 }
 
 async function scan(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-      namespace: { type: 'string', short: 'n' },
-      'all-namespaces': { type: 'boolean', short: 'A' },
-      config: { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'table' },
-      storage: { type: 'string', default: 'secrets,configmaps' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return usage(0);
-  if (values.namespace && values['all-namespaces']) throw new UsageError('give -n NAMESPACE or -A, not both');
-  const format = out(values.output);
-  const storage = new Set(values.storage.split(',').map((s) => s.trim()));
+  const { values } = parseArgs({ args: argv, options: options(SCAN_FLAGS) });
+  if (values['help']) return help('scan');
+  const namespaceFlag = str(values['namespace']);
+  if (namespaceFlag && values['all-namespaces']) throw new UsageError('give -n NAMESPACE or -A, not both');
+  const format = out(str(values['output']) ?? 'table');
+  const storage = new Set((str(values['storage']) ?? '').split(',').map((s) => s.trim()));
   const [{ loadConfig }, { loadKubeConfig }, { listReleasePages }, { decodeCurrentReleases }] = await Promise.all([
     import('./config.ts'),
     import('../kube/kubeconfig.ts'),
     import('../watch/list-releases.ts'),
     import('../watch/decode-current.ts'),
   ]);
-  const config = loadConfig(values.config);
-  const kc = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
-  const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? kc.namespace ?? 'default');
+  const configFile = str(values['config']);
+  const config = loadConfig(configFile);
+  const kc = loadKubeConfig({ kubeconfig: str(values['kubeconfig']), context: str(values['context']), namespace: namespaceFlag });
+  const namespace = values['all-namespaces'] ? undefined : (kc.namespace ?? 'default');
   // Listing starts now, each page is decoded as it arrives and each release analysed as soon as it is
-  // decoded; the repository modules load and the indexes download meanwhile.
-  const opened = openSources(config);
+  // decoded; discovery runs, the repository modules load and the indexes download meanwhile.
+  const opened = openSources(config, configFile, kc, values['no-discover'] !== true);
   opened.catch(() => undefined);
   const failed: Failed[] = [];
   const analyzer = opened.then(async (sources) => (await import('./analyze-all.ts')).createAnalyzer(sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) }));
@@ -128,9 +216,27 @@ async function scan(argv: string[]): Promise<number> {
 
 type Sources = readonly ChartSource[];
 
-async function openSources(config: CliConfig): Promise<ChartSource[]> {
-  const { createChartSource } = await import('../sources/source.ts');
-  const sources: ChartSource[] = config.repositories.map((r) => createChartSource(r));
+function configSourceSet(config: CliConfig, file: string | undefined): SourceSet | undefined {
+  if (!file) return undefined;
+  return { origin: `--config ${file}`, repositories: config.repositories.map((c) => ({ config: c })), notes: [] };
+}
+
+/** --config plus discovered repositories → clients; says on stderr which sources are used. */
+async function openSources(config: CliConfig, configFile: string | undefined, kc: KubeConfig | undefined, discover: boolean): Promise<ChartSource[]> {
+  const [{ createChartSource }, { FailedChartSource }, { findSources, describeSources }, { readCachedIndex }] = await Promise.all([
+    import('../sources/source.ts'),
+    import('../sources/failed-source.ts'),
+    import('../sources/discovery/index.ts'),
+    import('../sources/discovery/helm-config.ts'),
+  ]);
+  const ctx = { kubeConfig: kc, env: process.env, defaultNamespace: process.env['CHARTORIGIN_NAMESPACE'] || 'chartorigin', now: Date.now() };
+  const found = await findSources(configSourceSet(config, configFile), ctx, discover);
+  // Names come from the user's Helm config and the cluster: neutralized like every other line.
+  process.stderr.write(`${neutralize(describeSources(found, ctx, discover))}\n`);
+  const sources: ChartSource[] = found.repositories.map((r) => {
+    if (r.error) return new FailedChartSource(r.config, r.error);
+    return createChartSource(r.config, { http: { cachedIndex: r.cachedIndex ? readCachedIndex(r.cachedIndex) : undefined } });
+  });
   for (const s of sources) s.prefetch?.();
   return sources;
 }
@@ -139,25 +245,22 @@ async function closeSources(sources: Sources): Promise<void> {
   await Promise.allSettled(sources.map((s) => s.close()));
 }
 
-async function report(records: readonly ReleaseRecord[], errors: readonly string[], config: CliConfig, format: 'table' | 'json'): Promise<number> {
-  const { analyzeAll } = await import('./analyze-all.ts');
-  const sources = await openSources(config);
-  const failed: Failed[] = [];
-  try {
-    const reports = await analyzeAll(records, sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) });
-    return await printReports(reports, errors, failed, format);
-  } finally {
-    await closeSources(sources);
-  }
-}
-
-/** Reports on stdout; repository warnings, then one line per undecodable release on stderr (exit 1). */
+/**
+ * Reports on stdout; failing repositories, then one line per undecodable release on stderr. Exit 1 when a
+ * release could not be decoded, else 3 when a repository could not be read, else 0.
+ */
 async function printReports(reports: readonly OriginReport[], errors: readonly string[], failed: readonly Failed[], format: 'table' | 'json'): Promise<number> {
   const { renderJson, renderTable } = await import('./output.ts');
-  await logFailures(failed);
-  process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports));
+  reportFailures(failed);
+  const byRelease = new Map<string, RepositoryFailure[]>();
+  for (const f of failed) {
+    const key = `${f.record.release.namespace}/${f.record.release.name}`;
+    byRelease.set(key, [...(byRelease.get(key) ?? []), ...f.failures]);
+  }
+  process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports, (r) => byRelease.get(`${r.release.namespace}/${r.release.name}`)));
   for (const e of errors) say(e);
-  return errors.length ? 1 : 0;
+  if (errors.length) return EXIT.badInput;
+  return failed.length ? EXIT.repositoryFailed : EXIT.ok;
 }
 
 /**
@@ -168,14 +271,19 @@ function say(message: string): void {
   process.stderr.write(`chartorigin: ${neutralize(message)}\n`);
 }
 
-function usage(code: number): number {
-  (code === 0 ? process.stdout : process.stderr).write(`${USAGE}\n`);
-  return code;
+function help(command?: 'scan' | 'inspect'): number {
+  process.stdout.write(`${command ? COMMAND_HELP[command]() : usageText()}\n`);
+  return EXIT.ok;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const beforeDashes = (args: string[]): string[] => (args.includes('--') ? args.slice(0, args.indexOf('--')) : args);
   try {
+    if (command === '--version' || beforeDashes(rest).includes('--version')) {
+      process.stdout.write(`chartorigin ${version()}\n`);
+      return EXIT.ok;
+    }
     switch (command) {
       case 'inspect':
         return await inspect(rest);
@@ -185,23 +293,25 @@ export async function main(argv: string[]): Promise<number> {
         const { runController } = await import('./controller.ts');
         return await runController(rest);
       }
-      case undefined:
       case 'help':
       case '--help':
       case '-h':
-        return usage(command === undefined ? 2 : 0);
+        return rest[0] === 'scan' || rest[0] === 'inspect' ? help(rest[0]) : help();
+      case undefined:
+        process.stderr.write(`${usageText()}\n`);
+        return EXIT.usage;
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
       say(err.message);
-      process.stderr.write(`${USAGE}\n`);
-      return 2;
+      process.stderr.write(`Run "${programName()} --help" for usage.\n`);
+      return EXIT.usage;
     }
     // Bad input or config (ConfigError, InputError, ReleaseDecodeError) and everything else: one line, exit 1.
     say(err instanceof Error ? err.message : String(err));
-    return 1;
+    return EXIT.badInput;
   }
 }
 
@@ -213,7 +323,7 @@ export function runCli(): void {
     },
     (err: unknown) => {
       say(err instanceof Error ? err.message : String(err));
-      process.exitCode = 1;
+      process.exitCode = EXIT.badInput;
     },
   );
 }

@@ -14,7 +14,21 @@ export function renderJson(reports: readonly OriginReport[]): string {
 
 const COLUMNS = ['NAMESPACE', 'NAME', 'CHART', 'VERSION', 'LATEST', 'UPGRADE', 'BEHIND', 'MATCH', 'REPO'] as const;
 
-function row(r: OriginReport): string[] {
+/** A repository failure met for one release: enough to name it in the table. */
+export interface FailureCell {
+  repository: string;
+  reason: string;
+}
+
+/**
+ * A release whose chart was not found while a repository could not be read is not `NotFound` (the chart may
+ * be in that repository): MATCH says `RepoError` and REPO names the repositories and reasons.
+ */
+function row(r: OriginReport, failures: readonly FailureCell[] | undefined): string[] {
+  if (r.origin.match === 'NotFound' && failures?.length) {
+    const named = [...new Set(failures.map((f) => `${f.repository}: ${f.reason}`))].join(', ');
+    return [...row(r, undefined).slice(0, 7), 'RepoError', named];
+  }
   return [
     r.release.namespace,
     r.release.name,
@@ -32,8 +46,8 @@ function row(r: OriginReport): string[] {
  * `-o table`: kubectl-style columns, padded. Every cell comes from a release Secret or a repository and is
  * neutralized: one line per release whatever its chart name holds, and no escape sequence reaches the terminal.
  */
-export function renderTable(reports: readonly OriginReport[]): string {
-  const rows = [[...COLUMNS], ...reports.map((r) => row(r).map(neutralize))];
+export function renderTable(reports: readonly OriginReport[], failuresOf?: (r: OriginReport) => readonly FailureCell[] | undefined): string {
+  const rows = [[...COLUMNS], ...reports.map((r) => row(r, failuresOf?.(r)).map(neutralize))];
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd()).join('\n') + '\n';
 }

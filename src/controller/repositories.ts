@@ -2,10 +2,9 @@ import type { Logger } from 'pino';
 import type { Condition } from '../model/report.ts';
 import type { ChartOriginMetrics } from '../publish/metrics.ts';
 import { createChartSource } from '../sources/source.ts';
-import type { ChartSource, KeylessPolicy, RepositoryConfig } from '../model/repository.ts';
+import type { ChartSource, RepositoryConfig } from '../model/repository.ts';
 import { redactUrl } from '../sources/url.ts';
 import { GROUP, plainCondition, VERSION } from '../publish/chart-origins.ts';
-import { readSecret } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { kubeRequest } from '../kube/raw-client.ts';
 import { MetadataReflector, type ObjectMeta } from '../kube/reflector.ts';
@@ -13,7 +12,7 @@ import { sleep } from '../util/sleep.ts';
 import { checkKeyring } from '../signatures/prov.ts';
 import { cosignKeys as parseCosignKeys, identityMatcher } from '../signatures/cosign.ts';
 import { trustFromJson } from '../signatures/sigstore-trust.ts';
-import { credentialsFromSecret, keyringFromSecret, cosignKeysFromSecret, parseRepositorySpec, toRepositoryConfig } from '../sources/chart-repository.ts';
+import { parseRepositorySpec, resolveChartRepository } from '../sources/chart-repository.ts';
 import type { RepositoryView } from './reconciler.ts';
 import { formatTime } from '../util/time.ts';
 import { CONDITION, REPOSITORY_REASON } from '../model/reasons.ts';
@@ -145,59 +144,38 @@ export class RepositoryManager implements RepositoryView {
     this.#repos.set(m.name, managed);
     const spec = (m.object as { spec?: unknown } | undefined)?.spec;
     try {
-      const parsed = parseRepositorySpec(spec, this.#o.defaultNamespace);
-      let credentials;
-      if (parsed.secretRef) {
-        const s = await readSecret(this.#o.kubeConfig, parsed.secretRef);
-        credentials = credentialsFromSecret(s.type, s.data, parsed.url);
-      }
-      let caPem: string | undefined;
-      if (parsed.caSecretRef) {
-        const s = await readSecret(this.#o.kubeConfig, parsed.caSecretRef);
-        const ca = s.data?.['ca.crt'];
-        if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
-        caPem = Buffer.from(ca, 'base64').toString('utf8');
-      }
-      let cosignKeys: string[] | undefined;
-      if (parsed.cosignKeySecretRef) {
-        cosignKeys = cosignKeysFromSecret((await readSecret(this.#o.kubeConfig, parsed.cosignKeySecretRef)).data);
-        if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
+      const config = await resolveChartRepository(this.#o.kubeConfig, m.name, spec, this.#o.defaultNamespace);
+      // What the sources stage reads, the signature stage checks: keys parse, identity expressions compile,
+      // a trusted root from a Secret is one Sigstore can use.
+      const refs = (): ReturnType<typeof parseRepositorySpec> => parseRepositorySpec(spec, this.#o.defaultNamespace);
+      if (config.cosignPublicKeys) {
         try {
-          parseCosignKeys(cosignKeys);
+          parseCosignKeys(config.cosignPublicKeys);
         } catch (err) {
-          throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name}: ${(err as Error).message}`);
+          const ref = refs().cosignKeySecretRef;
+          throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
         }
       }
-      let keyring: string[] | undefined;
-      if (parsed.keyringSecretRef) {
-        const s = await readSecret(this.#o.kubeConfig, parsed.keyringSecretRef);
-        keyring = keyringFromSecret(s.data);
+      if (config.keyring) {
         try {
-          await checkKeyring(keyring);
+          await checkKeyring(config.keyring);
         } catch (err) {
-          throw new Error(`Secret ${parsed.keyringSecretRef.namespace}/${parsed.keyringSecretRef.name}: ${(err as Error).message}`);
+          const ref = refs().keyringSecretRef;
+          throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
         }
-      } else if (parsed.requireSignature && !parsed.cosignKeySecretRef && !parsed.keyless) {
-        throw new Error('spec.requireSignature needs spec.keyringSecretRef, spec.cosignKeySecretRef or spec.keyless (who may sign)');
       }
-      let keyless: KeylessPolicy | undefined;
-      if (parsed.keyless) {
-        identityMatcher(parsed.keyless.identities);
-        const ref = parsed.keyless.trustedRootSecretRef;
-        let trustedRootJson: string | undefined;
-        if (ref) {
-          const value = (await readSecret(this.#o.kubeConfig, ref)).data?.[ref.key];
-          if (!value) throw new Error(`Secret ${ref.namespace}/${ref.name} has no ${ref.key}`);
-          trustedRootJson = Buffer.from(value, 'base64').toString('utf8');
+      if (config.keyless) {
+        identityMatcher(config.keyless.identities);
+        if (config.keyless.trustedRootJson !== undefined) {
           try {
-            await trustFromJson(trustedRootJson);
+            await trustFromJson(config.keyless.trustedRootJson);
           } catch (err) {
-            throw new Error(`Secret ${ref.namespace}/${ref.name}: ${(err as Error).message}`);
+            const ref = refs().keyless?.trustedRootSecretRef;
+            throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
           }
         }
-        keyless = { identities: parsed.keyless.identities, trustedRootJson };
       }
-      managed.source = createChartSource(toRepositoryConfig(m.name, parsed, credentials, caPem, keyring, cosignKeys, keyless));
+      managed.source = createChartSource(config);
       this.#bump();
       this.#schedule(managed, 0);
     } catch (err) {

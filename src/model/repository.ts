@@ -178,7 +178,9 @@ export type RepoErrorReason =
   | 'invalid_manifest'
   | 'digest_mismatch'
   | 'invalid_archive'
-  | 'redirect';
+  | 'redirect'
+  /** The repository's declaration, or a Secret it references, could not be used. */
+  | 'invalid_config';
 
 export class RepoError extends Error {
   readonly reason: RepoErrorReason;

@@ -6,8 +6,9 @@ import { arr, isObject, str } from '../util/guards.ts';
 import { plainText } from '../util/terminal.ts';
 import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 
-export const GROUP = 'chartorigin.io';
-export const VERSION = 'v1alpha1';
+import { GROUP, VERSION } from '../model/api.ts';
+
+export { GROUP, VERSION };
 const API_VERSION = `${GROUP}/${VERSION}`;
 const APPLY = { 'Content-Type': 'application/apply-patch+yaml' };
 

@@ -1,6 +1,8 @@
 import type { Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
-import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
+import { readSecret } from '../kube/core-objects.ts';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
+import { CHART_REPOSITORY_SPEC_KEYS, ConfigError, parseOidcIdentities, parseRepositorySettings } from './repository-config.ts';
 
 export interface SecretRef {
   name: string;
@@ -24,56 +26,29 @@ export interface ChartRepositorySpec {
   keyless?: { identities: OidcIdentity[]; trustedRootSecretRef?: (SecretRef & { key: string }) | undefined } | undefined;
 }
 
-const IDENTITY_FIELDS = ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp'] as const;
-
-/**
- * `matchOIDCIdentity` (ChartRepository spec.keyless and the CLI config alike): a non-empty list of
- * {issuer | issuerRegExp, subject | subjectRegExp}, strings only. Whether the expressions compile is
- * checked where they are used (src/signatures/cosign.ts identityMatcher).
- */
-export function parseOidcIdentities(v: unknown, where: string): OidcIdentity[] {
-  if (!Array.isArray(v) || v.length === 0) throw new Error(`${where}: must be a non-empty list of {issuer or issuerRegExp, subject or subjectRegExp}`);
-  return v.map((item, i) => {
-    if (!isObject(item)) throw new Error(`${where}[${i}]: must be a mapping`);
-    const id: OidcIdentity = {};
-    for (const f of IDENTITY_FIELDS) {
-      if (item[f] === undefined) continue;
-      const s = str(item[f]);
-      if (!s) throw new Error(`${where}[${i}].${f}: must be a non-empty string`);
-      id[f] = s;
-    }
-    if ((id.issuer === undefined) === (id.issuerRegExp === undefined)) throw new Error(`${where}[${i}]: give issuer or issuerRegExp (one of them)`);
-    if ((id.subject === undefined) === (id.subjectRegExp === undefined)) throw new Error(`${where}[${i}]: give subject or subjectRegExp (one of them)`);
-    return id;
-  });
-}
-
 function ref(v: unknown, defaultNamespace: string): SecretRef | undefined {
   if (!isObject(v) || typeof v['name'] !== 'string' || !v['name']) return undefined;
   return { name: v['name'], namespace: str(v['namespace']) || defaultNamespace };
 }
 
-/** ChartRepository.spec → plain data; throws a message for the Ready condition when it is unusable. */
+/**
+ * ChartRepository.spec → plain data; throws a message for the Ready condition when it is unusable. The shared
+ * fields go through the same parser as the CLI's --config file.
+ */
 export function parseRepositorySpec(spec: unknown, defaultNamespace: string): ChartRepositorySpec {
-  if (!isObject(spec)) throw new Error('spec is missing');
-  const url = str(spec['url']);
-  if (!url || !/^(https?|oci):\/\/[^/\s]+/.test(url)) throw new Error('spec.url must start with http://, https:// or oci://');
-  const interval = str(spec['interval']) ?? '1h';
-  const intervalSeconds = parseDuration(interval);
-  if (!intervalSeconds) throw new Error(`spec.interval "${interval}" is not a duration`);
-  const timeoutSeconds = parseTimeout(str(spec['timeout']), (m) => new Error(`spec.timeout ${m}`));
-  const priority = typeof spec['priority'] === 'number' ? spec['priority'] : 0;
+  if (!isObject(spec)) throw new ConfigError('spec is missing');
+  const settings = parseRepositorySettings(spec, 'spec', CHART_REPOSITORY_SPEC_KEYS);
   return {
-    url: url.replace(/\/+$/, ''),
-    intervalSeconds,
-    timeoutSeconds,
-    priority,
+    url: settings.url,
+    intervalSeconds: settings.intervalSeconds,
+    timeoutSeconds: settings.timeoutSeconds,
+    priority: settings.priority,
     secretRef: ref(spec['secretRef'], defaultNamespace),
     caSecretRef: ref(spec['caSecretRef'], defaultNamespace),
-    insecureSkipTLSVerify: spec['insecureSkipTLSVerify'] === true,
-    plainHTTP: spec['plainHTTP'] === true,
+    insecureSkipTLSVerify: settings.insecureSkipTLSVerify,
+    plainHTTP: settings.plainHTTP,
     keyringSecretRef: ref(spec['keyringSecretRef'], defaultNamespace),
-    requireSignature: spec['requireSignature'] === true,
+    requireSignature: settings.requireSignature,
     ...(isObject(spec['cosignKeySecretRef']) ? { cosignKeySecretRef: ref(spec['cosignKeySecretRef'], defaultNamespace) } : {}),
     ...(spec['keyless'] !== undefined ? { keyless: parseKeyless(spec['keyless'], defaultNamespace) } : {}),
   };
@@ -156,4 +131,49 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     cosignPublicKeys,
     keyless,
   };
+}
+
+/**
+ * A ChartRepository object → the repository it declares, with credentials, CA, keyring and cosign keys read
+ * from the Secrets it references (with `kc`'s permissions). The controller and the CLI's cluster discovery
+ * both use this, so a repository is read the same way wherever it is used. The keyring is returned unchecked:
+ * checking it needs the signature code, a later pipeline stage.
+ */
+export async function resolveChartRepository(kc: KubeConfig, name: string, spec: unknown, defaultNamespace: string): Promise<RepositoryConfig> {
+  const parsed = parseRepositorySpec(spec, defaultNamespace);
+  let credentials: Credentials | undefined;
+  if (parsed.secretRef) {
+    const s = await readSecret(kc, parsed.secretRef);
+    credentials = credentialsFromSecret(s.type, s.data, parsed.url);
+  }
+  let caPem: string | undefined;
+  if (parsed.caSecretRef) {
+    const s = await readSecret(kc, parsed.caSecretRef);
+    const ca = s.data?.['ca.crt'];
+    if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
+    caPem = Buffer.from(ca, 'base64').toString('utf8');
+  }
+  let cosignKeys: string[] | undefined;
+  if (parsed.cosignKeySecretRef) {
+    cosignKeys = cosignKeysFromSecret((await readSecret(kc, parsed.cosignKeySecretRef)).data);
+    if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
+  }
+  let keyring: string[] | undefined;
+  if (parsed.keyringSecretRef) {
+    keyring = keyringFromSecret((await readSecret(kc, parsed.keyringSecretRef)).data);
+  } else if (parsed.requireSignature && !parsed.cosignKeySecretRef && !parsed.keyless) {
+    throw new Error('spec.requireSignature needs spec.keyringSecretRef, spec.cosignKeySecretRef or spec.keyless (who may sign)');
+  }
+  let keyless: KeylessPolicy | undefined;
+  if (parsed.keyless) {
+    const ref = parsed.keyless.trustedRootSecretRef;
+    let trustedRootJson: string | undefined;
+    if (ref) {
+      const value = (await readSecret(kc, ref)).data?.[ref.key];
+      if (!value) throw new Error(`Secret ${ref.namespace}/${ref.name} has no ${ref.key}`);
+      trustedRootJson = Buffer.from(value, 'base64').toString('utf8');
+    }
+    keyless = { identities: parsed.keyless.identities, trustedRootJson };
+  }
+  return toRepositoryConfig(name, parsed, credentials, caPem, keyring, cosignKeys, keyless);
 }

@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { isSea } from 'node:sea';
 import { parseIndex, type ChartIndex, type IndexParseOptions } from './index-parse.ts';
 import { RepoError, type RepoErrorReason } from '../../model/repository.ts';
 
@@ -10,7 +11,7 @@ const CHILD_HEAP_MB = 1024;
 type Reply = { ok: true; index: ChartIndex } | { ok: false; reason: RepoErrorReason; message: string };
 
 // Next to this file: .ts when running from source (type stripping), .js from dist/.
-const CHILD = new URL(import.meta.url.endsWith('.ts') ? './index-parse-child.ts' : './index-parse-child.js', import.meta.url).pathname;
+const childPath = (): string => new URL(import.meta.url.endsWith('.ts') ? './index-parse-child.ts' : './index-parse-child.js', import.meta.url).pathname;
 
 /**
  * parseIndex for big indexes, in a short-lived child process. Parsing a 20 MB index.yaml touches a few
@@ -20,8 +21,10 @@ const CHILD = new URL(import.meta.url.endsWith('.ts') ? './index-parse-child.ts'
  * fields chartorigin uses) comes back over IPC. Costs one process start (~0.1 s) per changed big index.
  */
 export async function parseIndexIsolated(bytes: Uint8Array, options: IndexParseOptions): Promise<ChartIndex> {
-  if (bytes.byteLength < ISOLATED_MIN_BYTES) return parseIndex(bytes, options);
-  const child = fork(CHILD, [], { serialization: 'advanced', execArgv: [`--max-old-space-size=${CHILD_HEAP_MB}`], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  // The single-file executable has no child script to fork (its binary runs only the CLI); it is a one-shot
+  // process, whose memory goes back to the system when it exits anyway.
+  if (bytes.byteLength < ISOLATED_MIN_BYTES || isSea()) return parseIndex(bytes, options);
+  const child = fork(childPath(), [], { serialization: 'advanced', execArgv: [`--max-old-space-size=${CHILD_HEAP_MB}`], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
   try {
     const reply = await new Promise<Reply>((resolve, reject) => {
       child.once('message', (m: Reply) => resolve(m));

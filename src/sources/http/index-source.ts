@@ -16,6 +16,11 @@ export interface HttpSourceOptions {
   fetchProvenance?: boolean | undefined;
   /** Clock, for tests. */
   now?: (() => number) | undefined;
+  /**
+   * An index.yaml already on disk (Helm's repository cache) and when it was written: used instead of a
+   * download while younger than the interval. An unreadable or unparsable one is ignored (downloaded instead).
+   */
+  cachedIndex?: { bytes: Uint8Array; fetchedAt: number } | undefined;
 }
 
 export interface IndexStats {
@@ -83,6 +88,7 @@ export class HttpChartSource implements ChartSource {
   readonly #now: () => number;
   #cached: CachedIndex | undefined;
   #inflight: Promise<boolean> | undefined;
+  #seed: Promise<void> | undefined;
 
   constructor(config: RepositoryConfig, options: HttpSourceOptions = {}) {
     this.config = config;
@@ -94,6 +100,17 @@ export class HttpChartSource implements ChartSource {
     // .prov files are only worth a request when something will check them.
     this.#fetchProvenance = options.fetchProvenance ?? (config.requireSignature === true || (config.keyring?.length ?? 0) > 0);
     this.#now = options.now ?? Date.now;
+    const seed = options.cachedIndex;
+    if (seed) this.#seed = this.#loadSeed(seed.bytes, seed.fetchedAt);
+  }
+
+  async #loadSeed(bytes: Uint8Array, fetchedAt: number): Promise<void> {
+    try {
+      const index = await parseIndexIsolated(bytes, { repository: this.config.name, repoUrl: this.config.url, maxBytes: this.#maxIndexBytes });
+      this.#cached ??= { index, sha256: createHash('sha256').update(bytes).digest('hex'), fetchedAt };
+    } catch {
+      // a damaged cache file: download as if there were none
+    }
   }
 
   repoURL(_chart: string): string {
@@ -131,6 +148,7 @@ export class HttpChartSource implements ChartSource {
    * one request. Returns true when the index content changed (or was loaded for the first time).
    */
   async refresh(force = false, signal?: AbortSignal): Promise<boolean> {
+    if (this.#seed) await this.#seed;
     const c = this.#cached;
     if (!force && c && this.#now() - c.fetchedAt < this.config.intervalSeconds * 1000) return false;
     if (!this.#inflight) {

@@ -36,7 +36,7 @@ async function releaseJson(name: string, chartPath: string): Promise<Record<stri
 async function inspect(objects: unknown[], extraArgs: string[] = []): Promise<{ status: number | null; results: InspectResult[]; stderr: string }> {
   const file = join(work, `input-${Math.random().toString(16).slice(2)}.json`);
   writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'inspect', file, '--config', config, '-o', 'json', ...extraArgs], { timeout: 60_000 });
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'inspect', file, '--config', config, '--no-discover', '-o', 'json', ...extraArgs], { timeout: 60_000 });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -183,8 +183,11 @@ describe('chartorigin inspect against real repositories', () => {
     assert.equal(status, 1);
     assert.equal(results.length, 1);
     assert.equal(byName(results, 'good').upgrade, 'None');
-    assert.equal(stderr.trim().split('\n').length, 1);
-    assert.match(stderr, /^chartorigin: Secret apps\/sh\.helm\.release\.v1\.broken\.v4: release data is not valid base64/);
+    // The line naming the sources used, then one line for the broken release.
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 2, stderr);
+    assert.match(lines[0] ?? '', /^chartorigin: using --config .*repos\.yaml: 3 repositories$/);
+    assert.match(lines[1] ?? '', /^chartorigin: Secret apps\/sh\.helm\.release\.v1\.broken\.v4: release data is not valid base64/);
   });
 
   it('exits 1 naming the file for a bad config and 2 for bad usage', () => {

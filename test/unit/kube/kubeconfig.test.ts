@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,5 +92,36 @@ describe('kubeconfig loader (no client-node)', () => {
     await kc.applyToHTTPSOptions(opts);
     assert.equal(String(opts.ca), 'SA-CA');
     assert.equal((opts.headers as Record<string, string>)['Authorization'], 'Bearer sa-token');
+  });
+});
+
+describe('kubeconfig exec plugins (run by chartorigin, no client-node)', () => {
+  it('runs the command relative to the kubeconfig that defined the user, passes KUBERNETES_EXEC_INFO and caches the credential until it expires', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'chartorigin-exec-'));
+    mkdirSync(join(d, 'bin'));
+    // Counts its runs, echoes the cluster it was told about, and returns a token that expires in `$2` seconds.
+    writeFileSync(
+      join(d, 'bin', 'plugin.sh'),
+      `#!/bin/sh\necho run >> "${join(d, 'runs')}"\nserver=$(printf '%s' "$KUBERNETES_EXEC_INFO" | sed -n 's/.*"server":"\\([^"]*\\)".*/\\1/p')\nexp=$(date -u -d "+$2 seconds" +%Y-%m-%dT%H:%M:%SZ)\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s-%s-%s","expirationTimestamp":"%s"}}' "$1" "$MY_ENV" "$server" "$exp"\n`,
+    );
+    chmodSync(join(d, 'bin', 'plugin.sh'), 0o755);
+    const exec = (ttl: number): Record<string, unknown> => ({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './bin/plugin.sh', args: ['tok', String(ttl)], env: [{ name: 'MY_ENV', value: 'e' }], provideClusterInfo: true } });
+    writeFileSync(join(d, 'config'), doc(exec(3600)));
+    const kc = loadKubeConfig({ kubeconfig: join(d, 'config') }, {});
+    for (let i = 0; i < 3; i++) {
+      const opts: RequestOptions = {};
+      await kc.applyToHTTPSOptions(opts);
+      assert.equal((opts.headers as Record<string, string>)['Authorization'], 'Bearer tok-e-https://127.0.0.1:6443/');
+    }
+    assert.equal(readFileSync(join(d, 'runs'), 'utf8').split('\n').filter(Boolean).length, 1, 'one run while the token is valid');
+    // A token that expires within 10 s is fetched again on the next request.
+    writeFileSync(join(d, 'config'), doc(exec(5)));
+    const short = loadKubeConfig({ kubeconfig: join(d, 'config') }, {});
+    await short.applyToHTTPSOptions({});
+    await short.applyToHTTPSOptions({});
+    assert.equal(readFileSync(join(d, 'runs'), 'utf8').split('\n').filter(Boolean).length, 3);
+    // A failing plugin is a KubeConfigError naming the user and the install hint.
+    writeFileSync(join(d, 'config'), doc({ exec: { command: './bin/absent', installHint: 'install absent' } }));
+    await assert.rejects(loadKubeConfig({ kubeconfig: join(d, 'config') }, {}).applyToHTTPSOptions({}), /user "u": exec plugin .*bin\/absent failed: .*\(install absent\)/);
   });
 });

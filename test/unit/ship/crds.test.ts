@@ -202,7 +202,7 @@ describe('ChartRepository CRD', () => {
     for (const d of ['soon', '', '10']) assert.ok(!timeout.test(d) && !controllerTakes({ url: 'https://x', timeout: d }), `timeout ${JSON.stringify(d)}`);
     for (const d of ['500ms', '11m', '1h']) {
       assert.ok(timeout.test(d), `timeout ${d} passes the schema`);
-      assert.throws(() => parseRepositorySpec({ url: 'https://x', timeout: d }, 'ns'), new RegExp(`spec\\.timeout "${d}" must be between 1s and 10m`));
+      assert.throws(() => parseRepositorySpec({ url: 'https://x', timeout: d }, 'ns'), new RegExp(`spec\\.timeout: "${d}" must be between 1s and 10m`));
     }
   });
 

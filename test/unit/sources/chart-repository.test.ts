@@ -15,7 +15,7 @@ describe('ChartRepository spec and credentials', () => {
     assert.throws(() => parseRepositorySpec({ url: 'ftp://x' }, 'ns'), /spec\.url/);
     assert.throws(() => parseRepositorySpec({ url: 'https://x', interval: 'weekly' }, 'ns'), /interval/);
     assert.equal(parseRepositorySpec({ url: 'https://x', timeout: '1m30s' }, 'ns').timeoutSeconds, 90);
-    assert.throws(() => parseRepositorySpec({ url: 'https://x', timeout: 'never' }, 'ns'), /spec\.timeout "never" is not a duration/);
+    assert.throws(() => parseRepositorySpec({ url: 'https://x', timeout: 'never' }, 'ns'), /spec\.timeout: "never" is not a duration/);
   });
 
   it('reads basic-auth, token and dockerconfigjson Secrets', () => {

@@ -1,0 +1,78 @@
+/**
+ * `npm run build:sea` → dist/sea/chartorigin, one file that runs without Node installed (Node's single
+ * executable applications, https://nodejs.org/api/single-executable-applications.html, as Node 24 does it):
+ *
+ * 1. esbuild bundles src/cli/sea.ts and its dependencies into one CommonJS script: a SEA runs exactly one
+ *    script whose require() reaches only Node's built-in modules, so the whole module graph must be inside it.
+ *    (tsc cannot bundle; esbuild does it in about a second, which keeps this build and its CI test short.)
+ * 2. `node --experimental-sea-config` turns it into a preparation blob with the V8 code cache (compiled code
+ *    in the blob: start-up does not parse 2 MB of JavaScript). The code cache forbids import(): the bundle
+ *    has none except the optional @kubernetes/client-node (auth-provider plugins only), left out.
+ * 3. A copy of this Node binary gets the blob injected with postject under the SEA fuse (Node 24 has no
+ *    --build-sea yet). On macOS the copy is re-signed ad hoc, as the Node docs say.
+ *
+ * Named `kubectl-chartorigin` (a copy or symlink on PATH) the same binary is a kubectl plugin.
+ * Usage: node scripts/build-sea.ts [--out DIR]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+/** Runs a step; its chatter (postject warns about ELF note sections it does not touch) only on failure. */
+function quiet(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.error?.message || `exit ${r.status}`}`);
+}
+
+export async function buildSea(outDir: string): Promise<string> {
+  const started = performance.now();
+  mkdirSync(outDir, { recursive: true });
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const bundle = join(outDir, 'chartorigin.cjs');
+  await build({
+    entryPoints: [join(ROOT, 'src/cli/sea.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    outfile: bundle,
+    external: ['@kubernetes/client-node'],
+    // No package.json travels with the binary; import.meta.url (used for createRequire and file paths)
+    // becomes the executable's own URL.
+    define: { CHARTORIGIN_VERSION: JSON.stringify(pkg.version), 'import.meta.url': '__chartorigin_module_url' },
+    banner: { js: 'var __chartorigin_module_url = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;' },
+    logLevel: 'warning',
+  });
+  const bundled = performance.now();
+  const blob = join(outDir, 'chartorigin.blob');
+  const config = join(outDir, 'sea-config.json');
+  writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  quiet(process.execPath, ['--experimental-sea-config', config]);
+  const blobbed = performance.now();
+  const exe = join(outDir, process.platform === 'win32' ? 'chartorigin.exe' : 'chartorigin');
+  rmSync(exe, { force: true });
+  copyFileSync(process.execPath, exe);
+  chmodSync(exe, 0o755);
+  const postject = join(ROOT, 'node_modules', 'postject', 'dist', 'cli.js');
+  const macho = process.platform === 'darwin' ? ['--macho-segment-name', 'NODE_SEA'] : [];
+  if (process.platform === 'darwin') execFileSync('codesign', ['--remove-signature', exe]);
+  quiet(process.execPath, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE, ...macho]);
+  if (process.platform === 'darwin') execFileSync('codesign', ['--sign', '-', exe]);
+  rmSync(blob, { force: true });
+  rmSync(config, { force: true });
+  const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
+  const done = performance.now();
+  process.stderr.write(`built ${exe} in ${s(started, done)} s (bundle ${s(started, bundled)} s, blob ${s(bundled, blobbed)} s, copy and inject ${s(blobbed, done)} s)\n`);
+  return exe;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { out: { type: 'string', default: join(ROOT, 'dist', 'sea') } } });
+  await buildSea(resolve(values.out));
+}

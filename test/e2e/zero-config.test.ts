@@ -1,0 +1,157 @@
+/**
+ * `chartorigin scan` with no --config on a machine where Helm is set up: the Helm home is prepared by the
+ * real `helm repo add` (helm 3) and `helm registry login` (helm 4, against a registry with htpasswd), the
+ * cluster holds a ChartRepository for that registry without a secretRef, and the scan must prove both
+ * releases from those sources alone — from Helm's cached index without downloading index.yaml while it is
+ * fresh, and with the registry login's credentials for the OCI repository.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { kubectl, ensureNamespace } from '../harness/controlplane.ts';
+import { applyChartRepository } from '../harness/chart-origins.ts';
+import { installCrds } from '../harness/controller-process.ts';
+import { pushChart } from '../harness/charts.ts';
+import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
+import { testEnv, uniqueNamespace } from '../harness/env.ts';
+import { helm } from '../harness/helm.ts';
+import { startRegistry, type Registry } from '../harness/registry.ts';
+import { REPO_ROOT, toolPath } from '../harness/tools.ts';
+
+const env = testEnv();
+const cluster = env.cluster;
+const USER = { username: 'zc-user', password: 'zc-pass-5138' };
+
+let ns: string;
+let home: string;
+let server: ChartRepoServer;
+let registry: Registry;
+const repoName = `zc-oci-${process.pid}`;
+
+/** The user's environment: only the prepared Helm home, no --config, a KUBECONFIG like kubectl users have. */
+function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env['PATH'],
+    HOME: home,
+    HELM_CONFIG_HOME: join(home, 'config'),
+    HELM_CACHE_HOME: join(home, 'cache'),
+    KUBECONFIG: cluster.kubeconfig,
+    ...extra,
+  };
+}
+
+function run(cmd: string, args: string[], e: NodeJS.ProcessEnv, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { env: e, maxBuffer: 16 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as NodeJS.ErrnoException & { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    child.stdin?.end(input ?? '');
+  });
+}
+
+const cli = (args: string[], extra: NodeJS.ProcessEnv = {}): ReturnType<typeof run> => run(process.execPath, [join(REPO_ROOT, 'src/cli/entry.ts'), ...args], userEnv(extra));
+
+type Result = { name: string; origin: { match: string; repository?: string; repoURL?: string } };
+
+before(async () => {
+  ns = uniqueNamespace('e2e-zero-config');
+  await ensureNamespace(cluster, ns);
+  await installCrds(cluster);
+  home = join(cluster.dir, `zero-config-home-${process.pid}`);
+  mkdirSync(home, { recursive: true });
+  // Our own server over the standard main repository, to see which requests the scan makes.
+  server = await startChartRepoServer({ dir: env.chartRepo.repos.main.dir });
+  registry = await startRegistry({ htpasswd: [USER] });
+  const oci = env.oci['ocichart-1.0.0'];
+  assert.ok(oci);
+  await pushChart(oci.path, registry.url, USER);
+
+  // The Helm home a user has after `helm repo add` and `helm registry login`.
+  const helmHome = { ...userEnv(), NO_COLOR: '1' };
+  const add = await run(toolPath('helm3'), ['repo', 'add', 'main', server.url], helmHome);
+  assert.equal(add.code, 0, add.stderr);
+  const login = await run(toolPath('helm4'), ['registry', 'login', registry.host, '--username', USER.username, '--password-stdin', '--plain-http'], helmHome, USER.password);
+  assert.equal(login.code, 0, login.stderr);
+
+  // Releases: webapp from the HTTP repository, ocichart from the registry (installed from its package).
+  const web = env.chartRepo.repos.main.charts['webapp-1.1.0'];
+  assert.ok(web);
+  await helm(cluster, 3, ['install', 'web', web.path], { namespace: ns });
+  await helm(cluster, 4, ['install', 'api', oci.path], { namespace: ns });
+  // The cluster declares the registry (no secretRef: the user's login supplies the credentials).
+  await applyChartRepository(cluster, repoName, { url: registry.url, plainHTTP: true, interval: '1h' });
+});
+
+after(async () => {
+  await kubectl(cluster, ['delete', 'chartrepository', repoName, '--ignore-not-found']).catch(() => undefined);
+  await kubectl(cluster, ['delete', 'secrets', '-n', ns, '-l', 'owner=helm', '--ignore-not-found']).catch(() => undefined);
+  await server?.close();
+  await registry?.close();
+});
+
+describe('zero-config scan: Helm repositories, cached indexes, registry logins and ChartRepositories', () => {
+  it('proves both releases with no --config and says on stderr which sources it used', async () => {
+    server.requests.length = 0;
+    const r = await cli(['scan', '-n', ns, '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const results = JSON.parse(r.stdout) as Result[];
+    const web = results.find((x) => x.name === 'web');
+    const api = results.find((x) => x.name === 'api');
+    assert.deepEqual([web?.origin.match, web?.origin.repository], ['Verified', 'main']);
+    assert.equal(web?.origin.repoURL, server.url);
+    assert.deepEqual([api?.origin.match, api?.origin.repository], ['Verified', repoName]);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('chartorigin: using '));
+    assert.ok(line, r.stderr);
+    assert.match(line, /ChartRepositories in the cluster: \d+ repositor(y|ies)/);
+    // Paths under HOME are shown with ~ (HOME is the prepared home here).
+    assert.match(line, /Helm \(~\/config\/repositories\.yaml\): 1 repository \(1 cached index\)/);
+    assert.match(line, new RegExp(`registry logins for ${registry.host.replace(/\./g, '\\.')}`));
+    // Helm's index from `helm repo add` is fresh: only the chart itself was downloaded.
+    const paths = server.requests.map((q) => q.path);
+    assert.ok(!paths.some((p) => p.endsWith('index.yaml')), `index.yaml downloaded although cached: ${paths.join(', ')}`);
+    assert.ok(paths.some((p) => p.endsWith('webapp-1.1.0.tgz')), paths.join(', '));
+  });
+
+  it('downloads the index once Helm\'s cache is older than an hour', async () => {
+    const cache = join(home, 'cache', 'repository', 'main-index.yaml');
+    const old = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(cache, old, old);
+    server.requests.length = 0;
+    const r = await cli(['scan', '-n', ns, '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Helm \([^)]*\): 1 repository(;|$)/m);
+    assert.equal(server.requests.filter((q) => q.path.endsWith('index.yaml')).length, 1);
+    assert.equal((JSON.parse(r.stdout) as Result[]).find((x) => x.name === 'web')?.origin.match, 'Verified');
+  });
+
+  it('without the registry login the OCI repository fails: shown as the repository error, exit 3, never NotFound', async () => {
+    const r = await cli(['scan', '-n', ns], { HELM_REGISTRY_CONFIG: join(home, 'no-such-registry.json'), DOCKER_CONFIG: join(home, 'no-docker') });
+    assert.equal(r.code, 3, r.stderr);
+    const api = r.stdout.split('\n').find((l) => /\sapi\s/.test(l));
+    assert.ok(api, r.stdout);
+    assert.match(api, new RegExp(`RepoError\\s+${repoName}: unauthorized$`));
+    assert.doesNotMatch(api, /NotFound/);
+    assert.match(r.stderr, new RegExp(`chartorigin: repository ${repoName}: .*401.*\\(unauthorized\\)`));
+  });
+
+  it('inspect uses the Helm configuration too, without a cluster', async () => {
+    const secret = await kubectl(cluster, ['get', 'secret', '-n', ns, '-l', 'owner=helm,name=web', '-o', 'json']);
+    const r = await run(process.execPath, [join(REPO_ROOT, 'src/cli/entry.ts'), 'inspect', '-', '-o', 'json'], userEnv({ KUBECONFIG: join(home, 'absent') }), secret);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as Result[]).map((x) => [x.name, x.origin.match, x.origin.repository]), [['web', 'Verified', 'main']]);
+    assert.match(r.stderr, /^chartorigin: using Helm \(/m);
+    assert.doesNotMatch(r.stderr, /ChartRepositories in the cluster/);
+  });
+
+  it('with no source anywhere says so instead of a silent NotFound', async () => {
+    const empty = join(home, 'empty');
+    const r = await cli(['scan', '-n', ns, '--no-discover']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /chartorigin: no chart repositories to compare with .*helm repo add NAME URL.*--config repos\.yaml/);
+    const i = await run(process.execPath, [join(REPO_ROOT, 'src/cli/entry.ts'), 'inspect', '-'], userEnv({ HELM_CONFIG_HOME: empty, HELM_CACHE_HOME: empty }), await kubectl(cluster, ['get', 'secret', '-n', ns, '-l', 'owner=helm,name=web', '-o', 'json']));
+    assert.match(i.stderr, /no chart repositories to compare with \(looked in Helm's ~\/empty\/repositories\.yaml and --config\)/);
+    assert.match(i.stdout, /\sweb\s.*NotFound/);
+  });
+});

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseRepositorySpec } from '../../../src/sources/chart-repository.ts';
+import { closestKey, ConfigError, CONFIG_FILE_KEYS, parseConfigFile } from '../../../src/sources/repository-config.ts';
+
+describe('one repository-config parser for the --config file and ChartRepository specs', () => {
+  it('names an unknown key and the valid one it most likely meant, in the file and in a spec', () => {
+    const cases: [string, RegExp][] = [
+      ['repositorys: []', /repos\.yaml: unknown key "repositorys" \(did you mean "repositories"\?\)/],
+      ['repositories: [{name: a, url: "https://x", plainHttp: true}]', /repos\.yaml: repositories\[0\]: unknown key "plainHttp" \(did you mean "plainHTTP"\?\)/],
+      ['repositories: [{name: a, url: "https://x", priorty: 1}]', /unknown key "priorty" \(did you mean "priority"\?\)/],
+      ['repositories: [{name: a, url: "https://x", intervall: 1h}]', /unknown key "intervall" \(did you mean "interval"\?\)/],
+      ['repositories: [{name: a, url: "https://x", secretRef: {name: s}}]', /unknown key "secretRef" \(valid keys: /],
+    ];
+    for (const [text, msg] of cases) assert.throws(() => parseConfigFile(text, 'repos.yaml', '.', {}), (e: unknown) => e instanceof ConfigError && msg.test(e.message), text);
+    assert.throws(() => parseRepositorySpec({ url: 'https://x', plainHttp: true }, 'ns'), /^ConfigError: spec: unknown key "plainHttp" \(did you mean "plainHTTP"\?\)$/);
+    assert.throws(() => parseRepositorySpec({ url: 'https://x', caFile: 'ca.pem' }, 'ns'), /spec: unknown key "caFile"/);
+  });
+
+  it('applies the same rules to the shared fields in both places', () => {
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ priority: 1.5 }, /priority: must be an integer/],
+      [{ priority: '1' }, /priority: must be an integer/],
+      [{ interval: 'weekly' }, /interval: "weekly" is not a duration/],
+      [{ timeout: '2h' }, /timeout: "2h" must be between 1s and 10m/],
+      [{ plainHTTP: 'yes' }, /plainHTTP: must be true or false/],
+    ];
+    for (const [fields, msg] of bad) {
+      assert.throws(() => parseRepositorySpec({ url: 'https://x', ...fields }, 'ns'), msg, `spec ${JSON.stringify(fields)}`);
+      const file = JSON.stringify({ repositories: [{ name: 'a', url: 'https://x', ...fields }] });
+      assert.throws(() => parseConfigFile(file, 'f.yaml', '.', {}), msg, `file ${JSON.stringify(fields)}`);
+    }
+    const spec = parseRepositorySpec({ url: 'oci://r.example/c/', interval: '30m', timeout: '15s', priority: 3, plainHTTP: true }, 'ns');
+    const file = parseConfigFile('repositories: [{name: a, url: "oci://r.example/c/", interval: 30m, timeout: 15s, priority: 3, plainHTTP: true}]', 'f', '.', {}).repositories[0];
+    for (const k of ['url', 'intervalSeconds', 'timeoutSeconds', 'priority', 'plainHTTP', 'insecureSkipTLSVerify', 'requireSignature'] as const) assert.equal(file?.[k], spec[k], k);
+  });
+
+  it('suggests only near keys', () => {
+    assert.equal(closestKey('PLAINHTTP', CONFIG_FILE_KEYS), 'plainHTTP');
+    assert.equal(closestKey('passwordEnvv', CONFIG_FILE_KEYS), 'passwordEnv');
+    assert.equal(closestKey('description', CONFIG_FILE_KEYS), undefined);
+  });
+});
