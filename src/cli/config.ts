@@ -7,7 +7,29 @@ import { checkTrustedRoot } from '../signatures/sigstore-trust.ts';
 // this module only reads the file the user named.
 export { ConfigError };
 export type CliConfig = ConfigFile;
-export const parseConfig = parseConfigFile;
+
+/**
+ * The `--config` file: the shared parser, then what only the signature code can check (identity expressions
+ * compile; a trusted root file has Sigstore's shape).
+ */
+export function parseConfig(text: string, file: string, baseDir = '.', env: NodeJS.ProcessEnv = process.env): CliConfig {
+  const config = parseConfigFile(text, file, baseDir, env);
+  config.repositories.forEach((r, i) => {
+    if (!r.keyless) return;
+    const where = `${file}: repositories[${i}].keyless`;
+    try {
+      identityMatcher(r.keyless.identities);
+    } catch (err) {
+      throw new ConfigError(`${where}: ${(err as Error).message}`);
+    }
+    try {
+      if (r.keyless.trustedRootJson !== undefined) checkTrustedRoot(r.keyless.trustedRootJson);
+    } catch (err) {
+      throw new ConfigError(`${where}.trustedRoot: ${(err as Error).message}`);
+    }
+  });
+  return config;
+}
 
 export function loadConfig(path: string | undefined): CliConfig {
   if (!path) return { repositories: [], verify: true };
@@ -18,17 +40,5 @@ export function loadConfig(path: string | undefined): CliConfig {
     throw new ConfigError(`${path}: cannot read the config file`);
   }
   const slash = path.lastIndexOf('/');
-  const config = parseConfigFile(text, path, slash >= 0 ? path.slice(0, slash) || '/' : '.');
-  // The signature code checks what the shared parser only reads: identity expressions compile, and a
-  // trusted root file has Sigstore's shape.
-  config.repositories.forEach((r, i) => {
-    if (!r.keyless) return;
-    try {
-      identityMatcher(r.keyless.identities);
-      if (r.keyless.trustedRootJson !== undefined) checkTrustedRoot(r.keyless.trustedRootJson);
-    } catch (err) {
-      throw new ConfigError(`${path}: repositories[${i}].keyless: ${(err as Error).message}`);
-    }
-  });
-  return config;
+  return parseConfig(text, path, slash >= 0 ? path.slice(0, slash) || '/' : '.');
 }
