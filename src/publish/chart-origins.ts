@@ -32,7 +32,7 @@ function publishedOf(status: StoredStatus | undefined): PublishedSummary | undef
 }
 
 /** What the controller writes into ChartOrigin.status: the report minus fields that only feed metrics. */
-export type PublishedStatus = Omit<Partial<OriginReport>, 'majorVersionsBehind' | 'installedCreated' | 'conditions'> & {
+export type PublishedStatus = Omit<Partial<OriginReport>, 'majorVersionsBehind' | 'installedCreated' | 'upgradeTarget' | 'conditions'> & {
   conditions: Condition[];
   observedGeneration?: number | undefined;
 };
@@ -137,6 +137,6 @@ export class ChartOriginStore {
 }
 
 export function statusOf(report: OriginReport, observedGeneration: number): PublishedStatus {
-  const { majorVersionsBehind: _m, installedCreated: _c, ...rest } = report;
+  const { majorVersionsBehind: _m, installedCreated: _c, upgradeTarget: _t, ...rest } = report;
   return { ...rest, observedGeneration };
 }

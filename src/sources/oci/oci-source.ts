@@ -3,6 +3,7 @@ import semver from 'semver';
 import { isObject, str, type JsonObject } from '../../util/guards.ts';
 import { authorizationHeader, repositoryHttpClient, type HttpClient, type HttpRequest, type HttpResponse, type RepositoryHttpOptions } from '../http/client.ts';
 import { normalizeDigest } from '../http/index-parse.ts';
+import { notesOf } from '../../chart/publisher-notes.ts';
 import type { KeyObject } from 'node:crypto';
 import { cosignKeys, listReferrers } from './referrers.ts';
 import {
@@ -490,6 +491,7 @@ export class OciChartSource implements ChartSource {
         deprecated: m['deprecated'] === true,
         digest: layer.digest,
         urls: entry.urls.length ? entry.urls : [`${this.repoURL(entry.name)}:${tag}`],
+        notes: notesOf(m, str),
       },
       manifest,
       layer,
