@@ -8,6 +8,7 @@ import { LeaderElector } from '../kube/leader-election.ts';
 import { ChartOriginMetrics } from '../publish/metrics.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { loadConfig } from './config.ts';
+import { parseDuration } from '../util/duration.ts';
 
 export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --namespaces a,b               watch only these namespaces (default: all)
@@ -21,6 +22,7 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --watch-chart-repositories=true|false   (default true; false when the CRD is not installed)
   --verify=true|false            download tarballs and compare content (default true)
   --concurrency 4                releases analysed at once
+  --upstream-stale-after 8760h   status.upstreamStale when a chart's newest version is older (default one year)
   --kubeconfig F --context C     out-of-cluster use
   --log-level info`;
 
@@ -55,6 +57,7 @@ export async function runController(argv: string[]): Promise<number> {
       'watch-chart-repositories': { type: 'string' },
       verify: { type: 'string' },
       concurrency: { type: 'string', default: '4' },
+      'upstream-stale-after': { type: 'string', default: '8760h' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
@@ -65,7 +68,13 @@ export async function runController(argv: string[]): Promise<number> {
     process.stdout.write(`${CONTROLLER_USAGE}\n`);
     return 0;
   }
-  const logger = pino({ level: values['log-level'], base: { component: 'chartorigin' }, timestamp: pino.stdTimeFunctions.isoTime });
+  // `component` is set once per line: pino writes a child's bindings after its parent's without merging,
+  // so a `component` in the root's base and again in a child printed the key twice (invalid for most
+  // JSON log shippers, which keep either one). The root has none; every part logs through a child.
+  const root = pino({ level: values['log-level'], base: { pid: process.pid, hostname: hostname() }, timestamp: pino.stdTimeFunctions.isoTime });
+  const logger = root.child({ component: 'controller' });
+  const upstreamStaleAfterSeconds = parseDuration(values['upstream-stale-after']);
+  if (upstreamStaleAfterSeconds === undefined || upstreamStaleAfterSeconds <= 0) throw new Error('--upstream-stale-after must be a duration like 8760h');
   const writeBack = values['write-back'];
   if (writeBack !== 'none' && writeBack !== 'annotations' && writeBack !== 'release') throw new Error('--write-back must be none, annotations or release');
   const concurrency = Number(values.concurrency);
@@ -78,7 +87,7 @@ export async function runController(argv: string[]): Promise<number> {
   const leaderElect = boolFlag(values['leader-elect'], 'leader-elect', true);
 
   const metrics = new ChartOriginMetrics();
-  const writer = new WriteBack(kc, writeBack, logger.child({ component: 'write-back' }));
+  const writer = new WriteBack(kc, writeBack, root.child({ component: 'write-back' }));
   const stop = new AbortController();
   let state: { ready(): boolean } | undefined;
   let leading = false;
@@ -111,8 +120,9 @@ export async function runController(argv: string[]): Promise<number> {
         staticRepositories: config.repositories,
         watchChartRepositories: boolFlag(values['watch-chart-repositories'], 'watch-chart-repositories', true),
         verify: boolFlag(values.verify, 'verify', config.verify),
+        upstreamStaleAfterSeconds,
         metrics,
-        logger,
+        logger: root,
         published: writeBack === 'none' ? undefined : (current, report) => writer.apply(current, report),
       },
       signal,
@@ -130,7 +140,7 @@ export async function runController(argv: string[]): Promise<number> {
         namespace: ownNamespace,
         name: values['leader-election-id'],
         identity: `${hostname()}_${process.pid}`,
-        logger: logger.child({ component: 'leader-election' }),
+        logger: root.child({ component: 'leader-election' }),
         // Returning the pipeline's promise lets the elector wait for in-flight work before it releases
         // the Lease, so a successor never overlaps with this replica's last writes.
         onStartedLeading: (signal: AbortSignal) => {
