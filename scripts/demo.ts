@@ -17,6 +17,7 @@ import { startTestEnvironment, stopAllEnvironments, type RunningEnv } from '../t
 import { helmInstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../test/harness/helm.ts';
 import { onInterrupt } from '../test/harness/processes.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
+import { chartPrometheusSetup, prometheusInstalled, startPrometheus } from '../test/harness/prometheus.ts';
 
 const { values: flags } = parseArgs({ options: { keep: { type: 'boolean', default: false } } });
 
@@ -61,6 +62,46 @@ function capture(cmd: string, args: readonly string[]): Promise<string> {
     child.on('error', reject);
     child.on('exit', () => resolve(out));
   });
+}
+
+/**
+ * The shipped alerts in a real Prometheus (Debian's package), when it is installed: it scrapes the controller as
+ * the chart's ServiceMonitor would and loads the chart's PrometheusRule with every `for:` at 1s, so that the
+ * alerts fire within seconds instead of after hours.
+ */
+async function showAlerts(metricsUrl: string, workDir: string): Promise<void> {
+  step(
+    'The shipped alerts in a real Prometheus',
+    'Prometheus scrapes the controller with the scrape configuration of the chart\'s ServiceMonitor (honorLabels:',
+    'the release namespace survives) and evaluates the chart\'s PrometheusRule, every `for:` shortened to 1s.',
+  );
+  if (!prometheusInstalled()) {
+    say('(prometheus is not installed: `apt-get install prometheus` shows the alerts here)');
+    return;
+  }
+  const setup = chartPrometheusSetup(new URL(metricsUrl).host);
+  const prom = await startPrometheus({ dir: join(workDir, 'prometheus'), scrapeConfigs: [setup.scrapeConfig], ruleFiles: { 'chartorigin.rules.yaml': setup.rules } });
+  try {
+    // Until the set of firing alerts stops growing: a few scrapes and evaluations.
+    let last = -1;
+    let stable = 0;
+    await eventually('alerts to settle', async () => {
+      const n = (await prom.alerts()).filter((a) => a.state === 'firing').length;
+      stable = n > 0 && n === last ? stable + 1 : 0;
+      last = n;
+      return stable >= 5 ? true : undefined;
+    }, 60_000, 1000);
+    const alerts = (await prom.alerts()).filter((a) => a.state === 'firing');
+    alerts.sort((a, b) => `${a.labels['alertname']}${a.labels['namespace']}${a.labels['release']}`.localeCompare(`${b.labels['alertname']}${b.labels['namespace']}${b.labels['release']}`));
+    say(`$ curl -s ${prom.url}/api/v1/alerts   (firing, as a table)`);
+    say(`${'ALERT'.padEnd(34)}${'SEVERITY'.padEnd(10)}SUMMARY`);
+    for (const a of alerts) {
+      const line = `${(a.labels['alertname'] ?? '').padEnd(34)}${(a.labels['severity'] ?? '').padEnd(10)}${a.annotations['summary'] ?? ''}`;
+      say(line.length > 190 ? `${line.slice(0, 189)}…` : line);
+    }
+  } finally {
+    await prom.stop();
+  }
 }
 
 async function main(): Promise<void> {
@@ -187,6 +228,7 @@ async function main(): Promise<void> {
     say('$ curl -s localhost:8080/metrics | grep -E "release_(info|outdated)|repository_up"   (excerpt)');
     const metricsText = await controller.metrics();
     for (const line of metricsText.split('\n').filter((l) => /^chartorigin_(release_info|release_outdated|repository_up)\{/.test(l)).slice(0, 14)) say(line);
+    await showAlerts(controller.metricsUrl, workDir);
     await controller.stop();
 
     say(`\nDemo took ${((performance.now() - t0) / 1000).toFixed(1)} s.`);

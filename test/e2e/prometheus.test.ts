@@ -14,8 +14,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
-import { helmTemplate, parseObjects, prometheusRuleFile, RELEASE_NAMESPACE, type KubeObject } from '../../scripts/render-manifests.ts';
 import { packageChart, repoIndex, scratchDir } from '../harness/charts.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { applyChartRepository, applyObject, chartOriginWhere } from '../harness/chart-origins.ts';
@@ -25,7 +23,7 @@ import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { freePort } from '../harness/free-port.ts';
 import { helmInstall, helmUpgrade } from '../harness/helm.ts';
 import { createSigningKey, stopGpgAgents } from '../harness/gpg.ts';
-import { serviceMonitorScrapeConfig, startPrometheus, type PromAlert, type RunningPrometheus } from '../harness/prometheus.ts';
+import { chartPrometheusSetup, startPrometheus, type PromAlert, type RunningPrometheus } from '../harness/prometheus.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
 
 const env = testEnv();
@@ -103,17 +101,13 @@ before(async () => {
   controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', `${apps},${legacy}`], 'prom-controller');
   await eventually('controller ready', async () => ((await controller.ready()) ? true : undefined), 60_000);
 
-  // What `helm install --set serviceMonitor.enabled=true,prometheusRule.enabled=true` into namespace chartorigin creates.
-  const objs = parseObjects(helmTemplate(['--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true']));
-  const sm = objs.find((o) => o.kind === 'ServiceMonitor') as KubeObject & { spec: unknown };
-  const svc = objs.find((o) => o.kind === 'Service') as KubeObject;
-  const target = new URL(controller.metricsUrl).host;
-  const rules = parse(prometheusRuleFile(['--set', 'prometheusRule.alerts.HelmChartUpstreamStale.enabled=true'])) as { groups: { rules: { for?: string }[] }[] };
-  for (const g of rules.groups) for (const r of g.rules) r.for = '1s';
+  // What `helm install --set serviceMonitor.enabled=true,prometheusRule.enabled=true` into namespace chartorigin
+  // gives Prometheus, with every `for:` 1s (see the top of this file).
+  const setup = chartPrometheusSetup(new URL(controller.metricsUrl).host);
   prometheus = await startPrometheus({
     dir: join(workDir, 'prometheus'),
-    scrapeConfigs: [serviceMonitorScrapeConfig(sm, { name: svc.metadata.name, namespace: RELEASE_NAMESPACE }, target)],
-    ruleFiles: { 'chartorigin.rules.yaml': stringify(rules) },
+    scrapeConfigs: [setup.scrapeConfig],
+    ruleFiles: { 'chartorigin.rules.yaml': setup.rules },
   });
 });
 

@@ -4,7 +4,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { spawnSync } from 'node:child_process';
+import { parse, stringify } from 'yaml';
+import { helmTemplate, parseObjects, prometheusRuleFile, RELEASE_NAMESPACE, type KubeObject } from '../../scripts/render-manifests.ts';
 import { freePort } from './free-port.ts';
 import { startProcess, type ManagedProcess } from './processes.ts';
 import { isObject } from '../../src/util/guards.ts';
@@ -131,4 +133,25 @@ export function serviceMonitorScrapeConfig(sm: { metadata: { name: string; names
       },
     ],
   };
+}
+
+/**
+ * What the chart gives a Prometheus when installed with serviceMonitor.enabled and prometheusRule.enabled into
+ * namespace chartorigin: the ServiceMonitor's scrape configuration for `target` (host:port of a controller) and
+ * the PrometheusRule's groups, every alert enabled, with each `for:` replaced by `forOverride` (the shipped
+ * durations, 5m to 24h, are for clusters, not for a test or a demo that lasts a minute).
+ */
+export function chartPrometheusSetup(target: string, forOverride = '1s'): { scrapeConfig: Record<string, unknown>; rules: string } {
+  const objs = parseObjects(helmTemplate(['--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true']));
+  const sm = objs.find((o) => o.kind === 'ServiceMonitor') as (KubeObject & { spec: unknown }) | undefined;
+  const svc = objs.find((o) => o.kind === 'Service');
+  if (!sm || !svc) throw new Error('the chart rendered no ServiceMonitor or Service');
+  const rules = parse(prometheusRuleFile(['--set', 'prometheusRule.alerts.HelmChartUpstreamStale.enabled=true'])) as { groups: { rules: { for?: string }[] }[] };
+  for (const g of rules.groups) for (const r of g.rules) r.for = forOverride;
+  return { scrapeConfig: serviceMonitorScrapeConfig(sm, { name: svc.metadata.name, namespace: RELEASE_NAMESPACE }, target), rules: stringify(rules) };
+}
+
+/** Whether Debian's prometheus package (or another prometheus binary) is on PATH. */
+export function prometheusInstalled(): boolean {
+  return spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).status === 0;
 }
