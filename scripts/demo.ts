@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       { name: 'blog', namespace: 'apps', helm: 4, driver: 'configmap', chart: 'webapp', repo: main, version: '2.0.0', why: 'helm 4 with HELM_DRIVER=configmap, from "main": up to date' },
       { name: 'shop-fork', namespace: 'apps', helm: 4, driver: 'secret', chart: 'webapp', repo: fork, version: '1.1.0', why: 'helm 4, from "fork": same name+version exists in "main" too; only content can tell' },
       { name: 'patched', namespace: 'apps', helm: 4, driver: 'secret', chart: tampered.path, why: 'helm 4, the hand-edited webapp 1.2.0: published version, different content' },
-      { name: 'old', namespace: 'legacy', helm: 3, driver: 'configmap', chart: 'legacy', repo: main, version: '1.0.0', why: 'helm 3 with HELM_DRIVER=configmap: a deprecated chart' },
+      { name: 'old', namespace: 'legacy', helm: 3, driver: 'configmap', chart: 'legacy', repo: main, version: '0.9.0', why: 'helm 3 with HELM_DRIVER=configmap: legacy 0.9.0, whose chart is deprecated upstream (its newest version, 1.0.0, says so)' },
       { name: 'api', namespace: 'oci', helm: 3, driver: 'secret', chart: `${env.registry.url}/ocichart`, version: '1.0.0', why: 'helm 3, from the OCI registry: 1.1.0 is out' },
       { name: 'tools', namespace: 'internal', helm: 4, driver: 'secret', chart: inhouse.path, why: 'helm 4, an in-house chart no configured repository has' },
     ];
@@ -181,7 +181,8 @@ async function main(): Promise<void> {
       `$ node ${cli.join(' ')}`,
       'MATCH: Verified = the installed chart is byte-for-byte the content the repository serves under that',
       'digest; Mismatch = the version exists but the content differs (tampering or a fork); NotFound = no',
-      'repository has it. shop-fork is Verified from "fork", not "main", although both serve webapp 1.1.0.',
+      'repository has it (Unreachable instead when a repository could not be searched). shop-fork is Verified',
+      'from "fork", not "main", although both serve webapp 1.1.0.',
     );
     const code = await run(process.execPath, [join(REPO_ROOT, cli[0] ?? ''), ...cli.slice(1)]);
     if (code !== 0) say(`(chartorigin scan exited with ${String(code)})`);
