@@ -2,7 +2,7 @@ import type { OriginReport } from '../model/report.ts';
 
 /** `-o json`: one object per release shaped like ChartOrigin.status, plus name and namespace. */
 function reportJson(r: OriginReport): Record<string, unknown> {
-  const { majorVersionsBehind: _m, installedCreated: _c, ...status } = r;
+  const { majorVersionsBehind: _m, installedCreated: _c, upgradeTarget: _t, ...status } = r;
   return { name: r.release.name, namespace: r.release.namespace, ...status };
 }
 
