@@ -18,6 +18,7 @@ import { helmInstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../
 import { onInterrupt } from '../test/harness/processes.ts';
 import { REPO_ROOT, toolPath, toolsPathEnv } from '../test/harness/tools.ts';
 import { neutralize } from '../src/util/terminal.ts';
+import { chartPrometheusSetup, prometheusInstalled, startPrometheus } from '../test/harness/prometheus.ts';
 
 const USAGE = `Usage: npm run demo [-- --keep]
 
@@ -87,6 +88,46 @@ function capture(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = 
   });
 }
 
+/**
+ * The shipped alerts in a real Prometheus (Debian's package), when it is installed: it scrapes the controller as
+ * the chart's ServiceMonitor would and loads the chart's PrometheusRule with every `for:` at 1s, so that the
+ * alerts fire within seconds instead of after hours.
+ */
+async function showAlerts(metricsUrl: string, workDir: string): Promise<void> {
+  step(
+    'The shipped alerts in a real Prometheus',
+    'Prometheus scrapes the controller with the scrape configuration of the chart\'s ServiceMonitor (honorLabels:',
+    'the release namespace survives) and evaluates the chart\'s PrometheusRule, every `for:` shortened to 1s.',
+  );
+  if (!prometheusInstalled()) {
+    say('(prometheus is not installed: `apt-get install prometheus` shows the alerts here)');
+    return;
+  }
+  const setup = chartPrometheusSetup(new URL(metricsUrl).host);
+  const prom = await startPrometheus({ dir: join(workDir, 'prometheus'), scrapeConfigs: [setup.scrapeConfig], ruleFiles: { 'chartorigin.rules.yaml': setup.rules } });
+  try {
+    // Until the set of firing alerts stops growing: a few scrapes and evaluations.
+    let last = -1;
+    let stable = 0;
+    await eventually('alerts to settle', async () => {
+      const n = (await prom.alerts()).filter((a) => a.state === 'firing').length;
+      stable = n > 0 && n === last ? stable + 1 : 0;
+      last = n;
+      return stable >= 5 ? true : undefined;
+    }, 60_000, 1000);
+    const alerts = (await prom.alerts()).filter((a) => a.state === 'firing');
+    alerts.sort((a, b) => `${a.labels['alertname']}${a.labels['namespace']}${a.labels['release']}`.localeCompare(`${b.labels['alertname']}${b.labels['namespace']}${b.labels['release']}`));
+    say(`$ curl -s ${prom.url}/api/v1/alerts   (firing, as a table)`);
+    say(`${'ALERT'.padEnd(34)}${'SEVERITY'.padEnd(10)}SUMMARY`);
+    for (const a of alerts) {
+      const line = `${(a.labels['alertname'] ?? '').padEnd(34)}${(a.labels['severity'] ?? '').padEnd(10)}${a.annotations['summary'] ?? ''}`;
+      say(line.length > 190 ? `${line.slice(0, 189)}…` : line);
+    }
+  } finally {
+    await prom.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   let running: RunningEnv | undefined;
@@ -131,7 +172,7 @@ async function main(): Promise<void> {
       { name: 'blog', namespace: 'apps', helm: 4, driver: 'configmap', chart: 'webapp', repo: main, version: '2.0.0', why: 'helm 4 with HELM_DRIVER=configmap, from "main": up to date' },
       { name: 'shop-fork', namespace: 'apps', helm: 4, driver: 'secret', chart: 'webapp', repo: fork, version: '1.1.0', why: 'helm 4, from "fork": same name+version exists in "main" too; only content can tell' },
       { name: 'patched', namespace: 'apps', helm: 4, driver: 'secret', chart: tampered.path, why: 'helm 4, the hand-edited webapp 1.2.0: published version, different content' },
-      { name: 'old', namespace: 'legacy', helm: 3, driver: 'configmap', chart: 'legacy', repo: main, version: '1.0.0', why: 'helm 3 with HELM_DRIVER=configmap: a deprecated chart' },
+      { name: 'old', namespace: 'legacy', helm: 3, driver: 'configmap', chart: 'legacy', repo: main, version: '0.9.0', why: 'helm 3 with HELM_DRIVER=configmap: legacy 0.9.0, whose chart is deprecated upstream (its newest version, 1.0.0, says so)' },
       { name: 'api', namespace: 'oci', helm: 3, driver: 'secret', chart: `${env.registry.url}/ocichart`, version: '1.0.0', why: 'helm 3, from the OCI registry: 1.1.0 is out' },
       { name: 'tools', namespace: 'internal', helm: 4, driver: 'secret', chart: inhouse.path, why: 'helm 4, an in-house chart no configured repository has' },
     ];
@@ -170,7 +211,8 @@ async function main(): Promise<void> {
       `$ node ${cli.join(' ')}        (KUBECONFIG and the Helm home set as above; no --config)`,
       'MATCH: Verified = the installed chart is byte-for-byte the content the repository serves under that',
       'digest; Mismatch = the version exists but the content differs (tampering or a fork); NotFound = no',
-      'repository has it. shop-fork is Verified from "fork", not "main", although both serve webapp 1.1.0.',
+      'repository has it (Unreachable instead when a repository could not be searched). shop-fork is Verified',
+      'from "fork", not "main", although both serve webapp 1.1.0.',
     );
     const code = await run(process.execPath, [join(REPO_ROOT, cli[0] ?? ''), ...cli.slice(1)], userEnv);
     if (code !== 0) say(`(chartorigin scan exited with ${String(code)})`);
@@ -216,6 +258,7 @@ async function main(): Promise<void> {
     say('$ curl -s localhost:8080/metrics | grep -E "release_(info|outdated)|repository_up"   (excerpt)');
     const metricsText = await controller.metrics();
     for (const line of metricsText.split('\n').filter((l) => /^chartorigin_(release_info|release_outdated|repository_up)\{/.test(l)).slice(0, 14)) say(line);
+    await showAlerts(controller.metricsUrl, scratchDir('demo-prometheus'));
     await controller.stop();
 
     say('');

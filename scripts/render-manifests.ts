@@ -6,11 +6,13 @@
  * - manifests/crds/*.yaml: the CRDs, byte for byte
  * - manifests/alerts/prometheusrule.yaml, manifests/dashboard/grafana-dashboard.yaml: the optional monitoring
  *   objects with their default values, for clusters that run the Prometheus operator / Grafana's sidecar
+ * - manifests/alerts/rules.yaml: the same alerts as a plain Prometheus rule file (`rule_files:`), for a
+ *   Prometheus without the operator; `promtool check rules` and `promtool test rules` read it
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
 
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'chartorigin');
@@ -99,6 +101,16 @@ export const FEATURE_SETS: Readonly<Record<string, readonly string[]>> = {
   sharded: ['--set', 'shards=3', '--set', 'replicas=2'],
 };
 
+/**
+ * The chart's alerts as a plain Prometheus rule file (the PrometheusRule's spec), rendered with extra
+ * `helm template` arguments (e.g. another prometheusRule.controllerJob).
+ */
+export function prometheusRuleFile(args: readonly string[] = [], options: TemplateOptions = {}): string {
+  const rule = parseObjects(helmTemplate(['--set', 'prometheusRule.enabled=true', ...args, '--show-only', 'templates/prometheusrule.yaml'], options))[0] as unknown as { spec?: { groups?: unknown } } | undefined;
+  if (!rule?.spec?.groups) throw new Error('the chart rendered no PrometheusRule groups');
+  return stringify({ groups: rule.spec.groups }, { lineWidth: 0 });
+}
+
 /** Every file under manifests/, keyed by path relative to it. */
 export function renderManifests(helm?: string): Map<string, string> {
   const o = { helm };
@@ -114,6 +126,7 @@ export function renderManifests(helm?: string): Map<string, string> {
     'alerts/prometheusrule.yaml',
     HEADER + forKubectl(helmTemplate(['--set', 'prometheusRule.enabled=true', '--show-only', 'templates/prometheusrule.yaml'], o)),
   );
+  out.set('alerts/rules.yaml', HEADER + prometheusRuleFile([], o));
   out.set(
     'dashboard/grafana-dashboard.yaml',
     HEADER + forKubectl(helmTemplate(['--set', 'dashboard.enabled=true', '--show-only', 'templates/dashboard-configmap.yaml'], o)),

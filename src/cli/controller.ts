@@ -10,6 +10,7 @@ import { startHttpServer } from '../server/http-server.ts';
 import { HealthMonitor } from '../server/health.ts';
 import { loadConfig } from './config.ts';
 import { parseShardSpec } from '../watch/shard.ts';
+import { parseDuration } from '../util/duration.ts';
 
 export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --namespaces a,b               watch only these namespaces (default: all)
@@ -26,6 +27,7 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --verify=true|false            download tarballs and compare content (default true)
   --concurrency auto|N           releases analysed at once: auto (default) sizes it from the answer
                                  times (1..64, starting at 4); N fixes it
+  --upstream-stale-after 8760h   status.upstreamStale when a chart's newest version is older (default one year)
   --kubeconfig F                 out-of-cluster use: this kubeconfig (kubectl's rules without it)
   --context C                    out-of-cluster use: this kubeconfig context
   --log-level info
@@ -65,6 +67,7 @@ export async function runController(argv: string[]): Promise<number> {
       'watch-chart-repositories': { type: 'string' },
       verify: { type: 'string' },
       concurrency: { type: 'string', default: 'auto' },
+      'upstream-stale-after': { type: 'string', default: '8760h' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
@@ -75,7 +78,13 @@ export async function runController(argv: string[]): Promise<number> {
     process.stdout.write(`${CONTROLLER_USAGE}\n`);
     return 0;
   }
-  const logger = pino({ level: values['log-level'], base: { component: 'chartorigin' }, timestamp: pino.stdTimeFunctions.isoTime });
+  // `component` is set once per line: pino writes a child's bindings after its parent's without merging,
+  // so a `component` in the root's base and again in a child printed the key twice (invalid for most
+  // JSON log shippers, which keep either one). The root has none; every part logs through a child.
+  const root = pino({ level: values['log-level'], base: { pid: process.pid, hostname: hostname() }, timestamp: pino.stdTimeFunctions.isoTime });
+  const logger = root.child({ component: 'controller' });
+  const upstreamStaleAfterSeconds = parseDuration(values['upstream-stale-after']);
+  if (upstreamStaleAfterSeconds === undefined || upstreamStaleAfterSeconds <= 0) throw new Error('--upstream-stale-after must be a duration like 8760h');
   const writeBack = values['write-back'];
   if (writeBack !== 'none' && writeBack !== 'annotations' && writeBack !== 'release') throw new Error('--write-back must be none, annotations or release');
   const concurrency = values.concurrency === 'auto' ? 'auto' : Number(values.concurrency);
@@ -93,11 +102,11 @@ export async function runController(argv: string[]): Promise<number> {
 
   const metrics = new ChartOriginMetrics();
   metrics.setShard(shard.index, shard.count);
-  const writer = new WriteBack(kc, writeBack, logger.child({ component: 'write-back' }));
+  const writer = new WriteBack(kc, writeBack, root.child({ component: 'write-back' }));
   const stop = new AbortController();
   let state: ControllerState | undefined;
   let leading = false;
-  const health = new HealthMonitor({ watchProgress: () => state?.watchProgress(), logger: logger.child({ component: 'health' }) });
+  const health = new HealthMonitor({ watchProgress: () => state?.watchProgress(), logger: root.child({ component: 'health' }) });
   health.start();
   const { host, port } = bindAddress(values['metrics-bind-address']);
   const server = await startHttpServer({
@@ -128,8 +137,9 @@ export async function runController(argv: string[]): Promise<number> {
         staticRepositories: config.repositories,
         watchChartRepositories: boolFlag(values['watch-chart-repositories'], 'watch-chart-repositories', true),
         verify: boolFlag(values.verify, 'verify', config.verify),
+        upstreamStaleAfterSeconds,
         metrics,
-        logger,
+        logger: root,
         published: writeBack === 'none' ? undefined : (current, report) => writer.apply(current, report),
         shard,
       },
@@ -148,7 +158,7 @@ export async function runController(argv: string[]): Promise<number> {
         namespace: ownNamespace,
         name: leaseName,
         identity: `${hostname()}_${process.pid}`,
-        logger: logger.child({ component: 'leader-election' }),
+        logger: root.child({ component: 'leader-election' }),
         // Returning the pipeline's promise lets the elector wait for in-flight work before it releases
         // the Lease, so a successor never overlaps with this replica's last writes.
         onStartedLeading: (signal: AbortSignal) => {

@@ -3,7 +3,7 @@ import { neutralize } from '../util/terminal.ts';
 
 /** `-o json`: one object per release shaped like ChartOrigin.status, plus name and namespace. */
 function reportJson(r: OriginReport): Record<string, unknown> {
-  const { majorVersionsBehind: _m, installedCreated: _c, ...status } = r;
+  const { majorVersionsBehind: _m, installedCreated: _c, upgradeTarget: _t, ...status } = r;
   return { name: r.release.name, namespace: r.release.namespace, ...status };
 }
 

@@ -27,6 +27,8 @@ export interface ControllerOptions {
   staticRepositories?: readonly RepositoryConfig[];
   watchChartRepositories: boolean;
   verify: boolean;
+  /** `upstreamStale` after this many seconds without a new published version (default 8760h). */
+  upstreamStaleAfterSeconds?: number | undefined;
   metrics: ChartOriginMetrics;
   logger: Logger;
   published?: ReconcilerOptions['published'];
@@ -46,7 +48,10 @@ export interface ControllerState {
  * term). Everything is rebuilt from the API on each start: the controller keeps no state of its own.
  */
 export function startController(o: ControllerOptions, signal: AbortSignal): { state: ControllerState; done: Promise<void> } {
-  const log = o.logger;
+  // Each part logs through its own child of the caller's logger, which carries no `component`: a child's
+  // `component` would otherwise be written a second time after the parent's (pino does not merge them).
+  const parts = o.logger;
+  const log = parts.child({ component: 'controller' });
   const queue = new WorkQueue({
     onError: (key, err) => {
       const slash = key.indexOf('/');
@@ -57,7 +62,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
   const repositories = new RepositoryManager({
     kubeConfig: o.kubeConfig,
     metrics: o.metrics,
-    logger: log.child({ component: 'repositories' }),
+    logger: parts.child({ component: 'repositories' }),
     defaultNamespace: o.namespace,
     staticRepositories: o.staticRepositories,
     watchCustomResources: o.watchChartRepositories,
@@ -89,9 +94,10 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     repositories,
     metrics: o.metrics,
     cache: new PublishedChartCache(),
-    logger: log.child({ component: 'reconciler' }),
-    events: new EventRecorder(o.kubeConfig, log.child({ component: 'events' })),
+    logger: parts.child({ component: 'reconciler' }),
+    events: new EventRecorder(o.kubeConfig, parts.child({ component: 'events' })),
     verify: o.verify,
+    upstreamStaleAfterSeconds: o.upstreamStaleAfterSeconds,
     published: o.published,
   });
 
@@ -120,7 +126,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
         labelSelector: 'owner=helm',
         fieldSelector,
         accept: sharded ? mine : undefined,
-        logger: log.child({ component: 'watch', storage }),
+        logger: parts.child({ component: 'watch', storage }),
         onWatchRestart: (reason) => o.metrics.countWatchRestart(storage === 'Secret' ? 'secrets' : 'configmaps', reason),
         handler: {
           upsert: (m) => index.upsert(storage, m),

@@ -32,6 +32,7 @@ export interface ReconcilerOptions {
   cache: PublishedChartCache;
   logger: Logger;
   verify?: boolean;
+  upstreamStaleAfterSeconds?: number | undefined;
   decodeLimits?: DecodeLimits;
   now?: () => Date;
   /** Kubernetes Events about ChartOrigins (changes of origin, deprecation, signatures); none when absent. */
@@ -113,6 +114,7 @@ export class ReleaseReconciler {
       spec: existing.spec,
       cache: this.#o.cache,
       verify: this.#o.verify,
+      upstreamStaleAfterSeconds: this.#o.upstreamStaleAfterSeconds,
       now: () => now,
     });
     const sources = this.#o.repositories.sources();

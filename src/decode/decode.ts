@@ -6,14 +6,8 @@ import { bool, isObject, scalarString, str, type JsonObject } from '../util/guar
 import type { ReleaseRecord, StoredReleaseObject } from '../model/release.ts';
 import { formatTime } from '../util/time.ts';
 
-export type ReleaseDecodeReason =
-  | 'missing_data'
-  | 'too_large'
-  | 'not_base64'
-  | 'corrupt_gzip'
-  | 'truncated'
-  | 'invalid_json'
-  | 'invalid_shape';
+export const RELEASE_DECODE_REASONS = ['missing_data', 'too_large', 'not_base64', 'corrupt_gzip', 'truncated', 'invalid_json', 'invalid_shape'] as const;
+export type ReleaseDecodeReason = (typeof RELEASE_DECODE_REASONS)[number];
 
 /** One bad release object. The message names the object and the problem and never quotes the data. */
 export class ReleaseDecodeError extends Error {

@@ -2,7 +2,11 @@
 
 import type { Referrer } from './repository.ts';
 
-export type MatchKind = 'Verified' | 'Unverified' | 'Mismatch' | 'Ambiguous' | 'NotFound';
+/**
+ * `Unreachable`: nothing was found, but a repository that may publish the chart could not be searched, so
+ * NotFound ("no configured repository has it") would be a claim without evidence.
+ */
+export type MatchKind = 'Verified' | 'Unverified' | 'Mismatch' | 'Ambiguous' | 'NotFound' | 'Unreachable';
 export type UpgradeKind = 'None' | 'Patch' | 'Minor' | 'Major';
 export type ReleaseStorage = 'Secret' | 'ConfigMap';
 
@@ -20,7 +24,10 @@ export interface ChartStatus {
   name: string;
   version: string;
   appVersion?: string | undefined;
+  /** The installed version, or the chart (its newest published version), is deprecated. */
   deprecated: boolean;
+  /** Which of the two is deprecated, when `deprecated`. */
+  deprecationMessage?: string | undefined;
 }
 
 export interface OriginCandidate {
@@ -69,11 +76,26 @@ export interface OriginStatus {
   referrersMessage?: string | undefined;
 }
 
+/** One entry of a publisher's `artifacthub.io/changes` annotation, bounded (src/chart/publisher-notes.ts). */
+export interface ChartChange {
+  /** added | changed | deprecated | removed | fixed | security; absent for plain-text entries. */
+  kind?: string | undefined;
+  description: string;
+  links?: { name: string; url: string }[] | undefined;
+}
+
 export interface LatestStatus {
   version: string;
   appVersion?: string | undefined;
   created?: string | undefined;
+  /** Shown, but never the upgrade target: `upgrade`, `sameMajor` and `versionsBehind` skip deprecated versions. */
   deprecated: boolean;
+  /** Changes of the versions newer than the installed one up to this one, newest first (at most 20). */
+  changes?: ChartChange[] | undefined;
+  /** A newer allowed version says `artifacthub.io/containsSecurityUpdates: "true"`. */
+  securityUpdates?: boolean | undefined;
+  /** Where to read more: the chart's `home`, else its first `sources` URL. */
+  home?: string | undefined;
 }
 
 /** metav1.Condition's limit on message (maxLength 32768): messages are cut to it, as plain text (util/terminal.ts plainText). */
@@ -96,6 +118,10 @@ export interface OriginReport {
   sameMajor?: { version: string } | undefined;
   upgrade?: UpgradeKind | undefined;
   versionsBehind?: number | undefined;
+  /** The newest published version is older than --upstream-stale-after; absent when its age is unknown. */
+  upstreamStale?: boolean | undefined;
+  /** Not in the CRD status; the version `upgrade` points at (never a deprecated one); feeds the outdated metric. */
+  upgradeTarget?: string | undefined;
   /** Not in the CRD status; feeds chartorigin_release_major_versions_behind. */
   majorVersionsBehind?: number | undefined;
   /** Not in the CRD status; feeds chartorigin_release_installed_version_created_timestamp_seconds. */

@@ -74,6 +74,25 @@ export interface ChartVersionEntry {
   digest?: string | undefined;
   /** Absolute chart URLs (index.yaml: resolved like Helm; OCI: oci://host/repo:tag). */
   urls: string[];
+  /** What the publisher says about this version beyond the version fields; absent when nothing. */
+  notes?: PublisherNotes | undefined;
+}
+
+/**
+ * Chart.yaml `home`/`sources` and the Artifact Hub annotations publishers already write, kept raw and
+ * bounded while listing (a 20 MiB index has tens of thousands of versions); `changes` is parsed only for
+ * the versions between the installed and the latest one.
+ */
+export interface PublisherNotes {
+  /** `artifacthub.io/changes`, unparsed YAML; dropped when longer than 16 KiB. */
+  changes?: string | undefined;
+  /** `artifacthub.io/containsSecurityUpdates: "true"`. */
+  securityUpdates?: boolean | undefined;
+  /** `artifacthub.io/prerelease: "true"`: a pre-release whatever its version says. */
+  prerelease?: boolean | undefined;
+  home?: string | undefined;
+  /** First entry of `sources`. */
+  source?: string | undefined;
 }
 
 export interface FetchedChart {
@@ -163,24 +182,26 @@ export interface ProbeResult {
  * `chartorigin_repository_fetch_errors_total{reason}`); the message names the repository and what
  * failed, never a credential.
  */
-export type RepoErrorReason =
-  | 'timeout'
-  | 'network'
-  | 'tls'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'rate_limited'
-  | 'server_error'
-  | 'http_error'
-  | 'too_large'
-  | 'invalid_index'
-  | 'invalid_manifest'
-  | 'digest_mismatch'
-  | 'invalid_archive'
-  | 'redirect'
+export const REPO_ERROR_REASONS = [
+  'timeout',
+  'network',
+  'tls',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'rate_limited',
+  'server_error',
+  'http_error',
+  'too_large',
+  'invalid_index',
+  'invalid_manifest',
+  'digest_mismatch',
+  'invalid_archive',
+  'redirect',
   /** The repository's declaration, or a Secret it references, could not be used. */
-  | 'invalid_config';
+  'invalid_config',
+] as const;
+export type RepoErrorReason = (typeof REPO_ERROR_REASONS)[number];
 
 export class RepoError extends Error {
   readonly reason: RepoErrorReason;

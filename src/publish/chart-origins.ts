@@ -42,7 +42,7 @@ interface CachedOrigin extends ExistingOrigin {
 }
 
 /** What the controller writes into ChartOrigin.status: the report minus fields that only feed metrics. */
-export type PublishedStatus = Omit<Partial<OriginReport>, 'majorVersionsBehind' | 'installedCreated' | 'conditions'> & {
+export type PublishedStatus = Omit<Partial<OriginReport>, 'majorVersionsBehind' | 'installedCreated' | 'upgradeTarget' | 'conditions'> & {
   conditions: Condition[];
   observedGeneration?: number | undefined;
 };
@@ -247,6 +247,6 @@ export class ChartOriginStore {
 }
 
 export function statusOf(report: OriginReport, observedGeneration: number): PublishedStatus {
-  const { majorVersionsBehind: _m, installedCreated: _c, ...rest } = report;
+  const { majorVersionsBehind: _m, installedCreated: _c, upgradeTarget: _t, ...rest } = report;
   return { ...rest, observedGeneration };
 }

@@ -6,6 +6,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OriginReport } from '../model/report.ts';
+import { REPO_ERROR_REASONS } from '../model/repository.ts';
+import { RELEASE_DECODE_REASONS } from '../decode/decode.ts';
 
 export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deleted';
 
@@ -123,6 +125,8 @@ export class ChartOriginMetrics {
   readonly #releaseDeprecated: ReleaseFamily;
   readonly #installedCreated: ReleaseFamily;
   readonly #latestCreated: ReleaseFamily;
+  readonly #securityUpdate: ReleaseFamily;
+  readonly #upstreamStale: ReleaseFamily;
 
   readonly #repositoryUp: Gauge<string>;
   readonly #repositoryLastSuccess: Gauge<string>;
@@ -169,7 +173,7 @@ export class ChartOriginMetrics {
     );
     this.#releaseOutdated = releaseGauge(
       'chartorigin_release_outdated',
-      '1 when a newer allowed chart version exists in the origin repository, 0 when up to date.',
+      '1 when a newer allowed chart version that is not deprecated exists in the origin repository (latest_version: the newest such version, the upgrade target), 0 when up to date.',
     );
     this.#releaseVersionsBehind = releaseGauge(
       'chartorigin_release_versions_behind',
@@ -179,7 +183,10 @@ export class ChartOriginMetrics {
       'chartorigin_release_major_versions_behind',
       'Major versions between the installed chart and the newest allowed one.',
     );
-    this.#releaseDeprecated = releaseGauge('chartorigin_release_deprecated', '1 when the installed chart is deprecated.');
+    this.#releaseDeprecated = releaseGauge(
+      'chartorigin_release_deprecated',
+      '1 when the installed chart version is deprecated, or the chart is deprecated upstream (its newest published version is).',
+    );
     this.#installedCreated = releaseGauge(
       'chartorigin_release_installed_version_created_timestamp_seconds',
       'When the installed chart version was published (index created / OCI annotation), Unix seconds.',
@@ -187,6 +194,14 @@ export class ChartOriginMetrics {
     this.#latestCreated = releaseGauge(
       'chartorigin_release_latest_version_created_timestamp_seconds',
       'When the newest allowed chart version was published (index created / OCI annotation), Unix seconds.',
+    );
+    this.#securityUpdate = releaseGauge(
+      'chartorigin_release_security_update_available',
+      '1 when a newer allowed chart version says it contains security updates (artifacthub.io/containsSecurityUpdates), 0 otherwise.',
+    );
+    this.#upstreamStale = releaseGauge(
+      'chartorigin_release_upstream_stale',
+      "1 when the chart's newest published version is older than --upstream-stale-after (default one year), 0 otherwise; absent when its age is unknown.",
     );
 
 
@@ -263,6 +278,7 @@ export class ChartOriginMetrics {
 
     // Present from the start so that rate() and absent() alerts work before the first event.
     for (const result of RECONCILE_RESULTS) this.#reconcileTotal.inc({ result }, 0);
+    for (const reason of RELEASE_DECODE_REASONS) this.#decodeErrors.inc({ reason }, 0);
     this.#leader.set(0);
     this.#shard.set({ shard: '0', shards: '1' }, 1);
     this.#releases.set(0);
@@ -309,10 +325,12 @@ export class ChartOriginMetrics {
           : report.latest !== undefined && stripV(report.latest.version) !== stripV(report.chart.version);
       set(
         this.#releaseOutdated,
-        { ...base, version: report.chart.version, latest_version: report.latest?.version ?? '' },
+        { ...base, version: report.chart.version, latest_version: report.upgradeTarget ?? report.latest?.version ?? '' },
         outdated ? 1 : 0,
       );
     }
+    if (report.latest) set(this.#securityUpdate, base, report.latest.securityUpdates === true ? 1 : 0);
+    if (report.upstreamStale !== undefined) set(this.#upstreamStale, base, report.upstreamStale ? 1 : 0);
     if (report.versionsBehind !== undefined) set(this.#releaseVersionsBehind, base, report.versionsBehind);
     if (report.majorVersionsBehind !== undefined) set(this.#releaseMajorVersionsBehind, base, report.majorVersionsBehind);
     set(this.#releaseDeprecated, base, report.chart.deprecated ? 1 : 0);
@@ -429,8 +447,11 @@ export class ChartOriginMetrics {
     const existing = this.#repositories.get(repository);
     if (existing && existing.url === safe) return existing;
     if (existing) this.#removeRepositorySeries(repository, existing);
-    const record: RepositoryRecord = { url: safe, errorReasons: new Set(), observed: false };
+    const record: RepositoryRecord = { url: safe, errorReasons: new Set(REPO_ERROR_REASONS), observed: false };
     this.#repositories.set(repository, record);
+    // Every known reason from the start at 0: increase() and rate() then see the first error, and a
+    // dashboard shows 0 instead of "No data" (a counter that is born at 1 has no increase to show).
+    for (const reason of REPO_ERROR_REASONS) this.#repositoryFetchErrors.inc({ repository, url: safe, reason }, 0);
     return record;
   }
 

@@ -66,7 +66,7 @@ export function originEvents(previous: PublishedSummary | undefined, next: Origi
     }
   }
   if (next.chart.deprecated && previous?.deprecated !== true) {
-    notes.push({ type: 'Warning', reason: 'ChartDeprecated', message: `${chart} is deprecated by its publisher` });
+    notes.push({ type: 'Warning', reason: 'ChartDeprecated', message: next.chart.deprecationMessage ? `${chart}: ${next.chart.deprecationMessage}` : `${chart} is deprecated by its publisher` });
   }
   const ready = next.conditions.find((c) => c.type === CONDITION.Ready);
   if (ready?.reason === ORIGIN_REASON.SignatureNotVerified && previous?.readyReason !== ORIGIN_REASON.SignatureNotVerified) {
@@ -74,7 +74,10 @@ export function originEvents(previous: PublishedSummary | undefined, next: Origi
   }
   if (previous && next.latest && next.latest.version !== previous.latest && next.upgrade && next.upgrade !== 'None') {
     const behind = next.versionsBehind !== undefined ? `, ${next.versionsBehind} version${next.versionsBehind === 1 ? '' : 's'} behind` : '';
-    notes.push({ type: 'Normal', reason: 'UpgradeAvailable', message: `${next.chart.name} ${next.latest.version} is available (${next.upgrade} upgrade from ${next.chart.version}${behind})` });
+    // The target, never a deprecated version: when latest is deprecated the upgrade points at an older one.
+    const target = next.upgradeTarget ?? next.latest.version;
+    const security = next.latest.securityUpdates ? '; contains security updates' : '';
+    notes.push({ type: 'Normal', reason: 'UpgradeAvailable', message: `${next.chart.name} ${target} is available (${next.upgrade} upgrade from ${next.chart.version}${behind}${security})` });
   }
   return notes;
 }

@@ -1,5 +1,5 @@
 import { fingerprintChart, fingerprintDifferences } from '../chart/fingerprint.ts';
-import { recommend, type PublishedVersion } from '../recommend/recommend.ts';
+import { deprecationOf, isUpstreamStale, newestPublished, recommend, upgradeNotes, type PublishedVersion } from '../recommend/recommend.ts';
 import { sameVersion, stripBuildMetadata } from '../chart/version.ts';
 import { decideOrigin, type CandidateEvidence } from './decide.ts';
 import type { ReleaseRecord } from '../model/release.ts';
@@ -29,7 +29,16 @@ export interface AnalyzeOptions {
   cache: PublishedChartCache;
   now?: () => Date;
   signal?: AbortSignal | undefined;
+  /** `upstreamStale` when the chart's newest published version is older than this (default one year, 8760h). */
+  upstreamStaleAfterSeconds?: number | undefined;
 }
+
+export const DEFAULT_UPSTREAM_STALE_AFTER_SECONDS = 8760 * 3600;
+/**
+ * OCI versions carry their notes in each version's config blob (a manifest and a blob request): the changes
+ * and security flags are read from at most this many newer versions, newest first. HTTP indexes have them all.
+ */
+const MAX_OCI_NOTES_LOOKUPS = 10;
 
 /** A repository failure met while analysing one release, for metrics and the release's message. */
 export interface RepositoryFailure {
@@ -261,46 +270,67 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   let problem: string | undefined;
   if (adviceListing?.versions) {
     const source = adviceListing.source;
+    // OCI tags say nothing but the version: deprecation, pre-release and notes are in each version's config.
+    // The newest few are read before the advice, so that a deprecated newest version is known as such.
+    const listed = adviceListing.versions;
+    const versions =
+      source.kind === 'oci'
+        ? [...(await Promise.all(listed.slice(0, MAX_OCI_NOTES_LOOKUPS).map((e) => source.details(e, options.signal).catch(() => e)))), ...listed.slice(MAX_OCI_NOTES_LOOKUPS)]
+        : listed;
     const rec = recommend({
       installed: lookup,
-      published: adviceListing.versions as PublishedVersion[],
+      published: versions as PublishedVersion[],
       versionConstraint: options.spec?.versionConstraint,
       allowPrerelease: options.spec?.allowPrerelease,
     });
     problem = rec.problem;
-    const latestEntry = rec.latest ? adviceListing.versions.find((v) => v.version === rec.latest?.version) : undefined;
+    const latestEntry = rec.latest ? versions.find((v) => v.version === rec.latest?.version) : undefined;
     const installedEntry = entries.get(source.config.name) ?? (rec.installedEntry as ChartVersionEntry | undefined);
-    const [latestDetails, installedDetails] = await Promise.all(
-      [latestEntry, installedEntry].map(async (e) => {
-        if (!e) return undefined;
-        try {
-          return await source.details(e, options.signal);
-        } catch (err) {
-          failures.push(failureOf(source.config.name, err));
-          return e;
-        }
-      }),
+    const newestEntry = newestPublished(versions) as ChartVersionEntry | undefined;
+    const newerEntries = (rec.newer ?? []) as ChartVersionEntry[];
+    const detail = async (e: ChartVersionEntry | undefined): Promise<ChartVersionEntry | undefined> => {
+      if (!e) return undefined;
+      try {
+        return await source.details(e, options.signal);
+      } catch (err) {
+        failures.push(failureOf(source.config.name, err));
+        return e;
+      }
+    };
+    const noteLookups = source.kind === 'oci' ? newerEntries.slice(0, MAX_OCI_NOTES_LOOKUPS) : newerEntries;
+    const [latestDetails, installedDetails, newestDetails, ...newerDetails] = await Promise.all(
+      [latestEntry, installedEntry, newestEntry, ...noteLookups].map(detail),
     );
     if (rec.latest) {
+      const notes = upgradeNotes(newerDetails.filter((e): e is ChartVersionEntry => e !== undefined), latestDetails, newestDetails);
       report.latest = {
         version: rec.latest.version,
         appVersion: latestDetails?.appVersion ?? rec.latest.appVersion,
         created: latestDetails?.created ?? rec.latest.created,
         deprecated: latestDetails?.deprecated ?? rec.latest.deprecated,
+        changes: notes.changes,
+        securityUpdates: notes.securityUpdates,
+        home: notes.home,
       };
     }
     report.sameMajor = rec.sameMajor;
     report.upgrade = rec.upgrade;
+    report.upgradeTarget = rec.upgradeTarget;
     report.versionsBehind = rec.versionsBehind;
     report.majorVersionsBehind = rec.majorVersionsBehind;
     report.installedCreated = installedDetails?.created;
-    report.chart.deprecated = chart.deprecated || installedDetails?.deprecated === true;
+    report.upstreamStale = isUpstreamStale(newestDetails, now, options.upstreamStaleAfterSeconds ?? DEFAULT_UPSTREAM_STALE_AFTER_SECONDS);
+    const deprecation = deprecationOf(chart, chart.deprecated || installedDetails?.deprecated === true, newestDetails);
+    report.chart.deprecated = deprecation.deprecated;
+    report.chart.deprecationMessage = deprecation.message;
+  } else if (chart.deprecated) {
+    report.chart.deprecationMessage = `installed version ${chart.version} of chart ${chart.name} is deprecated by its publisher`;
   }
 
   const failed = failures.length ? ` Repository errors: ${failures.map((f) => `${f.repository} (${f.reason})`).join(', ')}.` : '';
   if (problem) {
     report.conditions.push(condition('False', 'InvalidSpec', problem + failed, now));
-  } else if (origin.match === 'NotFound' && unsearched.length > 0) {
+  } else if (origin.match === 'Unreachable') {
     report.conditions.push(condition('False', 'RepositoryUnavailable', `${origin.message ?? ''}.${failed}`.trim(), now));
   } else if (origin.signature?.required && !origin.signature.verified) {
     // The content is the repository's, but the repository only vouches for signed charts.

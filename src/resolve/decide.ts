@@ -54,12 +54,15 @@ function describeDiff(c: CandidateEvidence): string {
  * Content evidence first, then uniqueness, then priority (product.md `match`):
  * Verified when the stored chart equals a served tarball; Mismatch when every candidate was compared and
  * none is equal; Unverified when one uncompared candidate remains; Ambiguous when several remain and
- * neither content nor priority can decide; NotFound when nobody publishes the name+version.
+ * neither content nor priority can decide; NotFound when nobody publishes the name+version; Unreachable
+ * when nobody that could be searched does, but some repository could not be searched.
  */
 export function decideOrigin(candidates: CandidateEvidence[], unsearched: string[] = []): OriginStatus {
   const note = unsearched.length ? `not searched (repository error): ${unsearched.join(', ')}` : undefined;
   if (candidates.length === 0) {
-    return { match: 'NotFound', message: note ?? 'no configured repository publishes this chart version' };
+    // "Nobody publishes it" needs every repository's answer: one that could not be searched may have it.
+    if (note) return { match: 'Unreachable', message: note };
+    return { match: 'NotFound', message: 'no configured repository publishes this chart version' };
   }
   const equal = candidates.filter((c) => c.differences !== undefined && c.differences.length === 0);
   if (equal.length > 0) {

@@ -61,7 +61,7 @@ describe('Kubernetes Events about ChartOrigins', () => {
     assert.match(mismatch.note, /^webapp 1\.1\.0 matches no chart published: .*-main: differs in templates\/deployment\.yaml/);
     const deprecated = await eventually('ChartDeprecated event', async () => (await events('old')).find((e) => e.reason === 'ChartDeprecated'));
     assert.equal(deprecated.type, 'Warning');
-    assert.equal(deprecated.note, 'legacy 1.0.0 is deprecated by its publisher');
+    assert.equal(deprecated.note, 'legacy 1.0.0: installed version 1.0.0 of chart legacy is deprecated by its publisher');
 
     // The tampered release is upgraded to a chart the repository serves: one Normal event says so.
     await helmUpgrade(cluster, 4, 'forked', 'webapp', { namespace: ns, repo: main.url, version: '2.0.0' });

@@ -26,6 +26,10 @@ export interface ChartSpec {
   schema?: boolean;
   /** Adds a README.md (default true). */
   readme?: boolean;
+  /** Chart.yaml `home`. */
+  home?: string;
+  /** Chart.yaml `annotations` (e.g. artifacthub.io/changes); values are written as YAML literal blocks. */
+  annotations?: Record<string, string>;
 }
 
 export interface PackagedChart {
@@ -101,6 +105,11 @@ function chartYaml(spec: ChartSpec): string {
   ];
   if (spec.appVersion !== undefined) lines.push(`appVersion: "${spec.appVersion}"`);
   if (spec.deprecated) lines.push('deprecated: true');
+  if (spec.home) lines.push(`home: ${spec.home}`);
+  if (spec.annotations) {
+    lines.push('annotations:');
+    for (const [k, v] of Object.entries(spec.annotations)) lines.push(`  ${k}: |-`, ...v.split('\n').map((l) => `    ${l}`));
+  }
   lines.push('keywords:', '  - test', 'maintainers:', '  - name: chartorigin tests', '    email: tests@example.com');
   return `${lines.join('\n')}\n`;
 }

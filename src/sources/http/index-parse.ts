@@ -3,6 +3,7 @@ import { isObject } from '../../util/guards.ts';
 import { RepoError, type ChartVersionEntry } from '../../model/repository.ts';
 import { resolveChartUrl } from '../url.ts';
 import { parseVersion } from '../../chart/version.ts';
+import { notesOf, trimNotes } from '../../chart/publisher-notes.ts';
 
 /** Chart name → versions, newest first. */
 export type ChartIndex = Map<string, ChartVersionEntry[]>;
@@ -113,6 +114,7 @@ export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): Chart
 
   const maxVersions = options.maxVersions ?? DEFAULT_MAX_VERSIONS;
   let total = 0;
+  const read = (v: unknown): string | undefined => scalar(v, fromYaml);
   for (const [name, list] of Object.entries(entries)) {
     if (!Array.isArray(list)) continue;
     const seen = new Set<string>();
@@ -135,7 +137,7 @@ export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): Chart
           }
         }
       }
-      versions.push({
+      const entry: ChartVersionEntry = {
         name,
         version,
         appVersion: scalar(raw['appVersion'], fromYaml),
@@ -143,9 +145,17 @@ export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): Chart
         deprecated: truthy(raw['deprecated'], fromYaml),
         digest: normalizeDigest(raw['digest']),
         urls,
-      });
+      };
+      // Most entries have none of these: no object is kept for them (a 20 MiB index has ~30,000 entries).
+      const notes = notesOf(raw, read);
+      if (notes) entry.notes = notes;
+      versions.push(entry);
     }
-    if (versions.length) out.set(name, sortVersionsDesc(versions));
+    if (versions.length) {
+      const sorted = sortVersionsDesc(versions);
+      trimNotes(sorted);
+      out.set(name, sorted);
+    }
   }
   return out;
 }

@@ -1,8 +1,9 @@
 import semver from 'semver';
-import { isObject } from '../../util/guards.ts';
+import { isObject, str } from '../../util/guards.ts';
 import { repositoryHttpClient, type HttpClient, type RepositoryHttpOptions } from '../http/client.ts';
 import { listReferrers } from './referrers.ts';
 import { DOCKER_MANIFEST, OCI_MANIFEST, OciClient, type OciDescriptor, type OciManifest } from './client.ts';
+import { notesOf } from '../../chart/publisher-notes.ts';
 import {
   RepoError,
   type ArtifactReader,
@@ -179,6 +180,7 @@ export class OciChartSource implements ChartSource {
         deprecated: m['deprecated'] === true,
         digest: layer.digest,
         urls: entry.urls.length ? entry.urls : [`${this.repoURL(entry.name)}:${tag}`],
+        notes: notesOf(m, str),
       },
       manifest,
       layer,

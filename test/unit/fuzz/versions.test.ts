@@ -102,13 +102,19 @@ describe('fuzz: versions', () => {
           const includePre = allowPrerelease || (installed?.prerelease.length ?? 0) > 0;
           const normalized = c.replace(/,/g, ' ').trim() || '*';
           const allowedSet = new Map<string, semver.SemVer>();
-          for (const v of versions) {
+          // A repeated version counts as its first entry, deprecated or not.
+          const deprecated = new Set<string>();
+          versions.forEach((v, i) => {
             const p = parseVersion(v);
-            if (!p || (p.prerelease.length > 0 && !includePre)) continue;
-            if (!semver.satisfies(p, normalized, { includePrerelease: includePre, loose: true })) continue;
+            if (!p || (p.prerelease.length > 0 && !includePre)) return;
+            if (!semver.satisfies(p, normalized, { includePrerelease: includePre, loose: true })) return;
+            if (allowedSet.has(p.version)) return;
             allowedSet.set(p.version, p);
-          }
+            if (list[i]?.deprecated) deprecated.add(p.version);
+          });
           const allowed = [...allowedSet.values()].sort(semver.rcompare);
+          // The advice (sameMajor, upgrade, versionsBehind, major distance) never points at a deprecated version.
+          const healthy = allowed.filter((a) => !deprecated.has(a.version));
 
           if (rec.latest) {
             const l = parseVersion(rec.latest.version);
@@ -121,20 +127,20 @@ describe('fuzz: versions', () => {
           }
           if (rec.sameMajor) {
             const s = parseVersion(rec.sameMajor.version);
-            assert.ok(s && allowedSet.has(s.version) && s.major === installed?.major);
-            assert.equal(s.version, allowed.find((a) => a.major === s.major)?.version);
+            assert.ok(s && allowedSet.has(s.version) && s.major === installed?.major && !deprecated.has(s.version));
+            assert.equal(s.version, healthy.find((a) => a.major === s.major)?.version);
           }
           if (!installed) {
             assert.equal(rec.upgrade, undefined);
             assert.ok(rec.problem);
             return;
           }
-          const greater = allowed.filter((a) => a.compare(installed) > 0);
+          const greater = healthy.filter((a) => a.compare(installed) > 0);
           assert.equal(rec.upgrade === 'None', greater.length === 0, `upgrade ${String(rec.upgrade)} with ${greater.length} greater`);
           assert.equal(rec.versionsBehind, greater.length);
           if (greater.length) withUpgrade++;
           else withoutUpgrade++;
-          const top = allowed[0];
+          const top = healthy[0];
           if (top && top.compare(installed) > 0) {
             const kind = top.major !== installed.major ? 'Major' : top.minor !== installed.minor ? 'Minor' : 'Patch';
             assert.equal(rec.upgrade, kind);

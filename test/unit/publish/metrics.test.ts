@@ -4,6 +4,8 @@ import { Registry } from 'prom-client';
 import { ChartOriginMetrics, labelSafeUrl } from '../../../src/publish/metrics.ts';
 import type { OriginReport } from '../../../src/model/report.ts';
 import type { MetricsSource } from '../../../src/server/http-server.ts';
+import { RELEASE_DECODE_REASONS } from '../../../src/decode/decode.ts';
+import { REPO_ERROR_REASONS } from '../../../src/model/repository.ts';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
@@ -58,6 +60,14 @@ describe('ChartOriginMetrics: releases', () => {
     assert.deepEqual(await series(registry, 'chartorigin_release_latest_version_created_timestamp_seconds'), [
       `chartorigin_release_latest_version_created_timestamp_seconds{${base}} 1735787045`,
     ]);
+    assert.deepEqual(await series(registry, 'chartorigin_release_security_update_available'), [`chartorigin_release_security_update_available{${base}} 0`]);
+    assert.deepEqual(await series(registry, 'chartorigin_release_upstream_stale'), [], 'absent while the age of the newest version is unknown');
+    m.setRelease(report({ latest: { version: '6.7.1', deprecated: true, securityUpdates: true }, upgrade: 'Minor', upgradeTarget: '6.6.0', upstreamStale: true }));
+    assert.deepEqual(await series(registry, 'chartorigin_release_security_update_available'), [`chartorigin_release_security_update_available{${base}} 1`]);
+    assert.deepEqual(await series(registry, 'chartorigin_release_upstream_stale'), [`chartorigin_release_upstream_stale{${base}} 1`]);
+    assert.deepEqual(await series(registry, 'chartorigin_release_outdated'), [
+      `chartorigin_release_outdated{${base},version="6.5.0",latest_version="6.6.0"} 1`,
+    ], 'a deprecated latest is not the upgrade target the alert names');
     const text = await registry.metrics();
     assert.match(text, /# TYPE chartorigin_release_info gauge/);
     assert.match(text, /process_cpu_user_seconds_total/, 'default process metrics are registered');
@@ -135,8 +145,8 @@ describe('ChartOriginMetrics: releases', () => {
 
   it('removeRelease removes every series of that release and only that release', async () => {
     const { m, registry } = fresh();
-    m.setRelease(report());
-    m.setRelease(report({ release: { name: 'api', namespace: 'apps', revision: 1, status: 'deployed', storage: 'Secret' } }));
+    m.setRelease(report({ upstreamStale: false }));
+    m.setRelease(report({ upstreamStale: false, release: { name: 'api', namespace: 'apps', revision: 1, status: 'deployed', storage: 'Secret' } }));
     assert.equal(m.releaseCount(), 2);
     m.removeRelease('apps', 'web');
     m.removeRelease('apps', 'never-existed');
@@ -144,7 +154,7 @@ describe('ChartOriginMetrics: releases', () => {
     const text = await registry.metrics();
     assert.doesNotMatch(text, /release="web"/);
     const remaining = text.split('\n').filter((l) => l.startsWith('chartorigin_release_') && !l.startsWith('chartorigin_release_decode'));
-    assert.equal(remaining.length, 7, remaining.join('\n'));
+    assert.equal(remaining.length, 9, remaining.join('\n'));
     assert.ok(remaining.every((l) => l.includes('release="api"')));
   });
 
@@ -188,6 +198,11 @@ describe('ChartOriginMetrics: repositories', () => {
     assert.match(text, /chartorigin_repository_fetch_duration_seconds_count\{repository="podinfo",url="https:\/\/example\.com\/podinfo"\} 4/);
     assert.match(text, /chartorigin_repository_fetch_duration_seconds_bucket\{le="0\.25",repository="podinfo",url="https:\/\/example\.com\/podinfo"\} 1/);
     assert.match(text, /chartorigin_repository_up\{repository="podinfo",url="https:\/\/example\.com\/podinfo"\} 0/);
+    // Known reasons exist at 0 before their first error, for every repository, so increase() sees the first one.
+    for (const reason of REPO_ERROR_REASONS) {
+      assert.match(text, new RegExp(`chartorigin_repository_fetch_errors_total\\{repository="other",url="https://example\\.org/",reason="${reason}"\\} 0\n`));
+    }
+    assert.match(text, /chartorigin_repository_fetch_errors_total\{repository="podinfo",url="https:\/\/example\.com\/podinfo",reason="timeout"\} 0/);
 
     m.removeRepository('podinfo');
     text = await registry.metrics();
@@ -206,15 +221,18 @@ describe('ChartOriginMetrics: repositories', () => {
 });
 
 describe('ChartOriginMetrics: controller', () => {
-  it('counts decode errors by reason', async () => {
+  it('counts decode errors by reason; every known reason starts at 0', async () => {
     const { m, registry } = fresh();
-    m.countDecodeError('bad_gzip');
-    m.countDecodeError('bad_gzip');
+    assert.deepEqual((await series(registry, 'chartorigin_release_decode_errors_total')).sort(), RELEASE_DECODE_REASONS.map((r) => `chartorigin_release_decode_errors_total{reason="${r}"} 0`).sort());
+    m.countDecodeError('corrupt_gzip');
+    m.countDecodeError('corrupt_gzip');
     m.countDecodeError('too_large');
-    assert.deepEqual((await series(registry, 'chartorigin_release_decode_errors_total')).sort(), [
-      'chartorigin_release_decode_errors_total{reason="bad_gzip"} 2',
-      'chartorigin_release_decode_errors_total{reason="too_large"} 1',
-    ]);
+    m.countDecodeError('Not A Reason');
+    const after = await series(registry, 'chartorigin_release_decode_errors_total');
+    assert.ok(after.includes('chartorigin_release_decode_errors_total{reason="corrupt_gzip"} 2'));
+    assert.ok(after.includes('chartorigin_release_decode_errors_total{reason="too_large"} 1'));
+    assert.ok(after.includes('chartorigin_release_decode_errors_total{reason="other"} 1'));
+    assert.ok(after.includes('chartorigin_release_decode_errors_total{reason="truncated"} 0'));
   });
 
   it('reconcile results start at 0 and count; gauges for releases, leader, queue depth', async () => {

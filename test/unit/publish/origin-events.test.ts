@@ -34,6 +34,9 @@ describe('originEvents', () => {
     assert.equal(originEvents(undefined, report({}, { match: 'NotFound', repository: undefined }))[0]?.message, 'webapp 1.1.0 is not published by any configured repository');
     assert.equal(originEvents(undefined, report({}, { match: 'NotFound', repository: undefined, message: 'no configured repository publishes this chart version' }))[0]?.message, 'webapp 1.1.0: no configured repository publishes this chart version');
     assert.deepEqual(reasons(undefined, report({ chart: { name: 'webapp', version: '1.1.0', deprecated: true } })), ['Warning/ChartDeprecated']);
+    const upstream = report({ chart: { name: 'webapp', version: '1.1.0', deprecated: true, deprecationMessage: 'chart webapp is deprecated upstream: its newest version 2.0.0 is marked deprecated' } });
+    assert.equal(originEvents(undefined, upstream).find((n) => n.reason === 'ChartDeprecated')?.message, 'webapp 1.1.0: chart webapp is deprecated upstream: its newest version 2.0.0 is marked deprecated');
+    assert.deepEqual(reasons(undefined, report({}, { match: 'Unreachable', repository: undefined, message: 'not searched (repository error): main' })), [], 'a repository outage is not a chart that is missing');
     const unsigned = report({ conditions: [{ type: 'Ready', status: 'False', reason: 'SignatureNotVerified', message: 'origin Verified in main, but the repository requires a signature: no .prov', lastTransitionTime: '' }] });
     assert.deepEqual(reasons(summaryOf(report()), unsigned), ['Warning/SignatureNotVerified']);
     assert.deepEqual(reasons(summaryOf(unsigned), unsigned), []);

@@ -12,9 +12,11 @@ const c = (repository: string, differences: string[] | undefined, priority = 0):
 });
 
 describe('decideOrigin', () => {
-  it('NotFound when nobody publishes it, naming unsearched repositories', () => {
+  it('NotFound when nobody publishes it; Unreachable, naming them, when some repository could not be searched', () => {
     assert.equal(decideOrigin([]).match, 'NotFound');
-    assert.match(decideOrigin([], ['down']).message ?? '', /down/);
+    const down = decideOrigin([], ['down']);
+    assert.equal(down.match, 'Unreachable', 'an unreachable repository is no evidence that the chart is unpublished');
+    assert.match(down.message ?? '', /not searched \(repository error\): down/);
   });
 
   it('Verified when content equals exactly one candidate, even if a fork has the same name+version', () => {

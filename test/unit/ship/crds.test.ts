@@ -100,16 +100,17 @@ describe('ChartOrigin CRD', () => {
 
   test('status has exactly the fields of product.md', () => {
     const status = at(originSchema, 'status');
-    assert.deepEqual(Object.keys(status.properties ?? {}).sort(), ['chart', 'conditions', 'lastChecked', 'latest', 'observedGeneration', 'origin', 'release', 'sameMajor', 'upgrade', 'versionsBehind'].sort());
+    assert.deepEqual(Object.keys(status.properties ?? {}).sort(), ['chart', 'conditions', 'lastChecked', 'latest', 'observedGeneration', 'origin', 'release', 'sameMajor', 'upgrade', 'versionsBehind', 'upstreamStale'].sort());
     assert.deepEqual(Object.keys(at(status, 'release').properties ?? {}), ['name', 'namespace', 'revision', 'status', 'firstDeployed', 'lastDeployed', 'storage']);
-    assert.deepEqual(Object.keys(at(status, 'chart').properties ?? {}), ['name', 'version', 'appVersion', 'deprecated']);
+    assert.deepEqual(Object.keys(at(status, 'chart').properties ?? {}), ['name', 'version', 'appVersion', 'deprecated', 'deprecationMessage']);
     assert.deepEqual(Object.keys(at(status, 'origin').properties ?? {}), ['repoURL', 'tarballDigest', 'manifestDigest', 'repository', 'match', 'candidates', 'message', 'signature', 'referrers', 'referrersMessage']);
     assert.deepEqual(Object.keys(at(status, 'origin.signature').properties ?? {}), ['type', 'verified', 'reason', 'required', 'keyID', 'signer', 'message']);
     assert.deepEqual(Object.keys(at(status, 'origin.referrers.[]').properties ?? {}), ['kind', 'artifactType', 'digest', 'mediaType', 'source', 'verified']);
     assert.deepEqual(Object.keys(at(status, 'origin.candidates.[]').properties ?? {}), ['repository', 'repoURL', 'tarballDigest']);
-    assert.deepEqual(Object.keys(at(status, 'latest').properties ?? {}), ['version', 'appVersion', 'created', 'deprecated']);
+    assert.deepEqual(Object.keys(at(status, 'latest').properties ?? {}), ['version', 'appVersion', 'created', 'deprecated', 'changes', 'securityUpdates', 'home']);
+    assert.deepEqual(Object.keys(at(status, 'latest.changes.[]').properties ?? {}), ['kind', 'description', 'links']);
     assert.deepEqual(Object.keys(at(status, 'sameMajor').properties ?? {}), ['version']);
-    assert.deepEqual(at(status, 'origin.match').enum, ['Verified', 'Unverified', 'Mismatch', 'Ambiguous', 'NotFound']);
+    assert.deepEqual(at(status, 'origin.match').enum, ['Verified', 'Unverified', 'Mismatch', 'Ambiguous', 'NotFound', 'Unreachable']);
     assert.deepEqual(at(status, 'upgrade').enum, ['None', 'Patch', 'Minor', 'Major']);
     assert.deepEqual(at(status, 'release.storage').enum, ['Secret', 'ConfigMap']);
     assert.deepEqual(at(status, 'conditions.[]').required, ['type', 'status']);
@@ -126,12 +127,13 @@ describe('ChartOrigin CRD', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const status: Required<PublishedStatus> = {
       release: { name: 'web', namespace: 'apps', revision: 3, status: 'deployed', firstDeployed: t, lastDeployed: t, storage: 'Secret' },
-      chart: { name: 'podinfo', version: '6.5.0', appVersion: '6.5.0', deprecated: false },
+      chart: { name: 'podinfo', version: '6.5.0', appVersion: '6.5.0', deprecated: true, deprecationMessage: 'chart podinfo is deprecated upstream' },
       origin: { repoURL: 'oci://ghcr.io/stefanprodan/charts/podinfo', tarballDigest: digest, manifestDigest: digest, repository: 'podinfo', match: 'Verified', candidates: [{ repository: 'a', repoURL: 'https://a', tarballDigest: digest }], message: 'm' },
-      latest: { version: '6.7.0', appVersion: '6.7.0', created: t, deprecated: false },
+      latest: { version: '6.7.0', appVersion: '6.7.0', created: t, deprecated: false, changes: [{ kind: 'fixed', description: 'd', links: [{ name: 'PR', url: 'https://example.com/pr/1' }] }], securityUpdates: true, home: 'https://example.com' },
       sameMajor: { version: '6.7.0' },
       upgrade: 'Minor',
       versionsBehind: 4,
+      upstreamStale: false,
       lastChecked: t,
       conditions: [{ type: 'Ready', status: 'True', reason: 'Resolved', message: 'ok', lastTransitionTime: t, observedGeneration: 1 }],
       observedGeneration: 1,

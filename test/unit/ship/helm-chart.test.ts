@@ -248,7 +248,9 @@ describe('helm template: RBAC follows write-back, storage and namespaced mode', 
 });
 
 describe('helm template: monitoring', () => {
-  const ALERTS = ['HelmChartOutdated', 'HelmChartMajorVersionBehind', 'HelmChartDeprecated', 'HelmChartOriginMismatch', 'HelmChartSignatureInvalid', 'HelmChartOriginUnknown', 'ChartRepositoryDown', 'ChartOriginControllerDown'];
+  const ALERTS = ['HelmChartOutdated', 'HelmChartMajorVersionBehind', 'HelmChartDeprecated', 'HelmChartSecurityUpdateAvailable', 'HelmChartUpstreamStale', 'HelmChartOriginMismatch', 'HelmChartSignatureInvalid', 'HelmChartOriginUnknown', 'ChartRepositoryDown', 'ChartOriginControllerDown'];
+  /** HelmChartUpstreamStale is off by default (many stable charts release rarely on purpose). */
+  const DEFAULT_ALERTS = ALERTS.filter((a) => a !== 'HelmChartUpstreamStale');
   type AlertRule = { alert: string; expr: string; for: string; labels: Record<string, string>; annotations: Record<string, string> };
   const alertRules = (args: readonly string[]): AlertRule[] =>
     (only(render([...FEATURES['prometheusRule'] ?? [], ...args]), 'PrometheusRule') as unknown as { spec: { groups: { rules: AlertRule[] }[] } }).spec.groups.flatMap((g) => g.rules);
@@ -256,7 +258,8 @@ describe('helm template: monitoring', () => {
   const registered = new Set([...metricsSource.matchAll(/'(chartorigin_[a-z_]+)'/g)].map((m) => m[1] as string));
 
   test('the PrometheusRule ships exactly the alerts of product.md, on metrics the controller registers', () => {
-    const rules = alertRules([]);
+    assert.deepEqual(alertRules([]).map((r) => r.alert), DEFAULT_ALERTS);
+    const rules = alertRules(['--set', 'prometheusRule.alerts.HelmChartUpstreamStale.enabled=true']);
     assert.deepEqual(rules.map((r) => r.alert), ALERTS);
     for (const a of ALERTS) assert.ok(product.includes(`\`${a}\``), `${a} is documented in docs/operations.md`);
     for (const r of rules) {
@@ -269,14 +272,22 @@ describe('helm template: monitoring', () => {
       }
     }
     const by = new Map(rules.map((r) => [r.alert, r.expr.replace(/\s+/g, ' ')]));
-    assert.match(by.get('HelmChartOutdated') ?? '', /^chartorigin_release_outdated == 1 and on \(namespace, release, chart\) chartorigin_release_versions_behind >= 1$/);
-    assert.equal(by.get('HelmChartMajorVersionBehind'), 'chartorigin_release_major_versions_behind >= 1');
-    assert.equal(by.get('HelmChartDeprecated'), 'chartorigin_release_deprecated == 1');
-    assert.equal(by.get('HelmChartOriginMismatch'), 'chartorigin_release_info{match="Mismatch"} == 1');
-    assert.equal(by.get('HelmChartSignatureInvalid'), 'chartorigin_release_signature_verified{required="true"} == 0');
-    assert.equal(by.get('HelmChartOriginUnknown'), 'chartorigin_release_info{match="NotFound"} == 1');
-    assert.equal(by.get('ChartRepositoryDown'), 'chartorigin_repository_up == 0');
-    assert.equal(by.get('ChartOriginControllerDown'), `absent(up{job="chartorigin", namespace="${RELEASE_NAMESPACE}"} == 1)`);
+    // Identity: every release alert aggregates to namespace, release, chart (versions are not labels).
+    const id = 'max by (namespace, release, chart)';
+    assert.equal(by.get('HelmChartOutdated'), `${id} (chartorigin_release_outdated) == 1 and on (namespace, release, chart) ${id} (chartorigin_release_versions_behind) >= 1`);
+    assert.equal(by.get('HelmChartMajorVersionBehind'), `${id} (chartorigin_release_major_versions_behind) >= 1`);
+    assert.equal(by.get('HelmChartDeprecated'), `${id} (chartorigin_release_deprecated) == 1`);
+    assert.equal(by.get('HelmChartSecurityUpdateAvailable'), `${id} (chartorigin_release_security_update_available) == 1`);
+    assert.equal(by.get('HelmChartUpstreamStale'), `${id} (chartorigin_release_upstream_stale) == 1`);
+    assert.equal(by.get('HelmChartOriginMismatch'), `${id} (chartorigin_release_info{match="Mismatch"}) == 1`);
+    assert.equal(by.get('HelmChartSignatureInvalid'), `${id} (chartorigin_release_signature_verified{required="true"}) == 0`);
+    assert.equal(by.get('HelmChartOriginUnknown'), `${id} (chartorigin_release_info{match=~"NotFound|Ambiguous"}) == 1`);
+    assert.equal(by.get('ChartRepositoryDown'), 'max by (repository) (chartorigin_repository_up) == 0');
+    // Only `job`: a plain scrape config has no namespace label (promtool tests cover each scrape set-up).
+    assert.equal(by.get('ChartOriginControllerDown'), 'max by (job) (up{job="chartorigin"}) == 0 or absent(up{job="chartorigin"})');
+    for (const r of rules) {
+      for (const [k, v] of Object.entries(r.annotations)) assert.doesNotMatch(v, /\$labels\.(version|latest_version|match|reason|url)\b/, `${r.alert} ${k} reads versions and details by query, not from labels the expression drops`);
+    }
   });
 
   test('the ServiceMonitor job label is what ChartOriginControllerDown watches', () => {
@@ -287,6 +298,8 @@ describe('helm template: monitoring', () => {
     for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) assert.equal(svc.metadata.labels?.[k], v, `ServiceMonitor selects the Service by ${k}`);
     assert.deepEqual(sm.spec.endpoints.map((e) => [e.port, e.path]), [['metrics', '/metrics']]);
     assert.deepEqual(sm.spec.namespaceSelector.matchNames, [RELEASE_NAMESPACE]);
+    // The operator's target label `namespace` (the controller's) must not replace the release namespace.
+    assert.deepEqual(sm.spec.endpoints.map((e) => (e as { honorLabels?: boolean }).honorLabels), [true]);
     const down = alertRules([]).find((r) => r.alert === 'ChartOriginControllerDown');
     assert.ok(down?.expr.includes(`job="${svc.metadata.name}"`));
   });
@@ -302,7 +315,7 @@ describe('helm template: monitoring', () => {
       '--set', 'prometheusRule.controllerJob=kubernetes-pods',
     ]);
     const by = new Map(rules.map((r) => [r.alert, r]));
-    assert.equal(by.get('HelmChartMajorVersionBehind')?.expr, 'chartorigin_release_major_versions_behind >= 2');
+    assert.equal(by.get('HelmChartMajorVersionBehind')?.expr, 'max by (namespace, release, chart) (chartorigin_release_major_versions_behind) >= 2');
     assert.match(by.get('HelmChartOutdated')?.expr ?? '', />= 3$/);
     assert.equal(by.get('HelmChartOutdated')?.for, '72h');
     assert.equal(by.get('ChartRepositoryDown')?.labels['severity'], 'critical');
@@ -312,6 +325,7 @@ describe('helm template: monitoring', () => {
   });
 
   test('the default values document every alert threshold (values.yaml names each alert)', () => {
+    assert.match(values, /^    HelmChartUpstreamStale:\n      enabled: false$/m);
     for (const a of ALERTS) assert.match(values, new RegExp(`^    ${a}:$`, 'm'));
   });
 
@@ -330,6 +344,11 @@ describe('helm template: monitoring', () => {
     }
     for (const m of used) assert.ok(registered.has(m) && product.includes(m), `dashboard metric ${m} is registered and in the contract`);
     for (const m of ['chartorigin_release_info', 'chartorigin_release_outdated', 'chartorigin_repository_up', 'chartorigin_reconcile_total']) assert.ok(used.has(m), `dashboard shows ${m}`);
+    // A stat panel over an empty result says "No data"; these counts are 0 then (issue #17).
+    for (const p of dash.panels as { type?: string; title: string; targets: { expr: string }[] }[]) {
+      if (p.type === 'stat') for (const t of p.targets) assert.match(t.expr, / or vector\(0\)$/, `stat panel ${p.title} shows 0, not No data`);
+    }
+    for (const m of ['chartorigin_release_security_update_available', 'chartorigin_release_upstream_stale']) assert.ok(used.has(m), `dashboard shows ${m}`);
   });
 });
 

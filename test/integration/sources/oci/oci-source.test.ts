@@ -85,6 +85,17 @@ describe('OCI registry without auth (helm push to a real docker-registry)', () =
     assert.ok(Math.abs(Date.parse(d.created ?? '') - Date.now()) < 10 * 60_000);
   });
 
+  it('details carry the publisher notes of the chart config: artifacthub.io annotations, home, first source', async () => {
+    const chart = await packageChart({ name: 'noted', version: '1.0.0', home: 'https://example.com/noted', annotations: { 'artifacthub.io/containsSecurityUpdates': 'true', 'artifacthub.io/prerelease': 'true', 'artifacthub.io/changes': '- kind: fixed\n  description: A fix' } }, scratchDir('noted'));
+    await pushChart(chart.path, prefix);
+    const src = source(prefix);
+    const [entry] = await src.versions('noted');
+    assert.ok(entry);
+    assert.equal(entry.notes, undefined, 'a tag list says nothing but the version');
+    const d = await src.details(entry);
+    assert.deepEqual(d.notes, { changes: '- kind: fixed\n  description: A fix', securityUpdates: true, prerelease: true, home: 'https://example.com/noted' });
+  });
+
   it('fetchChart returns the layer bytes, the tarball digest and the manifest digest helm printed', async () => {
     const src = source(prefix);
     for (const key of ['ocichart-1.0.0', 'webapp-1.2.0'] as const) {

@@ -176,3 +176,33 @@ describe('parseIndex on a 20 MB index', () => {
     assert.deepEqual(first?.urls, ['https://big.example.com/charts/chart-0-3.9.1.tgz']);
   });
 });
+
+describe('parseIndex publisher notes', () => {
+  it('keeps artifacthub.io annotations, home and the first source; changes only for the newest 20 versions', () => {
+    const versions = Array.from({ length: 22 }, (_, i) => `  - version: 1.${21 - i}.0
+    home: https://example.com/web
+    sources: [https://github.com/example/web, https://mirror.example.com]
+    annotations:
+      artifacthub.io/changes: |
+        - kind: fixed
+          description: fix in 1.${21 - i}.0
+      artifacthub.io/containsSecurityUpdates: "${i === 21 ? 'true' : 'false'}"
+      artifacthub.io/prerelease: "${i === 0 ? 'true' : 'false'}"
+      other.example/annotation: ignored
+`).join('');
+    const idx = parseText(`apiVersion: v1\nentries:\n  web:\n${versions}  plain:\n  - version: 1.0.0\n`);
+    const web = idx.get('web') ?? [];
+    assert.equal(web.length, 22);
+    assert.deepEqual(web[0]?.notes, { changes: '- kind: fixed\n  description: fix in 1.21.0\n', prerelease: true, home: 'https://example.com/web', source: 'https://github.com/example/web' });
+    assert.deepEqual(web[1]?.notes, { changes: '- kind: fixed\n  description: fix in 1.20.0\n', home: undefined, source: undefined }, 'home and sources describe the chart: kept once');
+    assert.equal(web[20]?.notes?.changes, undefined, 'changes beyond the newest 20 versions are dropped');
+    assert.deepEqual(web[21]?.notes, { securityUpdates: true, home: undefined, source: undefined, changes: undefined });
+    assert.equal(idx.get('plain')?.[0]?.notes, undefined, 'no object for an entry without notes');
+  });
+
+  it('drops a changes annotation larger than 16 KiB', () => {
+    const big = `- ${'x'.repeat(17 * 1024)}`;
+    const idx = parseText(JSON.stringify({ apiVersion: 'v1', entries: { a: [{ version: '1.0.0', annotations: { 'artifacthub.io/changes': big } }] } }));
+    assert.equal(idx.get('a')?.[0]?.notes, undefined);
+  });
+});
