@@ -21,13 +21,13 @@ export interface FailureCell {
 }
 
 /**
- * A release whose chart was not found while a repository could not be read is not `NotFound` (the chart may
- * be in that repository): MATCH says `RepoError` and REPO names the repositories and reasons.
+ * A release whose chart was not found while a repository could not be read is `Unreachable`, not `NotFound`
+ * (the chart may be in that repository; src/resolve/decide.ts): REPO names the repositories and reasons.
  */
 function row(r: OriginReport, failures: readonly FailureCell[] | undefined): string[] {
-  if (r.origin.match === 'NotFound' && failures?.length) {
+  if ((r.origin.match === 'Unreachable' || r.origin.match === 'NotFound') && failures?.length) {
     const named = [...new Set(failures.map((f) => `${f.repository}: ${f.reason}`))].join(', ');
-    return [...row(r, undefined).slice(0, 7), 'RepoError', named];
+    return [...row(r, undefined).slice(0, 7), 'Unreachable', named];
   }
   return [
     r.release.namespace,

@@ -83,7 +83,7 @@ describe('chartorigin usage', () => {
     const rows = r.stdout.trim().split('\n').slice(1);
     assert.ok(rows.length > 0, r.stdout);
     for (const row of rows) {
-      assert.match(row, /RepoError\s+down: network$/);
+      assert.match(row, /Unreachable\s+down: network$/);
       assert.doesNotMatch(row, /NotFound/);
     }
     assert.match(r.stderr, /^chartorigin: using --config .*down\.yaml: 1 repository\nchartorigin: repository down: .* \(network\)\n$/);
