@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { RepositoryFailure } from '../resolve/analyze.ts';
 import type { OriginReport } from '../model/report.ts';
-import type { ReleaseRecord } from '../model/release.ts';
+import type { ReleaseRecord, StoredReleaseObject, StoredValues } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
 import type { CliConfig } from './config.ts';
 
@@ -45,11 +45,12 @@ async function inspect(argv: string[]): Promise<number> {
   if (values.help) return usage(0);
   if (positionals.length > 1) throw new UsageError('inspect takes one FILE (or - for stdin)');
   const format = out(values.output);
-  const [{ loadConfig }, { InputError, readObjects }, { selectCurrent }, { decodeStoredRelease, ReleaseDecodeError }] = await Promise.all([
+  const [{ loadConfig }, { InputError, readObjects }, { selectCurrent }, { decodeStoredRelease, ReleaseDecodeError, storedValuesOf }, { revisionRef }] = await Promise.all([
     import('./config.ts'),
     import('./read-objects.ts'),
     import('../watch/select-current.ts'),
     import('../decode/decode.ts'),
+    import('../watch/current.ts'),
   ]);
   const config = loadConfig(values.config);
   const file = positionals[0] ?? '-';
@@ -61,7 +62,22 @@ async function inspect(argv: string[]): Promise<number> {
   }
   const records: ReleaseRecord[] = [];
   const errors: string[] = [];
-  for (const o of selectCurrent(readObjects(text, file === '-' ? 'stdin' : file))) {
+  const objects = readObjects(text, file === '-' ? 'stdin' : file);
+  // Earlier revisions in the same input serve the --reuse-values proof; decoded only if it asks.
+  const byRevision = new Map<string, StoredReleaseObject>();
+  for (const o of objects) {
+    const ref = revisionRef(o);
+    if (ref) byRevision.set(`${ref.namespace}/${ref.release}/${ref.revision}`, o);
+  }
+  const revision = async (record: ReleaseRecord, revision: number): Promise<StoredValues | undefined> => {
+    const o = byRevision.get(`${record.release.namespace}/${record.release.name}/${revision}`);
+    try {
+      return o ? storedValuesOf(o) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  for (const o of selectCurrent(objects)) {
     try {
       records.push(decodeStoredRelease(o));
     } catch (err) {
@@ -69,7 +85,7 @@ async function inspect(argv: string[]): Promise<number> {
       else throw err;
     }
   }
-  return report(records, errors, config, format);
+  return report(records, errors, config, format, revision);
 }
 
 async function scan(argv: string[]): Promise<number> {
@@ -104,7 +120,19 @@ async function scan(argv: string[]): Promise<number> {
   const opened = openSources(config);
   opened.catch(() => undefined);
   const failed: Failed[] = [];
-  const analyzer = opened.then(async (sources) => (await import('./analyze-all.ts')).createAnalyzer(sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) }));
+  // --reuse-values proofs read another revision of a release: one GET each, only when asked.
+  const revision = async (record: ReleaseRecord, n: number): Promise<StoredValues | undefined> => {
+    const [{ getObject }, { storedValuesOf }] = await Promise.all([import('../kube/core-objects.ts'), import('../decode/decode.ts')]);
+    const { namespace, name, storage } = record.release;
+    const o = await getObject(kc, storage, namespace, `sh.helm.release.v1.${name}.v${n}`);
+    if (!o) return undefined;
+    try {
+      return storedValuesOf({ kind: storage, type: o.type, metadata: o.metadata, data: o.data });
+    } catch {
+      return undefined;
+    }
+  };
+  const analyzer = opened.then(async (sources) => (await import('./analyze-all.ts')).createAnalyzer(sources, { verify: config.verify, revision, onFailures: (record, failures) => failed.push({ record, failures }) }));
   analyzer.catch(() => undefined);
   const analyses = new Map<ReleaseRecord, Promise<OriginReport>>();
   try {
@@ -138,12 +166,18 @@ async function closeSources(sources: Sources): Promise<void> {
   await Promise.allSettled(sources.map((s) => s.close()));
 }
 
-async function report(records: readonly ReleaseRecord[], errors: readonly string[], config: CliConfig, format: 'table' | 'json'): Promise<number> {
+async function report(
+  records: readonly ReleaseRecord[],
+  errors: readonly string[],
+  config: CliConfig,
+  format: 'table' | 'json',
+  revision?: (record: ReleaseRecord, revision: number) => Promise<StoredValues | undefined>,
+): Promise<number> {
   const { analyzeAll } = await import('./analyze-all.ts');
   const sources = await openSources(config);
   const failed: Failed[] = [];
   try {
-    const reports = await analyzeAll(records, sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) });
+    const reports = await analyzeAll(records, sources, { verify: config.verify, revision, onFailures: (record, failures) => failed.push({ record, failures }) });
     return await printReports(reports, errors, failed, format);
   } finally {
     await closeSources(sources);

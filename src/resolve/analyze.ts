@@ -1,13 +1,17 @@
-import { fingerprintChart, fingerprintDifferences } from '../chart/fingerprint.ts';
+import { fingerprintChart } from '../chart/fingerprint.ts';
+import { readChartTree } from '../chart/chart-tree.ts';
+import { treeJson } from '../chart/helm-install.ts';
+import { proveContent, type ChartTransformation } from './proof.ts';
+import { discardProofInputs } from '../decode/proof-inputs.ts';
+import { redactUrl } from '../sources/url.ts';
 import { recommend, type PublishedVersion } from '../recommend/recommend.ts';
 import { sameVersion, stripBuildMetadata } from '../chart/version.ts';
 import { decideOrigin, type CandidateEvidence } from './decide.ts';
-import type { ReleaseRecord } from '../model/release.ts';
-import { readChartArchive } from '../chart/archive.ts';
+import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import type { ChartSource, ChartVersionEntry } from '../model/repository.ts';
 import { PublishedChartCache, type PublishedChart } from './chart-cache.ts';
 import { verifyProvenance } from '../signatures/prov.ts';
-import type { Condition, OriginReport, SignatureStatus } from '../model/report.ts';
+import type { Condition, OriginReport, OriginStatus, SignatureStatus } from '../model/report.ts';
 
 /** ChartOrigin.spec: user overrides. */
 export interface OriginSpec {
@@ -24,6 +28,13 @@ export interface AnalyzeOptions {
   cache: PublishedChartCache;
   now?: () => Date;
   signal?: AbortSignal | undefined;
+  /** Legitimate rewrites of published charts made before Helm sees them (e.g. Flux's chart build). */
+  transformations?: readonly ChartTransformation[] | undefined;
+  /**
+   * Another stored revision of the same release (values and config for the --reuse-values proof), read
+   * only when the values differ from a fresh install's; undefined when that revision is not stored.
+   */
+  revision?: ((revision: number) => Promise<StoredValues | undefined>) | undefined;
 }
 
 /** A repository failure met while analysing one release, for metrics and the release's message. */
@@ -71,9 +82,27 @@ async function published(source: ChartSource, listed: ChartVersionEntry, cache: 
   const key = entry.digest && !wantsSignature(source) ? entry.digest : `${source.config.name}|${entry.digest ?? entry.urls[0] ?? `${entry.name}@${entry.version}`}`;
   return cache.get(key, async () => {
     const fetched = await source.fetchChart(entry, signal);
-    const content = readChartArchive(fetched.bytes);
-    return { tarballDigest: fetched.tarballDigest, manifestDigest: fetched.manifestDigest, fingerprint: fingerprintChart(content), provenance: fetched.provenance };
+    const { content, tree } = readChartTree(fetched.bytes, { repository: source.config.name });
+    return { tarballDigest: fetched.tarballDigest, manifestDigest: fetched.manifestDigest, fingerprint: fingerprintChart(content), tree: treeJson(tree), provenance: fetched.provenance };
   });
+}
+
+function comparableUrl(u: string): string {
+  return redactUrl(u).replace(/\/+$/, '').toLowerCase();
+}
+
+/** origin.claim from a claim Helm wrote into the release; judged only against a Verified origin. */
+function claimOf(record: ReleaseRecord, origin: OriginStatus): void {
+  if (!record.claim) return;
+  const repoURL = redactUrl(record.claim.value);
+  origin.claim = { field: record.claim.field, repoURL };
+  if (origin.match !== 'Verified' || !origin.repoURL) return;
+  const proven = comparableUrl(origin.repoURL);
+  const claimed = comparableUrl(repoURL);
+  // OCI repoURLs name the chart (oci://host/path/chart); a claim may name its repository only.
+  const agrees = claimed === proven || (proven.startsWith('oci://') && claimed === proven.slice(0, proven.lastIndexOf('/')));
+  origin.claim.agrees = agrees;
+  if (!agrees) origin.message = `${origin.message ? `${origin.message}; ` : ''}the release claims ${repoURL} (${record.claim.field}) but its content was proven to come from ${origin.repoURL}`;
 }
 
 /**
@@ -117,12 +146,9 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
       try {
         const pub = await published(source, entry, options.cache, options.signal);
         publishedBy.set(name, pub);
-        evidence.push({
-          ...base,
-          tarballDigest: pub.tarballDigest,
-          manifestDigest: pub.manifestDigest,
-          differences: fingerprintDifferences(record.fingerprint, pub.fingerprint),
-        });
+        const proof = await proveContent(record, pub, { transformations: options.transformations, previous: options.revision });
+        const digests = { ...base, tarballDigest: pub.tarballDigest, manifestDigest: pub.manifestDigest };
+        evidence.push(proof.unverifiable ? { ...digests, notCompared: proof.unverifiable } : { ...digests, differences: proof.differences, accounted: proof.accounted });
       } catch (err) {
         const f = failureOf(name, err);
         failures.push(f);
@@ -131,8 +157,11 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
     }),
   );
 
+  // The user values' booleans were needed by the proofs only.
+  discardProofInputs(record);
   const unsearched = listings.filter((l) => l.versions === undefined).map((l) => l.source.config.name);
   const origin = decideOrigin(evidence, unsearched);
+  claimOf(record, origin);
   if (pinned && sources.length === 0) origin.message = `pinned repository "${pinned}" is not configured`;
 
   // Signature: only for a repository whose content proved to be the installed chart.
