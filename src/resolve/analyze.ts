@@ -1,15 +1,13 @@
-import { fingerprintChart } from '../chart/fingerprint.ts';
-import { readChartTree } from '../chart/chart-tree.ts';
-import { treeJson } from '../chart/helm-install.ts';
-import { proveContent, type ChartTransformation } from './proof.ts';
+import type { ChartTransformation } from './proof.ts';
+import { failureOf, gatherCandidates, wantsSignature, type RepositoryFailure } from './candidates.ts';
 import { discardProofInputs } from '../decode/proof-inputs.ts';
 import { redactUrl } from '../sources/url.ts';
 import { recommend, type PublishedVersion } from '../recommend/recommend.ts';
-import { sameVersion, stripBuildMetadata } from '../chart/version.ts';
-import { decideOrigin, type CandidateEvidence } from './decide.ts';
+import { stripBuildMetadata } from '../chart/version.ts';
+import { decideOrigin } from './decide.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import type { ChartSource, ChartVersionEntry } from '../model/repository.ts';
-import { PublishedChartCache, type PublishedChart } from './chart-cache.ts';
+import type { PublishedChart, PublishedChartCache } from './chart-cache.ts';
 import { verifyProvenance } from '../signatures/prov.ts';
 import type { Condition, OriginReport, OriginStatus, SignatureStatus } from '../model/report.ts';
 
@@ -37,29 +35,15 @@ export interface AnalyzeOptions {
   revision?: ((revision: number) => Promise<StoredValues | undefined>) | undefined;
 }
 
-/** A repository failure met while analysing one release, for metrics and the release's message. */
-export interface RepositoryFailure {
-  repository: string;
-  reason: string;
-  message: string;
-}
+export type { RepositoryFailure } from './candidates.ts';
 
 export interface Analysis {
   report: OriginReport;
   failures: RepositoryFailure[];
 }
 
-function failureOf(repository: string, err: unknown): RepositoryFailure {
-  const reason = typeof err === 'object' && err !== null && 'reason' in err && typeof err.reason === 'string' ? err.reason : 'error';
-  return { repository, reason, message: err instanceof Error ? err.message : String(err) };
-}
-
 function condition(status: Condition['status'], reason: string, message: string, now: Date): Condition {
   return { type: 'Ready', status, reason, message, lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
-}
-
-function wantsSignature(source: ChartSource): boolean {
-  return source.config.requireSignature === true || (source.config.keyring?.length ?? 0) > 0;
 }
 
 /** The origin's .prov check: reported when the repository has a keyring, requires one, or serves a .prov. */
@@ -75,24 +59,12 @@ async function signatureOf(source: ChartSource, chart: { name: string; version: 
   return { type: r.type, verified: r.verified, reason: r.reason, keyID: r.keyID, signer: r.signer, message: r.message, required };
 }
 
-async function published(source: ChartSource, listed: ChartVersionEntry, cache: PublishedChartCache, signal?: AbortSignal): Promise<PublishedChart> {
-  // An OCI tag can be re-pushed: key by the layer digest its manifest names now, never by the tag URL.
-  const entry = source.kind === 'oci' && !listed.digest ? await source.details(listed, signal) : listed;
-  // A source that checks signatures fetches the .prov too, so it does not share entries with one that does not.
-  const key = entry.digest && !wantsSignature(source) ? entry.digest : `${source.config.name}|${entry.digest ?? entry.urls[0] ?? `${entry.name}@${entry.version}`}`;
-  return cache.get(key, async () => {
-    const fetched = await source.fetchChart(entry, signal);
-    const { content, tree } = readChartTree(fetched.bytes, { repository: source.config.name });
-    return { tarballDigest: fetched.tarballDigest, manifestDigest: fetched.manifestDigest, fingerprint: fingerprintChart(content), tree: treeJson(tree), provenance: fetched.provenance };
-  });
-}
-
 function comparableUrl(u: string): string {
   return redactUrl(u).replace(/\/+$/, '').toLowerCase();
 }
 
 /** origin.claim from a claim Helm wrote into the release; judged only against a Verified origin. */
-function claimOf(record: ReleaseRecord, origin: OriginStatus): void {
+export function applyClaim(record: ReleaseRecord, origin: OriginStatus): void {
   if (!record.claim) return;
   const repoURL = redactUrl(record.claim.value);
   origin.claim = { field: record.claim.field, repoURL };
@@ -106,8 +78,9 @@ function claimOf(record: ReleaseRecord, origin: OriginStatus): void {
 }
 
 /**
- * One release through resolve → recommend: finds every configured repository publishing the installed
- * name+version, compares contents, decides the origin and computes the upgrade advice from the origin
+ * One release through resolve → recommend, as an orchestrator: candidates (every configured repository
+ * publishing the installed name+version, each proven against the installed chart: candidates.ts,
+ * proof.ts) → decision (decide.ts) → claim, signature and OCI extras → upgrade advice from the origin
  * repository's versions. Repository failures never throw: they are returned and named in the report.
  */
 export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOptions): Promise<Analysis> {
@@ -118,50 +91,13 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   const pinned = options.spec?.repository;
   const sources = pinned ? options.sources.filter((s) => s.config.name === pinned) : options.sources;
 
-  const listings = await Promise.all(
-    sources.map(async (source) => {
-      try {
-        return { source, versions: await source.versions(chart.name, options.signal) };
-      } catch (err) {
-        failures.push(failureOf(source.config.name, err));
-        return { source, versions: undefined };
-      }
-    }),
-  );
-
-  const evidence: CandidateEvidence[] = [];
-  const entries = new Map<string, ChartVersionEntry>();
-  const publishedBy = new Map<string, PublishedChart>();
-  await Promise.all(
-    listings.map(async ({ source, versions }) => {
-      const entry = versions?.find((v) => sameVersion(v.version, lookup));
-      if (!entry) return;
-      const name = source.config.name;
-      entries.set(name, entry);
-      const base = { repository: name, repoURL: source.repoURL(chart.name), priority: source.config.priority, tarballDigest: entry.digest };
-      if (options.verify === false) {
-        evidence.push({ ...base, notCompared: 'verification disabled' });
-        return;
-      }
-      try {
-        const pub = await published(source, entry, options.cache, options.signal);
-        publishedBy.set(name, pub);
-        const proof = await proveContent(record, pub, { transformations: options.transformations, previous: options.revision });
-        const digests = { ...base, tarballDigest: pub.tarballDigest, manifestDigest: pub.manifestDigest };
-        evidence.push(proof.unverifiable ? { ...digests, notCompared: proof.unverifiable } : { ...digests, differences: proof.differences, accounted: proof.accounted });
-      } catch (err) {
-        const f = failureOf(name, err);
-        failures.push(f);
-        evidence.push({ ...base, notCompared: f.message });
-      }
-    }),
-  );
+  const { listings, evidence, entries, publishedBy } = await gatherCandidates(record, sources, lookup, options, failures);
 
   // The user values' booleans were needed by the proofs only.
   discardProofInputs(record);
   const unsearched = listings.filter((l) => l.versions === undefined).map((l) => l.source.config.name);
   const origin = decideOrigin(evidence, unsearched);
-  claimOf(record, origin);
+  applyClaim(record, origin);
   if (pinned && sources.length === 0) origin.message = `pinned repository "${pinned}" is not configured`;
 
   // Signature: only for a repository whose content proved to be the installed chart.
