@@ -67,7 +67,7 @@ const CONFIGMAP = (variant: string | undefined): string =>
     'apiVersion: v1',
     'kind: ConfigMap',
     'metadata:',
-    '  name: {{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 }}',
+    '  name: {{ printf "%s-%s" .Release.Name .Chart.Name | lower | trunc 63 }}',
     'data:',
     '  values: {{ toJson .Values | quote }}',
     ...(variant ? [`  variant: ${JSON.stringify(variant)}`] : []),
