@@ -182,6 +182,8 @@ export function releaseFromJson(json: Buffer | string, object: string, storage: 
   // tell which Helm's processing to reproduce, and are not part of the chart's identity (see decodeFiles).
   const helmMajor = 'schemamodtime' in chart || 'apply_method' in doc ? 4 : undefined;
   const claim = claimOf(metadata);
+  const rollback = /^Rollback to (\d+)$/.exec(str(info['description']) ?? '');
+  const rollbackTo = rollback ? Number(rollback[1]) : undefined;
   const record: ReleaseRecord = {
     release: {
       name,
@@ -201,6 +203,7 @@ export function releaseFromJson(json: Buffer | string, object: string, storage: 
     fingerprint: fingerprintChart(content),
     ...(helmMajor ? { helmMajor } : {}),
     ...(claim ? { claim } : {}),
+    ...(rollbackTo && rollbackTo < revision ? { rollbackTo } : {}),
   };
   attachProofInputs(record, { conditionValues: conditionValues(doc['config']) });
   return record;

@@ -11,6 +11,11 @@ export interface ReleaseRecord {
    * `chart.schemamodtime` and `apply_method`, Helm 3 never does. Absent: unknown.
    */
   helmMajor?: 3 | 4 | undefined;
+  /**
+   * `helm rollback` copies revision N's chart and user values (info.description "Rollback to N"): the
+   * values of a rolled-back --reuse-values upgrade come from revision N-1, not from this one's previous.
+   */
+  rollbackTo?: number | undefined;
   /** A source claim written by Helm itself (chart.metadata.repoURL or annotation meta.helm.sh/release-source). */
   claim?: { field: 'chart.metadata.repoURL' | 'meta.helm.sh/release-source'; value: string } | undefined;
 }

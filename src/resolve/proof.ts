@@ -122,7 +122,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
 
   // Metadata is explained, values are not: Helm's --reuse-values starts from the previous revision's
   // values coalesced with its user values. Read it (once) only now.
-  if (fixed.length === 0 && record.release.revision > 1) {
+  if (fixed.length === 0 && (record.rollbackTo ?? record.release.revision) > 1) {
     const reuse = await proveReuse(record, variants, behaviours, condition, ctx, requirements);
     if (reuse) return reuse;
   }
@@ -139,7 +139,7 @@ function accountedOf(variant: Variant, notes: ProcessingNotes, extra?: string): 
 
 async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, ctx: ProofContext, requirements: boolean): Promise<ProofResult | undefined> {
   if (!ctx.previous) return { differences: [], accounted: [], unverifiable: `values differ from a fresh install of the published chart; the previous revision is needed to check --reuse-values and cannot be read here` };
-  let revision = record.release.revision - 1;
+  let revision = (record.rollbackTo ?? record.release.revision) - 1;
   for (let reads = 0; revision >= 1 && reads < MAX_PREVIOUS_READS; reads++, revision--) {
     const prev = await ctx.previous(revision);
     if (!prev) {

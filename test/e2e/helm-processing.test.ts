@@ -14,7 +14,7 @@ import { proveContent } from '../../src/resolve/proof.ts';
 import type { StoredReleaseObject } from '../../src/model/release.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
-import { dryRunInstall, install, publishedOf, upgrade } from '../harness/helm-proof.ts';
+import { dryRunInstall, install, publishedOf, runHelmBinary, upgrade } from '../harness/helm-proof.ts';
 import { HELM_BINARIES } from '../harness/tools.ts';
 import { packageDir, writeChart, type UmbrellaSpec } from '../harness/umbrella.ts';
 
@@ -170,6 +170,15 @@ describe('content proof = what each helm stores (differential, real helm)', () =
           assert.equal(blind.unverifiable !== undefined && blind.differences.length === 0, true, `${helm}: no previous revision → unverifiable`);
           const gone = await proveContent(decodeStoredRelease(await secret(release, 2)), published2, { previous: async () => undefined });
           assert.match(gone.unverifiable ?? '', /revision 1 .* no longer stored/);
+          // helm rollback to the --reuse-values revision copies its chart and user values: proven from revision 1 still.
+          await upgrade(cluster, helm, ns, release, v1.path);
+          await runHelmBinary(cluster, helm, ['rollback', release, '2', '--namespace', ns]);
+          const rolledBack = decodeStoredRelease(await secret(release, 4));
+          assert.equal(rolledBack.rollbackTo, 2);
+          const revisions = new Map<number, StoredReleaseObject>([[1, await secret(release, 1)], [3, await secret(release, 3)]]);
+          const afterRollback = await proveContent(rolledBack, published2, { previous: async (n) => { const o = revisions.get(n); return o ? storedValuesOf(o) : undefined; } });
+          assert.deepEqual(afterRollback.differences, [], `${helm} rollback`);
+          assert.match(afterRollback.accounted.join('; '), /from revision 1/);
         } else {
           assert.doesNotMatch(proof.accounted.join('; '), /reuse-values/, `${helm}: the new chart's values are used as published`);
         }
