@@ -4,7 +4,7 @@
  * nested; entries starting with `_` or `.` skipped; requirements.yaml folded into the metadata; a missing
  * apiVersion read as v1; metadata strings sanitised as Metadata.Validate does.
  */
-import { readChartFiles, type ArchiveLimits } from './archive.ts';
+import { DEFAULT_ARCHIVE_LIMITS, readChartFiles, type ArchiveLimits } from './archive.ts';
 import { chartContentFromFiles, ChartContentError, parseHelmYaml, type ChartContent } from './content.ts';
 import { deepCopy, isTable, newTable } from './coalesce.ts';
 import { sanitizeString } from './fingerprint.ts';
@@ -30,7 +30,14 @@ export function readChartTree(bytes: Uint8Array, limits?: ArchiveLimits): Publis
   const repo = limits?.repository ?? 'archive';
   const where = `chart archive from ${repo}`;
   const budget = { charts: 0 };
-  const read = (b: Uint8Array): Map<string, Uint8Array> => readChartFiles(b, { ...limits, subcharts: true });
+  // One decompression budget for the whole tree (Helm's 100 MiB per chart would multiply with nesting).
+  let remaining = limits?.maxTotalBytes ?? DEFAULT_ARCHIVE_LIMITS.maxTotalBytes;
+  const read = (b: Uint8Array): Map<string, Uint8Array> => {
+    if (remaining <= 0) throw new RepoError(repo, 'too_large', `${where}: subcharts decompress to more than ${limits?.maxTotalBytes ?? DEFAULT_ARCHIVE_LIMITS.maxTotalBytes} bytes in total`);
+    const files = readChartFiles(b, { ...limits, subcharts: true, maxTotalBytes: remaining });
+    for (const data of files.values()) remaining -= data.byteLength;
+    return files;
+  };
   try {
     const files = read(bytes);
     const content = chartContentFromFiles(files, where);
