@@ -17,6 +17,9 @@ const decoder = new TextDecoder('utf-8');
 /** Subcharts nest rarely beyond 3 levels; the caps stop an archive of archives from multiplying work. */
 const MAX_DEPTH = 8;
 const MAX_CHARTS = 500;
+/** Extra YAML files of the parent kept for transformations (Flux valuesFiles); beyond this, none are. */
+export const YAML_FILES_MAX_BYTES = 256 * 1024;
+const NOT_EXTRA = new Set(['Chart.yaml', 'values.yaml', 'requirements.yaml', 'requirements.lock', 'Chart.lock']);
 
 export interface PublishedChartFiles {
   /** The parent chart as Helm stores it before processing (templates, files, schema, lock). */
@@ -42,6 +45,8 @@ export function readChartTree(bytes: Uint8Array, limits?: ArchiveLimits): Publis
     const files = read(bytes);
     const content = chartContentFromFiles(files, where);
     const tree = loadTree(files, where, read, 0, budget);
+    const yamlFiles = extraYaml(files);
+    if (yamlFiles) tree.yamlFiles = yamlFiles;
     return { content, tree };
   } catch (err) {
     if (err instanceof ChartContentError) throw new RepoError(repo, 'invalid_archive', err.message, { cause: err });
@@ -92,6 +97,18 @@ function loadTree(files: ReadonlyMap<string, Uint8Array>, where: string, read: (
     }
   }
   return { metadata, values, subcharts };
+}
+
+function extraYaml(files: ReadonlyMap<string, Uint8Array>): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  let bytes = 0;
+  for (const [name, data] of files) {
+    if (NOT_EXTRA.has(name) || name.startsWith('templates/') || name.startsWith('charts/') || !/\.ya?ml$/.test(name)) continue;
+    bytes += data.byteLength;
+    if (bytes > YAML_FILES_MAX_BYTES) return undefined;
+    out[name] = decoder.decode(data);
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 function helmMetadata(meta: JsonObject, where: string): HelmMetadata {

@@ -31,6 +31,12 @@ export interface HelmChart extends ValuesChart {
   metadata: HelmMetadata;
   values: Table | null;
   subcharts: HelmChart[];
+  /**
+   * Parent chart only: the text of its other YAML files outside templates/ and charts/ (e.g.
+   * values-prod.yaml), for transformations that merge values files before Helm sees the chart (Flux's
+   * `valuesFiles`). Capped (YAML_FILES_MAX_BYTES in chart-tree.ts).
+   */
+  yamlFiles?: Record<string, string> | undefined;
 }
 
 export interface HelmMetadata extends JsonObject {
@@ -282,7 +288,7 @@ export function reusedValues(previousValues: Table | null, previousConfig: Table
 function cloneChart(c: HelmChart): HelmChart {
   const deps = depsOf(c);
   const metadata: HelmMetadata = { ...deepCopy(c.metadata), ...(deps ? { dependencies: deps.map((d) => deepCopy(d)) } : {}) };
-  return { metadata, values: c.values ? deepCopy(c.values) : null, subcharts: c.subcharts.map(cloneChart) };
+  return { metadata, values: c.values ? deepCopy(c.values) : null, subcharts: c.subcharts.map(cloneChart), ...(c.yamlFiles ? { yamlFiles: { ...c.yamlFiles } } : {}) };
 }
 
 /**
@@ -309,14 +315,16 @@ export function chartFromJson(json: string): HelmChart {
   const parse = (n: unknown): HelmChart => {
     if (!isObject(n) || !isObject(n['m'])) throw new Error('corrupt chart tree');
     const m = deepCopy(n['m']) as HelmMetadata;
-    return { metadata: m, values: isTable(n['v']) ? deepCopy(n['v']) : null, subcharts: Array.isArray(n['d']) ? n['d'].map(parse) : [] };
+    const y = n['y'];
+    const yamlFiles = isObject(y) ? Object.fromEntries(Object.entries(y).filter((e): e is [string, string] => typeof e[1] === 'string')) : undefined;
+    return { metadata: m, values: isTable(n['v']) ? deepCopy(n['v']) : null, subcharts: Array.isArray(n['d']) ? n['d'].map(parse) : [], ...(yamlFiles ? { yamlFiles } : {}) };
   };
   return parse(JSON.parse(json));
 }
 
 /** A compact, immutable form of a HelmChart for caches: one string instead of a graph of objects. */
 export function treeJson(c: HelmChart): string {
-  const walk = (n: HelmChart): JsonObject => ({ m: n.metadata, v: n.values, d: n.subcharts.map(walk) });
+  const walk = (n: HelmChart): JsonObject => ({ m: n.metadata, v: n.values, d: n.subcharts.map(walk), ...(n.yamlFiles ? { y: n.yamlFiles } : {}) });
   return JSON.stringify(walk(c));
 }
 

@@ -11,11 +11,14 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { decodeStoredRelease, storedValuesOf } from '../../src/decode/decode.ts';
 import { proveContent } from '../../src/resolve/proof.ts';
+import { valuesDigest } from '../../src/chart/fingerprint.ts';
+import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, reusedValues } from '../../src/chart/helm-install.ts';
+import { proofInputsOf } from '../../src/decode/proof-inputs.ts';
 import type { StoredReleaseObject } from '../../src/model/release.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { dryRunInstall, install, publishedOf, runHelmBinary, upgrade } from '../harness/helm-proof.ts';
-import { HELM_BINARIES } from '../harness/tools.ts';
+import { HELM_BINARIES, type HelmBinaryName } from '../harness/tools.ts';
 import { packageDir, writeChart, type UmbrellaSpec } from '../harness/umbrella.ts';
 
 const env = testEnv();
@@ -75,6 +78,9 @@ async function packaged(spec: UmbrellaSpec, tag: string): Promise<{ path: string
   const dir = await writeChart(join(work, `src-${tag}`), spec);
   return packageDir(dir, join(work, `out-${tag}`));
 }
+
+/** The processing rules of each tested binary's release line (src/chart/helm-install.ts HELM_BEHAVIOURS). */
+const OWN_RULES: Record<HelmBinaryName, string> = { helm3: 'helm 3.17.1-3.20', 'helm3-latest': 'helm 3.21+', helm4: 'helm 4.1.3+', 'helm4-latest': 'helm 4.2+' };
 
 let seq = 0;
 const releaseName = (): string => `p${++seq}`;
@@ -165,6 +171,15 @@ describe('content proof = what each helm stores (differential, real helm)', () =
         assert.deepEqual(proof.differences, [], `${helm} ${flag}`);
         if (flag === '--reuse-values') {
           assert.match(proof.accounted.join('; '), /values carried over by --reuse-values from revision 1/, helm);
+          // Per version: the rules of this helm's own release line reproduce what it stored; the values carry
+          // a null over a subchart default (backend.removeMe), which Helm 4.2+ drops and older Helm keeps.
+          const matching = HELM_BEHAVIOURS.filter((b) => {
+            const parts = helmProcessChart(chartFromJson(published2.tree), proofInputsOf(record)?.conditionValues ?? null, b, reusedValues(previous.values, previous.config, b));
+            return valuesDigest(parts.values) === record.fingerprint.values;
+          }).map((b) => b.id);
+          assert.ok(matching.includes(OWN_RULES[helm]), `${helm}: ${OWN_RULES[helm]} among ${matching.join(', ')}`);
+          if (helm === 'helm4-latest') assert.ok(!matching.includes('helm 4.1.3+'), `helm 4.3 differs from 4.1: ${matching.join(', ')}`);
+          if (helm === 'helm4') assert.ok(!matching.includes('helm 4.2+'), `helm 4.1 differs from 4.3: ${matching.join(', ')}`);
           const again = decodeStoredRelease(await secret(release, 2));
           const blind = await proveContent(again, published2, {});
           assert.equal(blind.unverifiable !== undefined && blind.differences.length === 0, true, `${helm}: no previous revision → unverifiable`);

@@ -24,8 +24,10 @@ describe('readChartTree', () => {
         { name: 'top/charts/dir/Chart.yaml', data: 'apiVersion: v2\nname: dir\nversion: 0.2.0\n' },
         { name: 'top/charts/_skipped/Chart.yaml', data: 'not: a chart' },
         { name: 'top/charts/.hidden/Chart.yaml', data: 'not: a chart' },
+        { name: 'top/values-prod.yaml', data: 'x: 2\n' },
       ]),
     );
+    assert.deepEqual(tree.yamlFiles, { 'values-prod.yaml': 'x: 2\n' }, 'kept for transformations such as Flux valuesFiles');
     assert.deepEqual(tree.subcharts.map((c) => c.metadata.name), ['sub', 'dir']);
     assert.equal(tree.metadata['apiVersion'], 'v1');
     assert.deepEqual(tree.metadata.dependencies?.map((d) => d.name), ['sub', 'dir']);
