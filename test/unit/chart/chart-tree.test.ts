@@ -31,7 +31,7 @@ describe('readChartTree', () => {
     assert.deepEqual(tree.subcharts.map((c) => c.metadata.name), ['sub', 'dir']);
     assert.equal(tree.metadata['apiVersion'], 'v1');
     assert.deepEqual(tree.metadata.dependencies?.map((d) => d.name), ['sub', 'dir']);
-    assert.deepEqual(content.files.map((f) => f.name).sort(), ['charts/sub-1.0.0.tgz.prov', 'requirements.yaml']);
+    assert.deepEqual(content.files.map((f) => f.name).sort(), ['charts/sub-1.0.0.tgz.prov', 'requirements.yaml', 'values-prod.yaml']);
     assert.deepEqual(tree.subcharts[0]?.values, Object.assign(Object.create(null), { x: 1 }));
   });
 
