@@ -99,6 +99,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   const requirements = tree.metadata['apiVersion'] === 'v1' && Array.isArray(tree.metadata.dependencies);
 
   let metadataOk: Variant | undefined;
+  let valuesOk = false;
   for (const variant of variants) {
     for (const b of behaviours) {
       let parts;
@@ -108,6 +109,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
         if (err instanceof CoalesceError) continue; // Helm fails this install: no release can come from it
         throw err;
       }
+      if (installed.values === valuesDigest(parts.values)) valuesOk = true;
       if (!metadataMatches(installed, metadataDigest(parts.metadata))) continue;
       metadataOk ??= variant;
       if (installed.values === valuesDigest(parts.values)) {
@@ -118,7 +120,8 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
     }
   }
 
-  if (!metadataOk) return { differences: [...fixed, 'metadata', ...(direct.includes('values') ? ['values'] : [])].filter(unique), accounted: [] };
+  // Parts are named in the order fingerprintDifferences uses; values only when no processing explains them.
+  if (!metadataOk) return { differences: ['metadata', ...(valuesOk ? [] : ['values']), ...fixed], accounted: [] };
 
   // Metadata is explained, values are not: Helm's --reuse-values starts from the previous revision's
   // values coalesced with its user values. Read it (once) only now.
@@ -126,11 +129,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
     const reuse = await proveReuse(record, variants, behaviours, condition, ctx, requirements);
     if (reuse) return reuse;
   }
-  return { differences: [...fixed, 'values'], accounted: [] };
-}
-
-function unique(v: string, i: number, all: string[]): boolean {
-  return all.indexOf(v) === i;
+  return { differences: ['values', ...fixed], accounted: [] };
 }
 
 function accountedOf(variant: Variant, notes: ProcessingNotes, extra?: string): string[] {
