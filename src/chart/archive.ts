@@ -14,9 +14,11 @@ export interface ArchiveLimits {
   maxFileBytes?: number | undefined;
   /** Tar headers of any kind (default 10,000). */
   maxEntries?: number | undefined;
+  /** Keep the files under charts/ (subcharts, their .prov files) instead of skipping them. */
+  subcharts?: boolean | undefined;
 }
 
-const DEFAULT_ARCHIVE_LIMITS = {
+export const DEFAULT_ARCHIVE_LIMITS = {
   maxArchiveBytes: 20 * 1024 * 1024,
   maxTotalBytes: 100 * 1024 * 1024,
   maxFileBytes: 5 * 1024 * 1024,
@@ -127,7 +129,7 @@ export function readChartFiles(bytes: Uint8Array, limits?: ArchiveLimits): Map<s
 
     const rel = chartRelativePath(fullName);
     if (typeof rel === 'object') throw bad(`entry ${shown}: ${rel.error}`);
-    if (rel === 'charts' || rel.startsWith('charts/')) continue;
+    if ((rel === 'charts' || rel.startsWith('charts/')) && limits?.subcharts !== true) continue;
     if (size > maxFile) throw big(`entry ${shown} is ${size} bytes, more than the per-file limit of ${maxFile}`);
     if (files.has(rel)) throw bad(`entry ${shown} appears twice`);
     const content = data[0] === UTF8_BOM[0] && data[1] === UTF8_BOM[1] && data[2] === UTF8_BOM[2] ? data.subarray(3) : data;

@@ -11,6 +11,8 @@ export interface ChartContent {
   schema: Uint8Array | undefined;
   templates: ChartFile[];
   files: ChartFile[];
+  /** Chart.lock (requirements.lock for apiVersion v1) as parsed; Helm stores it as `chart.lock`. */
+  lock?: unknown;
 }
 
 export interface ChartFile {
@@ -32,7 +34,7 @@ export class ChartContentError extends Error {
  * `yes`/`on` are booleans, `0755` is octal). Parsing the same way keeps a faithful copy from looking
  * modified. Aliases are capped so a billion-laughs values.yaml cannot exhaust memory.
  */
-function parseHelmYaml(text: string, what: string): unknown {
+export function parseHelmYaml(text: string, what: string): unknown {
   try {
     const doc = YAML.parse(text, {
       version: '1.1',
@@ -65,18 +67,25 @@ export function chartContentFromFiles(files: ReadonlyMap<string, Uint8Array>, wh
   const apiV1 = metadata['apiVersion'] === 'v1' || metadata['apiVersion'] === undefined;
 
   let values: unknown = null;
+  let lock: unknown;
   let schema: Uint8Array | undefined;
   const templates: ChartFile[] = [];
   const rest: ChartFile[] = [];
   for (const [name, data] of files) {
-    if (name === 'Chart.yaml' || name.startsWith('charts/')) continue;
+    if (name === 'Chart.yaml') continue;
+    if (name.startsWith('charts/')) {
+      // Helm's loader keeps provenance files found under charts/ as files of the parent chart.
+      if (name.endsWith('.prov')) rest.push({ name, data });
+      continue;
+    }
     if (name === 'values.yaml') {
       values = parseHelmYaml(decoder.decode(data), `${where}: values.yaml`);
     } else if (name === 'values.schema.json') {
       schema = data;
     } else if (name === 'Chart.lock') {
-      continue;
+      lock = parseHelmYaml(decoder.decode(data), `${where}: Chart.lock`);
     } else if (name === 'requirements.yaml' || name === 'requirements.lock') {
+      if (name === 'requirements.lock') lock = parseHelmYaml(decoder.decode(data), `${where}: requirements.lock`);
       if (apiV1) rest.push({ name, data });
     } else if (name.startsWith('templates/')) {
       templates.push({ name, data });
@@ -84,5 +93,5 @@ export function chartContentFromFiles(files: ReadonlyMap<string, Uint8Array>, wh
       rest.push({ name, data });
     }
   }
-  return { metadata, values: values ?? {}, schema, templates, files: rest };
+  return { metadata, values: values ?? {}, schema, templates, files: rest, ...(lock !== undefined && lock !== null ? { lock } : {}) };
 }

@@ -29,10 +29,34 @@ function canonicalJson(v: unknown): string {
 }
 
 const STRING_FIELDS = ['name', 'home', 'version', 'description', 'icon', 'apiVersion', 'condition', 'tags', 'appVersion', 'kubeVersion', 'type'] as const;
+/** The fields Metadata.Validate passes through sanitizeString when Helm loads a chart. */
+const SANITIZED = new Set<string>(['name', 'description', 'home', 'icon', 'condition', 'tags', 'appVersion', 'kubeVersion']);
 const LIST_FIELDS = ['sources', 'keywords'] as const;
 
-function stringList(v: unknown): string[] | undefined {
-  const out = arr(v).map(scalarString).filter((s): s is string => s !== undefined && s !== '');
+// Go's unicode.IsSpace (Latin-1 spaces plus the White_Space property) and unicode.IsPrint (letters,
+// marks, numbers, punctuation, symbols and U+0020).
+const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
+const GO_PRINT = /[\p{L}\p{M}\p{N}\p{P}\p{S}]/u;
+
+/** Helm's sanitizeString: whitespace becomes a space, other unprintable characters are dropped. */
+export function sanitizeString(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    if (GO_SPACE.test(ch)) out += ' ';
+    else if (GO_PRINT.test(ch)) out += ch;
+  }
+  return out;
+}
+
+function sanitized(field: string, v: string | undefined): string | undefined {
+  return v !== undefined && SANITIZED.has(field) ? sanitizeString(v) : v;
+}
+
+function stringList(v: unknown, sanitize = false): string[] | undefined {
+  const out = arr(v)
+    .map(scalarString)
+    .map((s) => (s !== undefined && sanitize ? sanitizeString(s) : s))
+    .filter((s): s is string => s !== undefined && s !== '');
   return out.length ? out : undefined;
 }
 
@@ -46,18 +70,20 @@ function compactObject(fields: Record<string, unknown>): JsonObject {
 }
 
 /**
- * Chart.yaml reduced to the fields of Helm's chart.Metadata, with Go's omitempty semantics, so the copy
- * Helm stored in the release and the copy in the tarball compare equal when they are the same file.
- * `dependencies[].enabled` is dropped: Helm sets it at install time.
+ * Chart.yaml reduced to the fields of Helm's chart.Metadata, with Go's omitempty semantics and the
+ * loader's rules (apiVersion defaults to v1, Validate sanitises strings), so the copy Helm stored in the
+ * release and the copy Helm computes from the tarball compare equal when they are the same. Idempotent.
+ * Fields a newer Helm or chartorigin's write-back add (`repoURL`, …) are not part of a chart's identity.
  */
 function normalizeMetadata(meta: JsonObject): JsonObject {
   const fields: Record<string, unknown> = {};
-  for (const f of STRING_FIELDS) fields[f] = scalarString(meta[f]);
-  for (const f of LIST_FIELDS) fields[f] = stringList(meta[f]);
+  for (const f of STRING_FIELDS) fields[f] = sanitized(f, scalarString(meta[f]));
+  if (!fields['apiVersion']) fields['apiVersion'] = 'v1';
+  for (const f of LIST_FIELDS) fields[f] = stringList(meta[f], true);
   fields['deprecated'] = meta['deprecated'] === true;
   const maintainers = arr(meta['maintainers'])
     .filter(isObject)
-    .map((m) => compactObject({ name: scalarString(m['name']), email: scalarString(m['email']), url: scalarString(m['url']) }));
+    .map((m) => compactObject({ name: san(m['name']), email: san(m['email']), url: san(m['url']) }));
   fields['maintainers'] = maintainers.length ? maintainers : undefined;
   if (isObject(meta['annotations'])) {
     const ann: JsonObject = {};
@@ -67,21 +93,56 @@ function normalizeMetadata(meta: JsonObject): JsonObject {
     }
     fields['annotations'] = Object.keys(ann).length ? ann : undefined;
   }
-  const deps = arr(meta['dependencies'])
+  fields['dependencies'] = normalizeDependencies(meta['dependencies']);
+  return compactObject(fields);
+}
+
+function san(v: unknown): string | undefined {
+  const s = scalarString(v);
+  return s === undefined ? undefined : sanitizeString(s);
+}
+
+/** chart.Dependency with omitempty; `enabled` is kept: Helm sets it on every dependency it keeps. */
+function normalizeDependencies(v: unknown): JsonObject[] | undefined {
+  const deps = arr(v)
     .filter(isObject)
     .map((d) =>
       compactObject({
-        name: scalarString(d['name']),
-        version: scalarString(d['version']),
-        repository: scalarString(d['repository']),
-        condition: scalarString(d['condition']),
-        tags: stringList(d['tags']),
+        name: san(d['name']),
+        version: san(d['version']),
+        repository: san(d['repository']),
+        condition: san(d['condition']),
+        tags: stringList(d['tags'], true),
+        enabled: d['enabled'] === true,
         alias: scalarString(d['alias']),
         'import-values': Array.isArray(d['import-values']) && d['import-values'].length ? d['import-values'] : undefined,
       }),
     );
-  fields['dependencies'] = deps.length ? deps : undefined;
-  return compactObject(fields);
+  return deps.length ? deps : undefined;
+}
+
+/** Go's RFC 3339 time as one canonical UTC string (nanosecond fraction kept, trailing zeros dropped). */
+function canonicalTime(v: unknown): string | undefined {
+  const s = scalarString(v);
+  if (!s) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:\d{2})?$/.exec(s.trim());
+  if (!m) return s;
+  const [, y, mo, d, h, mi, se, frac, zone] = m;
+  let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se));
+  if (zone && zone !== 'Z' && zone !== 'z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    ms -= sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
+  }
+  // Go's zero time (a lock without `generated`) is written as 0001-01-01T00:00:00Z: the same as none.
+  if (Number(y) < 100) return /^0001-01-01[Tt ]00:00:00(\.0+)?(Z|z|\+00:00)?$/.test(s.trim()) ? undefined : s;
+  const fraction = (frac ?? '').replace(/0+$/, '');
+  return `${new Date(ms).toISOString().slice(0, 19)}${fraction ? `.${fraction}` : ''}Z`;
+}
+
+/** chart.Lock (Chart.lock, or requirements.lock for v1 charts) as Helm stores it; undefined when none. */
+export function normalizeLock(lock: unknown): JsonObject | undefined {
+  if (!isObject(lock)) return undefined;
+  return compactObject({ generated: canonicalTime(lock['generated']), digest: scalarString(lock['digest']), dependencies: normalizeDependencies(lock['dependencies']) });
 }
 
 function fileDigests(files: readonly ChartFile[]): Record<string, string> {
@@ -94,9 +155,19 @@ function normalizeValues(v: unknown): unknown {
   return v === null || v === undefined ? {} : v;
 }
 
+/** Digest of metadata as Helm stores it (after normalizeMetadata). */
+export function metadataDigest(meta: JsonObject): string {
+  return sha256(canonicalJson(normalizeMetadata(meta)));
+}
+
+/** Digest of values as Helm stores them (null and {} are the same: an empty values.yaml). */
+export function valuesDigest(values: unknown): string {
+  return sha256(canonicalJson(normalizeValues(values)));
+}
+
 export function fingerprintChart(chart: ChartContent): ChartFingerprint {
   const metadata = normalizeMetadata(chart.metadata);
-  const deps = arr(metadata['dependencies']);
+  const lock = normalizeLock(chart.lock);
   const version = typeof metadata['version'] === 'string' ? metadata['version'] : '';
   const plus = version.indexOf('+');
   const withoutBuild = plus > 0 ? sha256(canonicalJson({ ...metadata, version: version.slice(0, plus) })) : undefined;
@@ -107,7 +178,7 @@ export function fingerprintChart(chart: ChartContent): ChartFingerprint {
     schema: chart.schema && chart.schema.length ? sha256(chart.schema) : '',
     templates: fileDigests(chart.templates),
     files: fileDigests(chart.files),
-    valuesMerged: deps.some((d) => isObject(d) && d['import-values'] !== undefined),
+    lock: lock ? sha256(canonicalJson(lock)) : '',
   };
 }
 
@@ -119,8 +190,9 @@ export function fingerprintChart(chart: ChartContent): ChartFingerprint {
 export function fingerprintDifferences(installed: ChartFingerprint, published: ChartFingerprint): string[] {
   const diffs: string[] = [];
   if (installed.metadata !== published.metadata && installed.metadataWithoutBuild !== published.metadata) diffs.push('metadata');
-  if (installed.values !== published.values && !(installed.valuesMerged || published.valuesMerged)) diffs.push('values');
+  if (installed.values !== published.values) diffs.push('values');
   if (installed.schema !== published.schema) diffs.push('schema');
+  if (installed.lock !== published.lock) diffs.push('lock');
   diffFiles(installed.templates, published.templates, '', diffs);
   diffFiles(installed.files, published.files, 'files/', diffs);
   return diffs;

@@ -1,20 +1,23 @@
 import { PublishedChartCache } from '../resolve/chart-cache.ts';
 import { analyzeRelease, type RepositoryFailure } from '../resolve/analyze.ts';
 import type { OriginReport } from '../model/report.ts';
-import type { ReleaseRecord } from '../model/release.ts';
+import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
 
 export interface AnalyzeAllOptions {
   verify: boolean;
   /** Repository failures met while analysing one release (the report names them too). */
   onFailures?: ((record: ReleaseRecord, failures: readonly RepositoryFailure[]) => void) | undefined;
+  /** Another stored revision of a release, for the --reuse-values proof (read only when needed). */
+  revision?: ((record: ReleaseRecord, revision: number) => Promise<StoredValues | undefined>) | undefined;
 }
 
 /** One release → its report, sharing repository indexes and downloaded charts across calls. */
 export function createAnalyzer(sources: readonly ChartSource[], options: AnalyzeAllOptions): (record: ReleaseRecord) => Promise<OriginReport> {
   const cache = new PublishedChartCache();
   return async (record) => {
-    const { report, failures } = await analyzeRelease(record, { sources, cache, verify: options.verify });
+    const revision = options.revision;
+    const { report, failures } = await analyzeRelease(record, { sources, cache, verify: options.verify, revision: revision ? (n) => revision(record, n) : undefined });
     if (failures.length) options.onFailures?.(record, failures);
     return report;
   };

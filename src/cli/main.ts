@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RepositoryFailure } from '../resolve/analyze.ts';
 import type { OriginReport } from '../model/report.ts';
-import type { ReleaseRecord } from '../model/release.ts';
+import type { ReleaseRecord, StoredReleaseObject, StoredValues } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
 import type { CliConfig } from './config.ts';
 import { neutralize } from '../util/terminal.ts';
@@ -135,11 +135,12 @@ async function inspect(argv: string[]): Promise<number> {
   if (values['help']) return help('inspect');
   if (positionals.length > 1) throw new UsageError('inspect takes one FILE (or - for stdin)');
   const format = out(str(values['output']) ?? 'table');
-  const [{ loadConfig }, { InputError, readObjects }, { selectCurrent }, { decodeStoredRelease, ReleaseDecodeError }] = await Promise.all([
+  const [{ loadConfig }, { InputError, readObjects }, { selectCurrent }, { decodeStoredRelease, ReleaseDecodeError, storedValuesOf }, { revisionRef }] = await Promise.all([
     import('./config.ts'),
     import('./read-objects.ts'),
     import('../watch/select-current.ts'),
     import('../decode/decode.ts'),
+    import('../watch/current.ts'),
   ]);
   const configFile = str(values['config']);
   const config = loadConfig(configFile);
@@ -152,7 +153,22 @@ async function inspect(argv: string[]): Promise<number> {
   }
   const records: ReleaseRecord[] = [];
   const errors: string[] = [];
-  for (const o of selectCurrent(readObjects(text, file === '-' ? 'stdin' : file))) {
+  const objects = readObjects(text, file === '-' ? 'stdin' : file);
+  // Earlier revisions in the same input serve the --reuse-values proof; decoded only if it asks.
+  const byRevision = new Map<string, StoredReleaseObject>();
+  for (const o of objects) {
+    const ref = revisionRef(o);
+    if (ref) byRevision.set(`${ref.namespace}/${ref.release}/${ref.revision}`, o);
+  }
+  const revision = async (record: ReleaseRecord, revision: number): Promise<StoredValues | undefined> => {
+    const o = byRevision.get(`${record.release.namespace}/${record.release.name}/${revision}`);
+    try {
+      return o ? storedValuesOf(o) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  for (const o of selectCurrent(objects)) {
     try {
       records.push(decodeStoredRelease(o));
     } catch (err) {
@@ -164,7 +180,7 @@ async function inspect(argv: string[]): Promise<number> {
   const failed: Failed[] = [];
   try {
     const { analyzeAll } = await import('./analyze-all.ts');
-    const reports = await analyzeAll(records, sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) });
+    const reports = await analyzeAll(records, sources, { verify: config.verify, revision, onFailures: (record, failures) => failed.push({ record, failures }) });
     return await printReports(reports, errors, failed, format);
   } finally {
     await closeSources(sources);
@@ -193,7 +209,19 @@ async function scan(argv: string[]): Promise<number> {
   const opened = openSources(config, configFile, kc, values['no-discover'] !== true);
   opened.catch(() => undefined);
   const failed: Failed[] = [];
-  const analyzer = opened.then(async (sources) => (await import('./analyze-all.ts')).createAnalyzer(sources, { verify: config.verify, onFailures: (record, failures) => failed.push({ record, failures }) }));
+  // --reuse-values proofs read another revision of a release: one GET each, only when asked.
+  const revision = async (record: ReleaseRecord, n: number): Promise<StoredValues | undefined> => {
+    const [{ getObject }, { storedValuesOf }] = await Promise.all([import('../kube/core-objects.ts'), import('../decode/decode.ts')]);
+    const { namespace, name, storage } = record.release;
+    const o = await getObject(kc, storage, namespace, `sh.helm.release.v1.${name}.v${n}`);
+    if (!o) return undefined;
+    try {
+      return storedValuesOf({ kind: storage, type: o.type, metadata: o.metadata, data: o.data });
+    } catch {
+      return undefined;
+    }
+  };
+  const analyzer = opened.then(async (sources) => (await import('./analyze-all.ts')).createAnalyzer(sources, { verify: config.verify, revision, onFailures: (record, failures) => failed.push({ record, failures }) }));
   analyzer.catch(() => undefined);
   const analyses = new Map<ReleaseRecord, Promise<OriginReport>>();
   try {

@@ -4,8 +4,8 @@ import type { PublishedChartCache } from '../resolve/chart-cache.ts';
 import type { OriginReport } from '../model/report.ts';
 import type { ChartOriginMetrics } from '../publish/metrics.ts';
 import { decodeErrorEvent, originEvents, type EventNote } from '../publish/origin-events.ts';
-import { decodeStoredRelease, DEFAULT_DECODE_LIMITS, ReleaseDecodeError, type DecodeLimits } from '../decode/decode.ts';
-import type { StoredReleaseObject } from '../model/release.ts';
+import { decodeStoredRelease, DEFAULT_DECODE_LIMITS, ReleaseDecodeError, storedValuesOf, type DecodeLimits } from '../decode/decode.ts';
+import type { StoredReleaseObject, StoredValues } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
 import { redactUrl } from '../sources/url.ts';
 import { statusOf, type ChartOriginStore, type ExistingOrigin } from '../publish/chart-origins.ts';
@@ -116,6 +116,7 @@ export class ReleaseReconciler {
       verify: this.#o.verify,
       upstreamStaleAfterSeconds: this.#o.upstreamStaleAfterSeconds,
       now: () => now,
+      revision: (revision) => this.#storedValues(current, revision),
     });
     const sources = this.#o.repositories.sources();
     for (const f of failures) {
@@ -134,6 +135,24 @@ export class ReleaseReconciler {
     await this.#o.published?.(current, final);
     logger.debug({ namespace, release: name, chart: record.chart.name, match: final.origin.match }, 'reconciled');
     return decision.complete ? 'success' : 'requeue';
+  }
+
+  /**
+   * Another revision's values and config, for the --reuse-values proof: one GET, made only when a
+   * release's values differ from a fresh install's. Undefined when Helm no longer keeps that revision
+   * (--history-max) or it cannot be decoded; the values are used once by the caller and dropped.
+   */
+  async #storedValues(c: CurrentRevision, revision: number): Promise<StoredValues | undefined> {
+    const objectName = c.objectName.replace(/\.v\d+$/, `.v${revision}`);
+    if (objectName === c.objectName) return undefined;
+    const obj = await this.#read({ ...c, objectName });
+    if (!obj) return undefined;
+    try {
+      return storedValuesOf(obj, this.#o.decodeLimits ?? DEFAULT_DECODE_LIMITS);
+    } catch (err) {
+      if (err instanceof ReleaseDecodeError) return undefined;
+      throw err;
+    }
   }
 
   async #read(c: CurrentRevision): Promise<StoredReleaseObject | undefined> {

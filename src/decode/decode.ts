@@ -1,9 +1,11 @@
 import { gunzipSync } from 'node:zlib';
 import type { ChartContent, ChartFile } from '../chart/content.ts';
 import { fingerprintChart } from '../chart/fingerprint.ts';
+import { conditionValues } from '../chart/helm-install.ts';
+import { attachProofInputs } from './proof-inputs.ts';
 import type { ReleaseStorage } from '../model/report.ts';
 import { bool, isObject, scalarString, str, type JsonObject } from '../util/guards.ts';
-import type { ReleaseRecord, StoredReleaseObject } from '../model/release.ts';
+import type { ReleaseRecord, StoredReleaseObject, StoredValues } from '../model/release.ts';
 import { formatTime } from '../util/time.ts';
 
 export const RELEASE_DECODE_REASONS = ['missing_data', 'too_large', 'not_base64', 'corrupt_gzip', 'truncated', 'invalid_json', 'invalid_shape'] as const;
@@ -94,6 +96,11 @@ function fail(object: string, problem: string): never {
   throw new ReleaseDecodeError(object, 'invalid_shape', problem);
 }
 
+/**
+ * A stored file's name and bytes. Helm 4 also stores `modtime` (the tar header's time): not part of the
+ * chart's identity. The tarball digest already pins the archive bytes, helm 3 and helm 4 installs of the
+ * same tarball must prove equal, and a time says nothing about what the chart renders.
+ */
 function decodeFiles(v: unknown, object: string, field: string): ChartFile[] {
   if (v === null || v === undefined) return [];
   if (!Array.isArray(v)) fail(object, `chart.${field} is not a list`);
@@ -113,8 +120,7 @@ function time(v: unknown): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : formatTime(d, 'millis');
 }
 
-/** Release JSON (already unwrapped) → record. Only names, versions, status and digests survive. */
-function releaseFromJson(json: Buffer | string, object: string, storage: ReleaseStorage, fallbackNamespace = ''): ReleaseRecord {
+function parseDoc(json: Buffer | string, object: string): JsonObject {
   let doc: unknown;
   try {
     doc = JSON.parse(typeof json === 'string' ? json : json.toString('utf8'));
@@ -122,6 +128,25 @@ function releaseFromJson(json: Buffer | string, object: string, storage: Release
     throw new ReleaseDecodeError(object, 'invalid_json', 'release data is not valid JSON');
   }
   if (!isObject(doc)) fail(object, 'release is not a JSON object');
+  return doc;
+}
+
+const RELEASE_SOURCE = 'meta.helm.sh/release-source';
+
+function claimOf(metadata: JsonObject): ReleaseRecord['claim'] {
+  const repoURL = str(metadata['repoURL']);
+  if (repoURL) return { field: 'chart.metadata.repoURL', value: repoURL };
+  const ann = metadata['annotations'];
+  const source = isObject(ann) ? str(ann[RELEASE_SOURCE]) : undefined;
+  return source ? { field: RELEASE_SOURCE, value: source } : undefined;
+}
+
+/**
+ * Release JSON (already unwrapped) → record. Only names, versions, status and digests survive on the
+ * record; the user values' booleans go to proofInputsOf(record) for the content proof, nothing else.
+ */
+export function releaseFromJson(json: Buffer | string, object: string, storage: ReleaseStorage, fallbackNamespace = ''): ReleaseRecord {
+  const doc = parseDoc(json, object);
   const name = str(doc['name']);
   if (!name) fail(object, 'release has no name');
   const revision = doc['version'];
@@ -146,8 +171,15 @@ function releaseFromJson(json: Buffer | string, object: string, storage: Release
     schema: schema ? strictBase64(schema, object, 'chart.schema') : undefined,
     templates: decodeFiles(chart['templates'], object, 'templates'),
     files: decodeFiles(chart['files'], object, 'files'),
+    lock: chart['lock'] ?? undefined,
   };
-  return {
+  // `apply_method` (release) and `schemamodtime` (chart) are written by every Helm 4 and no Helm 3: they
+  // tell which Helm's processing to reproduce, and are not part of the chart's identity (see decodeFiles).
+  const helmMajor = 'schemamodtime' in chart || 'apply_method' in doc ? 4 : undefined;
+  const claim = claimOf(metadata);
+  const rollback = /^Rollback to (\d+)$/.exec(str(info['description']) ?? '');
+  const rollbackTo = rollback ? Number(rollback[1]) : undefined;
+  const record: ReleaseRecord = {
     release: {
       name,
       namespace: str(doc['namespace']) || fallbackNamespace,
@@ -164,14 +196,15 @@ function releaseFromJson(json: Buffer | string, object: string, storage: Release
       deprecated: bool(metadata['deprecated']),
     },
     fingerprint: fingerprintChart(content),
+    ...(helmMajor ? { helmMajor } : {}),
+    ...(claim ? { claim } : {}),
+    ...(rollbackTo && rollbackTo < revision ? { rollbackTo } : {}),
   };
+  attachProofInputs(record, { conditionValues: conditionValues(doc['config']) });
+  return record;
 }
 
-/**
- * A Helm release Secret or ConfigMap as the Kubernetes API returns it → record.
- * Secrets carry two base64 layers (the API's and Helm's), ConfigMaps one.
- */
-export function decodeStoredRelease(obj: StoredReleaseObject, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): ReleaseRecord {
+function unwrapObject(obj: StoredReleaseObject, limits: DecodeLimits): { object: string; storage: ReleaseStorage; json: Buffer } {
   const object = describeObject(obj);
   const storage = storageOf(obj);
   const stored = obj.data?.['release'];
@@ -180,6 +213,39 @@ export function decodeStoredRelease(obj: StoredReleaseObject, limits: DecodeLimi
     throw new ReleaseDecodeError(object, 'too_large', `data.release is ${stored.length} bytes, over the ${limits.maxEncodedBytes}-byte limit`);
   }
   const helmString = storage === 'Secret' ? strictBase64(stored, object, 'Secret data.release').toString('latin1') : stored;
-  const json = unwrapHelmString(helmString, object, limits);
+  return { object, storage, json: unwrapHelmString(helmString, object, limits) };
+}
+
+/**
+ * The stored `chart.values` and `config` of a revision, for the --reuse-values proof only: the caller
+ * uses them for one computation and drops them. Never logged, never part of an error message.
+ */
+export function storedValuesOf(obj: StoredReleaseObject, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): StoredValues {
+  const { object, json } = unwrapObject(obj, limits);
+  return storedValuesFromJson(json, object);
+}
+
+export function storedValuesFromJson(json: Buffer | string, object: string): StoredValues {
+  const doc = parseDoc(json, object);
+  const info = doc['info'];
+  const chart = doc['chart'];
+  const revision = doc['version'];
+  if (typeof revision !== 'number' || !isObject(info) || !isObject(chart)) fail(object, 'release has no version, info or chart');
+  const values = chart['values'];
+  const config = doc['config'];
+  return {
+    revision,
+    status: str(info['status']) ?? '',
+    values: isObject(values) ? values : null,
+    config: isObject(config) ? config : null,
+  };
+}
+
+/**
+ * A Helm release Secret or ConfigMap as the Kubernetes API returns it → record.
+ * Secrets carry two base64 layers (the API's and Helm's), ConfigMaps one.
+ */
+export function decodeStoredRelease(obj: StoredReleaseObject, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): ReleaseRecord {
+  const { object, storage, json } = unwrapObject(obj, limits);
   return releaseFromJson(json, object, storage, obj.metadata?.namespace ?? '');
 }

@@ -13,6 +13,6 @@ export interface ChartFingerprint {
    * some: Flux stores OCI charts as `1.2.3+<digest12>`, while the repository serves `1.2.3`.
    */
   metadataWithoutBuild?: string;
-  /** true when dependencies import values: Helm then merges subchart values into the stored ones. */
-  valuesMerged: boolean;
+  /** Chart.lock as stored (`chart.lock`); '' when the chart has none. */
+  lock: string;
 }

@@ -6,6 +6,26 @@ export interface ReleaseRecord {
   release: ReleaseStatus;
   chart: ChartStatus;
   fingerprint: ChartFingerprint;
+  /**
+   * The Helm major that wrote the release, when the release says: Helm 4 always writes
+   * `chart.schemamodtime` and `apply_method`, Helm 3 never does. Absent: unknown.
+   */
+  helmMajor?: 3 | 4 | undefined;
+  /**
+   * `helm rollback` copies revision N's chart and user values (info.description "Rollback to N"): the
+   * values of a rolled-back --reuse-values upgrade come from revision N-1, not from this one's previous.
+   */
+  rollbackTo?: number | undefined;
+  /** A source claim written by Helm itself (chart.metadata.repoURL or annotation meta.helm.sh/release-source). */
+  claim?: { field: 'chart.metadata.repoURL' | 'meta.helm.sh/release-source'; value: string } | undefined;
+}
+
+/** A release's stored values, read only for --reuse-values proofs and dropped right after. */
+export interface StoredValues {
+  revision: number;
+  status: string;
+  values: Record<string, unknown> | null;
+  config: Record<string, unknown> | null;
 }
 
 /** Kubernetes object as the API returns it (Secret or ConfigMap), only the fields decoding reads. */

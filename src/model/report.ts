@@ -60,6 +60,16 @@ export interface SignatureStatus {
   required: boolean;
 }
 
+/** A source claim Helm itself wrote into the release (read, shown, checked against the proof). */
+export interface SourceClaim {
+  /** Where it was read: `chart.metadata.repoURL` or the annotation `meta.helm.sh/release-source`. */
+  field: string;
+  /** The claimed source, credentials removed. */
+  repoURL: string;
+  /** Set when the content proof found an origin: whether it is the claimed one. */
+  agrees?: boolean | undefined;
+}
+
 export interface OriginStatus {
   repoURL?: string | undefined;
   tarballDigest?: string | undefined;
@@ -74,6 +84,8 @@ export interface OriginStatus {
   referrers?: Referrer[] | undefined;
   /** OCI: why the referrers list may be incomplete (lookup failed, cap reached). */
   referrersMessage?: string | undefined;
+  /** A source claim found in the release itself (a newer Helm's), never trusted without the proof. */
+  claim?: SourceClaim | undefined;
 }
 
 /** One entry of a publisher's `artifacthub.io/changes` annotation, bounded (src/chart/publisher-notes.ts). */

@@ -1,17 +1,19 @@
-import { fingerprintChart, fingerprintDifferences } from '../chart/fingerprint.ts';
+import type { ChartTransformation } from './proof.ts';
+import { failureOf, gatherCandidates, wantsSignature, type RepositoryFailure } from './candidates.ts';
+import { discardProofInputs } from '../decode/proof-inputs.ts';
+import { redactUrl } from '../sources/url.ts';
 import { deprecationOf, isUpstreamStale, newestPublished, recommend, upgradeNotes, type PublishedVersion } from '../recommend/recommend.ts';
-import { sameVersion, stripBuildMetadata } from '../chart/version.ts';
-import { decideOrigin, type CandidateEvidence } from './decide.ts';
-import type { ReleaseRecord } from '../model/release.ts';
-import { readChartArchive } from '../chart/archive.ts';
+import { stripBuildMetadata } from '../chart/version.ts';
+import { decideOrigin } from './decide.ts';
+import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import type { ChartSource, ChartVersionEntry } from '../model/repository.ts';
-import { PublishedChartCache, type PublishedChart } from './chart-cache.ts';
+import type { PublishedChart, PublishedChartCache } from './chart-cache.ts';
 import { verifyProvenance } from '../signatures/prov.ts';
 import { cosignKeys, identityMatcher, ociSignatureOf, type OciSignaturePolicy } from '../signatures/cosign.ts';
 import { publicSigstoreTrust, trustFromJson } from '../signatures/sigstore-trust.ts';
 import type { TrustMaterial } from '@sigstore/verify';
 import type { Referrer, RepositoryConfig } from '../model/repository.ts';
-import { MAX_CONDITION_MESSAGE, type Condition, type OriginReport, type SignatureStatus } from '../model/report.ts';
+import { MAX_CONDITION_MESSAGE, type Condition, type OriginReport, type OriginStatus, type SignatureStatus } from '../model/report.ts';
 import { plainText } from '../util/terminal.ts';
 
 /** ChartOrigin.spec: user overrides. */
@@ -31,6 +33,13 @@ export interface AnalyzeOptions {
   signal?: AbortSignal | undefined;
   /** `upstreamStale` when the chart's newest published version is older than this (default one year, 8760h). */
   upstreamStaleAfterSeconds?: number | undefined;
+  /** Legitimate rewrites of published charts made before Helm sees them (e.g. Flux's chart build). */
+  transformations?: readonly ChartTransformation[] | undefined;
+  /**
+   * Another stored revision of the same release (values and config for the --reuse-values proof), read
+   * only when the values differ from a fresh install's; undefined when that revision is not stored.
+   */
+  revision?: ((revision: number) => Promise<StoredValues | undefined>) | undefined;
 }
 
 export const DEFAULT_UPSTREAM_STALE_AFTER_SECONDS = 8760 * 3600;
@@ -40,30 +49,16 @@ export const DEFAULT_UPSTREAM_STALE_AFTER_SECONDS = 8760 * 3600;
  */
 const MAX_OCI_NOTES_LOOKUPS = 10;
 
-/** A repository failure met while analysing one release, for metrics and the release's message. */
-export interface RepositoryFailure {
-  repository: string;
-  reason: string;
-  message: string;
-}
+export type { RepositoryFailure } from './candidates.ts';
 
 export interface Analysis {
   report: OriginReport;
   failures: RepositoryFailure[];
 }
 
-function failureOf(repository: string, err: unknown): RepositoryFailure {
-  const reason = typeof err === 'object' && err !== null && 'reason' in err && typeof err.reason === 'string' ? err.reason : 'error';
-  return { repository, reason, message: err instanceof Error ? err.message : String(err) };
-}
-
 /** Messages name charts and repositories, untrusted text: kept readable, bounded, control characters removed (also for `-o json`). */
 function condition(status: Condition['status'], reason: string, message: string, now: Date): Condition {
   return { type: 'Ready', status, reason, message: plainText(message, MAX_CONDITION_MESSAGE), lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
-}
-
-function wantsSignature(source: ChartSource): boolean {
-  return source.config.requireSignature === true || (source.config.keyring?.length ?? 0) > 0;
 }
 
 /** Per repository config object: keys parsed, identity expressions compiled and the trusted root read once. */
@@ -139,21 +134,28 @@ async function signatureOf(source: ChartSource, chart: { name: string; version: 
   return { type: r.type, verified: r.verified, reason: r.reason, keyID: r.keyID, signer: r.signer, message: r.message, required };
 }
 
-async function published(source: ChartSource, listed: ChartVersionEntry, cache: PublishedChartCache, signal?: AbortSignal): Promise<PublishedChart> {
-  // An OCI tag can be re-pushed: key by the layer digest its manifest names now, never by the tag URL.
-  const entry = source.kind === 'oci' && !listed.digest ? await source.details(listed, signal) : listed;
-  // A source that checks signatures fetches the .prov too, so it does not share entries with one that does not.
-  const key = entry.digest && !wantsSignature(source) ? entry.digest : `${source.config.name}|${entry.digest ?? entry.urls[0] ?? `${entry.name}@${entry.version}`}`;
-  return cache.get(key, async () => {
-    const fetched = await source.fetchChart(entry, signal);
-    const content = readChartArchive(fetched.bytes);
-    return { tarballDigest: fetched.tarballDigest, manifestDigest: fetched.manifestDigest, fingerprint: fingerprintChart(content), provenance: fetched.provenance };
-  });
+function comparableUrl(u: string): string {
+  return redactUrl(u).replace(/\/+$/, '').toLowerCase();
+}
+
+/** origin.claim from a claim Helm wrote into the release; judged only against a Verified origin. */
+export function applyClaim(record: ReleaseRecord, origin: OriginStatus): void {
+  if (!record.claim) return;
+  const repoURL = redactUrl(record.claim.value);
+  origin.claim = { field: record.claim.field, repoURL };
+  if (origin.match !== 'Verified' || !origin.repoURL) return;
+  const proven = comparableUrl(origin.repoURL);
+  const claimed = comparableUrl(repoURL);
+  // OCI repoURLs name the chart (oci://host/path/chart); a claim may name its repository only.
+  const agrees = claimed === proven || (proven.startsWith('oci://') && claimed === proven.slice(0, proven.lastIndexOf('/')));
+  origin.claim.agrees = agrees;
+  if (!agrees) origin.message = `${origin.message ? `${origin.message}; ` : ''}the release claims ${repoURL} (${record.claim.field}) but its content was proven to come from ${origin.repoURL}`;
 }
 
 /**
- * One release through resolve → recommend: finds every configured repository publishing the installed
- * name+version, compares contents, decides the origin and computes the upgrade advice from the origin
+ * One release through resolve → recommend, as an orchestrator: candidates (every configured repository
+ * publishing the installed name+version, each proven against the installed chart: candidates.ts,
+ * proof.ts) → decision (decide.ts) → claim, signature and OCI extras → upgrade advice from the origin
  * repository's versions. Repository failures never throw: they are returned and named in the report.
  */
 export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOptions): Promise<Analysis> {
@@ -164,50 +166,13 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   const pinned = options.spec?.repository;
   const sources = pinned ? options.sources.filter((s) => s.config.name === pinned) : options.sources;
 
-  const listings = await Promise.all(
-    sources.map(async (source) => {
-      try {
-        return { source, versions: await source.versions(chart.name, options.signal) };
-      } catch (err) {
-        failures.push(failureOf(source.config.name, err));
-        return { source, versions: undefined };
-      }
-    }),
-  );
+  const { listings, evidence, entries, publishedBy } = await gatherCandidates(record, sources, lookup, options, failures);
 
-  const evidence: CandidateEvidence[] = [];
-  const entries = new Map<string, ChartVersionEntry>();
-  const publishedBy = new Map<string, PublishedChart>();
-  await Promise.all(
-    listings.map(async ({ source, versions }) => {
-      const entry = versions?.find((v) => sameVersion(v.version, lookup));
-      if (!entry) return;
-      const name = source.config.name;
-      entries.set(name, entry);
-      const base = { repository: name, repoURL: source.repoURL(chart.name), priority: source.config.priority, tarballDigest: entry.digest };
-      if (options.verify === false) {
-        evidence.push({ ...base, notCompared: 'verification disabled' });
-        return;
-      }
-      try {
-        const pub = await published(source, entry, options.cache, options.signal);
-        publishedBy.set(name, pub);
-        evidence.push({
-          ...base,
-          tarballDigest: pub.tarballDigest,
-          manifestDigest: pub.manifestDigest,
-          differences: fingerprintDifferences(record.fingerprint, pub.fingerprint),
-        });
-      } catch (err) {
-        const f = failureOf(name, err);
-        failures.push(f);
-        evidence.push({ ...base, notCompared: f.message });
-      }
-    }),
-  );
-
+  // The user values' booleans were needed by the proofs only.
+  discardProofInputs(record);
   const unsearched = listings.filter((l) => l.versions === undefined).map((l) => l.source.config.name);
   const origin = decideOrigin(evidence, unsearched);
+  applyClaim(record, origin);
   if (pinned && sources.length === 0) origin.message = `pinned repository "${pinned}" is not configured`;
 
   // Signature: only for a repository whose content proved to be the installed chart.

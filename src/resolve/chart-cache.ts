@@ -4,26 +4,46 @@ export interface PublishedChart {
   tarballDigest: string;
   manifestDigest?: string | undefined;
   fingerprint: ChartFingerprint;
+  /**
+   * The chart with its subcharts' metadata and values (treeJson), for the content proof. One string, not
+   * an object graph: measured for a 249 KiB tree (5 charts, 1,600 values entries), 0.25 MiB retained as a
+   * string against 1.7 MiB parsed; it is parsed only while a release is being proven.
+   */
+  tree: string;
   /** The .prov file served next to the tarball (HTTP) or as its provenance layer (OCI). */
   provenance?: Buffer | undefined;
 }
 
+/** Approximate retained bytes of an entry: the strings (UTF-16 worst case) plus ~2 KiB of digests. */
+function weightOf(c: PublishedChart): number {
+  return c.tree.length * 2 + (c.provenance?.length ?? 0) + 2048 + 100 * (Object.keys(c.fingerprint.templates).length + Object.keys(c.fingerprint.files).length);
+}
+
 /**
- * Fingerprints of downloaded tarballs by key (advertised digest, else repository + URL), so each
- * tarball is downloaded and unpacked once however many releases use it. Concurrent requests for the same
- * key share one download. Bounded: least recently used entries go first.
+ * Published charts by key (advertised digest, else repository + URL), so each tarball is downloaded and
+ * unpacked once however many releases use it. Concurrent requests for the same key share one download.
+ * Bounded by count and by approximate bytes (default 64 MiB: ~1,000 charts of 30 KiB values, or 100
+ * umbrella charts of 300 KiB): least recently used entries go first.
  */
 export class PublishedChartCache {
   readonly #max: number;
-  readonly #entries = new Map<string, PublishedChart>();
+  readonly #maxBytes: number;
+  #bytes = 0;
+  readonly #entries = new Map<string, { chart: PublishedChart; weight: number }>();
   readonly #inflight = new Map<string, Promise<PublishedChart>>();
 
-  constructor(maxEntries = 4096) {
+  constructor(maxEntries = 4096, maxBytes = 64 * 1024 * 1024) {
     this.#max = maxEntries;
+    this.#maxBytes = maxBytes;
   }
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Approximate bytes held (see weightOf). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   async get(key: string, load: () => Promise<PublishedChart>): Promise<PublishedChart> {
@@ -31,17 +51,21 @@ export class PublishedChartCache {
     if (hit) {
       this.#entries.delete(key);
       this.#entries.set(key, hit);
-      return hit;
+      return hit.chart;
     }
     const running = this.#inflight.get(key);
     if (running) return running;
     const p = load().then(
       (v) => {
         this.#inflight.delete(key);
-        this.#entries.set(key, v);
-        if (this.#entries.size > this.#max) {
+        const weight = weightOf(v);
+        this.#entries.set(key, { chart: v, weight });
+        this.#bytes += weight;
+        while (this.#entries.size > 1 && (this.#entries.size > this.#max || this.#bytes > this.#maxBytes)) {
           const oldest = this.#entries.keys().next().value;
-          if (oldest !== undefined) this.#entries.delete(oldest);
+          if (oldest === undefined) break;
+          this.#bytes -= this.#entries.get(oldest)?.weight ?? 0;
+          this.#entries.delete(oldest);
         }
         return v;
       },

@@ -10,8 +10,10 @@ export interface CandidateEvidence {
   manifestDigest?: string | undefined;
   /** undefined: content not compared; []: identical to the installed chart; else the parts that differ. */
   differences?: string[] | undefined;
-  /** Why the content was not compared (download failed, verification disabled). */
+  /** Why the content was not compared (download failed, verification disabled, proof impossible). */
   notCompared?: string | undefined;
+  /** With differences []: the legitimate transformations the proof accounted for, in words. */
+  accounted?: string[] | undefined;
 }
 
 function byPriority(a: CandidateEvidence, b: CandidateEvidence): number {
@@ -67,7 +69,11 @@ export function decideOrigin(candidates: CandidateEvidence[], unsearched: string
   const equal = candidates.filter((c) => c.differences !== undefined && c.differences.length === 0);
   if (equal.length > 0) {
     const top = equal.length === 1 ? equal[0] : uniqueTop(equal);
-    if (top) return chosen('Verified', top, candidates, note);
+    if (top) {
+      // Verified always says how it was proven (product.md, Additions).
+      const how = top.accounted?.length ? `proven with ${top.accounted.join('; ')}` : 'identical to the published chart';
+      return chosen('Verified', top, candidates, note ? `${how}; ${note}` : how);
+    }
     const digests = new Set(equal.map((c) => c.tarballDigest));
     return {
       match: 'Ambiguous',

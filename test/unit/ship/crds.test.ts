@@ -103,7 +103,8 @@ describe('ChartOrigin CRD', () => {
     assert.deepEqual(Object.keys(status.properties ?? {}).sort(), ['chart', 'conditions', 'lastChecked', 'latest', 'observedGeneration', 'origin', 'release', 'sameMajor', 'upgrade', 'versionsBehind', 'upstreamStale'].sort());
     assert.deepEqual(Object.keys(at(status, 'release').properties ?? {}), ['name', 'namespace', 'revision', 'status', 'firstDeployed', 'lastDeployed', 'storage']);
     assert.deepEqual(Object.keys(at(status, 'chart').properties ?? {}), ['name', 'version', 'appVersion', 'deprecated', 'deprecationMessage']);
-    assert.deepEqual(Object.keys(at(status, 'origin').properties ?? {}), ['repoURL', 'tarballDigest', 'manifestDigest', 'repository', 'match', 'candidates', 'message', 'signature', 'referrers', 'referrersMessage']);
+    assert.deepEqual(Object.keys(at(status, 'origin').properties ?? {}), ['repoURL', 'tarballDigest', 'manifestDigest', 'repository', 'match', 'candidates', 'message', 'signature', 'referrers', 'referrersMessage', 'claim']);
+    assert.deepEqual(Object.keys(at(status, 'origin.claim').properties ?? {}), ['field', 'repoURL', 'agrees']);
     assert.deepEqual(Object.keys(at(status, 'origin.signature').properties ?? {}), ['type', 'verified', 'reason', 'required', 'keyID', 'signer', 'message']);
     assert.deepEqual(Object.keys(at(status, 'origin.referrers.[]').properties ?? {}), ['kind', 'artifactType', 'digest', 'mediaType', 'source', 'verified']);
     assert.deepEqual(Object.keys(at(status, 'origin.candidates.[]').properties ?? {}), ['repository', 'repoURL', 'tarballDigest']);
@@ -128,7 +129,7 @@ describe('ChartOrigin CRD', () => {
     const status: Required<PublishedStatus> = {
       release: { name: 'web', namespace: 'apps', revision: 3, status: 'deployed', firstDeployed: t, lastDeployed: t, storage: 'Secret' },
       chart: { name: 'podinfo', version: '6.5.0', appVersion: '6.5.0', deprecated: true, deprecationMessage: 'chart podinfo is deprecated upstream' },
-      origin: { repoURL: 'oci://ghcr.io/stefanprodan/charts/podinfo', tarballDigest: digest, manifestDigest: digest, repository: 'podinfo', match: 'Verified', candidates: [{ repository: 'a', repoURL: 'https://a', tarballDigest: digest }], message: 'm' },
+      origin: { repoURL: 'oci://ghcr.io/stefanprodan/charts/podinfo', tarballDigest: digest, manifestDigest: digest, repository: 'podinfo', match: 'Verified', candidates: [{ repository: 'a', repoURL: 'https://a', tarballDigest: digest }], message: 'm', claim: { field: 'chart.metadata.repoURL', repoURL: 'https://a', agrees: false } },
       latest: { version: '6.7.0', appVersion: '6.7.0', created: t, deprecated: false, changes: [{ kind: 'fixed', description: 'd', links: [{ name: 'PR', url: 'https://example.com/pr/1' }] }], securityUpdates: true, home: 'https://example.com' },
       sameMajor: { version: '6.7.0' },
       upgrade: 'Minor',

@@ -1,0 +1,335 @@
+/**
+ * What Helm does to a chart between loading the tarball and storing it in the release (`release.chart`):
+ * pkg/chart/loader (requirements.yaml folded into the metadata, apiVersion defaulted, strings sanitised)
+ * and ProcessDependencies (pkg/chartutil/dependencies.go in Helm 3, pkg/chart/v2/util in Helm 4):
+ * enablement by `tags` and `condition` against the user's values, alias renaming, disabled dependencies
+ * dropped from the metadata, `import-values` rewritten to the long form and imported, and every enabled
+ * subchart's defaults (and `global`) merged into the parent's values. Re-implemented step by step,
+ * including the order in which Helm mutates shared objects, per Helm version where they differ.
+ *
+ * Pure: no I/O. Only metadata and values are processed; templates and files are not touched by Helm.
+ */
+import { isObject, str, type JsonObject } from '../util/guards.ts';
+import { parseConstraint, parseVersion } from './version.ts';
+import {
+  coalesceTables,
+  coalesceValues,
+  deepCopy,
+  isTable,
+  mergeTables,
+  mergeValues,
+  newTable,
+  pathValue,
+  tableAt,
+  type CoalesceBehaviour,
+  type Table,
+  type ValuesChart,
+} from './coalesce.ts';
+
+/** A loaded chart with its subcharts: only what install-time processing reads. */
+export interface HelmChart extends ValuesChart {
+  metadata: HelmMetadata;
+  values: Table | null;
+  subcharts: HelmChart[];
+  /**
+   * Parent chart only: the text of its other YAML files outside templates/ and charts/ (e.g.
+   * values-prod.yaml), for transformations that merge values files before Helm sees the chart (Flux's
+   * `valuesFiles`). Capped (YAML_FILES_MAX_BYTES in chart-tree.ts).
+   */
+  yamlFiles?: Record<string, string> | undefined;
+}
+
+export interface HelmMetadata extends JsonObject {
+  name: string;
+  version: string;
+  dependencies?: HelmDependency[] | null;
+}
+
+export interface HelmDependency extends JsonObject {
+  name: string;
+}
+
+/** One Helm release line's processing rules (see HELM_BEHAVIOURS). */
+export interface HelmBehaviour extends CoalesceBehaviour {
+  id: string;
+  major: 3 | 4;
+  /** Helm ≥ 3.13 and 4 (ProcessDependenciesWithMerge): imports keep nulls; before, they were coalesced away. */
+  mergeImports: boolean;
+  /** Helm 4 (getAliasDependency copyMetadata): an aliased chart gets its own copy of its dependency list. */
+  copyAliasedCharts: boolean;
+}
+
+/**
+ * The Helm versions whose processing differs, newest first. Read from helm/helm's sources at each tag
+ * (coalesce.go, dependencies.go, install.go); versions between two entries behave like the older one.
+ */
+export const HELM_BEHAVIOURS: readonly HelmBehaviour[] = [
+  { id: 'helm 4.2+', major: 4, mergeImports: true, copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, cleanDefaultNulls: true },
+  { id: 'helm 4.1.3+', major: 4, mergeImports: true, copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, cleanDefaultNulls: false },
+  { id: 'helm 4.0-4.1.2', major: 4, mergeImports: true, copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: false, cleanDefaultNulls: false },
+  { id: 'helm 3.21+', major: 3, mergeImports: true, copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: true, cleanDefaultNulls: false },
+  { id: 'helm 3.17.1-3.20', major: 3, mergeImports: true, copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: false, cleanDefaultNulls: false },
+  { id: 'helm 3.13-3.17.0', major: 3, mergeImports: true, copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, cleanDefaultNulls: false },
+  { id: 'helm 3.0-3.12', major: 3, mergeImports: false, copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, cleanDefaultNulls: false },
+];
+
+/** What the processing did, in words for `origin.message` (names of charts only, never values). */
+export interface ProcessingNotes {
+  subchartValues: boolean;
+  aliases: string[];
+  disabled: string[];
+  imports: boolean;
+  requirements: boolean;
+}
+
+export function emptyNotes(): ProcessingNotes {
+  return { subchartValues: false, aliases: [], disabled: [], imports: false, requirements: false };
+}
+
+/** Helm's IsCompatibleRange (Masterminds semver): a bad constraint or version is incompatible. */
+function compatibleRange(constraint: unknown, version: unknown): boolean {
+  const v = parseVersion(typeof version === 'string' ? version : String(version ?? ''));
+  if (!v) return false;
+  const range = parseConstraint(typeof constraint === 'string' ? constraint : '', false);
+  return range ? range.test(v) : false;
+}
+
+function depName(d: HelmDependency): string {
+  return d.name;
+}
+
+function depsOf(c: HelmChart): HelmDependency[] | null {
+  const d = c.metadata.dependencies;
+  return Array.isArray(d) ? d : null;
+}
+
+function getAliasDependency(charts: HelmChart[], dep: HelmDependency, b: HelmBehaviour): HelmChart | undefined {
+  for (const c of charts) {
+    if (c.metadata.name !== dep.name) continue;
+    if (!compatibleRange(dep['version'], c.metadata.version)) continue;
+    const metadata: HelmMetadata = { ...c.metadata };
+    const out: HelmChart = { ...c, metadata };
+    if (b.copyAliasedCharts) {
+      const deps = depsOf(c);
+      if (deps) metadata.dependencies = deps.map((d) => ({ ...d }));
+      out.subcharts = c.subcharts.map((s) => ({ ...s }));
+    }
+    const alias = str(dep['alias']);
+    if (alias) metadata.name = alias;
+    return out;
+  }
+  return undefined;
+}
+
+function processDependencyTags(reqs: HelmDependency[], cvals: Table): void {
+  const vt = tableAt(cvals, 'tags');
+  if (!vt) return;
+  for (const r of reqs) {
+    let hasTrue = false;
+    let hasFalse = false;
+    for (const k of Array.isArray(r['tags']) ? r['tags'] : []) {
+      if (typeof k !== 'string' || !Object.prototype.hasOwnProperty.call(vt, k)) continue;
+      const b = vt[k];
+      if (b === true) hasTrue = true;
+      else if (b === false) hasFalse = true;
+    }
+    if (!hasTrue && hasFalse) r['enabled'] = false;
+    else r['enabled'] = true;
+  }
+}
+
+function processDependencyConditions(reqs: HelmDependency[], cvals: Table, cpath: string): void {
+  for (const r of reqs) {
+    const condition = typeof r['condition'] === 'string' ? r['condition'] : '';
+    for (const c of condition.trim().split(',')) {
+      if (c.length === 0) continue;
+      const found = pathValue(cvals, cpath + c);
+      if (found.found && typeof found.value === 'boolean') {
+        r['enabled'] = found.value;
+        break;
+      }
+    }
+  }
+}
+
+function processDependencyEnabled(c: HelmChart, v: Table, path: string, b: HelmBehaviour, notes: ProcessingNotes, top: boolean): void {
+  const reqs = depsOf(c);
+  if (reqs === null) return;
+  const chartDependencies: HelmChart[] = [];
+  for (const existing of c.subcharts) {
+    if (!reqs.some((req) => existing.metadata.name === req.name && compatibleRange(req['version'], existing.metadata.version))) chartDependencies.push(existing);
+  }
+  for (const req of reqs) {
+    const aliased = getAliasDependency(c.subcharts, req, b);
+    if (aliased) chartDependencies.push(aliased);
+    const alias = str(req['alias']);
+    if (alias) {
+      if (top && req.name !== alias) notes.aliases.push(`${req.name}→${alias}`);
+      req.name = alias;
+    }
+  }
+  c.subcharts = chartDependencies;
+  for (const lr of reqs) lr['enabled'] = true;
+  const cvals = coalesceValues(c, v, b);
+  processDependencyTags(reqs, cvals);
+  processDependencyConditions(reqs, cvals, path);
+  const rm = new Set(reqs.filter((r) => r['enabled'] !== true).map(depName));
+  const cd = c.subcharts.filter((n) => !rm.has(n.metadata.name));
+  const cdMetadata = reqs.filter((n) => !rm.has(n.name));
+  if (top) notes.disabled.push(...[...rm].sort());
+  for (const t of cd) processDependencyEnabled(t, cvals, `${path}${t.metadata.name}.`, b, notes, false);
+  // Go's append(nil, empty...) is nil: a chart whose dependencies are all disabled has none in its metadata.
+  c.metadata.dependencies = cdMetadata.length ? cdMetadata : null;
+  c.subcharts = cd;
+}
+
+/** Go's fmt.Sprintf("%v", x) for the YAML scalars an import-values entry can hold. */
+function goString(v: unknown): string {
+  if (v === null || v === undefined) return '<nil>';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}
+
+function pathToMap(path: string, data: Table): Table {
+  if (path === '.') return data;
+  let cur: Table = data;
+  const parts = path.split('.');
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const t = newTable();
+    t[parts[i] as string] = cur;
+    cur = t;
+  }
+  return cur;
+}
+
+function trimNilValues(vals: Table): Table {
+  const copy = deepCopy(vals);
+  for (const key of Object.keys(copy)) {
+    const val = copy[key];
+    if (val === null) delete copy[key];
+    else if (isTable(val)) copy[key] = trimNilValues(val);
+  }
+  return copy;
+}
+
+function processImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNotes, top: boolean): void {
+  const reqs = depsOf(c);
+  if (reqs === null) return;
+  let cvals = b.mergeImports ? mergeValues(c, null, b) : coalesceValues(c, null, b);
+  let acc: Table | null = newTable();
+  for (const r of reqs) {
+    const list = r['import-values'];
+    if (!Array.isArray(list)) continue;
+    const outiv: Table[] = [];
+    for (const riv of list) {
+      if (isTable(riv)) {
+        const child = goString(riv['child']);
+        const parent = goString(riv['parent']);
+        outiv.push({ child, parent });
+        const vv = tableAt(cvals, `${r.name}.${child}`);
+        if (!vv) continue;
+        acc = b.mergeImports ? mergeTables(acc, pathToMap(parent, vv), b) : coalesceTables(acc, pathToMap(parent, vv), b);
+      } else if (typeof riv === 'string') {
+        const child = `exports.${riv}`;
+        outiv.push({ child, parent: '.' });
+        const vm = tableAt(cvals, `${r.name}.${child}`);
+        if (!vm) continue;
+        acc = b.mergeImports ? mergeTables(acc, vm, b) : coalesceTables(acc, vm, b);
+      }
+    }
+    if (top && list.length) notes.imports = true;
+    if (outiv.length) r['import-values'] = outiv;
+    else delete r['import-values'];
+  }
+  if (b.mergeImports) {
+    cvals = deepCopy(cvals);
+    c.values = mergeTables(cvals, acc, b);
+  } else {
+    cvals = trimNilValues(cvals);
+    c.values = coalesceTables(cvals, acc, b);
+  }
+}
+
+function processDependencyImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNotes, top: boolean): void {
+  for (const d of c.subcharts) processDependencyImportValues(d, b, notes, false);
+  processImportValues(c, b, notes, top);
+}
+
+export interface StoredChartParts {
+  metadata: JsonObject;
+  values: Table;
+  notes: ProcessingNotes;
+}
+
+/**
+ * The metadata and values Helm stores for `chart` installed with user values `config` (only booleans,
+ * nulls and the shape of tables matter here: see conditionValues). With `baseValues` (--reuse-values),
+ * the chart's own values are replaced by them before processing, as Helm's upgrade does. The input chart
+ * is not modified.
+ */
+export function helmProcessChart(chart: HelmChart, config: Table | null, b: HelmBehaviour, baseValues?: Table): StoredChartParts {
+  const c = cloneChart(chart);
+  if (baseValues) c.values = deepCopy(baseValues);
+  const notes = emptyNotes();
+  const hadSubcharts = c.subcharts.length > 0;
+  processDependencyEnabled(c, config ?? newTable(), '', b, notes, true);
+  processDependencyImportValues(c, b, notes, true);
+  notes.subchartValues = hadSubcharts && depsOf(c) !== null && c.subcharts.length > 0;
+  return { metadata: c.metadata, values: c.values ?? newTable(), notes };
+}
+
+/** Previous revision's `chart.values` coalesced with its `config`: what --reuse-values starts from. */
+export function reusedValues(previousValues: Table | null, previousConfig: Table | null, b: HelmBehaviour): Table {
+  // The previous chart as stored has no subcharts (a release keeps the parent only).
+  return coalesceValues({ metadata: { name: '' }, values: previousValues, subcharts: [] }, previousConfig, b);
+}
+
+function cloneChart(c: HelmChart): HelmChart {
+  const deps = depsOf(c);
+  const metadata: HelmMetadata = { ...deepCopy(c.metadata), ...(deps ? { dependencies: deps.map((d) => deepCopy(d)) } : {}) };
+  return { metadata, values: c.values ? deepCopy(c.values) : null, subcharts: c.subcharts.map(cloneChart), ...(c.yamlFiles ? { yamlFiles: { ...c.yamlFiles } } : {}) };
+}
+
+/**
+ * User values reduced to what dependency enablement can read: tables, booleans and nulls keep their
+ * place; every other value becomes 0 (a scalar that is neither a bool, a table nor null, which is all
+ * Helm's condition and tag checks distinguish). Strings, numbers and lists, where secrets live, are
+ * gone before anything is kept in memory.
+ */
+export function conditionValues(config: unknown): Table {
+  const out = newTable();
+  if (!isTable(config)) return out;
+  for (const k of Object.keys(config)) out[k] = skeleton(config[k]);
+  return out;
+}
+
+function skeleton(v: unknown): unknown {
+  if (v === null || typeof v === 'boolean') return v;
+  if (isTable(v)) return conditionValues(v);
+  return 0;
+}
+
+/** Parses a HelmChart tree from the compact JSON produced by treeJson. */
+export function chartFromJson(json: string): HelmChart {
+  const parse = (n: unknown): HelmChart => {
+    if (!isObject(n) || !isObject(n['m'])) throw new Error('corrupt chart tree');
+    const m = deepCopy(n['m']) as HelmMetadata;
+    const y = n['y'];
+    const yamlFiles = isObject(y) ? Object.fromEntries(Object.entries(y).filter((e): e is [string, string] => typeof e[1] === 'string')) : undefined;
+    return { metadata: m, values: isTable(n['v']) ? deepCopy(n['v']) : null, subcharts: Array.isArray(n['d']) ? n['d'].map(parse) : [], ...(yamlFiles ? { yamlFiles } : {}) };
+  };
+  return parse(JSON.parse(json));
+}
+
+/** A compact, immutable form of a HelmChart for caches: one string instead of a graph of objects. */
+export function treeJson(c: HelmChart): string {
+  const walk = (n: HelmChart): JsonObject => ({ m: n.metadata, v: n.values, d: n.subcharts.map(walk), ...(n.yamlFiles ? { y: n.yamlFiles } : {}) });
+  return JSON.stringify(walk(c));
+}
+
+/** True when install-time processing can change the chart: it declares dependencies. */
+export function hasDependencies(c: HelmChart): boolean {
+  const deps = depsOf(c);
+  return deps !== null && deps.length > 0;
+}

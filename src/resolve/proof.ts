@@ -1,0 +1,169 @@
+/**
+ * The content proof: is the chart stored in a release exactly what Helm stores when it installs (or
+ * upgrades to) a published tarball? Helm rewrites metadata and values on the way (chart/helm-install.ts),
+ * so the published chart is processed the way each known Helm version would process it, with the
+ * release's own user values, and the result must equal the stored chart digest for digest. Anything not
+ * explained by such processing stays a difference; nothing is ever "left out".
+ *
+ * Pure except for `previous`, which the caller backs with one extra read when (and only when) the values
+ * differ from a fresh install's: the --reuse-values case.
+ */
+import { fingerprintDifferences, metadataDigest, valuesDigest } from '../chart/fingerprint.ts';
+import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, reusedValues, type HelmBehaviour, type HelmChart, type ProcessingNotes } from '../chart/helm-install.ts';
+import { CoalesceError, newTable, type Table } from '../chart/coalesce.ts';
+import type { ChartFingerprint } from '../model/chart.ts';
+import type { ReleaseRecord, StoredValues } from '../model/release.ts';
+import { proofInputsOf } from '../decode/proof-inputs.ts';
+
+/**
+ * A legitimate rewrite of the published chart made before Helm sees it (e.g. Flux's chart build merging
+ * values files and suffixing the version). `name` goes into origin.message when the proof used it.
+ * Returns undefined when it cannot apply to this release. Must not modify its input.
+ */
+export interface ChartTransformation {
+  name: string;
+  apply(published: HelmChart, installed: ReleaseRecord): HelmChart | undefined;
+}
+
+/** The published side of one candidate: content digests and, for processing, the chart tree. */
+export interface PublishedForProof {
+  fingerprint: ChartFingerprint;
+  /** treeJson of the chart with its subcharts. */
+  tree: string;
+}
+
+export interface ProofContext {
+  transformations?: readonly ChartTransformation[] | undefined;
+  /** A stored revision's values and config (for --reuse-values), or undefined when it is not stored. */
+  previous?: ((revision: number) => Promise<StoredValues | undefined>) | undefined;
+}
+
+export interface ProofResult {
+  /** [] when proven; else the parts that differ (names only). */
+  differences: string[];
+  /** When proven: every transformation the proof accounted for, in words. */
+  accounted: string[];
+  /** When the proof cannot be completed (set instead of a verdict): why, in words. */
+  unverifiable?: string | undefined;
+}
+
+/** Statuses of a revision whose values Helm would not reuse: --reuse-values then goes further back. */
+const NOT_REUSED = new Set(['failed', 'pending-install', 'pending-upgrade', 'pending-rollback', 'uninstalling']);
+/** Extra reads when looking past failed revisions for the one --reuse-values used. */
+const MAX_PREVIOUS_READS = 4;
+
+function behavioursFor(record: ReleaseRecord): readonly HelmBehaviour[] {
+  // Helm 4 marks what it writes; without the marks, any Helm may have written it (Helm 3, or a tool
+  // built on either library), so every known behaviour is accepted: each is Helm's own processing.
+  return record.helmMajor === 4 ? HELM_BEHAVIOURS.filter((b) => b.major === 4) : HELM_BEHAVIOURS;
+}
+
+interface Variant {
+  name?: string | undefined;
+  tree: HelmChart;
+}
+
+function describeNotes(n: ProcessingNotes): string | undefined {
+  const parts: string[] = [];
+  if (n.requirements) parts.push('requirements.yaml folded into metadata');
+  if (n.subchartValues) parts.push('subchart values coalesced');
+  if (n.aliases.length) parts.push(`alias ${n.aliases.join(', ')}`);
+  if (n.disabled.length) parts.push(`disabled ${n.disabled.join(', ')} dropped`);
+  if (n.imports) parts.push('import-values applied');
+  return parts.length ? `Helm dependency processing: ${parts.join(', ')}` : undefined;
+}
+
+function metadataMatches(installed: ChartFingerprint, digest: string): boolean {
+  return installed.metadata === digest || installed.metadataWithoutBuild === digest;
+}
+
+/**
+ * Compares the installed chart with one published candidate. Verified-grade equality is returned only
+ * when some known Helm processing of the published chart yields the stored chart exactly.
+ */
+export async function proveContent(record: ReleaseRecord, published: PublishedForProof, ctx: ProofContext = {}): Promise<ProofResult> {
+  const installed = record.fingerprint;
+  const direct = fingerprintDifferences(installed, published.fingerprint);
+  // Fast path (most charts: no dependencies, fresh install): the stored chart is the published one.
+  if (direct.length === 0) return { differences: [], accounted: [] };
+  const fixed = direct.filter((d) => d !== 'metadata' && d !== 'values');
+
+  const condition: Table = proofInputsOf(record)?.conditionValues ?? newTable();
+  const tree = chartFromJson(published.tree);
+  const variants: Variant[] = [{ tree }];
+  for (const t of ctx.transformations ?? []) {
+    const out = t.apply(chartFromJson(published.tree), record);
+    if (out) variants.push({ name: t.name, tree: out });
+  }
+  const behaviours = behavioursFor(record);
+  const requirements = tree.metadata['apiVersion'] === 'v1' && Array.isArray(tree.metadata.dependencies);
+
+  let metadataOk: Variant | undefined;
+  let valuesOk = false;
+  for (const variant of variants) {
+    for (const b of behaviours) {
+      let parts;
+      try {
+        parts = helmProcessChart(variant.tree, condition, b);
+      } catch (err) {
+        if (err instanceof CoalesceError) continue; // Helm fails this install: no release can come from it
+        throw err;
+      }
+      if (installed.values === valuesDigest(parts.values)) valuesOk = true;
+      if (!metadataMatches(installed, metadataDigest(parts.metadata))) continue;
+      metadataOk ??= variant;
+      if (installed.values === valuesDigest(parts.values)) {
+        if (fixed.length) return { differences: fixed, accounted: [] };
+        parts.notes.requirements = requirements;
+        return { differences: [], accounted: accountedOf(variant, parts.notes) };
+      }
+    }
+  }
+
+  // Parts are named in the order fingerprintDifferences uses; values only when no processing explains them.
+  if (!metadataOk) return { differences: ['metadata', ...(valuesOk ? [] : ['values']), ...fixed], accounted: [] };
+
+  // Metadata is explained, values are not: Helm's --reuse-values starts from the previous revision's
+  // values coalesced with its user values. Read it (once) only now.
+  if (fixed.length === 0 && (record.rollbackTo ?? record.release.revision) > 1) {
+    const reuse = await proveReuse(record, variants, behaviours, condition, ctx, requirements);
+    if (reuse) return reuse;
+  }
+  return { differences: ['values', ...fixed], accounted: [] };
+}
+
+function accountedOf(variant: Variant, notes: ProcessingNotes, extra?: string): string[] {
+  return [variant.name, describeNotes(notes), extra].filter((x): x is string => !!x);
+}
+
+async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, ctx: ProofContext, requirements: boolean): Promise<ProofResult | undefined> {
+  if (!ctx.previous) return { differences: [], accounted: [], unverifiable: `values differ from a fresh install of the published chart; the previous revision is needed to check --reuse-values and cannot be read here` };
+  let revision = (record.rollbackTo ?? record.release.revision) - 1;
+  for (let reads = 0; revision >= 1 && reads < MAX_PREVIOUS_READS; reads++, revision--) {
+    const prev = await ctx.previous(revision);
+    if (!prev) {
+      return reads === 0
+        ? { differences: [], accounted: [], unverifiable: `values differ from a fresh install of the published chart and revision ${revision} (needed to check --reuse-values) is no longer stored` }
+        : undefined;
+    }
+    for (const variant of variants) {
+      for (const b of behaviours) {
+        const base = reusedValues(prev.values, prev.config, b);
+        let parts;
+        try {
+          parts = helmProcessChart(variant.tree, condition, b, base);
+        } catch (err) {
+          if (err instanceof CoalesceError) continue;
+          throw err;
+        }
+        if (!metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
+        if (record.fingerprint.values === valuesDigest(parts.values)) {
+          parts.notes.requirements = requirements;
+          return { differences: [], accounted: accountedOf(variant, parts.notes, `values carried over by --reuse-values from revision ${prev.revision}`) };
+        }
+      }
+    }
+    if (!NOT_REUSED.has(prev.status)) return undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,57 @@
+/**
+ * Running any of the four tested helm binaries against the harness control plane and turning what it
+ * stored into the inputs of the content proof (src/resolve/proof.ts).
+ */
+import { execFile } from 'node:child_process';
+import { fingerprintChart } from '../../src/chart/fingerprint.ts';
+import { readChartTree } from '../../src/chart/chart-tree.ts';
+import { treeJson } from '../../src/chart/helm-install.ts';
+import { releaseFromJson } from '../../src/decode/decode.ts';
+import type { ReleaseRecord } from '../../src/model/release.ts';
+import type { PublishedForProof } from '../../src/resolve/proof.ts';
+import type { ClusterInfo } from './controlplane.ts';
+import { helmEnv } from './helm.ts';
+import { toolPath, type HelmBinaryName } from './tools.ts';
+
+export function majorOf(helm: HelmBinaryName): 3 | 4 {
+  return helm.startsWith('helm3') ? 3 : 4;
+}
+
+/** `helm <args>` with one of the four binaries, against `cluster`. */
+export function runHelmBinary(cluster: Pick<ClusterInfo, 'kubeconfig' | 'dir'>, helm: HelmBinaryName, args: readonly string[]): Promise<string> {
+  const env = helmEnv(cluster, majorOf(helm));
+  return new Promise((resolve, reject) => {
+    execFile(toolPath(helm), [...args], { env, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${helm} ${args.join(' ')}: ${stderr.trim() || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+function setArgs(set: Record<string, string>): string[] {
+  return Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+}
+
+/**
+ * What `helm install --dry-run=client -o json` would store for `chart` with `--set` values: the same
+ * release struct Helm encodes into its Secret, here printed instead of stored.
+ */
+export async function dryRunInstall(cluster: Pick<ClusterInfo, 'kubeconfig' | 'dir'>, helm: HelmBinaryName, namespace: string, release: string, chart: string, set: Record<string, string> = {}): Promise<ReleaseRecord> {
+  const out = await runHelmBinary(cluster, helm, ['install', release, chart, '--dry-run=client', '-o', 'json', '--namespace', namespace, ...setArgs(set)]);
+  return releaseFromJson(out, `${helm} dry-run ${release}`, 'Secret', namespace);
+}
+
+export async function install(cluster: Pick<ClusterInfo, 'kubeconfig' | 'dir'>, helm: HelmBinaryName, namespace: string, release: string, chart: string, set: Record<string, string> = {}, extra: string[] = []): Promise<void> {
+  await runHelmBinary(cluster, helm, ['install', release, chart, '--namespace', namespace, ...setArgs(set), ...extra]);
+}
+
+export async function upgrade(cluster: Pick<ClusterInfo, 'kubeconfig' | 'dir'>, helm: HelmBinaryName, namespace: string, release: string, chart: string, set: Record<string, string> = {}, extra: string[] = []): Promise<void> {
+  await runHelmBinary(cluster, helm, ['upgrade', release, chart, '--namespace', namespace, ...setArgs(set), ...extra]);
+}
+
+/** The published side of the proof, from the tarball bytes (what analyze caches). */
+export function publishedOf(bytes: Uint8Array): PublishedForProof & { rawValuesDigest: string } {
+  const { content, tree } = readChartTree(bytes);
+  const fingerprint = fingerprintChart(content);
+  return { fingerprint, tree: treeJson(tree), rawValuesDigest: fingerprint.values };
+}

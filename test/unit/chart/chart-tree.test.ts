@@ -1,0 +1,51 @@
+/**
+ * Loading a chart with its subcharts the way Helm's loader does, and refusing archives of archives that
+ * would multiply work.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { readChartTree } from '../../../src/chart/chart-tree.ts';
+import { tgz } from './tar-writer.ts';
+import { rejects } from '../../support/repo-errors.ts';
+
+const sub = tgz([
+  { name: 'sub/Chart.yaml', data: 'apiVersion: v2\nname: sub\nversion: 1.0.0\n' },
+  { name: 'sub/values.yaml', data: 'x: 1\n' },
+]);
+
+describe('readChartTree', () => {
+  it('subcharts as .tgz and directories; _ and . entries skipped; charts/*.prov kept as a file; v1 requirements folded; apiVersion defaults to v1', () => {
+    const { content, tree } = readChartTree(
+      tgz([
+        { name: 'top/Chart.yaml', data: 'name: top\nversion: 0.1.0\ndescription: "two\\nlines"\n' },
+        { name: 'top/requirements.yaml', data: 'dependencies:\n- name: sub\n  version: 1.0.0\n- name: dir\n  version: ">=0.1"\n' },
+        { name: 'top/charts/sub-1.0.0.tgz', data: sub },
+        { name: 'top/charts/sub-1.0.0.tgz.prov', data: 'signature' },
+        { name: 'top/charts/dir/Chart.yaml', data: 'apiVersion: v2\nname: dir\nversion: 0.2.0\n' },
+        { name: 'top/charts/_skipped/Chart.yaml', data: 'not: a chart' },
+        { name: 'top/charts/.hidden/Chart.yaml', data: 'not: a chart' },
+        { name: 'top/values-prod.yaml', data: 'x: 2\n' },
+      ]),
+    );
+    assert.deepEqual(tree.yamlFiles, { 'values-prod.yaml': 'x: 2\n' }, 'kept for transformations such as Flux valuesFiles');
+    assert.deepEqual(tree.subcharts.map((c) => c.metadata.name), ['sub', 'dir']);
+    assert.equal(tree.metadata['apiVersion'], 'v1');
+    assert.deepEqual(tree.metadata.dependencies?.map((d) => d.name), ['sub', 'dir']);
+    assert.deepEqual(content.files.map((f) => f.name).sort(), ['charts/sub-1.0.0.tgz.prov', 'requirements.yaml', 'values-prod.yaml']);
+    assert.deepEqual(tree.subcharts[0]?.values, Object.assign(Object.create(null), { x: 1 }));
+  });
+
+  it('one decompression budget for the whole tree', () => {
+    const big = tgz([
+      { name: 'sub/Chart.yaml', data: 'apiVersion: v2\nname: sub\nversion: 1.0.0\n' },
+      { name: 'sub/blob', data: Buffer.alloc(6000) },
+    ]);
+    const parent = tgz([
+      { name: 'top/Chart.yaml', data: 'apiVersion: v2\nname: top\nversion: 0.1.0\n' },
+      { name: 'top/charts/a.tgz', data: big },
+      { name: 'top/charts/b.tgz', data: big },
+    ]);
+    // Each archive alone fits in 12,000 bytes; the tree does not.
+    rejects(() => readChartTree(parent, { maxTotalBytes: 12_000 }), 'too_large', /decompress/);
+  });
+});

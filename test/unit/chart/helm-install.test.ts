@@ -1,0 +1,84 @@
+/**
+ * Helm's install-time processing, pure parts: the per-version null rules (read from helm/helm at each
+ * tag), the reduction of user values to what enablement reads, and the cache form of a chart tree. The
+ * agreement with real helm binaries is pinned by test/e2e/helm-processing*.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { coalesceValues, mergeValues, type Table } from '../../../src/chart/coalesce.ts';
+import { chartFromJson, conditionValues, HELM_BEHAVIOURS, helmProcessChart, reusedValues, treeJson, type HelmChart } from '../../../src/chart/helm-install.ts';
+
+const plainJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+const behaviour = (id: string) => {
+  const b = HELM_BEHAVIOURS.find((x) => x.id === id);
+  assert.ok(b, id);
+  return b;
+};
+const chart = (values: Table, subcharts: HelmChart[] = [], deps?: HelmChart['metadata']['dependencies']): HelmChart => ({
+  metadata: { name: 'parent', version: '1.0.0', apiVersion: 'v2', ...(deps ? { dependencies: deps } : {}) },
+  values,
+  subcharts,
+});
+
+describe('Helm values rules per version', () => {
+  it('a user null for a key the chart has no default for: removed before helm 3.21 / 4.1.3, kept after', () => {
+    const c = chart({ t: { x: 1 } });
+    const config = { t: { x: null, y: null } };
+    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 3.17.1-3.20'))), { t: {} });
+    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 4.0-4.1.2'))), { t: {} });
+    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 3.21+'))), { t: { y: null } });
+    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 4.1.3+'))), { t: { y: null } });
+  });
+
+  it('nulls in chart defaults: kept when coalescing before helm 4.2, dropped from 4.2; always kept when merging', () => {
+    const c = chart({ t: { z: null, k: 1 }, u: null });
+    assert.deepEqual(plainJson(coalesceValues(c, {}, behaviour('helm 4.1.3+'))), { t: { z: null, k: 1 }, u: null });
+    assert.deepEqual(plainJson(coalesceValues(c, {}, behaviour('helm 4.2+'))), { t: { k: 1 } });
+    assert.deepEqual(plainJson(mergeValues(c, {}, behaviour('helm 4.2+'))), { t: { z: null, k: 1 }, u: null });
+  });
+
+  it('--reuse-values starts from the previous values coalesced with the previous user values (user wins, null deletes)', () => {
+    const b = behaviour('helm 3.21+');
+    assert.deepEqual(plainJson(reusedValues({ a: 1, b: { c: 2, d: 3 }, e: 5 }, { b: { c: 9 }, e: null }, b)), { a: 1, b: { c: 9, d: 3 } });
+  });
+
+  it('globals flow from the parent into every enabled subchart, the parent winning; subchart defaults fill in', () => {
+    const sub: HelmChart = { metadata: { name: 'sub', version: '1.0.0' }, values: { global: { g: 'sub', only: 'sub' }, v: 1 }, subcharts: [] };
+    const c = chart({ global: { g: 'parent' } }, [sub], [{ name: 'sub', version: '1.0.0' }]);
+    const out = helmProcessChart(c, {}, behaviour('helm 4.2+'));
+    assert.deepEqual(plainJson(out.values), { global: { g: 'parent' }, sub: { global: { g: 'parent', only: 'sub' }, v: 1 } });
+    assert.deepEqual(plainJson(out.metadata['dependencies']), [{ name: 'sub', version: '1.0.0', enabled: true }]);
+    assert.equal(out.notes.subchartValues, true);
+    assert.deepEqual(c.values, { global: { g: 'parent' } }, 'the input chart is not modified');
+  });
+
+  it('a condition that is not a bool is skipped for the next one; tags disable only when none is true', () => {
+    const a: HelmChart = { metadata: { name: 'a', version: '1.0.0' }, values: {}, subcharts: [] };
+    const deps = () => [{ name: 'a', version: '1.0.0', condition: 'a.flag,a.enabled', tags: ['x', 'y'] }];
+    const run = (config: Table) => helmProcessChart(chart({ a: { flag: 'yes' } }, [a], deps()), conditionValues(config), behaviour('helm 3.21+'));
+    assert.deepEqual(run({}).notes.disabled, []);
+    assert.deepEqual(run({ a: { enabled: false } }).notes.disabled, ['a']);
+    assert.deepEqual(run({ tags: { x: false } }).notes.disabled, ['a']);
+    assert.deepEqual(run({ tags: { x: false, y: true } }).notes.disabled, []);
+    assert.deepEqual(run({ tags: { x: false }, a: { enabled: true } }).notes.disabled, [], 'a condition overrides tags');
+    assert.equal(run({ a: { enabled: false } }).metadata['dependencies'], null, 'no dependency left: none in the metadata');
+  });
+});
+
+describe('user values kept for the proof', () => {
+  it('keep tables, booleans and nulls only: strings, numbers and lists (where secrets live) are gone', () => {
+    const reduced = conditionValues({ password: 'hunter2', db: { enabled: true, port: 5432, hosts: ['a'], token: 's3cr3t', gone: null } });
+    assert.deepEqual(plainJson(reduced), { password: 0, db: { enabled: true, port: 0, hosts: 0, token: 0, gone: null } });
+    assert.doesNotMatch(JSON.stringify(reduced), /hunter2|s3cr3t|5432/);
+  });
+});
+
+describe('chart tree cache form', () => {
+  it('round-trips, and a values key named __proto__ stays data', () => {
+    const c: HelmChart = { metadata: { name: 'p', version: '1.0.0' }, values: JSON.parse('{"__proto__":{"polluted":true},"a":1}') as Table, subcharts: [] };
+    const back = chartFromJson(treeJson(c));
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    assert.deepEqual(Object.keys(back.values ?? {}).sort(), ['__proto__', 'a']);
+    assert.equal(treeJson(back), treeJson(c));
+  });
+});
