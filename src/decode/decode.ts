@@ -4,6 +4,7 @@ import { fingerprintChart } from '../chart/fingerprint.ts';
 import type { ReleaseStorage } from '../model/report.ts';
 import { bool, isObject, scalarString, str, type JsonObject } from '../util/guards.ts';
 import type { ReleaseRecord, StoredReleaseObject } from '../model/release.ts';
+import { fluxOwnerOf } from './flux-owner.ts';
 
 export type ReleaseDecodeReason =
   | 'missing_data'
@@ -118,6 +119,11 @@ function time(v: unknown): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString().replace('.000Z', 'Z');
 }
 
+function flux(manifest: string | undefined): Pick<ReleaseRecord, 'flux'> {
+  const owner = fluxOwnerOf(manifest);
+  return owner ? { flux: owner } : {};
+}
+
 /** Release JSON (already unwrapped) → record. Only names, versions, status and digests survive. */
 export function releaseFromJson(json: Buffer | string, object: string, storage: ReleaseStorage, fallbackNamespace = ''): ReleaseRecord {
   let doc: unknown;
@@ -169,6 +175,7 @@ export function releaseFromJson(json: Buffer | string, object: string, storage: 
       deprecated: bool(metadata['deprecated']),
     },
     fingerprint: fingerprintChart(content),
+    ...flux(str(doc['manifest'])),
   };
 }
 

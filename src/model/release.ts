@@ -6,6 +6,12 @@ export interface ReleaseRecord {
   release: ReleaseStatus;
   chart: ChartStatus;
   fingerprint: ChartFingerprint;
+  /**
+   * The Flux HelmRelease that installed this release, from the origin labels helm-controller's
+   * post-renderer puts on every object it renders (`helm.toolkit.fluxcd.io/name`, `/namespace`);
+   * helm-controller puts no label on the release Secret itself.
+   */
+  flux?: { namespace: string; name: string } | undefined;
 }
 
 /** Kubernetes object as the API returns it (Secret or ConfigMap), only the fields decoding reads. */

@@ -5,6 +5,8 @@ import type { Referrer } from './repository.ts';
 export type MatchKind = 'Verified' | 'Unverified' | 'Mismatch' | 'Ambiguous' | 'NotFound';
 export type UpgradeKind = 'None' | 'Patch' | 'Minor' | 'Major';
 export type ReleaseStorage = 'Secret' | 'ConfigMap';
+/** Who installs the chart (product.md Additions): a person or CI with helm, Flux's helm-controller, or Argo CD. */
+export type ManagedBy = 'Helm' | 'Flux' | 'ArgoCD';
 
 export interface ReleaseStatus {
   name: string;
@@ -76,6 +78,7 @@ export interface Condition {
 
 export interface OriginReport {
   release: ReleaseStatus;
+  managedBy?: ManagedBy | undefined;
   chart: ChartStatus;
   origin: OriginStatus;
   latest?: LatestStatus | undefined;

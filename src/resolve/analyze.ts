@@ -1,4 +1,6 @@
-import { fingerprintChart, fingerprintDifferences } from '../chart/fingerprint.ts';
+import { fingerprintChart } from '../chart/fingerprint.ts';
+import { fluxBuildInput, proveContent } from './flux-proof.ts';
+import type { FluxHint } from '../chart/flux-build.ts';
 import { recommend, type PublishedVersion } from '../recommend/recommend.ts';
 import { sameVersion, stripBuildMetadata } from '../chart/version.ts';
 import { decideOrigin, type CandidateEvidence } from './decide.ts';
@@ -24,6 +26,8 @@ export interface AnalyzeOptions {
   cache: PublishedChartCache;
   now?: () => Date;
   signal?: AbortSignal | undefined;
+  /** What the release's HelmRelease/HelmChart say about the Flux build, when they are readable. */
+  flux?: FluxHint | undefined;
 }
 
 /** A repository failure met while analysing one release, for metrics and the release's message. */
@@ -72,7 +76,7 @@ async function published(source: ChartSource, listed: ChartVersionEntry, cache: 
   return cache.get(key, async () => {
     const fetched = await source.fetchChart(entry, signal);
     const content = readChartArchive(fetched.bytes);
-    return { tarballDigest: fetched.tarballDigest, manifestDigest: fetched.manifestDigest, fingerprint: fingerprintChart(content), provenance: fetched.provenance };
+    return { tarballDigest: fetched.tarballDigest, manifestDigest: fetched.manifestDigest, fingerprint: fingerprintChart(content), provenance: fetched.provenance, fluxInput: fluxBuildInput(content) };
   });
 }
 
@@ -117,11 +121,14 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
       try {
         const pub = await published(source, entry, options.cache, options.signal);
         publishedBy.set(name, pub);
+        // The published content as it is, then each legitimate transformation (Flux's build).
+        const proof = proveContent({ version: chart.version, fingerprint: record.fingerprint, flux: record.flux }, pub, options.flux);
         evidence.push({
           ...base,
           tarballDigest: pub.tarballDigest,
           manifestDigest: pub.manifestDigest,
-          differences: fingerprintDifferences(record.fingerprint, pub.fingerprint),
+          differences: proof.differences,
+          transformation: proof.transformation,
         });
       } catch (err) {
         const f = failureOf(name, err);
@@ -174,6 +181,7 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
 
   const report: OriginReport = {
     release: record.release,
+    managedBy: record.flux ? 'Flux' : 'Helm',
     chart: { ...chart },
     origin,
     lastChecked: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),

@@ -1,4 +1,5 @@
 import type { ChartFingerprint } from '../model/chart.ts';
+import type { FluxBuildInput } from './flux-proof.ts';
 
 export interface PublishedChart {
   tarballDigest: string;
@@ -6,6 +7,8 @@ export interface PublishedChart {
   fingerprint: ChartFingerprint;
   /** The .prov file served next to the tarball (HTTP) or as its provenance layer (OCI). */
   provenance?: Buffer | undefined;
+  /** What a Flux build of this chart starts from (metadata, values, values files). */
+  fluxInput?: FluxBuildInput | undefined;
 }
 
 /**

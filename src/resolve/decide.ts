@@ -10,6 +10,8 @@ export interface CandidateEvidence {
   manifestDigest?: string | undefined;
   /** undefined: content not compared; []: identical to the installed chart; else the parts that differ. */
   differences?: string[] | undefined;
+  /** The legitimate transformation under which the content is equal (e.g. Flux's values merge). */
+  transformation?: string | undefined;
   /** Why the content was not compared (download failed, verification disabled). */
   notCompared?: string | undefined;
 }
@@ -64,7 +66,7 @@ export function decideOrigin(candidates: CandidateEvidence[], unsearched: string
   const equal = candidates.filter((c) => c.differences !== undefined && c.differences.length === 0);
   if (equal.length > 0) {
     const top = equal.length === 1 ? equal[0] : uniqueTop(equal);
-    if (top) return chosen('Verified', top, candidates, note);
+    if (top) return chosen('Verified', top, candidates, [top.transformation, note].filter(Boolean).join('; ') || undefined);
     const digests = new Set(equal.map((c) => c.tarballDigest));
     return {
       match: 'Ambiguous',

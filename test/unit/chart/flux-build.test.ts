@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ChartContent } from '../../../src/chart/content.ts';
+import { fingerprintChart } from '../../../src/chart/fingerprint.ts';
+import { effectiveValuesFiles, fluxBuild, fluxMergeMaps, fluxTransformations, withBuildMetadata, FluxBuildError } from '../../../src/chart/flux-build.ts';
+import { fluxBuildInput, proveContent } from '../../../src/resolve/flux-proof.ts';
+
+const enc = new TextEncoder();
+const file = (name: string, text: string): { name: string; data: Uint8Array } => ({ name, data: enc.encode(text) });
+
+function chart(version = '6.5.0'): ChartContent {
+  return {
+    metadata: { apiVersion: 'v2', name: 'podinfo', version },
+    values: { replicaCount: 1, image: { repository: 'ghcr.io/stefanprodan/podinfo', tag: '6.5.0' }, ports: [80, 443] },
+    schema: undefined,
+    templates: [file('templates/deployment.yaml', 'kind: Deployment\n')],
+    files: [file('values-prod.yaml', 'replicaCount: 3\nimage:\n  tag: 6.5.1\nports: [8080]\n'), file('values-ha.yaml', 'replicaCount: 5\nha: true\n'), file('README.md', '# podinfo\n')],
+  };
+}
+
+describe('Flux build (source-controller v1.9 / helm-controller v1.6 semantics)', () => {
+  it('MergeMaps: nested maps merge, lists and scalars replace, b wins', () => {
+    assert.deepEqual(fluxMergeMaps({ a: { x: 1, y: [1, 2] }, b: 1 }, { a: { y: [3], z: 2 }, b: { c: 1 } }), { a: { x: 1, y: [3], z: 2 }, b: { c: 1 } });
+  });
+
+  it('values.yaml alone is no values-files build; any other list is', () => {
+    assert.deepEqual(effectiveValuesFiles(['./values.yaml']), []);
+    assert.deepEqual(effectiveValuesFiles(['values.yaml', 'values-prod.yaml']), ['values.yaml', 'values-prod.yaml']);
+  });
+
+  it('merges in the listed order, starting from nothing: without values.yaml the defaults are gone', () => {
+    const c = chart();
+    assert.deepEqual(fluxBuild(c, { valuesFiles: ['values.yaml', 'values-prod.yaml'] }).values, { replicaCount: 3, image: { repository: 'ghcr.io/stefanprodan/podinfo', tag: '6.5.1' }, ports: [8080] });
+    assert.deepEqual(fluxBuild(c, { valuesFiles: ['values-prod.yaml', 'values.yaml'] }).values, c.values);
+    assert.deepEqual(fluxBuild(c, { valuesFiles: ['values-ha.yaml'] }).values, { replicaCount: 5, ha: true });
+  });
+
+  it('a missing values file fails the build unless ignoreMissingValuesFiles', () => {
+    assert.throws(() => fluxBuild(chart(), { valuesFiles: ['values.yaml', 'nope.yaml'] }), FluxBuildError);
+    assert.deepEqual(fluxBuild(chart(), { valuesFiles: ['values.yaml', 'nope.yaml'], ignoreMissingValuesFiles: true }).values, chart().values);
+  });
+
+  it('build metadata replaces the published one and renders the version canonically', () => {
+    assert.equal(withBuildMetadata('6.5.0', '2'), '6.5.0+2');
+    assert.equal(withBuildMetadata('v1.2', 'abc'), '1.2.0+abc');
+    assert.equal(withBuildMetadata('1.0.0-rc.1+old', '7'), '1.0.0-rc.1+7');
+    assert.equal(fluxBuild(chart(), { versionMetadata: '3' }).metadata['version'], '6.5.0+3');
+  });
+
+  it('templates, files and schema are untouched', () => {
+    const c = chart();
+    const b = fluxBuild(c, { valuesFiles: ['values.yaml', 'values-prod.yaml'], versionMetadata: '2' });
+    assert.equal(b.templates, c.templates);
+    assert.equal(b.files, c.files);
+  });
+
+  it('transformations need the installed version to be the published one plus Flux build metadata', () => {
+    assert.deepEqual(fluxTransformations(chart(), '6.5.0'), []);
+    assert.deepEqual(fluxTransformations(chart(), '6.5.1+2'), []);
+    const inferred = fluxTransformations(chart(), '6.5.0+2');
+    assert.ok(inferred.length > 3 && inferred.length <= 400);
+    const hinted = fluxTransformations(chart(), '6.5.0+2', undefined, { valuesFiles: ['values.yaml', 'values-prod.yaml'], from: 'HelmRelease apps/web' });
+    assert.equal(hinted.length, 1);
+    assert.match(hinted[0]?.description ?? '', /^values merged from values.yaml, values-prod.yaml by Flux \(version \+2 = the HelmChart generation, HelmRelease apps\/web\)$/);
+  });
+});
+
+describe('proveContent: the published chart as it is, then Flux builds', () => {
+  const published = (c: ChartContent, manifestDigest?: string) => ({ fingerprint: fingerprintChart(c), manifestDigest, fluxInput: fluxBuildInput(c) });
+  const flux = { namespace: 'apps', name: 'web' };
+
+  it('a Flux values-file build is proven, with the merge named, with and without the HelmRelease', () => {
+    const built = fluxBuild(chart(), { valuesFiles: ['values.yaml', 'values-prod.yaml'], versionMetadata: '2' });
+    const installed = { version: '6.5.0+2', fingerprint: fingerprintChart(built), flux };
+    const hinted = proveContent(installed, published(chart()), { valuesFiles: ['values.yaml', 'values-prod.yaml'], from: 'HelmRelease apps/web' });
+    assert.deepEqual(hinted.differences, []);
+    assert.match(hinted.transformation ?? '', /values merged from values.yaml, values-prod.yaml by Flux/);
+    const inferred = proveContent(installed, published(chart()));
+    assert.deepEqual(inferred.differences, []);
+    assert.match(inferred.transformation ?? '', /values merged from values.yaml, values-prod.yaml by Flux .*inferred/);
+  });
+
+  it('a wrong hint does not prove it; a Helm-managed release is never explained by a merge', () => {
+    const built = fluxBuild(chart(), { valuesFiles: ['values.yaml', 'values-prod.yaml'], versionMetadata: '2' });
+    assert.deepEqual(proveContent({ version: '6.5.0+2', fingerprint: fingerprintChart(built), flux }, published(chart()), { valuesFiles: ['values-ha.yaml'] }).differences, ['values']);
+    assert.ok(proveContent({ version: '6.5.0+2', fingerprint: fingerprintChart(built) }, published(chart())).differences.includes('values'));
+  });
+
+  it('an edited template stays a difference even with a Flux build', () => {
+    const edited = { ...chart(), templates: [file('templates/deployment.yaml', 'kind: Deployment\nspec: {hostNetwork: true}\n')] };
+    const built = fluxBuild(edited, { valuesFiles: ['values.yaml', 'values-prod.yaml'], versionMetadata: '2' });
+    const p = proveContent({ version: '6.5.0+2', fingerprint: fingerprintChart(built), flux }, published(chart()));
+    assert.ok(p.differences.includes('templates/deployment.yaml'));
+    assert.equal(p.transformation, undefined);
+  });
+
+  it('the OCI digest suffix of helm-controller is named when it matches the manifest digest', () => {
+    const digest = `sha256:0123456789ab${'c'.repeat(52)}`;
+    const built = fluxBuild(chart(), { versionMetadata: '0123456789ab' });
+    const p = proveContent({ version: '6.5.0+0123456789ab', fingerprint: fingerprintChart(built), flux }, published(chart(), digest));
+    assert.deepEqual(p.differences, []);
+    assert.match(p.transformation ?? '', /OCI manifest digest/);
+  });
+});
