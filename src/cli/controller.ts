@@ -20,6 +20,9 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --config repos.yaml            repositories in addition to ChartRepository objects
   --watch-chart-repositories=true|false   (default true; false when the CRD is not installed)
   --verify=true|false            download tarballs and compare content (default true)
+  --flux=true|false              read HelmRelease/HelmChart of Flux-managed releases (default true;
+                                 works without Flux installed)
+  --discover-flux-sources=true|false   ChartRepositories from Flux HelmRepository/OCIRepository (default true)
   --concurrency 4                releases analysed at once
   --kubeconfig F --context C     out-of-cluster use
   --log-level info`;
@@ -54,6 +57,8 @@ export async function runController(argv: string[]): Promise<number> {
       config: { type: 'string' },
       'watch-chart-repositories': { type: 'string' },
       verify: { type: 'string' },
+      flux: { type: 'string' },
+      'discover-flux-sources': { type: 'string' },
       concurrency: { type: 'string', default: '4' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
@@ -113,6 +118,8 @@ export async function runController(argv: string[]): Promise<number> {
         verify: boolFlag(values.verify, 'verify', config.verify),
         metrics,
         logger,
+        flux: boolFlag(values.flux, 'flux', true),
+        discoverFluxSources: boolFlag(values['discover-flux-sources'], 'discover-flux-sources', true),
         published: writeBack === 'none' ? undefined : (current, report) => writer.apply(current, report),
       },
       signal,

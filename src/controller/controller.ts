@@ -12,6 +12,8 @@ import { ReleaseIndex } from '../watch/release-index.ts';
 import { ReleaseReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { RepositoryManager } from './repositories.ts';
 import { WorkQueue } from '../kube/work-queue.ts';
+import { runFluxDiscovery } from './flux-discovery.ts';
+import { readFluxHint } from '../sources/discovery/flux.ts';
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
@@ -27,6 +29,10 @@ export interface ControllerOptions {
   metrics: ChartOriginMetrics;
   logger: Logger;
   published?: ReconcilerOptions['published'];
+  /** Read HelmRelease/HelmChart objects of Flux-managed releases (values files of the Flux build). */
+  flux?: boolean | undefined;
+  /** Create ChartRepositories from Flux HelmRepository/OCIRepository objects (needs flux and watchChartRepositories). */
+  discoverFluxSources?: boolean | undefined;
 }
 
 export interface ControllerState {
@@ -65,6 +71,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     events: new EventRecorder(o.kubeConfig, log.child({ component: 'events' })),
     verify: o.verify,
     published: o.published,
+    fluxHint: o.flux === false ? undefined : (owner) => readFluxHint(o.kubeConfig, owner),
   });
 
   const reflectors: MetadataReflector[] = [];
@@ -139,6 +146,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency }, 'controller starting');
     const tasks = [
       repositories.run(signal),
+      ...(o.flux !== false && o.discoverFluxSources !== false && o.watchChartRepositories ? [runFluxDiscovery(o.kubeConfig, log.child({ component: 'flux-discovery' }), signal)] : []),
       ...reflectors.map((r) => r.run(signal)),
       queue.run(
         o.concurrency,
