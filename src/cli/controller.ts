@@ -23,6 +23,8 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --flux=true|false              read HelmRelease/HelmChart of Flux-managed releases (default true;
                                  works without Flux installed)
   --discover-flux-sources=true|false   ChartRepositories from Flux HelmRepository/OCIRepository (default true)
+  --argocd=true|false            ChartOrigins for Argo CD Applications with Helm sources (default true;
+                                 works without Argo CD installed)
   --concurrency 4                releases analysed at once
   --kubeconfig F --context C     out-of-cluster use
   --log-level info`;
@@ -59,6 +61,7 @@ export async function runController(argv: string[]): Promise<number> {
       verify: { type: 'string' },
       flux: { type: 'string' },
       'discover-flux-sources': { type: 'string' },
+      argocd: { type: 'string' },
       concurrency: { type: 'string', default: '4' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
@@ -120,6 +123,7 @@ export async function runController(argv: string[]): Promise<number> {
         logger,
         flux: boolFlag(values.flux, 'flux', true),
         discoverFluxSources: boolFlag(values['discover-flux-sources'], 'discover-flux-sources', true),
+        argocd: boolFlag(values.argocd, 'argocd', true),
         published: writeBack === 'none' ? undefined : (current, report) => writer.apply(current, report),
       },
       signal,

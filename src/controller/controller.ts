@@ -13,6 +13,7 @@ import { ReleaseReconciler, type ReconcilerOptions } from './reconciler.ts';
 import { RepositoryManager } from './repositories.ts';
 import { WorkQueue } from '../kube/work-queue.ts';
 import { runFluxDiscovery } from './flux-discovery.ts';
+import { runArgoCd } from './argocd.ts';
 import { readFluxHint } from '../sources/discovery/flux.ts';
 
 export interface ControllerOptions {
@@ -33,6 +34,8 @@ export interface ControllerOptions {
   flux?: boolean | undefined;
   /** Create ChartRepositories from Flux HelmRepository/OCIRepository objects (needs flux and watchChartRepositories). */
   discoverFluxSources?: boolean | undefined;
+  /** ChartOrigins for Argo CD Applications with Helm sources. */
+  argocd?: boolean | undefined;
 }
 
 export interface ControllerState {
@@ -60,13 +63,14 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     },
   });
   const origins = new ChartOriginStore(o.kubeConfig);
+  const cache = new PublishedChartCache();
   const reconciler = new ReleaseReconciler({
     kubeConfig: o.kubeConfig,
     index,
     origins,
     repositories,
     metrics: o.metrics,
-    cache: new PublishedChartCache(),
+    cache,
     logger: log.child({ component: 'reconciler' }),
     events: new EventRecorder(o.kubeConfig, log.child({ component: 'events' })),
     verify: o.verify,
@@ -146,6 +150,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency }, 'controller starting');
     const tasks = [
       repositories.run(signal),
+      ...(o.argocd !== false ? [runArgoCd({ kubeConfig: o.kubeConfig, origins, repositories, metrics: o.metrics, cache, logger: log.child({ component: 'argocd' }) }, signal)] : []),
       ...(o.flux !== false && o.discoverFluxSources !== false && o.watchChartRepositories ? [runFluxDiscovery(o.kubeConfig, log.child({ component: 'flux-discovery' }), signal)] : []),
       ...reflectors.map((r) => r.run(signal)),
       queue.run(

@@ -15,7 +15,8 @@ export interface ReleaseStatus {
   status: string;
   firstDeployed?: string | undefined;
   lastDeployed?: string | undefined;
-  storage: ReleaseStorage;
+  /** Application: the chart is declared by an Argo CD Application, and there is no Helm release. */
+  storage: ReleaseStorage | 'Application';
 }
 
 export interface ChartStatus {

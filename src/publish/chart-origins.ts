@@ -8,6 +8,8 @@ import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 export const GROUP = 'chartorigin.io';
 export const VERSION = 'v1alpha1';
 const API_VERSION = `${GROUP}/${VERSION}`;
+/** On ChartOrigins of charts a GitOps tool declares (value `argocd`): they have no Helm release to follow. */
+export const DECLARED_BY_LABEL = 'chartorigin.io/declared-by';
 const APPLY = { 'Content-Type': 'application/apply-patch+yaml' };
 
 export interface ExistingOrigin {
@@ -82,7 +84,7 @@ export class ChartOriginStore {
   }
 
   /** Creates the object (metadata only) and returns its uid. */
-  async create(namespace: string, name: string): Promise<string | undefined> {
+  async create(namespace: string, name: string, labels: Record<string, string> = {}): Promise<string | undefined> {
     const o = await kubeRequest<{ metadata?: { uid?: string } }>(this.#kc, {
       method: 'PATCH',
       path: path(namespace, name),
@@ -91,7 +93,7 @@ export class ChartOriginStore {
       body: JSON.stringify({
         apiVersion: API_VERSION,
         kind: 'ChartOrigin',
-        metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'chartorigin' } },
+        metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'chartorigin', ...labels } },
       }),
     });
     return o.metadata?.uid;
@@ -107,15 +109,18 @@ export class ChartOriginStore {
     });
   }
 
-  /** `namespace/name` of every ChartOrigin this controller manages in `namespace` (all namespaces when undefined). */
-  async listKeys(namespace?: string): Promise<string[]> {
+  /**
+   * `namespace/name` of every ChartOrigin this controller manages in `namespace` (all namespaces when
+   * undefined) for Helm releases; with `declaredBy`, those of charts a GitOps tool declares instead.
+   */
+  async listKeys(namespace?: string, declaredBy?: string): Promise<string[]> {
     const base = namespace === undefined ? `/apis/${GROUP}/${VERSION}/chartorigins` : path(namespace);
     const keys: string[] = [];
     let cont: string | undefined;
     do {
       const page = await kubeRequest<{ metadata?: { continue?: string }; items?: { metadata?: { name?: string; namespace?: string } }[] }>(this.#kc, {
         path: base,
-        query: { labelSelector: 'app.kubernetes.io/managed-by=chartorigin', limit: 500, continue: cont },
+        query: { labelSelector: `app.kubernetes.io/managed-by=chartorigin,${DECLARED_BY_LABEL}${declaredBy ? `=${declaredBy}` : '!=argocd'}`, limit: 500, continue: cont },
       });
       for (const item of page.items ?? []) {
         if (item.metadata?.name && item.metadata.namespace) keys.push(`${item.metadata.namespace}/${item.metadata.name}`);

@@ -112,7 +112,7 @@ describe('ChartOrigin CRD', () => {
     assert.deepEqual(Object.keys(at(status, 'sameMajor').properties ?? {}), ['version']);
     assert.deepEqual(at(status, 'origin.match').enum, ['Verified', 'Unverified', 'Mismatch', 'Ambiguous', 'NotFound']);
     assert.deepEqual(at(status, 'upgrade').enum, ['None', 'Patch', 'Minor', 'Major']);
-    assert.deepEqual(at(status, 'release.storage').enum, ['Secret', 'ConfigMap']);
+    assert.deepEqual(at(status, 'release.storage').enum, ['Secret', 'ConfigMap', 'Application']);
     assert.deepEqual(at(status, 'conditions.[]').required, ['type', 'status']);
   });
 

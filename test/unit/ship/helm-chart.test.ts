@@ -169,7 +169,7 @@ describe('helm template: default', () => {
         for (const r of rulesOf(role)) {
           for (const f of [r.apiGroups ?? [], r.resources ?? [], r.verbs]) assert.ok(!f.includes('*'), `${role.kind} ${role.metadata.name}: no *`);
           for (const v of ['escalate', 'bind', 'impersonate', 'deletecollection']) assert.ok(!r.verbs.includes(v), `${role.kind} ${role.metadata.name}: no ${v}`);
-          for (const res of r.resources ?? []) assert.ok(['secrets', 'configmaps', 'events', 'leases', 'chartorigins', 'chartorigins/status', 'chartrepositories', 'chartrepositories/status', 'helmreleases', 'helmcharts', 'helmrepositories', 'ocirepositories'].includes(res), `${res} is a resource the controller uses`);
+          for (const res of r.resources ?? []) assert.ok(['secrets', 'configmaps', 'events', 'leases', 'chartorigins', 'chartorigins/status', 'chartrepositories', 'chartrepositories/status', 'helmreleases', 'helmcharts', 'helmrepositories', 'ocirepositories', 'applications'].includes(res), `${res} is a resource the controller uses`);
         }
       }
     }
@@ -212,7 +212,7 @@ describe('helm template: RBAC follows write-back, storage and namespaced mode', 
     const clusterRoles = objs.filter((o) => o.kind === 'ClusterRole');
     assert.equal(clusterRoles.length, 1);
     const cr = rulesOf(clusterRoles[0] as KubeObject);
-    assert.deepEqual([...new Set(cr.flatMap((r) => r.resources ?? []))].sort(), ['chartrepositories', 'chartrepositories/status', 'helmcharts', 'helmreleases', 'helmrepositories', 'ocirepositories']);
+    assert.deepEqual([...new Set(cr.flatMap((r) => r.resources ?? []))].sort(), ['applications', 'chartrepositories', 'chartrepositories/status', 'helmcharts', 'helmreleases', 'helmrepositories', 'ocirepositories']);
     for (const ns of ['team-a', 'team-b']) {
       const role = objs.find((o) => o.kind === 'Role' && o.metadata.namespace === ns);
       assert.ok(role, `a Role in ${ns}`);
@@ -244,6 +244,14 @@ describe('helm template: RBAC follows write-back, storage and namespaced mode', 
     assert.deepEqual([...verbs(rulesOf(only(off, 'ClusterRole')), 'chartorigin.io', 'chartrepositories')].sort(), ['get', 'list', 'watch']);
     assert.ok((podSpec(off).containers[0] as Container).args.includes('--flux=false'));
     assert.ok((podSpec(off).containers[0] as Container).args.includes('--discover-flux-sources=false'));
+  });
+
+  test('argocd.enabled grants read-only access to Applications; off grants nothing', () => {
+    const argoRules = (objs: KubeObject[]) => rulesOf(only(objs, 'ClusterRole')).filter((r) => (r.apiGroups ?? []).includes('argoproj.io'));
+    assert.deepEqual(argoRules(render([])).map((r) => [r.resources, r.verbs]), [[['applications'], ['get', 'list', 'watch']]]);
+    const off = render(['--set', 'argocd.enabled=false']);
+    assert.deepEqual(argoRules(off), []);
+    assert.ok((podSpec(off).containers[0] as Container).args.includes('--argocd=false'));
   });
 
   test('leader election off: no Lease Role and --leader-elect=false', () => {
