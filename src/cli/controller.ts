@@ -8,6 +8,7 @@ import { LeaderElector } from '../kube/leader-election.ts';
 import { ChartOriginMetrics } from '../publish/metrics.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { loadConfig } from './config.ts';
+import { parseDuration } from '../util/duration.ts';
 
 export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --namespaces a,b               watch only these namespaces (default: all)
@@ -25,6 +26,7 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --discover-flux-sources=true|false   ChartRepositories from Flux HelmRepository/OCIRepository (default true)
   --argocd=true|false            ChartOrigins for Argo CD Applications with Helm sources (default true;
                                  works without Argo CD installed)
+  --gitops-interval 60s          how often Flux sources and Argo CD Applications are listed
   --concurrency 4                releases analysed at once
   --kubeconfig F --context C     out-of-cluster use
   --log-level info`;
@@ -62,6 +64,7 @@ export async function runController(argv: string[]): Promise<number> {
       flux: { type: 'string' },
       'discover-flux-sources': { type: 'string' },
       argocd: { type: 'string' },
+      'gitops-interval': { type: 'string', default: '60s' },
       concurrency: { type: 'string', default: '4' },
       kubeconfig: { type: 'string' },
       context: { type: 'string' },
@@ -84,6 +87,8 @@ export async function runController(argv: string[]): Promise<number> {
   const config = loadConfig(values.config);
   const namespaces = values.namespaces ? values.namespaces.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   const leaderElect = boolFlag(values['leader-elect'], 'leader-elect', true);
+  const gitopsSeconds = parseDuration(values['gitops-interval']);
+  if (!gitopsSeconds) throw new Error('--gitops-interval must be a duration such as 60s');
 
   const metrics = new ChartOriginMetrics();
   const writer = new WriteBack(kc, writeBack, logger.child({ component: 'write-back' }));
@@ -124,6 +129,7 @@ export async function runController(argv: string[]): Promise<number> {
         flux: boolFlag(values.flux, 'flux', true),
         discoverFluxSources: boolFlag(values['discover-flux-sources'], 'discover-flux-sources', true),
         argocd: boolFlag(values.argocd, 'argocd', true),
+        gitopsIntervalMs: gitopsSeconds * 1000,
         published: writeBack === 'none' ? undefined : (current, report) => writer.apply(current, report),
       },
       signal,

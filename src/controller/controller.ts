@@ -36,6 +36,8 @@ export interface ControllerOptions {
   discoverFluxSources?: boolean | undefined;
   /** ChartOrigins for Argo CD Applications with Helm sources. */
   argocd?: boolean | undefined;
+  /** How often Flux sources and Argo CD Applications are listed (default 60 s). */
+  gitopsIntervalMs?: number | undefined;
 }
 
 export interface ControllerState {
@@ -150,8 +152,8 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency }, 'controller starting');
     const tasks = [
       repositories.run(signal),
-      ...(o.argocd !== false ? [runArgoCd({ kubeConfig: o.kubeConfig, origins, repositories, metrics: o.metrics, cache, logger: log.child({ component: 'argocd' }) }, signal)] : []),
-      ...(o.flux !== false && o.discoverFluxSources !== false && o.watchChartRepositories ? [runFluxDiscovery(o.kubeConfig, log.child({ component: 'flux-discovery' }), signal)] : []),
+      ...(o.argocd !== false ? [runArgoCd({ kubeConfig: o.kubeConfig, origins, repositories, metrics: o.metrics, cache, logger: log.child({ component: 'argocd' }), periodMs: o.gitopsIntervalMs }, signal)] : []),
+      ...(o.flux !== false && o.discoverFluxSources !== false && o.watchChartRepositories ? [runFluxDiscovery(o.kubeConfig, log.child({ component: 'flux-discovery' }), signal, o.gitopsIntervalMs)] : []),
       ...reflectors.map((r) => r.run(signal)),
       queue.run(
         o.concurrency,

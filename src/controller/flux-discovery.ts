@@ -28,7 +28,7 @@ function secs(n: number): string {
  * ChartRepository written by hand already declares is left to it. Discovered objects whose URL no Flux
  * object declares any more are deleted. The RepositoryManager then serves them like any other.
  */
-export async function runFluxDiscovery(kc: KubeConfig, logger: Logger, signal: AbortSignal, periodMs = PERIOD_MS): Promise<void> {
+export async function runFluxDiscovery(kc: KubeConfig, logger: Logger, signal: AbortSignal, periodMs: number = PERIOD_MS): Promise<void> {
   let warned = false;
   while (!signal.aborted) {
     try {

@@ -95,6 +95,27 @@ describe('least privilege, with the chart’s own RBAC and a ServiceAccount toke
     assert.equal(await can(kc, 'update', 'secrets', 'default'), true);
   });
 
+  it('GitOps kinds: read-only access to Flux and Argo CD objects only while the features are on', async () => {
+    const on = uniqueNamespace('co-gitops');
+    const { sa, args } = await installRbac('cogo', on, []);
+    assert.ok(args.includes('--flux=true') && args.includes('--discover-flux-sources=true') && args.includes('--argocd=true'));
+    const kc = await serviceAccountKubeconfig(cluster, on, sa, { create: false });
+    for (const r of ['helmreleases.helm.toolkit.fluxcd.io', 'helmcharts.source.toolkit.fluxcd.io', 'helmrepositories.source.toolkit.fluxcd.io', 'ocirepositories.source.toolkit.fluxcd.io', 'applications.argoproj.io']) {
+      assert.equal(await can(kc, 'list', r), true, `list ${r}`);
+      assert.equal(await can(kc, 'watch', r), true, `watch ${r}`);
+      for (const v of ['create', 'update', 'patch', 'delete']) assert.equal(await can(kc, v, r), false, `${v} ${r}: read-only`);
+    }
+    assert.equal(await can(kc, 'create', 'chartrepositories.chartorigin.io'), true, 'discovery creates ChartRepositories');
+    const off = uniqueNamespace('co-nogitops');
+    const offRbac = await installRbac('conogo', off, ['flux.enabled=false', 'argocd.enabled=false']);
+    assert.ok(offRbac.args.includes('--flux=false') && offRbac.args.includes('--discover-flux-sources=false') && offRbac.args.includes('--argocd=false'));
+    const kcOff = await serviceAccountKubeconfig(cluster, off, offRbac.sa, { create: false });
+    for (const r of ['helmreleases.helm.toolkit.fluxcd.io', 'helmrepositories.source.toolkit.fluxcd.io', 'ocirepositories.source.toolkit.fluxcd.io', 'applications.argoproj.io']) {
+      assert.equal(await can(kcOff, 'list', r), false, `no list ${r} when off`);
+    }
+    assert.equal(await can(kcOff, 'create', 'chartrepositories.chartorigin.io'), false, 'no ChartRepository writes without discovery');
+  });
+
   it('namespaced mode: no access outside the listed namespaces', async () => {
     const ns = uniqueNamespace('co-ns');
     const watched = uniqueNamespace('co-watched');
