@@ -24,6 +24,7 @@ import { helm, helmInstall } from '../harness/helm.ts';
 import { runHelm, scratchDir } from '../harness/charts.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
+import { installGitOpsCrds } from '../harness/gitops.ts';
 
 const env = testEnv();
 const cluster = env.cluster;
@@ -31,23 +32,11 @@ const core = adminKubeConfig().makeApiClient(CoreV1Api);
 const ns = uniqueNamespace('e2e-flux');
 const ns2 = uniqueNamespace('e2e-flux2');
 const argoNs = uniqueNamespace('e2e-argo');
-const GITOPS_CRDS = join(REPO_ROOT, '.tools', 'gitops-crds');
 
 let server: ChartRepoServer;
 let controller: ControllerProcess;
 const artifacts: Record<string, string> = {};
 
-const HELMRELEASE_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'helmreleases.helm.toolkit.fluxcd.io' },
-  spec: {
-    group: 'helm.toolkit.fluxcd.io',
-    names: { kind: 'HelmRelease', listKind: 'HelmReleaseList', plural: 'helmreleases', singular: 'helmrelease', shortNames: ['hr'] },
-    scope: 'Namespaced',
-    versions: [{ name: 'v2', served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
-  },
-};
 
 const CHART_YAML = (version: string): string => `apiVersion: v2\nname: fluxapp\nversion: ${version}\nappVersion: "1.0"\ndescription: a chart Flux installs\n`;
 const VALUES = 'replicaCount: 1\nimage:\n  repository: example/app\n  tag: "1.0"\nports: [80, 443]\n';
@@ -119,9 +108,7 @@ async function helmReleaseObject(name: string, spec: Record<string, unknown>): P
 
 before(async () => {
   await installCrds(cluster);
-  for (const f of readdirSync(GITOPS_CRDS)) await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', join(GITOPS_CRDS, f)]);
-  await apply(HELMRELEASE_CRD);
-  await kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/helmreleases.helm.toolkit.fluxcd.io', 'crd/helmrepositories.source.toolkit.fluxcd.io', 'crd/ocirepositories.source.toolkit.fluxcd.io', 'crd/applications.argoproj.io']);
+  await installGitOpsCrds(cluster);
   for (const n of [ns, ns2, argoNs]) await ensureNamespace(cluster, n);
 
   // The published repository: fluxapp 1.0.0 and 1.1.0.

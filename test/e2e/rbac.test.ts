@@ -8,6 +8,7 @@ import { eventually, installCrds, startControllerProcess, type ControllerProcess
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helmInstall } from '../harness/helm.ts';
 import { REPO_ROOT, toolPath } from '../harness/tools.ts';
+import { installGitOpsCrds } from '../harness/gitops.ts';
 
 interface K8sObject {
   apiVersion: string;
@@ -96,6 +97,9 @@ describe('least privilege, with the chart’s own RBAC and a ServiceAccount toke
   });
 
   it('GitOps kinds: read-only access to Flux and Argo CD objects only while the features are on', async () => {
+    // kubectl resolves a resource name through discovery; the controller itself never needs the CRDs (the
+    // first case above ran it with every GitOps feature on and none of them installed).
+    await installGitOpsCrds(cluster);
     const on = uniqueNamespace('co-gitops');
     const { sa, args } = await installRbac('cogo', on, []);
     assert.ok(args.includes('--flux=true') && args.includes('--discover-flux-sources=true') && args.includes('--argocd=true'));
