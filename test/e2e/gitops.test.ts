@@ -13,7 +13,7 @@
  * Argo CD writes (status.sync.revision(s), status.history).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -23,8 +23,7 @@ import { adminKubeConfig, testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helm, helmInstall } from '../harness/helm.ts';
 import { runHelm, scratchDir } from '../harness/charts.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
-import { REPO_ROOT } from '../harness/tools.ts';
-import { installGitOpsCrds } from '../harness/gitops.ts';
+import { fluxPostRenderer, installGitOpsCrds, withOciDigestVersion } from '../harness/gitops.ts';
 
 const env = testEnv();
 const cluster = env.cluster;
@@ -61,25 +60,6 @@ async function packageTo(dir: string, out: string): Promise<string> {
   const made = readdirSync(out).find((f) => f.endsWith('.tgz') && !before.has(f));
   assert.ok(made, `helm package wrote a .tgz into ${out}`);
   return join(out, made);
-}
-
-/** A helm 3 post-renderer that adds helm-controller's origin labels to every rendered object. */
-function fluxPostRenderer(dir: string, hrNamespace: string, hrName: string): string {
-  const script = join(dir, `flux-labels-${hrName}.mjs`);
-  writeFileSync(
-    script,
-    `import YAML from ${JSON.stringify(join(REPO_ROOT, 'node_modules/yaml/dist/index.js'))};
-let input = '';
-for await (const c of process.stdin) input += c;
-const docs = YAML.parseAllDocuments(input).map((d) => d.toJS()).filter(Boolean);
-for (const o of docs) { o.metadata ??= {}; o.metadata.labels = { ...(o.metadata.labels ?? {}), 'helm.toolkit.fluxcd.io/name': ${JSON.stringify(hrName)}, 'helm.toolkit.fluxcd.io/namespace': ${JSON.stringify(hrNamespace)} }; }
-process.stdout.write(docs.map((o) => '---\\n' + YAML.stringify(o)).join(''));
-`,
-  );
-  const sh = join(dir, `flux-labels-${hrName}.sh`);
-  writeFileSync(sh, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)}\n`);
-  chmodSync(sh, 0o755);
-  return sh;
 }
 
 async function apply(obj: unknown): Promise<void> {
@@ -193,6 +173,18 @@ describe('Flux-built charts are proven, not flagged', () => {
     await helm(cluster, 3, ['install', 'nohr', artifacts['built'] ?? '', '--post-renderer', fluxPostRenderer(scratchDir('pr'), ns, 'nohr')], { namespace: ns });
     const s = await origin(ns, 'nohr', 'Verified');
     assert.match(s.origin?.message ?? '', /values merged from values.yaml, values-prod.yaml by Flux .*inferred from the chart/);
+  });
+
+  it('a HelmRelease with chartRef to an OCIRepository: the version carries the manifest digest, checked against the registry', async () => {
+    const oci = env.oci['ocichart-1.0.0'];
+    assert.ok(oci);
+    await helmReleaseObject('from-oci', { chartRef: { kind: 'OCIRepository', name: 'ocichart' } });
+    const built = await withOciDigestVersion(oci.path, oci.manifestDigest, scratchDir('flux-oci'));
+    await helm(cluster, 3, ['install', 'from-oci', built.path, '--post-renderer', fluxPostRenderer(scratchDir('pr'), ns, 'from-oci')], { namespace: ns });
+    const s = await origin(ns, 'from-oci', 'Verified');
+    assert.equal(s.chart?.version, built.version);
+    assert.equal(s.origin?.repository, `flux-${ns}-ocichart`);
+    assert.match(s.origin?.message ?? '', new RegExp(`built by Flux \\(version \\+${oci.manifestDigest.slice(7, 19)} = the OCI manifest digest \\(helm-controller\\), HelmRelease ${ns}/from-oci\\)`));
   });
 
   it('a template edited out of band stays Mismatch; the same build installed by plain helm is not explained by Flux', async () => {
