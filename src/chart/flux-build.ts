@@ -166,10 +166,10 @@ function suffixMeaning(meta: string, manifestDigest: string | undefined, hasValu
 
 /**
  * Every build Flux could have made of `published` that yields the installed version `installedVersion`,
- * most specific first. With a hint (the HelmRelease/HelmChart was readable) only its values files are
- * tried; without one, ordered merges of up to 3 of the chart's own values files (values.yaml and
- * `*values*.yaml`, at most 8: ≤ 400 merges) — but only when the version carries the generation that Flux
- * always adds with values files, so an ordinary Helm release is never explained away by a guessed merge.
+ * most specific first: the values files the HelmRelease/HelmChart lists (when readable), then ordered
+ * merges of up to 3 of the chart's own values files (values.yaml and `*values*.yaml`, at most 8: ≤ 400
+ * merges) — the latter only when the version carries the generation that Flux always adds with values
+ * files, so an ordinary Helm release is never explained away by a guessed merge.
  * The published version must equal the installed one without its build metadata.
  */
 export function fluxTransformations(published: ChartContent, installedVersion: string, manifestDigest?: string, hint?: FluxHint): FluxTransformation[] {
@@ -182,16 +182,18 @@ export function fluxTransformations(published: ChartContent, installedVersion: s
   const out: FluxTransformation[] = [];
   const from = hint?.from ? `, ${hint.from}` : '';
   const hinted = effectiveValuesFiles(hint?.valuesFiles);
-  const lists = hint?.valuesFiles !== undefined ? (hinted.length ? [hinted] : []) : generation !== undefined ? sequences(inferableValuesFiles(published), MAX_INFERRED_DEPTH).filter((l) => effectiveValuesFiles(l).length > 0) : [];
-  for (const list of lists) {
-    const suffix = suffixMeaning(meta, manifestDigest, true);
-    if (!suffix) continue;
+  // The HelmRelease is read now, the release was built earlier: when its list changed in between (Flux
+  // rebuilds within its interval), the merge is still looked for among the chart's own files.
+  const inferred = generation !== undefined ? sequences(inferableValuesFiles(published), MAX_INFERRED_DEPTH).filter((l) => effectiveValuesFiles(l).length > 0 && l.join('\n') !== hinted.join('\n')) : [];
+  const suffix = suffixMeaning(meta, manifestDigest, true);
+  const lists: [string[], string][] = [...(hinted.length ? [[hinted, from] as [string[], string]] : []), ...inferred.map((l): [string[], string] => [l, ', values files inferred from the chart'])];
+  for (const [list, why] of suffix ? lists : []) {
     out.push({
       options: { valuesFiles: list, ignoreMissingValuesFiles: hint?.ignoreMissingValuesFiles, versionMetadata: meta },
-      description: `values merged from ${list.join(', ')} by Flux (${suffix}${hint?.valuesFiles !== undefined ? from : ', values files inferred from the chart'})`,
+      description: `values merged from ${list.join(', ')} by Flux (${suffix}${why})`,
     });
   }
-  const suffix = suffixMeaning(meta, manifestDigest, false);
-  if (suffix) out.push({ options: { versionMetadata: meta }, description: `built by Flux (${suffix}${from})` });
+  const versionOnly = suffixMeaning(meta, manifestDigest, false);
+  if (versionOnly) out.push({ options: { versionMetadata: meta }, description: `built by Flux (${versionOnly}${from})` });
   return out;
 }

@@ -60,8 +60,9 @@ describe('Flux build (source-controller v1.9 / helm-controller v1.6 semantics)',
     const inferred = fluxTransformations(chart(), '6.5.0+2');
     assert.ok(inferred.length > 3 && inferred.length <= 400);
     const hinted = fluxTransformations(chart(), '6.5.0+2', undefined, { valuesFiles: ['values.yaml', 'values-prod.yaml'], from: 'HelmRelease apps/web' });
-    assert.equal(hinted.length, 1);
+    assert.equal(hinted.length, inferred.length, 'the hinted list first, then the inferred ones without it');
     assert.match(hinted[0]?.description ?? '', /^values merged from values.yaml, values-prod.yaml by Flux \(version \+2 = the HelmChart generation, HelmRelease apps\/web\)$/);
+    assert.ok(hinted.slice(1).every((t) => t.description.includes('inferred')));
   });
 });
 
@@ -80,9 +81,11 @@ describe('proveContent: the published chart as it is, then Flux builds', () => {
     assert.match(inferred.transformation ?? '', /values merged from values.yaml, values-prod.yaml by Flux .*inferred/);
   });
 
-  it('a wrong hint does not prove it; a Helm-managed release is never explained by a merge', () => {
+  it('a stale hint falls back to the chart’s files; values no merge of them gives stay a difference; a Helm-managed release is never explained by a merge', () => {
     const built = fluxBuild(chart(), { valuesFiles: ['values.yaml', 'values-prod.yaml'], versionMetadata: '2' });
-    assert.deepEqual(proveContent({ version: '6.5.0+2', fingerprint: fingerprintChart(built), flux }, published(chart()), { valuesFiles: ['values-ha.yaml'] }).differences, ['values']);
+    assert.match(proveContent({ version: '6.5.0+2', fingerprint: fingerprintChart(built), flux }, published(chart()), { valuesFiles: ['values-ha.yaml'] }).transformation ?? '', /inferred/);
+    const other = { ...built, values: { replicaCount: 7 } };
+    assert.deepEqual(proveContent({ version: '6.5.0+2', fingerprint: fingerprintChart(other), flux }, published(chart()), { valuesFiles: ['values-ha.yaml'] }).differences, ['values']);
     assert.ok(proveContent({ version: '6.5.0+2', fingerprint: fingerprintChart(built) }, published(chart())).differences.includes('values'));
   });
 
