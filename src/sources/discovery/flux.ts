@@ -2,7 +2,9 @@ import type { KubeConfig } from '../../kube/kubeconfig.ts';
 import { KubeApiError, kubeRequest } from '../../kube/raw-client.ts';
 import type { FluxHint } from '../../chart/flux-build.ts';
 import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
-import type { ChartRepositorySpec, SecretRef } from '../chart-repository.ts';
+import { credentialsFromSecret, toRepositoryConfig, type ChartRepositorySpec, type SecretRef } from '../chart-repository.ts';
+import { readSecret } from '../../kube/core-objects.ts';
+import type { RepositoryConfig } from '../../model/repository.ts';
 
 /*
  * Flux's own declarations of where charts come from, read as Flux v2.9's API types define them
@@ -129,6 +131,42 @@ export async function discoverFluxRepositories(kc: KubeConfig): Promise<Discover
     byUrl.set(r.spec.url, { name: repositoryName(source), spec: r.spec, sources: [source], notes: r.notes });
   }
   return [...byUrl.values()];
+}
+
+/** A discovered repository ready to use without a controller (the CLI's zero-config mode). */
+export interface FluxRepository {
+  config: RepositoryConfig;
+  sources: FluxSourceRef[];
+  /** Why the entry may not work as Flux's does (credentials unreadable, cloud provider auth, mTLS). */
+  notes: string[];
+}
+
+/**
+ * discoverFluxRepositories with the referenced Secrets read: RepositoryConfigs named after their first
+ * Flux object. An unreadable Secret leaves the repository anonymous, with a note (the Flux object names it;
+ * its content is never shown).
+ */
+export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxRepository[]> {
+  const out: FluxRepository[] = [];
+  for (const d of await discoverFluxRepositories(kc)) {
+    const notes = [...d.notes];
+    let credentials;
+    let caPem: string | undefined;
+    try {
+      if (d.spec.secretRef) {
+        const s = await readSecret(kc, d.spec.secretRef);
+        credentials = credentialsFromSecret(s.type, s.data, d.spec.url);
+      }
+      if (d.spec.caSecretRef) {
+        const ca = (await readSecret(kc, d.spec.caSecretRef)).data?.['ca.crt'];
+        caPem = ca ? Buffer.from(ca, 'base64').toString('utf8') : undefined;
+      }
+    } catch (err) {
+      notes.push(`credentials not read: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    out.push({ config: toRepositoryConfig(d.name, d.spec, credentials, caPem), sources: d.sources, notes });
+  }
+  return out;
 }
 
 async function getObject(kc: KubeConfig, path: string): Promise<JsonObject | undefined> {
