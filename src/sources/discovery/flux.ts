@@ -30,7 +30,7 @@ export interface DiscoveredRepository {
   spec: ChartRepositorySpec;
   /** The declaring objects, sorted; the first is the one shown in ChartRepository status.source. */
   sources: FluxSourceRef[];
-  /** Why parts of the declaration could not be carried over (cloud `provider` auth, mTLS). */
+  /** Why parts of the declaration could not be carried over (cloud `provider` auth). */
   notes: string[];
 }
 
@@ -90,7 +90,6 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   const notes: string[] = [];
   const provider = str(spec['provider']);
   if (provider && provider !== 'generic') notes.push(`provider ${provider} (cloud workload identity) is not used: anonymous access`);
-  if (isObject(spec['secretRef']) && !oci) notes.push('mutual TLS keys in secretRef are not used');
   return {
     spec: {
       url,
@@ -104,7 +103,7 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
       plainHTTP: oci && spec['insecure'] === true,
       requireSignature: false,
     },
-    notes: notes.slice(0, 1),
+    notes,
   };
 }
 
