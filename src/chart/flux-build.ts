@@ -71,6 +71,12 @@ export function fluxMergeMaps(a: JsonObject, b: JsonObject): JsonObject {
   return out;
 }
 
+/**
+ * Parsed values files by their bytes: inferring a merge tries up to 400 orders of the same few files, and
+ * merging never mutates its inputs, so each file is parsed once for as long as its chart is cached.
+ */
+const parsedFiles = new WeakMap<Uint8Array, unknown>();
+
 /** mergeChartValues: the merged values and the files that contributed, in order. */
 export function fluxMergeValues(chart: Pick<ChartContent, 'values' | 'files'>, valuesFiles: readonly string[], ignoreMissing: boolean): { values: JsonObject; used: string[] } {
   let merged: JsonObject = {};
@@ -87,9 +93,13 @@ export function fluxMergeValues(chart: Pick<ChartContent, 'values' | 'files'>, v
       if (ignoreMissing) continue;
       throw new FluxBuildError('values_file_missing', `no values file found at path '${p}'`);
     }
-    const parsed = parseHelmYaml(decoder.decode(file.data), `values file '${p}'`);
-    if (parsed !== null && !isObject(parsed)) throw new FluxBuildError('invalid_values_file', `values file '${p}' is not a mapping`);
-    merged = fluxMergeMaps(merged, parsed ?? {});
+    let parsed = parsedFiles.get(file.data);
+    if (parsed === undefined) {
+      parsed = parseHelmYaml(decoder.decode(file.data), `values file '${p}'`) ?? {};
+      parsedFiles.set(file.data, parsed);
+    }
+    if (!isObject(parsed)) throw new FluxBuildError('invalid_values_file', `values file '${p}' is not a mapping`);
+    merged = fluxMergeMaps(merged, parsed);
     used.push(p);
   }
   return { values: merged, used };
