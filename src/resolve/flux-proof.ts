@@ -1,6 +1,6 @@
 import { fingerprintChart, fingerprintDifferences } from '../chart/fingerprint.ts';
 import { fluxBuild, fluxTransformations, FluxBuildError, type FluxHint } from '../chart/flux-build.ts';
-import type { ChartContent } from '../chart/content.ts';
+import { ChartContentError, type ChartContent } from '../chart/content.ts';
 import type { ChartFingerprint } from '../model/chart.ts';
 
 /** Of a published chart, what a Flux build can change: metadata, values and the values files (small). */
@@ -47,7 +47,8 @@ export function proveContent(
     try {
       built = fluxBuild(chart, t.options);
     } catch (err) {
-      if (err instanceof FluxBuildError) continue; // Flux would not have built this either
+      // A missing or unparsable values file: Flux would not have built this either.
+      if (err instanceof FluxBuildError || err instanceof ChartContentError) continue;
       throw err;
     }
     const fp = fingerprintChart(built);
