@@ -20,6 +20,8 @@ export interface ArgoCdOptions {
   metrics: ChartOriginMetrics;
   cache: PublishedChartCache;
   logger: Logger;
+  /** Namespaced mode: only Applications (and their ChartOrigins) in these namespaces. */
+  namespaces?: readonly string[] | undefined;
   /** Applications change status every few minutes (reconciledAt); listing them once a minute is enough. */
   periodMs?: number;
   now?: () => Date;
@@ -41,7 +43,7 @@ export async function runArgoCd(o: ArgoCdOptions, signal: AbortSignal): Promise<
   let said404 = false;
   while (!signal.aborted) {
     try {
-      const apps = await listApplications(o.kubeConfig);
+      const apps = await listApplications(o.kubeConfig, o.namespaces);
       if (apps === undefined) {
         if (!said404) o.logger.info('Argo CD Applications not readable (CRD not installed or not allowed); checking again later');
         said404 = true;
@@ -57,15 +59,18 @@ export async function runArgoCd(o: ArgoCdOptions, signal: AbortSignal): Promise<
   for (const s of adhoc.values()) await s.close();
 }
 
-async function listApplications(kc: KubeConfig): Promise<unknown[] | undefined> {
+async function listApplications(kc: KubeConfig, namespaces: readonly string[] | undefined): Promise<unknown[] | undefined> {
   try {
     const items: unknown[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await kubeRequest<{ metadata?: { continue?: string }; items?: unknown[] }>(kc, { path: `/apis/${ARGOCD_GROUP}/v1alpha1/applications`, query: { limit: 500, continue: cont } });
-      items.push(...(page.items ?? []));
-      cont = page.metadata?.continue || undefined;
-    } while (cont);
+    const paths = namespaces?.length ? namespaces.map((ns) => `/apis/${ARGOCD_GROUP}/v1alpha1/namespaces/${encodeURIComponent(ns)}/applications`) : [`/apis/${ARGOCD_GROUP}/v1alpha1/applications`];
+    for (const path of paths) {
+      let cont: string | undefined;
+      do {
+        const page = await kubeRequest<{ metadata?: { continue?: string }; items?: unknown[] }>(kc, { path, query: { limit: 500, continue: cont } });
+        items.push(...(page.items ?? []));
+        cont = page.metadata?.continue || undefined;
+      } while (cont);
+    }
     return items;
   } catch (err) {
     if (err instanceof KubeApiError && (err.status === 404 || err.status === 403)) return undefined;
@@ -122,7 +127,8 @@ export async function syncApplications(o: ArgoCdOptions, apps: unknown[], adhoc:
     o.metrics.setRelease(final);
     memo.set(key, failures.length ? '' : inputs);
   }
-  for (const key of await o.origins.listKeys(undefined, 'argocd')) {
+  const existingKeys = o.namespaces?.length ? (await Promise.all(o.namespaces.map((n) => o.origins.listKeys(n, 'argocd')))).flat() : await o.origins.listKeys(undefined, 'argocd');
+  for (const key of existingKeys) {
     if (wanted.has(key)) continue;
     const [namespace = '', name = ''] = key.split('/');
     await o.origins.delete(namespace, name);

@@ -152,7 +152,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency }, 'controller starting');
     const tasks = [
       repositories.run(signal),
-      ...(o.argocd !== false ? [runArgoCd({ kubeConfig: o.kubeConfig, origins, repositories, metrics: o.metrics, cache, logger: log.child({ component: 'argocd' }), periodMs: o.gitopsIntervalMs }, signal)] : []),
+      ...(o.argocd !== false ? [runArgoCd({ kubeConfig: o.kubeConfig, origins, repositories, metrics: o.metrics, cache, logger: log.child({ component: 'argocd' }), periodMs: o.gitopsIntervalMs, namespaces: o.namespaces }, signal)] : []),
       ...(o.flux !== false && o.discoverFluxSources !== false && o.watchChartRepositories ? [runFluxDiscovery(o.kubeConfig, log.child({ component: 'flux-discovery' }), signal, o.gitopsIntervalMs)] : []),
       ...reflectors.map((r) => r.run(signal)),
       queue.run(
