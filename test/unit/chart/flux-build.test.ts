@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ChartContent } from '../../../src/chart/content.ts';
+import { parseHelmYaml, type ChartContent } from '../../../src/chart/content.ts';
 import { fingerprintChart } from '../../../src/chart/fingerprint.ts';
 import { effectiveValuesFiles, fluxBuild, fluxMergeMaps, fluxTransformations, withBuildMetadata, FluxBuildError } from '../../../src/chart/flux-build.ts';
 import { fluxBuildInput, proveContent } from '../../../src/resolve/flux-proof.ts';
 
 const enc = new TextEncoder();
+const parseValues = (text: string): unknown => parseHelmYaml(text, 'values.yaml');
 const file = (name: string, text: string): { name: string; data: Uint8Array } => ({ name, data: enc.encode(text) });
 
 function chart(version = '6.5.0'): ChartContent {
@@ -33,6 +34,21 @@ describe('Flux build (source-controller v1.9 / helm-controller v1.6 semantics)',
     assert.deepEqual(fluxBuild(c, { valuesFiles: ['values.yaml', 'values-prod.yaml'] }).values, { replicaCount: 3, image: { repository: 'ghcr.io/stefanprodan/podinfo', tag: '6.5.1' }, ports: [8080] });
     assert.deepEqual(fluxBuild(c, { valuesFiles: ['values-prod.yaml', 'values.yaml'] }).values, c.values);
     assert.deepEqual(fluxBuild(c, { valuesFiles: ['values-ha.yaml'] }).values, { replicaCount: 5, ha: true });
+  });
+
+  // Expected values printed by source-controller v1.9.0's own mergeChartValues + OverwriteChartDefaultValues +
+  // setBuildMetaData on the same charts (a one-off Go program in its module; see the gitops branch report).
+  it('matches source-controller on YAML 1.1 scalars, nulls, nested maps and a key that YAML 1.1 reads as a boolean', () => {
+    const c: ChartContent = {
+      ...chart('2.1.0-rc.1'),
+      values: parseValues('a:\n  b:\n    c: 1\n    d: [1, 2]\n  e: null\nf: on\ng: 0755\nh: 1.50\n'),
+      files: [file('ci/prod-values.yaml', 'a:\n  b:\n    d: [3]\n  e:\n    x: 1\nf: null\nk: 1e3\n')],
+    };
+    const b = fluxBuild(c, { valuesFiles: ['./values.yaml', 'ci/prod-values.yaml'], versionMetadata: '17' });
+    assert.deepEqual(b.values, { a: { b: { c: 1, d: [3] }, e: { x: 1 } }, f: null, g: 493, h: 1.5, k: 1000 });
+    assert.equal(b.metadata['version'], '2.1.0-rc.1+17');
+    const d: ChartContent = { ...chart('0.3.0'), values: { x: 1 }, files: [file('values-prod.yaml', 'y: {z: [a, b]}\n'), file('values-eu.yaml', 'y: {w: 2}\nx: 9\n')] };
+    assert.deepEqual(fluxBuild(d, { valuesFiles: ['values-prod.yaml', 'values.yaml', 'values-eu.yaml'], versionMetadata: '1' }).values, { true: { w: 2, z: ['a', 'b'] }, x: 9 });
   });
 
   it('a missing values file fails the build unless ignoreMissingValuesFiles', () => {
