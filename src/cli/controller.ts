@@ -23,7 +23,8 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --verify=true|false            download tarballs and compare content (default true)
   --flux=true|false              read HelmRelease/HelmChart of Flux-managed releases (default true;
                                  works without Flux installed)
-  --discover-flux-sources=true|false   ChartRepositories from Flux HelmRepository/OCIRepository (default true)
+  --discover-flux-sources=true|false   ChartRepositories from Flux HelmRepository/OCIRepository (default true;
+                                 needs --flux and --watch-chart-repositories)
   --argocd=true|false            ChartOrigins for Argo CD Applications with Helm sources (default true;
                                  works without Argo CD installed)
   --gitops-interval 60s          how often Flux sources and Argo CD Applications are listed
