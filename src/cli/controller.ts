@@ -25,6 +25,13 @@ export const CONTROLLER_USAGE = `Usage: chartorigin controller [flags]
   --config repos.yaml            repositories in addition to ChartRepository objects
   --watch-chart-repositories=true|false   (default true; false when the CRD is not installed)
   --verify=true|false            download tarballs and compare content (default true)
+  --flux=true|false              read HelmRelease/HelmChart of Flux-managed releases (default true;
+                                 works without Flux installed)
+  --discover-flux-sources=true|false   ChartRepositories from Flux HelmRepository/OCIRepository (default true;
+                                 needs --flux and --watch-chart-repositories)
+  --argocd=true|false            ChartOrigins for Argo CD Applications with Helm sources (default true;
+                                 works without Argo CD installed; served by shard 0 when sharded)
+  --gitops-interval 60s          how often Flux sources and Argo CD Applications are listed
   --concurrency auto|N           releases analysed at once: auto (default) sizes it from the answer
                                  times (1..64, starting at 4); N fixes it
   --upstream-stale-after 8760h   status.upstreamStale when a chart's newest version is older (default one year)
@@ -66,6 +73,10 @@ export async function runController(argv: string[]): Promise<number> {
       config: { type: 'string' },
       'watch-chart-repositories': { type: 'string' },
       verify: { type: 'string' },
+      flux: { type: 'string' },
+      'discover-flux-sources': { type: 'string' },
+      argocd: { type: 'string' },
+      'gitops-interval': { type: 'string', default: '60s' },
       concurrency: { type: 'string', default: 'auto' },
       'upstream-stale-after': { type: 'string', default: '8760h' },
       kubeconfig: { type: 'string' },
@@ -99,6 +110,8 @@ export async function runController(argv: string[]): Promise<number> {
   // One Lease per shard: the replicas of a shard stand in for each other, never for another shard.
   // Unsharded keeps the plain name, so turning sharding on or off is visible as a different Lease.
   const leaseName = shard.count > 1 ? `${values['leader-election-id']}-shard-${shard.index}` : values['leader-election-id'];
+  const gitopsSeconds = parseDuration(values['gitops-interval']);
+  if (!gitopsSeconds) throw new Error('--gitops-interval must be a duration such as 60s');
 
   const metrics = new ChartOriginMetrics();
   metrics.setShard(shard.index, shard.count);
@@ -140,6 +153,10 @@ export async function runController(argv: string[]): Promise<number> {
         upstreamStaleAfterSeconds,
         metrics,
         logger: root,
+        flux: boolFlag(values.flux, 'flux', true),
+        discoverFluxSources: boolFlag(values['discover-flux-sources'], 'discover-flux-sources', true),
+        argocd: boolFlag(values.argocd, 'argocd', true),
+        gitopsIntervalMs: gitopsSeconds * 1000,
         published: writeBack === 'none' ? undefined : (current, report) => writer.apply(current, report),
         shard,
       },

@@ -213,6 +213,7 @@ async function scan(argv: string[]): Promise<number> {
   const revision = async (record: ReleaseRecord, n: number): Promise<StoredValues | undefined> => {
     const [{ getObject }, { storedValuesOf }] = await Promise.all([import('../kube/core-objects.ts'), import('../decode/decode.ts')]);
     const { namespace, name, storage } = record.release;
+    if (storage === 'Application') return undefined;
     const o = await getObject(kc, storage, namespace, `sh.helm.release.v1.${name}.v${n}`);
     if (!o) return undefined;
     try {

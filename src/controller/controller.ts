@@ -14,6 +14,9 @@ import { WorkQueue } from '../kube/work-queue.ts';
 import { AdaptiveLimit } from '../kube/adaptive-limit.ts';
 import { revisionRef } from '../watch/current.ts';
 import { owns, type ShardSpec } from '../watch/shard.ts';
+import { runFluxDiscovery } from './flux-discovery.ts';
+import { runArgoCd } from './argocd.ts';
+import { readFluxHint } from '../sources/discovery/flux.ts';
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
@@ -34,6 +37,14 @@ export interface ControllerOptions {
   published?: ReconcilerOptions['published'];
   /** This replica's shard; undefined or count 1: every release. */
   shard?: ShardSpec | undefined;
+  /** Read HelmRelease/HelmChart objects of Flux-managed releases (values files of the Flux build). */
+  flux?: boolean | undefined;
+  /** Create ChartRepositories from Flux HelmRepository/OCIRepository objects (needs flux and watchChartRepositories). */
+  discoverFluxSources?: boolean | undefined;
+  /** ChartOrigins for Argo CD Applications with Helm sources. */
+  argocd?: boolean | undefined;
+  /** How often Flux sources and Argo CD Applications are listed (default 60 s). */
+  gitopsIntervalMs?: number | undefined;
 }
 
 export interface ControllerState {
@@ -71,6 +82,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     },
   });
   const sharded = o.shard !== undefined && o.shard.count > 1 ? o.shard : undefined;
+  const firstShard = !sharded || sharded.index === 0;
   const origins = new ChartOriginStore(o.kubeConfig, {
     specChanged: (namespace, name) => {
       const key = `${namespace}/${name}`;
@@ -87,18 +99,20 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     const ref = revisionRef({ metadata: m });
     return ref !== undefined && owns(sharded, ref.namespace, ref.release);
   };
+  const cache = new PublishedChartCache();
   const reconciler = new ReleaseReconciler({
     kubeConfig: o.kubeConfig,
     index,
     origins,
     repositories,
     metrics: o.metrics,
-    cache: new PublishedChartCache(),
+    cache,
     logger: parts.child({ component: 'reconciler' }),
     events: new EventRecorder(o.kubeConfig, parts.child({ component: 'events' })),
     verify: o.verify,
     upstreamStaleAfterSeconds: o.upstreamStaleAfterSeconds,
     published: o.published,
+    fluxHint: o.flux === false ? undefined : (owner) => readFluxHint(o.kubeConfig, owner),
   });
 
   const reflectors: MetadataReflector[] = [];
@@ -143,7 +157,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       kubeConfig: o.kubeConfig,
       path: chartOriginsPath(ns),
       full: true,
-      logger: log.child({ component: 'watch', resource: 'chartorigins' }),
+      logger: parts.child({ component: 'watch', resource: 'chartorigins' }),
       onWatchRestart: (reason) => o.metrics.countWatchRestart('chartorigins', reason),
       handler: {
         upsert: (m) => origins.observe(m.object),
@@ -219,6 +233,10 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     log.info({ namespaces: o.namespaces ?? 'all', storage: o.storage, concurrency: o.concurrency, shard: sharded ? `${sharded.index}/${sharded.count}` : 'all' }, 'controller starting');
     const tasks = [
       repositories.run(signal),
+      // Applications and Flux sources are not split between shards: shard 0 (or an unsharded replica) alone
+      // serves them, so no ChartOrigin or ChartRepository is written by two shards.
+      ...(o.argocd !== false && firstShard ? [runArgoCd({ kubeConfig: o.kubeConfig, origins, repositories, metrics: o.metrics, cache, logger: parts.child({ component: 'argocd' }), periodMs: o.gitopsIntervalMs, namespaces: o.namespaces }, signal)] : []),
+      ...(o.flux !== false && o.discoverFluxSources !== false && o.watchChartRepositories && firstShard ? [runFluxDiscovery(o.kubeConfig, parts.child({ component: 'flux-discovery' }), signal, o.gitopsIntervalMs)] : []),
       ...reflectors.map((r) => r.run(signal)),
       // Reconciles read ChartOrigins from memory: none starts before they have been listed once, or a
       // release would be analysed without its ChartOrigin's spec.

@@ -14,6 +14,7 @@ import { getObject } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { CurrentRevision, ReleaseIndex } from '../watch/release-index.ts';
 import { formatTime } from '../util/time.ts';
+import type { FluxHint } from '../chart/flux-build.ts';
 
 export interface RepositoryView {
   sources(): readonly ChartSource[];
@@ -39,6 +40,8 @@ export interface ReconcilerOptions {
   events?: { emit(target: { namespace: string; name: string; uid?: string | undefined }, notes: readonly EventNote[]): Promise<void> };
   /** Called after a report was published (write-back hooks in here). */
   published?: (current: CurrentRevision, report: OriginReport) => Promise<void>;
+  /** Reads what the HelmRelease of a Flux-managed release says about its chart build (undefined: unreadable). */
+  fluxHint?: (owner: { namespace: string; name: string }) => Promise<FluxHint | undefined>;
 }
 
 export type ReconcileResult = 'success' | 'deleted' | 'unchanged' | 'requeue';
@@ -109,7 +112,16 @@ export class ReleaseReconciler {
       return 'success';
     }
 
+    let flux: FluxHint | undefined;
+    if (record.flux && this.#o.fluxHint) {
+      try {
+        flux = await this.#o.fluxHint(record.flux);
+      } catch (err) {
+        logger.debug({ namespace, release: name, err: (err as Error).message }, 'HelmRelease not readable; Flux values files are inferred from the chart');
+      }
+    }
     const { report, failures } = await analyzeRelease(record, {
+      flux,
       sources: this.#o.repositories.sources(),
       spec: existing.spec,
       cache: this.#o.cache,

@@ -7,6 +7,7 @@ import type { ReleaseStorage } from '../model/report.ts';
 import { bool, isObject, scalarString, str, type JsonObject } from '../util/guards.ts';
 import type { ReleaseRecord, StoredReleaseObject, StoredValues } from '../model/release.ts';
 import { formatTime } from '../util/time.ts';
+import { fluxOwnerOf } from './flux-owner.ts';
 
 export const RELEASE_DECODE_REASONS = ['missing_data', 'too_large', 'not_base64', 'corrupt_gzip', 'truncated', 'invalid_json', 'invalid_shape'] as const;
 export type ReleaseDecodeReason = (typeof RELEASE_DECODE_REASONS)[number];
@@ -120,6 +121,11 @@ function time(v: unknown): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : formatTime(d, 'millis');
 }
 
+function flux(manifest: string | undefined): Pick<ReleaseRecord, 'flux'> {
+  const owner = fluxOwnerOf(manifest);
+  return owner ? { flux: owner } : {};
+}
+
 function parseDoc(json: Buffer | string, object: string): JsonObject {
   let doc: unknown;
   try {
@@ -199,6 +205,7 @@ export function releaseFromJson(json: Buffer | string, object: string, storage: 
     ...(helmMajor ? { helmMajor } : {}),
     ...(claim ? { claim } : {}),
     ...(rollbackTo && rollbackTo < revision ? { rollbackTo } : {}),
+    ...flux(str(doc['manifest'])),
   };
   attachProofInputs(record, { conditionValues: conditionValues(doc['config']) });
   return record;

@@ -18,6 +18,12 @@ export interface ReleaseRecord {
   rollbackTo?: number | undefined;
   /** A source claim written by Helm itself (chart.metadata.repoURL or annotation meta.helm.sh/release-source). */
   claim?: { field: 'chart.metadata.repoURL' | 'meta.helm.sh/release-source'; value: string } | undefined;
+  /**
+   * The Flux HelmRelease that installed this release, from the origin labels helm-controller's
+   * post-renderer puts on every object it renders (`helm.toolkit.fluxcd.io/name`, `/namespace`);
+   * helm-controller puts no label on the release Secret itself.
+   */
+  flux?: { namespace: string; name: string } | undefined;
 }
 
 /** A release's stored values, read only for --reuse-values proofs and dropped right after. */

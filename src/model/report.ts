@@ -9,6 +9,8 @@ import type { Referrer } from './repository.ts';
 export type MatchKind = 'Verified' | 'Unverified' | 'Mismatch' | 'Ambiguous' | 'NotFound' | 'Unreachable';
 export type UpgradeKind = 'None' | 'Patch' | 'Minor' | 'Major';
 export type ReleaseStorage = 'Secret' | 'ConfigMap';
+/** Who installs the chart (product.md Additions): a person or CI with helm, Flux's helm-controller, or Argo CD. */
+export type ManagedBy = 'Helm' | 'Flux' | 'ArgoCD';
 
 export interface ReleaseStatus {
   name: string;
@@ -17,7 +19,8 @@ export interface ReleaseStatus {
   status: string;
   firstDeployed?: string | undefined;
   lastDeployed?: string | undefined;
-  storage: ReleaseStorage;
+  /** Application: the chart is declared by an Argo CD Application, and there is no Helm release. */
+  storage: ReleaseStorage | 'Application';
 }
 
 export interface ChartStatus {
@@ -124,6 +127,7 @@ export interface Condition {
 
 export interface OriginReport {
   release: ReleaseStatus;
+  managedBy?: ManagedBy | undefined;
   chart: ChartStatus;
   origin: OriginStatus;
   latest?: LatestStatus | undefined;

@@ -10,6 +10,8 @@ import { GROUP, VERSION } from '../model/api.ts';
 
 export { GROUP, VERSION };
 const API_VERSION = `${GROUP}/${VERSION}`;
+/** On ChartOrigins of charts a GitOps tool declares (value `argocd`): they have no Helm release to follow. */
+export const DECLARED_BY_LABEL = 'chartorigin.io/declared-by';
 const APPLY = { 'Content-Type': 'application/apply-patch+yaml' };
 
 export interface ExistingOrigin {
@@ -39,6 +41,8 @@ interface CachedOrigin extends ExistingOrigin {
   managed: boolean;
   /** The owning shard's index from the `chartorigin.io/shard` label; undefined when unsharded. */
   shard: string | undefined;
+  /** `chartorigin.io/declared-by` (e.g. argocd): a chart a GitOps tool declares, with no Helm release. */
+  declaredBy: string | undefined;
 }
 
 /** What the controller writes into ChartOrigin.status: the report minus fields that only feed metrics. */
@@ -106,6 +110,7 @@ function parseOrigin(o: unknown): ({ namespace: string; name: string } & CachedO
     generation: typeof m['generation'] === 'number' ? m['generation'] : 0,
     managed: labels[MANAGED_BY] === 'chartorigin',
     shard: str(labels[SHARD_LABEL]),
+    declaredBy: str(labels[DECLARED_BY_LABEL]),
     spec: parseSpec(o['spec']),
     conditions: status?.conditions ?? [],
     published: publishedOf(status),
@@ -181,19 +186,25 @@ export class ChartOriginStore {
     this.#cache.delete(`${namespace}/${name}`);
   }
 
-  /** Every ChartOrigin this controller created (its label), as the informer last saw them, with its shard label. */
+  /**
+   * Every ChartOrigin this controller created for a Helm release (its label), as the informer last saw
+   * them, with its shard label. Those of charts a GitOps tool declares have no release and are left out.
+   */
   managed(): { key: string; namespace: string; name: string; shard: string | undefined }[] {
     const out: { key: string; namespace: string; name: string; shard: string | undefined }[] = [];
     for (const [key, o] of this.#cache) {
-      if (!o.managed) continue;
+      if (!o.managed || o.declaredBy !== undefined) continue;
       const slash = key.indexOf('/');
       out.push({ key, namespace: key.slice(0, slash), name: key.slice(slash + 1), shard: o.shard });
     }
     return out;
   }
 
-  /** Creates the object (metadata only), or finds it when it exists, and returns it as the API server holds it. */
-  async create(namespace: string, name: string): Promise<ExistingOrigin> {
+  /**
+   * Creates the object (metadata only; `labels` added to the controller's own), or finds it when it exists,
+   * and returns it as the API server holds it.
+   */
+  async create(namespace: string, name: string, labels: Record<string, string> = {}): Promise<ExistingOrigin> {
     const o = await kubeRequest<unknown>(this.#kc, {
       method: 'PATCH',
       path: path(namespace, name),
@@ -202,7 +213,7 @@ export class ChartOriginStore {
       body: JSON.stringify({
         apiVersion: API_VERSION,
         kind: 'ChartOrigin',
-        metadata: { name, namespace, labels: { [MANAGED_BY]: 'chartorigin', ...(this.#shard === undefined ? {} : { [SHARD_LABEL]: this.#shard }) } },
+        metadata: { name, namespace, labels: { [MANAGED_BY]: 'chartorigin', ...(this.#shard === undefined ? {} : { [SHARD_LABEL]: this.#shard }), ...labels } },
       }),
     });
     this.#remember(o);
@@ -218,6 +229,27 @@ export class ChartOriginStore {
       body: JSON.stringify({ apiVersion: API_VERSION, kind: 'ChartOrigin', metadata: { name, namespace }, status: JSON.parse(JSON.stringify({ ...status, conditions: status.conditions.map(plainCondition) })) as unknown }),
     });
     this.#remember(o);
+  }
+
+  /**
+   * `namespace/name` of every ChartOrigin this controller manages in `namespace` (all namespaces when
+   * undefined) for Helm releases; with `declaredBy`, those of charts a GitOps tool declares instead.
+   */
+  async listKeys(namespace?: string, declaredBy?: string): Promise<string[]> {
+    const base = namespace === undefined ? `/apis/${GROUP}/${VERSION}/chartorigins` : path(namespace);
+    const keys: string[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await kubeRequest<{ metadata?: { continue?: string }; items?: { metadata?: { name?: string; namespace?: string } }[] }>(this.#kc, {
+        path: base,
+        query: { labelSelector: `app.kubernetes.io/managed-by=chartorigin,${DECLARED_BY_LABEL}${declaredBy ? `=${declaredBy}` : '!=argocd'}`, limit: 500, continue: cont },
+      });
+      for (const item of page.items ?? []) {
+        if (item.metadata?.name && item.metadata.namespace) keys.push(`${item.metadata.namespace}/${item.metadata.name}`);
+      }
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return keys;
   }
 
   async delete(namespace: string, name: string): Promise<boolean> {

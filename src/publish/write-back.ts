@@ -36,6 +36,8 @@ export class WriteBack {
   readonly #mode: WriteBackMode;
   readonly #kc: KubeConfig;
   readonly #log: Logger;
+  /** Releases already logged as GitOps-managed (once per release, not once per reconcile). */
+  readonly #refused = new Set<string>();
 
   constructor(kc: KubeConfig, mode: WriteBackMode, logger: Logger) {
     this.#mode = mode;
@@ -45,6 +47,17 @@ export class WriteBack {
 
   async apply(current: CurrentRevision, report: OriginReport): Promise<void> {
     if (this.#mode === 'none' || report.origin.match !== 'Verified') return;
+    if (report.managedBy === 'Flux' || report.managedBy === 'ArgoCD') {
+      // helm-controller identifies its release by a digest of the observed release (chart metadata
+      // included) kept in HelmRelease .status.history: any write here makes Flux see a drifted release and
+      // upgrade it. Argo CD owns the desired state the same way. So never, whatever --write-back says.
+      const key = `${current.namespace}/${current.release}`;
+      if (!this.#refused.has(key)) {
+        this.#refused.add(key);
+        this.#log.info({ namespace: current.namespace, release: current.release, managedBy: report.managedBy }, `release is managed by ${report.managedBy}; write-back skipped`);
+      }
+      return;
+    }
     const { repoURL, tarballDigest } = report.origin;
     if (!repoURL || !tarballDigest) return;
     const { namespace, objectName: name } = current;

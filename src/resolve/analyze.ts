@@ -1,4 +1,6 @@
 import type { ChartTransformation } from './proof.ts';
+import { fluxTransformation } from './flux-proof.ts';
+import type { FluxHint } from '../chart/flux-build.ts';
 import { failureOf, gatherCandidates, wantsSignature, type RepositoryFailure } from './candidates.ts';
 import { discardProofInputs } from '../decode/proof-inputs.ts';
 import { redactUrl } from '../sources/url.ts';
@@ -33,8 +35,10 @@ export interface AnalyzeOptions {
   signal?: AbortSignal | undefined;
   /** `upstreamStale` when the chart's newest published version is older than this (default one year, 8760h). */
   upstreamStaleAfterSeconds?: number | undefined;
-  /** Legitimate rewrites of published charts made before Helm sees them (e.g. Flux's chart build). */
+  /** Legitimate rewrites of published charts made before Helm sees them, besides Flux's (added for Flux releases). */
   transformations?: readonly ChartTransformation[] | undefined;
+  /** What the release's HelmRelease/HelmChart say about the Flux build, when they are readable. */
+  flux?: FluxHint | undefined;
   /**
    * Another stored revision of the same release (values and config for the --reuse-values proof), read
    * only when the values differ from a fresh install's; undefined when that revision is not stored.
@@ -166,7 +170,9 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   const pinned = options.spec?.repository;
   const sources = pinned ? options.sources.filter((s) => s.config.name === pinned) : options.sources;
 
-  const { listings, evidence, entries, publishedBy } = await gatherCandidates(record, sources, lookup, options, failures);
+  // A release helm-controller installed may be Flux's build of the published chart, not the chart itself.
+  const transformations = record.flux ? [...(options.transformations ?? []), fluxTransformation(options.flux)] : options.transformations;
+  const { listings, evidence, entries, publishedBy } = await gatherCandidates(record, sources, lookup, { ...options, transformations }, failures);
 
   // The user values' booleans were needed by the proofs only.
   discardProofInputs(record);
@@ -226,6 +232,7 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
 
   const report: OriginReport = {
     release: record.release,
+    managedBy: record.flux ? 'Flux' : 'Helm',
     chart: { ...chart },
     origin,
     lastChecked: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),

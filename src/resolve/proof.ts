@@ -17,12 +17,12 @@ import { proofInputsOf } from '../decode/proof-inputs.ts';
 
 /**
  * A legitimate rewrite of the published chart made before Helm sees it (e.g. Flux's chart build merging
- * values files and suffixing the version). `name` goes into origin.message when the proof used it.
- * Returns undefined when it cannot apply to this release. Must not modify its input.
+ * values files and suffixing the version). A variant's `name` goes into origin.message when the proof used
+ * it; none when it cannot apply to this release. Must not modify its input.
  */
 export interface ChartTransformation {
-  name: string;
-  apply(published: HelmChart, installed: ReleaseRecord): HelmChart | undefined;
+  /** Every chart this rewrite could have made of `published` for this release, each named for origin.message. */
+  variants(published: HelmChart, installed: ReleaseRecord, candidate: { manifestDigest?: string | undefined }): { name: string; tree: HelmChart }[];
 }
 
 /** The published side of one candidate: content digests and, for processing, the chart tree. */
@@ -30,6 +30,8 @@ export interface PublishedForProof {
   fingerprint: ChartFingerprint;
   /** treeJson of the chart with its subcharts. */
   tree: string;
+  /** OCI: the manifest digest the chart was pulled by (Flux suffixes versions with its first 12 hex). */
+  manifestDigest?: string | undefined;
 }
 
 export interface ProofContext {
@@ -91,10 +93,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   const condition: Table = proofInputsOf(record)?.conditionValues ?? newTable();
   const tree = chartFromJson(published.tree);
   const variants: Variant[] = [{ tree }];
-  for (const t of ctx.transformations ?? []) {
-    const out = t.apply(chartFromJson(published.tree), record);
-    if (out) variants.push({ name: t.name, tree: out });
-  }
+  for (const t of ctx.transformations ?? []) variants.push(...t.variants(chartFromJson(published.tree), record, { manifestDigest: published.manifestDigest }));
   const behaviours = behavioursFor(record);
   const requirements = tree.metadata['apiVersion'] === 'v1' && Array.isArray(tree.metadata.dependencies);
 

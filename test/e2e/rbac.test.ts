@@ -8,6 +8,7 @@ import { eventually, installCrds, startControllerProcess, type ControllerProcess
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helmInstall } from '../harness/helm.ts';
 import { REPO_ROOT, toolPath } from '../harness/tools.ts';
+import { installGitOpsCrds } from '../harness/gitops.ts';
 
 interface K8sObject {
   apiVersion: string;
@@ -93,6 +94,30 @@ describe('least privilege, with the chart’s own RBAC and a ServiceAccount toke
     const { sa } = await installRbac('cowb', ns, ['controller.writeBack=annotations']);
     const kc = await serviceAccountKubeconfig(cluster, ns, sa, { create: false });
     assert.equal(await can(kc, 'update', 'secrets', 'default'), true);
+  });
+
+  it('GitOps kinds: read-only access to Flux and Argo CD objects only while the features are on', async () => {
+    // kubectl resolves a resource name through discovery; the controller itself never needs the CRDs (the
+    // first case above ran it with every GitOps feature on and none of them installed).
+    await installGitOpsCrds(cluster);
+    const on = uniqueNamespace('co-gitops');
+    const { sa, args } = await installRbac('cogo', on, []);
+    assert.ok(args.includes('--flux=true') && args.includes('--discover-flux-sources=true') && args.includes('--argocd=true'));
+    const kc = await serviceAccountKubeconfig(cluster, on, sa, { create: false });
+    for (const r of ['helmreleases.helm.toolkit.fluxcd.io', 'helmcharts.source.toolkit.fluxcd.io', 'helmrepositories.source.toolkit.fluxcd.io', 'ocirepositories.source.toolkit.fluxcd.io', 'applications.argoproj.io']) {
+      assert.equal(await can(kc, 'list', r), true, `list ${r}`);
+      assert.equal(await can(kc, 'watch', r), true, `watch ${r}`);
+      for (const v of ['create', 'update', 'patch', 'delete']) assert.equal(await can(kc, v, r), false, `${v} ${r}: read-only`);
+    }
+    assert.equal(await can(kc, 'create', 'chartrepositories.chartorigin.io'), true, 'discovery creates ChartRepositories');
+    const off = uniqueNamespace('co-nogitops');
+    const offRbac = await installRbac('conogo', off, ['flux.enabled=false', 'argocd.enabled=false']);
+    assert.ok(offRbac.args.includes('--flux=false') && offRbac.args.includes('--discover-flux-sources=false') && offRbac.args.includes('--argocd=false'));
+    const kcOff = await serviceAccountKubeconfig(cluster, off, offRbac.sa, { create: false });
+    for (const r of ['helmreleases.helm.toolkit.fluxcd.io', 'helmrepositories.source.toolkit.fluxcd.io', 'ocirepositories.source.toolkit.fluxcd.io', 'applications.argoproj.io']) {
+      assert.equal(await can(kcOff, 'list', r), false, `no list ${r} when off`);
+    }
+    assert.equal(await can(kcOff, 'create', 'chartrepositories.chartorigin.io'), false, 'no ChartRepository writes without discovery');
   });
 
   it('namespaced mode: no access outside the listed namespaces', async () => {

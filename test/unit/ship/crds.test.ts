@@ -100,7 +100,8 @@ describe('ChartOrigin CRD', () => {
 
   test('status has exactly the fields of product.md', () => {
     const status = at(originSchema, 'status');
-    assert.deepEqual(Object.keys(status.properties ?? {}).sort(), ['chart', 'conditions', 'lastChecked', 'latest', 'observedGeneration', 'origin', 'release', 'sameMajor', 'upgrade', 'versionsBehind', 'upstreamStale'].sort());
+    assert.deepEqual(Object.keys(status.properties ?? {}).sort(), ['chart', 'conditions', 'lastChecked', 'latest', 'managedBy', 'observedGeneration', 'origin', 'release', 'sameMajor', 'upgrade', 'versionsBehind', 'upstreamStale'].sort());
+    assert.deepEqual(at(status, 'managedBy').enum, ['Helm', 'Flux', 'ArgoCD']);
     assert.deepEqual(Object.keys(at(status, 'release').properties ?? {}), ['name', 'namespace', 'revision', 'status', 'firstDeployed', 'lastDeployed', 'storage']);
     assert.deepEqual(Object.keys(at(status, 'chart').properties ?? {}), ['name', 'version', 'appVersion', 'deprecated', 'deprecationMessage']);
     assert.deepEqual(Object.keys(at(status, 'origin').properties ?? {}), ['repoURL', 'tarballDigest', 'manifestDigest', 'repository', 'match', 'candidates', 'message', 'signature', 'referrers', 'referrersMessage', 'claim']);
@@ -113,7 +114,7 @@ describe('ChartOrigin CRD', () => {
     assert.deepEqual(Object.keys(at(status, 'sameMajor').properties ?? {}), ['version']);
     assert.deepEqual(at(status, 'origin.match').enum, ['Verified', 'Unverified', 'Mismatch', 'Ambiguous', 'NotFound', 'Unreachable']);
     assert.deepEqual(at(status, 'upgrade').enum, ['None', 'Patch', 'Minor', 'Major']);
-    assert.deepEqual(at(status, 'release.storage').enum, ['Secret', 'ConfigMap']);
+    assert.deepEqual(at(status, 'release.storage').enum, ['Secret', 'ConfigMap', 'Application']);
     assert.deepEqual(at(status, 'conditions.[]').required, ['type', 'status']);
   });
 
@@ -128,6 +129,7 @@ describe('ChartOrigin CRD', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const status: Required<PublishedStatus> = {
       release: { name: 'web', namespace: 'apps', revision: 3, status: 'deployed', firstDeployed: t, lastDeployed: t, storage: 'Secret' },
+      managedBy: 'Flux',
       chart: { name: 'podinfo', version: '6.5.0', appVersion: '6.5.0', deprecated: true, deprecationMessage: 'chart podinfo is deprecated upstream' },
       origin: { repoURL: 'oci://ghcr.io/stefanprodan/charts/podinfo', tarballDigest: digest, manifestDigest: digest, repository: 'podinfo', match: 'Verified', candidates: [{ repository: 'a', repoURL: 'https://a', tarballDigest: digest }], message: 'm', claim: { field: 'chart.metadata.repoURL', repoURL: 'https://a', agrees: false } },
       latest: { version: '6.7.0', appVersion: '6.7.0', created: t, deprecated: false, changes: [{ kind: 'fixed', description: 'd', links: [{ name: 'PR', url: 'https://example.com/pr/1' }] }], securityUpdates: true, home: 'https://example.com' },
@@ -158,10 +160,10 @@ describe('ChartRepository CRD', () => {
     assert.deepEqual(repo.spec.versions[0]?.subresources, { status: {} });
   });
 
-  test('printer columns: URL, READY, CHARTS, LAST FETCHED, AGE', () => {
+  test('printer columns: URL, SOURCE, READY, CHARTS, LAST FETCHED, AGE', () => {
     const cols = repo.spec.versions[0]?.additionalPrinterColumns ?? [];
-    assert.deepEqual(cols.map((c) => c.name.toUpperCase()), ['URL', 'READY', 'CHARTS', 'LAST FETCHED', 'AGE']);
-    assert.deepEqual(cols.map((c) => c.jsonPath), ['.spec.url', '.status.conditions[?(@.type=="Ready")].status', '.status.charts', '.status.lastFetched', '.metadata.creationTimestamp']);
+    assert.deepEqual(cols.map((c) => c.name.toUpperCase()), ['URL', 'SOURCE', 'READY', 'CHARTS', 'LAST FETCHED', 'AGE']);
+    assert.deepEqual(cols.map((c) => c.jsonPath), ['.spec.url', '.status.source.kind', '.status.conditions[?(@.type=="Ready")].status', '.status.charts', '.status.lastFetched', '.metadata.creationTimestamp']);
   });
 
   test('spec fields, defaults and required url', () => {
@@ -179,7 +181,7 @@ describe('ChartRepository CRD', () => {
     assert.deepEqual(at(spec, 'keyless').required, ['matchOIDCIdentity']);
     assert.deepEqual(Object.keys(at(spec, 'keyless.matchOIDCIdentity.[]').properties ?? {}), ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp']);
     assert.deepEqual(Object.keys(at(spec, 'keyless.trustedRootSecretRef').properties ?? {}), ['name', 'namespace', 'key']);
-    assert.deepEqual(Object.keys(at(repoSchema, 'status').properties ?? {}), ['conditions', 'charts', 'lastFetched', 'observedGeneration']);
+    assert.deepEqual(Object.keys(at(repoSchema, 'status').properties ?? {}), ['conditions', 'charts', 'lastFetched', 'observedGeneration', 'source']);
   });
 
   test('the url and interval patterns accept exactly what the controller accepts', () => {

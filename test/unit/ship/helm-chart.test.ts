@@ -149,7 +149,7 @@ describe('helm template: default', () => {
     for (const res of ['secrets', 'configmaps']) assert.deepEqual([...verbs(cr, '', res)].sort(), ['get', 'list', 'watch'], `${res}: read only without write-back`);
     assert.deepEqual([...verbs(cr, 'chartorigin.io', 'chartorigins')].sort(), ['create', 'delete', 'get', 'list', 'patch', 'watch']);
     assert.deepEqual([...verbs(cr, 'chartorigin.io', 'chartorigins/status')].sort(), ['get', 'patch', 'update']);
-    assert.deepEqual([...verbs(cr, 'chartorigin.io', 'chartrepositories')].sort(), ['get', 'list', 'watch'], 'ChartRepositories are never written');
+    assert.deepEqual([...verbs(cr, 'chartorigin.io', 'chartrepositories')].sort(), ['create', 'delete', 'get', 'list', 'patch', 'watch'], 'ChartRepositories are written only to keep those discovered from Flux');
     assert.deepEqual([...verbs(cr, 'chartorigin.io', 'chartrepositories/status')].sort(), ['get', 'patch', 'update']);
     assert.deepEqual([...verbs(cr, '', 'events')].sort(), ['create', 'patch']);
     const lease = rulesOf(only(objs, 'Role', 'chartorigin-leader-election'));
@@ -169,7 +169,7 @@ describe('helm template: default', () => {
         for (const r of rulesOf(role)) {
           for (const f of [r.apiGroups ?? [], r.resources ?? [], r.verbs]) assert.ok(!f.includes('*'), `${role.kind} ${role.metadata.name}: no *`);
           for (const v of ['escalate', 'bind', 'impersonate', 'deletecollection']) assert.ok(!r.verbs.includes(v), `${role.kind} ${role.metadata.name}: no ${v}`);
-          for (const res of r.resources ?? []) assert.ok(['secrets', 'configmaps', 'events', 'leases', 'chartorigins', 'chartorigins/status', 'chartrepositories', 'chartrepositories/status'].includes(res), `${res} is a resource the controller uses`);
+          for (const res of r.resources ?? []) assert.ok(['secrets', 'configmaps', 'events', 'leases', 'chartorigins', 'chartorigins/status', 'chartrepositories', 'chartrepositories/status', 'helmreleases', 'helmcharts', 'helmrepositories', 'ocirepositories', 'applications'].includes(res), `${res} is a resource the controller uses`);
         }
       }
     }
@@ -212,7 +212,7 @@ describe('helm template: RBAC follows write-back, storage and namespaced mode', 
     const clusterRoles = objs.filter((o) => o.kind === 'ClusterRole');
     assert.equal(clusterRoles.length, 1);
     const cr = rulesOf(clusterRoles[0] as KubeObject);
-    assert.deepEqual(cr.flatMap((r) => r.resources ?? []).sort(), ['chartrepositories', 'chartrepositories/status']);
+    assert.deepEqual([...new Set(cr.flatMap((r) => r.resources ?? []))].sort(), ['applications', 'chartrepositories', 'chartrepositories/status', 'helmcharts', 'helmreleases', 'helmrepositories', 'ocirepositories']);
     for (const ns of ['team-a', 'team-b']) {
       const role = objs.find((o) => o.kind === 'Role' && o.metadata.namespace === ns);
       assert.ok(role, `a Role in ${ns}`);
@@ -225,6 +225,33 @@ describe('helm template: RBAC follows write-back, storage and namespaced mode', 
     }
     assert.ok(!objs.some((o) => o.kind === 'Role' && o.metadata.namespace === RELEASE_NAMESPACE && verbs(rulesOf(o), '', 'secrets').has('list')), 'no list on Secrets in the release namespace unless it is watched');
     assert.ok((podSpec(objs).containers[0] as Container).args.includes('--namespaces=team-a,team-b'));
+  });
+
+  test('flux.enabled grants read-only access to Flux kinds, flux.discoverSources writes ChartRepositories; both off grant nothing', () => {
+    const fluxRules = (objs: KubeObject[]) => rulesOf(only(objs, 'ClusterRole')).filter((r) => (r.apiGroups ?? []).some((g) => g.endsWith('.toolkit.fluxcd.io')));
+    const on = render([]);
+    assert.deepEqual(fluxRules(on).map((r) => [r.apiGroups, r.resources, r.verbs]), [
+      [['helm.toolkit.fluxcd.io'], ['helmreleases'], ['get', 'list', 'watch']],
+      [['source.toolkit.fluxcd.io'], ['helmcharts', 'helmrepositories', 'ocirepositories'], ['get', 'list', 'watch']],
+    ]);
+    const args = (podSpec(on).containers[0] as Container).args;
+    assert.ok(args.includes('--flux=true') && args.includes('--discover-flux-sources=true'));
+    const noDiscovery = render(['--set', 'flux.discoverSources=false']);
+    assert.deepEqual([...verbs(rulesOf(only(noDiscovery, 'ClusterRole')), 'chartorigin.io', 'chartrepositories')].sort(), ['get', 'list', 'watch']);
+    assert.ok((podSpec(noDiscovery).containers[0] as Container).args.includes('--discover-flux-sources=false'));
+    const off = render(['--set', 'flux.enabled=false']);
+    assert.deepEqual(fluxRules(off), []);
+    assert.deepEqual([...verbs(rulesOf(only(off, 'ClusterRole')), 'chartorigin.io', 'chartrepositories')].sort(), ['get', 'list', 'watch']);
+    assert.ok((podSpec(off).containers[0] as Container).args.includes('--flux=false'));
+    assert.ok((podSpec(off).containers[0] as Container).args.includes('--discover-flux-sources=false'));
+  });
+
+  test('argocd.enabled grants read-only access to Applications; off grants nothing', () => {
+    const argoRules = (objs: KubeObject[]) => rulesOf(only(objs, 'ClusterRole')).filter((r) => (r.apiGroups ?? []).includes('argoproj.io'));
+    assert.deepEqual(argoRules(render([])).map((r) => [r.resources, r.verbs]), [[['applications'], ['get', 'list', 'watch']]]);
+    const off = render(['--set', 'argocd.enabled=false']);
+    assert.deepEqual(argoRules(off), []);
+    assert.ok((podSpec(off).containers[0] as Container).args.includes('--argocd=false'));
   });
 
   test('leader election off: no Lease Role and --leader-elect=false', () => {

@@ -1,0 +1,140 @@
+import type { Logger } from 'pino';
+import type { KubeConfig } from '../kube/kubeconfig.ts';
+import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
+import { sleep } from '../util/sleep.ts';
+import type { ChartSource } from '../model/repository.ts';
+import type { ChartOriginMetrics } from '../publish/metrics.ts';
+import { DECLARED_BY_LABEL, statusOf, type ChartOriginStore } from '../publish/chart-origins.ts';
+import { carryTransitionTimes } from '../publish/status-policy.ts';
+import { analyzeDeclared } from '../resolve/declared.ts';
+import type { PublishedChartCache } from '../resolve/chart-cache.ts';
+import { ARGOCD_GROUP, helmSourcesOf, isManifestDigest, type DeclaredHelmSource } from '../sources/discovery/argocd.ts';
+import { createChartSource } from '../sources/source.ts';
+import { redactUrl } from '../sources/url.ts';
+import { isObject } from '../util/guards.ts';
+import type { RepositoryView } from './reconciler.ts';
+
+export interface ArgoCdOptions {
+  kubeConfig: KubeConfig;
+  origins: ChartOriginStore;
+  repositories: RepositoryView;
+  metrics: ChartOriginMetrics;
+  cache: PublishedChartCache;
+  logger: Logger;
+  /** Namespaced mode: only Applications (and their ChartOrigins) in these namespaces. */
+  namespaces?: readonly string[] | undefined;
+  /** Applications change status every few minutes (reconciledAt); listing them once a minute is enough. */
+  periodMs?: number;
+  now?: () => Date;
+}
+
+const normalize = (u: string): string => u.replace(/\/+$/, '');
+
+/**
+ * ChartOrigins for Argo CD Applications with Helm sources: same namespace and name as the Application
+ * (`<app>-<index>` for a further Helm source of a multi-source app), labelled
+ * chartorigin.io/declared-by=argocd so the Helm-release side never takes them for orphans. The chart is
+ * looked up in the configured ChartRepository with the declared URL, else anonymously at that URL (Argo
+ * CD's repository credentials are not read). Applications are listed, not watched: when the CRD is not
+ * installed (404) or listing is forbidden (403) there is simply nothing to do.
+ */
+export async function runArgoCd(o: ArgoCdOptions, signal: AbortSignal): Promise<void> {
+  const adhoc = new Map<string, ChartSource>();
+  const memo = new Map<string, string>();
+  let said404 = false;
+  while (!signal.aborted) {
+    try {
+      const apps = await listApplications(o.kubeConfig, o.namespaces);
+      if (apps === undefined) {
+        if (!said404) o.logger.info('Argo CD Applications not readable (CRD not installed or not allowed); checking again later');
+        said404 = true;
+      } else {
+        said404 = false;
+        await syncApplications(o, apps, adhoc, memo, signal);
+      }
+    } catch (err) {
+      o.logger.warn({ err: (err as Error).message }, 'Argo CD Applications: sync failed; will retry');
+    }
+    await sleep(o.periodMs ?? 60_000, signal);
+  }
+  for (const s of adhoc.values()) await s.close();
+}
+
+async function listApplications(kc: KubeConfig, namespaces: readonly string[] | undefined): Promise<unknown[] | undefined> {
+  try {
+    const items: unknown[] = [];
+    const paths = namespaces?.length ? namespaces.map((ns) => `/apis/${ARGOCD_GROUP}/v1alpha1/namespaces/${encodeURIComponent(ns)}/applications`) : [`/apis/${ARGOCD_GROUP}/v1alpha1/applications`];
+    for (const path of paths) {
+      let cont: string | undefined;
+      do {
+        const page = await kubeRequest<{ metadata?: { continue?: string }; items?: unknown[] }>(kc, { path, query: { limit: 500, continue: cont } });
+        items.push(...(page.items ?? []));
+        cont = page.metadata?.continue || undefined;
+      } while (cont);
+    }
+    return items;
+  } catch (err) {
+    if (err instanceof KubeApiError && (err.status === 404 || err.status === 403)) return undefined;
+    throw err;
+  }
+}
+
+function sourceFor(d: DeclaredHelmSource, configured: readonly ChartSource[], adhoc: Map<string, ChartSource>): ChartSource {
+  const found = configured.find((s) => normalize(s.config.url) === normalize(d.repositoryURL));
+  if (found) return found;
+  let s = adhoc.get(d.repositoryURL);
+  if (!s) {
+    const name = `argocd-${d.repositoryURL.replace(/^[a-z]+:\/\//, '')}`.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').slice(0, 253);
+    s = createChartSource({ name, url: d.repositoryURL, priority: 0, intervalSeconds: 3600, insecureSkipTLSVerify: false, plainHTTP: false });
+    adhoc.set(d.repositoryURL, s);
+  }
+  return s;
+}
+
+export async function syncApplications(o: ArgoCdOptions, apps: unknown[], adhoc: Map<string, ChartSource>, memo: Map<string, string>, signal?: AbortSignal): Promise<void> {
+  const declared = apps.filter(isObject).flatMap(helmSourcesOf);
+  const wanted = new Set(declared.map((d) => `${d.namespace}/${d.originName}`));
+  for (const d of declared) {
+    const key = `${d.namespace}/${d.originName}`;
+    const existing = o.origins.get(d.namespace, d.originName);
+    const inputs = JSON.stringify([d, existing?.generation ?? -1, o.repositories.generation()]);
+    if (existing && memo.get(key) === inputs) continue;
+    if (!existing) await o.origins.create(d.namespace, d.originName, { [DECLARED_BY_LABEL]: 'argocd' });
+    const source = sourceFor(d, o.repositories.sources(), adhoc);
+    const digest = isManifestDigest(d.syncedRevision) ? d.syncedRevision : undefined;
+    const now = (o.now ?? (() => new Date()))();
+    const { report, failures } = await analyzeDeclared(
+      {
+        namespace: d.namespace,
+        name: d.originName,
+        declaredBy: `Argo CD Application ${d.namespace}/${d.application}${d.index > 0 || d.originName !== d.application ? ` (source ${d.index})` : ''}`,
+        chart: d.chart,
+        version: digest ? d.targetRevision : (d.syncedRevision ?? d.targetRevision),
+        syncedDigest: digest,
+        revision: d.historyId ?? 0,
+        status: d.syncStatus,
+        firstDeployed: d.firstDeployedAt,
+        lastDeployed: d.deployedAt,
+      },
+      source,
+      { spec: existing?.spec, cache: o.cache, now: () => now, signal },
+    );
+    for (const f of failures) {
+      o.metrics.countRepositoryError(f.repository, redactUrl(source.config.url), f.reason);
+      o.logger.warn({ namespace: d.namespace, release: d.originName, chart: d.chart, repository: f.repository, reason: f.reason, err: f.message }, 'repository error during analysis');
+    }
+    const final = { ...report, conditions: carryTransitionTimes(report.conditions, existing?.conditions ?? []) };
+    await o.origins.applyStatus(d.namespace, d.originName, statusOf(final, existing?.generation ?? 1));
+    o.metrics.setRelease(final);
+    memo.set(key, failures.length ? '' : inputs);
+  }
+  const existingKeys = o.namespaces?.length ? (await Promise.all(o.namespaces.map((n) => o.origins.listKeys(n, 'argocd')))).flat() : await o.origins.listKeys(undefined, 'argocd');
+  for (const key of existingKeys) {
+    if (wanted.has(key)) continue;
+    const [namespace = '', name = ''] = key.split('/');
+    await o.origins.delete(namespace, name);
+    o.metrics.removeRelease(namespace, name);
+    memo.delete(key);
+    o.logger.info({ namespace, release: name }, 'Argo CD Application (or its Helm source) gone; ChartOrigin deleted');
+  }
+}

@@ -1,0 +1,209 @@
+import type { KubeConfig } from '../../kube/kubeconfig.ts';
+import { KubeApiError, kubeRequest } from '../../kube/raw-client.ts';
+import type { FluxHint } from '../../chart/flux-build.ts';
+import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
+import { credentialsFromSecret, toRepositoryConfig, type ChartRepositorySpec, type SecretRef } from '../chart-repository.ts';
+import { readSecret } from '../../kube/core-objects.ts';
+import type { RepositoryConfig } from '../../model/repository.ts';
+
+/*
+ * Flux's own declarations of where charts come from, read as Flux v2.9's API types define them
+ * (source-controller api/v1: HelmRepository, HelmChart, OCIRepository; helm-controller api/v2: HelmRelease).
+ * Everything here only reads; a missing CRD (404) or a forbidden list (403) means "no Flux here".
+ */
+
+export const FLUX_SOURCE_GROUP = 'source.toolkit.fluxcd.io';
+export const FLUX_HELM_GROUP = 'helm.toolkit.fluxcd.io';
+
+/** A Flux object that declares a repository. */
+export interface FluxSourceRef {
+  kind: 'HelmRepository' | 'OCIRepository';
+  namespace: string;
+  name: string;
+}
+
+/** One repository URL with every Flux object that declares it (several objects, one repository). */
+export interface DiscoveredRepository {
+  /** A ChartRepository name derived from the first declaring object: `flux-<namespace>-<name>`. */
+  name: string;
+  /** Shaped like a ChartRepository spec: Secrets stay references, read by whoever uses the entry. */
+  spec: ChartRepositorySpec;
+  /** The declaring objects, sorted; the first is the one shown in ChartRepository status.source. */
+  sources: FluxSourceRef[];
+  /** Why parts of the declaration could not be carried over (cloud `provider` auth). */
+  notes: string[];
+}
+
+/** Flux's default interval for sources is 1m-10m; chartorigin needs no more than its own default. */
+const DISCOVERED_INTERVAL_SECONDS = 3600;
+
+async function listKind(kc: KubeConfig, plural: string, versions: readonly string[]): Promise<JsonObject[]> {
+  for (const v of versions) {
+    try {
+      const items: JsonObject[] = [];
+      let cont: string | undefined;
+      do {
+        const page = await kubeRequest<{ metadata?: { continue?: string }; items?: unknown[] }>(kc, { path: `/apis/${FLUX_SOURCE_GROUP}/${v}/${plural}`, query: { limit: 500, continue: cont } });
+        for (const i of page.items ?? []) if (isObject(i)) items.push(i);
+        cont = page.metadata?.continue || undefined;
+      } while (cont);
+      return items;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) continue; // this version (or the CRD) is not served
+      if (err instanceof KubeApiError && err.status === 403) return [];
+      throw err;
+    }
+  }
+  return [];
+}
+
+function meta(o: JsonObject): { namespace: string; name: string } {
+  const m = isObject(o['metadata']) ? o['metadata'] : {};
+  return { namespace: str(m['namespace']) ?? '', name: str(m['name']) ?? '' };
+}
+
+function ref(v: unknown, namespace: string): SecretRef | undefined {
+  const name = isObject(v) ? str(v['name']) : undefined;
+  return name ? { name, namespace } : undefined;
+}
+
+/** A ChartRepository name: lower-case DNS label characters, at most 253. */
+function repositoryName(s: FluxSourceRef): string {
+  return `flux-${s.namespace}-${s.name}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 253);
+}
+
+/** The Flux object → (URL, spec), or why it cannot be used. Pure. */
+export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { spec: ChartRepositorySpec; notes: string[] } | { skip: string } {
+  const { namespace } = meta(o);
+  const spec = isObject(o['spec']) ? o['spec'] : {};
+  if (spec['suspend'] === true) return { skip: 'suspended' };
+  let url = (str(spec['url']) ?? '').replace(/\/+$/, '');
+  const oci = kind === 'OCIRepository' || str(spec['type']) === 'oci' || url.startsWith('oci://');
+  if (oci) {
+    if (!url.startsWith('oci://')) return { skip: 'url is not oci://' };
+    // An OCIRepository names one artifact (oci://host/path/<chart>); a ChartRepository is the prefix.
+    if (kind === 'OCIRepository') url = url.slice(0, url.lastIndexOf('/'));
+    if (!/^oci:\/\/[^/\s]+/.test(url)) return { skip: 'url has no chart path' };
+  } else if (!/^https?:\/\/[^/\s]+/.test(url)) {
+    return { skip: 'url is not http(s)://' };
+  }
+  const notes: string[] = [];
+  const provider = str(spec['provider']);
+  if (provider && provider !== 'generic') notes.push(`provider ${provider} (cloud workload identity) is not used: anonymous access`);
+  return {
+    spec: {
+      url,
+      intervalSeconds: DISCOVERED_INTERVAL_SECONDS,
+      timeoutSeconds: 60,
+      priority: 0,
+      secretRef: ref(spec['secretRef'], namespace),
+      caSecretRef: ref(spec['certSecretRef'], namespace),
+      insecureSkipTLSVerify: false,
+      // Flux's `insecure` on OCI sources means plain HTTP to the registry.
+      plainHTTP: oci && spec['insecure'] === true,
+      requireSignature: false,
+    },
+    notes,
+  };
+}
+
+/**
+ * Every HelmRepository (type default and oci) and OCIRepository in the cluster, one entry per URL:
+ * the same URL declared in several namespaces is one repository, described by its first declaration
+ * (sorted by namespace/name) — credentials included, so two declarations with different Secrets use the
+ * first one's. [] when Flux is not installed or listing is forbidden.
+ */
+export async function discoverFluxRepositories(kc: KubeConfig): Promise<DiscoveredRepository[]> {
+  const [helmRepos, ociRepos] = await Promise.all([listKind(kc, 'helmrepositories', ['v1', 'v1beta2']), listKind(kc, 'ocirepositories', ['v1', 'v1beta2'])]);
+  const byUrl = new Map<string, DiscoveredRepository>();
+  const all: [FluxSourceRef['kind'], JsonObject][] = [...helmRepos.map((o): [FluxSourceRef['kind'], JsonObject] => ['HelmRepository', o]), ...ociRepos.map((o): [FluxSourceRef['kind'], JsonObject] => ['OCIRepository', o])];
+  all.sort(([, a], [, b]) => `${meta(a).namespace}/${meta(a).name}`.localeCompare(`${meta(b).namespace}/${meta(b).name}`));
+  for (const [kind, o] of all) {
+    const r = fluxSourceToSpec(kind, o);
+    if ('skip' in r) continue;
+    const source: FluxSourceRef = { kind, ...meta(o) };
+    const existing = byUrl.get(r.spec.url);
+    if (existing) {
+      existing.sources.push(source);
+      continue;
+    }
+    byUrl.set(r.spec.url, { name: repositoryName(source), spec: r.spec, sources: [source], notes: r.notes });
+  }
+  return [...byUrl.values()];
+}
+
+/** A discovered repository ready to use without a controller (the CLI's zero-config mode). */
+export interface FluxRepository {
+  config: RepositoryConfig;
+  sources: FluxSourceRef[];
+  /** Why the entry may not work as Flux's does (credentials unreadable, cloud provider auth, mTLS). */
+  notes: string[];
+}
+
+/**
+ * discoverFluxRepositories with the referenced Secrets read: RepositoryConfigs named after their first
+ * Flux object. An unreadable Secret leaves the repository anonymous, with a note (the Flux object names it;
+ * its content is never shown).
+ */
+export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxRepository[]> {
+  const out: FluxRepository[] = [];
+  for (const d of await discoverFluxRepositories(kc)) {
+    const notes = [...d.notes];
+    let credentials;
+    let caPem: string | undefined;
+    try {
+      if (d.spec.secretRef) {
+        const s = await readSecret(kc, d.spec.secretRef);
+        credentials = credentialsFromSecret(s.type, s.data, d.spec.url);
+      }
+      if (d.spec.caSecretRef) {
+        const ca = (await readSecret(kc, d.spec.caSecretRef)).data?.['ca.crt'];
+        caPem = ca ? Buffer.from(ca, 'base64').toString('utf8') : undefined;
+      }
+    } catch (err) {
+      notes.push(`credentials not read: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    out.push({ config: toRepositoryConfig(d.name, d.spec, credentials, caPem), sources: d.sources, notes });
+  }
+  return out;
+}
+
+async function getObject(kc: KubeConfig, path: string): Promise<JsonObject | undefined> {
+  try {
+    const o = await kubeRequest<unknown>(kc, { path });
+    return isObject(o) ? o : undefined;
+  } catch (err) {
+    if (err instanceof KubeApiError && (err.status === 404 || err.status === 403)) return undefined;
+    throw err;
+  }
+}
+
+function valuesFilesOf(spec: JsonObject): string[] {
+  const files = arr(spec['valuesFiles']).filter((f): f is string => typeof f === 'string');
+  const single = str(spec['valuesFile']); // deprecated single-file field, still honoured by Flux
+  return files.length ? files : single ? [single] : [];
+}
+
+/**
+ * What the HelmRelease `owner` (and the HelmChart it builds from) say about the chart build: the values
+ * files, in order. undefined when they cannot be read (not installed, forbidden, deleted): the proof then
+ * infers the merge from the chart's own files.
+ */
+export async function readFluxHint(kc: KubeConfig, owner: { namespace: string; name: string }): Promise<FluxHint | undefined> {
+  const hr = await getObject(kc, `/apis/${FLUX_HELM_GROUP}/v2/namespaces/${encodeURIComponent(owner.namespace)}/helmreleases/${encodeURIComponent(owner.name)}`);
+  if (!hr) return undefined;
+  const from = `HelmRelease ${owner.namespace}/${owner.name}`;
+  const spec = isObject(hr['spec']) ? hr['spec'] : {};
+  const template = isObject(spec['chart']) && isObject(spec['chart']['spec']) ? spec['chart']['spec'] : undefined;
+  if (template) return { valuesFiles: valuesFilesOf(template), ignoreMissingValuesFiles: template['ignoreMissingValuesFiles'] === true, from };
+  const chartRef = isObject(spec['chartRef']) ? spec['chartRef'] : undefined;
+  if (chartRef && str(chartRef['kind']) === 'HelmChart') {
+    const ns = str(chartRef['namespace']) || owner.namespace;
+    const hc = await getObject(kc, `/apis/${FLUX_SOURCE_GROUP}/v1/namespaces/${encodeURIComponent(ns)}/helmcharts/${encodeURIComponent(str(chartRef['name']) ?? '')}`);
+    const hcSpec = hc && isObject(hc['spec']) ? hc['spec'] : undefined;
+    if (!hcSpec) return undefined;
+    return { valuesFiles: valuesFilesOf(hcSpec), ignoreMissingValuesFiles: hcSpec['ignoreMissingValuesFiles'] === true, from: `HelmChart ${ns}/${str(chartRef['name'])}` };
+  }
+  // chartRef to an OCIRepository: the artifact is installed as pulled (only the version gets the digest).
+  return { valuesFiles: [], from };
+}

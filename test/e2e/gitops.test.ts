@@ -1,0 +1,271 @@
+/**
+ * Flux- and Argo CD-managed charts against the real control plane, real helm and the real registry.
+ *
+ * Flux: source-controller v1.9's CRDs (HelmRepository, HelmChart, OCIRepository) come from its Go module
+ * (scripts/tools.sh gitops-crds); helm-controller's module is not served by the module proxy here, so the
+ * HelmRelease CRD below is a schemaless one for helm.toolkit.fluxcd.io/v2 and the objects are shaped as its
+ * API types say. The chart Flux builds is produced here the way source-controller v1.9 does it
+ * (internal/helm/chart/builder_remote.go): values.yaml replaced by the merge of the listed files (written
+ * out literally below, not computed by chartorigin's code), version `+<HelmChart generation>`, repackaged.
+ * It is installed with real helm 3 through a post-renderer that adds the origin labels helm-controller's
+ * post-renderer adds (`helm.toolkit.fluxcd.io/name`, `/namespace`).
+ * Argo CD: its Application CRD from github.com/argoproj/argo-cd/v3 and Applications with the status fields
+ * Argo CD writes (status.sync.revision(s), status.history).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
+import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
+import { adminKubeConfig, testEnv, uniqueNamespace } from '../harness/env.ts';
+import { helm, helmInstall } from '../harness/helm.ts';
+import { runHelm, scratchDir } from '../harness/charts.ts';
+import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
+import { fluxPostRenderer, installGitOpsCrds, withOciDigestVersion } from '../harness/gitops.ts';
+
+const env = testEnv();
+const cluster = env.cluster;
+const core = adminKubeConfig().makeApiClient(CoreV1Api);
+const ns = uniqueNamespace('e2e-flux');
+const ns2 = uniqueNamespace('e2e-flux2');
+const argoNs = uniqueNamespace('e2e-argo');
+
+let server: ChartRepoServer;
+let controller: ControllerProcess;
+const artifacts: Record<string, string> = {};
+
+
+const CHART_YAML = (version: string): string => `apiVersion: v2\nname: fluxapp\nversion: ${version}\nappVersion: "1.0"\ndescription: a chart Flux installs\n`;
+const VALUES = 'replicaCount: 1\nimage:\n  repository: example/app\n  tag: "1.0"\nports: [80, 443]\n';
+const VALUES_PROD = 'replicaCount: 3\nimage:\n  tag: "1.1"\nports: [8080]\n';
+/** What source-controller writes as values.yaml for valuesFiles [values.yaml, values-prod.yaml]: maps merged, lists replaced. */
+const MERGED = 'image:\n  repository: example/app\n  tag: "1.1"\nports:\n- 8080\nreplicaCount: 3\n';
+const TEMPLATE = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\n  labels:\n    app: {{ .Release.Name }}\ndata:\n  replicas: "{{ .Values.replicaCount }}"\n  image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"\n';
+
+function chartDir(parent: string, o: { version: string; values: string; template?: string }): string {
+  const dir = join(parent, 'fluxapp');
+  mkdirSync(join(dir, 'templates'), { recursive: true });
+  writeFileSync(join(dir, 'Chart.yaml'), CHART_YAML(o.version));
+  writeFileSync(join(dir, 'values.yaml'), o.values);
+  writeFileSync(join(dir, 'values-prod.yaml'), VALUES_PROD);
+  writeFileSync(join(dir, 'templates', 'configmap.yaml'), o.template ?? TEMPLATE);
+  return dir;
+}
+
+async function packageTo(dir: string, out: string): Promise<string> {
+  const before = new Set(readdirSync(out));
+  await runHelm(['package', dir, '-d', out]);
+  const made = readdirSync(out).find((f) => f.endsWith('.tgz') && !before.has(f));
+  assert.ok(made, `helm package wrote a .tgz into ${out}`);
+  return join(out, made);
+}
+
+async function apply(obj: unknown): Promise<void> {
+  await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify(obj) });
+}
+
+interface OriginStatus {
+  managedBy?: string;
+  release?: { storage?: string; name?: string };
+  chart?: { name?: string; version?: string };
+  origin?: { match?: string; repository?: string; message?: string; repoURL?: string; manifestDigest?: string };
+  latest?: { version?: string };
+  upgrade?: string;
+}
+
+async function origin(namespace: string, name: string, match: string, timeoutMs = 90_000): Promise<OriginStatus> {
+  return eventually(`ChartOrigin ${namespace}/${name} ${match}`, async () => {
+    const o = JSON.parse(await kubectl(cluster, ['get', 'chartorigin', name, '-n', namespace, '-o', 'json'])) as { status?: OriginStatus };
+    return o.status?.origin?.match === match ? o.status : undefined;
+  }, timeoutMs, 500);
+}
+
+async function helmReleaseObject(name: string, spec: Record<string, unknown>): Promise<void> {
+  await apply({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name, namespace: ns }, spec: { interval: '10m', ...spec } });
+}
+
+before(async () => {
+  await installCrds(cluster);
+  await installGitOpsCrds(cluster);
+  for (const n of [ns, ns2, argoNs]) await ensureNamespace(cluster, n);
+
+  // The published repository: fluxapp 1.0.0 and 1.1.0.
+  const repoDir = scratchDir('flux-repo');
+  const work = scratchDir('flux-work');
+  artifacts['published'] = await packageTo(chartDir(join(work, 'p100'), { version: '1.0.0', values: VALUES }), repoDir);
+  await packageTo(chartDir(join(work, 'p110'), { version: '1.1.0', values: VALUES }), repoDir);
+  server = await startChartRepoServer({ dir: repoDir });
+  await runHelm(['repo', 'index', repoDir, '--url', server.url]);
+
+  // What source-controller builds for valuesFiles [values.yaml, values-prod.yaml] at HelmChart generation 1,
+  // and the same build with a template edited afterwards (out of band).
+  const built = join(work, 'built');
+  mkdirSync(built);
+  artifacts['built'] = await packageTo(chartDir(join(work, 'b'), { version: '1.0.0+1', values: MERGED }), built);
+  const tamperedDir = join(work, 'tampered');
+  mkdirSync(tamperedDir);
+  artifacts['tampered'] = await packageTo(chartDir(join(work, 't'), { version: '1.0.0+1', values: MERGED, template: TEMPLATE.replace('data:\n', 'data:\n  injected: "yes"\n') }), tamperedDir);
+
+  // Flux's declarations: one URL declared twice (two namespaces), and an OCIRepository on the registry.
+  await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'charts', namespace: ns }, spec: { url: server.url, interval: '10m' } });
+  await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'same-charts', namespace: ns2 }, spec: { url: `${server.url}/`, interval: '5m' } });
+  const oci = env.oci['ocichart-1.0.0'];
+  assert.ok(oci, 'the standard OCI chart is pushed');
+  await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'ocichart', namespace: ns }, spec: { url: oci.ref, ref: { tag: '1.0.0' }, insecure: true, interval: '10m' } });
+
+  controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', `${ns},${argoNs}`, '--write-back=release', '--gitops-interval=2s'], 'gitops', { namespace: ns });
+});
+
+after(async () => {
+  await controller?.stop();
+  await server?.close();
+  for (const kind of ['helmrepository', 'ocirepository']) await kubectl(cluster, ['delete', kind, '--all', '-n', ns, '--ignore-not-found']).catch(() => undefined);
+  await kubectl(cluster, ['delete', 'helmrepository', '--all', '-n', ns2, '--ignore-not-found']).catch(() => undefined);
+});
+
+describe('Flux sources are discovered', () => {
+  it('one ChartRepository per URL, with status.source and the SOURCE column; the OCIRepository becomes its registry prefix', async () => {
+    const name = `flux-${ns}-charts`;
+    const repo = await eventually('discovered ChartRepository Ready', async () => {
+      const r = JSON.parse(await kubectl(cluster, ['get', 'chartrepository', name, '-o', 'json'])) as { metadata: { labels?: Record<string, string> }; spec: { url: string }; status?: { source?: { kind: string; namespace: string; name: string }; conditions?: { status: string }[] } };
+      return r.status?.conditions?.[0]?.status === 'True' && r.status.source ? r : undefined;
+    }, 60_000, 500);
+    assert.deepEqual(repo.status?.source, { kind: 'HelmRepository', namespace: ns, name: 'charts' });
+    assert.equal(repo.spec.url, server.url);
+    assert.equal(repo.metadata.labels?.['chartorigin.io/discovered-from'], 'flux');
+    const all = JSON.parse(await kubectl(cluster, ['get', 'chartrepositories', '-o', 'json'])) as { items: { spec: { url: string } }[] };
+    assert.equal(all.items.filter((i) => i.spec.url.replace(/\/+$/, '') === server.url).length, 1, 'the URL declared in two namespaces is one repository');
+    const table = await kubectl(cluster, ['get', 'chartrepositories', name]);
+    assert.match(table, /SOURCE/);
+    assert.match(table, /HelmRepository/);
+    const ociRepo = await eventually('OCIRepository discovered', async () => {
+      const r = JSON.parse(await kubectl(cluster, ['get', 'chartrepository', `flux-${ns}-ocichart`, '-o', 'json'])) as { spec: { url: string; plainHTTP?: boolean }; status?: { source?: { kind: string } } };
+      return r.status?.source ? r : undefined;
+    }, 60_000, 500);
+    assert.equal(ociRepo.spec.url, env.registry.url);
+    assert.equal(ociRepo.spec.plainHTTP, true, 'Flux `insecure` on an OCI source is plain HTTP');
+    assert.equal(ociRepo.status?.source?.kind, 'OCIRepository');
+  });
+});
+
+describe('Flux-built charts are proven, not flagged', () => {
+  it('a HelmRelease without valuesFiles: the published chart, Verified, managedBy Flux', async () => {
+    await helmReleaseObject('plain', { chart: { spec: { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } });
+    await helm(cluster, 3, ['install', 'plain', artifacts['published'] ?? '', '--post-renderer', fluxPostRenderer(scratchDir('pr'), ns, 'plain')], { namespace: ns });
+    const s = await origin(ns, 'plain', 'Verified');
+    assert.equal(s.managedBy, 'Flux');
+    assert.equal(s.origin?.repository, `flux-${ns}-charts`);
+    assert.equal(s.latest?.version, '1.1.0');
+  });
+
+  it('a HelmRelease with valuesFiles: the merged values and the +generation version are Flux’s, named in origin.message', async () => {
+    await helmReleaseObject('prod', { chart: { spec: { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' }, valuesFiles: ['values.yaml', 'values-prod.yaml'] } } });
+    await helm(cluster, 3, ['install', 'prod', artifacts['built'] ?? '', '--post-renderer', fluxPostRenderer(scratchDir('pr'), ns, 'prod')], { namespace: ns });
+    const s = await origin(ns, 'prod', 'Verified');
+    assert.equal(s.managedBy, 'Flux');
+    assert.equal(s.chart?.version, '1.0.0+1');
+    assert.match(s.origin?.message ?? '', new RegExp(`^values merged from values.yaml, values-prod.yaml by Flux \\(version \\+1 = the HelmChart generation, HelmRelease ${ns}/prod\\)`));
+  });
+
+  it('without a readable HelmRelease the merge is inferred from the chart’s own values files', async () => {
+    await helm(cluster, 3, ['install', 'nohr', artifacts['built'] ?? '', '--post-renderer', fluxPostRenderer(scratchDir('pr'), ns, 'nohr')], { namespace: ns });
+    const s = await origin(ns, 'nohr', 'Verified');
+    assert.match(s.origin?.message ?? '', /values merged from values.yaml, values-prod.yaml by Flux .*inferred from the chart/);
+  });
+
+  it('a HelmRelease with chartRef to an OCIRepository: the version carries the manifest digest, checked against the registry', async () => {
+    const oci = env.oci['ocichart-1.0.0'];
+    assert.ok(oci);
+    await helmReleaseObject('from-oci', { chartRef: { kind: 'OCIRepository', name: 'ocichart' } });
+    const built = await withOciDigestVersion(oci.path, oci.manifestDigest, scratchDir('flux-oci'));
+    await helm(cluster, 3, ['install', 'from-oci', built.path, '--post-renderer', fluxPostRenderer(scratchDir('pr'), ns, 'from-oci')], { namespace: ns });
+    const s = await origin(ns, 'from-oci', 'Verified');
+    assert.equal(s.chart?.version, built.version);
+    assert.equal(s.origin?.repository, `flux-${ns}-ocichart`);
+    assert.match(s.origin?.message ?? '', new RegExp(`built by Flux \\(version \\+${oci.manifestDigest.slice(7, 19)} = the OCI manifest digest \\(helm-controller\\), HelmRelease ${ns}/from-oci\\)`));
+  });
+
+  it('a template edited out of band stays Mismatch; the same build installed by plain helm is not explained by Flux', async () => {
+    await helmReleaseObject('tampered', { chart: { spec: { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' }, valuesFiles: ['values.yaml', 'values-prod.yaml'] } } });
+    await helm(cluster, 3, ['install', 'tampered', artifacts['tampered'] ?? '', '--post-renderer', fluxPostRenderer(scratchDir('pr'), ns, 'tampered')], { namespace: ns });
+    const t = await origin(ns, 'tampered', 'Mismatch');
+    assert.match(t.origin?.message ?? '', /templates\/configmap\.yaml/);
+    await helmInstall(cluster, 3, 'helm-only', artifacts['built'] ?? '', { namespace: ns });
+    const h = await origin(ns, 'helm-only', 'Mismatch');
+    assert.equal(h.managedBy, 'Helm');
+    assert.match(h.origin?.message ?? '', /values/);
+  });
+
+  it('--write-back=release never touches a Flux-managed release, but still writes a Helm one', async () => {
+    await helmInstall(cluster, 3, 'by-hand', artifacts['published'] ?? '', { namespace: ns });
+    await origin(ns, 'by-hand', 'Verified');
+    await eventually('provenance written into the Helm-managed release', async () => {
+      const s = await core.readNamespacedSecret({ name: 'sh.helm.release.v1.by-hand.v1', namespace: ns });
+      return s.metadata?.annotations?.['chartorigin.io/tarball-digest'] ? true : undefined;
+    }, 30_000, 500);
+    for (const r of ['plain', 'prod']) {
+      const s = await core.readNamespacedSecret({ name: `sh.helm.release.v1.${r}.v1`, namespace: ns });
+      assert.equal(s.metadata?.annotations?.['chartorigin.io/tarball-digest'], undefined, `${r}: no annotation`);
+      assert.equal(s.metadata?.resourceVersion !== undefined, true);
+    }
+    const log = readFileSync(controller.proc.logFile, 'utf8');
+    assert.equal(log.split('\n').filter((l) => l.includes('"release":"prod"') && l.includes('managed by Flux; write-back skipped')).length, 1, 'said once per release');
+  });
+});
+
+describe('Argo CD Applications with Helm sources', () => {
+  const app = (name: string, spec: Record<string, unknown>, status: Record<string, unknown>) => ({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { name, namespace: argoNs }, spec: { project: 'default', destination: { server: 'https://kubernetes.default.svc', namespace: 'apps' }, ...spec }, status });
+  const history = (revision: string | string[]) => [{ id: 3, ...(Array.isArray(revision) ? { revisions: revision } : { revision }), deployedAt: '2026-11-30T10:00:00Z', deployStartedAt: '2026-11-30T09:59:58Z' }];
+
+  it('single source (HTTP repository): the declared chart and synced version, with recommendations', async () => {
+    await apply(app('web', { source: { repoURL: server.url, chart: 'fluxapp', targetRevision: '1.0.*' } }, { sync: { status: 'Synced', revision: '1.0.0' }, history: history('1.0.0') }));
+    const s = await origin(argoNs, 'web', 'Unverified');
+    assert.equal(s.managedBy, 'ArgoCD');
+    assert.equal(s.release?.storage, 'Application');
+    assert.equal(s.chart?.version, '1.0.0');
+    assert.equal(s.latest?.version, '1.1.0');
+    assert.equal(s.upgrade, 'Minor');
+    assert.match(s.origin?.message ?? '', new RegExp(`Argo CD Application ${argoNs}/web`));
+  });
+
+  it('multi-source with a native OCI source: the synced manifest digest is checked against the registry', async () => {
+    const oci = env.oci['ocichart-1.0.0'];
+    assert.ok(oci);
+    await apply(app('multi', {
+      sources: [
+        { repoURL: 'https://git.example/config.git', targetRevision: 'main', ref: 'values' },
+        { repoURL: oci.ref, targetRevision: '1.0.0' },
+        { repoURL: server.url, chart: 'fluxapp', targetRevision: '1.1.0' },
+      ],
+    }, { sync: { status: 'Synced', revisions: ['0123456789abcdef0123456789abcdef01234567', oci.manifestDigest, '1.1.0'] }, history: history(['0123456789abcdef0123456789abcdef01234567', oci.manifestDigest, '1.1.0']) }));
+    const first = await origin(argoNs, 'multi', 'Verified');
+    assert.equal(first.managedBy, 'ArgoCD');
+    assert.equal(first.chart?.name, 'ocichart');
+    assert.equal(first.origin?.manifestDigest, oci.manifestDigest);
+    assert.equal(first.origin?.repository, `flux-${ns}-ocichart`);
+    const second = await origin(argoNs, 'multi-2', 'Unverified');
+    assert.equal(second.chart?.version, '1.1.0');
+    assert.equal(second.upgrade, 'None');
+  });
+
+  it('a digest the registry does not serve under that tag is a Mismatch; a deleted Application takes its ChartOrigin', async () => {
+    const oci = env.oci['ocichart-1.0.0'];
+    assert.ok(oci);
+    await apply(app('repushed', { source: { repoURL: oci.ref, targetRevision: '1.0.0' } }, { sync: { status: 'Synced', revision: `sha256:${'0'.repeat(64)}` }, history: history(`sha256:${'0'.repeat(64)}`) }));
+    const s = await origin(argoNs, 'repushed', 'Mismatch');
+    assert.match(s.origin?.message ?? '', /Argo CD synced manifest sha256:0{64}, but the registry serves sha256:/);
+    await kubectl(cluster, ['delete', 'application', 'repushed', '-n', argoNs]);
+    await eventually('ChartOrigin of the deleted Application gone', async () => {
+      const out = await kubectl(cluster, ['get', 'chartorigin', '-n', argoNs, '-o', 'name']);
+      return out.includes('repushed') ? undefined : true;
+    }, 30_000, 500);
+  });
+
+  it('kubectl get chartorigins -A shows Flux- and Argo-managed charts', async () => {
+    const out = await kubectl(cluster, ['get', 'chartorigins', '-A', '-o', 'custom-columns=NS:.metadata.namespace,NAME:.metadata.name,BY:.status.managedBy']);
+    assert.match(out, new RegExp(`${ns}\\s+prod\\s+Flux`));
+    assert.match(out, new RegExp(`${argoNs}\\s+web\\s+ArgoCD`));
+  });
+});

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fluxSourceToSpec } from '../../../../src/sources/discovery/flux.ts';
+import { helmSourcesOf, isManifestDigest } from '../../../../src/sources/discovery/argocd.ts';
+
+const digest = `sha256:${'ab'.repeat(32)}`;
+
+describe('Flux sources → ChartRepository specs (source-controller v1.9 API types)', () => {
+  it('HelmRepository type default: URL, secretRef and certSecretRef in its own namespace', () => {
+    const r = fluxSourceToSpec('HelmRepository', { metadata: { name: 'podinfo', namespace: 'flux-system' }, spec: { url: 'https://stefanprodan.github.io/podinfo/', secretRef: { name: 'auth' }, certSecretRef: { name: 'ca' } } });
+    assert.ok('spec' in r);
+    assert.equal(r.spec.url, 'https://stefanprodan.github.io/podinfo');
+    assert.deepEqual(r.spec.secretRef, { name: 'auth', namespace: 'flux-system' });
+    assert.deepEqual(r.spec.caSecretRef, { name: 'ca', namespace: 'flux-system' });
+    assert.equal(r.spec.plainHTTP, false);
+  });
+
+  it('HelmRepository type oci keeps its prefix; insecure means plain HTTP', () => {
+    const r = fluxSourceToSpec('HelmRepository', { metadata: { name: 'r', namespace: 'n' }, spec: { type: 'oci', url: 'oci://registry.local:5000/charts', insecure: true } });
+    assert.ok('spec' in r);
+    assert.equal(r.spec.url, 'oci://registry.local:5000/charts');
+    assert.equal(r.spec.plainHTTP, true);
+  });
+
+  it('OCIRepository names one artifact: its repository is the URL without the chart name', () => {
+    const r = fluxSourceToSpec('OCIRepository', { metadata: { name: 'podinfo', namespace: 'n' }, spec: { url: 'oci://ghcr.io/stefanprodan/charts/podinfo', ref: { semver: '6.x' }, provider: 'aws' } });
+    assert.ok('spec' in r);
+    assert.equal(r.spec.url, 'oci://ghcr.io/stefanprodan/charts');
+    assert.match(r.notes.join(), /provider aws/);
+  });
+
+  it('suspended or unusable objects are skipped', () => {
+    assert.ok('skip' in fluxSourceToSpec('HelmRepository', { metadata: { name: 'a', namespace: 'n' }, spec: { url: 'https://x', suspend: true } }));
+    assert.ok('skip' in fluxSourceToSpec('HelmRepository', { metadata: { name: 'a', namespace: 'n' }, spec: { url: 'ftp://x' } }));
+    assert.ok('skip' in fluxSourceToSpec('OCIRepository', { metadata: { name: 'a', namespace: 'n' }, spec: { url: 'https://x/y' } }));
+  });
+});
+
+describe('Argo CD Applications → Helm sources (argo-cd v3.2 API types)', () => {
+  const meta = { name: 'web', namespace: 'argocd' };
+  it('spec.source with chart from an HTTP repository, synced version and history', () => {
+    const [s, ...rest] = helmSourcesOf({ metadata: meta, spec: { source: { repoURL: 'https://charts.example/', chart: 'web', targetRevision: '1.*' } }, status: { sync: { status: 'Synced', revision: '1.4.0' }, history: [{ id: 1, deployedAt: '2026-01-01T00:00:00Z' }, { id: 2, deployedAt: '2026-02-01T00:00:00Z' }] } });
+    assert.equal(rest.length, 0);
+    assert.equal(s?.originName, 'web');
+    assert.equal(s?.kind, 'http');
+    assert.equal(s?.repositoryURL, 'https://charts.example');
+    assert.equal(s?.syncedRevision, '1.4.0');
+    assert.equal(s?.historyId, 2);
+    assert.equal(s?.firstDeployedAt, '2026-01-01T00:00:00Z');
+  });
+
+  it('multi-source: git sources are skipped, Helm-OCI without scheme and native OCI are recognised, each with its revision', () => {
+    const list = helmSourcesOf({
+      metadata: meta,
+      spec: { sources: [{ repoURL: 'https://git.example/x.git', path: 'values', ref: 'v' }, { repoURL: 'registry.example/charts', chart: 'api', targetRevision: '2.0.0' }, { repoURL: 'oci://registry.example/charts/db', targetRevision: '3.1.0' }] },
+      status: { sync: { status: 'OutOfSync', revisions: ['0123abc', '2.0.0', digest] } },
+    });
+    assert.deepEqual(list.map((s) => [s.originName, s.kind, s.repositoryURL, s.chart, s.syncedRevision]), [
+      ['web', 'oci', 'oci://registry.example/charts', 'api', '2.0.0'],
+      ['web-2', 'oci', 'oci://registry.example/charts', 'db', digest],
+    ]);
+    assert.equal(isManifestDigest(list[1]?.syncedRevision), true);
+    assert.equal(isManifestDigest(list[0]?.syncedRevision), false);
+  });
+
+  it('an Application without Helm sources has none', () => {
+    assert.deepEqual(helmSourcesOf({ metadata: meta, spec: { source: { repoURL: 'https://git.example/x.git', path: '.' } } }), []);
+  });
+});
