@@ -176,6 +176,11 @@ describe('a real Prometheus scraping the controller, with the shipped rules', ()
     // Reconciles while Prometheus watches (the first round ran before it started): an upgrade of one release.
     await helmUpgrade(cluster, 4, 'shop', 'webapp', { namespace: legacy, repo: env.chartRepo.repos.main.url, version: '1.2.0' });
     await eventually('a reconcile seen by Prometheus', async () => ((await prometheus.query('sum(increase(chartorigin_reconcile_duration_seconds_count[1m])) > 0')).length > 0 ? true : undefined), 60_000, 500);
+    // And a repository fetch while it watches: the first fetches may all finish before its first scrape, and
+    // the fetch panel's rate() needs an increase between two scrapes. A spec edit makes the controller fetch
+    // main again (same URL and priority: no release changes its answer).
+    await applyChartRepository(cluster, repo.main, { url: env.chartRepo.repos.main.url, priority: 10, interval: '59m' });
+    await eventually('a repository fetch seen by Prometheus', async () => ((await prometheus.query('sum(increase(chartorigin_repository_fetch_duration_seconds_count[1m])) > 0')).length > 0 ? true : undefined), 60_000, 500);
     await new Promise((r) => setTimeout(r, 2000));
     const dash = JSON.parse(readFileSync(join(REPO_ROOT, 'charts', 'chartorigin', 'files', 'dashboard.json'), 'utf8')) as { panels: { title: string; targets: { expr: string; instant?: boolean }[] }[] };
     // Grafana's $__rate_interval is max($__interval + scrape interval, 4 x scrape interval): 4s at a 1s scrape and step.
