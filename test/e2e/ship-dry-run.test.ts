@@ -151,7 +151,8 @@ describe('the CRDs on a real API server', () => {
     const after = JSON.parse((await ok(['get', 'chartrepo', name, '-o', 'json'])).stdout) as { status: unknown };
     assert.deepEqual(after.status, status);
     const table = (await ok(['get', 'chartrepo', name])).stdout.split('\n');
-    assert.match(table[0] ?? '', /^NAME\s+URL\s+READY\s+CHARTS\s+LAST FETCHED\s+AGE$/);
+    assert.match(table[0] ?? '', /^NAME\s+URL\s+SOURCE\s+READY\s+CHARTS\s+LAST FETCHED\s+AGE$/);
+    // Declared by hand: SOURCE (status.source.kind of a discovered repository) is empty.
     assert.match(table[1] ?? '', new RegExp(`^${name}\\s+https://127\\.0\\.0\\.1:1/charts\\s+True\\s+12\\s+`));
   });
 

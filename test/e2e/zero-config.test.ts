@@ -131,7 +131,7 @@ describe('zero-config scan: Helm repositories, cached indexes, registry logins a
     assert.equal(r.code, 3, r.stderr);
     const api = r.stdout.split('\n').find((l) => /\sapi\s/.test(l));
     assert.ok(api, r.stdout);
-    assert.match(api, new RegExp(`RepoError\\s+${repoName}: unauthorized$`));
+    assert.match(api, new RegExp(`Unreachable\\s+${repoName}: unauthorized$`));
     assert.doesNotMatch(api, /NotFound/);
     assert.match(r.stderr, new RegExp(`chartorigin: repository ${repoName}: .*401.*\\(unauthorized\\)`));
   });
