@@ -75,6 +75,11 @@ function describeNotes(n: ProcessingNotes): string | undefined {
   return parts.length ? `Helm dependency processing: ${parts.join(', ')}` : undefined;
 }
 
+function buildMetadataOf(version: string): string {
+  const plus = version.indexOf('+');
+  return plus < 0 ? '' : version.slice(plus);
+}
+
 function metadataMatches(installed: ChartFingerprint, digest: string): boolean {
   return installed.metadata === digest || installed.metadataWithoutBuild === digest;
 }
@@ -87,7 +92,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   const installed = record.fingerprint;
   const direct = fingerprintDifferences(installed, published.fingerprint);
   // Fast path (most charts: no dependencies, fresh install): the stored chart is the published one.
-  if (direct.length === 0) return { differences: [], accounted: [] };
+  if (direct.length === 0 && installed.metadata === published.fingerprint.metadata) return { differences: [], accounted: [] };
   const fixed = direct.filter((d) => d !== 'metadata' && d !== 'values');
 
   const condition: Table = proofInputsOf(record)?.conditionValues ?? newTable();
@@ -98,6 +103,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   const requirements = tree.metadata['apiVersion'] === 'v1' && Array.isArray(tree.metadata.dependencies);
 
   let metadataOk: Variant | undefined;
+  let loose: ProofResult | undefined;
   let valuesOk = false;
   for (const variant of variants) {
     for (const b of behaviours) {
@@ -114,11 +120,19 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
       if (installed.values === valuesDigest(parts.values)) {
         if (fixed.length) return { differences: fixed, accounted: [] };
         parts.notes.requirements = requirements;
-        return { differences: [], accounted: accountedOf(variant, parts.notes) };
+        const proven = { differences: [], accounted: accountedOf(variant, parts.notes) };
+        // Equal but for build metadata on the version: a transformation that explains the suffix (Flux's
+        // build, which checks an OCI digest suffix against the manifest) is preferred to ignoring it.
+        if (installed.metadata !== metadataDigest(parts.metadata)) {
+          loose ??= { ...proven, accounted: [...proven.accounted, `build metadata on the version (${buildMetadataOf(record.chart.version)}) left out of the comparison`] };
+          continue;
+        }
+        return proven;
       }
     }
   }
 
+  if (loose) return loose;
   // Parts are named in the order fingerprintDifferences uses; values only when no processing explains them.
   if (!metadataOk) return { differences: ['metadata', ...(valuesOk ? [] : ['values']), ...fixed], accounted: [] };
 

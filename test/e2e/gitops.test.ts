@@ -166,7 +166,7 @@ describe('Flux-built charts are proven, not flagged', () => {
     const s = await origin(ns, 'prod', 'Verified');
     assert.equal(s.managedBy, 'Flux');
     assert.equal(s.chart?.version, '1.0.0+1');
-    assert.match(s.origin?.message ?? '', new RegExp(`^values merged from values.yaml, values-prod.yaml by Flux \\(version \\+1 = the HelmChart generation, HelmRelease ${ns}/prod\\)`));
+    assert.match(s.origin?.message ?? '', new RegExp(`^proven with values merged from values.yaml, values-prod.yaml by Flux \\(version \\+1 = the HelmChart generation, HelmRelease ${ns}/prod\\)`));
   });
 
   it('without a readable HelmRelease the merge is inferred from the chart’s own values files', async () => {
