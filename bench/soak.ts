@@ -27,7 +27,7 @@ import { eventually, installCrds, startControllerProcess, type ControllerProcess
 import { startTestEnvironment } from '../test/harness/environment.ts';
 import { freePort } from '../test/harness/free-port.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
-import { awaitConvergence, driveChurn, HelmChurn, OriginWatcher, renderTemplates, revisionsOf, secretsTruth, type ChurnChange } from '../test/harness/churn.ts';
+import { awaitConvergence, driveChurn, HelmChurn, OriginWatcher, renderTemplates, restartApiServer, revisionsOf, secretsTruth, type ChurnChange } from '../test/harness/churn.ts';
 import { loadKubeConfig } from '../src/kube/kubeconfig.ts';
 import type { KubeConfig } from '../src/kube/kubeconfig.ts';
 
@@ -318,17 +318,8 @@ try {
   })();
 
   const faultLog: string[] = [];
-  /** The apiserver (re)started; on a machine loaded by other work it can miss the harness's 90 s, so up to 5 tries. */
-  const startApi = async (port?: number): Promise<string> => {
-    for (let i = 1; ; i++) {
-      try {
-        return await cp.startApiServer(port);
-      } catch (err) {
-        if (i >= 5) throw err;
-        log(`apiserver start attempt ${i} failed; retrying`);
-      }
-    }
-  };
+  const startApi = (port?: number): Promise<string> => restartApiServer(cp, port, 5, log);
+
   const faults = (async () => {
     for (const f of FAULTS) {
       await sleep(Math.max(0, t0 + f.atMs - performance.now()));

@@ -14,7 +14,7 @@ import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-rep
 import { apiKubeConfigFor, ensureNamespace, kubectl, startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
 import { testEnv } from '../harness/env.ts';
-import { awaitConvergence, driveChurn, HelmChurn, renderTemplates, revisionsOf, secretsTruth } from '../harness/churn.ts';
+import { awaitConvergence, driveChurn, HelmChurn, renderTemplates, restartApiServer, revisionsOf, secretsTruth } from '../harness/churn.ts';
 
 const env = testEnv();
 let cp: ControlPlane;
@@ -50,7 +50,8 @@ it('churn with an apiserver restart and a controller SIGKILL: every ChartOrigin 
   const kc = apiKubeConfigFor(cp);
   const main = env.chartRepo.repos.main.charts;
   const templates = await renderTemplates(['1.0.0', '1.1.0', '1.2.0', '2.0.0'].map((v) => ({ version: v, path: (main[`webapp-${v}`] ?? { path: '' }).path })));
-  const churn = new HelmChurn({ kc: () => kc, namespaces, templates, seed: 20 });
+  // Writes wait for the apiserver as long as its restart may take (5 tries of the harness's 90 s).
+  const churn = new HelmChurn({ kc: () => kc, namespaces, templates, seed: 20, retryMs: 10 * 60_000 });
   await churn.seed(200);
   let controller = await startController('soak-1');
   const t0 = performance.now();
@@ -59,7 +60,7 @@ it('churn with an apiserver restart and a controller SIGKILL: every ChartOrigin 
     await sleep(Math.max(0, t0 + 30_000 - performance.now()));
     await cp.stopApiServer();
     await sleep(3000);
-    await cp.startApiServer();
+    await restartApiServer(cp);
     await sleep(Math.max(0, t0 + 60_000 - performance.now()));
     process.kill(-controller.proc.pid, 'SIGKILL');
     const exit = await controller.proc.exited;

@@ -15,6 +15,7 @@
  */
 import pino from 'pino';
 import type { KubeConfig } from '../../src/kube/kubeconfig.ts';
+import type { ControlPlane } from './controlplane.ts';
 import { KubeApiError, kubeRequest } from '../../src/kube/raw-client.ts';
 import { MetadataReflector } from '../../src/kube/reflector.ts';
 import { isObject } from '../../src/util/guards.ts';
@@ -547,4 +548,19 @@ export async function secretsTruth(kc: KubeConfig): Promise<Map<string, string>>
 /** The ground truth without chart versions, in `secretsTruth`'s form. */
 export function revisionsOf(expected: ReadonlyMap<string, string>): Map<string, string> {
   return new Map([...expected].map(([k, v]) => [k, v.slice(v.indexOf('@') + 1)]));
+}
+
+/**
+ * The kube-apiserver started again (a fault's recovery). On a machine loaded by other work its start can
+ * miss the harness's 90 s readiness deadline; a fault test must not fail for that, so up to `tries` starts.
+ */
+export async function restartApiServer(cp: Pick<ControlPlane, 'startApiServer'>, port?: number, tries = 5, log?: (line: string) => void): Promise<string> {
+  for (let i = 1; ; i++) {
+    try {
+      return await cp.startApiServer(port);
+    } catch (err) {
+      if (i >= tries) throw err;
+      log?.(`apiserver start attempt ${i} failed; retrying`);
+    }
+  }
 }
