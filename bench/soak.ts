@@ -49,7 +49,14 @@ const FAULTS = (process.env['FAULTS'] ?? '')
     return { kind, atMs: Number(at) * 60_000 } as const;
   })
   .sort((a, b) => a.atMs - b.atMs);
-const ENTRY = join(REPO_ROOT, 'dist/src/cli/main.js');
+/** CONTROLLER_ENTRY: another build of the controller (a before/after comparison while dist/ is in use). */
+const ENTRY = process.env['CONTROLLER_ENTRY'] ?? join(REPO_ROOT, 'dist/src/cli/main.js');
+/**
+ * DRAIN=1: every release is uninstalled before the churn (after the first sync) and again after it, with a
+ * forced GC and a heap snapshot each time: what the second holds more than the first is what the controller
+ * kept of releases, revisions and events that are gone.
+ */
+const DRAIN = process.env['DRAIN'] === '1';
 if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run npm run build first (the soak runs the compiled controller, as the image does)`);
 
 const MiB = 2 ** 20;
@@ -182,6 +189,7 @@ interface Sample {
 
 interface GcPoint {
   minute: number;
+  label: string;
   changes: number;
   releases: number;
   secrets: number;
@@ -256,24 +264,36 @@ try {
 
   const samples: Sample[] = [];
   const gcPoints: GcPoint[] = [];
-  const snapshots: { pid: number; minute: number; byConstructor: Map<string, { count: number; bytes: number }> }[] = [];
+  const snapshots: { pid: number; minute: number; label: string; byConstructor: Map<string, { count: number; bytes: number }> }[] = [];
   let probeFailures = 0;
   let killedAt = -Infinity;
   let changes = 0;
-  const t0 = performance.now();
-  const gcPoint = async (minute: number): Promise<void> => {
+  let t0 = performance.now();
+  const gcPoint = async (minute: number, label = '', snapshot = SNAPSHOTS.includes(minute)): Promise<void> => {
     const c = controller;
     if (!c) return;
     try {
       const heapAfter = await heapAfterGc(inspectPort);
-      gcPoints.push({ minute, changes, releases: churn.releases, secrets: churn.secrets, pid: c.proc.pid, heapAfterGc: heapAfter, rss: rssMb(c.proc.pid) });
+      gcPoints.push({ minute, label, changes, releases: churn.releases, secrets: churn.secrets, pid: c.proc.pid, heapAfterGc: heapAfter, rss: rssMb(c.proc.pid) });
       log(`forced GC at minute ${minute}: heap used ${(heapAfter / MiB).toFixed(1)} MiB, RSS ${rssMb(c.proc.pid).toFixed(1)} MiB`);
-      if (SNAPSHOTS.includes(minute)) snapshots.push({ pid: c.proc.pid, minute, byConstructor: await snapshotByConstructor(inspectPort) });
+      if (snapshot) snapshots.push({ pid: c.proc.pid, minute, label, byConstructor: await snapshotByConstructor(inspectPort) });
     } catch (err) {
       log(`forced GC at minute ${minute} failed: ${(err as Error).message}`);
     }
   };
   await gcPoint(0);
+  const drain = async (label: string): Promise<void> => {
+    await churn.uninstallAll();
+    const empty = await awaitConvergence(kc, churn.expected(), 600_000);
+    log(`drained (${label}): ${empty.origins} ChartOrigins left`);
+    await gcPoint(0, `no release left, ${label}`, true);
+  };
+  if (DRAIN) {
+    await drain('before the churn');
+    await churn.seed(RELEASES);
+    await awaitConvergence(kc, churn.expected(), 600_000);
+    t0 = performance.now();
+  }
 
   let sampling = true;
   const sampler = (async () => {
@@ -377,6 +397,7 @@ try {
   const truthDrift = (() => revisionsOf(churn.expected()))();
   const secrets = await secretsTruth(kc);
   const driftCount = [...truthDrift].filter(([k, v]) => secrets.get(k) !== v).length + [...secrets.keys()].filter((k) => !truthDrift.has(k)).length;
+  if (DRAIN) await drain('after the churn');
   stopWatch.abort();
   await watchDone;
 
@@ -394,8 +415,8 @@ try {
     if ((i + 1) % every !== 0 && i !== samples.length - 1) continue;
     out.push(`| ${(s.t / 60).toFixed(1)} | ${s.changes} | ${s.writes} | ${s.releases} | ${s.secrets} | ${s.origins} | ${s.rss.toFixed(1)} | ${s.heap.toFixed(1)} | ${s.depth} | ${s.lagP50.toFixed(0)} | ${s.lagP99.toFixed(0)} |`);
   }
-  out.push('', '| forced GC at minute | changes | releases | release Secrets | controller pid | heap used after GC (MiB) | RSS (MiB) |', '|---|---|---|---|---|---|---|');
-  for (const g of gcPoints) out.push(`| ${g.minute} | ${g.changes} | ${g.releases} | ${g.secrets} | ${g.pid} | ${(g.heapAfterGc / MiB).toFixed(2)} | ${g.rss.toFixed(1)} |`);
+  out.push('', '| forced GC at minute | point | changes | releases | release Secrets | controller pid | heap used after GC (MiB) | RSS (MiB) |', '|---|---|---|---|---|---|---|---|');
+  for (const g of gcPoints) out.push(`| ${g.minute} | ${g.label} | ${g.changes} | ${g.releases} | ${g.secrets} | ${g.pid} | ${(g.heapAfterGc / MiB).toFixed(2)} | ${g.rss.toFixed(1)} |`);
 
   // Growth per 1,000 changes by least squares, per controller process, from its third minute (start-up excluded).
   out.push('', '| controller pid | samples | changes | RSS per 1,000 changes (MiB) | heap used per 1,000 changes (MiB) | heap after GC per 1,000 changes (MiB, forced-GC points) |', '|---|---|---|---|---|---|');
@@ -423,13 +444,18 @@ try {
       `ground truth vs Secrets: ${driftCount} differences; changes never seen: ${pendingLag.size}, overtaken by the next change before seen: ${overtaken}; /healthz or /readyz not 200 (outside 2 min after a kill): ${probeFailures}`,
   );
   for (const m of [...final.mismatches, ...final.orphans.map((o) => `orphan ${o}`), ...final.notReady.map((n) => `not Ready ${n}`)].slice(0, 20)) out.push(`  ${m}`);
+  const drained = gcPoints.filter((g) => g.label.startsWith('no release left'));
+  if (drained.length === 2) {
+    const [a, b] = drained as [GcPoint, GcPoint];
+    out.push('', `retained with no release left, after ${b.changes} changes vs before them: ${((b.heapAfterGc - a.heapAfterGc) / 1024).toFixed(1)} KiB heap (${((b.heapAfterGc - a.heapAfterGc) / Math.max(1, b.changes)).toFixed(1)} bytes per change), ${(b.rss - a.rss).toFixed(1)} MiB RSS${a.pid !== b.pid ? ' (different controller processes: not comparable)' : ''}`);
+  }
   const lastSnap = snapshots.at(-1);
   const firstSnap = snapshots.find((x) => x.pid === lastSnap?.pid);
   if (lastSnap && firstSnap && firstSnap !== lastSnap) {
     const [a, b] = [firstSnap.byConstructor, lastSnap.byConstructor];
     const rows = [...new Set([...a.keys(), ...b.keys()])].map((k) => ({ k, dc: (b.get(k)?.count ?? 0) - (a.get(k)?.count ?? 0), db: (b.get(k)?.bytes ?? 0) - (a.get(k)?.bytes ?? 0), c: b.get(k)?.count ?? 0 }));
     rows.sort((x, y) => y.db - x.db);
-    out.push('', `| heap snapshot, forced-GC point minute ${firstSnap.minute} → ${lastSnap.minute} (one controller process): constructor | Δ count | Δ self size (KiB) | count at the end |`, '|---|---|---|---|');
+    out.push('', `| heap snapshot, forced-GC point ${firstSnap.label || `minute ${firstSnap.minute}`} → ${lastSnap.label || `minute ${lastSnap.minute}`} (one controller process): constructor | Δ count | Δ self size (KiB) | count at the end |`, '|---|---|---|---|');
     for (const r of rows.slice(0, 15)) out.push(`| ${r.k.slice(0, 60).replace(/\|/g, '\\|')} | ${r.dc} | ${(r.db / 1024).toFixed(1)} | ${r.c} |`);
   }
   process.stdout.write(out.join('\n') + '\n');

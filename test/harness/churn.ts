@@ -155,6 +155,17 @@ export class HelmChurn {
     );
   }
 
+  /** Every release uninstalled as `helm uninstall` does it (not counted as churn): the controller must then hold no release. */
+  async uninstallAll(concurrency = 16): Promise<void> {
+    const rels = [...this.#live.values()];
+    let i = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (i < rels.length) await this.#apply('uninstall', rels[i++] as Release);
+      }),
+    );
+  }
+
   /** Live revisions (release Secrets) now. */
   get secrets(): number {
     let n = 0;
