@@ -226,12 +226,13 @@ try {
 
   let inspectPort = 0;
   const startController = async (): Promise<ControllerProcess> => {
-    inspectPort = await freePort();
+    const port = await freePort();
     const c = await startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', '8'], 'soak', {
       entry: ENTRY,
-      nodeFlags: [...(process.env['CONTROLLER_NODE_FLAGS'] ?? '--max-semi-space-size=4 --max-old-space-size=384').split(' ').filter(Boolean), `--inspect=127.0.0.1:${inspectPort}`],
+      nodeFlags: [...(process.env['CONTROLLER_NODE_FLAGS'] ?? '--max-semi-space-size=4 --max-old-space-size=384').split(' ').filter(Boolean), `--inspect=127.0.0.1:${port}`],
     });
     await eventually('controller ready', async () => ((await c.ready()) ? true : undefined), 600_000, 250);
+    inspectPort = port;
     return c;
   };
 
@@ -365,6 +366,8 @@ try {
             process.kill(-old.proc.pid, 'SIGKILL');
             await old.proc.exited;
           }
+          // No samples or GC points from the dead one, nor from the new one before it is ready.
+          controller = undefined;
           controller = await startController();
         }
       } catch (err) {
