@@ -1,8 +1,6 @@
 /** Small API helpers for benchmarks: direct requests, no kubectl process per poll. */
 import { apiKubeConfigFor, type ClusterInfo } from '../test/harness/controlplane.ts';
 import { kubeRequest } from '../src/kube/raw-client.ts';
-import type { KubeConfig } from '../src/kube/kubeconfig.ts';
-import { encodeHelmString } from '../src/decode/encode.ts';
 
 export function adminKubeConfigFor(cluster: Pick<ClusterInfo, 'kubeconfig'>): { getChartOrigin(ns: string, name: string): Promise<{ revision?: number; version?: string }> } {
   const kc = apiKubeConfigFor(cluster);
@@ -26,17 +24,8 @@ export async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>
   }));
 }
 
-/** A release revision stored exactly as Helm's Secret driver stores it (JSON → gzip → base64, labels). */
-export async function createReleaseSecret(kc: KubeConfig, ns: string, name: string, rev: number, status: string, json: string): Promise<void> {
-  const body = {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'helm.sh/release.v1',
-    metadata: { name: `sh.helm.release.v1.${name}.v${rev}`, namespace: ns, labels: { name, owner: 'helm', status, version: String(rev) } },
-    data: { release: Buffer.from(encodeHelmString(json)).toString('base64') },
-  };
-  await kubeRequest(kc, { method: 'POST', path: `/api/v1/namespaces/${ns}/secrets`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-}
+/** Moved to the harness (the soak test writes revisions the same way); re-exported for the benchmarks. */
+export { createReleaseSecret } from '../test/harness/release-secrets.ts';
 
 /**
  * A full garbage collection in another Node process started with `--inspect=127.0.0.1:<port>`, through the
