@@ -70,7 +70,7 @@ export function originEvents(previous: PublishedSummary | undefined, next: Origi
   }
   const ready = next.conditions.find((c) => c.type === CONDITION.Ready);
   if (ready?.reason === ORIGIN_REASON.SignatureNotVerified && previous?.readyReason !== ORIGIN_REASON.SignatureNotVerified) {
-    notes.push({ type: 'Warning', reason: 'SignatureNotVerified', message: ready.message });
+    notes.push({ type: 'Warning', reason: ORIGIN_REASON.SignatureNotVerified, message: ready.message });
   }
   if (previous && next.latest && next.latest.version !== previous.latest && next.upgrade && next.upgrade !== 'None') {
     const behind = next.versionsBehind !== undefined ? `, ${next.versionsBehind} version${next.versionsBehind === 1 ? '' : 's'} behind` : '';

@@ -17,6 +17,8 @@ import type { TrustMaterial } from '@sigstore/verify';
 import type { Referrer, RepositoryConfig } from '../model/repository.ts';
 import { MAX_CONDITION_MESSAGE, type Condition, type OriginReport, type OriginStatus, type SignatureStatus } from '../model/report.ts';
 import { plainText } from '../util/terminal.ts';
+import { formatTime } from '../util/time.ts';
+import { CONDITION, ORIGIN_REASON } from '../model/reasons.ts';
 
 /** ChartOrigin.spec: user overrides. */
 export interface OriginSpec {
@@ -62,7 +64,7 @@ export interface Analysis {
 
 /** Messages name charts and repositories, untrusted text: kept readable, bounded, control characters removed (also for `-o json`). */
 function condition(status: Condition['status'], reason: string, message: string, now: Date): Condition {
-  return { type: 'Ready', status, reason, message: plainText(message, MAX_CONDITION_MESSAGE), lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  return { type: CONDITION.Ready, status, reason, message: plainText(message, MAX_CONDITION_MESSAGE), lastTransitionTime: formatTime(now) };
 }
 
 /** Per repository config object: keys parsed, identity expressions compiled and the trusted root read once. */
@@ -235,7 +237,7 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
     managedBy: record.flux ? 'Flux' : 'Helm',
     chart: { ...chart },
     origin,
-    lastChecked: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    lastChecked: formatTime(now),
     conditions: [],
   };
 
@@ -301,12 +303,12 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
 
   const failed = failures.length ? ` Repository errors: ${failures.map((f) => `${f.repository} (${f.reason})`).join(', ')}.` : '';
   if (problem) {
-    report.conditions.push(condition('False', 'InvalidSpec', problem + failed, now));
+    report.conditions.push(condition('False', ORIGIN_REASON.InvalidSpec, problem + failed, now));
   } else if (origin.match === 'Unreachable') {
-    report.conditions.push(condition('False', 'RepositoryUnavailable', `${origin.message ?? ''}.${failed}`.trim(), now));
+    report.conditions.push(condition('False', ORIGIN_REASON.RepositoryUnavailable, `${origin.message ?? ''}.${failed}`.trim(), now));
   } else if (origin.signature?.required && !origin.signature.verified) {
     // The content is the repository's, but the repository only vouches for signed charts.
-    report.conditions.push(condition('False', 'SignatureNotVerified', `origin ${origin.match} in ${origin.repository ?? '?'}, but the repository requires a signature: ${origin.signature.message}.${failed}`, now));
+    report.conditions.push(condition('False', ORIGIN_REASON.SignatureNotVerified, `origin ${origin.match} in ${origin.repository ?? '?'}, but the repository requires a signature: ${origin.signature.message}.${failed}`, now));
   } else {
     const movedNote = tagMoved ? ` OCI tag re-pushed: ${tagMoved}.` : '';
     report.conditions.push(condition('True', origin.match, `origin ${origin.match}${origin.repository ? ` in ${origin.repository}` : ''}.${movedNote}${failed}`, now));

@@ -15,6 +15,7 @@ import { after, describe, it } from 'node:test';
 import { KubeConfigError, loadKubeConfig, loadMergedKubeconfig, resolvedEntry, selectContext } from '../../../src/kube/kubeconfig.ts';
 import { isObject, type JsonObject } from '../../../src/util/guards.ts';
 import { toolPath } from '../../harness/tools.ts';
+import { seededRandom } from '../../harness/churn.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'kubeconfig-diff-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -25,23 +26,12 @@ function kubectl(env: NodeJS.ProcessEnv, args: string[]): Promise<{ ok: boolean;
   });
 }
 
-/** mulberry32: a seeded generator, so that a failing case can be replayed by its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Entry = { kind: 'clusters' | 'users' | 'contexts'; name: string; value: JsonObject };
 
 /** One generated configuration: entries (some names defined twice with other values) and a current-context. */
 function scenario(seed: number): { entries: Entry[]; current: (string | undefined)[]; files: number; context?: string | undefined } {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
   const entries: Entry[] = [];
   const clusters = ['c1', 'c2', 'c3'];
@@ -97,7 +87,7 @@ function permutations<T>(xs: readonly T[]): T[][] {
 
 /** Writes the scenario's files; every entry goes to a random file, a second definition to another one. */
 function writeFiles(seed: number, s: ReturnType<typeof scenario>): string[] {
-  const r = rng(seed * 7919);
+  const r = seededRandom(seed * 7919);
   const dir = join(root, `s${seed}`);
   const docs = Array.from({ length: s.files }, (_, i) => ({ clusters: [] as unknown[], users: [] as unknown[], contexts: [] as unknown[], 'current-context': s.current[i] }));
   const placed = new Map<string, number>();
