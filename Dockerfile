@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/bundle-cli.ts ./scripts/
 RUN npm run build
 
 # --- deps: production dependencies only (no typescript, no `node` package, no test tools) --------------
@@ -42,9 +43,12 @@ LABEL org.opencontainers.image.title="chartorigin" \
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
 WORKDIR /app
 # The same V8 sizes as the chart's controller.nodeOptions (see there): a small young generation keeps the
-# garbage of decoding releases from inflating resident memory.
+# garbage of decoding releases from inflating resident memory. Two malloc arenas instead of glibc's 8 per
+# core for Node's thread pool (gunzip, TLS): 10,000 releases settled at 175 MiB resident instead of 185
+# (bench/RESULTS.md), at no measurable cost in time.
 ENV NODE_ENV=production \
     HOME=/tmp \
+    MALLOC_ARENA_MAX=2 \
     NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=384"
 # Owned by root and not writable by the runtime user: the image works with a read-only root filesystem
 # (only /tmp may be an emptyDir); nothing is written next to the code.

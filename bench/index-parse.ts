@@ -2,6 +2,7 @@
  * `npm run bench:index`: load + parse a ~20 MB index.yaml, chartorigin vs the real helm 3 and helm 4
  * (`helm repo add` downloads and parses it, `helm search repo` loads and parses the cached copy), in the
  * same run, each in a fresh process measured with GNU time (wall seconds, peak RSS). Median of RUNS.
+ * The oldest supported and the newest helm 3 and 4. chartorigin runs the compiled dist/ (`npm run build` first).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,7 +41,7 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<S
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 const chartorigin = ['--input-type=module', '-e', `
-  import { createChartSource } from ${JSON.stringify(new URL('../src/sources/source.ts', import.meta.url).pathname)};
+  import { createChartSource } from ${JSON.stringify(new URL('../dist/src/sources/source.js', import.meta.url).pathname)};
   const s = createChartSource({ name: 'big', url: process.argv[1], priority: 0, intervalSeconds: 3600, insecureSkipTLSVerify: false, plainHTTP: false });
   const r = await s.probe();
   const v = await s.versions('chart-0');
@@ -48,7 +49,12 @@ const chartorigin = ['--input-type=module', '-e', `
   await s.close();
 `, server.url];
 
-async function helmRun(helm: 'helm3' | 'helm4'): Promise<{ add: Sample; search: Sample }> {
+/** The oldest supported and the newest helm of each major (scripts/tools.sh builds all four). */
+const HELMS = ['helm4-latest', 'helm4', 'helm3-latest', 'helm3'] as const;
+type Helm = (typeof HELMS)[number];
+const helmVersion = (helm: Helm): string => execFileSync(toolPath(helm), ['version', '--template', '{{.Version}}'], { encoding: 'utf8' }).trim();
+
+async function helmRun(helm: Helm): Promise<{ add: Sample; search: Sample }> {
   const home = mkdtempSync(join(tmpdir(), `chartorigin-bench-${helm}-`));
   const env = { ...process.env, HELM_CACHE_HOME: join(home, 'c'), HELM_CONFIG_HOME: join(home, 'f'), HELM_DATA_HOME: join(home, 'd'), HOME: home };
   try {
@@ -60,13 +66,16 @@ async function helmRun(helm: 'helm3' | 'helm4'): Promise<{ add: Sample; search: 
   }
 }
 
-const rows: Record<string, Sample[]> = { chartorigin: [], 'helm4 repo add': [], 'helm4 search repo': [], 'helm3 repo add': [], 'helm3 search repo': [] };
+const label = Object.fromEntries(HELMS.map((h) => [h, `helm ${helmVersion(h)}`])) as Record<Helm, string>;
+const rows: Record<string, Sample[]> = { chartorigin: [] };
+for (const h of HELMS) rows[`${label[h]} repo add`] = [];
+for (const h of HELMS) rows[`${label[h]} search repo`] = [];
 for (let i = 0; i < runs; i++) {
   rows['chartorigin']!.push(await measure(process.execPath, chartorigin, process.env));
-  for (const h of ['helm4', 'helm3'] as const) {
+  for (const h of HELMS) {
     const r = await helmRun(h);
-    rows[`${h} repo add`]!.push(r.add);
-    rows[`${h} search repo`]!.push(r.search);
+    rows[`${label[h]} repo add`]!.push(r.add);
+    rows[`${label[h]} search repo`]!.push(r.search);
   }
 }
 await server.close();

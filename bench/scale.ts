@@ -19,7 +19,7 @@ import { startTestEnvironment } from '../test/harness/environment.ts';
 import { pushChart, repoIndex, runHelm, scratchDir, syntheticIndexYaml, writeChartSource } from '../test/harness/charts.ts';
 import { kubeRequest, kubeWatch } from '../src/kube/raw-client.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
-import { createReleaseSecret, pool } from './support.ts';
+import { cpuSecondsByName, createReleaseSecret, heapSnapshotSummary, pool } from './support.ts';
 
 const SERIES = (process.env['SERIES'] ?? '').split(',').filter(Boolean).map(Number);
 const RELEASES = SERIES.length ? Math.max(...SERIES) : Number(process.env['RELEASES'] ?? 2000);
@@ -36,6 +36,8 @@ function median(xs: number[]): number {
 /** Every OCI_EVERY-th release is of a chart published only in the OCI registry (0: none). */
 const OCI_EVERY = Number(process.env['OCI_EVERY'] ?? 4);
 const BIG_INDEX_MB = Number(process.env['BIG_INDEX_MB'] ?? 20);
+/** HEAP_SNAPSHOT=1 (or a directory to keep the files in): after each sync, a heap snapshot of the controller, summarised by constructor. */
+const HEAP_SNAPSHOT = process.env['HEAP_SNAPSHOT'] ?? '';
 
 function procMem(pid: number): { rssMb: number; hwmMb: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -43,7 +45,9 @@ function procMem(pid: number): { rssMb: number; hwmMb: number } {
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
 }
 
-interface Row { size: number; secrets: number; syncS: number; verified: number; ready: number; rssMb: number; hwmMb: number; heapUsed: number }
+interface Row { size: number; secrets: number; syncS: number; verified: number; ready: number; rssMb: number; hwmMb: number; heapUsed: number; cpu: { controller: number; apiserver: number; etcd: number } }
+/** The processes that share the machine's cores during a sync. */
+const CPU_NAMES = ['kube-apiserver', 'etcd'] as const;
 
 /** `nodejs_heap_size_used_bytes` from a /metrics exposition. */
 function heapUsed(exposition: string): number {
@@ -106,11 +110,15 @@ try {
     await kubectl(cluster, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec }) });
   }
   // As in the image: compiled JavaScript (no type stripping at run time), NODE_OPTIONS as the chart sets it.
+  const snapshotDir = HEAP_SNAPSHOT && HEAP_SNAPSHOT !== '1' ? (mkdirSync(HEAP_SNAPSHOT, { recursive: true }), HEAP_SNAPSHOT) : scratchDir('heap');
   const startController = (): ReturnType<typeof startControllerProcess> =>
     startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', process.env['CONTROLLER_CONCURRENCY'] ?? '8'], 'scale', {
       entry: join(REPO_ROOT, 'dist/src/cli/main.js'),
       // Default: the image's NODE_OPTIONS (Dockerfile, chart value controller.nodeOptions); CONTROLLER_NODE_FLAGS='' for none.
-      nodeFlags: (process.env['CONTROLLER_NODE_FLAGS'] ?? '--max-semi-space-size=4 --max-old-space-size=384').split(' ').filter(Boolean),
+      nodeFlags: [
+        ...(process.env['CONTROLLER_NODE_FLAGS'] ?? '--max-semi-space-size=4 --max-old-space-size=384').split(' ').filter(Boolean),
+        ...(HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : []),
+      ],
     });
 
   // SERIES=200,2000,10000: the sizes in one run, each measured by a fresh controller process; Secrets are added
@@ -171,6 +179,7 @@ try {
       }).catch((err: unknown) => {
         if (!abort.signal.aborted) process.stderr.write(`watch ended: ${String(err)}\n`);
       });
+      const cpu0 = cpuSecondsByName(CPU_NAMES);
       const started = performance.now();
       const controller = await startController();
       let peakSeen = 0;
@@ -186,32 +195,51 @@ try {
       clearTimeout(timeout);
       clearInterval(sampler);
       const syncS = (performance.now() - started) / 1000;
+      const cpu1 = cpuSecondsByName(CPU_NAMES, { controller: controller.proc.pid });
+      const cpu = { controller: cpu1.get('controller') ?? 0, apiserver: (cpu1.get('kube-apiserver') ?? 0) - (cpu0.get('kube-apiserver') ?? 0), etcd: (cpu1.get('etcd') ?? 0) - (cpu0.get('etcd') ?? 0) };
       const verified = verifiedNames.size;
       const readyCount = readyNames.size;
       abort.abort();
       await watchP;
       await new Promise((r) => setTimeout(r, 3000));
       const after = procMem(controller.proc.pid);
-      const heap = heapUsed(await controller.metrics());
+      const exposition = await controller.metrics();
+      const heap = heapUsed(exposition);
+      const gauge = (name: string): string => (Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(exposition)?.[1] ?? NaN) / 2 ** 20).toFixed(1);
+      process.stderr.write(`after sync: RSS ${after.rssMb.toFixed(1)} MiB = V8 heap total ${gauge('nodejs_heap_size_total_bytes')} (used ${gauge('nodejs_heap_size_used_bytes')}) + external ${gauge('nodejs_external_memory_bytes')} + the rest (code, Node, malloc)\n`);
+      if (HEAP_SNAPSHOT) {
+        const before = new Set(readdirSync(snapshotDir));
+        process.kill(controller.proc.pid, 'SIGUSR2');
+        const file = await eventually('heap snapshot written', async () => readdirSync(snapshotDir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot')), 120_000, 500);
+        // The file appears when writing starts; it is complete when it ends the JSON document it is.
+        const complete = (): boolean => {
+          const text = readFileSync(join(snapshotDir, file));
+          return text.subarray(Math.max(0, text.length - 4)).toString().trimEnd().endsWith(']}');
+        };
+        await eventually('heap snapshot complete', async () => (complete() ? true : undefined), 300_000, 1000);
+        const rows = heapSnapshotSummary(join(snapshotDir, file));
+        process.stderr.write(`heap snapshot ${join(snapshotDir, file)} (includes garbage), self size by constructor:\n| what | count | self MiB | per release (bytes) |\n|---|---|---|---|\n`);
+        for (const r of rows) process.stderr.write(`| ${r.what} | ${r.count} | ${(r.selfBytes / 2 ** 20).toFixed(1)} | ${(r.selfBytes / size).toFixed(0)} |\n`);
+      }
       await controller.stop();
-      runs.push({ size, secrets: size * REVISIONS, syncS, verified, ready: readyCount, rssMb: after.rssMb, hwmMb: Math.max(after.hwmMb, peakSeen), heapUsed: heap });
-      process.stderr.write(`${size} × ${REVISIONS}: all Ready in ${syncS.toFixed(1)} s, RSS ${after.rssMb.toFixed(0)} MiB\n`);
+      runs.push({ size, secrets: size * REVISIONS, syncS, verified, ready: readyCount, rssMb: after.rssMb, hwmMb: Math.max(after.hwmMb, peakSeen), heapUsed: heap, cpu });
+      process.stderr.write(`${size} × ${REVISIONS}: all Ready in ${syncS.toFixed(1)} s, RSS ${after.rssMb.toFixed(0)} MiB; CPU s: controller ${cpu.controller.toFixed(1)}, kube-apiserver ${cpu.apiserver.toFixed(1)}, etcd ${cpu.etcd.toFixed(1)}\n`);
     }
     const med = (f: (r: Row) => number): number => median(runs.map(f));
-    rows.push({ size, secrets: size * REVISIONS, syncS: med((r) => r.syncS), verified: med((r) => r.verified), ready: med((r) => r.ready), rssMb: med((r) => r.rssMb), hwmMb: med((r) => r.hwmMb), heapUsed: med((r) => r.heapUsed) });
+    rows.push({ size, secrets: size * REVISIONS, syncS: med((r) => r.syncS), verified: med((r) => r.verified), ready: med((r) => r.ready), rssMb: med((r) => r.rssMb), hwmMb: med((r) => r.hwmMb), heapUsed: med((r) => r.heapUsed), cpu: { controller: med((r) => r.cpu.controller), apiserver: med((r) => r.cpu.apiserver), etcd: med((r) => r.cpu.etcd) } });
   }
 
   const kib = (mb: number): string => ((mb * 1024)).toFixed(1);
   const lines = [
-    `| releases × revisions | Secrets | controller start → all Ready (s, median of ${RUNS}) | Ready / Verified | RSS after sync (MiB) | peak RSS (MiB) | heap used after sync (MiB) | RSS per release (KiB) | (RSS − idle) per release (KiB) | (heap − idle heap) per release (KiB) | s per 1,000 releases |`,
-    `|---|---|---|---|---|---|---|---|---|---|---|`,
+    `| releases × revisions | Secrets | controller start → all Ready (s, median of ${RUNS}) | Ready / Verified | RSS after sync (MiB) | peak RSS (MiB) | heap used after sync (MiB) | RSS per release (KiB) | (RSS − idle) per release (KiB) | (heap − idle heap) per release (KiB) | s per 1,000 releases | CPU s during sync: controller / kube-apiserver / etcd |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|`,
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.size} × ${REVISIONS} | ${r.secrets} | ${r.syncS.toFixed(1)} | ${r.ready} / ${r.verified} | ${r.rssMb.toFixed(0)} | ${r.hwmMb.toFixed(0)} | ${(r.heapUsed / 2 ** 20).toFixed(1)} | ${kib(r.rssMb / r.size)} | ${idle ? kib((r.rssMb - idle.rssMb) / r.size) : '-'} | ${idle ? ((r.heapUsed - idle.heapUsed) / 1024 / r.size).toFixed(1) : '-'} | ${((r.syncS * 1000) / r.size).toFixed(2)} |`,
+      `| ${r.size} × ${REVISIONS} | ${r.secrets} | ${r.syncS.toFixed(1)} | ${r.ready} / ${r.verified} | ${r.rssMb.toFixed(0)} | ${r.hwmMb.toFixed(0)} | ${(r.heapUsed / 2 ** 20).toFixed(1)} | ${kib(r.rssMb / r.size)} | ${idle ? kib((r.rssMb - idle.rssMb) / r.size) : '-'} | ${idle ? ((r.heapUsed - idle.heapUsed) / 1024 / r.size).toFixed(1) : '-'} | ${((r.syncS * 1000) / r.size).toFixed(2)} | ${r.cpu.controller.toFixed(1)} / ${r.cpu.apiserver.toFixed(1)} / ${r.cpu.etcd.toFixed(1)} |`,
     );
   }
-  if (idle) lines.push(`| idle (0 releases) | 0 | - | - | ${idle.rssMb.toFixed(0)} | - | ${(idle.heapUsed / 2 ** 20).toFixed(1)} | - | - | - | - |`);
+  if (idle) lines.push(`| idle (0 releases) | 0 | - | - | ${idle.rssMb.toFixed(0)} | - | ${(idle.heapUsed / 2 ** 20).toFixed(1)} | - | - | - | - | - |`);
   // Linear-growth check: per-release cost of a size ÷ that of a smaller one (≤ 1: no worse than linear).
   if (rows.length > 1 && idle) {
     const first = rows[0] as Row;

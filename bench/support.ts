@@ -1,4 +1,5 @@
 /** Small API helpers for benchmarks: direct requests, no kubectl process per poll. */
+import { readdirSync, readFileSync } from 'node:fs';
 import { apiKubeConfigFor, type ClusterInfo } from '../test/harness/controlplane.ts';
 import { kubeRequest } from '../src/kube/raw-client.ts';
 
@@ -57,4 +58,60 @@ export async function forceGc(inspectPort: number): Promise<void> {
   } finally {
     ws.close();
   }
+}
+
+/**
+ * CPU seconds (user + system) used so far by every process whose command name is in `names`, by name, from
+ * /proc: where a run's CPU went between two samples (on 2 cores the controller, kube-apiserver and etcd
+ * share them, so the split says which one a wall-clock target is waiting on).
+ */
+export function cpuSecondsByName(names: readonly string[], extraPids: Record<string, number> = {}): Map<string, number> {
+  const ticks = 100; // CLK_TCK on Linux x86-64 and arm64
+  const out = new Map<string, number>(names.map((n) => [n, 0]));
+  const read = (pid: string): { comm: string; cpu: number } | undefined => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const f = stat.slice(close + 2).split(' ');
+      return { comm, cpu: (Number(f[11]) + Number(f[12])) / ticks };
+    } catch {
+      return undefined; // gone meanwhile
+    }
+  };
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const s = read(pid);
+    if (s && out.has(s.comm)) out.set(s.comm, (out.get(s.comm) ?? 0) + s.cpu);
+  }
+  for (const [label, pid] of Object.entries(extraPids)) out.set(label, read(String(pid))?.cpu ?? 0);
+  return out;
+}
+
+/**
+ * Self size and count by constructor (objects), or by node type (strings, arrays, code…), from a V8
+ * .heapsnapshot: what a process's heap is made of. Largest first.
+ */
+export function heapSnapshotSummary(file: string, top = 25): { what: string; count: number; selfBytes: number }[] {
+  const snap = JSON.parse(readFileSync(file, 'utf8')) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  const fields = snap.snapshot.meta.node_fields;
+  const width = fields.length;
+  const typeAt = fields.indexOf('type');
+  const nameAt = fields.indexOf('name');
+  const sizeAt = fields.indexOf('self_size');
+  const types = snap.snapshot.meta.node_types[0];
+  const by = new Map<string, { count: number; selfBytes: number }>();
+  for (let i = 0; i < snap.nodes.length; i += width) {
+    const type = types[snap.nodes[i + typeAt] as number] ?? '?';
+    const what = type === 'object' ? (snap.strings[snap.nodes[i + nameAt] as number] ?? '?') : `(${type})`;
+    const e = by.get(what) ?? { count: 0, selfBytes: 0 };
+    e.count++;
+    e.selfBytes += snap.nodes[i + sizeAt] as number;
+    by.set(what, e);
+  }
+  return [...by].map(([what, e]) => ({ what, ...e })).sort((a, b) => b.selfBytes - a.selfBytes).slice(0, top);
 }

@@ -79,7 +79,9 @@ export class ReleaseReconciler {
     }
     // Everything the result depends on: the release object's version, the ChartOrigin (its uid: a
     // deleted and recreated one must be written again; its generation: a spec edit) and the repositories.
-    const inputsOf = (o: ExistingOrigin): string => `${current.storage}/${current.objectName}@${current.resourceVersion}|u${o.uid}|g${o.generation}|r${this.#o.repositories.generation()}`;
+    // Joined, not a template literal: a template literal's result is a rope of its pieces, and one is kept
+    // per release (430 bytes each in a heap snapshot at 2,000 releases, against ~90 flat).
+    const inputsOf = (o: ExistingOrigin): string => [current.storage, '/', current.objectName, '@', current.resourceVersion, '|u', o.uid, '|g', o.generation, '|r', this.#o.repositories.generation()].join('');
     const memo = this.#memo.get(key);
     const cached = origins.get(namespace, name);
     if (cached && memo?.inputs === inputsOf(cached)) return 'unchanged';
@@ -157,7 +159,7 @@ export class ReleaseReconciler {
   async #storedValues(c: CurrentRevision, revision: number): Promise<StoredValues | undefined> {
     const objectName = c.objectName.replace(/\.v\d+$/, `.v${revision}`);
     if (objectName === c.objectName) return undefined;
-    const obj = await this.#read({ ...c, objectName });
+    const obj = await this.#read({ ...c, objectName, resourceVersion: '' });
     if (!obj) return undefined;
     try {
       return storedValuesOf(obj, this.#o.decodeLimits ?? DEFAULT_DECODE_LIMITS);
@@ -168,7 +170,9 @@ export class ReleaseReconciler {
   }
 
   async #read(c: CurrentRevision): Promise<StoredReleaseObject | undefined> {
-    const o = await getObject(this.#o.kubeConfig, c.storage, c.namespace, c.objectName);
+    // At the resourceVersion the watch reported (served from the API server's cache); another revision's
+    // version is not known here, so that read goes to etcd.
+    const o = await getObject(this.#o.kubeConfig, c.storage, c.namespace, c.objectName, c.resourceVersion || undefined);
     if (!o) return undefined;
     return { kind: c.storage, type: c.storage === 'Secret' ? o.type : undefined, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels }, data: o.data };
   }

@@ -191,6 +191,7 @@ export class KubeConfig {
   #plugin: Promise<PluginConfig> | undefined;
   #exec: Promise<ExecResult> | undefined;
   #execResult: ExecResult | undefined;
+  #fileToken: { path: string; token: string; readAt: number } | undefined;
 
   constructor(access: Access) {
     this.#a = access;
@@ -211,6 +212,19 @@ export class KubeConfig {
     return this.#a.context;
   }
 
+  /**
+   * A projected service-account token is rotated by the kubelet (at 80 % of its hour) and re-read here at
+   * most once a minute, as client-go's cached file token source does: not one file read per request
+   * (a first sync of 10,000 releases makes ~30,000 requests).
+   */
+  #tokenFromFile(path: string): string {
+    const now = Date.now();
+    if (!this.#fileToken || this.#fileToken.path !== path || now - this.#fileToken.readAt >= 60_000) {
+      this.#fileToken = { path, token: readFileSync(path, 'utf8').trim(), readAt: now };
+    }
+    return this.#fileToken.token;
+  }
+
   /** Adds TLS material and the Authorization header to a node:https request. */
   async applyToHTTPSOptions(opts: RequestOptions): Promise<void> {
     const a = this.#a;
@@ -223,7 +237,7 @@ export class KubeConfig {
     opts.headers = headers;
     const c = a.credential;
     if (c.kind === 'token') headers['Authorization'] = `Bearer ${c.token}`;
-    else if (c.kind === 'tokenFile') headers['Authorization'] = `Bearer ${readFileSync(c.path, 'utf8').trim()}`;
+    else if (c.kind === 'tokenFile') headers['Authorization'] = `Bearer ${this.#tokenFromFile(c.path)}`;
     else if (c.kind === 'basic') headers['Authorization'] = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
     else if (c.kind === 'exec') {
       const r = await this.#execCredential(c);

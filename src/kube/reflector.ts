@@ -79,6 +79,16 @@ function meta(o: unknown, full = false): ObjectMeta | undefined {
 const keyOf = (m: ObjectMeta): string => `${m.namespace}/${m.name}`;
 
 /**
+ * What the reflector itself keeps of an object: its metadata, never the whole object. The handler gets the
+ * whole object (`full`) and keeps what it needs; a relist only compares resourceVersions.
+ */
+function slimmed(m: ObjectMeta): ObjectMeta {
+  if (m.object === undefined) return m;
+  const { object: _object, ...rest } = m;
+  return rest;
+}
+
+/**
  * client-go's reflector for metadata only: list (paged), then watch from the list's resourceVersion
  * with bookmarks. A watch that ends or breaks is re-opened from the last resourceVersion seen (events
  * in between are replayed by the server); only a 410 Gone (that version was compacted away) leads to a
@@ -143,9 +153,19 @@ export class MetadataReflector {
         signal,
       });
       this.#progressAt = Date.now();
+      // Changed objects are delivered page by page, so a `full` list holds one page of whole objects at a
+      // time, not the collection (10,000 ChartOrigins are ~60 MiB of JSON objects); removals wait for the
+      // complete list, the only point where absence means deleted.
       for (const item of page.items ?? []) {
         const m = meta(item, this.#o.full);
-        if (m && (this.#o.accept?.(m) ?? true)) seen.set(keyOf(m), m);
+        if (!m || !(this.#o.accept?.(m) ?? true)) continue;
+        const k = keyOf(m);
+        const slim = slimmed(m);
+        seen.set(k, slim);
+        if (this.#known.get(k)?.resourceVersion !== m.resourceVersion) {
+          this.#known.set(k, slim);
+          this.#o.handler.upsert(m);
+        }
       }
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue || undefined;
@@ -154,12 +174,6 @@ export class MetadataReflector {
       if (!seen.has(k)) {
         this.#known.delete(k);
         this.#o.handler.remove(old);
-      }
-    }
-    for (const [k, m] of seen) {
-      if (this.#known.get(k)?.resourceVersion !== m.resourceVersion) {
-        this.#known.set(k, m);
-        this.#o.handler.upsert(m);
       }
     }
     this.#resourceVersion = rv;
@@ -211,7 +225,7 @@ export class MetadataReflector {
       this.#known.delete(k);
       this.#o.handler.remove(m);
     } else if (type === 'ADDED' || type === 'MODIFIED') {
-      this.#known.set(k, m);
+      this.#known.set(k, slimmed(m));
       this.#o.handler.upsert(m);
     }
   }

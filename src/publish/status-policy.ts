@@ -12,7 +12,7 @@ export interface StatusPolicyInput {
   /** Repositories whose last probe failed (served from cache meanwhile), with since when and why. */
   unavailable: ReadonlyMap<string, { since: string; reason: string }>;
   /** The conditions the ChartOrigin shows now, to keep transition times of unchanged ones. */
-  shown: readonly Condition[];
+  shown: readonly ShownCondition[];
   now: Date;
 }
 
@@ -76,8 +76,11 @@ export function decodeErrorCondition(message: string, now: Date): Condition {
   return { type: CONDITION.Ready, status: 'False', reason: ORIGIN_REASON.DecodeError, message, lastTransitionTime: formatTime(now) };
 }
 
+/** What carrying transition times needs of the conditions shown now (the informer keeps only this much). */
+export type ShownCondition = Pick<Condition, 'type' | 'status' | 'lastTransitionTime'>;
+
 /** Keeps a condition's lastTransitionTime when its status did not change (kstatus / API conventions). */
-export function carryTransitionTimes(next: readonly Condition[], previous: readonly Condition[]): Condition[] {
+export function carryTransitionTimes(next: readonly Condition[], previous: readonly ShownCondition[]): Condition[] {
   return next.map((c) => {
     const prev = previous.find((p) => p.type === c.type);
     return prev && prev.status === c.status ? { ...c, lastTransitionTime: prev.lastTransitionTime } : c;

@@ -10,8 +10,9 @@ const CHILD_HEAP_MB = 1024;
 
 type Reply = { ok: true; index: ChartIndex } | { ok: false; reason: RepoErrorReason; message: string };
 
-// Next to this file: .ts when running from source (type stripping), .js from dist/.
-const childPath = (): string => new URL(import.meta.url.endsWith('.ts') ? './index-parse-child.ts' : './index-parse-child.js', import.meta.url).pathname;
+// Next to this file, with its extension: .ts from source (type stripping), .js from dist/src/, .mjs from the
+// bundle (scripts/bundle-cli.ts builds the child as an entry point of its own beside the bundle's chunks).
+const childPath = (): string => new URL(`./index-parse-child${/\.[cm]?[jt]s$/.exec(import.meta.url)?.[0] ?? '.js'}`, import.meta.url).pathname;
 
 /**
  * parseIndex for big indexes, in a short-lived child process. Parsing a 20 MB index.yaml touches a few

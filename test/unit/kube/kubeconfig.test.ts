@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import type { RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { inClusterKubeConfig, kubeConfigFromText, loadKubeConfig, KubeConfigError } from '../../../src/kube/kubeconfig.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'chartorigin-kubeconfig-'));
@@ -40,7 +40,8 @@ describe('kubeconfig loader (no client-node)', () => {
     assert.equal(opts.rejectUnauthorized, undefined);
   });
 
-  it('resolves certificate and token files relative to the kubeconfig, and re-reads a token file on every request', async () => {
+  it('resolves certificate and token files relative to the kubeconfig, and re-reads a token file once a minute (client-go)', async () => {
+    mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
     writeFileSync(join(dir, 'ca.crt'), 'FILE-CA');
     writeFileSync(join(dir, 'token'), 'first\n');
     const text = doc({ tokenFile: 'token' }, { server: 'https://h:1', 'certificate-authority': 'ca.crt' });
@@ -50,9 +51,18 @@ describe('kubeconfig loader (no client-node)', () => {
     assert.equal(String(one.ca), 'FILE-CA');
     assert.equal((one.headers as Record<string, string>)['Authorization'], 'Bearer first');
     writeFileSync(join(dir, 'token'), 'rotated\n');
-    const two: RequestOptions = {};
-    await kc.applyToHTTPSOptions(two);
-    assert.equal((two.headers as Record<string, string>)['Authorization'], 'Bearer rotated');
+    try {
+      const two: RequestOptions = {};
+      mock.timers.tick(59_999);
+      await kc.applyToHTTPSOptions(two);
+      assert.equal((two.headers as Record<string, string>)['Authorization'], 'Bearer first', 'read again within the minute');
+      const three: RequestOptions = {};
+      mock.timers.tick(1);
+      await kc.applyToHTTPSOptions(three);
+      assert.equal((three.headers as Record<string, string>)['Authorization'], 'Bearer rotated');
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   it('bearer token, basic auth and insecure-skip-tls-verify', async () => {

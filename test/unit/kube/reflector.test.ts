@@ -94,8 +94,9 @@ describe('MetadataReflector against a scripted apiserver', () => {
     );
     // A watch closed by the server (its timeout) is re-opened silently; failures are reported.
     assert.deepEqual(restarts, ['error', 'expired']);
-    // The relist after 410 delivers exactly the difference: b gone, c new; a unchanged at rv 5 → upsert (rv 11 → 5).
-    assert.deepEqual(events, ['+a@5', '+b@6', 'synced', '+a@11', '-b', '+a@5', '+c@20', 'synced']);
+    // The relist after 410 delivers exactly the difference: a changed (rv 11 → 5) and c new as their page
+    // arrives, then b gone once the list is complete (only then does absence mean deleted).
+    assert.deepEqual(events, ['+a@5', '+b@6', 'synced', '+a@11', '+a@5', '+c@20', '-b', 'synced']);
     assert.equal(r.size, 2);
     // The last list (after the 410 back-off) came well after construction: the health check sees progress.
     assert.ok(r.lastProgress > created, 'progress recorded');
@@ -160,7 +161,7 @@ describe('MetadataReflector against a scripted apiserver', () => {
       seen.map((s) => `${s.watch ? 'watch' : 'list'}:${s.resourceVersion ?? ''}`),
       ['list:', 'watch:10', 'watch:11', 'watch:12', 'list:', 'watch:21'],
     );
-    assert.deepEqual(events, ['+b@6', 'synced', '-b', '+c@20', 'synced']);
+    assert.deepEqual(events, ['+b@6', 'synced', '+c@20', '-b', 'synced']);
     assert.equal(r.size, 1);
   });
 });
