@@ -129,6 +129,11 @@ try {
   ];
   const novaArgs = ['find', '--helm', '--url', repoUrl, '--poll-artifacthub=false', '--format', 'json', '--include-all', '--kubeconfig', cluster.kubeconfig];
 
+  // HOLD=1: keep the cluster and repository up for manual runs (prints the commands), until Ctrl-C.
+  if (process.env['HOLD']) {
+    process.stderr.write(`holding; try:\n  KUBECONFIG=${cluster.kubeconfig} HOME=${work2} ${process.execPath} ${variants[0]?.pre.join(' ')} ${scanArgs.join(' ')}\n  KUBECONFIG=${cluster.kubeconfig} HOME=${work2} ${NOVA} ${novaArgs.join(' ')}\n`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
   const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ');
   const runsOf = variants.map(() => [] as Timed[]);
   const startsOf = variants.map(() => [] as Timed[]);

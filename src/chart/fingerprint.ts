@@ -171,7 +171,7 @@ export function fingerprintChart(chart: ChartContent): ChartFingerprint {
   const version = typeof metadata['version'] === 'string' ? metadata['version'] : '';
   const plus = version.indexOf('+');
   const withoutBuild = plus > 0 ? sha256(canonicalJson({ ...metadata, version: version.slice(0, plus) })) : undefined;
-  return {
+  return shared({
     metadata: sha256(canonicalJson(metadata)),
     ...(withoutBuild ? { metadataWithoutBuild: withoutBuild } : {}),
     values: sha256(canonicalJson(normalizeValues(chart.values))),
@@ -179,7 +179,33 @@ export function fingerprintChart(chart: ChartContent): ChartFingerprint {
     templates: fileDigests(chart.templates),
     files: fileDigests(chart.files),
     lock: lock ? sha256(canonicalJson(lock)) : '',
-  };
+  });
+}
+
+/**
+ * Releases of one chart version mostly have equal fingerprints, and a fingerprint of a 40-template chart is
+ * ~5 KiB of names and digests: `scan` holds one per release until it prints (2,000 releases: ~10 MiB).
+ * Equal fingerprints are handed out as one frozen object. Held weakly: the table keeps nothing alive that
+ * no record uses (the controller drops each record after its reconcile).
+ */
+const FINGERPRINTS = new Map<string, WeakRef<ChartFingerprint>>();
+const unused = new FinalizationRegistry<string>((key) => {
+  if (FINGERPRINTS.get(key)?.deref() === undefined) FINGERPRINTS.delete(key);
+});
+
+function shared(f: ChartFingerprint): ChartFingerprint {
+  const parts = [f.metadata, f.metadataWithoutBuild ?? '', f.values, f.schema, f.lock];
+  for (const [name, digest] of Object.entries(f.templates)) parts.push('t', name, digest);
+  for (const [name, digest] of Object.entries(f.files)) parts.push('f', name, digest);
+  // Names cannot hold NUL (tar and Helm refuse them), so the joined parts are unambiguous.
+  const key = sha256(parts.join('\0'));
+  const known = FINGERPRINTS.get(key)?.deref();
+  if (known) return known;
+  Object.freeze(f.templates);
+  Object.freeze(f.files);
+  FINGERPRINTS.set(key, new WeakRef(Object.freeze(f)));
+  unused.register(f, key);
+  return f;
 }
 
 /**

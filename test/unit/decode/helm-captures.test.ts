@@ -41,3 +41,26 @@ describe('releases captured from real helm 3 and helm 4', () => {
     });
   }
 });
+
+describe('equal fingerprints are one object', () => {
+  test('releases of the same chart content share one frozen fingerprint; other content gets its own', () => {
+    const tarball = manifest.captures[0]?.installedFrom as string;
+    const one = fingerprintChart(readChartArchive(readFileSync(`${FIXTURES}${tarball}`)));
+    const again = fingerprintChart(readChartArchive(readFileSync(`${FIXTURES}${tarball}`)));
+    assert.equal(again, one, 'the same tarball read twice: the same object');
+    assert.ok(Object.isFrozen(one) && Object.isFrozen(one.templates), 'shared, so nobody may change it');
+    const content = readChartArchive(readFileSync(`${FIXTURES}${tarball}`));
+    const other = fingerprintChart({ ...content, metadata: { ...content.metadata, version: '9.9.9' } });
+    assert.notEqual(other, one, 'other content, another object');
+    assert.notEqual(other.metadata, one.metadata);
+    // Every capture installed from that tarball whose fingerprint equals it is that very object.
+    let same = 0;
+    for (const c of manifest.captures) {
+      const rec = decodeStoredRelease(JSON.parse(readFileSync(`${FIXTURES}releases/${c.file}`, 'utf8')) as StoredReleaseObject);
+      if (JSON.stringify(rec.fingerprint) !== JSON.stringify(one)) continue;
+      assert.equal(rec.fingerprint, one, c.file);
+      same++;
+    }
+    assert.ok(same >= 2, `several captures share the tarball's fingerprint (${same})`);
+  });
+});
