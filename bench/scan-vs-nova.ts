@@ -117,13 +117,16 @@ try {
   // nova has its own helm and klog; give it a HOME of its own so no user helm config is read.
   const toolEnv = { ...process.env, KUBECONFIG: cluster.kubeconfig, HOME: work2, HELM_DRIVER: 'secret' };
   const scanArgs = ['scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '-o', 'json'];
-  // Each way chartorigin is run, to measure each start-up step: the module graph as tsc emits it (with the
-  // compile cache, as the bin turns it on), the bin (the bundle, scripts/bundle-cli.ts, with the compile
-  // cache), the single-file executable (its own code cache; `npm run build:sea` first, else left out).
+  // Each way chartorigin is run, to measure each start-up step: the bin (the bundle, scripts/bundle-cli.ts,
+  // with the compile cache and the chart cache of cli/chart-store.ts), the same without the chart cache, the
+  // module graph as tsc emits it (compile cache; from there no chart cache), the single-file executable (its
+  // own code cache and the chart cache; `npm run build:sea` first, else left out).
   const compileCache = mkdtempSync(join(tmpdir(), 'bench-compile-cache-'));
   const sea = join(REPO_ROOT, 'dist/sea/chartorigin');
   const variants: { label: string; cmd: string; pre: string[]; env: NodeJS.ProcessEnv }[] = [
     { label: 'chartorigin scan -A (bin: bundle + compile cache)', cmd: process.execPath, pre: [join(REPO_ROOT, 'dist/src/cli/entry.js')], env: {} },
+    // A first run, or one with the chart cache off: every tarball downloaded and unpacked.
+    { label: 'chartorigin scan -A (bin, no chart cache)', cmd: process.execPath, pre: [join(REPO_ROOT, 'dist/src/cli/entry.js')], env: { CHARTORIGIN_CACHE_DIR: '' } },
     { label: 'chartorigin scan -A (tsc module graph + compile cache)', cmd: process.execPath, pre: [join(REPO_ROOT, 'dist/src/cli/main.js')], env: { NODE_COMPILE_CACHE: compileCache } },
     ...(existsSync(sea) ? [{ label: 'chartorigin scan -A (single-file executable)', cmd: sea, pre: [], env: {} }] : []),
   ];

@@ -1,4 +1,4 @@
-import { PublishedChartCache } from '../resolve/chart-cache.ts';
+import { PublishedChartCache, type PublishedChartStore } from '../resolve/chart-cache.ts';
 import { analyzeRelease, type RepositoryFailure } from '../resolve/analyze.ts';
 import type { OriginReport } from '../model/report.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
@@ -10,11 +10,13 @@ export interface AnalyzeAllOptions {
   onFailures?: ((record: ReleaseRecord, failures: readonly RepositoryFailure[]) => void) | undefined;
   /** Another stored revision of a release, for the --reuse-values proof (read only when needed). */
   revision?: ((record: ReleaseRecord, revision: number) => Promise<StoredValues | undefined>) | undefined;
+  /** Published charts kept between runs (cli/chart-store.ts); none when undefined. */
+  store?: PublishedChartStore | undefined;
 }
 
 /** One release → its report, sharing repository indexes and downloaded charts across calls. */
 export function createAnalyzer(sources: readonly ChartSource[], options: AnalyzeAllOptions): (record: ReleaseRecord) => Promise<OriginReport> {
-  const cache = new PublishedChartCache();
+  const cache = new PublishedChartCache(undefined, undefined, options.store);
   return async (record) => {
     const revision = options.revision;
     const { report, failures } = await analyzeRelease(record, { sources, cache, verify: options.verify, revision: revision ? (n) => revision(record, n) : undefined });

@@ -222,7 +222,10 @@ async function scan(argv: string[]): Promise<number> {
       return undefined;
     }
   };
-  const analyzer = opened.then(async (sources) => (await import('./analyze-all.ts')).createAnalyzer(sources, { verify: config.verify, revision, onFailures: (record, failures) => failed.push({ record, failures }) }));
+  const analyzer = opened.then(async (sources) => {
+    const [{ createAnalyzer }, { openChartStore }] = await Promise.all([import('./analyze-all.ts'), import('./chart-store.ts')]);
+    return createAnalyzer(sources, { verify: config.verify, revision, store: openChartStore(), onFailures: (record, failures) => failed.push({ record, failures }) });
+  });
   analyzer.catch(() => undefined);
   const analyses = new Map<ReleaseRecord, Promise<OriginReport>>();
   try {

@@ -14,6 +14,18 @@ export interface PublishedChart {
   provenance?: Buffer | undefined;
 }
 
+/**
+ * Published charts kept beyond one process (the CLI's on-disk cache, cli/chart-store.ts), by tarball digest
+ * only: what a tarball with that sha256 unpacks to never changes, so an entry can be trusted whoever wrote
+ * it, as long as the code that wrote it is this code (the store's business).
+ */
+export interface PublishedChartStore {
+  read(digest: string): PublishedChart | undefined;
+  write(digest: string, chart: PublishedChart): void;
+}
+
+const DIGEST_KEY = /^sha256:[0-9a-f]{64}$/;
+
 /** Approximate retained bytes of an entry: the strings (UTF-16 worst case) plus ~2 KiB of digests. */
 function weightOf(c: PublishedChart): number {
   return c.tree.length * 2 + (c.provenance?.length ?? 0) + 2048 + 100 * (Object.keys(c.fingerprint.templates).length + Object.keys(c.fingerprint.files).length);
@@ -31,10 +43,17 @@ export class PublishedChartCache {
   #bytes = 0;
   readonly #entries = new Map<string, { chart: PublishedChart; weight: number }>();
   readonly #inflight = new Map<string, Promise<PublishedChart>>();
+  readonly #store: PublishedChartStore | undefined;
 
-  constructor(maxEntries = 4096, maxBytes = 64 * 1024 * 1024) {
+  /**
+   * `store`: consulted for keys that are a tarball digest (the repository advertised one and no signature is
+   * wanted, resolve/candidates.ts), and written when the download's own digest is that key. Entries with a
+   * .prov are never stored: whether a publisher signed a chart may change, its content may not.
+   */
+  constructor(maxEntries = 4096, maxBytes = 64 * 1024 * 1024, store?: PublishedChartStore) {
     this.#max = maxEntries;
     this.#maxBytes = maxBytes;
+    this.#store = store;
   }
 
   get size(): number {
@@ -55,9 +74,12 @@ export class PublishedChartCache {
     }
     const running = this.#inflight.get(key);
     if (running) return running;
-    const p = load().then(
+    const durable = this.#store !== undefined && DIGEST_KEY.test(key);
+    const stored = durable ? this.#store?.read(key) : undefined;
+    const p = (stored ? Promise.resolve(stored) : load()).then(
       (v) => {
         this.#inflight.delete(key);
+        if (durable && !stored && v.tarballDigest === key && v.provenance === undefined) this.#store?.write(key, v);
         const weight = weightOf(v);
         this.#entries.set(key, { chart: v, weight });
         this.#bytes += weight;

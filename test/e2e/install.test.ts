@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -82,7 +82,30 @@ describe('installing and running chartorigin like a CLI', () => {
     writeFileSync(join(app, 'package.json'), '{"name":"user-project","private":true}\n');
     const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, info.filename)], { cwd: app });
     assert.equal(installed.code, 0, installed.stderr);
-    assertScan(await run('npx', ['chartorigin', 'scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config], { cwd: app }), 'npx chartorigin scan');
+    const scan = (): ReturnType<typeof run> => run('npx', ['chartorigin', 'scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config], { cwd: app });
+    assertScan(await scan(), 'npx chartorigin scan');
+    assert.ok(files.includes('dist/chartorigin.mjs'), 'the bundle the bin loads is packed');
+
+    // The published chart it proved against is kept by digest, in a directory of this build only.
+    const cacheRoot = join(work, 'home', '.cache', 'chartorigin', 'charts');
+    const builds = readdirSync(cacheRoot);
+    assert.equal(builds.length, 1, builds.join(', '));
+    const buildDir = join(cacheRoot, builds[0] as string);
+    const entries = readdirSync(buildDir);
+    assert.ok(entries.length >= 1 && entries.every((e) => /^[0-9a-f]{64}\.json$/.test(e)), entries.join(', '));
+    // The next run reads it instead of the tarball: an entry whose template digest is changed makes the
+    // same release a Mismatch (what a tampered tarball under that digest would be)...
+    for (const e of entries) {
+      const doc = JSON.parse(readFileSync(join(buildDir, e), 'utf8')) as { fingerprint: { templates: Record<string, string> } };
+      for (const t of Object.keys(doc.fingerprint.templates)) doc.fingerprint.templates[t] = `sha256:${'0'.repeat(64)}`;
+      writeFileSync(join(buildDir, e), JSON.stringify(doc));
+    }
+    const poisoned = await scan();
+    assert.match(poisoned.stdout, new RegExp(`${ns}\\s+web\\s+webapp\\s+1\\.1\\.0\\s.*\\bMismatch\\b`), poisoned.stdout);
+    // ...and without the entries it downloads again, proves, and writes them back.
+    rmSync(buildDir, { recursive: true });
+    assertScan(await scan(), 'npx chartorigin scan after the cache was removed');
+    assert.deepEqual(readdirSync(buildDir).sort(), [...entries].sort());
     const v = await run('npx', ['chartorigin', 'scan', '--version'], { cwd: app });
     assert.match(v.stdout, /^chartorigin \d+\.\d+\.\d+\n$/);
 
