@@ -113,7 +113,8 @@ try {
   const snapshotDir = HEAP_SNAPSHOT && HEAP_SNAPSHOT !== '1' ? (mkdirSync(HEAP_SNAPSHOT, { recursive: true }), HEAP_SNAPSHOT) : scratchDir('heap');
   const startController = (): ReturnType<typeof startControllerProcess> =>
     startControllerProcess(cluster, ['--leader-elect=false', '--log-level', 'warn', '--concurrency', process.env['CONTROLLER_CONCURRENCY'] ?? '8'], 'scale', {
-      entry: join(REPO_ROOT, 'dist/src/cli/main.js'),
+      // CONTROLLER_ENTRY: another build's main.js (an A/B of two commits on one machine).
+      entry: process.env['CONTROLLER_ENTRY'] ?? join(REPO_ROOT, 'dist/src/cli/main.js'),
       // Default: the image's NODE_OPTIONS (Dockerfile, chart value controller.nodeOptions); CONTROLLER_NODE_FLAGS='' for none.
       nodeFlags: [
         ...(process.env['CONTROLLER_NODE_FLAGS'] ?? '--max-semi-space-size=4 --max-old-space-size=384').split(' ').filter(Boolean),

@@ -197,8 +197,9 @@ function shared(f: ChartFingerprint): ChartFingerprint {
   const parts = [f.metadata, f.metadataWithoutBuild ?? '', f.values, f.schema, f.lock];
   for (const [name, digest] of Object.entries(f.templates)) parts.push('t', name, digest);
   for (const [name, digest] of Object.entries(f.files)) parts.push('f', name, digest);
-  // Names cannot hold NUL (tar and Helm refuse them), so the joined parts are unambiguous.
-  const key = sha256(parts.join('\0'));
+  // Names cannot hold NUL (tar and Helm refuse them), so the joined parts are unambiguous. The key is kept only
+  // while its fingerprint lives (the registry below), so it is not worth hashing.
+  const key = parts.join('\0');
   const known = FINGERPRINTS.get(key)?.deref();
   if (known) return known;
   Object.freeze(f.templates);

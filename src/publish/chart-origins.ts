@@ -231,7 +231,8 @@ export class ChartOriginStore {
       path: `${path(namespace, name)}/status`,
       query: { fieldManager: this.#manager, force: true },
       headers: APPLY,
-      body: JSON.stringify({ apiVersion: API_VERSION, kind: 'ChartOrigin', metadata: { name, namespace }, status: JSON.parse(JSON.stringify({ ...status, conditions: status.conditions.map(plainCondition) })) as unknown }),
+      // One serialisation: JSON.stringify leaves out undefined fields by itself.
+      body: JSON.stringify({ apiVersion: API_VERSION, kind: 'ChartOrigin', metadata: { name, namespace }, status: { ...status, conditions: status.conditions.map(plainCondition) } }),
     });
     this.#remember(o);
   }
