@@ -15,11 +15,12 @@
  * Usage: node scripts/build-sea.ts [--out DIR]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { commonBundleOptions } from './bundle-cli.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -33,21 +34,16 @@ function quiet(cmd: string, args: string[]): void {
 export async function buildSea(outDir: string): Promise<string> {
   const started = performance.now();
   mkdirSync(outDir, { recursive: true });
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const bundle = join(outDir, 'chartorigin.cjs');
+  const common = commonBundleOptions();
   await build({
+    ...common,
     entryPoints: [join(ROOT, 'src/cli/sea.ts')],
-    bundle: true,
-    platform: 'node',
     format: 'cjs',
-    target: 'node24',
     outfile: bundle,
-    external: ['@kubernetes/client-node'],
-    // No package.json travels with the binary; import.meta.url (used for createRequire and file paths)
-    // becomes the executable's own URL.
-    define: { CHARTORIGIN_VERSION: JSON.stringify(pkg.version), 'import.meta.url': '__chartorigin_module_url' },
+    // import.meta.url (used for createRequire and file paths) becomes the executable's own URL.
+    define: { ...common.define, 'import.meta.url': '__chartorigin_module_url' },
     banner: { js: 'var __chartorigin_module_url = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;' },
-    logLevel: 'warning',
   });
   const bundled = performance.now();
   const blob = join(outDir, 'chartorigin.blob');

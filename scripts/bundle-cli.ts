@@ -10,35 +10,47 @@
  *
  * Usage: node scripts/bundle-cli.ts [--out DIR] (default dist/)
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export async function bundleCli(outDir: string): Promise<string> {
+/** What every bundle of chartorigin shares (this one and the single-file executable's, scripts/build-sea.ts). */
+export function commonBundleOptions(): BuildOptions & { define: Record<string, string> } {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  return {
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    // Loaded only for kubeconfig auth-provider plugins (kube/kubeconfig.ts), from node_modules as a package.
+    external: ['@kubernetes/client-node'],
+    // No package.json needs to travel with a bundle (cli/version.ts).
+    define: { CHARTORIGIN_VERSION: JSON.stringify(pkg.version) },
+    logLevel: 'warning',
+  };
+}
+
+export async function bundleCli(outDir: string): Promise<string> {
   const started = performance.now();
+  // esbuild does not empty its output directory: chunks of an earlier build would otherwise stay beside this
+  // one and be packed (package.json `files`) and counted in the chart cache's build identity (cli/chart-store.ts).
+  mkdirSync(outDir, { recursive: true });
+  for (const f of readdirSync(outDir, { withFileTypes: true })) if (f.isFile() && f.name.endsWith('.mjs')) rmSync(join(outDir, f.name));
   await build({
+    ...commonBundleOptions(),
     // The big-index parser's child process (sources/http/index-parse-isolated.ts forks it from beside itself).
     entryPoints: { chartorigin: join(ROOT, 'src/cli/main.ts'), 'index-parse-child': join(ROOT, 'src/sources/http/index-parse-child.ts') },
-    bundle: true,
     splitting: true,
-    platform: 'node',
     format: 'esm',
-    target: 'node24',
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
     // Chunks beside the entry points: code that finds files next to itself (import.meta.url) finds them.
     chunkNames: '[name]-[hash]',
-    // Loaded only for kubeconfig auth-provider plugins (kube/kubeconfig.ts), from node_modules as a package.
-    external: ['@kubernetes/client-node'],
-    define: { CHARTORIGIN_VERSION: JSON.stringify(pkg.version) },
     // CommonJS dependencies (js-yaml's, semver's require calls) need a require() inside an ES module.
     banner: { js: 'import { createRequire as __chartoriginRequire } from "node:module"; const require = __chartoriginRequire(import.meta.url);' },
-    logLevel: 'warning',
   });
   const out = join(outDir, 'chartorigin.mjs');
   process.stderr.write(`bundled ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);

@@ -295,7 +295,6 @@ export class ChartOriginMetrics {
   setRelease(report: OriginReport): void {
     const namespace = report.release.namespace;
     const release = report.release.name;
-    const base: Labels = {};
     const labelText = (labels: Labels, first: boolean): string[] => {
       const parts: string[] = [];
       for (const [k, v] of Object.entries(labels)) parts.push(first && !parts.length ? '' : ',', k, '="', escapeLabelValue(v), '"');
@@ -309,7 +308,6 @@ export class ChartOriginMetrics {
     set(
       this.#releaseInfo,
       {
-        ...base,
         version: report.chart.version,
         app_version: report.chart.appVersion ?? '',
         repo_url: report.origin.repoURL ? labelSafeUrl(report.origin.repoURL) : '',
@@ -321,7 +319,7 @@ export class ChartOriginMetrics {
     );
     const sig = report.origin.signature;
     if (sig) {
-      set(this.#releaseSignatureVerified, { ...base, type: sig.type, reason: sig.reason, key_id: sig.keyID ?? '', required: String(sig.required) }, sig.verified ? 1 : 0);
+      set(this.#releaseSignatureVerified, { type: sig.type, reason: sig.reason, key_id: sig.keyID ?? '', required: String(sig.required) }, sig.verified ? 1 : 0);
     }
 
     // "Resolved" = the advice ran; from then on the series exists with 0 or 1, so `== 0` is meaningful.
@@ -332,19 +330,19 @@ export class ChartOriginMetrics {
           : report.latest !== undefined && stripV(report.latest.version) !== stripV(report.chart.version);
       set(
         this.#releaseOutdated,
-        { ...base, version: report.chart.version, latest_version: report.upgradeTarget ?? report.latest?.version ?? '' },
+        { version: report.chart.version, latest_version: report.upgradeTarget ?? report.latest?.version ?? '' },
         outdated ? 1 : 0,
       );
     }
-    if (report.latest) set(this.#securityUpdate, base, report.latest.securityUpdates === true ? 1 : 0);
-    if (report.upstreamStale !== undefined) set(this.#upstreamStale, base, report.upstreamStale ? 1 : 0);
-    if (report.versionsBehind !== undefined) set(this.#releaseVersionsBehind, base, report.versionsBehind);
-    if (report.majorVersionsBehind !== undefined) set(this.#releaseMajorVersionsBehind, base, report.majorVersionsBehind);
-    set(this.#releaseDeprecated, base, report.chart.deprecated ? 1 : 0);
+    if (report.latest) set(this.#securityUpdate, {}, report.latest.securityUpdates === true ? 1 : 0);
+    if (report.upstreamStale !== undefined) set(this.#upstreamStale, {}, report.upstreamStale ? 1 : 0);
+    if (report.versionsBehind !== undefined) set(this.#releaseVersionsBehind, {}, report.versionsBehind);
+    if (report.majorVersionsBehind !== undefined) set(this.#releaseMajorVersionsBehind, {}, report.majorVersionsBehind);
+    set(this.#releaseDeprecated, {}, report.chart.deprecated ? 1 : 0);
     const installedCreated = timestampSeconds(report.installedCreated);
-    if (installedCreated !== undefined) set(this.#installedCreated, base, installedCreated);
+    if (installedCreated !== undefined) set(this.#installedCreated, {}, installedCreated);
     const latestCreated = timestampSeconds(report.latest?.created);
-    if (latestCreated !== undefined) set(this.#latestCreated, base, latestCreated);
+    if (latestCreated !== undefined) set(this.#latestCreated, {}, latestCreated);
 
     this.#releaseSeries.set(releaseKey(namespace, release), series);
   }
@@ -354,7 +352,6 @@ export class ChartOriginMetrics {
     this.#releaseSeries.delete(releaseKey(namespace, release));
   }
 
-  /** The per-release families: joined once per change, then served from the cache. */
   /** The whole exposition (what /metrics serves). */
   async metrics(): Promise<string> {
     return `${await this.registry.metrics()}\n${this.#renderReleases()}\n`;

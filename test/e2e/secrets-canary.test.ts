@@ -8,14 +8,14 @@
  * Each canary is also shown to have reached the place it was planted, so the test can fail.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
-import { pushChart, repoIndex, ROOT, runHelm, scratchDir, writeChartSource } from '../harness/charts.ts';
+import { pushChart, repoIndex, runHelm, scratchDir, writeChartSource } from '../harness/charts.ts';
+import { runChartorigin, type CliRun } from '../harness/cli.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess, type ControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
@@ -77,15 +77,9 @@ async function origin(name: string): Promise<ChartOriginObject | undefined> {
   return getJson<ChartOriginObject>(['get', 'chartorigin', name, '-n', ns]).catch(() => undefined);
 }
 
-/** Runs the CLI asynchronously (the repository servers live in this process); stdout and stderr together. */
-async function cli(args: string[], extraEnv: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), ...args], { env: { ...process.env, ...extraEnv }, timeout: 120_000 });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  return { code, stdout, stderr };
+/** Runs the CLI asynchronously (the repository servers live in this process). */
+function cli(args: string[], extraEnv: Record<string, string>): Promise<CliRun> {
+  return runChartorigin(args, { env: { ...process.env, ...extraEnv }, timeoutMs: 120_000 });
 }
 
 /** The ID as it would look inside base64 text, at each of the three byte alignments. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { runChartorigin } from '../../harness/cli.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -36,12 +37,7 @@ async function releaseJson(name: string, chartPath: string): Promise<Record<stri
 async function inspect(objects: unknown[], extraArgs: string[] = []): Promise<{ status: number | null; results: InspectResult[]; stderr: string }> {
   const file = join(work, `input-${Math.random().toString(16).slice(2)}.json`);
   writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'inspect', file, '--config', config, '--no-discover', '-o', 'json', ...extraArgs], { timeout: 60_000 });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const { code: status, stdout, stderr } = await runChartorigin(['inspect', file, '--config', config, '--no-discover', '-o', 'json', ...extraArgs]);
   return { status, results: stdout ? (JSON.parse(stdout) as InspectResult[]) : [], stderr };
 }
 
@@ -208,12 +204,7 @@ describe('chartorigin inspect against real repositories', () => {
     chart.metadata.name = 'web"\n# HELP x\nevil{a="b"}\u001b]0;owned\u0007\u001b[2J';
     const file = join(work, 'hostile.json');
     writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [releaseSecret(JSON.stringify(release), 'hostile', 1)] }));
-    const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'inspect', file, '--config', config], { timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const { code: status, stdout, stderr } = await runChartorigin(['inspect', file, '--config', config]);
     assert.equal(status, 0, stderr);
     const lines = stdout.trimEnd().split('\n');
     assert.equal(lines.length, 2, stdout);

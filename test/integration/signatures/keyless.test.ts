@@ -6,7 +6,6 @@
  * by OciChartSource and checked by src/signatures/cosign.ts.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +14,8 @@ import { identityMatcher, ociSignatureOf, type OciSignaturePolicy } from '../../
 import { trustFromJson } from '../../../src/signatures/sigstore-trust.ts';
 import type { SignatureStatus } from '../../../src/model/report.ts';
 import type { OidcIdentity } from '../../../src/model/repository.ts';
-import { packageChart, pushChart, ROOT, runHelm, scratchDir } from '../../harness/charts.ts';
+import { packageChart, pushChart, runHelm, scratchDir } from '../../harness/charts.ts';
+import { runChartorigin } from '../../harness/cli.ts';
 import { releaseSecret } from '../../unit/helpers.ts';
 import { manifestDescriptor, pushTagSchemaIndex, type Descriptor } from '../../harness/oci-artifacts.ts';
 import { startReferrersRegistry } from '../../harness/referrers-registry.ts';
@@ -214,12 +214,7 @@ describe('keyless through chartorigin inspect: config, analysis, requireSignatur
       items.push(releaseSecret(stdout, name, 1));
     }
     writeFileSync(join(work, 'releases.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-    const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'inspect', join(work, 'releases.json'), '--config', join(work, 'repos.yaml'), '-o', 'json'], { timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const { code: status, stdout, stderr } = await runChartorigin(['inspect', join(work, 'releases.json'), '--config', join(work, 'repos.yaml'), '-o', 'json']);
     assert.equal(status, 0, stderr);
     type Out = { name: string; origin: { match: string; signature?: SignatureStatus; referrers?: { digest: string; verified?: boolean }[] }; conditions: { reason: string }[] };
     const results = JSON.parse(stdout) as Out[];

@@ -12,6 +12,12 @@ interface Seen {
   resourceVersion: string | null;
 }
 
+/** A kubeconfig for a plain-HTTP test server, no credentials. */
+function plainKubeConfig(url: string): ReturnType<typeof kubeConfigFromText> {
+  const doc = { apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: url } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' };
+  return kubeConfigFromText(JSON.stringify(doc), '/nonexistent/config');
+}
+
 const secret = (name: string, rv: string): unknown => ({ metadata: { name, namespace: 'apps', resourceVersion: rv, labels: { owner: 'helm' } } });
 
 /**
@@ -55,17 +61,7 @@ async function scriptedApiserver(): Promise<{ server: http.Server; seen: Seen[];
 describe('MetadataReflector against a scripted apiserver', () => {
   it('resumes a broken or closed watch from the last resourceVersion and relists only on 410', async () => {
     const { server, seen, url } = await scriptedApiserver();
-    const kc = kubeConfigFromText(
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster: { server: url } }],
-        users: [{ name: 'u', user: {} }],
-        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'x',
-      }),
-      '/nonexistent/config',
-    );
+    const kc = plainKubeConfig(url);
     const events: string[] = [];
     const restarts: WatchRestartReason[] = [];
     const ac = new AbortController();
@@ -109,7 +105,7 @@ describe('MetadataReflector against a scripted apiserver', () => {
     });
     await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const kc = kubeConfigFromText(JSON.stringify({ clusters: [{ name: 'c', cluster: { server: url } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }), '/nonexistent/config');
+    const kc = plainKubeConfig(url);
     let failures = 0;
     const r = new MetadataReflector({ kubeConfig: kc, path: '/api/v1/secrets', logger: pino({ level: 'silent' }), onWatchRestart: () => failures++, handler: { upsert: () => {}, remove: () => {}, synced: () => {} } });
     const created = r.lastProgress;
@@ -126,17 +122,7 @@ describe('MetadataReflector against a scripted apiserver', () => {
 
   it('with accept, neither keeps nor reports the objects it filters out, and still resumes from their events', async () => {
     const { server, seen, url } = await scriptedApiserver();
-    const kc = kubeConfigFromText(
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster: { server: url } }],
-        users: [{ name: 'u', user: {} }],
-        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'x',
-      }),
-      '/nonexistent/config',
-    );
+    const kc = plainKubeConfig(url);
     const events: string[] = [];
     const ac = new AbortController();
     const r = new MetadataReflector({
