@@ -267,7 +267,7 @@ async function openSources(config: CliConfig, configFile: string | undefined, kc
   process.stderr.write(`${neutralize(describeSources(found, ctx, discover))}\n`);
   const sources: ChartSource[] = found.repositories.map((r) => {
     if (r.error) return new FailedChartSource(r.config, r.error);
-    return createChartSource(r.config, { http: { cachedIndex: r.cachedIndex ? readCachedIndex(r.cachedIndex) : undefined } });
+    return createChartSource(r.config, { http: { cachedIndex: r.cachedIndex ? readCachedIndex(r.cachedIndex) : undefined, compactIndex: false } });
   });
   for (const s of sources) s.prefetch?.();
   return sources;

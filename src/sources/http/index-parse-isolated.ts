@@ -1,14 +1,16 @@
 import { fork } from 'node:child_process';
 import { isSea } from 'node:sea';
-import { parseIndex, type ChartIndex, type IndexParseOptions } from './index-parse.ts';
-import { RepoError, type RepoErrorReason } from '../../model/repository.ts';
+import { parseIndex, type IndexParseOptions } from './index-parse.ts';
+import { RepoError, type ChartVersionEntry, type RepoErrorReason } from '../../model/repository.ts';
+
+type ParsedIndex = Map<string, ChartVersionEntry[]>;
 
 /** Indexes at least this big are parsed in a child process. */
 export const ISOLATED_MIN_BYTES = 2 * 1024 * 1024;
 /** Heap of the parsing process: a hostile index runs out of it instead of taking the controller down. */
 const CHILD_HEAP_MB = 1024;
 
-type Reply = { ok: true; index: ChartIndex } | { ok: false; reason: RepoErrorReason; message: string };
+type Reply = { ok: true; index: ParsedIndex } | { ok: false; reason: RepoErrorReason; message: string };
 
 // Next to this file, with its extension: .ts from source (type stripping), .js from dist/src/, .mjs from the
 // bundle (scripts/bundle-cli.ts builds the child as an entry point of its own beside the bundle's chunks).
@@ -21,7 +23,7 @@ const childPath = (): string => new URL(`./index-parse-child${/\.[cm]?[jt]s$/.ex
  * either), while a child's memory goes back to the system when it exits. Only the parsed result (the
  * fields chartorigin uses) comes back over IPC. Costs one process start (~0.1 s) per changed big index.
  */
-export async function parseIndexIsolated(bytes: Uint8Array, options: IndexParseOptions): Promise<ChartIndex> {
+export async function parseIndexIsolated(bytes: Uint8Array, options: IndexParseOptions): Promise<ParsedIndex> {
   // The single-file executable has no child script to fork (its binary runs only the CLI); it is a one-shot
   // process, whose memory goes back to the system when it exits anyway.
   if (bytes.byteLength < ISOLATED_MIN_BYTES || isSea()) return parseIndex(bytes, options);

@@ -5,8 +5,17 @@ import { resolveChartUrl } from '../url.ts';
 import { parseVersion } from '../../chart/version.ts';
 import { notesOf, trimNotes } from '../../chart/publisher-notes.ts';
 
-/** Chart name → versions, newest first. */
-export type ChartIndex = Map<string, ChartVersionEntry[]>;
+/**
+ * Chart name → versions, newest first. A Map when the whole index was parsed; index-lazy.ts's LazyChartIndex
+ * parses a chart's block on its first lookup.
+ */
+export interface ChartIndex {
+  /** Charts the index lists. */
+  readonly size: number;
+  get(chart: string): ChartVersionEntry[] | undefined;
+  /** Every chart's versions (parses what is not parsed yet). */
+  values(): IterableIterator<ChartVersionEntry[]>;
+}
 
 export interface IndexParseOptions {
   /** Repository name, for error messages. */
@@ -20,7 +29,7 @@ export interface IndexParseOptions {
 }
 
 export const DEFAULT_MAX_INDEX_BYTES = 100 * 1024 * 1024;
-const DEFAULT_MAX_VERSIONS = 500_000;
+export const DEFAULT_MAX_VERSIONS = 500_000;
 
 /** `sha256:<hex>` or bare hex (any case) → `sha256:<lowercase hex>`; anything else → undefined. */
 export function normalizeDigest(v: unknown): string | undefined {
@@ -32,11 +41,11 @@ export function normalizeDigest(v: unknown): string | undefined {
 
 // The YAML path parses every scalar as a string (failsafe schema): it is the fastest schema, and Helm
 // decodes these fields into Go strings, so `version: 1.10` must stay "1.10", not become the number 1.1.
-const YAML_NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
+export const YAML_NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
 // go-yaml v2 (YAML 1.1) booleans, which is what Helm's sigs.k8s.io/yaml accepts for `deprecated`.
 const YAML_TRUE = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON']);
 
-function scalar(v: unknown, fromYaml: boolean): string | undefined {
+export function scalar(v: unknown, fromYaml: boolean): string | undefined {
   if (typeof v === 'string') return fromYaml && YAML_NULLS.has(v) ? undefined : v;
   if (!fromYaml && (typeof v === 'number' || typeof v === 'boolean')) return String(v);
   return undefined;
@@ -50,7 +59,7 @@ function truthy(v: unknown, fromYaml: boolean): boolean {
 const decoder = new TextDecoder('utf-8');
 
 /** js-yaml reasons may quote tag or anchor names from the input: keep the kind of error, not the text. */
-function safeReason(reason: string): string {
+export function safeReason(reason: string): string {
   return reason
     .replace(/!<[^>]*>/g, '!<…>')
     .replace(/"[^"]*"/g, '"…"')
@@ -58,7 +67,7 @@ function safeReason(reason: string): string {
     .slice(0, 120);
 }
 
-function invalid(repo: string, detail: string, cause?: unknown): RepoError {
+export function invalid(repo: string, detail: string, cause?: unknown): RepoError {
   return new RepoError(repo, 'invalid_index', `repository ${repo}: invalid index: ${detail}`, cause === undefined ? undefined : { cause });
 }
 
@@ -68,7 +77,7 @@ function invalid(repo: string, detail: string, cause?: unknown): RepoError {
  * document can be dropped right away. Entries without a version are skipped, as Helm skips invalid
  * entries; a repeated version of a chart keeps its first occurrence.
  */
-export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): ChartIndex {
+export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): Map<string, ChartVersionEntry[]> {
   const repo = options.repository;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_INDEX_BYTES;
   if (bytes.byteLength > maxBytes) {
@@ -108,80 +117,94 @@ export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): Chart
   if (!isObject(doc)) throw invalid(repo, 'the document is not a mapping');
   if (scalar(doc['apiVersion'], fromYaml) === undefined) throw invalid(repo, 'no apiVersion (Helm refuses such an index)');
   const entries = doc['entries'];
-  const out: ChartIndex = new Map();
+  const out = new Map<string, ChartVersionEntry[]>();
   if (entries === undefined || entries === null || (fromYaml && typeof entries === 'string' && YAML_NULLS.has(entries))) return out;
   if (!isObject(entries)) throw invalid(repo, '`entries` is not a mapping');
 
-  const maxVersions = options.maxVersions ?? DEFAULT_MAX_VERSIONS;
-  let total = 0;
-  const read = (v: unknown): string | undefined => scalar(v, fromYaml);
+  const budget = { left: options.maxVersions ?? DEFAULT_MAX_VERSIONS };
   for (const [name, list] of Object.entries(entries)) {
-    if (!Array.isArray(list)) continue;
-    const seen = new Set<string>();
-    const versions: ChartVersionEntry[] = [];
-    for (const raw of list) {
-      if (!isObject(raw)) continue;
-      const version = scalar(raw['version'], fromYaml);
-      if (version === undefined || seen.has(version)) continue;
-      seen.add(version);
-      if (++total > maxVersions) throw new RepoError(repo, 'too_large', `repository ${repo}: index lists more than ${maxVersions} chart versions`);
-      const urls: string[] = [];
-      if (Array.isArray(raw['urls'])) {
-        for (const u of raw['urls']) {
-          const s = scalar(u, fromYaml);
-          if (s === undefined) continue;
-          try {
-            urls.push(resolveChartUrl(options.repoUrl, s));
-          } catch {
-            // Helm fails on such a URL only when that version is downloaded; the version stays listed.
-          }
-        }
-      }
-      const entry: ChartVersionEntry = {
-        name,
-        version,
-        appVersion: scalar(raw['appVersion'], fromYaml),
-        created: scalar(raw['created'], fromYaml),
-        deprecated: truthy(raw['deprecated'], fromYaml),
-        digest: normalizeDigest(raw['digest']),
-        urls,
-      };
-      // Most entries have none of these: no object is kept for them (a 20 MiB index has ~30,000 entries).
-      const notes = notesOf(raw, read);
-      if (notes) entry.notes = notes;
-      versions.push(entry);
-    }
-    if (versions.length) {
-      const sorted = sortVersionsDesc(versions);
-      trimNotes(sorted);
-      out.set(name, sorted);
-    }
+    const versions = chartVersions(name, list, fromYaml, options, budget);
+    if (versions.length) out.set(name, versions);
   }
   return out;
 }
 
-const YAML_OPTIONS = { schema: FAILSAFE_SCHEMA, maxAliases: 100, maxDepth: 64 };
+/**
+ * One chart's list from `entries` → its versions, newest first (Helm's order). Entries without a version are
+ * skipped, as Helm skips invalid entries; a repeated version keeps its first occurrence. `budget.left` counts
+ * down the versions an index may hold (a memory bound on hostile input).
+ */
+export function chartVersions(name: string, list: unknown, fromYaml: boolean, options: IndexParseOptions, budget: { left: number }): ChartVersionEntry[] {
+  if (!Array.isArray(list)) return [];
+  const repo = options.repository;
+  const read = (v: unknown): string | undefined => scalar(v, fromYaml);
+  const seen = new Set<string>();
+  const versions: ChartVersionEntry[] = [];
+  for (const raw of list) {
+    if (!isObject(raw)) continue;
+    const version = scalar(raw['version'], fromYaml);
+    if (version === undefined || seen.has(version)) continue;
+    seen.add(version);
+    if (--budget.left < 0) throw new RepoError(repo, 'too_large', `repository ${repo}: index lists more than ${options.maxVersions ?? DEFAULT_MAX_VERSIONS} chart versions`);
+    const urls: string[] = [];
+    if (Array.isArray(raw['urls'])) {
+      for (const u of raw['urls']) {
+        const s = scalar(u, fromYaml);
+        if (s === undefined) continue;
+        try {
+          urls.push(resolveChartUrl(options.repoUrl, s));
+        } catch {
+          // Helm fails on such a URL only when that version is downloaded; the version stays listed.
+        }
+      }
+    }
+    const entry: ChartVersionEntry = {
+      name,
+      version,
+      appVersion: scalar(raw['appVersion'], fromYaml),
+      created: scalar(raw['created'], fromYaml),
+      deprecated: truthy(raw['deprecated'], fromYaml),
+      digest: normalizeDigest(raw['digest']),
+      urls,
+    };
+    // Most entries have none of these: no object is kept for them (a 20 MiB index has ~30,000 entries).
+    const notes = notesOf(raw, read);
+    if (notes) entry.notes = notes;
+    versions.push(entry);
+  }
+  if (!versions.length) return versions;
+  const sorted = sortVersionsDesc(versions);
+  trimNotes(sorted);
+  return sorted;
+}
+
+export const YAML_OPTIONS = { schema: FAILSAFE_SCHEMA, maxAliases: 100, maxDepth: 64 };
 
 const ENTRIES_LINE = /^entries:[ \t]*(?:#.*)?$/m;
 const TOP_LEVEL_LINE = /^[^\s#]/m;
 
+/** Where the chart blocks of a Helm-shaped index are (offsets into its text). */
+export interface IndexLayout {
+  /** The document without its `entries` section: apiVersion, generated, …. */
+  head: string;
+  /** Offset of each chart's block (its key line), in document order. */
+  starts: number[];
+  /** Offset just past the last block. */
+  end: number;
+}
+
 /**
- * js-yaml turns the whole input into an event list before building objects, so a 20 MB index costs
- * hundreds of MB at once. Helm-written indexes have a regular shape (`entries:` at column 0, one key per
- * chart at a fixed indent), so each chart's block is parsed on its own and dropped before the next one:
- * the peak is one chart, not the whole index. Anything irregular — flow style, an alias that crosses
- * charts, a parse error — returns undefined and the caller parses the whole document, which gives exact
- * error positions.
+ * Helm-written indexes have a regular shape (`entries:` at column 0, one key per chart at a fixed indent,
+ * the chart's versions below it), so each chart's block can be parsed on its own. Returns undefined for any
+ * other shape (flow style, no `entries:`, a first key that is not at the chart indent).
  */
-function loadIndexYamlInChunks(text: string): unknown {
+export function indexLayout(text: string): IndexLayout | undefined {
   const entriesMatch = ENTRIES_LINE.exec(text);
   if (!entriesMatch) return undefined;
   const sectionStart = entriesMatch.index + entriesMatch[0].length + 1;
-  TOP_LEVEL_LINE.lastIndex = 0;
-  const after = text.slice(sectionStart);
-  const nextTop = TOP_LEVEL_LINE.exec(after);
-  const sectionEnd = nextTop ? sectionStart + nextTop.index : text.length;
-  const section = text.slice(sectionStart, sectionEnd);
+  const nextTop = TOP_LEVEL_LINE.exec(text.slice(sectionStart));
+  const end = nextTop ? sectionStart + nextTop.index : text.length;
+  const section = text.slice(sectionStart, end);
 
   const firstKey = /^( +)[^\s#-]/m.exec(section);
   if (!firstKey) return undefined;
@@ -189,15 +212,28 @@ function loadIndexYamlInChunks(text: string): unknown {
   // A chart key: the indent exactly, a key that is not a sequence item or comment, a colon ending the line.
   const keyLine = new RegExp(`^${indent}(?:"[^"\\n]*"|'[^'\\n]*'|[^\\s#\\-"'][^\\n]*?):[ \\t]*(?:#[^\\n]*)?$`, 'gm');
   const starts: number[] = [];
-  for (let m = keyLine.exec(section); m; m = keyLine.exec(section)) starts.push(m.index);
-  if (!starts.length || starts[0] !== firstKey.index) return undefined;
+  for (let m = keyLine.exec(section); m; m = keyLine.exec(section)) starts.push(sectionStart + m.index);
+  if (!starts.length || starts[0] !== sectionStart + firstKey.index) return undefined;
+  return { head: text.slice(0, entriesMatch.index) + text.slice(end), starts, end };
+}
 
+/**
+ * js-yaml turns the whole input into an event list before building objects, so a 20 MB index costs
+ * hundreds of MB at once. With the regular shape of indexLayout each chart's block is parsed on its own and
+ * dropped before the next one: the peak is one chart, not the whole index. Anything irregular — an alias
+ * that crosses charts, a parse error — returns undefined and the caller parses the whole document, which
+ * gives exact error positions.
+ */
+function loadIndexYamlInChunks(text: string): unknown {
+  const layout = indexLayout(text);
+  if (!layout) return undefined;
+  const { head: headText, starts, end } = layout;
   const entries: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   try {
-    const head = load(text.slice(0, entriesMatch.index) + text.slice(sectionEnd), YAML_OPTIONS);
+    const head = load(headText, YAML_OPTIONS);
     if (head !== null && head !== undefined && !isObject(head)) return undefined;
     for (let i = 0; i < starts.length; i++) {
-      const chunk = load(section.slice(starts[i], starts[i + 1] ?? section.length), YAML_OPTIONS);
+      const chunk = load(text.slice(starts[i], starts[i + 1] ?? end), YAML_OPTIONS);
       if (!isObject(chunk)) return undefined;
       for (const [k, v] of Object.entries(chunk)) {
         if (Object.hasOwn(entries, k)) return undefined;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { authorizationHeader, repositoryHttpClient, type HttpClient, type RepositoryHttpOptions } from './client.ts';
 import { DEFAULT_MAX_INDEX_BYTES, type ChartIndex } from './index-parse.ts';
-import { parseIndexIsolated } from './index-parse-isolated.ts';
+import { BlockNotAlone, LazyChartIndex, readIndex } from './index-lazy.ts';
 import { RepoError, type ChartSource, type ChartVersionEntry, type Credentials, type FetchedChart, type ProbeResult, type RepositoryConfig } from '../../model/repository.ts';
 import { redactUrl } from '../url.ts';
 
@@ -21,6 +21,11 @@ export interface HttpSourceOptions {
    * download while younger than the interval. An unreadable or unparsable one is ignored (downloaded instead).
    */
   cachedIndex?: { bytes: Uint8Array; fetchedAt: number } | undefined;
+  /**
+   * Keep a big index compressed block by block (LazyChartIndex.compact) once read: on for a process that
+   * keeps its sources (the controller); the one-shot CLI turns it off, as compressing would delay its exit.
+   */
+  compactIndex?: boolean | undefined;
 }
 
 export interface IndexStats {
@@ -34,6 +39,10 @@ export interface IndexStats {
 
 interface CachedIndex {
   index: ChartIndex;
+  /** The whole parse of a lazy index, once a chart's block did not parse on its own (index-lazy.ts). */
+  whole?: Promise<ChartIndex> | undefined;
+  /** What the whole parse refused: the index is then refused as a whole, as Helm refuses it. */
+  refused?: RepoError | undefined;
   etag?: string | undefined;
   lastModified?: string | undefined;
   sha256: string;
@@ -86,6 +95,7 @@ export class HttpChartSource implements ChartSource {
   readonly #maxChartBytes: number;
   readonly #fetchProvenance: boolean;
   readonly #now: () => number;
+  readonly #compactIndex: boolean;
   #cached: CachedIndex | undefined;
   #inflight: Promise<boolean> | undefined;
   #seed: Promise<void> | undefined;
@@ -100,17 +110,25 @@ export class HttpChartSource implements ChartSource {
     // .prov files are only worth a request when something will check them.
     this.#fetchProvenance = options.fetchProvenance ?? (config.requireSignature === true || (config.keyring?.length ?? 0) > 0);
     this.#now = options.now ?? Date.now;
+    this.#compactIndex = options.compactIndex ?? true;
     const seed = options.cachedIndex;
     if (seed) this.#seed = this.#loadSeed(seed.bytes, seed.fetchedAt);
   }
 
   async #loadSeed(bytes: Uint8Array, fetchedAt: number): Promise<void> {
     try {
-      const index = await parseIndexIsolated(bytes, { repository: this.config.name, repoUrl: this.config.url, maxBytes: this.#maxIndexBytes });
+      const index = await this.#read(bytes);
       this.#cached ??= { index, sha256: createHash('sha256').update(bytes).digest('hex'), fetchedAt };
     } catch {
       // a damaged cache file: download as if there were none
     }
+  }
+
+  async #read(bytes: Uint8Array): Promise<ChartIndex> {
+    const index = await readIndex(bytes, { repository: this.config.name, repoUrl: this.config.url, maxBytes: this.#maxIndexBytes });
+    // In the background: lookups answer from the bytes until the compressed blocks are ready.
+    if (this.#compactIndex && index instanceof LazyChartIndex) index.compact().catch(() => undefined);
+    return index;
   }
 
   repoURL(_chart: string): string {
@@ -126,8 +144,28 @@ export class HttpChartSource implements ChartSource {
   }
 
   async versions(chart: string, signal?: AbortSignal): Promise<ChartVersionEntry[]> {
-    const index = await this.#currentIndex(signal);
-    return index.get(chart) ?? [];
+    const cached = await this.#currentIndex(signal);
+    try {
+      return cached.index.get(chart) ?? [];
+    } catch (err) {
+      if (!(err instanceof BlockNotAlone)) throw err;
+      return (await this.#parseWhole(cached)).get(chart) ?? [];
+    }
+  }
+
+  /** One whole parse per index content, shared by concurrent lookups; a refusal is kept with the index. */
+  #parseWhole(cached: CachedIndex): Promise<ChartIndex> {
+    const lazy = cached.index;
+    if (!(lazy instanceof LazyChartIndex)) return Promise.resolve(lazy);
+    cached.whole ??= lazy.parseWhole().then(
+      (index) => (cached.index = index),
+      (err: unknown) => {
+        if (err instanceof RepoError) cached.refused = err;
+        cached.whole = undefined;
+        throw err;
+      },
+    );
+    return cached.whole;
   }
 
   async details(entry: ChartVersionEntry): Promise<ChartVersionEntry> {
@@ -140,6 +178,7 @@ export class HttpChartSource implements ChartSource {
 
   async probe(signal?: AbortSignal): Promise<ProbeResult> {
     const changed = await this.refresh(true, signal);
+    if (this.#cached?.refused) throw this.#cached.refused;
     return { charts: this.#cached?.index.size ?? 0, changed };
   }
 
@@ -159,14 +198,15 @@ export class HttpChartSource implements ChartSource {
     return this.#inflight;
   }
 
-  async #currentIndex(signal?: AbortSignal): Promise<ChartIndex> {
+  async #currentIndex(signal?: AbortSignal): Promise<CachedIndex> {
     try {
       await this.refresh(false, signal);
     } catch (err) {
       if (!this.#cached || signal?.aborted) throw err;
     }
     if (!this.#cached) throw new RepoError(this.config.name, 'invalid_index', `repository ${this.config.name}: no index`);
-    return this.#cached.index;
+    if (this.#cached.refused) throw this.#cached.refused;
+    return this.#cached;
   }
 
   async #fetchIndex(signal?: AbortSignal): Promise<boolean> {
@@ -194,7 +234,7 @@ export class HttpChartSource implements ChartSource {
       prev.lastModified = res.headers.get('last-modified') ?? undefined;
       return false;
     }
-    const index = await parseIndexIsolated(res.body, { repository: this.config.name, repoUrl: this.config.url, maxBytes: this.#maxIndexBytes });
+    const index = await this.#read(res.body);
     this.#cached = {
       index,
       etag: res.headers.get('etag') ?? undefined,

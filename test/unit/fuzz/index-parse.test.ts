@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { dump } from 'js-yaml';
-import { parseIndex, type ChartIndex } from '../../../src/sources/http/index-parse.ts';
+import { parseIndex } from '../../../src/sources/http/index-parse.ts';
+import { BlockNotAlone, lazyIndex } from '../../../src/sources/http/index-lazy.ts';
 import { compareVersionsDesc } from '../../../src/chart/version.ts';
 import { RepoError } from '../../../src/model/repository.ts';
 import { fixture } from '../helpers.ts';
@@ -18,7 +19,7 @@ const OPTS = { repository: 'fuzz', repoUrl: 'https://charts.example.com/sub/?tok
 const real = fixture('repo/index.yaml').toString('utf8');
 const realRelative = fixture('repo/fork-index-relative.yaml').toString('utf8');
 
-type Outcome = { ok: true; index: ChartIndex } | { ok: false; reason: string };
+type Outcome = { ok: true; index: ReturnType<typeof parseIndex> } | { ok: false; reason: string };
 
 function parseOrDocumentedError(input: string | Uint8Array): Outcome {
   const bytes = typeof input === 'string' ? Buffer.from(input) : input;
@@ -116,6 +117,42 @@ describe('fuzz: parseIndex', () => {
       { seed: SEED, numRuns: 300 },
     );
     assert.ok(reasons.has('ok') && reasons.has('invalid_index'), `outcomes: ${[...reasons].join(',')}`);
+  });
+
+  it('the lazy index (chart by chart) answers exactly as the whole parse, or sends the lookup to it', () => {
+    let lazy = 0;
+    let compared = 0;
+    let deferred = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(real, realRelative), fc.array(edit, { minLength: 1, maxLength: 3 }), (text, edits) => {
+        const bytes = Buffer.from(applyEdits(text, edits));
+        const index = lazyIndex(bytes, OPTS, 0);
+        if (!index) return;
+        lazy++;
+        const whole = parseOrDocumentedError(bytes);
+        const charts = new Set([...index.keys(), ...(whole.ok ? whole.index.keys() : [])]);
+        for (const chart of charts) {
+          let got;
+          try {
+            got = index.get(chart);
+          } catch (err) {
+            // The source then asks the whole parse (HttpChartSource.versions): never a different answer.
+            if (err instanceof BlockNotAlone) {
+              deferred++;
+              continue;
+            }
+            assert.ok(err instanceof RepoError && err.reason === 'too_large', String(err));
+            continue;
+          }
+          // A whole parse that refuses the file gives no answer to compare with (documented leniency).
+          if (!whole.ok) continue;
+          assert.deepEqual(got, whole.index.get(chart), chart);
+          compared++;
+        }
+      }),
+      { seed: SEED, numRuns: 3000 },
+    );
+    assert.ok(lazy > 150 && compared > 250 && deferred > 0, `lazy ${lazy}, compared ${compared}, deferred ${deferred}`);
   });
 
   it('the real index as JSON with random edits (the JSON fast path and its YAML fallback)', () => {

@@ -9,7 +9,7 @@ import { HttpChartSource, type HttpSourceOptions } from '../../../../src/sources
 import { readChartArchive } from '../../../../src/chart/archive.ts';
 import { RepoError, type Credentials, type RepositoryConfig } from '../../../../src/model/repository.ts';
 import { startChartRepoServer, type ChartRepoServer, type ServerAuth } from '../../../harness/chart-repo-server.ts';
-import { buildStandardRepos, packageChart, repoIndex, scratchDir, type StandardRepos } from '../../../harness/charts.ts';
+import { buildStandardRepos, packageChart, repoIndex, scratchDir, syntheticIndexYaml, type StandardRepos } from '../../../harness/charts.ts';
 import { expectRepoError } from '../../../support/repo-errors.ts';
 
 let repos: StandardRepos;
@@ -126,6 +126,23 @@ describe('classic repository: index', () => {
     writeFileSync(join(dir, 'index.yaml'), JSON.stringify(load(readFileSync(repos.main.indexPath, 'utf8'))));
     const server = await serve(dir);
     assert.equal((await source(server.url).versions('webapp')).length, 5);
+  });
+
+  it('reads a big index chart by chart; a chart block that does not parse alone refuses the index as helm does', async () => {
+    const dir = scratchDir('big-broken');
+    const big = syntheticIndexYaml(3 * 1024 * 1024);
+    const broken = big.replace('  chart-5:\n', '  chart-5:\n  - version: "1.0.0\n    x: [\n');
+    const line = broken.slice(0, broken.indexOf('  - version: "1.0.0')).split('\n').length;
+    writeFileSync(join(dir, 'index.yaml'), broken);
+    const server = await serve(dir);
+    const src = source(server.url);
+    assert.equal((await src.probe()).charts, big.match(/^  chart-\d+:$/gm)?.length, 'the probe finds every chart key without parsing the blocks');
+    assert.equal((await src.versions('chart-0'))[0]?.version, '3.9.1', 'a chart whose block parses answers');
+    await expectRepoError(src.versions('chart-5'), 'invalid_index', new RegExp(`malformed YAML at line (${line}|${line + 1}|${line + 2}) column`));
+    // Then the whole index is refused, as helm refuses it.
+    await expectRepoError(src.versions('chart-0'), 'invalid_index', /malformed YAML/);
+    await expectRepoError(src.probe(), 'invalid_index', /malformed YAML/);
+    assert.equal(server.requestsFor('/index.yaml').length, 2, 'one download per probe, none for the whole parse');
   });
 
   it('refuses an index over the size limit, by Content-Length and while streaming', async () => {
