@@ -3,8 +3,8 @@ import { promisify } from 'node:util';
 import { deflateRaw, inflateRawSync } from 'node:zlib';
 import { load } from 'js-yaml';
 import { isObject } from '../../util/guards.ts';
-import { RepoError, type ChartVersionEntry } from '../../model/repository.ts';
-import { chartVersions, DEFAULT_MAX_INDEX_BYTES, DEFAULT_MAX_VERSIONS, indexLayout, scalar, YAML_OPTIONS, type ChartIndex, type IndexParseOptions } from './index-parse.ts';
+import type { ChartVersionEntry } from '../../model/repository.ts';
+import { chartVersions, checkIndexSize, DEFAULT_MAX_INDEX_BYTES, DEFAULT_MAX_VERSIONS, indexLayout, scalar, YAML_OPTIONS, type ChartIndex, type IndexParseOptions } from './index-parse.ts';
 import { ISOLATED_MIN_BYTES, parseIndexIsolated } from './index-parse-isolated.ts';
 
 /**
@@ -22,12 +22,13 @@ export const LAZY_MIN_BYTES = ISOLATED_MIN_BYTES;
  * design: a description containing ` - *word` also counts, which costs only the lazy path. A loop over the
  * three characters, not one regular expression over every line start (which took 35 ms of a 20 MiB index).
  */
+const flow = (c: string | undefined): boolean => c === '[' || c === '{' || c === ',';
+
 function hasNodeProperty(text: string, from: number, to: number): boolean {
   const candidates = /[&*!]\S/g;
   candidates.lastIndex = from;
   for (let m = candidates.exec(text); m && m.index < to; m = candidates.exec(text)) {
     let i = m.index - 1;
-    const flow = (c: string | undefined): boolean => c === '[' || c === '{' || c === ',';
     if (flow(text[i])) return true;
     let spaced = false;
     while (text[i] === ' ' || text[i] === '\t') {
@@ -221,9 +222,6 @@ export function lazyIndex(bytes: Uint8Array, options: IndexParseOptions, minByte
 
 /** The index for a source: lazy when it can be (lazyIndex), else parsed whole (in a child process when big). */
 export async function readIndex(bytes: Uint8Array, options: IndexParseOptions): Promise<ChartIndex> {
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_INDEX_BYTES;
-  if (bytes.byteLength > maxBytes) {
-    throw new RepoError(options.repository, 'too_large', `repository ${options.repository}: index is ${bytes.byteLength} bytes, more than the limit of ${maxBytes}`);
-  }
+  checkIndexSize(bytes, options);
   return lazyIndex(bytes, options) ?? parseIndexIsolated(bytes, options);
 }

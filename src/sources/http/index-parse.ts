@@ -29,6 +29,15 @@ export interface IndexParseOptions {
 }
 
 export const DEFAULT_MAX_INDEX_BYTES = 100 * 1024 * 1024;
+
+/** Refuses an index over `maxBytes` (too_large). */
+export function checkIndexSize(bytes: Uint8Array, options: IndexParseOptions): void {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_INDEX_BYTES;
+  if (bytes.byteLength > maxBytes) {
+    const repo = options.repository;
+    throw new RepoError(repo, 'too_large', `repository ${repo}: index is ${bytes.byteLength} bytes, more than the limit of ${maxBytes}`);
+  }
+}
 export const DEFAULT_MAX_VERSIONS = 500_000;
 
 /** `sha256:<hex>` or bare hex (any case) → `sha256:<lowercase hex>`; anything else → undefined. */
@@ -79,10 +88,7 @@ export function invalid(repo: string, detail: string, cause?: unknown): RepoErro
  */
 export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): Map<string, ChartVersionEntry[]> {
   const repo = options.repository;
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_INDEX_BYTES;
-  if (bytes.byteLength > maxBytes) {
-    throw new RepoError(repo, 'too_large', `repository ${repo}: index is ${bytes.byteLength} bytes, more than the limit of ${maxBytes}`);
-  }
+  checkIndexSize(bytes, options);
   let text = decoder.decode(bytes);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
 

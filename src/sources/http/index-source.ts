@@ -135,6 +135,7 @@ export class HttpChartSource implements ChartSource {
     return redactUrl(this.config.url).replace(/\/+$/, '');
   }
 
+  /** Counts every version, so a lazy index parses every chart (tests and diagnostics, not the controller's loop). */
   stats(): IndexStats {
     const c = this.#cached;
     if (!c) return { charts: 0, versions: 0 };
