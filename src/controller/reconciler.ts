@@ -92,7 +92,7 @@ export class ReleaseReconciler {
       if (notes.length) await this.#o.events?.emit({ namespace, name, uid }, notes);
     };
 
-    const obj = await this.#read(current);
+    const obj = await this.#read(current, current.objectName, current.resourceVersion);
     if (!obj) return 'unchanged'; // gone between the event and the read; its delete event follows
     const now = (this.#o.now ?? (() => new Date()))();
     let record;
@@ -159,7 +159,8 @@ export class ReleaseReconciler {
   async #storedValues(c: CurrentRevision, revision: number): Promise<StoredValues | undefined> {
     const objectName = c.objectName.replace(/\.v\d+$/, `.v${revision}`);
     if (objectName === c.objectName) return undefined;
-    const obj = await this.#read({ ...c, objectName, resourceVersion: '' });
+    // Its resourceVersion is not known here: that read goes to etcd.
+    const obj = await this.#read(c, objectName, undefined);
     if (!obj) return undefined;
     try {
       return storedValuesOf(obj, this.#o.decodeLimits ?? DEFAULT_DECODE_LIMITS);
@@ -169,10 +170,12 @@ export class ReleaseReconciler {
     }
   }
 
-  async #read(c: CurrentRevision): Promise<StoredReleaseObject | undefined> {
-    // At the resourceVersion the watch reported (served from the API server's cache); another revision's
-    // version is not known here, so that read goes to etcd.
-    const o = await getObject(this.#o.kubeConfig, c.storage, c.namespace, c.objectName, c.resourceVersion || undefined);
+  /**
+   * One release object of `c`'s release. With the resourceVersion the watch reported, the API server answers
+   * from its watch cache (etcd CPU 0.23 → 0.01 ms per GET, bench/RESULTS.md); without one, from etcd.
+   */
+  async #read(c: CurrentRevision, objectName: string, resourceVersion: string | undefined): Promise<StoredReleaseObject | undefined> {
+    const o = await getObject(this.#o.kubeConfig, c.storage, c.namespace, objectName, resourceVersion || undefined); // "" too: from etcd
     if (!o) return undefined;
     return { kind: c.storage, type: c.storage === 'Secret' ? o.type : undefined, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels }, data: o.data };
   }
