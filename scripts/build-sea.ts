@@ -5,9 +5,11 @@
  * 1. esbuild bundles src/cli/sea.ts and its dependencies into one CommonJS script: a SEA runs exactly one
  *    script whose require() reaches only Node's built-in modules, so the whole module graph must be inside it.
  *    (tsc cannot bundle; esbuild does it in about a second, which keeps this build and its CI test short.)
- * 2. `node --experimental-sea-config` turns it into a preparation blob with the V8 code cache (compiled code
- *    in the blob: start-up does not parse 2 MB of JavaScript). The code cache forbids import(): the bundle
- *    has none except the optional @kubernetes/client-node (auth-provider plugins only), left out.
+ * 2. The executable's main script is a small loader (src/cli/sea-loader.ts, bundled the same way) that runs the
+ *    bundle, carried as an asset, with a V8 code cache: one trained by an earlier scan of this build where
+ *    there is one, else the compile-only cache made here (src/cli/code-cache.ts says why and what it saves).
+ *    `node --experimental-sea-config` turns loader and assets into a preparation blob. The bundle has no
+ *    import() except the optional @kubernetes/client-node (auth-provider plugins only), left out.
  * 3. A copy of this Node binary gets the blob injected with postject under the SEA fuse (Node 24 has no
  *    --build-sea yet). On macOS the copy is re-signed ad hoc, as the Node docs say.
  *
@@ -15,15 +17,32 @@
  * Usage: node scripts/build-sea.ts [--out DIR]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { commonBundleOptions } from './bundle-cli.ts';
+import { compileOnlyCache, SEA_ASSETS } from '../src/cli/code-cache.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+/**
+ * The bundle in ASCII, so that the loader decodes it as latin1 into a one-byte string (measured: decoding
+ * the 2.4 MB as UTF-8 into a two-byte string took ~4 ms of each start, and twice the memory). esbuild already
+ * escapes every non-ASCII character of code (its default charset); the ones left are in the comments it
+ * keeps (JSDoc), and become \u{…} there. Checked, not assumed: without comments (minifyWhitespace drops
+ * them) both texts must be the same program.
+ */
+async function asciiOnly(text: string): Promise<string> {
+  const ascii = text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+  if (ascii === text) return text;
+  const [a, b] = await Promise.all([text, ascii].map((code) => transform(code, { loader: 'js', minifyWhitespace: true, logLevel: 'silent' })));
+  if (a?.code !== b?.code) throw new Error('the SEA bundle has non-ASCII characters outside comments: the loader reads it as latin1');
+  return ascii;
+}
 
 /** Runs a step; its chatter (postject warns about ELF note sections it does not touch) only on failure. */
 function quiet(cmd: string, args: string[]): void {
@@ -35,22 +54,32 @@ export async function buildSea(outDir: string): Promise<string> {
   const started = performance.now();
   mkdirSync(outDir, { recursive: true });
   const bundle = join(outDir, 'chartorigin.cjs');
+  const loader = join(outDir, 'sea-loader.cjs');
   const common = commonBundleOptions();
-  await build({
+  const cjs = {
     ...common,
-    entryPoints: [join(ROOT, 'src/cli/sea.ts')],
-    format: 'cjs',
-    outfile: bundle,
+    format: 'cjs' as const,
     // import.meta.url (used for createRequire and file paths) becomes the executable's own URL.
     define: { ...common.define, 'import.meta.url': '__chartorigin_module_url' },
     banner: { js: 'var __chartorigin_module_url = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;' },
-  });
+  };
+  await build({ ...cjs, entryPoints: [join(ROOT, 'src/cli/sea.ts')], outfile: bundle });
+  await build({ ...cjs, entryPoints: [join(ROOT, 'src/cli/sea-loader.ts')], outfile: loader });
+  writeFileSync(bundle, await asciiOnly(readFileSync(bundle, 'utf8')));
   const bundled = performance.now();
+  // This process's V8 is the executable's (it is a copy of this node): the executable accepts this cache.
+  const codeCache = join(outDir, 'chartorigin.v8');
+  const source = readFileSync(bundle, 'latin1');
+  writeFileSync(codeCache, compileOnlyCache(source));
+  // The trained caches' file names (src/cli/code-cache.ts): V8 would accept a cache made from any source of this length.
+  const buildId = join(outDir, 'build-id');
+  writeFileSync(buildId, `sea-${createHash('sha256').update(source, 'latin1').digest('hex').slice(0, 16)}`);
   const blob = join(outDir, 'chartorigin.blob');
   const config = join(outDir, 'sea-config.json');
   // A 2 MiB young generation instead of V8's 16 MiB: a one-shot scan of 2,000 releases × 5 revisions peaks at
   // ~146 MiB resident instead of ~180 in the same time (bench/RESULTS.md); NODE_OPTIONS can still extend it.
-  writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: ['--max-semi-space-size=2'] }));
+  const assets = { [SEA_ASSETS.bundle]: bundle, [SEA_ASSETS.codeCache]: codeCache, [SEA_ASSETS.build]: buildId };
+  writeFileSync(config, JSON.stringify({ main: loader, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: ['--max-semi-space-size=2'], assets }));
   quiet(process.execPath, ['--experimental-sea-config', config]);
   const blobbed = performance.now();
   const exe = join(outDir, process.platform === 'win32' ? 'chartorigin.exe' : 'chartorigin');
@@ -62,8 +91,7 @@ export async function buildSea(outDir: string): Promise<string> {
   if (process.platform === 'darwin') execFileSync('codesign', ['--remove-signature', exe]);
   quiet(process.execPath, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE, ...macho]);
   if (process.platform === 'darwin') execFileSync('codesign', ['--sign', '-', exe]);
-  rmSync(blob, { force: true });
-  rmSync(config, { force: true });
+  for (const f of [blob, config, loader, codeCache, buildId]) rmSync(f, { force: true });
   const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
   const done = performance.now();
   process.stderr.write(`built ${exe} in ${s(started, done)} s (bundle ${s(started, bundled)} s, blob ${s(bundled, blobbed)} s, copy and inject ${s(blobbed, done)} s)\n`);

@@ -37,9 +37,13 @@ const LIST_FIELDS = ['sources', 'keywords'] as const;
 // marks, numbers, punctuation, symbols and U+0020).
 const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
 const GO_PRINT = /[\p{L}\p{M}\p{N}\p{P}\p{S}]/u;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** Helm's sanitizeString: whitespace becomes a space, other unprintable characters are dropped. */
 export function sanitizeString(s: string): string {
+  // Printable ASCII (U+0020 to U+007E) is what nearly every chart has: each is kept as it is (the space is
+  // Go's only ASCII space that survives unchanged, the rest are letters, digits, punctuation or symbols).
+  if (PRINTABLE_ASCII.test(s)) return s;
   let out = '';
   for (const ch of s) {
     if (GO_SPACE.test(ch)) out += ' ';

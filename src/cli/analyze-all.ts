@@ -3,6 +3,7 @@ import { analyzeRelease, type RepositoryFailure } from '../resolve/analyze.ts';
 import type { OriginReport } from '../model/report.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
+import { byCodeUnits } from '../util/order.ts';
 
 export interface AnalyzeAllOptions {
   verify: boolean;
@@ -26,7 +27,7 @@ export function createAnalyzer(sources: readonly ChartSource[], options: Analyze
 }
 
 export function sortReports(reports: OriginReport[]): OriginReport[] {
-  return reports.sort((a, b) => a.release.namespace.localeCompare(b.release.namespace) || a.release.name.localeCompare(b.release.name));
+  return reports.sort((a, b) => byCodeUnits(a.release.namespace, b.release.namespace) || byCodeUnits(a.release.name, b.release.name));
 }
 
 /**

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import type { PublishedChart, PublishedChartStore } from '../resolve/chart-cache.ts';
 import { isObject } from '../util/guards.ts';
+import { cacheBase, STALE_BUILD_MS } from './cache-dir.ts';
 
 /**
  * The CLI's on-disk cache of published charts, by tarball digest: what `scan` learnt from a tarball
@@ -17,13 +17,12 @@ import { isObject } from '../util/guards.ts';
  * never reads an old build's entries, and removes them after a week. From source or the tsc output (development) there
  * is no cache. Every failure (read-only home, a corrupt entry) means a download, never an error.
  *
- * Where: $CHARTORIGIN_CACHE_DIR, else $XDG_CACHE_HOME/chartorigin, else ~/.cache/chartorigin; an empty
- * CHARTORIGIN_CACHE_DIR turns it off.
+ * Where: cli/cache-dir.ts (an empty CHARTORIGIN_CACHE_DIR turns it off).
  */
 export function openChartStore(env: NodeJS.ProcessEnv = process.env): PublishedChartStore | undefined {
   const build = buildId();
   if (!build) return undefined;
-  const base = env['CHARTORIGIN_CACHE_DIR'] ?? join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'chartorigin');
+  const base = cacheBase(env);
   return base ? chartStoreIn(base, build) : undefined;
 }
 
@@ -67,7 +66,6 @@ export function chartStoreIn(base: string, build: string): PublishedChartStore {
 }
 
 const FORMAT = 1;
-const STALE_BUILD_MS = 7 * 24 * 3600 * 1000;
 
 /** A stored entry, when it is one for `digest`; anything else is ignored (and rewritten by the next download). */
 function entryOf(doc: unknown, digest: string): PublishedChart | undefined {

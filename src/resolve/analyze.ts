@@ -19,6 +19,7 @@ import { MAX_CONDITION_MESSAGE, type Condition, type OriginReport, type OriginSt
 import { plainText } from '../util/terminal.ts';
 import { formatTime } from '../util/time.ts';
 import { CONDITION, ORIGIN_REASON } from '../model/reasons.ts';
+import { byCodeUnits } from '../util/order.ts';
 
 /** ChartOrigin.spec: user overrides. */
 export interface OriginSpec {
@@ -225,7 +226,7 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   // repository that publishes the chart name at all (the installed version may have been removed).
   const adviceRepo =
     origin.repository ??
-    [...evidence].sort((a, b) => b.priority - a.priority || a.repository.localeCompare(b.repository))[0]?.repository ??
+    [...evidence].sort((a, b) => b.priority - a.priority || byCodeUnits(a.repository, b.repository))[0]?.repository ??
     (() => {
       const having = listings.filter((l) => l.versions && l.versions.length > 0);
       return having.length === 1 ? having[0]?.source.config.name : undefined;

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -130,7 +130,21 @@ describe('installing and running chartorigin like a CLI', () => {
     const noNode = shellEnv({ PATH: `${bin}${delimiter}/nonexistent` });
     const clean = mkdtempSync(join(tmpdir(), 'chartorigin-sea-run-'));
     try {
-      assertScan(await run(exe, ['scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config], { cwd: clean, env: noNode }), `single executable (built in ${seconds.toFixed(1)} s)`);
+      const scan = (): ReturnType<typeof run> => run(exe, ['scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config], { cwd: clean, env: noNode });
+      assertScan(await scan(), `single executable (built in ${seconds.toFixed(1)} s)`);
+      // The first scan of a build leaves a code cache trained by that run (src/cli/code-cache.ts); the next
+      // scan reads it and leaves it as it is (V8 accepted it); one V8 refuses changes no answer and is replaced.
+      const codeDir = join(work, 'home', '.cache', 'chartorigin', 'code');
+      const trained = readdirSync(codeDir).filter((f) => /^sea-[0-9a-f]{16}\.scan\.v8$/.test(f));
+      assert.equal(trained.length, 1, readdirSync(codeDir).join(', '));
+      const cacheFile = join(codeDir, trained[0] as string);
+      const past = new Date(Date.now() - 60_000);
+      utimesSync(cacheFile, past, past);
+      assertScan(await scan(), 'single executable with its trained code cache');
+      assert.equal(statSync(cacheFile).mtimeMs, past.getTime(), 'the trained cache was read, not written again');
+      writeFileSync(cacheFile, 'x'.repeat(4096));
+      assertScan(await scan(), 'single executable with a code cache V8 refuses');
+      assert.ok(statSync(cacheFile).size > 100_000 && !readFileSync(cacheFile).equals(Buffer.from('x'.repeat(4096))), 'the refused cache was replaced');
       const v = await run(exe, ['--version'], { cwd: clean, env: noNode });
       assert.match(v.stdout, /^chartorigin \d+\.\d+\.\d+\n$/);
       assertScan(await run(join(bin, 'kubectl'), ['chartorigin', 'scan', '-n', ns, '--config', config], { cwd: clean, env: { ...noNode, KUBECONFIG: cluster.kubeconfig } }), 'kubectl chartorigin scan');

@@ -5,6 +5,7 @@ import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
 import { credentialsFromSecret, toRepositoryConfig, type ChartRepositorySpec, type SecretRef } from '../chart-repository.ts';
 import { readSecret } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
+import { byCodeUnits } from '../../util/order.ts';
 
 /*
  * Flux's own declarations of where charts come from, read as Flux v2.9's API types define them
@@ -117,7 +118,7 @@ export async function discoverFluxRepositories(kc: KubeConfig): Promise<Discover
   const [helmRepos, ociRepos] = await Promise.all([listKind(kc, 'helmrepositories', ['v1', 'v1beta2']), listKind(kc, 'ocirepositories', ['v1', 'v1beta2'])]);
   const byUrl = new Map<string, DiscoveredRepository>();
   const all: [FluxSourceRef['kind'], JsonObject][] = [...helmRepos.map((o): [FluxSourceRef['kind'], JsonObject] => ['HelmRepository', o]), ...ociRepos.map((o): [FluxSourceRef['kind'], JsonObject] => ['OCIRepository', o])];
-  all.sort(([, a], [, b]) => `${meta(a).namespace}/${meta(a).name}`.localeCompare(`${meta(b).namespace}/${meta(b).name}`));
+  all.sort(([, a], [, b]) => byCodeUnits(`${meta(a).namespace}/${meta(a).name}`, `${meta(b).namespace}/${meta(b).name}`));
   for (const [kind, o] of all) {
     const r = fluxSourceToSpec(kind, o);
     if ('skip' in r) continue;

@@ -1,0 +1,116 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+import { STALE_BUILD_MS } from './cache-dir.ts';
+
+/**
+ * The single-file executable runs its CommonJS bundle through here (cli/sea-loader.ts) with a V8 code cache
+ * taken *after* a run: the functions a scan called are in it already compiled. Node's own code cache for a
+ * single executable (`useCodeCache`) and its compile cache for modules are taken right after compiling,
+ * when V8 has compiled only each script's top level; every function a scan calls is then compiled again on
+ * every run. Measured at 200 releases × 5 (bench/RESULTS.md): 159 ms per scan with the compile-only cache,
+ * 139 ms with a trained one, 185 ms with none; nova 132 ms.
+ *
+ * The executable carries the compile-only cache (made by the build); the first `scan` or `inspect` of a build
+ * writes a trained one under the CLI's cache directory (cli/cache-dir.ts, `code/<build>.<command>.v8`) and
+ * later runs of that command read it. V8 checks that a cache fits its version, its flags and the source's
+ * length — not the source's text, hence the build's identity (a digest of the bundle) in the file name — and refuses one that does
+ * not (the run then compiles as without a cache, and writes a new one); whoever can write the file can run
+ * code as the user, so a file is read only when this user owns it and its directory and neither is
+ * writable by group or others — the directory is made 0700, as the chart cache's is.
+ */
+
+/** Asset names inside the executable (scripts/build-sea.ts writes them, cli/sea-loader.ts reads them). */
+export const SEA_ASSETS = { bundle: 'chartorigin.cjs', codeCache: 'chartorigin.v8', build: 'build-id' } as const;
+
+/** The CommonJS function wrapper Node's loader puts around a file, so the bundle runs as it would from disk. */
+export function wrapCommonJs(source: string): string {
+  return `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+}
+
+/** The cache of a compile without a run: what the build embeds. */
+export function compileOnlyCache(source: string): Buffer {
+  return new Script(wrapCommonJs(source)).createCachedData();
+}
+
+/** `<base>/code/<build>.<command>.v8` (a build id has no dot); undefined where there is no cache directory. */
+export function trainedCacheFile(base: string | undefined, build: string, command: string): string | undefined {
+  return base ? join(base, 'code', `${build}.${command}.v8`) : undefined;
+}
+
+/** A file whose bytes may become code: missing, safe to use (its bytes), or not this user's alone ('unsafe'). */
+function readOwnFile(file: string): Buffer | 'missing' | 'unsafe' {
+  try {
+    const st = statSync(file);
+    const dir = statSync(dirname(file));
+    const uid = process.getuid?.();
+    if (uid !== undefined && (st.uid !== uid || dir.uid !== uid)) return 'unsafe';
+    if ((st.mode | dir.mode) & 0o022 || !st.isFile()) return 'unsafe';
+    return readFileSync(file);
+  } catch {
+    return 'missing';
+  }
+}
+
+export interface BundleRun {
+  /** Where compiled code came from: a trained cache, the embedded one, or none V8 accepted. */
+  readonly cache: 'trained' | 'embedded' | 'none';
+  /**
+   * Writes what V8 has compiled so far as the trained cache, once, when there is a place for it and no
+   * accepted trained cache was read. Runs on the process's exit unless `persistOnExit` is false.
+   */
+  persist(): void;
+}
+
+export interface BundleOptions {
+  source: string;
+  /** The bundle's __filename (the executable). */
+  filename: string;
+  /** The require() the bundle gets (a single executable's: built-in modules only). */
+  require: NodeJS.Require;
+  /** The build's compile-only cache. */
+  embedded?: Uint8Array | undefined;
+  /** The trained cache to read and, when missing or refused, to write (trainedCacheFile). */
+  trained?: string | undefined;
+  persistOnExit?: boolean;
+}
+
+export function runBundle(options: BundleOptions): BundleRun {
+  const found = options.trained ? readOwnFile(options.trained) : 'missing';
+  const trained = typeof found === 'string' ? undefined : found;
+  const cachedData = trained ?? options.embedded;
+  const script = new Script(wrapCommonJs(options.source), { filename: options.filename, ...(cachedData ? { cachedData } : {}) });
+  const accepted = cachedData !== undefined && script.cachedDataRejected !== true;
+  const cache = !accepted ? 'none' : trained ? 'trained' : 'embedded';
+  let persisted = cache === 'trained' || found === 'unsafe' || !options.trained;
+  const persist = (): void => {
+    if (persisted || !options.trained) return;
+    persisted = true;
+    writeTrained(options.trained, script.createCachedData());
+  };
+  // Registered before the bundle runs: `--version` and usage errors exit synchronously inside it.
+  if (options.persistOnExit !== false) process.once('exit', persist);
+  const run = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
+  const module = { exports: {} };
+  run.call(module.exports, module.exports, options.require, module, options.filename, dirname(options.filename));
+  return { cache, persist };
+}
+
+/** Written whole or not at all (rename); another build's files go after a week unused. Failures mean no cache. */
+function writeTrained(file: string, bytes: Buffer): void {
+  try {
+    const dir = dirname(file);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, bytes, { mode: 0o600 });
+    renameSync(tmp, file);
+    const build = basename(file).split('.')[0];
+    const old = Date.now() - STALE_BUILD_MS;
+    for (const other of readdirSync(dir)) {
+      if (other.split('.')[0] === build || !other.endsWith('.v8')) continue;
+      if (statSync(join(dir, other)).mtimeMs < old) rmSync(join(dir, other), { force: true });
+    }
+  } catch {
+    // no trained cache this time
+  }
+}
