@@ -2,8 +2,9 @@
  * `npm run build:sea` → dist/sea/chartorigin, one file that runs without Node installed (Node's single
  * executable applications, https://nodejs.org/api/single-executable-applications.html, as Node 24 does it):
  *
- * 1. esbuild bundles src/cli/sea.ts and its dependencies into one CommonJS script: a SEA runs exactly one
- *    script whose require() reaches only Node's built-in modules, so the whole module graph must be inside it.
+ * 1. esbuild bundles src/cli/sea.ts and its dependencies into one CommonJS script (scripts/bundle-cli.ts
+ *    bundleCommonJs, as the npm bin's): a SEA runs exactly one script whose require() reaches only Node's
+ *    built-in modules, so the whole module graph must be inside it.
  *    (tsc cannot bundle; esbuild does it in about a second, which keeps this build and its CI test short.)
  * 2. The executable's main script is a small loader (src/cli/sea-loader.ts, bundled the same way) that runs the
  *    bundle, carried as an asset, with a V8 code cache: one trained by an earlier scan of this build where
@@ -17,32 +18,16 @@
  * Usage: node scripts/build-sea.ts [--out DIR]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build, transform } from 'esbuild';
-import { commonBundleOptions } from './bundle-cli.ts';
+import { build } from 'esbuild';
+import { bundleCommonJs, commonBundleOptions } from './bundle-cli.ts';
 import { compileOnlyCache, SEA_ASSETS } from '../src/cli/code-cache.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
-
-/**
- * The bundle in ASCII, so that the loader decodes it as latin1 into a one-byte string (measured: decoding
- * the 2.4 MB as UTF-8 into a two-byte string took ~4 ms of each start, and twice the memory). esbuild already
- * escapes every non-ASCII character of code (its default charset); the ones left are in the comments it
- * keeps (JSDoc), and become \u{…} there. Checked, not assumed: without comments (minifyWhitespace drops
- * them) both texts must be the same program.
- */
-async function asciiOnly(text: string): Promise<string> {
-  const ascii = text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
-  if (ascii === text) return text;
-  const [a, b] = await Promise.all([text, ascii].map((code) => transform(code, { loader: 'js', minifyWhitespace: true, logLevel: 'silent' })));
-  if (a?.code !== b?.code) throw new Error('the SEA bundle has non-ASCII characters outside comments: the loader reads it as latin1');
-  return ascii;
-}
 
 /** Runs a step; its chatter (postject warns about ELF note sections it does not touch) only on failure. */
 function quiet(cmd: string, args: string[]): void {
@@ -55,25 +40,16 @@ export async function buildSea(outDir: string): Promise<string> {
   mkdirSync(outDir, { recursive: true });
   const bundle = join(outDir, 'chartorigin.cjs');
   const loader = join(outDir, 'sea-loader.cjs');
+  const { source, build: id } = await bundleCommonJs(bundle, 'sea');
   const common = commonBundleOptions();
-  const cjs = {
-    ...common,
-    format: 'cjs' as const,
-    // import.meta.url (used for createRequire and file paths) becomes the executable's own URL.
-    define: { ...common.define, 'import.meta.url': '__chartorigin_module_url' },
-    banner: { js: 'var __chartorigin_module_url = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;' },
-  };
-  await build({ ...cjs, entryPoints: [join(ROOT, 'src/cli/sea.ts')], outfile: bundle });
-  await build({ ...cjs, entryPoints: [join(ROOT, 'src/cli/sea-loader.ts')], outfile: loader });
-  writeFileSync(bundle, await asciiOnly(readFileSync(bundle, 'utf8')));
+  await build({ ...common, entryPoints: [join(ROOT, 'src/cli/sea-loader.ts')], format: 'cjs', outfile: loader });
   const bundled = performance.now();
   // This process's V8 is the executable's (it is a copy of this node): the executable accepts this cache.
   const codeCache = join(outDir, 'chartorigin.v8');
-  const source = readFileSync(bundle, 'latin1');
   writeFileSync(codeCache, compileOnlyCache(source));
   // The trained caches' file names (src/cli/code-cache.ts): V8 would accept a cache made from any source of this length.
   const buildId = join(outDir, 'build-id');
-  writeFileSync(buildId, `sea-${createHash('sha256').update(source, 'latin1').digest('hex').slice(0, 16)}`);
+  writeFileSync(buildId, id);
   const blob = join(outDir, 'chartorigin.blob');
   const config = join(outDir, 'sea-config.json');
   // A 2 MiB young generation instead of V8's 16 MiB: a one-shot scan of 2,000 releases × 5 revisions peaks at

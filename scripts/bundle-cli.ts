@@ -1,20 +1,25 @@
 /**
- * `npm run build` step 2 → dist/chartorigin.mjs: the CLI and controller as one ES module (esbuild), which
- * dist/src/cli/entry.js (the `bin` and the image's entrypoint) loads when it is there.
+ * `npm run build` step 2, beside dist/src/ (tsc's output):
  *
- * Why: a one-shot `chartorigin scan` spent a third of a 200-release run loading ~120 modules one file at a
- * time (resolve, read, compile each; bench/RESULTS.md "scan vs nova"). One file is read and, from the second
- * run on, its compiled code comes from Node's compile cache (entry.ts turns it on) in one piece. The module
- * graph's lazy imports (`--help` loads no analysis code) stay lazy: esbuild splits them into chunks next to
- * the bundle, which load only when a command needs them.
+ * - dist/chartorigin.mjs: the CLI and controller as one ES module (esbuild), which dist/src/cli/entry.js (the
+ *   `bin` and the image's entrypoint) loads for every command but `scan` and `inspect`. Why: a one-shot command
+ *   spent a third of a 200-release run loading ~120 modules one file at a time (resolve, read, compile each;
+ *   bench/RESULTS.md "scan vs nova"); one file comes, from the second run on, from Node's compile cache (entry.ts
+ *   turns it on). The module graph's lazy imports (`--help` loads no analysis code) stay lazy: esbuild splits
+ *   them into chunks next to the bundle, which load only when a command needs them.
+ * - dist/chartorigin.cjs (+ chartorigin.build, its identity): the same CLI as one CommonJS script, which the bin
+ *   runs for `scan` and `inspect` with a V8 code cache trained by an earlier run (src/cli/code-cache.ts; Node's
+ *   compile cache holds only each module's top level). The single-file executable runs the same kind of bundle
+ *   (scripts/build-sea.ts).
  *
  * Usage: node scripts/bundle-cli.ts [--out DIR] (default dist/)
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build, type BuildOptions } from 'esbuild';
+import { build, transform, type BuildOptions } from 'esbuild';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -33,12 +38,48 @@ export function commonBundleOptions(): BuildOptions & { define: Record<string, s
   };
 }
 
+/**
+ * The CLI as one CommonJS script at `outfile`, in ASCII, and its build id (`<prefix>-<16 hex of its sha256>`).
+ * A CommonJS script because node:vm runs one with a code cache a run has trained (src/cli/code-cache.ts) and a
+ * single executable runs nothing else; import.meta.url (createRequire, files beside the bundle) becomes the
+ * script's own file URL, or the executable's.
+ */
+export async function bundleCommonJs(outfile: string, prefix: string, entry = join(ROOT, 'src/cli/sea.ts')): Promise<{ source: string; build: string }> {
+  const common = commonBundleOptions();
+  await build({
+    ...common,
+    entryPoints: [entry],
+    format: 'cjs',
+    outfile,
+    define: { ...common.define, 'import.meta.url': '__chartorigin_module_url' },
+    banner: { js: 'var __chartorigin_module_url = require("node:url").pathToFileURL(typeof __filename === "string" ? __filename : process.execPath).href;' },
+  });
+  const source = await asciiOnly(readFileSync(outfile, 'utf8'));
+  writeFileSync(outfile, source);
+  return { source, build: `${prefix}-${createHash('sha256').update(source, 'latin1').digest('hex').slice(0, 16)}` };
+}
+
+/**
+ * The bundle in ASCII, so that a loader decodes it as latin1 into a one-byte string (measured: decoding the
+ * 2.4 MB as UTF-8 into a two-byte string took ~4 ms of each start, and twice the memory). esbuild already
+ * escapes every non-ASCII character of code (its default charset); the ones left are in the comments it keeps
+ * (JSDoc), and become \u{…} there. Checked, not assumed: without comments (minifyWhitespace drops them) both
+ * texts must be the same program.
+ */
+async function asciiOnly(text: string): Promise<string> {
+  const ascii = text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+  if (ascii === text) return text;
+  const [a, b] = await Promise.all([text, ascii].map((code) => transform(code, { loader: 'js', minifyWhitespace: true, logLevel: 'silent' })));
+  if (a?.code !== b?.code) throw new Error('the CommonJS bundle has non-ASCII characters outside comments: its loaders read it as latin1');
+  return ascii;
+}
+
 export async function bundleCli(outDir: string): Promise<string> {
   const started = performance.now();
   // esbuild does not empty its output directory: chunks of an earlier build would otherwise stay beside this
   // one and be packed (package.json `files`) and counted in the chart cache's build identity (cli/chart-store.ts).
   mkdirSync(outDir, { recursive: true });
-  for (const f of readdirSync(outDir, { withFileTypes: true })) if (f.isFile() && f.name.endsWith('.mjs')) rmSync(join(outDir, f.name));
+  for (const f of readdirSync(outDir, { withFileTypes: true })) if (f.isFile() && /\.(mjs|cjs)$|^chartorigin\.build$/.test(f.name)) rmSync(join(outDir, f.name));
   await build({
     ...commonBundleOptions(),
     // The big-index parser's child process (sources/http/index-parse-isolated.ts forks it from beside itself).
@@ -52,8 +93,12 @@ export async function bundleCli(outDir: string): Promise<string> {
     // CommonJS dependencies (js-yaml's, semver's require calls) need a require() inside an ES module.
     banner: { js: 'import { createRequire as __chartoriginRequire } from "node:module"; const require = __chartoriginRequire(import.meta.url);' },
   });
+  const { build: id } = await bundleCommonJs(join(outDir, 'chartorigin.cjs'), 'npm');
+  writeFileSync(join(outDir, 'chartorigin.build'), id);
+  // The CommonJS bundle forks the big-index parser from beside itself with its own extension.
+  await bundleCommonJs(join(outDir, 'index-parse-child.cjs'), 'npm', join(ROOT, 'src/sources/http/index-parse-child.ts'));
   const out = join(outDir, 'chartorigin.mjs');
-  process.stderr.write(`bundled ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(`bundled ${out} and chartorigin.cjs in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   return out;
 }
 

@@ -230,6 +230,12 @@ export function fingerprintDifferences(installed: ChartFingerprint, published: C
 }
 
 function diffFiles(a: Record<string, string>, b: Record<string, string>, prefix: string, out: string[]): void {
-  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
+  // Nearly every comparison is of equal charts (every release of a scan is compared): those cost one pass
+  // and no sorting (fingerprintChart builds both with their names sorted, so the key lists line up).
+  if (a === b) return;
+  const ak = Object.keys(a);
+  const bk = Object.keys(b);
+  if (ak.length === bk.length && ak.every((n, i) => n === bk[i] && a[n] === b[n])) return;
+  const names = new Set([...ak, ...bk]);
   for (const n of [...names].sort()) if (a[n] !== b[n]) out.push(prefix + n);
 }

@@ -91,9 +91,9 @@ function buildId(): string | undefined {
       return hash(`sea|${st.size}|${st.mtimeMs}`);
     }
     const self = fileURLToPath(import.meta.url);
-    if (!self.endsWith('.mjs')) return undefined;
-    // The bundle's files are named by their content's hash (scripts/bundle-cli.ts): the list of names
-    // changes whenever any code does.
+    if (!/\.[cm]js$/.test(self)) return undefined;
+    // The ES bundle's files are named by their content's hash (scripts/bundle-cli.ts): the list of names
+    // changes whenever any code does. The CommonJS bundle sits beside them (the same build).
     return hash(readdirSync(dirname(self)).filter((f) => f.endsWith('.mjs')).sort().join('\n'));
   } catch {
     return undefined;

@@ -6,14 +6,11 @@
  */
 import { getRawAsset } from 'node:sea';
 import { cacheBase } from './cache-dir.ts';
-import { runBundle, SEA_ASSETS, trainedCacheFile } from './code-cache.ts';
-
-/** The commands whose runs are worth a trained cache: one-shot and started often. */
-const TRAINED = new Set(['scan', 'inspect']);
+import { runBundle, SEA_ASSETS, trainedCacheFile, TRAINED_COMMANDS } from './code-cache.ts';
 
 const command = process.argv[2] ?? '';
 // A digest of the bundle, made by the build (hashing here would load node:crypto before anything runs).
-const build = TRAINED.has(command) ? Buffer.from(getRawAsset(SEA_ASSETS.build)).toString('latin1') : undefined;
+const build = TRAINED_COMMANDS.has(command) ? Buffer.from(getRawAsset(SEA_ASSETS.build)).toString('latin1') : undefined;
 runBundle({
   // ASCII (scripts/build-sea.ts makes sure), so latin1 decodes it exactly, into a one-byte string, from the
   // executable's mapped bytes without copying them first (getAsset would).

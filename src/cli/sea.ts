@@ -1,7 +1,7 @@
 /**
- * Entry of the single-file executable (scripts/build-sea.ts): a CommonJS bundle run by Node's single
- * executable application support, which neither needs nor allows top-level await, and needs no version check
- * (it carries its own Node).
+ * Entry of the CLI's CommonJS bundle (scripts/bundle-cli.ts bundleCommonJs): the single-file executable's
+ * (scripts/build-sea.ts; it carries its own Node) and the npm bin's for `scan` and `inspect` (cli/entry.ts has
+ * checked the Node version). Run through node:vm by cli/code-cache.ts, so no top-level await.
  */
 import { runCli } from './main.ts';
 

@@ -123,6 +123,11 @@ after(async () => {
   await server?.close();
   for (const kind of ['helmrepository', 'ocirepository']) await kubectl(cluster, ['delete', kind, '--all', '-n', ns, '--ignore-not-found']).catch(() => undefined);
   await kubectl(cluster, ['delete', 'helmrepository', '--all', '-n', ns2, '--ignore-not-found']).catch(() => undefined);
+  // The ChartRepositories the controller made of them (cluster-scoped; this control plane has no garbage
+  // collector to follow their owner references): left behind, a later test's discovery would find them
+  // pointing at this test's closed server.
+  const names = (await kubectl(cluster, ['get', 'chartrepositories', '-o', 'name']).catch(() => '')).split('\n').filter((n) => n.includes(ns) || n.includes(ns2));
+  for (const n of names) await kubectl(cluster, ['delete', n, '--ignore-not-found']).catch(() => undefined);
 });
 
 describe('Flux sources are discovered', () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -83,8 +83,26 @@ describe('installing and running chartorigin like a CLI', () => {
     const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, info.filename)], { cwd: app });
     assert.equal(installed.code, 0, installed.stderr);
     const scan = (): ReturnType<typeof run> => run('npx', ['chartorigin', 'scan', '--kubeconfig', cluster.kubeconfig, '-n', ns, '--config', config], { cwd: app });
+    // A failed scan (a context the kubeconfig does not have) trains no code cache (src/cli/code-cache.ts)...
+    const failed = await run('npx', ['chartorigin', 'scan', '--kubeconfig', cluster.kubeconfig, '--context', 'nowhere', '--config', config], { cwd: app });
+    assert.equal(failed.code, 1, failed.stderr);
+    const codeDir = join(work, 'home', '.cache', 'chartorigin', 'code');
+    assert.ok(!existsSync(codeDir), 'no code cache from a failed run');
     assertScan(await scan(), 'npx chartorigin scan');
-    assert.ok(files.includes('dist/chartorigin.mjs'), 'the bundle the bin loads is packed');
+    for (const f of ['dist/chartorigin.mjs', 'dist/chartorigin.cjs', 'dist/chartorigin.build', 'dist/index-parse-child.cjs']) assert.ok(files.includes(f), `${f} (what the bin loads) is packed`);
+    // ...a successful one does, for this build, and the next scan reads it and leaves it as it is.
+    const trained = readdirSync(codeDir);
+    assert.equal(trained.length, 1, trained.join(', '));
+    assert.match(trained[0] as string, /^npm-[0-9a-f]{16}\.scan\.v8$/);
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(join(codeDir, trained[0] as string), past, past);
+    assertScan(await scan(), 'npx chartorigin scan with its trained code cache');
+    assert.equal(statSync(join(codeDir, trained[0] as string)).mtimeMs, past.getTime(), 'read, not written again');
+    // auth-provider plugins load @kubernetes/client-node from the package's dependencies: the unsigned test
+    // token reaches the API server, which refuses it (the single executable says it has no such plugins).
+    const authProvider = await run('npx', ['chartorigin', 'scan', '--kubeconfig', authProviderKubeconfig(), '-n', ns, '--no-discover'], { cwd: app });
+    assert.equal(authProvider.code, 1, authProvider.stderr);
+    assert.match(authProvider.stderr, /Unauthorized/);
 
     // The published chart it proved against is kept by digest, in a directory of this build only.
     const cacheRoot = join(work, 'home', '.cache', 'chartorigin', 'charts');
@@ -148,6 +166,9 @@ describe('installing and running chartorigin like a CLI', () => {
       const v = await run(exe, ['--version'], { cwd: clean, env: noNode });
       assert.match(v.stdout, /^chartorigin \d+\.\d+\.\d+\n$/);
       assertScan(await run(join(bin, 'kubectl'), ['chartorigin', 'scan', '-n', ns, '--config', config], { cwd: clean, env: { ...noNode, KUBECONFIG: cluster.kubeconfig } }), 'kubectl chartorigin scan');
+      const authProvider = await run(exe, ['scan', '--kubeconfig', authProviderKubeconfig(), '-n', ns, '--no-discover'], { cwd: clean, env: noNode });
+      assert.equal(authProvider.code, 1, authProvider.stderr);
+      assert.match(authProvider.stderr, /auth-provider plugins need chartorigin installed with npm/);
       const help = await run(join(bin, 'kubectl'), ['chartorigin', '--help'], { cwd: clean, env: noNode });
       assert.match(help.stdout, /^ {2}kubectl chartorigin scan /m);
     } finally {
@@ -156,6 +177,17 @@ describe('installing and running chartorigin like a CLI', () => {
     assert.deepEqual(readdirSync(join(work, 'sea')).sort(), ['chartorigin', 'chartorigin.cjs']);
   });
 });
+
+/** The test cluster's kubeconfig with an OIDC auth-provider user (an unsigned token) instead of the admin certificate. */
+function authProviderKubeconfig(): string {
+  const file = join(work, 'auth-provider.kubeconfig');
+  const kc = JSON.parse(readFileSync(cluster.kubeconfig, 'utf8')) as { users: { name: string; user: unknown }[] };
+  const b64url = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const token = `${b64url({ alg: 'none' })}.${b64url({ iss: 'https://issuer.invalid', exp: 4102444800 })}.x`;
+  for (const u of kc.users) u.user = { 'auth-provider': { name: 'oidc', config: { 'client-id': 'chartorigin', 'id-token': token, 'idp-issuer-url': 'https://issuer.invalid' } } };
+  writeFileSync(file, JSON.stringify(kc));
+  return file;
+}
 
 /**
  * A Node older than 24: the machine's own when it is one (Debian's nodejs, which npm runs on here), else

@@ -74,6 +74,27 @@ describe('the trained code cache of the single-file executable', () => {
     assert.equal(runBundle({ source, filename: '/x/c', require, trained: file, persistOnExit: false }).cache, 'trained');
   });
 
+  it('a trained cache older than a day is written again, from a run that started with it', () => {
+    const file = trainedCacheFile(base, 'sea-5-5', 'scan') as string;
+    const source = bundle(31);
+    runBundle({ source, filename: '/x/c', require, trained: file, persistOnExit: false }).persist();
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    utimesSync(file, twoDaysAgo, twoDaysAgo);
+    const run = runBundle({ source, filename: '/x/c', require, trained: file, persistOnExit: false });
+    assert.equal(run.cache, 'trained', 'still used');
+    run.persist();
+    assert.ok(Date.now() - statSync(file).mtimeMs < 60_000, 'and rewritten');
+  });
+
+  it("import() in the bundle loads modules only when asked to (the npm bin's; the executable's does not)", async () => {
+    const source = 'globalThis.__codeCacheImport = import("node:os").then((m) => typeof m.cpus, (e) => e.code);\n';
+    const result = (): Promise<string> => (globalThis as unknown as { __codeCacheImport: Promise<string> }).__codeCacheImport;
+    runBundle({ source, filename: '/x/c.cjs', require, dynamicImport: true, persistOnExit: false });
+    assert.equal(await result(), 'function');
+    runBundle({ source: `${source} `, filename: '/x/c.cjs', require, persistOnExit: false });
+    assert.equal(await result(), 'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING');
+  });
+
   it("writing removes another build's caches unused for a week; no cache directory means no file", () => {
     const dir = join(base, 'code');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
