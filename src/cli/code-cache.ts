@@ -12,7 +12,7 @@ import { cacheBase, STALE_BUILD_MS } from './cache-dir.ts';
  * when V8 has compiled only each script's top level; every function a scan calls is then compiled again on
  * every run. Measured at 200 releases × 5 (bench/RESULTS.md): the executable 159 ms per scan with the
  * compile-only cache, 139 ms with a trained one, 185 ms with none (nova 132 ms); the npm bin 169 ms with the
- * ES module bundle and Node's compile cache, 141 ms with the trained one.
+ * ES module bundle and Node's compile cache, 146 ms with the trained one.
  *
  * The executable carries a compile-only cache (made by the build); the npm bundle has none. The first `scan`
  * or `inspect` of a build writes a trained one under the CLI's cache directory (cli/cache-dir.ts, `code/<build>.<command>.v8`) and
@@ -107,10 +107,12 @@ export function runBundle(options: BundleOptions): BundleRun {
   const cache = !accepted ? 'none' : trained ? 'trained' : 'embedded';
   const fresh = typeof found !== 'string' && Date.now() - found.mtimeMs < RETRAIN_AFTER_MS;
   let persisted = (cache === 'trained' && fresh) || found === 'unsafe' || !options.trained;
+  // Not `options`: a closure over it would keep the 2.4 MB source alive beside the compiled script's copy.
+  const file = options.trained;
   const persist = (): void => {
-    if (persisted || !options.trained) return;
+    if (persisted || !file) return;
     persisted = true;
-    writeTrained(options.trained, script.createCachedData());
+    writeTrained(file, script.createCachedData());
   };
   // Registered before the bundle runs: `--version` and usage errors exit synchronously inside it. Only a run
   // that succeeded trains: a failed one (no cluster, bad flags) compiled little of what a scan needs.

@@ -6,7 +6,7 @@
  *
  * Then, from a build (scripts/bundle-cli.ts, part of `npm run build`):
  * - `scan` and `inspect` run dist/chartorigin.cjs with a V8 code cache trained by this build's first run of
- *   the command (cli/code-cache.ts): at 200 releases ~141 instead of ~169 ms (bench/RESULTS.md);
+ *   the command (cli/code-cache.ts): at 200 releases ~146 instead of ~169 ms (bench/RESULTS.md);
  * - every other command (the controller, `--help`) loads dist/chartorigin.mjs, whose lazy chunks load only
  *   what the command needs, with Node's on-disk compile cache turned on. Where the cache directory is not
  *   writable Node carries on without it.
