@@ -14,13 +14,14 @@ import { cacheBase, STALE_BUILD_MS } from './cache-dir.ts';
  * compile-only cache, 139 ms with a trained one, 185 ms with none (nova 132 ms); the npm bin 169 ms with the
  * ES module bundle and Node's compile cache, 146 ms with the trained one.
  *
- * The executable carries a compile-only cache (made by the build); the npm bundle has none. The first `scan`
- * or `inspect` of a build writes a trained one under the CLI's cache directory (cli/cache-dir.ts, `code/<build>.<command>.v8`) and
- * later runs of that command read it. V8 checks that a cache fits its version, its flags and the source's
- * length — not the source's text, hence the build's identity (a digest of the bundle) in the file name — and refuses one that does
- * not (the run then compiles as without a cache, and writes a new one); whoever can write the file can run
- * code as the user, so a file is read only when this user owns it and its directory and neither is
- * writable by group or others — the directory is made 0700, as the chart cache's is.
+ * The executable carries a compile-only cache (made by the build); the npm bundle has none. The first
+ * successful `scan` or `inspect` of a build writes a trained one under the CLI's cache directory
+ * (cli/cache-dir.ts, `code/<build>.<command>.v8`) and later runs of that command read it. V8 checks that a
+ * cache fits its version, its flags and the source's length — not the source's text, hence the build's
+ * identity (a digest of the bundle) in the file name — and refuses one that does not (the run then compiles
+ * as without a cache, and writes a new one). Whoever can write the file can run code as the user, so a file
+ * is read only when this user owns it and its directory and neither is writable by group or others; the
+ * directory is made 0700, as the chart cache's is.
  */
 
 /** The commands whose runs are worth a trained cache: one-shot, started often, and slow to compile. */
