@@ -4,7 +4,8 @@
  * after sync and peak (VmRSS / VmHWM of the controller process), bytes retained per release. RUNS (default 1)
  * fresh controllers per size, medians reported. Repositories: main + fork + big (~BIG_INDEX_MB, default 20 MiB,
  * index.yaml) over HTTP and an OCI registry; every OCI_EVERY-th release (default 4th) is of the OCI-only chart.
- * CONTROLLER_NODE_FLAGS (default: the image's NODE_OPTIONS). CONTROLLER_CONCURRENCY (default 8, as in earlier
+ * CONTROLLER_NODE_FLAGS (default: the image's NODE_OPTIONS); the image's malloc settings unless the command line
+ * gives others (support.ts imageMallocEnv). CONTROLLER_CONCURRENCY (default 8, as in earlier
  * sessions; `auto` for the adaptive limit).
  *
  * The releases are encoded exactly as Helm's Secret driver does (JSON → gzip best → base64, then the API's
@@ -19,7 +20,9 @@ import { startTestEnvironment } from '../test/harness/environment.ts';
 import { pushChart, repoIndex, runHelm, scratchDir, syntheticIndexYaml, writeChartSource } from '../test/harness/charts.ts';
 import { kubeRequest, kubeWatch } from '../src/kube/raw-client.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
-import { cpuSecondsByName, createReleaseSecret, heapSnapshotSummary, pool } from './support.ts';
+import { cpuSecondsByName, createReleaseSecret, heapSnapshotSummary, imageMallocEnv, pool } from './support.ts';
+
+imageMallocEnv();
 
 const SERIES = (process.env['SERIES'] ?? '').split(',').filter(Boolean).map(Number);
 const RELEASES = SERIES.length ? Math.max(...SERIES) : Number(process.env['RELEASES'] ?? 2000);

@@ -21,8 +21,10 @@ import { startTestEnvironment } from '../test/harness/environment.ts';
 import { runHelm } from '../test/harness/charts.ts';
 import { kubeRequest, kubeWatch } from '../src/kube/raw-client.ts';
 import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
-import { createReleaseSecret, forceGc, pool } from './support.ts';
+import { createReleaseSecret, forceGc, imageMallocEnv, pool } from './support.ts';
 import { freePort } from '../test/harness/free-port.ts';
+
+imageMallocEnv();
 
 const RELEASES = Number(process.env['RELEASES'] ?? 10_000);
 const REVISIONS = Number(process.env['REVISIONS'] ?? 1);

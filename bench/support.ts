@@ -18,6 +18,15 @@ export function adminKubeConfigFor(cluster: Pick<ClusterInfo, 'kubeconfig'>): { 
 }
 
 /** Runs `fn` over `items` with at most `n` in flight. */
+/**
+ * The image's malloc settings (Dockerfile ENV) for the controllers a benchmark starts, unless the command line
+ * gives others: glibc reads them when a process starts, so they are set for the children only.
+ */
+export function imageMallocEnv(): void {
+  process.env['MALLOC_ARENA_MAX'] ??= '2';
+  process.env['MALLOC_MMAP_THRESHOLD_'] ??= '65536';
+}
+
 export async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
   await Promise.all(Array.from({ length: n }, async () => {

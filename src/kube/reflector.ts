@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { isObject } from '../util/guards.ts';
 import { KubeApiError, kubeRequest, kubeWatch } from './raw-client.ts';
 import { sleep } from '../util/sleep.ts';
+import { intern } from '../util/intern.ts';
 
 /** Only the metadata of an object: enough to track Helm revisions without holding release data. */
 export interface ObjectMeta {
@@ -65,7 +66,8 @@ function meta(o: unknown, full = false): ObjectMeta | undefined {
   const m = o['metadata'];
   if (typeof m['name'] !== 'string') return undefined;
   const labels: Record<string, string> = {};
-  if (isObject(m['labels'])) for (const [k, v] of Object.entries(m['labels'])) if (typeof v === 'string') labels[k] = v;
+  // Label values repeat on every object (`app.kubernetes.io/managed-by: chartorigin`): one copy each.
+  if (isObject(m['labels'])) for (const [k, v] of Object.entries(m['labels'])) if (typeof v === 'string') labels[k] = intern(v);
   return {
     name: m['name'],
     namespace: typeof m['namespace'] === 'string' ? m['namespace'] : '',

@@ -8,6 +8,7 @@ import { plainText } from '../util/terminal.ts';
 import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 
 import { GROUP, VERSION } from '../model/api.ts';
+import { intern } from '../util/intern.ts';
 
 export { GROUP, VERSION };
 const API_VERSION = `${GROUP}/${VERSION}`;
@@ -117,7 +118,7 @@ function parseOrigin(o: unknown): ({ namespace: string; name: string } & CachedO
     shard: str(labels[SHARD_LABEL]),
     declaredBy: str(labels[DECLARED_BY_LABEL]),
     spec: parseSpec(o['spec']),
-    conditions: (status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, lastTransitionTime: c.lastTransitionTime })),
+    conditions: (status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, lastTransitionTime: typeof c.lastTransitionTime === 'string' ? intern(c.lastTransitionTime) : c.lastTransitionTime })),
     published: publishedOf(status),
   };
 }

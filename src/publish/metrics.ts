@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OriginReport } from '../model/report.ts';
 import { REPO_ERROR_REASONS } from '../model/repository.ts';
 import { RELEASE_DECODE_REASONS } from '../decode/decode.ts';
+import { intern } from '../util/intern.ts';
 
 export type ReconcileResult = 'success' | 'error' | 'requeue' | 'deleted';
 
@@ -302,7 +303,8 @@ export class ChartOriginMetrics {
     };
     const series: ReleaseLines = { base: labelText({ namespace, release, chart: report.chart.name }, true).join(''), slots: this.#releaseFamilies.map(() => '') };
     const set = (family: ReleaseFamily, labels: Labels, value: number): void => {
-      series.slots[family.index] = [...labelText(labels, false), '} ', sampleValue(value)].join('');
+      // A line's tail repeats across the releases of a chart version (`} 0` across most families): one copy.
+      series.slots[family.index] = intern([...labelText(labels, false), '} ', sampleValue(value)].join(''));
     };
 
     set(

@@ -20,6 +20,7 @@ import { plainText } from '../util/terminal.ts';
 import { formatTime } from '../util/time.ts';
 import { CONDITION, ORIGIN_REASON } from '../model/reasons.ts';
 import { byCodeUnits } from '../util/order.ts';
+import { intern } from '../util/intern.ts';
 
 /** ChartOrigin.spec: user overrides. */
 export interface OriginSpec {
@@ -65,7 +66,8 @@ export interface Analysis {
 
 /** Messages name charts and repositories, untrusted text: kept readable, bounded, control characters removed (also for `-o json`). */
 function condition(status: Condition['status'], reason: string, message: string, now: Date): Condition {
-  return { type: CONDITION.Ready, status, reason, message: plainText(message, MAX_CONDITION_MESSAGE), lastTransitionTime: formatTime(now) };
+  // Interned: the controller keeps each release's last report, and most say the same ("origin Verified in main.").
+  return { type: CONDITION.Ready, status, reason, message: intern(plainText(message, MAX_CONDITION_MESSAGE)), lastTransitionTime: formatTime(now) };
 }
 
 /** Per repository config object: keys parsed, identity expressions compiled and the trusted root read once. */

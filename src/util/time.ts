@@ -1,3 +1,4 @@
+import { intern } from './intern.ts';
 /**
  * The one timestamp formatter: RFC 3339 in UTC, at the precision the reader expects.
  * - `seconds`: Kubernetes `metav1.Time` (condition transitions, lastChecked, repository status).
@@ -7,11 +8,12 @@
  */
 export function formatTime(t: Date | number, precision: 'seconds' | 'millis' | 'micros' = 'seconds'): string {
   const iso = (typeof t === 'number' ? new Date(t) : t).toISOString();
+  // Interned: the controller keeps a few times per release, and a sync stamps hundreds with the same second.
   switch (precision) {
     case 'seconds':
-      return iso.replace(/\.\d{3}Z$/, 'Z');
+      return intern(iso.replace(/\.\d{3}Z$/, 'Z'));
     case 'millis':
-      return iso.replace(/\.000Z$/, 'Z');
+      return intern(iso.replace(/\.000Z$/, 'Z'));
     case 'micros':
       return iso.replace(/\.(\d{3})Z$/, '.$1000Z');
   }

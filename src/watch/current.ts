@@ -1,4 +1,5 @@
 import type { StoredReleaseObject } from '../model/release.ts';
+import { intern } from '../util/intern.ts';
 
 /**
  * The one current-revision rule, used by `inspect`, `scan` and the controller.
@@ -44,7 +45,8 @@ export function revisionRef(obj: StoredReleaseObject): ReleaseRevisionRef | unde
 
 /** The identity of a release: namespace + name, never the storage driver. */
 export function releaseKey(namespace: string, release: string): string {
-  return `${namespace}/${release}`;
+  // One copy however often it is built (the controller's tables key by it: 3 copies a release before).
+  return intern(`${namespace}/${release}`);
 }
 
 const STORAGE_RANK: Readonly<Record<string, number>> = { Secret: 2, ConfigMap: 1 };

@@ -75,7 +75,7 @@ export class LazyChartIndex implements ChartIndex {
   /** The index as downloaded, until compact() replaces it with `packed`. */
   #bytes: Uint8Array | undefined;
   /** compact()'s form: what precedes the first block, each block deflated on its own, what follows the last. */
-  #packed: { before: Uint8Array; blocks: Map<string, Buffer>; after: Uint8Array } | undefined;
+  #packed: { before: Uint8Array; blocks: Map<string, Uint8Array>; after: Uint8Array } | undefined;
   readonly #spans: Map<string, Span>;
   readonly #parsed = new Map<string, ChartVersionEntry[]>();
   readonly #options: IndexParseOptions;
@@ -95,11 +95,14 @@ export class LazyChartIndex implements ChartIndex {
   async compact(): Promise<void> {
     const bytes = this.#bytes;
     if (!bytes || this.#packed) return;
-    const blocks = new Map<string, Buffer>();
+    const blocks = new Map<string, Uint8Array>();
     let first = bytes.byteLength;
     let last = 0;
     for (const [chart, span] of this.#spans) {
-      blocks.set(chart, await deflateRawAsync(bytes.subarray(span.start, span.end), { level: 1 }));
+      // Copied into memory of its own: zlib's result is a slice of Node's shared 64 KiB buffer pool, and a
+      // block kept for the life of the index pins the whole slab with whatever else was cut from it
+      // (measured at 10,000 releases: 175 blocks pinned 10.9 MiB for ~0.8 MiB of data).
+      blocks.set(chart, new Uint8Array(await deflateRawAsync(bytes.subarray(span.start, span.end), { level: 1 })));
       first = Math.min(first, span.start);
       last = Math.max(last, span.end);
     }
@@ -120,6 +123,19 @@ export class LazyChartIndex implements ChartIndex {
     const p = this.#packed;
     if (!p) throw new Error('index bytes are missing');
     return Buffer.concat([p.before, ...[...p.blocks.values()].map((b) => inflateRawSync(b)), p.after]);
+  }
+
+  /**
+   * Bytes of memory the index's bytes keep alive: the download, or after compact() what each block's memory
+   * is (a block that were a slice of a shared buffer would keep all of it). Diagnostics and tests.
+   */
+  retainedBytes(): number {
+    if (this.#bytes) return this.#bytes.buffer.byteLength;
+    const p = this.#packed;
+    if (!p) return 0;
+    let total = p.before.buffer.byteLength + p.after.buffer.byteLength;
+    for (const b of p.blocks.values()) total += b.buffer.byteLength;
+    return total;
   }
 
   get size(): number {

@@ -4,6 +4,7 @@ import { DEFAULT_MAX_INDEX_BYTES, type ChartIndex } from './index-parse.ts';
 import { BlockNotAlone, LazyChartIndex, readIndex } from './index-lazy.ts';
 import { RepoError, type ChartSource, type ChartVersionEntry, type Credentials, type FetchedChart, type ProbeResult, type RepositoryConfig } from '../../model/repository.ts';
 import { redactUrl } from '../url.ts';
+import { intern } from '../../util/intern.ts';
 
 export interface HttpSourceOptions {
   /** Overrides for the HTTP layer (timeouts, retry policy). */
@@ -87,6 +88,7 @@ function sameOrigin(a: string, b: string): boolean {
  */
 export class HttpChartSource implements ChartSource {
   readonly config: RepositoryConfig;
+  #repoURL: string | undefined;
   readonly kind = 'http' as const;
   readonly #http: HttpClient;
   readonly #authorization: string | undefined;
@@ -132,7 +134,8 @@ export class HttpChartSource implements ChartSource {
   }
 
   repoURL(_chart: string): string {
-    return redactUrl(this.config.url).replace(/\/+$/, '');
+    // One string for every release's report (the controller keeps one per release).
+    return (this.#repoURL ??= intern(redactUrl(this.config.url).replace(/\/+$/, '')));
   }
 
   /** Counts every version, so a lazy index parses every chart (tests and diagnostics, not the controller's loop). */

@@ -18,6 +18,7 @@ import {
 } from '../../model/repository.ts';
 import { ociRepoURL, redactUrl } from '../url.ts';
 import { formatTime } from '../../util/time.ts';
+import { intern } from '../../util/intern.ts';
 
 const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 const HELM_CHART_LAYER = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
@@ -108,7 +109,8 @@ export class OciChartSource implements ChartSource {
   }
 
   repoURL(chart: string): string {
-    return ociRepoURL(this.config.url, chart);
+    // One string per chart for every release's report (the controller keeps one per release).
+    return intern(ociRepoURL(this.config.url, chart));
   }
 
   async versions(chart: string, signal?: AbortSignal): Promise<ChartVersionEntry[]> {

@@ -92,6 +92,28 @@ describe('lazy index, compacted (block by block deflated, as the controller keep
     for (const [chart, versions] of whole) assert.deepEqual(lazy.get(chart), versions, chart);
     assert.deepEqual(await lazy.parseWhole(), whole);
   });
+
+  it('keeps what the blocks deflate to, not slabs of the shared buffer pool', async () => {
+    const text = syntheticIndexYaml(3 * 1024 * 1024);
+    const lazy = lazyIndex(Buffer.from(text), opts);
+    assert.ok(lazy);
+    // A process does other work while it compacts (the controller keeps syncing): small buffers cut from the
+    // same 64 KiB pool slabs as zlib's results.
+    let compacting = true;
+    const busy = (async () => {
+      while (compacting) {
+        for (let i = 0; i < 64; i++) Buffer.from(`other work ${i}`.repeat(40));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    })();
+    await lazy.compact();
+    compacting = false;
+    await busy;
+    // 88 charts deflate to ~130 KiB; a block cut from a pool slab would keep 64 KiB (5.5 MiB for 88).
+    const kept = lazy.retainedBytes();
+    assert.ok(kept < 512 * 1024, `${kept} bytes kept by ${lazy.size} compacted charts`);
+    assert.deepEqual(lazy.get('chart-1'), parseIndex(Buffer.from(text), opts).get('chart-1'));
+  });
 });
 
 describe('lazy index: what goes to the whole parse', () => {
