@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import type { PublishedChart, PublishedChartStore } from '../resolve/chart-cache.ts';
 import { isObject } from '../util/guards.ts';
-import { cacheBase, STALE_BUILD_MS } from './cache-dir.ts';
+import { cacheBase, removeStaleBuilds, writeWhole } from './cache-dir.ts';
 
 /**
  * The CLI's on-disk cache of published charts, by tarball digest: what `scan` learnt from a tarball
@@ -35,13 +35,8 @@ export function chartStoreIn(base: string, build: string): PublishedChartStore {
     if (prepared) return;
     prepared = true;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // Another build's entries are of no use to this one; they go once that build has written nothing for
-    // a week (a user may run the npm package and the single-file executable side by side).
-    const old = Date.now() - STALE_BUILD_MS;
-    for (const other of readdirSync(root)) {
-      if (other === build || !/^build-[0-9a-f]{16}$/.test(other)) continue;
-      if (statSync(join(root, other)).mtimeMs < old) rmSync(join(root, other), { recursive: true, force: true });
-    }
+    // Another build's entries are of no use to this one; they go once that build has written nothing for a week.
+    removeStaleBuilds(root, (other) => other !== build && /^build-[0-9a-f]{16}$/.test(other));
   };
   const file = (digest: string): string => join(dir, `${digest.slice('sha256:'.length)}.json`);
   return {
@@ -55,9 +50,7 @@ export function chartStoreIn(base: string, build: string): PublishedChartStore {
     write(digest, chart) {
       try {
         prepare();
-        const tmp = `${file(digest)}.${process.pid}.tmp`;
-        writeFileSync(tmp, JSON.stringify({ format: FORMAT, tarballDigest: chart.tarballDigest, manifestDigest: chart.manifestDigest, fingerprint: chart.fingerprint, tree: chart.tree }), { mode: 0o600 });
-        renameSync(tmp, file(digest));
+        writeWhole(file(digest), JSON.stringify({ format: FORMAT, tarballDigest: chart.tarballDigest, manifestDigest: chart.manifestDigest, fingerprint: chart.fingerprint, tree: chart.tree }));
       } catch {
         // no cache this time
       }

@@ -1,8 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { constants, Script } from 'node:vm';
 import { createRequire } from 'node:module';
-import { cacheBase, STALE_BUILD_MS } from './cache-dir.ts';
+import { cacheBase, removeStaleBuilds, writeWhole } from './cache-dir.ts';
 
 /**
  * `scan` and `inspect` run the CLI's CommonJS bundle through here — the single-file executable's
@@ -129,15 +129,9 @@ function writeTrained(file: string, bytes: Buffer): void {
   try {
     const dir = dirname(file);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, bytes, { mode: 0o600 });
-    renameSync(tmp, file);
+    writeWhole(file, bytes);
     const build = basename(file).split('.')[0];
-    const old = Date.now() - STALE_BUILD_MS;
-    for (const other of readdirSync(dir)) {
-      if (other.split('.')[0] === build || !other.endsWith('.v8')) continue;
-      if (statSync(join(dir, other)).mtimeMs < old) rmSync(join(dir, other), { force: true });
-    }
+    removeStaleBuilds(dir, (other) => other.endsWith('.v8') && other.split('.')[0] !== build);
   } catch {
     // no trained cache this time
   }

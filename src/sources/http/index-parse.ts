@@ -50,7 +50,7 @@ export function normalizeDigest(v: unknown): string | undefined {
 
 // The YAML path parses every scalar as a string (failsafe schema): it is the fastest schema, and Helm
 // decodes these fields into Go strings, so `version: 1.10` must stay "1.10", not become the number 1.1.
-export const YAML_NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
+const YAML_NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
 // go-yaml v2 (YAML 1.1) booleans, which is what Helm's sigs.k8s.io/yaml accepts for `deprecated`.
 const YAML_TRUE = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON']);
 
@@ -68,7 +68,7 @@ function truthy(v: unknown, fromYaml: boolean): boolean {
 const decoder = new TextDecoder('utf-8');
 
 /** js-yaml reasons may quote tag or anchor names from the input: keep the kind of error, not the text. */
-export function safeReason(reason: string): string {
+function safeReason(reason: string): string {
   return reason
     .replace(/!<[^>]*>/g, '!<…>')
     .replace(/"[^"]*"/g, '"…"')
@@ -76,7 +76,7 @@ export function safeReason(reason: string): string {
     .slice(0, 120);
 }
 
-export function invalid(repo: string, detail: string, cause?: unknown): RepoError {
+function invalid(repo: string, detail: string, cause?: unknown): RepoError {
   return new RepoError(repo, 'invalid_index', `repository ${repo}: invalid index: ${detail}`, cause === undefined ? undefined : { cause });
 }
 
