@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { startChartRepoServer } from '../test/harness/chart-repo-server.ts';
 import { syntheticIndexYaml } from '../test/harness/charts.ts';
 import { toolPath } from '../test/harness/tools.ts';
+import { installedCopy } from './support.ts';
 
 const runs = Number(process.env['RUNS'] ?? 5);
 const sizeMb = Number(process.env['INDEX_MB'] ?? 20);
@@ -58,14 +59,18 @@ const chartoriginEvery = [...chartorigin, 'every'];
 /** The oldest supported and the newest helm of each major (scripts/tools.sh builds all four). */
 const HELMS = ['helm4-latest', 'helm4', 'helm3-latest', 'helm3'] as const;
 type Helm = (typeof HELMS)[number];
-const helmVersion = (helm: Helm): string => execFileSync(toolPath(helm), ['version', '--template', '{{.Version}}'], { encoding: 'utf8' }).trim();
+// Every binary compared runs from a copy written as an installer writes it (support.ts installedCopy).
+const binDir = mkdtempSync(join(tmpdir(), 'chartorigin-bench-bin-'));
+const nodeBin = installedCopy(process.execPath, binDir);
+const helmBin = Object.fromEntries(HELMS.map((h) => [h, installedCopy(toolPath(h), binDir)])) as Record<Helm, string>;
+const helmVersion = (helm: Helm): string => execFileSync(helmBin[helm], ['version', '--template', '{{.Version}}'], { encoding: 'utf8' }).trim();
 
 async function helmRun(helm: Helm): Promise<{ add: Sample; search: Sample }> {
   const home = mkdtempSync(join(tmpdir(), `chartorigin-bench-${helm}-`));
   const env = { ...process.env, HELM_CACHE_HOME: join(home, 'c'), HELM_CONFIG_HOME: join(home, 'f'), HELM_DATA_HOME: join(home, 'd'), HOME: home };
   try {
-    const add = await measure(toolPath(helm), ['repo', 'add', 'big', server.url], env);
-    const search = await measure(toolPath(helm), ['search', 'repo', 'big/chart-0'], env);
+    const add = await measure(helmBin[helm], ['repo', 'add', 'big', server.url], env);
+    const search = await measure(helmBin[helm], ['search', 'repo', 'big/chart-0'], env);
     return { add, search };
   } finally {
     rmSync(home, { recursive: true, force: true });
@@ -78,8 +83,8 @@ const rows: Record<string, Sample[]> = { chartorigin: [], [EVERY]: [] };
 for (const h of HELMS) rows[`${label[h]} repo add`] = [];
 for (const h of HELMS) rows[`${label[h]} search repo`] = [];
 for (let i = 0; i < runs; i++) {
-  rows['chartorigin']!.push(await measure(process.execPath, chartorigin, process.env));
-  rows[EVERY]!.push(await measure(process.execPath, chartoriginEvery, process.env));
+  rows['chartorigin']!.push(await measure(nodeBin, chartorigin, process.env));
+  rows[EVERY]!.push(await measure(nodeBin, chartoriginEvery, process.env));
   for (const h of HELMS) {
     const r = await helmRun(h);
     rows[`${label[h]} repo add`]!.push(r.add);
@@ -88,6 +93,7 @@ for (let i = 0; i < runs; i++) {
 }
 await server.close();
 rmSync(dir, { recursive: true, force: true });
+rmSync(binDir, { recursive: true, force: true });
 
 const node = execFileSync(process.execPath, ['--version'], { encoding: 'utf8' }).trim();
 const co = median(rows['chartorigin']!.map((s) => s.seconds));

@@ -23,7 +23,7 @@ import { startTestEnvironment } from '../test/harness/environment.ts';
 import { packageChart, repoIndex, runHelm } from '../test/harness/charts.ts';
 import { helmInstall } from '../test/harness/helm.ts';
 import { REPO_ROOT } from '../test/harness/tools.ts';
-import { createReleaseSecret, pool } from './support.ts';
+import { createReleaseSecret, installedCopy, pool } from './support.ts';
 
 const RELEASES = Number(process.env['RELEASES'] ?? 200);
 const REVISIONS = Math.max(1, Number(process.env['REVISIONS'] ?? 5));
@@ -129,19 +129,25 @@ try {
   // (Node's compile cache; from there no cache of ours), the single-file executable (its trained code cache and
   // the chart cache; `npm run build:sea` first, else left out).
   const compileCache = mkdtempSync(join(tmpdir(), 'bench-compile-cache-'));
-  const sea = join(REPO_ROOT, 'dist/sea/chartorigin');
+  // Every binary runs from a copy written as an installer writes it (support.ts installedCopy: how a file was
+  // last written moves its peak RSS by up to 30 MiB): node for the bin, the single executable, nova.
+  const binDir = mkdtempSync(join(tmpdir(), 'bench-bin-'));
+  const node = installedCopy(process.execPath, binDir);
+  const novaBin = installedCopy(NOVA, binDir);
+  const builtSea = join(REPO_ROOT, 'dist/sea/chartorigin');
+  const sea = existsSync(builtSea) ? installedCopy(builtSea, binDir) : undefined;
   const variants: { label: string; cmd: string; pre: string[]; env: NodeJS.ProcessEnv }[] = [
-    { label: 'chartorigin scan -A (bin: bundle + trained code cache)', cmd: process.execPath, pre: [join(REPO_ROOT, 'dist/src/cli/entry.js')], env: {} },
+    { label: 'chartorigin scan -A (bin: bundle + trained code cache)', cmd: node, pre: [join(REPO_ROOT, 'dist/src/cli/entry.js')], env: {} },
     // A first run, or one with the caches off: every tarball downloaded and unpacked, every function compiled.
-    { label: 'chartorigin scan -A (bin, caches off)', cmd: process.execPath, pre: [join(REPO_ROOT, 'dist/src/cli/entry.js')], env: { CHARTORIGIN_CACHE_DIR: '' } },
-    { label: 'chartorigin scan -A (tsc module graph + compile cache)', cmd: process.execPath, pre: [join(REPO_ROOT, 'dist/src/cli/main.js')], env: { NODE_COMPILE_CACHE: compileCache } },
-    ...(existsSync(sea) ? [{ label: 'chartorigin scan -A (single-file executable)', cmd: sea, pre: [], env: {} }] : []),
+    { label: 'chartorigin scan -A (bin, caches off)', cmd: node, pre: [join(REPO_ROOT, 'dist/src/cli/entry.js')], env: { CHARTORIGIN_CACHE_DIR: '' } },
+    { label: 'chartorigin scan -A (tsc module graph + compile cache)', cmd: node, pre: [join(REPO_ROOT, 'dist/src/cli/main.js')], env: { NODE_COMPILE_CACHE: compileCache } },
+    ...(sea ? [{ label: 'chartorigin scan -A (single-file executable)', cmd: sea, pre: [], env: {} }] : []),
   ];
   const novaArgs = ['find', '--helm', '--url', repoUrl, '--poll-artifacthub=false', '--format', 'json', '--include-all', '--kubeconfig', cluster.kubeconfig];
 
   // HOLD=1: keep the cluster and repository up for manual runs (prints the commands), until Ctrl-C.
   if (process.env['HOLD']) {
-    process.stderr.write(`holding; try:\n  KUBECONFIG=${cluster.kubeconfig} HOME=${work2} ${process.execPath} ${variants[0]?.pre.join(' ')} ${scanArgs.join(' ')}\n  KUBECONFIG=${cluster.kubeconfig} HOME=${work2} ${NOVA} ${novaArgs.join(' ')}\n`);
+    process.stderr.write(`holding; try:\n  KUBECONFIG=${cluster.kubeconfig} HOME=${work2} ${node} ${variants[0]?.pre.join(' ')} ${scanArgs.join(' ')}\n  KUBECONFIG=${cluster.kubeconfig} HOME=${work2} ${novaBin} ${novaArgs.join(' ')}\n`);
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }
   const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -154,14 +160,14 @@ try {
   // Fixed cost of each tool: a fresh process that only prints its usage / version (no cluster, no repo).
   for (let i = 0; i < RUNS; i++) {
     for (const [j, v] of variants.entries()) startsOf[j]?.push(await timed(v.cmd, [...v.pre, '--help'], { ...toolEnv, ...v.env }));
-    novaStart.push(await timed(NOVA, ['version'], toolEnv));
+    novaStart.push(await timed(novaBin, ['version'], toolEnv));
   }
   for (let i = 0; i < RUNS; i++) {
     // Alternate which goes first so neither always gets the warmer apiserver.
     const order = i % 2 ? ['nova', 'co'] : ['co', 'nova'];
     for (const which of order) {
       if (which === 'co') for (const [j, v] of variants.entries()) runsOf[j]?.push(await timed(v.cmd, [...v.pre, ...scanArgs], { ...toolEnv, ...v.env }));
-      else nova.push(await timed(NOVA, novaArgs, toolEnv));
+      else nova.push(await timed(novaBin, novaArgs, toolEnv));
     }
     process.stderr.write(`run ${i + 1}: chartorigin ${runsOf.map((r) => r.at(-1)?.wallS.toFixed(2)).join(' / ')} s, nova ${nova.at(-1)?.wallS.toFixed(2)} s\n`);
   }
@@ -207,7 +213,7 @@ try {
   // CPU_PROF=1: one more chartorigin scan under --cpu-prof; self time summed per script (where the time goes).
   if (process.env['CPU_PROF']) {
     const profDir = mkdtempSync(join(tmpdir(), 'scan-prof-'));
-    await timed(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, join(REPO_ROOT, 'dist/src/cli/entry.js'), ...scanArgs], toolEnv);
+    await timed(node, ['--cpu-prof', '--cpu-prof-dir', profDir, join(REPO_ROOT, 'dist/src/cli/entry.js'), ...scanArgs], toolEnv);
     const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     if (file) {
       const prof = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as { nodes: { id: number; callFrame: { url: string; functionName: string } }[]; samples: number[]; timeDeltas: number[] };
