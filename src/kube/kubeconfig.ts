@@ -19,9 +19,10 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
-import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 
@@ -133,7 +134,9 @@ export function selectContext(merged: MergedKubeconfig, context?: string): Kubec
 const PATH_FIELDS: Record<'cluster' | 'user', readonly string[]> = { cluster: ['certificate-authority'], user: ['client-certificate', 'client-key', 'tokenFile'] };
 
 function resolvePath(file: string, p: string): string {
-  return isAbsolute(p) ? p : join(dirname(file), p);
+  // Absolute, as client-go's ResolveLocalPaths makes them: `./plugin.sh` in a kubeconfig given as `config` must
+  // not become `plugin.sh`, which execFile would look up on PATH.
+  return isAbsolute(p) ? p : resolve(dirname(file), p);
 }
 
 /** An entry with its relative paths made absolute against the file that defined it (as client-go does). */
@@ -153,13 +156,24 @@ export function resolvedEntry(entry: DefinedEntry, kind: 'cluster' | 'user'): Js
 
 type Credential =
   | { kind: 'none' }
-  | { kind: 'token'; token: string }
-  /** Re-read on use: projected service-account tokens rotate under a running pod. */
-  | { kind: 'tokenFile'; path: string }
+  /**
+   * A bearer token. `tokenFile` wins over `token` when both are set (client-go keeps both and reads the file,
+   * falling back to the inline token when the file cannot be read); the file is re-read on use: projected
+   * service-account tokens rotate under a running pod.
+   */
+  | { kind: 'bearer'; token?: string | undefined; path?: string | undefined }
   | { kind: 'basic'; username: string; password: string }
   | { kind: 'exec'; exec: JsonObject; cluster: JsonObject; user: string }
   /** An auth-provider plugin: delegated to client-node, loaded on first use, given the minified config. */
   | { kind: 'authProvider'; minified: string };
+
+/** kubeconfig `as`, `as-uid`, `as-groups`, `as-user-extra`: sent as client-go's Impersonate-* headers. */
+interface Impersonation {
+  user: string;
+  uid?: string | undefined;
+  groups: string[];
+  extra: Record<string, string[]>;
+}
 
 interface Access {
   server: string;
@@ -171,6 +185,11 @@ interface Access {
   insecure: boolean;
   servername?: string | undefined;
   credential: Credential;
+  impersonate?: Impersonation | undefined;
+  /** The cluster's `proxy-url`: every request goes through it (client-go's http.ProxyURL). */
+  proxyUrl?: string | undefined;
+  /** What kubectl refuses about this configuration: every request fails with it, as kubectl's do. */
+  invalid?: string | undefined;
 }
 
 interface PluginConfig {
@@ -212,33 +231,66 @@ export class KubeConfig {
     return this.#a.context;
   }
 
+  /** The cluster's `proxy-url`, if any (else the environment's proxy applies, as in client-go). */
+  get proxyUrl(): string | undefined {
+    return this.#a.proxyUrl;
+  }
+
   /**
    * A projected service-account token is rotated by the kubelet (at 80 % of its hour) and re-read here at
    * most once a minute, as client-go's cached file token source does: not one file read per request
    * (a first sync of 10,000 releases makes ~30,000 requests).
    */
-  #tokenFromFile(path: string): string {
+  #tokenFromFile(path: string, fallback: string | undefined): string {
     const now = Date.now();
     if (!this.#fileToken || this.#fileToken.path !== path || now - this.#fileToken.readAt >= 60_000) {
-      this.#fileToken = { path, token: readFileSync(path, 'utf8').trim(), readAt: now };
+      let token: string;
+      try {
+        token = readFileSync(path, 'utf8').trim();
+      } catch (err) {
+        // client-go sends the inline token when the file cannot be read, and fails only without one.
+        if (fallback) return fallback;
+        throw new KubeConfigError(`cannot read the tokenFile ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      this.#fileToken = { path, token, readAt: now };
     }
     return this.#fileToken.token;
   }
 
-  /** Adds TLS material and the Authorization header to a node:https request. */
+  /**
+   * After a 401: forgets the exec plugin's credential so the next request runs the plugin again, as client-go's
+   * exec authenticator does (a token revoked or rotated before its expiry, or one without an expiry). True when
+   * there was one to forget, i.e. when a retry may succeed.
+   */
+  refreshAfterUnauthorized(): boolean {
+    if (this.#a.credential.kind !== 'exec' || !this.#execResult) return false;
+    this.#execResult = undefined;
+    return true;
+  }
+
+  /** Adds TLS material, the Authorization header and impersonation headers to a node:https request. */
   async applyToHTTPSOptions(opts: RequestOptions): Promise<void> {
     const a = this.#a;
+    if (a.invalid) throw new KubeConfigError(a.invalid);
     if (a.ca) opts.ca = a.ca;
     if (a.cert) opts.cert = a.cert;
     if (a.key) opts.key = a.key;
     if (a.insecure) opts.rejectUnauthorized = false;
     if (a.servername) opts.servername = a.servername;
-    const headers = (opts.headers ?? {}) as Record<string, string>;
+    const headers: OutgoingHttpHeaders = { ...(opts.headers as OutgoingHttpHeaders | undefined) };
     opts.headers = headers;
+    const imp = a.impersonate;
+    if (imp) {
+      headers['Impersonate-User'] = imp.user;
+      if (imp.uid) headers['Impersonate-Uid'] = imp.uid;
+      if (imp.groups.length) headers['Impersonate-Group'] = imp.groups;
+      for (const [k, vs] of Object.entries(imp.extra)) if (vs.length) headers[`Impersonate-Extra-${headerKeyEscape(k)}`] = vs;
+    }
     const c = a.credential;
-    if (c.kind === 'token') headers['Authorization'] = `Bearer ${c.token}`;
-    else if (c.kind === 'tokenFile') headers['Authorization'] = `Bearer ${this.#tokenFromFile(c.path)}`;
-    else if (c.kind === 'basic') headers['Authorization'] = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+    if (c.kind === 'bearer') {
+      const token = c.path ? this.#tokenFromFile(c.path, c.token) : c.token;
+      if (token) headers['Authorization'] = `Bearer ${token}`;
+    } else if (c.kind === 'basic') headers['Authorization'] = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
     else if (c.kind === 'exec') {
       const r = await this.#execCredential(c);
       if (r.token) headers['Authorization'] = `Bearer ${r.token}`;
@@ -250,7 +302,10 @@ export class KubeConfig {
     }
   }
 
-  /** The plugin's credential, run once and reused until 10 s before it expires (client-go refreshes then too). */
+  /**
+   * The plugin's credential, run once and reused until 10 s before it expires (client-go waits for the expiry
+   * itself; 10 s early keeps a request from carrying a token that expires on the way), or until a 401.
+   */
   async #execCredential(c: Extract<Credential, { kind: 'exec' }>): Promise<ExecResult> {
     const cached = this.#execResult;
     if (cached && (cached.expires === undefined || cached.expires - 10_000 > Date.now())) return cached;
@@ -275,14 +330,7 @@ function runExecPlugin(exec: JsonObject, cluster: JsonObject, user: string): Pro
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (Array.isArray(exec['env'])) for (const e of exec['env']) if (isObject(e) && typeof e['name'] === 'string') env[e['name']] = str(e['value']) ?? '';
   const spec: JsonObject = { interactive: false };
-  if (exec['provideClusterInfo'] === true) {
-    spec['cluster'] = {
-      server: cluster['server'],
-      'tls-server-name': cluster['tls-server-name'],
-      'insecure-skip-tls-verify': cluster['insecure-skip-tls-verify'],
-      'certificate-authority-data': cluster['certificate-authority-data'],
-    };
-  }
+  if (exec['provideClusterInfo'] === true) spec['cluster'] = execClusterInfo(cluster);
   env['KUBERNETES_EXEC_INFO'] = JSON.stringify({ apiVersion, kind: 'ExecCredential', spec });
   return new Promise((resolve, reject) => {
     const child = execFile(command, args, { env, timeout: 60_000, maxBuffer: 1 << 20 }, (err, stdout) => {
@@ -296,6 +344,12 @@ function runExecPlugin(exec: JsonObject, cluster: JsonObject, user: string): Pro
         doc = JSON.parse(stdout);
       } catch {
         reject(new KubeConfigError(`user "${user}": exec plugin ${command} did not print an ExecCredential`));
+        return;
+      }
+      // client-go refuses an ExecCredential of another version than the one it asked for.
+      const got = isObject(doc) ? str(doc['apiVersion']) : undefined;
+      if (got !== apiVersion) {
+        reject(new KubeConfigError(`user "${user}": exec plugin ${command} returned an ExecCredential of apiVersion ${got ?? '(none)'}, expected ${apiVersion}`));
         return;
       }
       const status = isObject(doc) && isObject(doc['status']) ? doc['status'] : undefined;
@@ -313,6 +367,42 @@ function runExecPlugin(exec: JsonObject, cluster: JsonObject, user: string): Pro
     child.stderr?.pipe(process.stderr);
     child.stdin?.end();
   });
+}
+
+const EXEC_EXTENSION = 'client.authentication.k8s.io/exec';
+
+/**
+ * KUBERNETES_EXEC_INFO's `spec.cluster` as client-go's ConfigToExecCluster fills it: the CA as data even when
+ * the kubeconfig names a file, the proxy, `disable-compression`, and the cluster's
+ * `client.authentication.k8s.io/exec` extension as `config`. Empty fields are left out (Go's omitempty).
+ */
+function execClusterInfo(cluster: JsonObject): JsonObject {
+  let ca: string | undefined;
+  try {
+    ca = fileOrData(cluster, 'certificate-authority', 'certificate-authority')?.toString('base64');
+  } catch {
+    ca = undefined;
+  }
+  const extensions = Array.isArray(cluster['extensions']) ? cluster['extensions'].filter(isObject) : [];
+  const config = extensions.find((e) => e['name'] === EXEC_EXTENSION)?.['extension'];
+  const out: JsonObject = { server: cluster['server'] };
+  if (str(cluster['tls-server-name'])) out['tls-server-name'] = cluster['tls-server-name'];
+  if (cluster['insecure-skip-tls-verify'] === true) out['insecure-skip-tls-verify'] = true;
+  if (ca) out['certificate-authority-data'] = ca;
+  if (str(cluster['proxy-url'])) out['proxy-url'] = cluster['proxy-url'];
+  if (cluster['disable-compression'] === true) out['disable-compression'] = true;
+  if (config !== undefined && config !== null) out['config'] = config;
+  return out;
+}
+
+/** client-go's header-key escaping for Impersonate-Extra-<key>: bytes outside an HTTP token, and '%', as %XX. */
+function headerKeyEscape(key: string): string {
+  let out = '';
+  for (const b of Buffer.from(key, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += /^[A-Za-z0-9!#$&'*+\-.^_`|~]$/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }
 
 async function loadAuthProvider(minified: string): Promise<PluginConfig> {
@@ -341,15 +431,86 @@ function fileOrData(entry: JsonObject, pathKey: string, what: string): Buffer | 
   }
 }
 
-/** A KubeConfig for the selected context; `namespace` (from -n) overrides the context's. */
+/**
+ * What kubectl refuses about a user or cluster entry (client-go's clientcmd validation and transport.TLSConfigFor),
+ * as one message; undefined when kubectl would use it. Checked when a request is made, as kubectl does:
+ * `kubectl config view` shows such an entry, `kubectl get` fails on it.
+ */
+function validationError(clusterName: string, cluster: JsonObject, userName: string, user: JsonObject): string | undefined {
+  const errors: string[] = [];
+  const has = (o: JsonObject, k: string): boolean => Boolean(str(o[k]));
+  if (has(cluster, 'certificate-authority') && has(cluster, 'certificate-authority-data')) errors.push(`cluster "${clusterName}" has both certificate-authority and certificate-authority-data`);
+  const proxy = str(cluster['proxy-url']);
+  if (proxy) {
+    let scheme = '';
+    try {
+      scheme = new URL(proxy).protocol.replace(/:$/, '');
+    } catch {
+      errors.push(`cluster "${clusterName}" has an invalid proxy-url`);
+    }
+    if (scheme && !['http', 'https', 'socks5'].includes(scheme)) errors.push(`cluster "${clusterName}": proxy-url scheme ${scheme} is not one of http, https, socks5`);
+  }
+  if ((has(cluster, 'certificate-authority') || has(cluster, 'certificate-authority-data')) && cluster['insecure-skip-tls-verify'] === true) {
+    errors.push(`cluster "${clusterName}": a certificate authority together with insecure-skip-tls-verify is not allowed`);
+  }
+  const methods: string[] = [];
+  if (has(user, 'token')) methods.push('token');
+  if (has(user, 'username') || has(user, 'password')) methods.push('basicAuth');
+  if (has(user, 'client-certificate') || has(user, 'client-certificate-data')) {
+    if (has(user, 'client-certificate') && has(user, 'client-certificate-data')) errors.push(`user "${userName}" has both client-certificate and client-certificate-data`);
+    if (has(user, 'client-key') && has(user, 'client-key-data')) errors.push(`user "${userName}" has both client-key and client-key-data`);
+    if (!has(user, 'client-key') && !has(user, 'client-key-data')) errors.push(`user "${userName}" has a client certificate but no client-key or client-key-data`);
+  }
+  if (methods.length > 1) errors.push(`user "${userName}" has more than one authentication method (${methods.join(', ')}); only one is allowed`);
+  const exec = user['exec'];
+  if (isObject(exec)) {
+    if (isObject(user['auth-provider'])) errors.push(`user "${userName}" has both an auth-provider and an exec plugin`);
+    if (!str(exec['command'])) errors.push(`user "${userName}": exec has no command`);
+    const apiVersion = str(exec['apiVersion']);
+    if (!apiVersion) errors.push(`user "${userName}": exec has no apiVersion`);
+    // v1beta1 defaults interactiveMode to IfAvailable; v1 has no default.
+    const mode = str(exec['interactiveMode']) ?? (apiVersion === 'client.authentication.k8s.io/v1beta1' ? 'IfAvailable' : undefined);
+    if (!mode) errors.push(`user "${userName}": exec needs an interactiveMode (Never, IfAvailable or Always)`);
+    else if (!['Never', 'IfAvailable', 'Always'].includes(mode)) errors.push(`user "${userName}": exec interactiveMode ${mode} is not Never, IfAvailable or Always`);
+    if (Array.isArray(exec['env']) && exec['env'].some((e) => !isObject(e) || !str(e['name']))) errors.push(`user "${userName}": an exec env entry has no name`);
+  }
+  const groups = Array.isArray(user['as-groups']) ? user['as-groups'] : [];
+  if ((has(user, 'as-uid') || groups.length > 0 || (isObject(user['as-user-extra']) && Object.keys(user['as-user-extra']).length > 0)) && !has(user, 'as')) {
+    errors.push(`user "${userName}" asks for an impersonated uid, groups or extra without impersonating a user (as)`);
+  }
+  return errors.length ? `kubeconfig: ${errors.join('; ')}` : undefined;
+}
+
+function impersonationOf(user: JsonObject): Impersonation | undefined {
+  const as = str(user['as']);
+  if (!as) return undefined;
+  const extra: Record<string, string[]> = {};
+  const rawExtra = user['as-user-extra'];
+  if (isObject(rawExtra)) for (const [k, v] of Object.entries(rawExtra)) extra[k] = Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  const groups = Array.isArray(user['as-groups']) ? user['as-groups'].filter((g): g is string => typeof g === 'string') : [];
+  return { user: as, uid: str(user['as-uid']), groups, extra };
+}
+
+/**
+ * A KubeConfig for the selected context; `namespace` (from -n) overrides the context's.
+ *
+ * Which credential, as client-go decides: a bearer token (`tokenFile` over `token`), else basic auth, else an
+ * auth-provider, else an exec plugin — which client-go does not run when a token, basic auth or a client
+ * certificate is configured. A client certificate is presented whatever else is. No credential is sent to an
+ * `http://` server (client-go applies user credentials only over TLS); impersonation headers are.
+ */
 export function kubeConfigFromSelection(sel: KubeconfigSelection, namespace?: string): KubeConfig {
   const cluster = sel.cluster ? resolvedEntry(sel.cluster, 'cluster') : {};
   const server = str(cluster['server']);
   if (!server) throw new KubeConfigError(`context "${sel.contextName}" names no cluster with a server`);
   const user = sel.user ? resolvedEntry(sel.user, 'user') : {};
   const userName = sel.user?.name ?? '';
+  const tls = /^https:/i.test(server);
+  const hasCert = Boolean(str(user['client-certificate']) || str(user['client-certificate-data']));
   let credential: Credential = { kind: 'none' };
-  if (isObject(user['exec'])) credential = { kind: 'exec', exec: user['exec'], cluster, user: userName };
+  if (!tls) credential = { kind: 'none' };
+  else if (str(user['token']) || str(user['tokenFile'])) credential = { kind: 'bearer', token: str(user['token']), path: str(user['tokenFile']) };
+  else if (str(user['username']) !== undefined || str(user['password']) !== undefined) credential = { kind: 'basic', username: str(user['username']) ?? '', password: str(user['password']) ?? '' };
   else if (isObject(user['auth-provider'])) {
     const minified = stringifyYaml({
       apiVersion: 'v1',
@@ -360,19 +521,36 @@ export function kubeConfigFromSelection(sel: KubeconfigSelection, namespace?: st
       'current-context': sel.contextName,
     });
     credential = { kind: 'authProvider', minified };
-  } else if (str(user['token'])) credential = { kind: 'token', token: str(user['token']) ?? '' };
-  else if (str(user['tokenFile'])) credential = { kind: 'tokenFile', path: str(user['tokenFile']) ?? '' };
-  else if (str(user['username']) !== undefined) credential = { kind: 'basic', username: str(user['username']) ?? '', password: str(user['password']) ?? '' };
+  } else if (isObject(user['exec']) && !hasCert) credential = { kind: 'exec', exec: user['exec'], cluster, user: userName };
+  const invalid = validationError(sel.cluster?.name ?? '', cluster, userName, user);
+  // Unreadable files are reported when a request is made, like every other problem kubectl finds there.
+  let ca: Buffer | undefined;
+  let cert: Buffer | undefined;
+  let key: Buffer | undefined;
+  let unreadable: string | undefined;
+  try {
+    ca = fileOrData(cluster, 'certificate-authority', 'certificate-authority');
+    if (tls) {
+      cert = fileOrData(user, 'client-certificate', 'client-certificate');
+      key = fileOrData(user, 'client-key', 'client-key');
+    }
+  } catch (err) {
+    unreadable = (err as Error).message;
+  }
   return new KubeConfig({
     server: server.replace(/\/+$/, ''),
     namespace: namespace || str(sel.context.value['namespace']) || undefined,
     context: sel.contextName,
-    ca: fileOrData(cluster, 'certificate-authority', 'certificate-authority'),
-    cert: fileOrData(user, 'client-certificate', 'client-certificate'),
-    key: fileOrData(user, 'client-key', 'client-key'),
+    ca,
+    cert,
+    key,
     insecure: cluster['insecure-skip-tls-verify'] === true,
     servername: str(cluster['tls-server-name']),
     credential,
+    // Unlike credentials, kubectl sends impersonation headers whatever the scheme (checked against kubectl).
+    impersonate: impersonationOf(user),
+    proxyUrl: str(cluster['proxy-url']),
+    invalid: invalid ?? unreadable,
   });
 }
 
@@ -381,16 +559,21 @@ export function kubeConfigFromText(text: string, file: string, context?: string)
   return kubeConfigFromSelection(selectContext(mergeKubeconfigs([{ file, text }]), context));
 }
 
-/** The pod's service account: KUBERNETES_SERVICE_HOST/PORT, token (re-read), CA and namespace files. */
-export function inClusterKubeConfig(env: NodeJS.ProcessEnv = process.env, saDir = SA_DIR): KubeConfig | undefined {
+/**
+ * The pod's service account: KUBERNETES_SERVICE_HOST/PORT, token (re-read), CA and namespace files. The
+ * namespace, as client-go's in-cluster config has it: `-n` first, then POD_NAMESPACE, then the file.
+ */
+export function inClusterKubeConfig(env: NodeJS.ProcessEnv = process.env, saDir = SA_DIR, namespaceOverride?: string): KubeConfig | undefined {
   const host = env['KUBERNETES_SERVICE_HOST'];
   const port = env['KUBERNETES_SERVICE_PORT'];
   if (!host || !port) return undefined;
-  let namespace: string | undefined;
-  try {
-    namespace = readFileSync(join(saDir, 'namespace'), 'utf8').trim();
-  } catch {
-    namespace = undefined;
+  let namespace: string | undefined = namespaceOverride || env['POD_NAMESPACE'] || undefined;
+  if (!namespace) {
+    try {
+      namespace = readFileSync(join(saDir, 'namespace'), 'utf8').trim() || undefined;
+    } catch {
+      namespace = undefined;
+    }
   }
   let ca: Buffer | undefined;
   try {
@@ -399,7 +582,7 @@ export function inClusterKubeConfig(env: NodeJS.ProcessEnv = process.env, saDir 
     throw new KubeConfigError(`in cluster, but ${saDir}/ca.crt cannot be read`);
   }
   const hostPart = host.includes(':') ? `[${host}]` : host;
-  return new KubeConfig({ server: `https://${hostPart}:${port}`, namespace, ca, insecure: false, credential: { kind: 'tokenFile', path: join(saDir, 'token') } });
+  return new KubeConfig({ server: `https://${hostPart}:${port}`, namespace, ca, insecure: false, credential: { kind: 'bearer', path: join(saDir, 'token') } });
 }
 
 /** Reads and merges the files kubectl would read; undefined when none exists (and none was given by flag). */
@@ -428,7 +611,7 @@ export function loadKubeConfig(options: LoadKubeConfigOptions = {}, env: NodeJS.
   const merged = loadMergedKubeconfig(options, env);
   const empty = !merged || (!merged.currentContext && merged.contexts.size === 0 && merged.clusters.size === 0 && merged.users.size === 0);
   if (!empty && merged) return kubeConfigFromSelection(selectContext(merged, options.context), options.namespace);
-  const inCluster = inClusterKubeConfig(env);
+  const inCluster = inClusterKubeConfig(env, SA_DIR, options.namespace);
   if (inCluster) return inCluster;
   const set = env['KUBECONFIG'];
   throw new KubeConfigError(

@@ -35,7 +35,8 @@ async function open(kc: KubeConfig, req: RawRequest): Promise<Http.IncomingMessa
   const u = url(kc, req.path, req.query);
   const opts: Https.RequestOptions = {
     method: req.method ?? 'GET',
-    hostname: u.hostname,
+    // URL keeps an IPv6 literal's brackets ([fd00::1]); a request needs the address itself.
+    hostname: u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname,
     port: u.port,
     path: u.pathname + u.search,
     headers: { Accept: 'application/json', ...req.headers },
@@ -48,6 +49,17 @@ async function open(kc: KubeConfig, req: RawRequest): Promise<Http.IncomingMessa
     if (req.body !== undefined) r.write(req.body);
     r.end();
   });
+}
+
+/**
+ * A request; after a 401 answered to an exec plugin's credential, the plugin is run again and the request sent
+ * once more (client-go's exec authenticator refreshes on 401 too: a token revoked or rotated before it expires).
+ */
+async function openAuthenticated(kc: KubeConfig, req: RawRequest): Promise<Http.IncomingMessage> {
+  const res = await open(kc, req);
+  if (res.statusCode !== 401 || !kc.refreshAfterUnauthorized()) return res;
+  res.resume();
+  return open(kc, req);
 }
 
 async function readAll(res: Http.IncomingMessage): Promise<string> {
@@ -74,7 +86,7 @@ function apiError(status: number, text: string, what: string): KubeApiError {
  * API cannot express the request: metadata-only lists and watches, server-side apply on custom resources.
  */
 export async function kubeRequest<T>(kc: KubeConfig, req: RawRequest): Promise<T> {
-  const res = await open(kc, req);
+  const res = await openAuthenticated(kc, req);
   const text = await readAll(res);
   const status = res.statusCode ?? 0;
   if (status < 200 || status >= 300) throw apiError(status, text, `${req.method ?? 'GET'} ${req.path}`);
@@ -83,7 +95,7 @@ export async function kubeRequest<T>(kc: KubeConfig, req: RawRequest): Promise<T
 
 /** A watch stream: calls onEvent for every JSON line until the server closes it or the signal aborts. */
 export async function kubeWatch(kc: KubeConfig, req: RawRequest, onEvent: (event: unknown) => void): Promise<void> {
-  const res = await open(kc, req);
+  const res = await openAuthenticated(kc, req);
   const status = res.statusCode ?? 0;
   if (status < 200 || status >= 300) throw apiError(status, await readAll(res), `WATCH ${req.path}`);
   let buffered = '';
