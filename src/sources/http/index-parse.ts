@@ -220,6 +220,13 @@ export function indexLayout(text: string): IndexLayout | undefined {
   const starts: number[] = [];
   for (let m = keyLine.exec(section); m; m = keyLine.exec(section)) starts.push(sectionStart + m.index);
   if (!starts.length || starts[0] !== sectionStart + firstKey.index) return undefined;
+  // A chart whose versions follow its key on the same line (`tool: [{…}]`) is no block of its own: it would be
+  // read as part of the chart before it and lost. Any key at the chart indent that is not a block's key line
+  // sends the whole document to the whole parse.
+  const anyKey = new RegExp(`^${indent}[^\\s#\\-]`, 'gm');
+  let keys = 0;
+  while (anyKey.exec(section)) keys++;
+  if (keys !== starts.length) return undefined;
   return { head: text.slice(0, entriesMatch.index) + text.slice(end), starts, end };
 }
 

@@ -127,6 +127,8 @@ describe('lazy index: what goes to the whole parse', () => {
     'no apiVersion': 'entries:\n  a:\n  - version: 1.0.0\n',
     'a second entries key': 'apiVersion: v1\nentries:\n  a:\n  - version: 1.0.0\nentries: {}\n',
     'a head that does not parse': 'apiVersion: [v1\nentries:\n  a:\n  - version: 1.0.0\n',
+    // Its versions on the key's line: no block of its own, it would be lost inside the chart before it.
+    'a chart in flow style after a block one': 'apiVersion: v1\nentries:\n  app:\n  - name: app\n    version: 1.0.0\n  tool: [{name: tool, version: 2.0.0}]\n',
   };
   for (const [what, text] of Object.entries(cases)) {
     it(`${what}: not lazy`, () => assert.equal(lazyOf(text), undefined));
