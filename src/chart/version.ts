@@ -60,3 +60,32 @@ export function parseConstraint(c: string, includePrerelease: boolean): semver.R
     return undefined;
   }
 }
+
+/** An OCI tag spells a version's `+` as `_` (tags cannot hold `+`); no chart version contains `_`. */
+function tagForm(v: string): string {
+  return v.trim().replace(/_/g, '+');
+}
+
+/**
+ * The published entries that may be the chart installed as `version`, in the order to try them — the one
+ * lookup rule for resolve (candidates, declared charts) and advice (recommend).
+ *
+ * Helm resolves a version the way it installs it (repo IndexFile.Get, registry GetTagMatchingVersionOrConstraint):
+ * the entry whose version string is exactly the requested one, and only when there is none, a semver-equal
+ * one (build metadata and a `v` prefix ignored). The installed chart's version is its Chart.yaml version,
+ * which is its entry's, so an exact entry is the one installed: `1.0.0+build.1` is never `1.0.0+build.2`,
+ * `2.0.0` never `v2.0.0`. Exact means equal strings, or equal as OCI tags (`1.0.0_b1` is `1.0.0+b1`).
+ *
+ * Semver-equal entries are returned only when no entry is exact — an index that renders versions
+ * differently from the charts' Chart.yaml, build metadata added after publishing — or when `rebuilt`: the
+ * installed version's build metadata was written by whoever built the chart from a published one (Flux
+ * replaces it and renders `v1.2` as `1.2.0`), so the published string is unknown; then every semver-equal
+ * entry, exact ones first. Several entries returned are alternatives: a caller must not treat any one as
+ * THE published chart without evidence (content or digest) that singles it out.
+ */
+export function versionCandidates<T extends { version: string }>(listed: readonly T[], version: string, rebuilt = false): T[] {
+  const wanted = tagForm(version);
+  const exact = listed.filter((e) => tagForm(e.version) === wanted);
+  if (exact.length > 0 && !rebuilt) return exact;
+  return [...exact, ...listed.filter((e) => !exact.includes(e) && sameVersion(tagForm(e.version), wanted))];
+}

@@ -1,7 +1,7 @@
 import type semver from 'semver';
 import type { ChartChange, LatestStatus, UpgradeKind } from '../model/report.ts';
 import type { PublisherNotes } from '../model/repository.ts';
-import { parseConstraint, parseVersion, sameVersion } from '../chart/version.ts';
+import { parseConstraint, parseVersion, sameVersion, versionCandidates } from '../chart/version.ts';
 import { MAX_CHANGES, parseChanges, webUrl } from '../chart/publisher-notes.ts';
 
 export interface PublishedVersion {
@@ -29,7 +29,7 @@ export interface Recommendation {
   majorVersionsBehind?: number | undefined;
   /** Allowed versions newer than the installed one up to `latest`, newest first (deprecated ones included). */
   newer?: PublishedVersion[] | undefined;
-  /** The repository's entry for the installed version, when it still publishes it. */
+  /** The repository's entry for the installed version, when it still publishes it (and exactly one entry may be it). */
   installedEntry?: PublishedVersion | undefined;
   /** Why some of the above could not be computed (bad constraint, non-semver installed version). */
   problem?: string | undefined;
@@ -58,7 +58,10 @@ function isPrerelease(v: semver.SemVer, p: PublishedVersion | undefined): boolea
  */
 export function recommend(input: RecommendInput): Recommendation {
   const installed = parseVersion(input.installed);
-  const installedEntry = input.published.find((p) => sameVersion(p.version, input.installed));
+  // Looked up as Helm resolves a version (exact string first); several semver-equal builds and none exact:
+  // none of them is known to be the installed one, so none lends it its dates, notes or deprecation.
+  const matches = versionCandidates(input.published, input.installed);
+  const installedEntry = matches.length === 1 ? matches[0] : undefined;
   const includePre = input.allowPrerelease === true || (installed !== undefined && isPrerelease(installed, installedEntry));
   const range = parseConstraint(input.versionConstraint ?? '', includePre);
   if (!range) return { installedEntry, problem: `versionConstraint "${input.versionConstraint ?? ''}" is not a valid semver range` };

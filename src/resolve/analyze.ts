@@ -5,7 +5,6 @@ import { failureOf, gatherCandidates, wantsSignature, type RepositoryFailure } f
 import { discardProofInputs } from '../decode/proof-inputs.ts';
 import { redactUrl } from '../sources/url.ts';
 import { deprecationOf, isUpstreamStale, newestPublished, recommend, upgradeNotes, type PublishedVersion } from '../recommend/recommend.ts';
-import { stripBuildMetadata } from '../chart/version.ts';
 import { decideOrigin } from './decide.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import type { ChartSource, ChartVersionEntry } from '../model/repository.ts';
@@ -170,14 +169,13 @@ export function applyClaim(record: ReleaseRecord, origin: OriginStatus): void {
 export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOptions): Promise<Analysis> {
   const now = (options.now ?? (() => new Date()))();
   const { chart } = record;
-  const lookup = stripBuildMetadata(chart.version);
   const failures: RepositoryFailure[] = [];
   const pinned = options.spec?.repository;
   const sources = pinned ? options.sources.filter((s) => s.config.name === pinned) : options.sources;
 
   // A release helm-controller installed may be Flux's build of the published chart, not the chart itself.
   const transformations = record.flux ? [...(options.transformations ?? []), fluxTransformation(options.flux)] : options.transformations;
-  const { listings, evidence, entries, publishedBy } = await gatherCandidates(record, sources, lookup, { ...options, transformations }, failures);
+  const { listings, evidence, entries, publishedBy } = await gatherCandidates(record, sources, { ...options, transformations }, failures);
 
   // The user values' booleans were needed by the proofs only.
   discardProofInputs(record);
@@ -196,7 +194,7 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   // --- OCI: moved tags and referrers (extra information; never changes the match) ---
   // A tag that moved since it was first read is named for every candidate compared with its new content.
   const moved = evidence
-    .map((e) => ({ e, m: sources.find((s) => s.config.name === e.repository)?.movedTag?.(chart.name, lookup) }))
+    .map((e) => ({ e, m: sources.find((s) => s.config.name === e.repository)?.movedTag?.(chart.name, entries.get(e.repository)?.version ?? chart.version) }))
     .filter((x) => x.m !== undefined && x.e.differences !== undefined);
   const tagMoved = moved.map(({ e, m }) => `tag ${m?.tag} in ${e.repository} now serves ${m?.manifestDigest} (it served ${m?.previousManifestDigest} before; re-pushed, seen ${m?.detectedAt})`).join('; ');
   if (tagMoved) origin.message = `${origin.message ? `${origin.message}; ` : ''}${tagMoved}`;
@@ -255,7 +253,7 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
         ? [...(await Promise.all(listed.slice(0, MAX_OCI_NOTES_LOOKUPS).map((e) => source.details(e, options.signal).catch(() => e)))), ...listed.slice(MAX_OCI_NOTES_LOOKUPS)]
         : listed;
     const rec = recommend({
-      installed: lookup,
+      installed: chart.version,
       published: versions as PublishedVersion[],
       versionConstraint: options.spec?.versionConstraint,
       allowPrerelease: options.spec?.allowPrerelease,

@@ -1,11 +1,12 @@
 /**
- * Candidates → proof: every configured repository that publishes the installed name+version, its
- * tarball downloaded once (shared cache) and proven against the installed chart (proof.ts).
+ * Candidates → proof: every configured repository that publishes the installed name+version (looked up
+ * as Helm resolves a version: chart/version.ts versionCandidates), its tarball downloaded once (shared
+ * cache) and proven against the installed chart (proof.ts).
  */
 import { fingerprintChart } from '../chart/fingerprint.ts';
 import { readChartTree } from '../chart/chart-tree.ts';
 import { treeJson } from '../chart/helm-install.ts';
-import { sameVersion } from '../chart/version.ts';
+import { versionCandidates } from '../chart/version.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import type { ChartSource, ChartVersionEntry } from '../model/repository.ts';
 import type { PublishedChart, PublishedChartCache } from './chart-cache.ts';
@@ -61,8 +62,28 @@ async function published(source: ChartSource, listed: ChartVersionEntry, cache: 
   });
 }
 
+/**
+ * At most this many published entries of one repository are downloaded for one installed version when
+ * several may be it (semver-equal builds: a GitLab index publishes many `1.0.0+<sha>` of one chart).
+ */
+export const MAX_SAME_VERSION_CANDIDATES = 8;
+
+/**
+ * Whether the installed version's build metadata was written by the tool that built the chart from a
+ * published one rather than by its publisher: helm-controller installs Flux's build, which replaces it.
+ * Same condition as the Flux proof transformation (flux-proof.ts).
+ */
+export function versionRebuilt(record: Pick<ReleaseRecord, 'flux' | 'chart'>): boolean {
+  return record.flux !== undefined && record.chart.version.includes('+');
+}
+
+function alternatives(matches: readonly ChartVersionEntry[], version: string): string {
+  const shown = matches.slice(0, MAX_SAME_VERSION_CANDIDATES).map((e) => e.version);
+  return `${matches.length} published entries may be version ${version} (${shown.join(', ')}${matches.length > shown.length ? ', …' : ''})`;
+}
+
 /** Lists every source, then downloads and proves each candidate; failures are pushed, never thrown. */
-export async function gatherCandidates(record: ReleaseRecord, sources: readonly ChartSource[], lookup: string, options: CandidateOptions, failures: RepositoryFailure[]): Promise<Candidates> {
+export async function gatherCandidates(record: ReleaseRecord, sources: readonly ChartSource[], options: CandidateOptions, failures: RepositoryFailure[]): Promise<Candidates> {
   const { chart } = record;
   const listings = await Promise.all(
     sources.map(async (source) => {
@@ -78,28 +99,54 @@ export async function gatherCandidates(record: ReleaseRecord, sources: readonly 
   const evidence: CandidateEvidence[] = [];
   const entries = new Map<string, ChartVersionEntry>();
   const publishedBy = new Map<string, PublishedChart>();
+  const rebuilt = versionRebuilt(record);
   await Promise.all(
     listings.map(async ({ source, versions }) => {
-      const entry = versions?.find((v) => sameVersion(v.version, lookup));
-      if (!entry) return;
+      const matches = versions ? versionCandidates(versions, chart.version, rebuilt) : [];
+      const first = matches[0];
+      if (!first) return;
       const name = source.config.name;
-      entries.set(name, entry);
-      const base = { repository: name, repoURL: source.repoURL(chart.name), priority: source.config.priority, tarballDigest: entry.digest };
+      const several = matches.length > 1;
+      const base = { repository: name, repoURL: source.repoURL(chart.name), priority: source.config.priority, tarballDigest: several ? undefined : first.digest };
       if (options.verify === false) {
-        evidence.push({ ...base, notCompared: 'verification disabled' });
+        if (!several) entries.set(name, first);
+        evidence.push({ ...base, notCompared: several ? `verification disabled; ${alternatives(matches, chart.version)}` : 'verification disabled' });
         return;
       }
-      try {
-        const pub = await published(source, entry, options.cache, options.signal);
-        publishedBy.set(name, pub);
-        const proof = await proveContent(record, pub, { transformations: options.transformations, previous: options.revision });
-        const digests = { ...base, tarballDigest: pub.tarballDigest, manifestDigest: pub.manifestDigest };
-        evidence.push(proof.unverifiable ? { ...digests, notCompared: proof.unverifiable } : { ...digests, differences: proof.differences, accounted: proof.accounted });
-      } catch (err) {
-        const f = failureOf(name, err);
-        failures.push(f);
-        evidence.push({ ...base, notCompared: f.message });
+      // Exact entries come first: the loop stops at the first one whose content is the installed chart.
+      const outcomes: string[] = [];
+      for (const entry of matches.slice(0, MAX_SAME_VERSION_CANDIDATES)) {
+        try {
+          const pub = await published(source, entry, options.cache, options.signal);
+          const proof = await proveContent(record, pub, { transformations: options.transformations, previous: options.revision });
+          const digests = { ...base, tarballDigest: pub.tarballDigest, manifestDigest: pub.manifestDigest };
+          if (!several) {
+            entries.set(name, entry);
+            publishedBy.set(name, pub);
+            evidence.push(proof.unverifiable ? { ...digests, notCompared: proof.unverifiable } : { ...digests, differences: proof.differences, accounted: proof.accounted });
+            return;
+          }
+          if (!proof.unverifiable && proof.differences.length === 0) {
+            entries.set(name, entry);
+            publishedBy.set(name, pub);
+            evidence.push({ ...digests, differences: [], accounted: proof.accounted });
+            return;
+          }
+          outcomes.push(`${entry.version}: ${proof.unverifiable ?? `differs in ${proof.differences.slice(0, 3).join(', ')}${proof.differences.length > 3 ? ' and more' : ''}`}`);
+        } catch (err) {
+          const f = failureOf(name, err);
+          failures.push(f);
+          if (!several) {
+            entries.set(name, entry);
+            evidence.push({ ...base, notCompared: f.message });
+            return;
+          }
+          outcomes.push(`${entry.version}: ${f.message}`);
+        }
       }
+      // Several alternatives, none proven: which one was installed is unknown, so a difference is no tamper signal.
+      const skipped = matches.length > MAX_SAME_VERSION_CANDIDATES ? `; ${matches.length - MAX_SAME_VERSION_CANDIDATES} more not compared` : '';
+      evidence.push({ ...base, notCompared: `${alternatives(matches, chart.version)}, and none is proven to be the installed chart (${outcomes.join('; ')}${skipped})` });
     }),
   );
 

@@ -1,7 +1,8 @@
 import { analyzeRelease, type Analysis, type AnalyzeOptions } from './analyze.ts';
 import type { ChartSource } from '../model/repository.ts';
 import type { ReleaseRecord } from '../model/release.ts';
-import { sameVersion } from '../chart/version.ts';
+import { versionCandidates } from '../chart/version.ts';
+import { MAX_SAME_VERSION_CANDIDATES } from './candidates.ts';
 
 /** A chart that a GitOps tool declares and renders itself (Argo CD): no Helm release, no stored chart. */
 export interface DeclaredChart {
@@ -44,18 +45,30 @@ export async function analyzeDeclared(d: DeclaredChart, source: ChartSource, opt
   if (origin.match === 'Unverified') origin.message = `declared by ${d.declaredBy}; ${NOT_STORED}`;
   if (d.syncedDigest && origin.match === 'Unverified' && source.kind === 'oci') {
     try {
-      const entry = (await source.versions(d.chart, options.signal)).find((v) => sameVersion(v.version, d.version));
-      if (entry) {
+      // The tag Argo CD synced, looked up as Helm resolves a version (exact first). Several semver-equal
+      // tags and none exact: only the synced digest can single one out, and no other digest is a Mismatch.
+      const matches = versionCandidates(await source.versions(d.chart, options.signal), d.version);
+      const served: string[] = [];
+      for (const entry of matches.slice(0, MAX_SAME_VERSION_CANDIDATES)) {
         const fetched = await source.fetchChart(entry, options.signal);
-        origin.tarballDigest = fetched.tarballDigest;
-        origin.manifestDigest = fetched.manifestDigest;
+        if (fetched.manifestDigest === d.syncedDigest || matches.length === 1) {
+          origin.tarballDigest = fetched.tarballDigest;
+          origin.manifestDigest = fetched.manifestDigest;
+        }
         if (fetched.manifestDigest === d.syncedDigest) {
           origin.match = 'Verified';
-          origin.message = `declared by ${d.declaredBy}; the registry serves manifest ${d.syncedDigest} for ${d.chart}:${d.version}, the digest Argo CD synced`;
-        } else {
-          origin.match = 'Mismatch';
-          origin.message = `declared by ${d.declaredBy}; Argo CD synced manifest ${d.syncedDigest}, but the registry serves ${fetched.manifestDigest ?? 'another manifest'} for ${d.chart}:${d.version}`;
+          origin.message = `declared by ${d.declaredBy}; the registry serves manifest ${d.syncedDigest} for ${d.chart}:${entry.version}, the digest Argo CD synced`;
+          break;
         }
+        if (matches.length === 1) {
+          origin.match = 'Mismatch';
+          origin.message = `declared by ${d.declaredBy}; Argo CD synced manifest ${d.syncedDigest}, but the registry serves ${fetched.manifestDigest ?? 'another manifest'} for ${d.chart}:${entry.version}`;
+        } else {
+          served.push(`${entry.version}: ${fetched.manifestDigest ?? 'another manifest'}`);
+        }
+      }
+      if (served.length > 0 && origin.match === 'Unverified') {
+        origin.message = `${origin.message ?? ''}; Argo CD synced manifest ${d.syncedDigest}, which none of the ${matches.length} tags that may be ${d.chart}:${d.version} serves (${served.join('; ')}${matches.length > MAX_SAME_VERSION_CANDIDATES ? '; more not read' : ''})`;
       }
     } catch (err) {
       analysis.failures.push({ repository: source.config.name, reason: typeof err === 'object' && err !== null && 'reason' in err && typeof err.reason === 'string' ? err.reason : 'error', message: err instanceof Error ? err.message : String(err) });
