@@ -3,6 +3,7 @@ import { isObject, str, type JsonObject } from '../util/guards.ts';
 import { readSecret } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { CHART_REPOSITORY_SPEC_KEYS, ConfigError, parseOidcIdentities, parseRepositorySettings } from './repository-config.ts';
+import { loginEntries, loginKey } from './oci/registry-host.ts';
 
 export interface SecretRef {
   name: string;
@@ -83,14 +84,16 @@ function b64(v: string | undefined): string | undefined {
 
 /**
  * Credentials from a referenced Secret: kubernetes.io/basic-auth (username/password),
- * kubernetes.io/dockerconfigjson (the entry for the repository's host), or a `token` key (bearer).
+ * kubernetes.io/dockerconfigjson (the entry for the repository's host; Docker Hub's three names share
+ * one), or a `token` key (bearer).
  */
 export function credentialsFromSecret(type: string | undefined, data: Record<string, string> | undefined, repoUrl: string): Credentials | undefined {
   const d = data ?? {};
   const token = b64(d['token']);
   if (token) return { kind: 'bearer', token: token.trim() };
   if (type === 'kubernetes.io/dockerconfigjson' || d['.dockerconfigjson']) {
-    const host = new URL(repoUrl.replace(/^oci:/, 'https:')).host;
+    // Docker Hub's names share the `https://index.docker.io/v1/` entry (kubectl's default --docker-server).
+    const key = loginKey(new URL(repoUrl.replace(/^oci:/, 'https:')).host);
     let doc: unknown;
     try {
       doc = JSON.parse(b64(d['.dockerconfigjson']) ?? '{}');
@@ -98,7 +101,7 @@ export function credentialsFromSecret(type: string | undefined, data: Record<str
       throw new Error('the .dockerconfigjson in the referenced Secret is not valid JSON');
     }
     const auths = isObject(doc) && isObject(doc['auths']) ? doc['auths'] : {};
-    const entry = Object.entries(auths).find(([k]) => k === host || k.replace(/^https?:\/\//, '').replace(/\/.*$/, '') === host)?.[1];
+    const entry = loginEntries(Object.entries(auths)).get(key);
     if (!isObject(entry)) return undefined;
     const e = entry as JsonObject;
     if (typeof e['username'] === 'string') return { kind: 'basic', username: e['username'], password: str(e['password']) ?? '' };

@@ -15,6 +15,7 @@ import YAML from 'yaml';
 import { RepoError, type Credentials, type RepositoryConfig } from '../../model/repository.ts';
 import { isObject, str, type JsonObject } from '../../util/guards.ts';
 import type { DiscoveredRepository, DiscoveryContext, RegistryLogins, SourceSet } from './source-set.ts';
+import { credentialKeyHost, helperServerAddress, loginEntries, loginKey } from '../oci/registry-host.ts';
 
 export interface HelmPaths {
   repositoryConfig: string;
@@ -138,16 +139,14 @@ export function readCachedIndex(cached: NonNullable<DiscoveredRepository['cached
   }
 }
 
-/** Docker's `auths` key forms (`host`, `https://host/v1/`, `http://host`) → `host[:port]`. */
-function authsHost(key: string): string {
-  return key.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
-}
-
 interface LoginFile {
   file: string;
+  /** By loginKey: Docker Hub's names (docker.io, registry-1.docker.io, index.docker.io) share one entry. */
   auths: Map<string, JsonObject>;
   credHelpers: Map<string, string>;
   credsStore?: string | undefined;
+  /** Every key's `host[:port]` (lower-cased), for the list of hosts with a login. */
+  hosts: string[];
 }
 
 function readLoginFile(file: string): LoginFile | undefined {
@@ -165,11 +164,15 @@ function readLoginFile(file: string): LoginFile | undefined {
     return undefined;
   }
   if (!isObject(doc)) return undefined;
-  const auths = new Map<string, JsonObject>();
-  if (isObject(doc['auths'])) for (const [k, v] of Object.entries(doc['auths'])) if (isObject(v)) auths.set(authsHost(k), v);
-  const credHelpers = new Map<string, string>();
-  if (isObject(doc['credHelpers'])) for (const [k, v] of Object.entries(doc['credHelpers'])) if (typeof v === 'string' && v) credHelpers.set(authsHost(k), v);
-  return { file, auths, credHelpers, credsStore: str(doc['credsStore']) || undefined };
+  const authsList = isObject(doc['auths']) ? Object.entries(doc['auths']).filter((e): e is [string, JsonObject] => isObject(e[1])) : [];
+  const helperList = isObject(doc['credHelpers']) ? Object.entries(doc['credHelpers']).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '') : [];
+  return {
+    file,
+    auths: loginEntries(authsList),
+    credHelpers: loginEntries(helperList),
+    credsStore: str(doc['credsStore']) || undefined,
+    hosts: [...authsList, ...helperList].map(([k]) => credentialKeyHost(k)),
+  };
 }
 
 function fromAuthEntry(e: JsonObject): Credentials | undefined {
@@ -213,20 +216,25 @@ function credentialHelper(helper: string, host: string): Promise<Credentials | u
 export function loadRegistryLogins(env: NodeJS.ProcessEnv = process.env): RegistryLogins {
   const files = [helmPaths(env).registryConfig, join(env['DOCKER_CONFIG'] || join(env['HOME'] || homedir(), '.docker'), 'config.json')];
   const loaded = files.map(readLoginFile).filter((f): f is LoginFile => f !== undefined);
-  const hosts = [...new Set(loaded.flatMap((f) => [...f.auths.keys(), ...f.credHelpers.keys()]))];
+  const hosts = [...new Set(loaded.flatMap((f) => f.hosts))];
   const cache = new Map<string, Promise<Credentials | undefined>>();
+  // Keyed as oras-go's ServerAddressFromRegistry keys them: a Docker Hub login (`docker login`,
+  // `helm registry login docker.io` write `https://index.docker.io/v1/`) serves docker.io,
+  // registry-1.docker.io and index.docker.io; helpers are asked for that server address too.
   const lookup = async (host: string): Promise<Credentials | undefined> => {
+    const key = loginKey(host);
+    const server = helperServerAddress(host);
     for (const f of loaded) {
-      const helper = f.credHelpers.get(host);
+      const helper = f.credHelpers.get(key);
       if (helper) {
-        const c = await credentialHelper(helper, host);
+        const c = await credentialHelper(helper, server);
         if (c) return c;
       }
-      const entry = f.auths.get(host);
+      const entry = f.auths.get(key);
       const c = entry ? fromAuthEntry(entry) : undefined;
       if (c) return c;
       if (f.credsStore && entry) {
-        const s = await credentialHelper(f.credsStore, host);
+        const s = await credentialHelper(f.credsStore, server);
         if (s) return s;
       }
     }
@@ -236,8 +244,9 @@ export function loadRegistryLogins(env: NodeJS.ProcessEnv = process.env): Regist
     files: loaded.map((f) => f.file),
     hosts,
     lookup: (host) => {
-      let p = cache.get(host);
-      if (!p) cache.set(host, (p = lookup(host)));
+      const key = loginKey(host);
+      let p = cache.get(key);
+      if (!p) cache.set(key, (p = lookup(host)));
       return p;
     },
   };

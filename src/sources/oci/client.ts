@@ -33,21 +33,69 @@ interface TokenEntry {
   expiresAt: number;
 }
 
-interface Challenge {
+export interface Challenge {
   scheme: 'bearer' | 'basic';
   params: Record<string, string>;
 }
 
-/** `Bearer realm="https://x",service="y",scope="repository:a:pull"` → scheme and parameters. */
-function parseChallenge(header: string | null): Challenge | undefined {
+const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+
+/**
+ * The first challenge of a WWW-Authenticate value (RFC 7235: `scheme [token68 / #auth-param]`, challenges
+ * separated by commas), e.g. `Bearer realm="https://x",service="y",scope="repository:a:pull"`. Node joins
+ * repeated headers with ", " and the HTTP layer hands over that joined value; taking its first challenge
+ * is reading the first header only, as oras-go does, so a later header (or challenge) can never replace
+ * the realm or service of the first. Within it, a repeated parameter keeps its first value.
+ */
+export function parseChallenge(header: string | null): Challenge | undefined {
   if (!header) return undefined;
-  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
-  if (!m) return undefined;
-  const scheme = (m[1] ?? '').toLowerCase();
+  const s = header;
+  let i = 0;
+  const space = (): void => {
+    while (s[i] === ' ' || s[i] === '\t') i++;
+  };
+  const token = (): string => {
+    const start = i;
+    while (i < s.length && TCHAR.test(s[i] ?? '')) i++;
+    return s.slice(start, i);
+  };
+  // Empty list elements (", ,") before the first challenge are allowed by the list syntax.
+  for (space(); s[i] === ','; space()) i++;
+  const scheme = token().toLowerCase();
   if (scheme !== 'bearer' && scheme !== 'basic') return undefined;
   const params: Record<string, string> = {};
-  const re = /([a-zA-Z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?\s*/g;
-  for (let p = re.exec(m[2] ?? ''); p; p = re.exec(m[2] ?? '')) params[(p[1] ?? '').toLowerCase()] = (p[2] ?? p[3] ?? '').replace(/\\(.)/g, '$1');
+  for (;;) {
+    for (space(); s[i] === ','; space()) i++;
+    const key = token().toLowerCase();
+    if (!key) break;
+    space();
+    // A token not followed by "=" starts the next challenge (or is a token68): the first one ends here.
+    if (s[i] !== '=') break;
+    i++;
+    space();
+    let value: string;
+    if (s[i] === '"') {
+      let v = '';
+      let closed = false;
+      for (i++; i < s.length; i++) {
+        const c = s[i];
+        if (c === '\\') v += s[++i] ?? '';
+        else if (c === '"') {
+          closed = true;
+          i++;
+          break;
+        } else v += c;
+      }
+      if (!closed) break;
+      value = v;
+    } else {
+      value = token();
+      if (!value) break;
+    }
+    if (!(key in params)) params[key] = value;
+    space();
+    if (s[i] !== ',') break;
+  }
   return { scheme, params };
 }
 
@@ -59,6 +107,15 @@ export function nextLink(header: string | null): string | undefined {
     if (m && /rel\s*=\s*"?next"?/i.test(m[2] ?? '')) return m[1];
   }
   return undefined;
+}
+
+/** Same scheme, host and port (default ports made explicit by URL parsing). */
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
 
 function descriptor(v: unknown): OciDescriptor | undefined {
@@ -103,7 +160,13 @@ export class OciClient {
     this.#now = now;
   }
 
-  /** A GET against the registry for `name` (undefined: the /v2/ ping), answering auth challenges once. */
+  /**
+   * A GET against the registry for `name` (undefined: the /v2/ ping), answering auth challenges once, and
+   * only challenges from the registry's own origin: a 401 that a redirect brought from elsewhere is never
+   * answered with the registry's credentials (as oras-go since GHSA-vh4v-2xq2-g5cg). A 401
+   * `insufficient_scope` that a freshly exchanged token still meets is how Docker Hub says a repository
+   * does not exist or is not visible: the answer is a 404 (NotFound), not a registry failure.
+   */
   async get(path: string, name: string | undefined, req: Omit<HttpRequest, 'url' | 'authorization'>): Promise<HttpResponse> {
     const url = new URL(path, this.base).toString();
     const scope = name === undefined ? '' : `repository:${name}:pull`;
@@ -111,14 +174,17 @@ export class OciClient {
     const cached = this.#cachedAuth(scope);
     let res = await this.#http.request({ ...req, url, authorization: cached, acceptStatus: accept });
     if (res.status !== 401) return this.#checkStatus(res, req);
-    const challenge = parseChallenge(res.headers.get('www-authenticate'));
-    const authorization = await this.#answer(challenge, scope, req.signal, url);
-    res = await this.#http.request({ ...req, url, authorization, acceptStatus: accept });
-    if (res.status === 401) {
-      this.#tokens.delete(scope);
-      throw new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(url)}: HTTP 401 (credentials ${this.#credentials ? 'refused' : 'required'})`);
+    if (!sameOrigin(res.url, url)) return this.#foreignChallenge(res, req);
+    const answer = await this.#answer(parseChallenge(res.headers.get('www-authenticate')), scope, req.signal, url);
+    res = await this.#http.request({ ...req, url, authorization: answer.authorization, acceptStatus: accept });
+    if (res.status !== 401) return this.#checkStatus(res, req);
+    this.#tokens.delete(scope);
+    if (!sameOrigin(res.url, url)) return this.#foreignChallenge(res, req);
+    const again = parseChallenge(res.headers.get('www-authenticate'));
+    if (answer.exchanged && name !== undefined && again?.scheme === 'bearer' && again.params['error']?.toLowerCase() === 'insufficient_scope') {
+      return this.#notVisible(res, name, req);
     }
-    return this.#checkStatus(res, req);
+    throw new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(url)}: HTTP 401 (credentials ${this.#credentials ? 'refused' : 'required'})`);
   }
 
   #checkStatus(res: HttpResponse, req: Omit<HttpRequest, 'url' | 'authorization'>): HttpResponse {
@@ -128,6 +194,26 @@ export class OciClient {
     return res;
   }
 
+  /** A 401 from another origin: returned untouched to a caller that accepts 401, else an error; never answered. */
+  #foreignChallenge(res: HttpResponse, req: Omit<HttpRequest, 'url' | 'authorization'>): HttpResponse {
+    if (req.acceptStatus?.includes(401)) return res;
+    throw new RepoError(
+      this.repository,
+      'unauthorized',
+      `repository ${this.repository}: ${req.what ?? 'request'}: HTTP 401 from ${redactUrl(res.url)}, another origin than the registry's (after a redirect); not answered with the registry's credentials`,
+    );
+  }
+
+  /** Docker Hub's answer for a repository that does not exist or that these credentials cannot see: a 404. */
+  #notVisible(res: HttpResponse, name: string, req: Omit<HttpRequest, 'url' | 'authorization'>): HttpResponse {
+    if (req.acceptStatus?.includes(404)) return { status: 404, url: res.url, headers: { get: () => null }, body: Buffer.alloc(0), authorizationDropped: res.authorizationDropped };
+    throw new RepoError(
+      this.repository,
+      'not_found',
+      `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(res.url)}: HTTP 401 insufficient_scope with a valid token: ${name} does not exist or is not visible ${this.#credentials ? 'with these credentials' : 'without credentials'}`,
+    );
+  }
+
   #cachedAuth(scope: string): string | undefined {
     const t = this.#tokens.get(scope);
     if (t && t.expiresAt > this.#now()) return t.authorization;
@@ -135,7 +221,8 @@ export class OciClient {
     return undefined;
   }
 
-  async #answer(challenge: Challenge | undefined, scope: string, signal: AbortSignal | undefined, url: string): Promise<string> {
+  /** The Authorization for a challenge; `exchanged` when it is a token the registry's token service just issued. */
+  async #answer(challenge: Challenge | undefined, scope: string, signal: AbortSignal | undefined, url: string): Promise<{ authorization: string; exchanged: boolean }> {
     const unauthorized = (detail: string): RepoError => new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${redactUrl(url)}: ${detail}`);
     if (!challenge) throw unauthorized('HTTP 401 without a usable WWW-Authenticate challenge');
     if (challenge.scheme === 'basic' || this.#credentials?.kind === 'bearer') {
@@ -143,7 +230,7 @@ export class OciClient {
       const authorization = authorizationHeader(this.#credentials);
       if (!authorization) throw unauthorized('HTTP 401, the registry requires credentials');
       this.#tokens.set(scope, { authorization, expiresAt: Number.POSITIVE_INFINITY });
-      return authorization;
+      return { authorization, exchanged: false };
     }
     const realm = challenge.params['realm'];
     if (!realm) throw unauthorized('Bearer challenge without realm');
@@ -183,7 +270,7 @@ export class OciClient {
     const authorization = `Bearer ${token}`;
     // Renew a little early so a token never expires between the check and the request.
     this.#tokens.set(scope, { authorization, expiresAt: start + expiresIn * 1000 * 0.9 });
-    return authorization;
+    return { authorization, exchanged: true };
   }
 
   /** Every tag of `name`, following `Link: rel="next"` for at most `maxPages` pages; [] when the name is unknown. */

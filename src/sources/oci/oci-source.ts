@@ -3,6 +3,7 @@ import { isObject, str } from '../../util/guards.ts';
 import { repositoryHttpClient, type HttpClient, type RepositoryHttpOptions } from '../http/client.ts';
 import { listReferrers } from './referrers.ts';
 import { DOCKER_MANIFEST, OCI_MANIFEST, OciClient, type OciDescriptor, type OciManifest } from './client.ts';
+import { registryRequestHost } from './registry-host.ts';
 import { notesOf } from '../../chart/publisher-notes.ts';
 import {
   RepoError,
@@ -63,14 +64,18 @@ function chartLayer(m: OciManifest): OciDescriptor | undefined {
   return m.layers.find((l) => l.mediaType === HELM_CHART_LAYER) ?? m.layers.find((l) => l.mediaType === HELM_LEGACY_LAYER);
 }
 
-/** `oci://host[:port]/prefix` → registry base URL and the repository prefix. */
-function parseOciUrl(url: string, plainHTTP: boolean): { base: string; prefix: string; credentials: Credentials | undefined } {
+/**
+ * `oci://host[:port]/prefix` → registry base URL, the repository prefix and the host as written. The base
+ * is where requests go: `docker.io` is served by `registry-1.docker.io` (as oras-go's Reference.Host
+ * has it), while the URL as written stays the repository's identity (repoURL, names, logs).
+ */
+export function parseOciUrl(url: string, plainHTTP: boolean): { base: string; prefix: string; host: string; credentials: Credentials | undefined } {
   const u = new URL(url);
   if (u.protocol !== 'oci:') throw new Error(`not an oci:// URL: ${redactUrl(url)}`);
   if (!u.host) throw new Error(`oci:// URL without a host: ${redactUrl(url)}`);
   const prefix = u.pathname.replace(/^\/+|\/+$/g, '');
   const credentials: Credentials | undefined = u.username || u.password ? { kind: 'basic', username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : undefined;
-  return { base: `${plainHTTP ? 'http' : 'https'}://${u.host}`, prefix, credentials };
+  return { base: `${plainHTTP ? 'http' : 'https'}://${registryRequestHost(u.host)}`, prefix, host: u.host, credentials };
 }
 
 /**
@@ -98,7 +103,7 @@ export class OciChartSource implements ChartSource {
     this.#now = options.now ?? Date.now;
     const parsed = parseOciUrl(config.url, config.plainHTTP);
     this.#prefix = parsed.prefix;
-    this.#host = new URL(parsed.base).host;
+    this.#host = parsed.host;
     this.#http = repositoryHttpClient(config, options.http);
     this.client = new OciClient(config.name, parsed.base, this.#http, config.credentials ?? parsed.credentials, config.plainHTTP, this.#now);
   }
@@ -303,7 +308,7 @@ export class OciChartSource implements ChartSource {
     return report;
   }
 
-  /** The registry host, for logs (no credentials). */
+  /** The registry host as the repository URL names it, for logs (no credentials). */
   get host(): string {
     return this.#host;
   }

@@ -25,6 +25,21 @@ describe('ChartRepository spec and credentials', () => {
     assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': docker }, 'oci://reg.example:5000/charts'), { kind: 'basic', username: 'bot', password: 'pw' });
     assert.equal(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': docker }, 'oci://elsewhere/charts'), undefined);
   });
+
+  it('finds the Docker Hub entry of `kubectl create secret docker-registry` for docker.io, registry-1.docker.io and index.docker.io', () => {
+    // The data of `kubectl create secret docker-registry hub --docker-username=bot --docker-password=pw:1`
+    // (kubectl 1.35, default --docker-server https://index.docker.io/v1/), byte for byte.
+    const kubectl = 'eyJhdXRocyI6eyJodHRwczovL2luZGV4LmRvY2tlci5pby92MS8iOnsidXNlcm5hbWUiOiJib3QiLCJwYXNzd29yZCI6InB3OjEiLCJhdXRoIjoiWW05ME9uQjNPakU9In19fQ==';
+    for (const url of ['oci://docker.io/bitnamicharts', 'oci://registry-1.docker.io/bitnamicharts', 'oci://index.docker.io/bitnamicharts']) {
+      assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': kubectl }, url), { kind: 'basic', username: 'bot', password: 'pw:1' }, url);
+    }
+    assert.equal(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': kubectl }, 'oci://ghcr.io/org'), undefined);
+    // --docker-server=docker.io, and a Secret naming Hub twice: the canonical key wins.
+    const both = b64(JSON.stringify({ auths: { 'docker.io': { auth: b64('old:x') }, 'https://index.docker.io/v1/': { auth: b64('new:y') } } }));
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': both }, 'oci://registry-1.docker.io/x'), { kind: 'basic', username: 'new', password: 'y' });
+    const short = b64(JSON.stringify({ auths: { 'docker.io': { username: 'bot', password: 'pw', auth: b64('bot:pw') } } }));
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': short }, 'oci://docker.io/x'), { kind: 'basic', username: 'bot', password: 'pw' });
+  });
 });
 
 describe('write-back JSON', () => {

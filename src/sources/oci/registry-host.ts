@@ -1,0 +1,62 @@
+/**
+ * Registry host names as Docker, oras-go and Helm treat them. Pure: no I/O.
+ *
+ * Docker Hub has three names: `docker.io` (what users write), `registry-1.docker.io` (the host that
+ * serves the distribution API) and `index.docker.io` (the legacy index; `docker login`, `helm registry
+ * login` and `kubectl create secret docker-registry` store Hub credentials under the key
+ * `https://index.docker.io/v1/`). Requests for `docker.io` go to `registry-1.docker.io`; a login stored
+ * under any of the three names is Docker Hub's login.
+ */
+
+/** The credentials-file key Docker Hub logins are written under. */
+export const DOCKER_HUB_SERVER = 'https://index.docker.io/v1/';
+
+const DOCKER_HUB_HOSTS = new Set(['docker.io', 'registry-1.docker.io', 'index.docker.io']);
+
+/** `host[:port]` the registry API of `host` is requested from: only bare `docker.io` is served elsewhere. */
+export function registryRequestHost(host: string): string {
+  return host.toLowerCase() === 'docker.io' ? 'registry-1.docker.io' : host;
+}
+
+/** A credentials-file key (`host`, `https://host/v1/`, `http://host`) → its lower-cased `host[:port]`. */
+export function credentialKeyHost(key: string): string {
+  return key
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .replace(/\/.*$/, '')
+    .toLowerCase();
+}
+
+/**
+ * The name a login is filed under, for a repository host or a credentials-file key: Docker Hub's names
+ * all give DOCKER_HUB_SERVER, any other its lower-cased `host[:port]`.
+ */
+export function loginKey(hostOrKey: string): string {
+  const host = credentialKeyHost(hostOrKey);
+  return DOCKER_HUB_HOSTS.has(host) ? DOCKER_HUB_SERVER : host;
+}
+
+/** What a docker-credential helper is asked for `host`: Docker Hub's server address, else the host. */
+export function helperServerAddress(host: string): string {
+  const key = loginKey(host);
+  return key === DOCKER_HUB_SERVER ? key : host;
+}
+
+/**
+ * A credentials file's `auths` (or `credHelpers`) object → entries by loginKey. When several keys name
+ * the same registry, the key in its canonical form wins (`https://index.docker.io/v1/` for Docker Hub,
+ * the bare host otherwise: the key oras-go looks up first), else the first in the file.
+ */
+export function loginEntries<T>(entries: Iterable<[string, T]>): Map<string, T> {
+  const out = new Map<string, T>();
+  const canonical = new Set<string>();
+  for (const [raw, value] of entries) {
+    const key = loginKey(raw);
+    if (canonical.has(key)) continue;
+    const isCanonical = raw === key;
+    if (out.has(key) && !isCanonical) continue;
+    out.set(key, value);
+    if (isCanonical) canonical.add(key);
+  }
+  return out;
+}
