@@ -4,6 +4,7 @@ import type { FluxHint } from '../chart/flux-build.ts';
 import { failureOf, gatherCandidates, wantsSignature, type RepositoryFailure } from './candidates.ts';
 import { discardProofInputs } from '../decode/proof-inputs.ts';
 import { redactUrl } from '../sources/url.ts';
+import { registryRequestHost } from '../sources/oci/registry-host.ts';
 import { deprecationOf, isUpstreamStale, newestPublished, recommend, upgradeNotes, type PublishedVersion } from '../recommend/recommend.ts';
 import { decideOrigin } from './decide.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
@@ -143,7 +144,10 @@ async function signatureOf(source: ChartSource, chart: { name: string; version: 
 }
 
 function comparableUrl(u: string): string {
-  return redactUrl(u).replace(/\/+$/, '').toLowerCase();
+  const url = redactUrl(u).replace(/\/+$/, '').toLowerCase();
+  // oci://docker.io/x and oci://registry-1.docker.io/x are one repository (oras-go requests the first from the second).
+  const oci = /^oci:\/\/([^/]+)(.*)$/.exec(url);
+  return oci ? `oci://${registryRequestHost(oci[1] ?? '')}${oci[2] ?? ''}` : url;
 }
 
 /** origin.claim from a claim Helm wrote into the release; judged only against a Verified origin. */

@@ -41,6 +41,11 @@ describe('origin.claim', () => {
     const verified: OriginStatus = { match: 'Verified', repoURL: 'oci://registry.example/charts/demo' };
     applyClaim(record, verified);
     assert.equal(verified.claim?.agrees, true);
+    // Docker Hub's two names are one registry: a claim on registry-1.docker.io agrees with oci://docker.io.
+    const hub = releaseFromJson(withChart((_, m) => (m['repoURL'] = 'oci://registry-1.docker.io/bitnamicharts')), 'x', 'Secret');
+    const viaHub: OriginStatus = { match: 'Verified', repoURL: 'oci://docker.io/bitnamicharts/demo' };
+    applyClaim(hub, viaHub);
+    assert.equal(viaHub.claim?.agrees, true);
     const mismatch: OriginStatus = { match: 'Mismatch' };
     applyClaim(record, mismatch);
     assert.deepEqual(mismatch.claim, { field: 'chart.metadata.repoURL', repoURL: 'oci://registry.example/charts' });
