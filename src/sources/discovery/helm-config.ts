@@ -74,7 +74,8 @@ function helmEntry(e: JsonObject, paths: HelmPaths, now: number): DiscoveredRepo
   if (!name || !url || !/^https?:\/\/[^/\s]+/.test(url)) return undefined;
   const username = str(e['username']);
   const password = str(e['password']);
-  const credentials: Credentials | undefined = username ? { kind: 'basic', username, password: password ?? '' } : undefined;
+  // Helm's HTTP getter sends basic auth only when both are set (a username alone goes nowhere).
+  const credentials: Credentials | undefined = username && password ? { kind: 'basic', username, password } : undefined;
   const config: RepositoryConfig = {
     name,
     url: url.replace(/\/+$/, ''),

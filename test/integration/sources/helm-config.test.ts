@@ -85,6 +85,14 @@ describe('Helm repositories, cached indexes and registry logins', () => {
     assert.equal(await discoverHelmRepositories(ctx({ HOME: join(root, 'nobody') })), undefined);
   });
 
+  it('a username without a password is no credential (Helm\'s HTTP getter sends basic auth only with both)', async () => {
+    const home = join(root, 'username-only');
+    mkdirSync(join(home, '.config', 'helm'), { recursive: true });
+    writeFileSync(join(home, '.config', 'helm', 'repositories.yaml'), `apiVersion: ""\nrepositories:\n- name: half\n  url: ${server.url}\n  username: u1\n  password: ""\n`);
+    const set = await discoverHelmRepositories(ctx({ HOME: home }));
+    assert.deepEqual(set?.repositories.map((r) => [r.config.name, r.config.credentials]), [['half', undefined]]);
+  });
+
   it('logins: Helm registry config first, then Docker config.json (auths `auth` and username/password, credHelpers)', async () => {
     const home = join(root, 'login-home');
     mkdirSync(join(home, '.config', 'helm', 'registry'), { recursive: true });
