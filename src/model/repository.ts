@@ -16,6 +16,11 @@ export interface RepositoryConfig {
   /** Whole-request timeout in seconds, body included (default 60). */
   timeoutSeconds?: number | undefined;
   credentials?: Credentials | undefined;
+  /**
+   * Send the credentials to chart URLs on other hosts as well (`helm repo add --pass-credentials`, Helm's
+   * `pass_credentials_all`); otherwise they go only to the repository's own scheme, host and port, as in Helm.
+   */
+  passCredentials?: boolean | undefined;
   /** PEM bundle trusted in addition to the system roots. */
   caPem?: string | undefined;
   insecureSkipTLSVerify: boolean;

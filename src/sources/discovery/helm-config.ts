@@ -82,6 +82,7 @@ function helmEntry(e: JsonObject, paths: HelmPaths, now: number): DiscoveredRepo
     priority: 0,
     intervalSeconds: HELM_REPOSITORY_INTERVAL_SECONDS,
     credentials,
+    passCredentials: e['pass_credentials_all'] === true,
     insecureSkipTLSVerify: e['insecure_skip_tls_verify'] === true,
     plainHTTP: false,
   };

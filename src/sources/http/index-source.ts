@@ -253,8 +253,9 @@ export class HttpChartSource implements ChartSource {
     const url = entry.urls[0];
     const what = `chart ${entry.name}-${entry.version}`;
     if (!url) throw new RepoError(this.config.name, 'invalid_index', `repository ${this.config.name}: ${what} has no download URL in the index`);
-    // Like Helm without --pass-credentials: the repository's credentials go only to the repository's origin.
-    const authorization = sameOrigin(url, this.config.url) ? this.#authorization : undefined;
+    // As Helm's HTTP getter: the repository's credentials go to the repository's origin, or anywhere with
+    // --pass-credentials (pass_credentials_all).
+    const authorization = this.config.passCredentials === true || sameOrigin(url, this.config.url) ? this.#authorization : undefined;
     const res = await this.#http.request({ url, authorization, maxBytes: this.#maxChartBytes, signal, what, headers: { accept: 'application/gzip, application/octet-stream, */*;q=0.5' } });
     const tarballDigest = `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
     if (entry.digest && entry.digest !== tarballDigest) {

@@ -93,6 +93,17 @@ describe('Helm repositories, cached indexes and registry logins', () => {
     assert.deepEqual(set?.repositories.map((r) => [r.config.name, r.config.credentials]), [['half', undefined]]);
   });
 
+  it('helm repo add --pass-credentials: credentials go to chart URLs on other hosts too', async () => {
+    const home = join(root, 'pass-home');
+    await new Promise<void>((resolve, reject) => {
+      execFile(toolPath('helm4'), ['repo', 'add', 'passing', server.url, '--username', 'u1', '--password', 'p1', '--pass-credentials'], { env: { PATH: '/usr/bin:/bin', HOME: home } }, (err, _o, stderr) => (err ? reject(new Error(stderr)) : resolve()));
+    });
+    const set = await discoverHelmRepositories(ctx({ HOME: home }));
+    assert.deepEqual(set?.repositories.map((r) => [r.config.name, r.config.passCredentials]), [['passing', true]]);
+    const plain = await discoverHelmRepositories(ctx({ HOME: helmHome }));
+    assert.deepEqual(plain?.repositories.map((r) => [r.config.name, r.config.passCredentials]), [['main', false]]);
+  });
+
   it('logins: Helm registry config first, then Docker config.json (auths `auth` and username/password, credHelpers)', async () => {
     const home = join(root, 'login-home');
     mkdirSync(join(home, '.config', 'helm', 'registry'), { recursive: true });

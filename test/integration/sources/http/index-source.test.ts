@@ -327,6 +327,12 @@ describe('classic repository: credentials', () => {
     assert.equal(entry.urls[0], `${other.url}/webapp-1.1.0.tgz`);
     await src.fetchChart(entry);
     assert.equal(other.requestsFor('/webapp-1.1.0.tgz')[0]?.authorization, false);
+    // With Helm's pass_credentials_all (helm repo add --pass-credentials) they are.
+    const passing = source(server.url, { name: 'passing', credentials: bearer, passCredentials: true });
+    const again = (await passing.versions('webapp'))[0];
+    assert.ok(again);
+    await passing.fetchChart(again);
+    assert.equal(other.requestsFor('/webapp-1.1.0.tgz')[1]?.authorization, true);
   });
 
   it('a redirect back and forth on the same origin keeps credentials; loops are cut', async () => {
