@@ -2,6 +2,7 @@ import { getCACertificates, rootCertificates } from 'node:tls';
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
 import { http, https } from '../../util/node-http.ts';
+import { describeProxy, ProxyAgents, ProxyError, type ProxyChoice } from '../../util/proxy.ts';
 import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { RepoError, type Credentials, type RepoErrorReason, type RepositoryConfig } from '../../model/repository.ts';
@@ -10,7 +11,8 @@ import { sleep } from '../../util/sleep.ts';
 
 /**
  * The one HTTP layer under every repository client: a per-repository connection pool (custom CA,
- * insecureSkipTLSVerify), request timeouts, a body size limit enforced while streaming, manual redirects
+ * insecureSkipTLSVerify), HTTP(S)_PROXY / NO_PROXY decided per request and per redirect hop as Go's net/http
+ * decides them (util/proxy.ts), request timeouts, a body size limit enforced while streaming, manual redirects
  * that never carry credentials to another origin, bounded Retry-After handling, and errors that name the
  * repository and a redacted URL — never a credential or a response body.
  */
@@ -37,6 +39,11 @@ export interface HttpClientOptions {
   maxRedirects?: number | undefined;
   retry?: Partial<RetryPolicy> | undefined;
   userAgent?: string | undefined;
+  /**
+   * Where HTTP_PROXY, HTTPS_PROXY, NO_PROXY (and lower-case forms) and REQUEST_METHOD are read, once, at
+   * construction (default process.env).
+   */
+  proxyEnv?: NodeJS.ProcessEnv | undefined;
 }
 
 export interface HttpRequest {
@@ -113,7 +120,8 @@ function errorCode(err: unknown): string | undefined {
 
 export class HttpClient {
   readonly repository: string;
-  readonly #agents: { http: Http.Agent; https: Https.Agent };
+  /** Direct agents and one per proxy in use, all with this repository's TLS settings. */
+  readonly #agents: ProxyAgents;
   readonly #timeoutMs: number;
   readonly #maxBody: number;
   readonly #maxRedirects: number;
@@ -132,12 +140,11 @@ export class HttpClient {
     const tls: Https.AgentOptions = { ...pool, rejectUnauthorized: !options.insecureSkipTLSVerify };
     // Setting `ca` replaces the default trust store, so the defaults are added back explicitly.
     if (options.caPem) tls.ca = [...defaultCAs(), options.caPem];
-    this.#agents = { http: new http.Agent(pool), https: new https.Agent(tls) };
+    this.#agents = new ProxyAgents({ env: options.proxyEnv ?? process.env, http: pool, https: tls });
   }
 
   async close(): Promise<void> {
-    this.#agents.http.destroy();
-    this.#agents.https.destroy();
+    this.#agents.destroy();
   }
 
   /** Performs the request, following redirects and honouring Retry-After within the retry policy. */
@@ -195,11 +202,20 @@ export class HttpClient {
       }
       const headers: Record<string, string> = { 'user-agent': this.#userAgent, 'accept-encoding': ACCEPT_ENCODING, ...req.headers };
       if (authorization !== undefined) headers['authorization'] = authorization;
+      // Decided again on every hop: a redirect to another host may be bypassed, or not.
+      let agent: Http.Agent;
+      let proxy: ProxyChoice | undefined;
+      try {
+        ({ agent, proxy } = this.#agents.forUrl(url));
+      } catch (err) {
+        if (!(err instanceof ProxyError)) throw err;
+        throw new RepoError(this.repository, 'invalid_config', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: ${err.message}`, { cause: err });
+      }
       let res: Http.IncomingMessage;
       try {
-        res = await send(url, method, headers, signal, url.protocol === 'https:' ? this.#agents.https : this.#agents.http);
+        res = await send(url, method, headers, signal, agent);
       } catch (err) {
-        throw this.#transportError(err, req, url, timeout);
+        throw this.#transportError(err, req, url, timeout, proxy);
       }
       const status = res.statusCode ?? 0;
       if (REDIRECTS.has(status)) {
@@ -226,19 +242,25 @@ export class HttpClient {
         if (err instanceof UnsupportedEncoding) {
           throw new RepoError(this.repository, 'http_error', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: unsupported Content-Encoding`);
         }
-        throw this.#transportError(err, req, url, timeout);
+        throw this.#transportError(err, req, url, timeout, proxy);
       }
       return { status, url: url.href, headers: responseHeaders(res.headers), body, authorizationDropped: dropped };
     }
   }
 
-  #transportError(err: unknown, req: HttpRequest, url: URL, timeout: AbortSignal): unknown {
+  #transportError(err: unknown, req: HttpRequest, url: URL, timeout: AbortSignal, proxy?: ProxyChoice): unknown {
     const what = req.what ?? 'request';
-    const where = `repository ${this.repository}: ${what} ${redactUrl(url.href)}`;
+    // The proxy is named by scheme, host and port only: its userinfo is a credential.
+    const where = `repository ${this.repository}: ${what} ${redactUrl(url.href)}${proxy ? ` via proxy ${describeProxy(proxy.url)} (${proxy.variable})` : ''}`;
     if (req.signal?.aborted) return req.signal.reason;
     if (timeout.aborted) return new RepoError(this.repository, 'timeout', `${where}: timed out after ${Math.round(this.#timeoutMs / 1000)} s`, { cause: err });
     if (err instanceof RepoError) return err;
     const code = errorCode(err);
+    if (code === 'ERR_PROXY_TUNNEL') {
+      // Node's own message names the proxy without credentials, but the status line is all that is needed.
+      const status = typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
+      return new RepoError(this.repository, 'network', `${where}: ${status !== undefined ? `the proxy refused the tunnel (HTTP ${status})` : 'the proxy tunnel could not be established'} (${code})`, { cause: err });
+    }
     if (code && TLS_CODE.test(code)) return new RepoError(this.repository, 'tls', `${where}: TLS error (${code})`, { cause: err });
     if (code?.startsWith('Z_')) return new RepoError(this.repository, 'http_error', `${where}: the Content-Encoding body does not decode (${code})`, { cause: err });
     return new RepoError(this.repository, 'network', `${where}: ${code ?? 'connection failed'}`, { cause: err });
