@@ -19,7 +19,9 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { Agent, OutgoingHttpHeaders } from 'node:http';
+import { http, https } from '../util/node-http.ts';
+import { ProxyEnvironment, proxiedAgentOptions, type ProxyChoice } from '../util/proxy.ts';
 import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -211,6 +213,7 @@ export class KubeConfig {
   #exec: Promise<ExecResult> | undefined;
   #execResult: ExecResult | undefined;
   #fileToken: { path: string; token: string; readAt: number } | undefined;
+  readonly #proxyAgents = new Map<string, Agent>();
 
   constructor(access: Access) {
     this.#a = access;
@@ -234,6 +237,27 @@ export class KubeConfig {
   /** The cluster's `proxy-url`, if any (else the environment's proxy applies, as in client-go). */
   get proxyUrl(): string | undefined {
     return this.#a.proxyUrl;
+  }
+
+  /**
+   * The agent for a request to `target`: undefined for a direct connection (Node's global agent), else one that
+   * tunnels through the cluster's `proxy-url` (every request, as client-go's http.ProxyURL) or, without one,
+   * the proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY choose as Go's ProxyFromEnvironment does (util/proxy.ts). Kept per
+   * proxy so connections are reused. Throws ProxyError for a proxy Node cannot use (socks5).
+   */
+  agentFor(target: URL, env: NodeJS.ProcessEnv = process.env): Agent | undefined {
+    const configured = this.#a.proxyUrl;
+    const choice: ProxyChoice | undefined = configured ? { url: new URL(configured), variable: 'proxy-url' } : ProxyEnvironment.from(env).choose(target);
+    if (!choice) return undefined;
+    const scheme = target.protocol === 'http:' ? 'http:' : 'https:';
+    const key = `${scheme} ${choice.url.href}`;
+    let agent = this.#proxyAgents.get(key);
+    if (!agent) {
+      // node-http.ts: require(), not import, keeps Node's undici out of the process (+20 ms, +13 MiB).
+      agent = scheme === 'https:' ? new https.Agent(proxiedAgentOptions(scheme, choice, { keepAlive: true })) : new http.Agent(proxiedAgentOptions(scheme, choice, { keepAlive: true }));
+      this.#proxyAgents.set(key, agent);
+    }
+    return agent;
   }
 
   /**

@@ -42,6 +42,8 @@ async function open(kc: KubeConfig, req: RawRequest): Promise<Http.IncomingMessa
     headers: { Accept: 'application/json', ...req.headers },
   };
   await kc.applyToHTTPSOptions(opts);
+  const agent = kc.agentFor(u);
+  if (agent) opts.agent = agent;
   const mod = u.protocol === 'http:' ? http : https;
   return new Promise((resolve, reject) => {
     const r = mod.request({ ...opts, signal: req.signal }, resolve);

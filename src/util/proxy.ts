@@ -30,11 +30,13 @@ import { domainToASCII } from 'node:url';
 import { http, https } from './node-http.ts';
 
 export type ProxyVariable = 'HTTP_PROXY' | 'http_proxy' | 'HTTPS_PROXY' | 'https_proxy';
+/** Where a proxy came from: an environment variable, or a kubeconfig cluster's `proxy-url`. */
+export type ProxySource = ProxyVariable | 'proxy-url';
 
 /** The proxy a request goes through and the variable it came from (for messages). */
 export interface ProxyChoice {
   url: URL;
-  variable: ProxyVariable;
+  variable: ProxySource;
 }
 
 /** A proxy setting that cannot be used for a request that needs it; the message never holds credentials. */

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,10 @@ function record(req: IncomingMessage, res: ServerResponse): void {
   res.end('{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"x","namespace":"default"}}');
 }
 
+/** A CONNECT proxy that records each tunnel's target and maps the name kube.test to 127.0.0.1. */
+let tunnels: string[] = [];
+let proxy: Server;
+
 let certs: ClusterCerts;
 let https4: Server;
 let https6: Server | undefined;
@@ -65,6 +69,23 @@ before(async () => {
   plain = createHttpServer(record);
   await new Promise<void>((r) => https4.listen(0, '127.0.0.1', r));
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+  proxy = createHttpServer((_req, res) => {
+    res.writeHead(502);
+    res.end();
+  });
+  proxy.on('connect', (req: IncomingMessage, client: Socket) => {
+    const target = req.url ?? '';
+    tunnels.push(target);
+    const [host, p] = target.split(':');
+    const upstream = connect(Number(p), host === 'kube.test' ? '127.0.0.1' : (host ?? ''), () => {
+      client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   const v6 = createHttpsServer(tls, record);
   // IPv6 loopback may be absent from a sandbox: then that case is reported as such, not skipped silently.
   https6 = await new Promise<Server | undefined>((r) => {
@@ -75,21 +96,35 @@ before(async () => {
 after(() => {
   https4.close();
   plain.close();
+  proxy.close();
   https6?.close();
 });
 
-function kubectl(kubeconfig: string): Promise<{ ok: boolean; stderr: string }> {
+function kubectl(kubeconfig: string, env: NodeJS.ProcessEnv = {}): Promise<{ ok: boolean; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(toolPath('kubectl'), ['--kubeconfig', kubeconfig, 'get', '--raw', PATH], { env: { PATH: '/usr/bin:/bin', HOME: join(root, 'nohome') } }, (err, _stdout, stderr) => resolve({ ok: !err, stderr }));
+    execFile(toolPath('kubectl'), ['--kubeconfig', kubeconfig, 'get', '--raw', PATH], { env: { PATH: '/usr/bin:/bin', HOME: join(root, 'nohome'), ...env } }, (err, _stdout, stderr) => resolve({ ok: !err, stderr }));
   });
 }
 
-async function ours(kubeconfig: string): Promise<{ ok: boolean; error?: string }> {
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
+
+/** chartorigin's request, with the proxy variables of `env` (and no others) in this process's environment. */
+async function ours(kubeconfig: string, env: NodeJS.ProcessEnv = {}): Promise<{ ok: boolean; error?: string }> {
+  const saved = PROXY_VARIABLES.map((k) => [k, process.env[k]] as const);
+  for (const k of PROXY_VARIABLES) {
+    if (env[k] === undefined) delete process.env[k];
+    else process.env[k] = env[k];
+  }
   try {
     await kubeRequest(loadKubeConfig({ kubeconfig }, {}), { path: PATH });
     return { ok: true };
   } catch (err) {
     return { ok: false, error: String(err) };
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
 
@@ -122,13 +157,19 @@ function plugin(name: string): { command: string; runs: () => number } {
 }
 
 /** One request by kubectl and one by chartorigin: what reached the server each time (nothing: undefined). */
-async function both(kubeconfig: string): Promise<{ kubectl: Seen | undefined; ours: Seen | undefined; kubectlOk: boolean; oursOk: boolean; detail: string }> {
+async function both(
+  kubeconfig: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ kubectl: Seen | undefined; ours: Seen | undefined; kubectlOk: boolean; oursOk: boolean; kubectlTunnels: string[]; oursTunnels: string[]; detail: string }> {
   seen = [];
-  const k = await kubectl(kubeconfig);
+  tunnels = [];
+  const k = await kubectl(kubeconfig, env);
   const kubectlSeen = seen.at(-1);
+  const kubectlTunnels = tunnels;
   seen = [];
-  const o = await ours(kubeconfig);
-  return { kubectl: kubectlSeen, ours: seen.at(-1), kubectlOk: k.ok, oursOk: o.ok, detail: `kubectl: ${k.stderr.trim()} | chartorigin: ${o.error ?? 'ok'}` };
+  tunnels = [];
+  const o = await ours(kubeconfig, env);
+  return { kubectl: kubectlSeen, ours: seen.at(-1), kubectlOk: k.ok, oursOk: o.ok, kubectlTunnels, oursTunnels: tunnels, detail: `kubectl: ${k.stderr.trim()} | chartorigin: ${o.error ?? 'ok'}` };
 }
 
 const server = (): Record<string, unknown> => ({ server: `https://127.0.0.1:${port(https4)}`, 'certificate-authority': certs.ca.cert });
@@ -197,6 +238,34 @@ describe('kubeconfig on the wire: chartorigin sends what kubectl sends (real kub
     assert.ok(r.kubectlOk && r.oursOk, r.detail);
     assert.equal(r.kubectl?.authorization, 'Bearer v6');
     assert.deepEqual(r.ours, r.kubectl);
+  });
+
+  it('proxies: a cluster proxy-url, else HTTPS_PROXY with NO_PROXY and loopback bypassed (client-go)', async () => {
+    const proxyUrl = `http://127.0.0.1:${port(proxy)}`;
+    // A name only the proxy resolves; the server's certificate is checked against localhost.
+    const viaName = { server: `https://kube.test:${port(https4)}`, 'certificate-authority': certs.ca.cert, 'tls-server-name': 'localhost' };
+    const cases: { what: string; cluster: Record<string, unknown>; env: NodeJS.ProcessEnv; tunnelled: boolean; ok: boolean }[] = [
+      { what: 'proxy-url', cluster: { ...viaName, 'proxy-url': proxyUrl }, env: {}, tunnelled: true, ok: true },
+      { what: 'proxy-url wins over the environment', cluster: { ...viaName, 'proxy-url': proxyUrl }, env: { HTTPS_PROXY: 'http://127.0.0.1:9', NO_PROXY: 'kube.test' }, tunnelled: true, ok: true },
+      { what: 'HTTPS_PROXY', cluster: viaName, env: { HTTPS_PROXY: proxyUrl }, tunnelled: true, ok: true },
+      { what: 'https_proxy without a scheme', cluster: viaName, env: { https_proxy: `127.0.0.1:${port(proxy)}` }, tunnelled: true, ok: true },
+      { what: 'NO_PROXY bypass (then kube.test does not resolve)', cluster: viaName, env: { HTTPS_PROXY: proxyUrl, NO_PROXY: '.test' }, tunnelled: false, ok: false },
+      { what: 'a loopback server is never proxied', cluster: server(), env: { HTTPS_PROXY: proxyUrl }, tunnelled: false, ok: true },
+    ];
+    for (const c of cases) {
+      const r = await both(kubeconfigFile({ token: 'via-proxy' }, c.cluster), c.env);
+      assert.equal(r.kubectlOk, c.ok, `${c.what}: kubectl ${r.detail}`);
+      assert.equal(r.oursOk, c.ok, `${c.what}: chartorigin ${r.detail}`);
+      assert.deepEqual(r.kubectlTunnels, c.tunnelled ? [`kube.test:${port(https4)}`] : [], `${c.what}: kubectl's tunnels`);
+      assert.deepEqual(r.oursTunnels, r.kubectlTunnels, `${c.what}: chartorigin's tunnels`);
+      assert.deepEqual(r.ours, r.kubectl, c.what);
+    }
+  });
+
+  it('a socks5 proxy-url is refused with a clear error (kubectl would dial it; Node cannot)', async () => {
+    const o = await ours(kubeconfigFile({ token: 't' }, { ...server(), 'proxy-url': 'socks5://127.0.0.1:1080' }));
+    assert.equal(o.ok, false);
+    assert.match(o.error ?? '', /proxy-url names a socks5 proxy \(socks5:\/\/127\.0\.0\.1:1080\): only http:\/\/ and https:\/\/ proxies are supported/);
   });
 
   it('after a 401 the exec plugin runs again and the request is sent once more with the new token', async () => {
