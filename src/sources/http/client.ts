@@ -58,6 +58,12 @@ export interface HttpRequest {
   signal?: AbortSignal | undefined;
   /** What is being fetched, for messages ("index", "chart webapp-1.0.0"); defaults to "request". */
   what?: string | undefined;
+  /**
+   * The bytes as served: no Accept-Encoding asked for and no Content-Encoding undone. Helm's HTTP getter (3.3+)
+   * downloads charts this way: a tarball served with `Content-Encoding: gzip` (Bitbucket, object stores with the
+   * header set on the object) is the .tgz itself, and decoding it would change its digest.
+   */
+  raw?: boolean | undefined;
 }
 
 /** Response header lookup by case-insensitive name; repeated headers are joined with ", ". */
@@ -200,7 +206,7 @@ export class HttpClient {
         authorization = undefined;
         dropped = true;
       }
-      const headers: Record<string, string> = { 'user-agent': this.#userAgent, 'accept-encoding': ACCEPT_ENCODING, ...req.headers };
+      const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...(req.raw ? {} : { 'accept-encoding': ACCEPT_ENCODING }), ...req.headers };
       if (authorization !== undefined) headers['authorization'] = authorization;
       // Decided again on every hop: a redirect to another host may be bypassed, or not.
       let agent: Http.Agent;
@@ -234,7 +240,7 @@ export class HttpClient {
       try {
         const bodiless = method === 'HEAD' || status === 204 || status === 304;
         if (bodiless) res.resume();
-        body = bodiless ? Buffer.alloc(0) : await readBody(res, maxBytes);
+        body = bodiless ? Buffer.alloc(0) : await readBody(res, maxBytes, req.raw === true);
       } catch (err) {
         if (err instanceof BodyTooLarge) {
           throw new RepoError(this.repository, 'too_large', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: response larger than the limit of ${maxBytes} bytes`);
@@ -326,9 +332,9 @@ function decoder(encoding: string | undefined): Transform | undefined {
   throw new UnsupportedEncoding();
 }
 
-/** Reads the body up to `max` decoded bytes; destroys the connection as soon as it exceeds. */
-async function readBody(res: Http.IncomingMessage, max: number): Promise<Buffer> {
-  const encoding = res.headers['content-encoding'];
+/** Reads the body up to `max` decoded (or, `raw`, served) bytes; destroys the connection as soon as it exceeds. */
+async function readBody(res: Http.IncomingMessage, max: number, raw: boolean): Promise<Buffer> {
+  const encoding = raw ? undefined : res.headers['content-encoding'];
   const declared = Number(res.headers['content-length']);
   let stream: Readable;
   try {

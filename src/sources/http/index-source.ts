@@ -256,7 +256,7 @@ export class HttpChartSource implements ChartSource {
     // As Helm's HTTP getter: the repository's credentials go to the repository's origin, or anywhere with
     // --pass-credentials (pass_credentials_all).
     const authorization = this.config.passCredentials === true || sameOrigin(url, this.config.url) ? this.#authorization : undefined;
-    const res = await this.#http.request({ url, authorization, maxBytes: this.#maxChartBytes, signal, what, headers: { accept: 'application/gzip, application/octet-stream, */*;q=0.5' } });
+    const res = await this.#http.request({ url, authorization, maxBytes: this.#maxChartBytes, signal, what, raw: true, headers: { accept: 'application/gzip, application/octet-stream, */*;q=0.5' } });
     const tarballDigest = `sha256:${createHash('sha256').update(res.body).digest('hex')}`;
     if (entry.digest && entry.digest !== tarballDigest) {
       throw new RepoError(this.config.name, 'digest_mismatch', `repository ${this.config.name}: ${what} from ${redactUrl(url)}: content digest ${tarballDigest} differs from the index digest ${entry.digest}`);
@@ -266,7 +266,7 @@ export class HttpChartSource implements ChartSource {
       const prov = new URL(url);
       prov.pathname = `${prov.pathname}.prov`;
       try {
-        const p = await this.#http.request({ url: prov.toString(), authorization, maxBytes: 1024 * 1024, acceptStatus: [404], signal, what: `provenance of ${what}` });
+        const p = await this.#http.request({ url: prov.toString(), authorization, maxBytes: 1024 * 1024, acceptStatus: [404], signal, raw: true, what: `provenance of ${what}` });
         if (p.status === 200) out.provenance = p.body;
       } catch (err) {
         if (signal?.aborted) throw err;

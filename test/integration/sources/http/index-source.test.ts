@@ -9,7 +9,7 @@ import { HttpChartSource, type HttpSourceOptions } from '../../../../src/sources
 import { readChartArchive } from '../../../../src/chart/archive.ts';
 import { RepoError, type Credentials, type RepositoryConfig } from '../../../../src/model/repository.ts';
 import { startChartRepoServer, type ChartRepoServer, type ServerAuth } from '../../../harness/chart-repo-server.ts';
-import { buildStandardRepos, packageChart, repoIndex, scratchDir, syntheticIndexYaml, type StandardRepos } from '../../../harness/charts.ts';
+import { buildStandardRepos, packageChart, repoIndex, runHelm, scratchDir, syntheticIndexYaml, type StandardRepos } from '../../../harness/charts.ts';
 import { expectRepoError } from '../../../support/repo-errors.ts';
 
 let repos: StandardRepos;
@@ -375,5 +375,42 @@ describe('classic repository: TLS', () => {
   });
   it('skips verification when told to', async () => {
     assert.equal((await source(httpsUrl, { insecureSkipTLSVerify: true }).probe()).charts, 2);
+  });
+});
+
+describe('a chart tarball served with Content-Encoding: gzip (Bitbucket, object stores with the header set)', () => {
+  it('is taken as served, as helm takes it: the .tgz itself, its digest the index digest', async () => {
+    const dir = repos.main.dir;
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => {
+      const path = join(dir, decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/'));
+      let body: Buffer;
+      try {
+        body = readFileSync(path);
+      } catch {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
+      // The header describes the .tgz's own gzip layer, not an encoding applied for transfer.
+      res.writeHead(200, path.endsWith('.tgz') ? { 'content-type': 'application/x-tar', 'content-encoding': 'gzip' } : { 'content-type': 'application/yaml' });
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const src = source(url, { name: 'encoded' });
+      const entry = (await src.versions('webapp'))[0];
+      assert.ok(entry);
+      const fetched = await src.fetchChart(entry);
+      assert.equal(fetched.tarballDigest, entry.digest);
+      // The oracle: helm pulls the same bytes from the same server.
+      const out = scratchDir('encoded-pull');
+      await runHelm(['pull', `${url}/webapp-${entry.version}.tgz`, '--destination', out]);
+      assert.deepEqual(readFileSync(join(out, `webapp-${entry.version}.tgz`)), fetched.bytes);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
