@@ -1,9 +1,9 @@
 import type { Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
-import { isObject, str, type JsonObject } from '../util/guards.ts';
+import { isObject, str } from '../util/guards.ts';
 import { readSecret } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { CHART_REPOSITORY_SPEC_KEYS, ConfigError, parseOidcIdentities, parseRepositorySettings } from './repository-config.ts';
-import { loginEntries, loginKey } from './oci/registry-host.ts';
+import { authEntryCredentials, loginEntries, loginKey } from './oci/registry-host.ts';
 
 export interface SecretRef {
   name: string;
@@ -103,15 +103,7 @@ export function credentialsFromSecret(type: string | undefined, data: Record<str
     const auths = isObject(doc) && isObject(doc['auths']) ? doc['auths'] : {};
     const entry = loginEntries(Object.entries(auths)).get(key);
     if (!isObject(entry)) return undefined;
-    const e = entry as JsonObject;
-    if (typeof e['username'] === 'string') return { kind: 'basic', username: e['username'], password: str(e['password']) ?? '' };
-    const auth = str(e['auth']);
-    if (auth) {
-      const decoded = Buffer.from(auth, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon > 0) return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-    }
-    return undefined;
+    return authEntryCredentials(entry);
   }
   const username = b64(d['username']);
   if (username !== undefined) return { kind: 'basic', username, password: b64(d['password']) ?? '' };

@@ -15,7 +15,7 @@ import YAML from 'yaml';
 import { RepoError, type Credentials, type RepositoryConfig } from '../../model/repository.ts';
 import { isObject, str, type JsonObject } from '../../util/guards.ts';
 import type { DiscoveredRepository, DiscoveryContext, RegistryLogins, SourceSet } from './source-set.ts';
-import { credentialKeyHost, helperServerAddress, loginEntries, loginKey } from '../oci/registry-host.ts';
+import { authEntryCredentials, credentialKeyHost, helperServerAddress, loginEntries, loginKey } from '../oci/registry-host.ts';
 
 export interface HelmPaths {
   repositoryConfig: string;
@@ -177,15 +177,6 @@ function readLoginFile(file: string): LoginFile | undefined {
   };
 }
 
-function fromAuthEntry(e: JsonObject): Credentials | undefined {
-  const username = str(e['username']);
-  if (username) return { kind: 'basic', username, password: str(e['password']) ?? '' };
-  const auth = str(e['auth']);
-  if (!auth) return undefined;
-  const decoded = Buffer.from(auth, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon > 0 ? { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : undefined;
-}
 
 /**
  * `docker-credential-<helper> get` with the host on stdin, as Docker, oras and Helm do. Only run for a host
@@ -233,7 +224,7 @@ export function loadRegistryLogins(env: NodeJS.ProcessEnv = process.env): Regist
         if (c) return c;
       }
       const entry = f.auths.get(key);
-      const c = entry ? fromAuthEntry(entry) : undefined;
+      const c = entry ? authEntryCredentials(entry) : undefined;
       if (c) return c;
       if (f.credsStore && entry) {
         const s = await credentialHelper(f.credsStore, server);

@@ -1,3 +1,5 @@
+import type { Credentials } from '../../model/repository.ts';
+
 /**
  * Registry host names as Docker, oras-go and Helm treat them. Pure: no I/O.
  *
@@ -59,4 +61,24 @@ export function loginEntries<T>(entries: Iterable<[string, T]>): Map<string, T> 
     if (isCanonical) canonical.add(key);
   }
   return out;
+}
+
+/**
+ * The credentials of one `auths` entry of a Docker-format config (Docker's and Helm's registry config.json, a
+ * dockerconfigjson Secret). `auth` (base64 user:password) wins over `username`/`password`, as Docker reads the
+ * file. An entry with an `identitytoken` (`az acr login`, `docker login` to registries that hand out refresh
+ * tokens) needs the registry's OAuth2 refresh-token exchange, which chartorigin does not do: it counts as no
+ * login (anonymous), never as the placeholder user its `auth` holds.
+ */
+export function authEntryCredentials(e: Record<string, unknown>): Credentials | undefined {
+  const text = (k: string): string | undefined => (typeof e[k] === 'string' && e[k] !== '' ? (e[k] as string) : undefined);
+  if (text('identitytoken')) return undefined;
+  const auth = text('auth');
+  if (auth) {
+    const decoded = Buffer.from(auth, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon > 0) return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  const username = text('username');
+  return username ? { kind: 'basic', username, password: text('password') ?? '' } : undefined;
 }
