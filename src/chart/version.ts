@@ -48,12 +48,45 @@ export function compareVersionsDesc(a: string, b: string): number {
   return 0;
 }
 
+/** `!= <version>` in a Masterminds constraint (a plain version; wildcards are not expanded). */
+const NOT_EQUAL = /!=\s*(v?\d+(?:\.\d+){0,2}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)(?=$|[\s,|])/;
+
 /**
- * A constraint in Helm's syntax (Masterminds: `~6.5`, `^1`, `>= 1.2, < 3`, `1.x || 2.x`) as a
+ * Masterminds operators node-semver does not have, rewritten: `=>` and `=<` are `>=` and `<=`, and `!= V` —
+ * which node-semver drops inside an AND list and refuses alone — splits its alternative in two, `< V` or `> V`
+ * (`>=1.0, !=1.5.0` is `>=1.0 <1.5.0 || >=1.0 >1.5.0`). Undefined for a `!=` this does not read.
+ */
+function nodeRangeText(c: string): string | undefined {
+  const alternatives: string[] = [];
+  const pending = c
+    .replace(/(^|[\s,|])=>/g, '$1>=')
+    .replace(/(^|[\s,|])=</g, '$1<=')
+    .split('||')
+    .map((a) => a.trim());
+  // Each `!=` doubles its alternative; a constraint with more than a few is not worth reading.
+  for (let guard = 0; pending.length > 0; guard++) {
+    if (guard > 64) return undefined;
+    const alt = pending.shift() as string;
+    const m = NOT_EQUAL.exec(alt);
+    if (!m) {
+      if (alt.includes('!=')) return undefined;
+      alternatives.push(alt.replace(/,/g, ' ').trim() || '*');
+      continue;
+    }
+    const before = alt.slice(0, m.index);
+    const after = alt.slice(m.index + m[0].length);
+    pending.unshift(`${before}<${m[1] ?? ''}${after}`, `${before}>${m[1] ?? ''}${after}`);
+  }
+  return alternatives.join(' || ');
+}
+
+/**
+ * A constraint in Helm's syntax (Masterminds: `~6.5`, `^1`, `>= 1.2, < 3`, `1.x || 2.x`, `!=1.5.0`, `=>1.2`) as a
  * node-semver Range; commas mean AND there and are spaces here.
  */
 export function parseConstraint(c: string, includePrerelease: boolean): semver.Range | undefined {
-  const normalized = c.replace(/,/g, ' ').trim();
+  const normalized = nodeRangeText(c.trim());
+  if (normalized === undefined) return undefined;
   try {
     return new semver.Range(normalized || '*', { includePrerelease, loose: true });
   } catch {
