@@ -17,12 +17,19 @@ import { sleep } from '../../util/sleep.ts';
  * repository and a redacted URL — never a credential or a response body.
  */
 
+/**
+ * Statuses that say "try again": rate limits and unavailability (429, 503, with Retry-After) and the transient
+ * answers of a gateway or load balancer in front of a registry (408, 502, 504). Helm's registry client (oras-go's
+ * retry transport) retries these too; a 500 is left to the next refresh, since it is rarely transient.
+ */
+const RETRIED = new Set([408, 429, 502, 503, 504]);
+
 export interface RetryPolicy {
-  /** Retries after a 429/503 (default 3). */
+  /** Retries after a RETRIED status (default 3). */
   maxRetries: number;
   /** Total time spent waiting on Retry-After across retries of one request (default 30 s). */
   maxWaitMs: number;
-  /** Wait used when a 429/503 carries no Retry-After (default 1 s). */
+  /** Wait used when a RETRIED status carries no Retry-After (default 1 s). */
   defaultWaitMs: number;
 }
 
@@ -158,7 +165,7 @@ export class HttpClient {
     let waited = 0;
     for (let attempt = 0; ; attempt++) {
       const res = await this.#once(req);
-      if ((res.status === 429 || res.status === 503) && !req.acceptStatus?.includes(res.status)) {
+      if (RETRIED.has(res.status) && !req.acceptStatus?.includes(res.status)) {
         const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
         const wait = retryAfter ?? this.#retry.defaultWaitMs;
         if (attempt < this.#retry.maxRetries && waited + wait <= this.#retry.maxWaitMs) {

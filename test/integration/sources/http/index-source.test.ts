@@ -219,6 +219,15 @@ describe('classic repository: rate limits', () => {
     assert.equal(server.requestsFor('/index.yaml').length, 1);
   });
 
+  it('a transient 502, 504 or 408 from a gateway is retried, as Helm\'s registry client retries it', async () => {
+    for (const status of [502, 504, 408]) {
+      const server = await serve(repos.main.dir);
+      server.inject({ path: '/index.yaml', status, times: 1 });
+      assert.equal((await source(server.url, {}, { http: { retry: { defaultWaitMs: 50 } } }).probe()).charts, 2);
+      assert.deepEqual(server.requestsFor('/index.yaml').map((r) => r.status), [status, 200]);
+    }
+  });
+
   it('bounds the number of retries', async () => {
     const server = await serve(repos.main.dir);
     server.inject({ path: '/index.yaml', status: 503 });
