@@ -125,7 +125,7 @@ export async function syncApplications(o: ArgoCdOptions, apps: unknown[], adhoc:
     }
     const final = { ...report, conditions: carryTransitionTimes(report.conditions, existing?.conditions ?? []) };
     await o.origins.applyStatus(d.namespace, d.originName, statusOf(final, existing?.generation ?? 1));
-    o.metrics.setRelease(final);
+    o.metrics.setRelease(final, { namespace: d.namespace, name: d.originName });
     memo.set(key, failures.length ? '' : inputs);
   }
   const existingKeys = o.namespaces?.length ? (await Promise.all(o.namespaces.map((n) => o.origins.listKeys(n, 'argocd')))).flat() : await o.origins.listKeys(undefined, 'argocd');

@@ -141,7 +141,7 @@ export class ReleaseReconciler {
     const decision = statusPolicy({ report, previous: memo?.report, failed: failures.map((f) => f.repository), unavailable: this.#o.repositories.unavailable(), shown: existing.conditions, now });
     const final = decision.report;
     await origins.applyStatus(namespace, name, statusOf(final, existing.generation));
-    metrics.setRelease(final);
+    metrics.setRelease(final, { namespace, name });
     await emit(originEvents(existing.published, final));
     // An incomplete result is not memoised, so the retry really re-analyses; what was published is
     // remembered for the policy's keep-last-good.

@@ -292,10 +292,15 @@ export class ChartOriginMetrics {
     this.#workqueueDepth.set(0);
   }
 
-  /** Replaces every series of the report's release with the ones the report implies. */
-  setRelease(report: OriginReport): void {
-    const namespace = report.release.namespace;
-    const release = report.release.name;
+  /**
+   * Replaces every series of the report's release with the ones the report implies. `where` is its ChartOrigin
+   * (default: the release's namespace and name): a release Flux installs into `targetNamespace` but stores in the
+   * HelmRelease's namespace says the former in its JSON, while its ChartOrigin, its removal on uninstall and
+   * the alerts' `kubectl get chartorigin -n <namespace>` are in the latter.
+   */
+  setRelease(report: OriginReport, where: { namespace: string; name: string } = report.release): void {
+    const namespace = where.namespace;
+    const release = where.name;
     const labelText = (labels: Labels, first: boolean): string[] => {
       const parts: string[] = [];
       for (const [k, v] of Object.entries(labels)) parts.push(first && !parts.length ? '' : ',', k, '="', escapeLabelValue(v), '"');

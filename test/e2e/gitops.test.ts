@@ -203,6 +203,23 @@ describe('Flux-built charts are proven, not flagged', () => {
     assert.match(h.origin?.message ?? '', /values/);
   });
 
+  it('targetNamespace without storageNamespace: the release says one namespace, its Secret is in the HelmRelease\'s; ChartOrigin, metrics and uninstall follow the Secret', async () => {
+    // helm-controller installs into targetNamespace and stores the release in the HelmRelease's namespace
+    // (GetStorageNamespace); helm itself cannot split them, so the Secret helm wrote is moved as Flux would keep it.
+    await helmReleaseObject('target', { targetNamespace: ns2, chart: { spec: { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } });
+    await helm(cluster, 3, ['install', 'target', artifacts['published'] ?? '', '--post-renderer', fluxPostRenderer(scratchDir('pr'), ns, 'target')], { namespace: ns2 });
+    const stored = await core.readNamespacedSecret({ name: 'sh.helm.release.v1.target.v1', namespace: ns2 });
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'sh.helm.release.v1.target.v1', namespace: ns, labels: stored.metadata?.labels }, type: stored.type, data: stored.data } });
+    await core.deleteNamespacedSecret({ name: 'sh.helm.release.v1.target.v1', namespace: ns2 });
+    const s = await origin(ns, 'target', 'Verified');
+    assert.equal(s.managedBy, 'Flux');
+    const line = (text: string): string | undefined => text.split('\n').find((l) => l.startsWith('chartorigin_release_info{') && l.includes('release="target"'));
+    const info = await eventually('the release\'s metrics', async () => line(await controller.metrics()), 30_000, 500);
+    assert.match(info, new RegExp(`namespace="${ns}"`), 'labelled with the ChartOrigin\'s namespace, where the alert\'s kubectl finds it');
+    await core.deleteNamespacedSecret({ name: 'sh.helm.release.v1.target.v1', namespace: ns });
+    await eventually('series removed on uninstall', async () => (line(await controller.metrics()) === undefined ? true : undefined), 30_000, 500);
+  });
+
   it('--write-back=release never touches a Flux-managed release, but still writes a Helm one', async () => {
     await helmInstall(cluster, 3, 'by-hand', artifacts['published'] ?? '', { namespace: ns });
     await origin(ns, 'by-hand', 'Verified');
