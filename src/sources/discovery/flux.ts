@@ -181,8 +181,23 @@ async function getObject(kc: KubeConfig, path: string): Promise<JsonObject | und
 
 function valuesFilesOf(spec: JsonObject): string[] {
   const files = arr(spec['valuesFiles']).filter((f): f is string => typeof f === 'string');
-  const single = str(spec['valuesFile']); // deprecated single-file field, still honoured by Flux
-  return files.length ? files : single ? [single] : [];
+  // The deprecated single-file field is merged before the list (source-controller's GetValuesFiles prepends it).
+  const single = str(spec['valuesFile']);
+  return single ? [single, ...files] : files;
+}
+
+/**
+ * The HelmRelease API versions helm-controller serves, newest first: v2 (Flux 2.3+), v2beta2 (Flux 2.2, which
+ * serves no v2), v2beta1. A GET of a version the cluster does not serve is a 404 like a missing object.
+ */
+const HELM_RELEASE_VERSIONS = ['v2', 'v2beta2', 'v2beta1'] as const;
+
+async function getHelmRelease(kc: KubeConfig, owner: { namespace: string; name: string }): Promise<JsonObject | undefined> {
+  for (const v of HELM_RELEASE_VERSIONS) {
+    const hr = await getObject(kc, `/apis/${FLUX_HELM_GROUP}/${v}/namespaces/${encodeURIComponent(owner.namespace)}/helmreleases/${encodeURIComponent(owner.name)}`);
+    if (hr) return hr;
+  }
+  return undefined;
 }
 
 /**
@@ -191,7 +206,7 @@ function valuesFilesOf(spec: JsonObject): string[] {
  * infers the merge from the chart's own files.
  */
 export async function readFluxHint(kc: KubeConfig, owner: { namespace: string; name: string }): Promise<FluxHint | undefined> {
-  const hr = await getObject(kc, `/apis/${FLUX_HELM_GROUP}/v2/namespaces/${encodeURIComponent(owner.namespace)}/helmreleases/${encodeURIComponent(owner.name)}`);
+  const hr = await getHelmRelease(kc, owner);
   if (!hr) return undefined;
   const from = `HelmRelease ${owner.namespace}/${owner.name}`;
   const spec = isObject(hr['spec']) ? hr['spec'] : {};
