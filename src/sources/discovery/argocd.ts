@@ -26,7 +26,10 @@ export interface DeclaredHelmSource {
   chart: string;
   kind: 'http' | 'oci';
   targetRevision: string;
-  /** What Argo CD synced: a chart version, or for native OCI sources a manifest digest. */
+  /**
+   * What Argo CD deployed (status.history's last entry, for the same source), else what it last resolved the
+   * target to (status.sync): a chart version, or for native OCI sources a manifest digest.
+   */
   syncedRevision?: string | undefined;
   /** The Application's sync status (Synced, OutOfSync, Unknown). */
   syncStatus: string;
@@ -65,10 +68,17 @@ export function helmSourcesOf(app: JsonObject): DeclaredHelmSource[] {
   const multi = Array.isArray(spec['sources']) && spec['sources'].length > 0;
   const sources = multi ? arr(spec['sources']) : [spec['source']];
   const revisions = multi ? arr(sync['revisions']).map((r) => str(r)) : [str(sync['revision'])];
+  // What was deployed is the last history entry's revision; status.sync.revision is what the last comparison
+  // resolved targetRevision to (controller/state.go), which may not be deployed yet (manual sync, a failed
+  // sync, a range that moved). The history entry counts only while it deployed the same source.
+  const deployedSources = last ? (Array.isArray(last['sources']) && last['sources'].length ? arr(last['sources']) : [last['source']]) : [];
+  const deployedRevisions = last ? (Array.isArray(last['revisions']) && last['revisions'].length ? arr(last['revisions']).map((r) => str(r)) : [str(last['revision'])]) : [];
   const out: DeclaredHelmSource[] = [];
   sources.forEach((raw, index) => {
     const s = sourceOf(raw);
     if (!s) return;
+    const was = sourceOf(deployedSources[index]);
+    const deployed = was && was.repoURL === s.repoURL && was.chart === s.chart ? deployedRevisions[index] : undefined;
     let repositoryURL: string;
     let chart = s.chart;
     let kind: DeclaredHelmSource['kind'];
@@ -93,7 +103,7 @@ export function helmSourcesOf(app: JsonObject): DeclaredHelmSource[] {
       chart,
       kind,
       targetRevision: s.targetRevision,
-      syncedRevision: revisions[index] || undefined,
+      syncedRevision: deployed || revisions[index] || undefined,
       syncStatus: str(sync['status']) ?? 'Unknown',
       historyId: typeof last?.['id'] === 'number' ? last['id'] : undefined,
       deployedAt: str(last?.['deployedAt']),

@@ -63,6 +63,20 @@ describe('Argo CD Applications → Helm sources (argo-cd v3.2 API types)', () =>
     assert.equal(isManifestDigest(list[0]?.syncedRevision), false);
   });
 
+  it('what was deployed is the last history entry of the same source, not the target the last comparison resolved', () => {
+    const source = { repoURL: 'https://charts.example', chart: 'web', targetRevision: '1.*' };
+    // A manual-sync app: 1.5.0 is out, 1.4.0 still runs.
+    const [a] = helmSourcesOf({ metadata: meta, spec: { source }, status: { sync: { status: 'OutOfSync', revision: '1.5.0' }, history: [{ id: 7, revision: '1.4.0', source }] } });
+    assert.equal(a?.syncedRevision, '1.4.0');
+    // The chart was changed in the spec since: the history entry deployed another source.
+    const [b] = helmSourcesOf({ metadata: meta, spec: { source }, status: { sync: { status: 'OutOfSync', revision: '1.5.0' }, history: [{ id: 7, revision: '0.9.0', source: { ...source, chart: 'old' } }] } });
+    assert.equal(b?.syncedRevision, '1.5.0');
+    // Multi-source: revisions and sources of the entry line up with spec.sources.
+    const sources = [{ repoURL: 'https://git.example/x.git', path: 'values', ref: 'v' }, { repoURL: 'registry.example/charts', chart: 'api', targetRevision: '2.*' }];
+    const [c] = helmSourcesOf({ metadata: meta, spec: { sources }, status: { sync: { status: 'OutOfSync', revisions: ['abc', '2.1.0'] }, history: [{ id: 3, revisions: ['abd', '2.0.0'], sources }] } });
+    assert.equal(c?.syncedRevision, '2.0.0');
+  });
+
   it('an Application without Helm sources has none', () => {
     assert.deepEqual(helmSourcesOf({ metadata: meta, spec: { source: { repoURL: 'https://git.example/x.git', path: '.' } } }), []);
   });
