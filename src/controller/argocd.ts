@@ -91,12 +91,22 @@ function sourceFor(d: DeclaredHelmSource, configured: readonly ChartSource[], ad
   return s;
 }
 
+/** Memo value of an Application source whose ChartOrigin name belongs to a Helm release. */
+const TAKEN = 'taken by a Helm release';
+
 export async function syncApplications(o: ArgoCdOptions, apps: unknown[], adhoc: Map<string, ChartSource>, memo: Map<string, string>, signal?: AbortSignal): Promise<void> {
   const declared = apps.filter(isObject).flatMap(helmSourcesOf);
   const wanted = new Set(declared.map((d) => `${d.namespace}/${d.originName}`));
   for (const d of declared) {
     const key = `${d.namespace}/${d.originName}`;
     const existing = o.origins.get(d.namespace, d.originName);
+    if (existing && existing.declaredBy !== 'argocd') {
+      // The name is a Helm release's ChartOrigin (an Application that took over a helm-installed release whose
+      // Secret is still here): the release's reconciler writes it; writing it too would alternate the two.
+      if (memo.get(key) !== TAKEN) o.logger.warn({ namespace: d.namespace, release: d.originName, application: d.application }, 'a Helm release has the ChartOrigin this Application would get; it describes the release');
+      memo.set(key, TAKEN);
+      continue;
+    }
     const inputs = JSON.stringify([d, existing?.generation ?? -1, o.repositories.generation()]);
     if (existing && memo.get(key) === inputs) continue;
     if (!existing) await o.origins.create(d.namespace, d.originName, { [DECLARED_BY_LABEL]: 'argocd' });

@@ -27,6 +27,8 @@ export interface ExistingOrigin {
   conditions: ShownCondition[];
   /** What the last published status said (undefined: never analysed), to tell changes worth an Event. */
   published?: PublishedSummary | undefined;
+  /** `chartorigin.io/declared-by` (e.g. argocd): a chart a GitOps tool declares, with no Helm release. */
+  declaredBy?: string | undefined;
 }
 
 interface StoredStatus {
@@ -47,7 +49,6 @@ interface CachedOrigin extends ExistingOrigin {
   managed: boolean;
   /** The owning shard's index from the `chartorigin.io/shard` label; undefined when unsharded. */
   shard: string | undefined;
-  /** `chartorigin.io/declared-by` (e.g. argocd): a chart a GitOps tool declares, with no Helm release. */
   declaredBy: string | undefined;
 }
 

@@ -285,6 +285,20 @@ describe('Argo CD Applications with Helm sources', () => {
     }, 30_000, 500);
   });
 
+  it('an Application named like a helm-installed release it took over: the release keeps the ChartOrigin, the two never alternate', async () => {
+    await helmInstall(cluster, 3, 'selfmanaged', artifacts['published'] ?? '', { namespace: argoNs });
+    await origin(argoNs, 'selfmanaged', 'Verified');
+    await apply(app('selfmanaged', { source: { repoURL: server.url, chart: 'fluxapp', targetRevision: '1.1.0' } }, { sync: { status: 'Synced', revision: '1.1.0' }, history: history('1.1.0') }));
+    // Several Argo CD sync periods (2 s): the status stays the release's, the Application's label never returns.
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      const o = JSON.parse(await kubectl(cluster, ['get', 'chartorigin', 'selfmanaged', '-n', argoNs, '-o', 'json'])) as { metadata: { labels?: Record<string, string> }; status?: OriginStatus };
+      assert.equal(o.status?.managedBy, 'Helm', `round ${i}`);
+      assert.equal(o.status?.chart?.version, '1.0.0', `round ${i}`);
+      assert.equal(o.metadata.labels?.['chartorigin.io/declared-by'], undefined, `round ${i}`);
+    }
+  });
+
   it('kubectl get chartorigins -A shows Flux- and Argo-managed charts', async () => {
     const out = await kubectl(cluster, ['get', 'chartorigins', '-A', '-o', 'custom-columns=NS:.metadata.namespace,NAME:.metadata.name,BY:.status.managedBy']);
     assert.match(out, new RegExp(`${ns}\\s+prod\\s+Flux`));
