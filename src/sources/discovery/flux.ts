@@ -77,7 +77,8 @@ function repositoryName(s: FluxSourceRef): string {
 export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { spec: ChartRepositorySpec; notes: string[] } | { skip: string } {
   const { namespace } = meta(o);
   const spec = isObject(o['spec']) ? o['spec'] : {};
-  if (spec['suspend'] === true) return { skip: 'suspended' };
+  // A suspended source is kept: Flux only stopped refreshing it, and the releases built from it still come
+  // from there (dropping it turned them NotFound until it was resumed).
   let url = (str(spec['url']) ?? '').replace(/\/+$/, '');
   const oci = kind === 'OCIRepository' || str(spec['type']) === 'oci' || url.startsWith('oci://');
   if (oci) {

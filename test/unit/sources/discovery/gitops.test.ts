@@ -29,8 +29,9 @@ describe('Flux sources → ChartRepository specs (source-controller v1.9 API typ
     assert.match(r.notes.join(), /provider aws/);
   });
 
-  it('suspended or unusable objects are skipped', () => {
-    assert.ok('skip' in fluxSourceToSpec('HelmRepository', { metadata: { name: 'a', namespace: 'n' }, spec: { url: 'https://x', suspend: true } }));
+  it('unusable objects are skipped; a suspended one still declares where its releases came from', () => {
+    const suspended = fluxSourceToSpec('HelmRepository', { metadata: { name: 'a', namespace: 'n' }, spec: { url: 'https://x', suspend: true } });
+    assert.ok(!('skip' in suspended) && suspended.spec.url === 'https://x');
     assert.ok('skip' in fluxSourceToSpec('HelmRepository', { metadata: { name: 'a', namespace: 'n' }, spec: { url: 'ftp://x' } }));
     assert.ok('skip' in fluxSourceToSpec('OCIRepository', { metadata: { name: 'a', namespace: 'n' }, spec: { url: 'https://x/y' } }));
   });
