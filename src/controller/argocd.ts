@@ -10,6 +10,7 @@ import { analyzeDeclared } from '../resolve/declared.ts';
 import type { PublishedChartCache } from '../resolve/chart-cache.ts';
 import { ARGOCD_GROUP, helmSourcesOf, isManifestDigest, type DeclaredHelmSource } from '../sources/discovery/argocd.ts';
 import { createChartSource } from '../sources/source.ts';
+import { OciChartSource } from '../sources/oci/oci-source.ts';
 import { redactUrl } from '../sources/url.ts';
 import { isObject } from '../util/guards.ts';
 import type { RepositoryView } from './reconciler.ts';
@@ -93,6 +94,8 @@ function sourceFor(d: DeclaredHelmSource, configured: readonly ChartSource[], ad
 
 /** Memo value of an Application source whose ChartOrigin name belongs to a Helm release. */
 const TAKEN = 'taken by a Helm release';
+/** Memo prefix of a native OCI source whose artifact is not a chart (until its inputs change). */
+const NOT_A_CHART = 'not a chart ';
 
 export async function syncApplications(o: ArgoCdOptions, apps: unknown[], adhoc: Map<string, ChartSource>, memo: Map<string, string>, signal?: AbortSignal): Promise<void> {
   const declared = apps.filter(isObject).flatMap(helmSourcesOf);
@@ -109,8 +112,20 @@ export async function syncApplications(o: ArgoCdOptions, apps: unknown[], adhoc:
     }
     const inputs = JSON.stringify([d, existing?.generation ?? -1, o.repositories.generation()]);
     if (existing && memo.get(key) === inputs) continue;
-    if (!existing) await o.origins.create(d.namespace, d.originName, { [DECLARED_BY_LABEL]: 'argocd' });
+    const notChart = `${NOT_A_CHART}${inputs}`;
+    if (memo.get(key) === notChart) {
+      wanted.delete(key);
+      continue;
+    }
     const source = sourceFor(d, o.repositories.sources(), adhoc);
+    if (d.native && source instanceof OciChartSource && (await source.artifactIsChart(d.chart, d.syncedRevision ?? d.targetRevision, signal)) === false) {
+      // Plain manifests from an OCI registry (Argo CD 3.1+): no chart, so no ChartOrigin, and no alerts.
+      o.logger.info({ namespace: d.namespace, application: d.application, repoURL: redactUrl(d.repositoryURL) }, 'Argo CD OCI source is not a Helm chart; no ChartOrigin');
+      memo.set(key, notChart);
+      wanted.delete(key);
+      continue;
+    }
+    if (!existing) await o.origins.create(d.namespace, d.originName, { [DECLARED_BY_LABEL]: 'argocd' });
     const digest = isManifestDigest(d.syncedRevision) ? d.syncedRevision : undefined;
     const now = (o.now ?? (() => new Date()))();
     const { report, failures } = await analyzeDeclared(

@@ -24,6 +24,7 @@ import { helm, helmInstall } from '../harness/helm.ts';
 import { runHelm, scratchDir } from '../harness/charts.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { fluxPostRenderer, installGitOpsCrds, withOciDigestVersion } from '../harness/gitops.ts';
+import { OCI_EMPTY, OCI_MANIFEST, pushBlob, pushManifest } from '../harness/oci-artifacts.ts';
 
 const env = testEnv();
 const cluster = env.cluster;
@@ -297,6 +298,27 @@ describe('Argo CD Applications with Helm sources', () => {
       assert.equal(o.status?.chart?.version, '1.0.0', `round ${i}`);
       assert.equal(o.metadata.labels?.['chartorigin.io/declared-by'], undefined, `round ${i}`);
     }
+  });
+
+  it('a native OCI source of plain manifests (oras push; Argo CD 3.1+) gets no ChartOrigin', async () => {
+    const oci = env.oci['ocichart-1.0.0'];
+    assert.ok(oci);
+    const host = oci.ref.replace(/^oci:\/\//, '').split('/')[0] ?? '';
+    // What `oras push <host>/manifests/guestbook:1.16.1 guestbook.yaml` makes: an empty config, a tar+gzip layer.
+    const empty = Buffer.from('{}');
+    const layer = Buffer.from('not a chart, just manifests');
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: OCI_EMPTY, digest: await pushBlob(host, 'manifests/guestbook', empty), size: empty.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await pushBlob(host, 'manifests/guestbook', layer), size: layer.length }],
+    };
+    const pushed = await pushManifest(host, 'manifests/guestbook', manifest, '1.16.1');
+    await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'guestbook', namespace: ns }, spec: { url: `oci://${host}/manifests/guestbook`, ref: { tag: '1.16.1' }, insecure: true, interval: '10m' } });
+    await apply(app('guestbook', { source: { repoURL: `oci://${host}/manifests/guestbook`, targetRevision: '1.16.1', path: '.' } }, { sync: { status: 'Synced', revision: pushed.digest }, history: history(pushed.digest) }));
+    await eventually('the controller looked at it', async () => (readFileSync(controller.proc.logFile, 'utf8').includes('Argo CD OCI source is not a Helm chart') ? true : undefined), 60_000, 500);
+    const names = await kubectl(cluster, ['get', 'chartorigin', '-n', argoNs, '-o', 'name']);
+    assert.doesNotMatch(names, /guestbook/);
   });
 
   it('kubectl get chartorigins -A shows Flux- and Argo-managed charts', async () => {

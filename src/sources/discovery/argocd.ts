@@ -25,6 +25,8 @@ export interface DeclaredHelmSource {
   repositoryURL: string;
   chart: string;
   kind: 'http' | 'oci';
+  /** A native OCI source (oci:// repoURL, no `chart`): the artifact may be a chart or plain manifests. */
+  native: boolean;
   targetRevision: string;
   /**
    * What Argo CD deployed (status.history's last entry, for the same source), else what it last resolved the
@@ -102,6 +104,7 @@ export function helmSourcesOf(app: JsonObject): DeclaredHelmSource[] {
       repositoryURL,
       chart,
       kind,
+      native: s.repoURL.startsWith('oci://') && !str(isObject(raw) ? raw['chart'] : undefined),
       targetRevision: s.targetRevision,
       syncedRevision: deployed || revisions[index] || undefined,
       syncStatus: str(sync['status']) ?? 'Unknown',

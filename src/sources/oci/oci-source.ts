@@ -113,6 +113,20 @@ export class OciChartSource implements ChartSource {
     return this.#prefix ? `${this.#prefix}/${chart}` : chart;
   }
 
+  /**
+   * Whether the artifact at `<prefix>/<chart>:<reference>` (a tag or a manifest digest) is a Helm chart: false
+   * when its manifest's config is another media type (Argo CD 3.1+ also syncs plain manifests pushed with
+   * `oras push`), undefined when the manifest cannot be read (the analysis reports that as it is).
+   */
+  async artifactIsChart(chart: string, reference: string, signal?: AbortSignal): Promise<boolean | undefined> {
+    try {
+      const manifest = await this.client.manifest(this.repositoryName(chart), reference.replace(/\+/g, '_'), { maxBytes: this.#options.maxManifestBytes ?? 4 * 1024 * 1024, signal });
+      return manifest.config.mediaType === HELM_CONFIG;
+    } catch {
+      return undefined;
+    }
+  }
+
   repoURL(chart: string): string {
     // One string per chart for every release's report (the controller keeps one per release).
     return intern(ociRepoURL(this.config.url, chart));
