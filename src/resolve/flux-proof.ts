@@ -38,5 +38,16 @@ export function fluxTransformation(hint?: FluxHint): ChartTransformation {
       }
       return out;
     },
+    unreproducible(published, installed) {
+      const files = hint?.valuesFiles;
+      if (!installed.flux || !installed.chart.version.includes('+') || !files?.length) return undefined;
+      try {
+        fluxBuild(builderInput(published), { valuesFiles: files, ignoreMissingValuesFiles: hint?.ignoreMissingValuesFiles });
+        return undefined;
+      } catch (err) {
+        if (!(err instanceof FluxBuildError) || err.reason !== 'values_file_missing') return undefined;
+        return `Flux merged values files the published chart does not hold (${files.join(', ')}, ${hint?.from ?? 'HelmRelease'}): ${err.message}; the build cannot be reproduced`;
+      }
+    },
   };
 }

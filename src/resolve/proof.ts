@@ -23,6 +23,11 @@ import { proofInputsOf } from '../decode/proof-inputs.ts';
 export interface ChartTransformation {
   /** Every chart this rewrite could have made of `published` for this release, each named for origin.message. */
   variants(published: HelmChart, installed: ReleaseRecord, candidate: { manifestDigest?: string | undefined }): { name: string; tree: HelmChart }[];
+  /**
+   * Why this release's rewrite is known to have happened but cannot be reproduced from `published` (undefined
+   * when it can, or did not happen): then different values or metadata are no evidence of tampering.
+   */
+  unreproducible?(published: HelmChart, installed: ReleaseRecord): string | undefined;
 }
 
 /** The published side of one candidate: content digests and, for processing, the chart tree. */
@@ -136,6 +141,10 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   }
 
   if (loose) return loose;
+  // Templates, files and the schema are never rewritten; values and metadata may have been by a rewrite that
+  // cannot be reproduced here (Flux merging values files the published chart does not have).
+  const unreproducible = fixed.length === 0 ? (ctx.transformations ?? []).map((t) => t.unreproducible?.(chartFromJson(published.tree), record)).find((u) => u !== undefined) : undefined;
+  if (unreproducible) return { differences: [], accounted: [], unverifiable: unreproducible };
   // Parts are named in the order fingerprintDifferences uses; values only when no processing explains them.
   if (!metadataOk) return { differences: ['metadata', ...(valuesOk ? [] : ['values']), ...fixed], accounted: [] };
 

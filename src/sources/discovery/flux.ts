@@ -187,6 +187,19 @@ function valuesFilesOf(spec: JsonObject): string[] {
   return single ? [single, ...files] : files;
 }
 
+const cleanPath = (p: string): string => p.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+
+/**
+ * A values-file path of a GitRepository/Bucket source (from the source's root) as the chart names its own
+ * files (from the chart's directory); a file outside the chart keeps its path, which no chart file has, so the
+ * build is known not to be reproducible (resolve/flux-proof.ts).
+ */
+export function chartRelative(chartPath: string, file: string): string {
+  const dir = cleanPath(chartPath);
+  const f = cleanPath(file);
+  return dir && f.startsWith(`${dir}/`) ? f.slice(dir.length + 1) : f;
+}
+
 /**
  * The HelmRelease API versions helm-controller serves, newest first: v2 (Flux 2.3+), v2beta2 (Flux 2.2, which
  * serves no v2), v2beta1. A GET of a version the cluster does not serve is a 404 like a missing object.
@@ -212,7 +225,14 @@ export async function readFluxHint(kc: KubeConfig, owner: { namespace: string; n
   const from = `HelmRelease ${owner.namespace}/${owner.name}`;
   const spec = isObject(hr['spec']) ? hr['spec'] : {};
   const template = isObject(spec['chart']) && isObject(spec['chart']['spec']) ? spec['chart']['spec'] : undefined;
-  if (template) return { valuesFiles: valuesFilesOf(template), ignoreMissingValuesFiles: template['ignoreMissingValuesFiles'] === true, from };
+  if (template) {
+    const sourceKind = isObject(template['sourceRef']) ? str(template['sourceRef']['kind']) : undefined;
+    const files = valuesFilesOf(template);
+    // GitRepository and Bucket charts: source-controller reads values files from the source's root
+    // (builder_local.go), not the chart's directory; the chart's own files are named from its directory here.
+    const valuesFiles = sourceKind === 'GitRepository' || sourceKind === 'Bucket' ? files.map((f) => chartRelative(str(template['chart']) ?? '', f)) : files;
+    return { valuesFiles, ignoreMissingValuesFiles: template['ignoreMissingValuesFiles'] === true, from };
+  }
   const chartRef = isObject(spec['chartRef']) ? spec['chartRef'] : undefined;
   if (chartRef && str(chartRef['kind']) === 'HelmChart') {
     const ns = str(chartRef['namespace']) || owner.namespace;

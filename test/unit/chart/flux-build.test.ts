@@ -7,6 +7,7 @@ import { fluxTransformation } from '../../../src/resolve/flux-proof.ts';
 import { proveContent } from '../../../src/resolve/proof.ts';
 import { treeJson, type HelmChart } from '../../../src/chart/helm-install.ts';
 import type { ReleaseRecord } from '../../../src/model/release.ts';
+import { chartRelative } from '../../../src/sources/discovery/flux.ts';
 
 const enc = new TextEncoder();
 const parseValues = (text: string): unknown => parseHelmYaml(text, 'values.yaml');
@@ -123,6 +124,26 @@ describe('the Flux build as a proof transformation: the published chart as it is
     const other = { ...built, values: { replicaCount: 7 } };
     assert.ok((await prove(record('6.5.0+2', other), published(chart()), { valuesFiles: ['values-ha.yaml'] })).differences.includes('values'));
     assert.ok((await prove(record('6.5.0+2', built, false), published(chart()))).differences.includes('values'));
+  });
+
+  it('values files the published chart does not hold (a git source\'s file outside the chart): not reproducible, so Unverified, never Mismatch; a template edit still is one', async () => {
+    // What Flux built from the git source: the chart's values with a file from elsewhere in the repository.
+    const built = { ...fluxBuild(chart(), { valuesFiles: ['values.yaml'], versionMetadata: '3' }), values: { replicaCount: 9, fromClusterDir: true } };
+    const hint: FluxHint = { valuesFiles: ['values.yaml', 'clusters/prod/app-values.yaml'], from: 'HelmRelease apps/web' };
+    const p = await prove(record('6.5.0+3', built), published(chart()), hint);
+    assert.deepEqual(p.differences, []);
+    assert.match(p.unverifiable ?? '', /Flux merged values files the published chart does not hold \(values.yaml, clusters\/prod\/app-values.yaml, HelmRelease apps\/web\): no values file found at path 'clusters\/prod\/app-values.yaml'/);
+    const edited = { ...built, templates: [file('templates/deployment.yaml', 'kind: Deployment\nspec: {hostNetwork: true}\n')] };
+    assert.ok((await prove(record('6.5.0+3', edited), published(chart()), hint)).differences.includes('templates/deployment.yaml'));
+    // The same values on a release Helm installed stay a difference.
+    assert.ok((await prove(record('6.5.0+3', built, false), published(chart()), hint)).differences.includes('values'));
+  });
+
+  it('a git source\'s values-file paths are read from the source root: those inside the chart become the chart\'s names', () => {
+    assert.equal(chartRelative('./charts/app', './charts/app/values-prod.yaml'), 'values-prod.yaml');
+    assert.equal(chartRelative('charts/app/', 'charts/app/values.yaml'), 'values.yaml');
+    assert.equal(chartRelative('./charts/app', './clusters/prod/app.yaml'), 'clusters/prod/app.yaml');
+    assert.equal(chartRelative('./charts/app', 'charts/application/values.yaml'), 'charts/application/values.yaml');
   });
 
   it('an edited template stays a difference even with a Flux build', async () => {
