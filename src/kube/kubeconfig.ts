@@ -214,6 +214,8 @@ export class KubeConfig {
   #execResult: ExecResult | undefined;
   #fileToken: { path: string; token: string; readAt: number } | undefined;
   readonly #proxyAgents = new Map<string, Agent>();
+  /** The environment's proxy settings, read at the first request (as HttpClient reads them once), not per request. */
+  #proxyEnvironment: ProxyEnvironment | undefined;
 
   constructor(access: Access) {
     this.#a = access;
@@ -247,7 +249,7 @@ export class KubeConfig {
    */
   agentFor(target: URL, env: NodeJS.ProcessEnv = process.env): Agent | undefined {
     const configured = this.#a.proxyUrl;
-    const choice: ProxyChoice | undefined = configured ? { url: new URL(configured), variable: 'proxy-url' } : ProxyEnvironment.from(env).choose(target);
+    const choice: ProxyChoice | undefined = configured ? { url: new URL(configured), variable: 'proxy-url' } : (this.#proxyEnvironment ??= ProxyEnvironment.from(env)).choose(target);
     if (!choice) return undefined;
     const scheme = target.protocol === 'http:' ? 'http:' : 'https:';
     const key = `${scheme} ${choice.url.href}`;

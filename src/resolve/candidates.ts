@@ -12,6 +12,7 @@ import type { ChartSource, ChartVersionEntry } from '../model/repository.ts';
 import type { PublishedChart, PublishedChartCache } from './chart-cache.ts';
 import type { CandidateEvidence } from './decide.ts';
 import { proveContent, type ChartTransformation } from './proof.ts';
+import { versionRebuilt } from './flux-proof.ts';
 
 /** A repository failure met while analysing one release, for metrics and the release's message. */
 export interface RepositoryFailure {
@@ -68,14 +69,6 @@ async function published(source: ChartSource, listed: ChartVersionEntry, cache: 
  */
 export const MAX_SAME_VERSION_CANDIDATES = 8;
 
-/**
- * Whether the installed version's build metadata was written by the tool that built the chart from a
- * published one rather than by its publisher: helm-controller installs Flux's build, which replaces it.
- * Same condition as the Flux proof transformation (flux-proof.ts).
- */
-export function versionRebuilt(record: Pick<ReleaseRecord, 'flux' | 'chart'>): boolean {
-  return record.flux !== undefined && record.chart.version.includes('+');
-}
 
 function alternatives(matches: readonly ChartVersionEntry[], version: string): string {
   const shown = matches.slice(0, MAX_SAME_VERSION_CANDIDATES).map((e) => e.version);

@@ -3,11 +3,21 @@ import { ChartContentError, type ChartContent } from '../chart/content.ts';
 import type { HelmChart } from '../chart/helm-install.ts';
 import { isTable } from '../chart/coalesce.ts';
 import type { ChartTransformation } from './proof.ts';
+import type { ReleaseRecord } from '../model/release.ts';
 
 /** The parent chart as source-controller's builder sees it: Chart.yaml, values.yaml and its other YAML files. */
 function builderInput(tree: HelmChart): ChartContent {
   const files = Object.entries(tree.yamlFiles ?? {}).map(([name, text]) => ({ name, data: Buffer.from(text, 'utf8') }));
   return { metadata: tree.metadata, values: tree.values ?? {}, schema: undefined, templates: [], files };
+}
+
+/**
+ * Whether the installed version's build metadata was written by the tool that built the chart from a
+ * published one rather than by its publisher: helm-controller installs Flux's build, which sets it whenever it
+ * changes the chart. The one condition for the Flux transformation and the version lookup (candidates.ts).
+ */
+export function versionRebuilt(record: Pick<ReleaseRecord, 'flux' | 'chart'>): boolean {
+  return record.flux !== undefined && record.chart.version.includes('+');
 }
 
 /**
@@ -21,7 +31,7 @@ function builderInput(tree: HelmChart): ChartContent {
 export function fluxTransformation(hint?: FluxHint): ChartTransformation {
   return {
     variants(published, installed, candidate) {
-      if (!installed.flux || !installed.chart.version.includes('+')) return [];
+      if (!versionRebuilt(installed)) return [];
       const input = builderInput(published);
       const out: { name: string; tree: HelmChart }[] = [];
       for (const t of fluxTransformations(input, installed.chart.version, candidate.manifestDigest, hint)) {
@@ -40,7 +50,7 @@ export function fluxTransformation(hint?: FluxHint): ChartTransformation {
     },
     unreproducible(published, installed) {
       const files = hint?.valuesFiles;
-      if (!installed.flux || !installed.chart.version.includes('+') || !files?.length) return undefined;
+      if (!versionRebuilt(installed) || !files?.length) return undefined;
       try {
         fluxBuild(builderInput(published), { valuesFiles: files, ignoreMissingValuesFiles: hint?.ignoreMissingValuesFiles });
         return undefined;

@@ -19,6 +19,7 @@ import type { ControlPlane } from './controlplane.ts';
 import { KubeApiError, kubeRequest } from '../../src/kube/raw-client.ts';
 import { MetadataReflector } from '../../src/kube/reflector.ts';
 import { isObject } from '../../src/util/guards.ts';
+import { seededRandom } from '../support/random.ts';
 import { runHelm } from './charts.ts';
 import { createReleaseSecret, deleteReleaseSecret, updateReleaseSecret } from './release-secrets.ts';
 
@@ -46,17 +47,6 @@ export async function renderTemplates(charts: readonly { version: string; path: 
   return out;
 }
 
-/** mulberry32: a small seeded generator, so a run's sequence of operations can be repeated. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Revision {
   status: string;

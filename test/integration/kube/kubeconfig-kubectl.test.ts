@@ -15,7 +15,7 @@ import { after, describe, it } from 'node:test';
 import { KubeConfigError, loadKubeConfig, loadMergedKubeconfig, resolvedEntry, selectContext } from '../../../src/kube/kubeconfig.ts';
 import { isObject, type JsonObject } from '../../../src/util/guards.ts';
 import { toolPath } from '../../harness/tools.ts';
-import { seededRandom } from '../../harness/churn.ts';
+import { seededRandom } from '../../support/random.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'kubeconfig-diff-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { metadataDigest, valuesDigest } from '../../../src/chart/fingerprint.ts';
+import { seededRandom } from '../../support/random.ts';
 
 /**
  * The definition the digests are made of, written plainly: keys sorted by code unit at every level, undefined
@@ -21,18 +22,6 @@ function referenceJson(v: unknown): string {
     .join(',')}}`;
 }
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-
-/** A small seeded generator (mulberry32), so a failure names a case that can be run again. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Keys that sort differently by code unit, by number and by locale; a lone surrogate; an empty key.
 const KEYS = ['a', 'B', 'b', 'z', '10', '9', '0', 'é', 'Z', '\u{1F600}', '\uFFFD', '\uD800', '', 'image', 'tag', 'a.b', '-x'];
@@ -56,7 +45,7 @@ function value(next: () => number, depth: number): unknown {
 
 describe('chart fingerprints: canonical JSON', () => {
   it('digests values exactly as the sorted-key definition does, whatever order and shape they come in', () => {
-    const next = rng(19);
+    const next = seededRandom(19);
     let sortedObjects = 0;
     for (let i = 0; i < 3000; i++) {
       const v = value(next, 4);
