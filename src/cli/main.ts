@@ -222,9 +222,20 @@ async function scan(argv: string[]): Promise<number> {
       return undefined;
     }
   };
-  const analyzer = opened.then(async (sources) => {
-    const [{ createAnalyzer }, { openChartStore }] = await Promise.all([import('./analyze-all.ts'), import('./chart-store.ts')]);
-    return createAnalyzer(sources, { verify: config.verify, revision, store: openChartStore(), onFailures: (record, failures) => failed.push({ record, failures }) });
+  // Releases Flux installed without an origin label on any rendered object are named by their HelmRelease
+  // (sources/discovery/flux.ts fluxReleaseOwners): listed while the releases are, never a reason to fail.
+  const fluxOwners = import('../sources/discovery/flux.ts')
+    .then(async ({ listHelmReleases, fluxReleaseOwners }) => fluxReleaseOwners(await listHelmReleases(kc, namespace)).byRelease)
+    .catch(() => new Map<string, { namespace: string; name: string }>());
+  const analyzer = Promise.all([
+    opened.then(async (sources) => {
+      const [{ createAnalyzer }, { openChartStore }] = await Promise.all([import('./analyze-all.ts'), import('./chart-store.ts')]);
+      return createAnalyzer(sources, { verify: config.verify, revision, store: openChartStore(), onFailures: (record, failures) => failed.push({ record, failures }) });
+    }),
+    fluxOwners,
+  ]).then(([analyze, owners]) => (record: ReleaseRecord): Promise<OriginReport> => {
+    record.flux ??= owners.get(`${record.release.namespace}/${record.release.name}`);
+    return analyze(record);
   });
   analyzer.catch(() => undefined);
   const analyses = new Map<ReleaseRecord, Promise<OriginReport>>();

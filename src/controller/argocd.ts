@@ -8,7 +8,7 @@ import { DECLARED_BY_LABEL, statusOf, type ChartOriginStore } from '../publish/c
 import { carryTransitionTimes } from '../publish/status-policy.ts';
 import { analyzeDeclared } from '../resolve/declared.ts';
 import type { PublishedChartCache } from '../resolve/chart-cache.ts';
-import { ARGOCD_GROUP, helmSourcesOf, isManifestDigest, type DeclaredHelmSource } from '../sources/discovery/argocd.ts';
+import { ARGOCD_GROUP, helmSourcesOf, isManifestDigest, uniqueOriginNames, type DeclaredHelmSource } from '../sources/discovery/argocd.ts';
 import { createChartSource } from '../sources/source.ts';
 import { OciChartSource } from '../sources/oci/oci-source.ts';
 import { redactUrl } from '../sources/url.ts';
@@ -94,11 +94,20 @@ function sourceFor(d: DeclaredHelmSource, configured: readonly ChartSource[], ad
 
 /** Memo value of an Application source whose ChartOrigin name belongs to a Helm release. */
 const TAKEN = 'taken by a Helm release';
+/** Memo prefix of a source whose ChartOrigin name another source keeps (said once). */
+const COLLIDES = 'name kept by another source ';
 /** Memo prefix of a native OCI source whose artifact is not a chart (until its inputs change). */
 const NOT_A_CHART = 'not a chart ';
 
 export async function syncApplications(o: ArgoCdOptions, apps: unknown[], adhoc: Map<string, ChartSource>, memo: Map<string, string>, signal?: AbortSignal): Promise<void> {
-  const declared = apps.filter(isObject).flatMap(helmSourcesOf);
+  const { kept: declared, dropped } = uniqueOriginNames(apps.filter(isObject).flatMap(helmSourcesOf));
+  for (const { source: d, keptBy } of dropped) {
+    const key = `${d.namespace}/${d.originName}`;
+    const said = `${COLLIDES}${d.application}/${d.index}`;
+    if (memo.get(`${key}#${said}`) === said) continue;
+    memo.set(`${key}#${said}`, said);
+    o.logger.warn({ namespace: d.namespace, release: d.originName, application: d.application, source: d.index, keptBy: keptBy.application }, 'two Argo CD Helm sources would share this ChartOrigin name; the Application of that name keeps it, this source gets none');
+  }
   const wanted = new Set(declared.map((d) => `${d.namespace}/${d.originName}`));
   for (const d of declared) {
     const key = `${d.namespace}/${d.originName}`;

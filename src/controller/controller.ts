@@ -17,6 +17,7 @@ import { owns, type ShardSpec } from '../watch/shard.ts';
 import { runFluxDiscovery } from './flux-discovery.ts';
 import { runArgoCd } from './argocd.ts';
 import { readFluxHint } from '../sources/discovery/flux.ts';
+import { FluxOwners } from './flux-owners.ts';
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
@@ -100,6 +101,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     return ref !== undefined && owns(sharded, ref.namespace, ref.release);
   };
   const cache = new PublishedChartCache();
+  const fluxOwners = o.flux === false ? undefined : new FluxOwners();
   const reconciler = new ReleaseReconciler({
     kubeConfig: o.kubeConfig,
     index,
@@ -113,6 +115,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     upstreamStaleAfterSeconds: o.upstreamStaleAfterSeconds,
     published: o.published,
     fluxHint: o.flux === false ? undefined : (owner) => readFluxHint(o.kubeConfig, owner),
+    fluxOwner: fluxOwners ? (key) => fluxOwners.get(key) : undefined,
   });
 
   const reflectors: MetadataReflector[] = [];
@@ -237,11 +240,29 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       // serves them, so no ChartOrigin or ChartRepository is written by two shards.
       ...(o.argocd !== false && firstShard ? [runArgoCd({ kubeConfig: o.kubeConfig, origins, repositories, metrics: o.metrics, cache, logger: parts.child({ component: 'argocd' }), periodMs: o.gitopsIntervalMs, namespaces: o.namespaces }, signal)] : []),
       ...(o.flux !== false && o.discoverFluxSources !== false && o.watchChartRepositories && firstShard ? [runFluxDiscovery(o.kubeConfig, parts.child({ component: 'flux-discovery' }), signal, o.gitopsIntervalMs)] : []),
+      // Every shard: each needs the owners of its own releases.
+      ...(fluxOwners
+        ? [
+            fluxOwners.run(
+              {
+                kubeConfig: o.kubeConfig,
+                logger: parts.child({ component: 'flux-owners' }),
+                namespaces: o.namespaces,
+                periodMs: o.gitopsIntervalMs,
+                changed: (keys) => {
+                  for (const key of keys) if (index.current(key)) queue.add(key);
+                },
+              },
+              signal,
+            ),
+          ]
+        : []),
       ...reflectors.map((r) => r.run(signal)),
       // Reconciles read ChartOrigins from memory: none starts before they have been listed once, or a
-      // release would be analysed without its ChartOrigin's spec.
+      // release would be analysed without its ChartOrigin's spec; nor before the HelmReleases have been
+      // listed once, or a Flux release without origin labels would be proven as a plain Helm one.
       (async () => {
-        await Promise.race([originsListed, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+        await Promise.race([Promise.all([originsListed, fluxOwners?.firstList]), new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
         // 'auto': limit.max workers take keys, and the limit decides how many reconcile at once (a waiting
         // worker holds its key as "processing", so no key is handled twice and readiness still waits for it).
         await queue.run(o.concurrency !== 'auto' ? o.concurrency : (limit?.max ?? 1), reconcile, signal);

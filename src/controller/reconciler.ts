@@ -42,6 +42,11 @@ export interface ReconcilerOptions {
   published?: (current: CurrentRevision, report: OriginReport) => Promise<void>;
   /** Reads what the HelmRelease of a Flux-managed release says about its chart build (undefined: unreadable). */
   fluxHint?: (owner: { namespace: string; name: string }) => Promise<FluxHint | undefined>;
+  /**
+   * The HelmRelease that names this release (by its key, `<storage namespace>/<release>`), for releases whose
+   * manifest carries no Flux origin label (controller/flux-owners.ts).
+   */
+  fluxOwner?: (key: string) => { namespace: string; name: string } | undefined;
 }
 
 export type ReconcileResult = 'success' | 'deleted' | 'unchanged' | 'requeue';
@@ -81,7 +86,8 @@ export class ReleaseReconciler {
     // deleted and recreated one must be written again; its generation: a spec edit) and the repositories.
     // Joined, not a template literal: a template literal's result is a rope of its pieces, and one is kept
     // per release (430 bytes each in a heap snapshot at 2,000 releases, against ~90 flat).
-    const inputsOf = (o: ExistingOrigin): string => [current.storage, '/', current.objectName, '@', current.resourceVersion, '|u', o.uid, '|g', o.generation, '|r', this.#o.repositories.generation()].join('');
+    const owner = this.#o.fluxOwner?.(key);
+    const inputsOf = (o: ExistingOrigin): string => [current.storage, '/', current.objectName, '@', current.resourceVersion, '|u', o.uid, '|g', o.generation, '|r', this.#o.repositories.generation(), ...(owner ? ['|f', owner.namespace, '/', owner.name] : [])].join('');
     const memo = this.#memo.get(key);
     // A ChartOrigin an Argo CD Application declared under this name (an app that took over a release helm
     // installed, whose Secret is still here): the release takes it over — create() applies the metadata without
@@ -118,6 +124,8 @@ export class ReleaseReconciler {
       return 'success';
     }
 
+    // No origin label (nothing rendered carries one) but a HelmRelease names the release: Flux's all the same.
+    if (!record.flux && owner) record = { ...record, flux: owner };
     let flux: FluxHint | undefined;
     if (record.flux && this.#o.fluxHint) {
       try {

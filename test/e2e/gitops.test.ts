@@ -23,6 +23,7 @@ import { adminKubeConfig, testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helm, helmInstall } from '../harness/helm.ts';
 import { runHelm, scratchDir } from '../harness/charts.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
+import { runChartorigin } from '../harness/cli.ts';
 import { fluxPostRenderer, installGitOpsCrds, withOciDigestVersion } from '../harness/gitops.ts';
 import { OCI_EMPTY, OCI_MANIFEST, pushBlob, pushManifest } from '../harness/oci-artifacts.ts';
 
@@ -204,6 +205,23 @@ describe('Flux-built charts are proven, not flagged', () => {
     assert.match(h.origin?.message ?? '', /values/);
   });
 
+  it('a release none of whose rendered objects carries Flux\'s origin labels (hooks only, nothing enabled) is known by its HelmRelease: proven as Flux built it, by the controller and by scan', async () => {
+    // Installed without the post-renderer: the manifest names no HelmRelease, as when nothing is rendered
+    // outside hooks (Helm 3 post-renders no hook). Plain helm would make this build a Mismatch (the test above).
+    await helmReleaseObject('nolabels', { chart: { spec: { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' }, valuesFiles: ['values.yaml', 'values-prod.yaml'] } } });
+    await helmInstall(cluster, 3, 'nolabels', artifacts['built'] ?? '', { namespace: ns });
+    const s = await origin(ns, 'nolabels', 'Verified');
+    assert.equal(s.managedBy, 'Flux');
+    assert.match(s.origin?.message ?? '', new RegExp(`values merged from values.yaml, values-prod.yaml by Flux .*HelmRelease ${ns}/nolabels`));
+    const config = join(scratchDir('flux-scan'), 'config.yaml');
+    writeFileSync(config, `repositories:\n  - name: charts\n    url: ${server.url}\n`);
+    const r = await runChartorigin(['scan', '-n', ns, '--kubeconfig', cluster.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('flux-scan-home') } });
+    const reports = JSON.parse(r.stdout) as { name: string; managedBy?: string; origin: { match: string } }[];
+    const byName = new Map(reports.map((x) => [x.name, x]));
+    assert.deepEqual([byName.get('nolabels')?.managedBy, byName.get('nolabels')?.origin.match], ['Flux', 'Verified'], r.stderr);
+    assert.deepEqual([byName.get('helm-only')?.managedBy, byName.get('helm-only')?.origin.match], ['Helm', 'Mismatch'], 'no HelmRelease names helm-only');
+  });
+
   it('targetNamespace without storageNamespace: the release says one namespace, its Secret is in the HelmRelease\'s; ChartOrigin, metrics and uninstall follow the Secret', async () => {
     // helm-controller installs into targetNamespace and stores the release in the HelmRelease's namespace
     // (GetStorageNamespace); helm itself cannot split them, so the Secret helm wrote is moved as Flux would keep it.
@@ -228,7 +246,7 @@ describe('Flux-built charts are proven, not flagged', () => {
       const s = await core.readNamespacedSecret({ name: 'sh.helm.release.v1.by-hand.v1', namespace: ns });
       return s.metadata?.annotations?.['chartorigin.io/tarball-digest'] ? true : undefined;
     }, 30_000, 500);
-    for (const r of ['plain', 'prod']) {
+    for (const r of ['plain', 'prod', 'nolabels']) {
       const s = await core.readNamespacedSecret({ name: `sh.helm.release.v1.${r}.v1`, namespace: ns });
       assert.equal(s.metadata?.annotations?.['chartorigin.io/tarball-digest'], undefined, `${r}: no annotation`);
       assert.equal(s.metadata?.resourceVersion !== undefined, true);

@@ -1,4 +1,5 @@
 import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
+import { byCodeUnits } from '../../util/order.ts';
 
 /*
  * Argo CD Applications with Helm sources, read as Argo CD v3.2's API types define them
@@ -119,4 +120,24 @@ export function helmSourcesOf(app: JsonObject): DeclaredHelmSource[] {
 /** The synced revision is an OCI manifest digest (native OCI sources), not a version. */
 export function isManifestDigest(revision: string | undefined): boolean {
   return revision !== undefined && DIGEST.test(revision);
+}
+
+/**
+ * One declared source per ChartOrigin name. `<app>-<index>` can be another Application's own name (an app
+ * `web` with a second Helm source and an app `web-1`): an Application's first Helm source keeps the name,
+ * which is the Application's; otherwise the first by application name. The others are returned as dropped
+ * (to be said once), so no ChartOrigin is written alternately by two sources.
+ */
+export function uniqueOriginNames(declared: readonly DeclaredHelmSource[]): { kept: DeclaredHelmSource[]; dropped: { source: DeclaredHelmSource; keptBy: DeclaredHelmSource }[] } {
+  const rank = (d: DeclaredHelmSource): number => (d.originName === d.application ? 0 : 1);
+  const order = [...declared].sort((a, b) => rank(a) - rank(b) || byCodeUnits(a.application, b.application) || a.index - b.index);
+  const byKey = new Map<string, DeclaredHelmSource>();
+  const dropped: { source: DeclaredHelmSource; keptBy: DeclaredHelmSource }[] = [];
+  for (const d of order) {
+    const key = `${d.namespace}/${d.originName}`;
+    const held = byKey.get(key);
+    if (held) dropped.push({ source: d, keptBy: held });
+    else byKey.set(key, d);
+  }
+  return { kept: declared.filter((d) => byKey.get(`${d.namespace}/${d.originName}`) === d), dropped };
 }

@@ -6,6 +6,7 @@ import { credentialsFromSecret, toRepositoryConfig, type ChartRepositorySpec, ty
 import { readSecret } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
 import { byCodeUnits } from '../../util/order.ts';
+import { createHash } from 'node:crypto';
 
 /*
  * Flux's own declarations of where charts come from, read as Flux v2.9's API types define them
@@ -38,13 +39,14 @@ export interface DiscoveredRepository {
 /** Flux's default interval for sources is 1m-10m; chartorigin needs no more than its own default. */
 const DISCOVERED_INTERVAL_SECONDS = 3600;
 
-async function listKind(kc: KubeConfig, plural: string, versions: readonly string[]): Promise<JsonObject[]> {
+async function listKind(kc: KubeConfig, plural: string, versions: readonly string[], group: string = FLUX_SOURCE_GROUP, namespace?: string): Promise<JsonObject[]> {
+  const scope = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
   for (const v of versions) {
     try {
       const items: JsonObject[] = [];
       let cont: string | undefined;
       do {
-        const page = await kubeRequest<{ metadata?: { continue?: string }; items?: unknown[] }>(kc, { path: `/apis/${FLUX_SOURCE_GROUP}/${v}/${plural}`, query: { limit: 500, continue: cont } });
+        const page = await kubeRequest<{ metadata?: { continue?: string }; items?: unknown[] }>(kc, { path: `/apis/${group}/${v}${scope}/${plural}`, query: { limit: 500, continue: cont } });
         for (const i of page.items ?? []) if (isObject(i)) items.push(i);
         cont = page.metadata?.continue || undefined;
       } while (cont);
@@ -205,6 +207,80 @@ export function chartRelative(chartPath: string, file: string): string {
  * serves no v2), v2beta1. A GET of a version the cluster does not serve is a 404 like a missing object.
  */
 const HELM_RELEASE_VERSIONS = ['v2', 'v2beta2', 'v2beta1'] as const;
+
+/**
+ * helm-controller's release name (api/v2 `GetReleaseName`: spec.releaseName, else `<targetNamespace>-<name>`,
+ * else the HelmRelease's name) cut to Helm's 53 characters by internal/release `ShortenName` (the first 40
+ * characters, a dash, 12 hex characters of the full name's SHA-256), as install and upgrade use it since
+ * helm-controller v0.37. Older versions used the long name as it was, so both are returned.
+ */
+export function fluxReleaseNames(name: string, spec: JsonObject): string[] {
+  const target = str(spec['targetNamespace']);
+  const full = str(spec['releaseName']) || (target ? `${target}-${name}` : name);
+  if (full.length <= 53) return [full];
+  return [`${full.slice(0, 40)}-${createHash('sha256').update(full).digest('hex').slice(0, 12)}`, full];
+}
+
+/**
+ * Where the releases of one HelmRelease are stored, as `<storage namespace>/<release name>` keys (the key of
+ * the release's ChartOrigin): the names helm-controller derives from the spec, and those its status history
+ * recorded (api/v2 and v2beta2 Snapshots; a renamed release's older name stays there until it is gone), in
+ * status.storageNamespace, else spec.storageNamespace, else the HelmRelease's namespace. The release
+ * namespace (targetNamespace, else the HelmRelease's) keys the same releases as Helm's JSON names them.
+ */
+export function fluxReleaseKeys(hr: JsonObject): { storage: string[]; release: string[] } {
+  const { namespace, name } = meta(hr);
+  const spec = isObject(hr['spec']) ? hr['spec'] : {};
+  const status = isObject(hr['status']) ? hr['status'] : {};
+  const names = new Set(fluxReleaseNames(name, spec));
+  for (const h of arr(status['history'])) {
+    const n = isObject(h) ? str(h['name']) : undefined;
+    if (n) names.add(n);
+  }
+  const storageNamespaces = new Set([str(status['storageNamespace']) || str(spec['storageNamespace']) || namespace, str(spec['storageNamespace']) || namespace]);
+  const releaseNamespace = str(spec['targetNamespace']) || namespace;
+  const storage: string[] = [];
+  for (const ns of storageNamespaces) for (const n of names) storage.push(`${ns}/${n}`);
+  return { storage, release: [...names].map((n) => `${releaseNamespace}/${n}`) };
+}
+
+/** The HelmRelease that installs a release, by the release's storage key and by its Helm namespace/name. */
+export interface FluxReleaseOwners {
+  byStorage: Map<string, { namespace: string; name: string }>;
+  byRelease: Map<string, { namespace: string; name: string }>;
+}
+
+/**
+ * Every HelmRelease's releases (fluxReleaseKeys), the first HelmRelease by namespace/name winning a name two
+ * claim. helm-controller marks what it renders with origin labels (decode/flux-owner.ts), but a release whose
+ * manifest holds no object — a chart of hooks only (Helm 3 post-renders no hook) or of disabled templates —
+ * carries none; its HelmRelease still names it, and Flux still rewrote it (values files, version).
+ */
+export function fluxReleaseOwners(helmReleases: readonly JsonObject[]): FluxReleaseOwners {
+  const out: FluxReleaseOwners = { byStorage: new Map(), byRelease: new Map() };
+  const sorted = [...helmReleases].sort((a, b) => byCodeUnits(`${meta(a).namespace}/${meta(a).name}`, `${meta(b).namespace}/${meta(b).name}`));
+  for (const hr of sorted) {
+    const owner = meta(hr);
+    if (!owner.name || !owner.namespace) continue;
+    const keys = fluxReleaseKeys(hr);
+    for (const k of keys.storage) if (!out.byStorage.has(k)) out.byStorage.set(k, owner);
+    for (const k of keys.release) if (!out.byRelease.has(k)) out.byRelease.set(k, owner);
+  }
+  return out;
+}
+
+/**
+ * The cluster's HelmReleases (in `namespace`, else all), at the newest API version served; [] when Flux is
+ * not installed or listing them is forbidden.
+ */
+export async function listHelmReleases(kc: KubeConfig, namespace?: string): Promise<JsonObject[]> {
+  // One discovery GET says which versions are served (404: no Flux here), instead of a 404 per version tried.
+  const group = await getObject(kc, `/apis/${FLUX_HELM_GROUP}`);
+  if (!group) return [];
+  const served = new Set(arr(group['versions']).map((v) => (isObject(v) ? str(v['version']) : undefined)));
+  const versions = HELM_RELEASE_VERSIONS.filter((v) => served.has(v));
+  return versions.length ? listKind(kc, 'helmreleases', versions, FLUX_HELM_GROUP, namespace) : [];
+}
 
 async function getHelmRelease(kc: KubeConfig, owner: { namespace: string; name: string }): Promise<JsonObject | undefined> {
   for (const v of HELM_RELEASE_VERSIONS) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fluxSourceToSpec } from '../../../../src/sources/discovery/flux.ts';
-import { helmSourcesOf, isManifestDigest } from '../../../../src/sources/discovery/argocd.ts';
+import { helmSourcesOf, isManifestDigest, uniqueOriginNames } from '../../../../src/sources/discovery/argocd.ts';
 
 const digest = `sha256:${'ab'.repeat(32)}`;
 
@@ -80,5 +80,18 @@ describe('Argo CD Applications → Helm sources (argo-cd v3.2 API types)', () =>
 
   it('an Application without Helm sources has none', () => {
     assert.deepEqual(helmSourcesOf({ metadata: meta, spec: { source: { repoURL: 'https://git.example/x.git', path: '.' } } }), []);
+  });
+
+  it('`<app>-<index>` that is another Application\'s name: that Application keeps the ChartOrigin, the later source gets none, whatever the list order', () => {
+    const multi = { metadata: { name: 'web', namespace: 'argocd' }, spec: { sources: [{ repoURL: 'https://charts.example', chart: 'web', targetRevision: '1.0.0' }, { repoURL: 'https://charts.example', chart: 'db', targetRevision: '2.0.0' }] } };
+    const single = { metadata: { name: 'web-1', namespace: 'argocd' }, spec: { source: { repoURL: 'https://charts.example', chart: 'cache', targetRevision: '3.0.0' } } };
+    for (const apps of [[multi, single], [single, multi]]) {
+      const { kept, dropped } = uniqueOriginNames(apps.flatMap(helmSourcesOf));
+      assert.deepEqual(kept.map((d) => [d.originName, d.application, d.chart]).sort(), [['web', 'web', 'web'], ['web-1', 'web-1', 'cache']]);
+      assert.deepEqual(dropped.map((x) => [x.source.application, x.source.index, x.keptBy.application]), [['web', 1, 'web-1']]);
+    }
+    const alone = uniqueOriginNames(helmSourcesOf(multi));
+    assert.equal(alone.kept.length, 2);
+    assert.equal(alone.dropped.length, 0);
   });
 });
