@@ -129,6 +129,15 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
 }
 
 /**
+ * The CA of a TLS Secret: `ca.crt`, else Flux's legacy `caFile` key (fluxcd/pkg runtime/secrets: the standard
+ * name wins when both are there).
+ */
+export function caFromSecretData(data: Record<string, string> | undefined): string | undefined {
+  const ca = data?.['ca.crt'] || data?.['caFile'];
+  return ca ? Buffer.from(ca, 'base64').toString('utf8') : undefined;
+}
+
+/**
  * A ChartRepository object → the repository it declares, with credentials, CA, keyring and cosign keys read
  * from the Secrets it references (with `kc`'s permissions). The controller and the CLI's cluster discovery
  * both use this, so a repository is read the same way wherever it is used. The keyring is returned unchecked:
@@ -137,16 +146,18 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
 export async function resolveChartRepository(kc: KubeConfig, name: string, spec: unknown, defaultNamespace: string): Promise<RepositoryConfig> {
   const parsed = parseRepositorySpec(spec, defaultNamespace);
   let credentials: Credentials | undefined;
+  let caPem: string | undefined;
   if (parsed.secretRef) {
     const s = await readSecret(kc, parsed.secretRef);
     credentials = credentialsFromSecret(s.type, s.data, parsed.url);
+    // A CA beside the credentials is used when no caSecretRef names one, as Flux reads a HelmRepository's
+    // secretRef (deprecated there, still served: fluxcd/pkg runtime/secrets) — discovered Flux sources carry it.
+    if (!parsed.caSecretRef) caPem = caFromSecretData(s.data);
   }
-  let caPem: string | undefined;
   if (parsed.caSecretRef) {
     const s = await readSecret(kc, parsed.caSecretRef);
-    const ca = s.data?.['ca.crt'];
-    if (!ca) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
-    caPem = Buffer.from(ca, 'base64').toString('utf8');
+    caPem = caFromSecretData(s.data);
+    if (!caPem) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
   }
   let cosignKeys: string[] | undefined;
   if (parsed.cosignKeySecretRef) {

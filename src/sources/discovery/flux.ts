@@ -2,7 +2,7 @@ import type { KubeConfig } from '../../kube/kubeconfig.ts';
 import { KubeApiError, kubeRequest } from '../../kube/raw-client.ts';
 import type { FluxHint } from '../../chart/flux-build.ts';
 import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
-import { credentialsFromSecret, toRepositoryConfig, type ChartRepositorySpec, type SecretRef } from '../chart-repository.ts';
+import { caFromSecretData, credentialsFromSecret, toRepositoryConfig, type ChartRepositorySpec, type SecretRef } from '../chart-repository.ts';
 import { readSecret } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
 import { byCodeUnits } from '../../util/order.ts';
@@ -159,11 +159,9 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
       if (d.spec.secretRef) {
         const s = await readSecret(kc, d.spec.secretRef);
         credentials = credentialsFromSecret(s.type, s.data, d.spec.url);
+        if (!d.spec.caSecretRef) caPem = caFromSecretData(s.data);
       }
-      if (d.spec.caSecretRef) {
-        const ca = (await readSecret(kc, d.spec.caSecretRef)).data?.['ca.crt'];
-        caPem = ca ? Buffer.from(ca, 'base64').toString('utf8') : undefined;
-      }
+      if (d.spec.caSecretRef) caPem = caFromSecretData((await readSecret(kc, d.spec.caSecretRef)).data);
     } catch (err) {
       notes.push(`credentials not read: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { credentialsFromSecret, parseRepositorySpec } from '../../../src/sources/chart-repository.ts';
+import { caFromSecretData, credentialsFromSecret, parseRepositorySpec } from '../../../src/sources/chart-repository.ts';
 import { addProvenanceToReleaseJson } from '../../../src/publish/write-back.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -51,5 +51,15 @@ describe('write-back JSON', () => {
     assert.match(out, /"f":1e\+06/);
     assert.match(out, /"metadata":\{"name":"demo","version":"1.0.0","repoURL":"https:\/\/charts.example","tarballDigest":"sha256:a{64}"\}/);
     assert.equal(addProvenanceToReleaseJson(out, 'https://charts.example', 'sha256:' + 'a'.repeat(64)), undefined);
+  });
+});
+
+describe('the CA of a TLS Secret (fluxcd/pkg runtime/secrets key names)', () => {
+  it('ca.crt, else the legacy caFile; the standard key wins when both are there; none without either', () => {
+    assert.equal(caFromSecretData({ 'ca.crt': b64('STANDARD') }), 'STANDARD');
+    assert.equal(caFromSecretData({ caFile: b64('LEGACY'), username: b64('u') }), 'LEGACY');
+    assert.equal(caFromSecretData({ 'ca.crt': b64('STANDARD'), caFile: b64('LEGACY') }), 'STANDARD');
+    assert.equal(caFromSecretData({ 'tls.crt': b64('CLIENT'), 'tls.key': b64('KEY') }), undefined);
+    assert.equal(caFromSecretData(undefined), undefined);
   });
 });
