@@ -80,7 +80,7 @@ export const ENTRY_CASES: readonly EntryCase[] = [
   // A repeated version: the invalid first occurrence is left out, so the valid second one is the version.
   entry('an invalid first occurrence of a version', '{name: app, version: 7.0.0, appVersion: invalid, type: foo}', false),
   entry('the valid second occurrence', '{name: app, version: 7.0.0, appVersion: valid}', true, { shows: { version: '7.0.0', appVersion: 'valid' } }),
-  // Null items in the list (Helm 3.10.3–3.18.4 skip them without removing them, and crash sorting them).
+  // Null items in the list (Helm 3.10.3–3.18.4 skip them without removing them; 3.17.2 then panics sorting the list).
   entry('a null item', '~', false, { since: { helm3: '3.18.5', helm4: '4.0.0' } }),
   entry('an empty item', '', false, { since: { helm3: '3.18.5', helm4: '4.0.0' } }),
   // Every version of a chart left out: the chart lists nothing.
