@@ -24,6 +24,38 @@ export function parseVersion(v: string): semver.SemVer | undefined {
   return result;
 }
 
+// What Masterminds/semver v3's NewVersion accepts (v3.1 to v3.5, whose default coerce mode uses the loose
+// pattern): an optional `v`, one to three numeric parts, a dot-separated pre-release and build metadata.
+const HELM_SEMVER = /^v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
+/** Masterminds/semver v3.5.0 (Helm 3.21.1+, 4.2.0+) refuses longer version strings before parsing them. */
+const HELM_SEMVER_MAX_LENGTH = 256;
+const UINT64_MAX = '18446744073709551615';
+
+/** A numeric part Go's strconv.ParseUint(…, 10, 64) reads: at most 2^64 − 1, leading zeros allowed. */
+function fitsUint64(digits: string): boolean {
+  if (digits.length < UINT64_MAX.length) return true;
+  const significant = digits.replace(/^0+(?=[0-9])/, '');
+  return significant.length < UINT64_MAX.length || (significant.length === UINT64_MAX.length && significant <= UINT64_MAX);
+}
+
+/**
+ * Whether Helm takes `v` as a chart version (chart Metadata.Validate → isValidSemver → Masterminds/semver
+ * NewVersion). Stricter than parseVersion, which also orders what Helm would refuse: no surrounding space,
+ * no `V`, no `_`, no empty identifier, no numeric pre-release identifier with a leading zero (`1.0.0-01`),
+ * no part above 2^64 − 1. Leading zeros in the numeric parts are accepted (`017.0.0`), as NewVersion does.
+ */
+export function isHelmChartVersion(v: string): boolean {
+  if (v.length > HELM_SEMVER_MAX_LENGTH) return false;
+  const m = HELM_SEMVER.exec(v);
+  if (!m) return false;
+  for (const part of [m[1], m[2], m[3]]) if (part !== undefined && !fitsUint64(part)) return false;
+  const pre = m[4];
+  if (pre !== undefined) {
+    for (const id of pre.split('.')) if (id.length > 1 && id.charCodeAt(0) === 0x30 && /^[0-9]+$/.test(id)) return false;
+  }
+  return true;
+}
+
 /** `1.2.3+abc` → `1.2.3`: Flux appends the OCI digest as build metadata. */
 export function stripBuildMetadata(v: string): string {
   const plus = v.indexOf('+');

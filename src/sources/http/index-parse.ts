@@ -4,6 +4,7 @@ import { RepoError, type ChartVersionEntry } from '../../model/repository.ts';
 import { resolveChartUrl } from '../url.ts';
 import { parseVersion } from '../../chart/version.ts';
 import { notesOf, trimNotes } from '../../chart/publisher-notes.ts';
+import { indexEntryProblem } from '../../chart/metadata-validate.ts';
 
 /**
  * Chart name → versions, newest first. A Map when the whole index was parsed; index-lazy.ts's LazyChartIndex
@@ -49,7 +50,10 @@ export function normalizeDigest(v: unknown): string | undefined {
 }
 
 // The YAML path parses every scalar as a string (failsafe schema): it is the fastest schema, and Helm
-// decodes these fields into Go strings, so `version: 1.10` must stay "1.10", not become the number 1.1.
+// decodes these fields into Go strings, so `version: "1.10"` must stay "1.10", not become the number 1.1.
+// (An unquoted number in an entry's chart fields — `version: 1.10`, `appVersion: 2.0` — makes Helm refuse
+// the whole index: sigs.k8s.io/yaml does not convert numbers for the fields of the embedded chart Metadata.
+// Here it stays the text it is written as.)
 const YAML_NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
 // go-yaml v2 (YAML 1.1) booleans, which is what Helm's sigs.k8s.io/yaml accepts for `deprecated`.
 const YAML_TRUE = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON']);
@@ -82,9 +86,9 @@ function invalid(repo: string, detail: string, cause?: unknown): RepoError {
 
 /**
  * index.yaml (or index.json) bytes → chart name → versions, newest first (Helm's order: semver
- * descending, versions that do not parse last). Only the fields chartorigin uses are kept, so the parsed
- * document can be dropped right away. Entries without a version are skipped, as Helm skips invalid
- * entries; a repeated version of a chart keeps its first occurrence.
+ * descending). Only the fields chartorigin uses are kept, so the parsed document can be dropped right away.
+ * Entries Helm leaves out when it loads the index are left out (chartVersions); a repeated version of a
+ * chart keeps its first valid occurrence.
  */
 export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): Map<string, ChartVersionEntry[]> {
   const repo = options.repository;
@@ -136,9 +140,11 @@ export function parseIndex(bytes: Uint8Array, options: IndexParseOptions): Map<s
 }
 
 /**
- * One chart's list from `entries` → its versions, newest first (Helm's order). Entries without a version are
- * skipped, as Helm skips invalid entries; a repeated version keeps its first occurrence. `budget.left` counts
- * down the versions an index may hold (a memory bound on hostile input).
+ * One chart's list from `entries` → its versions, newest first (Helm's order). The one place both the whole
+ * parse and the lazy one (index-lazy.ts) build entries: what Helm's loadIndex removes — null items and entries
+ * that fail chart metadata validation (chart/metadata-validate.ts) — is dropped before anything else, so an
+ * invalid occurrence of a version never hides a valid one of the same version. `budget.left` counts down the
+ * versions an index may hold (a memory bound on hostile input).
  */
 export function chartVersions(name: string, list: unknown, fromYaml: boolean, options: IndexParseOptions, budget: { left: number }): ChartVersionEntry[] {
   if (!Array.isArray(list)) return [];
@@ -147,8 +153,10 @@ export function chartVersions(name: string, list: unknown, fromYaml: boolean, op
   const seen = new Set<string>();
   const versions: ChartVersionEntry[] = [];
   for (const raw of list) {
-    if (!isObject(raw)) continue;
-    const version = scalar(raw['version'], fromYaml);
+    // A null item Helm removes; any other non-mapping makes Helm refuse the whole index, which is not
+    // repeated here: the entries around it stay listed.
+    if (!isObject(raw) || indexEntryProblem(raw, read) !== undefined) continue;
+    const version = read(raw['version']);
     if (version === undefined || seen.has(version)) continue;
     seen.add(version);
     if (--budget.left < 0) throw new RepoError(repo, 'too_large', `repository ${repo}: index lists more than ${options.maxVersions ?? DEFAULT_MAX_VERSIONS} chart versions`);

@@ -52,7 +52,7 @@ describe('lazy index: the same answers as the whole parse', () => {
   });
 
   it('with quoted chart keys, comments and an empty chart', () => {
-    const text = 'apiVersion: v1\n# a comment\nentries:\n  "quoted-chart":\n  - version: 1.0.0\n    urls: [q.tgz]\n  empty: # none yet\n  plain:\n  # between items\n  - version: 2.0.0\n  - version: 2.1.0\ngenerated: "2024-01-01T00:00:00Z"\n';
+    const text = 'apiVersion: v1\n# a comment\nentries:\n  "quoted-chart":\n  - name: quoted-chart\n    version: 1.0.0\n    urls: [q.tgz]\n  empty: # none yet\n  plain:\n  # between items\n  - name: plain\n    version: 2.0.0\n  - name: plain\n    version: 2.1.0\ngenerated: "2024-01-01T00:00:00Z"\n';
     const lazy = assertSameAsWhole(Buffer.from(text));
     assert.equal(lazy.get('empty'), undefined);
     assert.deepEqual(lazy.get('plain')?.map((e) => e.version), ['2.1.0', '2.0.0']);
@@ -60,7 +60,7 @@ describe('lazy index: the same answers as the whole parse', () => {
   });
 
   it('does not parse a block before it is asked for', () => {
-    const text = 'apiVersion: v1\nentries:\n  good:\n  - version: 1.0.0\n  broken:\n  - version: "1.0.0\n    x: [\n';
+    const text = 'apiVersion: v1\nentries:\n  good:\n  - name: good\n    version: 1.0.0\n  broken:\n  - version: "1.0.0\n    x: [\n';
     const lazy = lazyOf(text);
     assert.ok(lazy);
     assert.equal(lazy.get('good')?.[0]?.version, '1.0.0');

@@ -50,22 +50,22 @@ describe('parseIndex on an index written by helm repo index', () => {
 });
 
 describe('parseIndex details', () => {
-  it('accepts Helm lenient versions and sorts non-semver last, in their order', () => {
+  it('accepts Helm lenient versions, sorts them by semver and drops what Helm does not parse', () => {
     const idx = parseText(`apiVersion: v1
 entries:
   a:
-  - {version: latest, urls: [a.tgz]}
-  - {version: v1.2, urls: [a.tgz]}
-  - {version: 1.10.0}
-  - {version: nightly}
-  - {version: 1.2.1-beta.1}
-  - {version: "1.9"}
+  - {name: a, version: latest, urls: [a.tgz]}
+  - {name: a, version: v1.2, urls: [a.tgz]}
+  - {name: a, version: 1.10.0}
+  - {name: a, version: nightly}
+  - {name: a, version: 1.2.1-beta.1}
+  - {name: a, version: "1.9"}
 `);
-    assert.deepEqual(idx.get('a')?.map((e) => e.version), ['1.10.0', '1.9', '1.2.1-beta.1', 'v1.2', 'latest', 'nightly']);
+    assert.deepEqual(idx.get('a')?.map((e) => e.version), ['1.10.0', '1.9', '1.2.1-beta.1', 'v1.2']);
   });
 
   it('keeps numeric-looking scalars as written (version 1.10 is not 1.1)', () => {
-    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - version: 1.10\n    appVersion: 2.0\n');
+    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.10\n    appVersion: 2.0\n');
     assert.equal(idx.get('a')?.[0]?.version, '1.10');
     assert.equal(idx.get('a')?.[0]?.appVersion, '2.0');
   });
@@ -75,10 +75,10 @@ entries:
     const idx = parseText(`apiVersion: v1
 entries:
   a:
-  - {version: 1.0.0, digest: "${hex}"}
-  - {version: 2.0.0, digest: "sha256:${hex.toLowerCase()}"}
-  - {version: 3.0.0, digest: "md5:abc"}
-  - {version: 4.0.0, digest: "${hex.slice(2)}"}
+  - {name: a, version: 1.0.0, digest: "${hex}"}
+  - {name: a, version: 2.0.0, digest: "sha256:${hex.toLowerCase()}"}
+  - {name: a, version: 3.0.0, digest: "md5:abc"}
+  - {name: a, version: 4.0.0, digest: "${hex.slice(2)}"}
 `);
     const d = idx.get('a')?.map((e) => e.digest);
     assert.deepEqual(d, [undefined, undefined, `sha256:${hex.toLowerCase()}`, `sha256:${hex.toLowerCase()}`]);
@@ -86,20 +86,20 @@ entries:
   });
 
   it('de-duplicates repeated versions, keeping the first', () => {
-    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - {version: 1.0.0, appVersion: first}\n  - {version: 1.0.0, appVersion: second}\n');
+    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.0.0, appVersion: first}\n  - {name: a, version: 1.0.0, appVersion: second}\n');
     assert.equal(idx.get('a')?.length, 1);
     assert.equal(idx.get('a')?.[0]?.appVersion, 'first');
   });
 
   it('reads YAML 1.1 booleans for deprecated and treats null scalars as absent', () => {
-    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - {version: 1.0.0, deprecated: yes, appVersion: ~}\n  - {version: 0.1.0, deprecated: false, appVersion: null}\n');
+    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.0.0, deprecated: yes, appVersion: ~}\n  - {name: a, version: 0.1.0, deprecated: false, appVersion: null}\n');
     assert.equal(idx.get('a')?.[0]?.deprecated, true);
     assert.equal(idx.get('a')?.[0]?.appVersion, undefined);
     assert.equal(idx.get('a')?.[1]?.deprecated, false);
   });
 
   it('skips entries without a version and charts whose value is not a list', () => {
-    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - {name: a}\n  - {version: 1.0.0}\n  b: oops\n  c:\n');
+    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - {name: a}\n  - {name: a, version: 1.0.0}\n  b: oops\n  c:\n');
     assert.deepEqual([...idx.keys()], ['a']);
     assert.equal(idx.get('a')?.length, 1);
   });
@@ -110,10 +110,10 @@ entries:
   });
 
   it('parses flow-style and anchor-using YAML (the whole-document path)', () => {
-    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - &x {version: 1.0.0, urls: [a-1.0.0.tgz]}\n  b:\n  - *x\n');
+    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - &x {name: a, version: 1.0.0, urls: [a-1.0.0.tgz]}\n  b:\n  - *x\n');
     assert.deepEqual(idx.get('b')?.[0]?.urls, ['https://charts.example.com/main/a-1.0.0.tgz']);
     assert.equal(idx.get('b')?.[0]?.name, 'b');
-    const flow = parseText('{"apiVersion": "v1", "entries": {"a": [{"version": "1.0.0", "deprecated": true}]}}');
+    const flow = parseText('{"apiVersion": "v1", "entries": {"a": [{"name": "a", "version": "1.0.0", "deprecated": true}]}}');
     assert.equal(flow.get('a')?.[0]?.deprecated, true);
   });
 
@@ -157,7 +157,7 @@ describe('parseIndex chunked YAML path', () => {
 
   it('falls back to the whole document when a chart block does not parse alone', () => {
     // The alias crosses chart blocks, so the per-chart parse fails and the full parse must resolve it.
-    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - &v\n    version: 1.0.0\n  b:\n  - *v\ngenerated: "x"\n');
+    const idx = parseText('apiVersion: v1\nentries:\n  a:\n  - &v\n    name: a\n    version: 1.0.0\n  b:\n  - *v\ngenerated: "x"\n');
     assert.equal(idx.get('b')?.[0]?.version, '1.0.0');
   });
 });
@@ -179,7 +179,8 @@ describe('parseIndex on a 20 MB index', () => {
 
 describe('parseIndex publisher notes', () => {
   it('keeps artifacthub.io annotations, home and the first source; changes only for the newest 20 versions', () => {
-    const versions = Array.from({ length: 22 }, (_, i) => `  - version: 1.${21 - i}.0
+    const versions = Array.from({ length: 22 }, (_, i) => `  - name: web
+    version: 1.${21 - i}.0
     home: https://example.com/web
     sources: [https://github.com/example/web, https://mirror.example.com]
     annotations:
@@ -190,7 +191,7 @@ describe('parseIndex publisher notes', () => {
       artifacthub.io/prerelease: "${i === 0 ? 'true' : 'false'}"
       other.example/annotation: ignored
 `).join('');
-    const idx = parseText(`apiVersion: v1\nentries:\n  web:\n${versions}  plain:\n  - version: 1.0.0\n`);
+    const idx = parseText(`apiVersion: v1\nentries:\n  web:\n${versions}  plain:\n  - name: plain\n    version: 1.0.0\n`);
     const web = idx.get('web') ?? [];
     assert.equal(web.length, 22);
     assert.deepEqual(web[0]?.notes, { changes: '- kind: fixed\n  description: fix in 1.21.0\n', prerelease: true, home: 'https://example.com/web', source: 'https://github.com/example/web' });
@@ -202,7 +203,7 @@ describe('parseIndex publisher notes', () => {
 
   it('drops a changes annotation larger than 16 KiB', () => {
     const big = `- ${'x'.repeat(17 * 1024)}`;
-    const idx = parseText(JSON.stringify({ apiVersion: 'v1', entries: { a: [{ version: '1.0.0', annotations: { 'artifacthub.io/changes': big } }] } }));
+    const idx = parseText(JSON.stringify({ apiVersion: 'v1', entries: { a: [{ name: 'a', version: '1.0.0', annotations: { 'artifacthub.io/changes': big } }] } }));
     assert.equal(idx.get('a')?.[0]?.notes, undefined);
   });
 });
