@@ -260,6 +260,9 @@ export function fluxReleaseOwners(helmReleases: readonly JsonObject[]): FluxRele
   for (const hr of sorted) {
     const owner = meta(hr);
     if (!owner.name || !owner.namespace) continue;
+    // spec.kubeConfig: helm-controller installs into (and stores in) another cluster; a release of that name
+    // here is someone else's.
+    if (isObject(hr['spec']) && hr['spec']['kubeConfig'] !== undefined && hr['spec']['kubeConfig'] !== null) continue;
     const keys = fluxReleaseKeys(hr);
     for (const k of keys.storage) if (!out.byStorage.has(k)) out.byStorage.set(k, owner);
     for (const k of keys.release) if (!out.byRelease.has(k)) out.byRelease.set(k, owner);

@@ -62,6 +62,12 @@ describe('fluxReleaseOwners', () => {
     assert.equal(owners.byStorage.get('apps/other'), undefined);
     assert.deepEqual(owners.byRelease.get('b/web'), { namespace: 'b', name: 'web' });
   });
+
+  it('a HelmRelease for another cluster (spec.kubeConfig) owns nothing here', () => {
+    const owners = fluxReleaseOwners([hr('apps', 'remote', { kubeConfig: { secretRef: { name: 'prod-kubeconfig' } } }), hr('apps', 'local')]);
+    assert.deepEqual([...owners.byStorage.keys()], ['apps/local']);
+    assert.deepEqual([...owners.byRelease.keys()], ['apps/local']);
+  });
 });
 
 describe('FluxOwners.update', () => {
