@@ -101,7 +101,18 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     return ref !== undefined && owns(sharded, ref.namespace, ref.release);
   };
   const cache = new PublishedChartCache();
-  const fluxOwners = o.flux === false ? undefined : new FluxOwners();
+  const fluxOwners =
+    o.flux === false
+      ? undefined
+      : new FluxOwners({
+          kubeConfig: o.kubeConfig,
+          logger: parts.child({ component: 'flux-owners' }),
+          namespaces: o.namespaces,
+          periodMs: o.gitopsIntervalMs,
+          changed: (keys) => {
+            for (const key of keys) if (index.current(key)) queue.add(key);
+          },
+        });
   const reconciler = new ReleaseReconciler({
     kubeConfig: o.kubeConfig,
     index,
@@ -116,6 +127,10 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     published: o.published,
     fluxHint: o.flux === false ? undefined : (owner) => readFluxHint(o.kubeConfig, owner),
     fluxOwner: fluxOwners ? (key) => fluxOwners.get(key) : undefined,
+    refreshFluxOwners: fluxOwners ? async (key, since) => {
+      await fluxOwners.refresh(since);
+      return fluxOwners.get(key);
+    } : undefined,
   });
 
   const reflectors: MetadataReflector[] = [];
@@ -241,22 +256,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       ...(o.argocd !== false && firstShard ? [runArgoCd({ kubeConfig: o.kubeConfig, origins, repositories, metrics: o.metrics, cache, logger: parts.child({ component: 'argocd' }), periodMs: o.gitopsIntervalMs, namespaces: o.namespaces }, signal)] : []),
       ...(o.flux !== false && o.discoverFluxSources !== false && o.watchChartRepositories && firstShard ? [runFluxDiscovery(o.kubeConfig, parts.child({ component: 'flux-discovery' }), signal, o.gitopsIntervalMs)] : []),
       // Every shard: each needs the owners of its own releases.
-      ...(fluxOwners
-        ? [
-            fluxOwners.run(
-              {
-                kubeConfig: o.kubeConfig,
-                logger: parts.child({ component: 'flux-owners' }),
-                namespaces: o.namespaces,
-                periodMs: o.gitopsIntervalMs,
-                changed: (keys) => {
-                  for (const key of keys) if (index.current(key)) queue.add(key);
-                },
-              },
-              signal,
-            ),
-          ]
-        : []),
+      ...(fluxOwners ? [fluxOwners.run(signal)] : []),
       ...reflectors.map((r) => r.run(signal)),
       // Reconciles read ChartOrigins from memory: none starts before they have been listed once, or a
       // release would be analysed without its ChartOrigin's spec; nor before the HelmReleases have been

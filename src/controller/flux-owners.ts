@@ -11,13 +11,29 @@ type Owner = { namespace: string; name: string };
  * created and renamed rarely, and a release's own origin labels already name its owner in the common case).
  * Only what a HelmRelease names is kept, not the object (its inline values can be large).
  */
+export interface FluxOwnersOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  namespaces?: readonly string[] | undefined;
+  periodMs?: number | undefined;
+  /** Keys whose owner changed after the first list (their releases are reconciled again). */
+  changed: (keys: string[]) => void;
+}
+
 export class FluxOwners {
   #owners = new Map<string, Owner>();
   #listed = false;
+  /** When the last completed list started (performance.now()); a list sees what existed when it started. */
+  #completedStart = -Infinity;
+  #listing: Promise<void> | undefined;
+  #listingStart = -Infinity;
   readonly #firstList: Promise<void>;
   #markListed: () => void = () => {};
+  readonly #o: FluxOwnersOptions | undefined;
 
-  constructor() {
+  /** Without options only `update` and `get` work (tests). */
+  constructor(options?: FluxOwnersOptions) {
+    this.#o = options;
     this.#firstList = new Promise((resolve) => {
       this.#markListed = resolve;
     });
@@ -42,13 +58,50 @@ export class FluxOwners {
     return changed;
   }
 
-  async run(o: { kubeConfig: KubeConfig; logger: Logger; namespaces?: readonly string[] | undefined; periodMs?: number | undefined; changed: (keys: string[]) => void }, signal: AbortSignal): Promise<void> {
+  /**
+   * Makes sure a list that started at or after `since` (a performance.now() time) has completed: shares one
+   * in flight that started late enough, else waits for it and lists again. Called before a Mismatch of a
+   * release no HelmRelease was known for is published, with the time its reconcile began: Flux applies a
+   * HelmRelease before it installs the release, so such a list sees it if it exists.
+   */
+  async refresh(since: number): Promise<void> {
+    const o = this.#o;
+    if (!o) return;
+    while (this.#completedStart < since) {
+      if (this.#listing && this.#listingStart >= since) return this.#listing;
+      if (this.#listing) {
+        await this.#listing.catch(() => undefined);
+        continue;
+      }
+      const start = performance.now();
+      this.#listingStart = start;
+      this.#listing = this.#list(o).then(
+        () => {
+          this.#completedStart = Math.max(this.#completedStart, start);
+          this.#listing = undefined;
+        },
+        (err: unknown) => {
+          this.#listing = undefined;
+          throw err;
+        },
+      );
+      return this.#listing;
+    }
+  }
+
+  async #list(o: FluxOwnersOptions): Promise<void> {
+    const lists = o.namespaces?.length ? await Promise.all(o.namespaces.map((ns) => listHelmReleases(o.kubeConfig, ns))) : [await listHelmReleases(o.kubeConfig)];
+    const changed = this.update(fluxReleaseOwners(lists.flat()).byStorage);
+    if (changed.length && this.#listed) o.changed(changed);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const o = this.#o;
+    if (!o) return;
     let warned = false;
     while (!signal.aborted) {
       try {
-        const lists = o.namespaces?.length ? await Promise.all(o.namespaces.map((ns) => listHelmReleases(o.kubeConfig, ns))) : [await listHelmReleases(o.kubeConfig)];
-        const changed = this.update(fluxReleaseOwners(lists.flat()).byStorage);
-        if (changed.length && this.#listed) o.changed(changed);
+        await this.refresh(performance.now());
         warned = false;
       } catch (err) {
         if (!warned) o.logger.warn({ err: (err as Error).message }, 'Flux HelmReleases: list failed; will retry');

@@ -47,6 +47,8 @@ export interface ReconcilerOptions {
    * manifest carries no Flux origin label (controller/flux-owners.ts).
    */
   fluxOwner?: (key: string) => { namespace: string; name: string } | undefined;
+  /** The same after a list of HelmReleases that started at or after `since` (called before publishing a Mismatch). */
+  refreshFluxOwners?: (key: string, since: number) => Promise<{ namespace: string; name: string } | undefined>;
 }
 
 export type ReconcileResult = 'success' | 'deleted' | 'unchanged' | 'requeue';
@@ -70,6 +72,7 @@ export class ReleaseReconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
+    const begun = performance.now();
     const { index, origins, metrics, logger } = this.#o;
     const current = index.current(key);
     const slash = key.indexOf('/');
@@ -144,6 +147,11 @@ export class ReleaseReconciler {
       now: () => now,
       revision: (revision) => this.#storedValues(current, revision),
     });
+    // A tamper alarm for a release without origin labels waits for a fresh list of HelmReleases: one created
+    // since the last list may name it (its Flux build then explains the difference). Mismatches are rare, so is this list.
+    if (report.origin.match === 'Mismatch' && !record.flux && this.#o.refreshFluxOwners) {
+      if (await this.#o.refreshFluxOwners(key, begun).catch(() => undefined)) return this.reconcile(key);
+    }
     const sources = this.#o.repositories.sources();
     for (const f of failures) {
       const source = sources.find((s) => s.config.name === f.repository);

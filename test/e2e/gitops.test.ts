@@ -222,6 +222,24 @@ describe('Flux-built charts are proven, not flagged', () => {
     assert.deepEqual([byName.get('helm-only')?.managedBy, byName.get('helm-only')?.origin.match], ['Helm', 'Mismatch'], 'no HelmRelease names helm-only');
   });
 
+  it('a HelmRelease applied after the controller last listed them, its release installed at once: no tamper alarm, ever — a Mismatch waits for a fresh list', async () => {
+    // A controller that lists HelmReleases every 10 minutes: only the list before a Mismatch can know this one.
+    const late = uniqueNamespace('e2e-flux-late');
+    await ensureNamespace(cluster, late);
+    const slow = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', late, '--gitops-interval=10m', '--argocd=false', '--discover-flux-sources=false'], 'gitops-slow', { namespace: late });
+    try {
+      await eventually('the slow controller is ready (its first list of HelmReleases is done)', async () => ((await slow.ready()) ? true : undefined), 60_000, 250);
+      await apply({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'late', namespace: late }, spec: { interval: '10m', chart: { spec: { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts', namespace: ns }, valuesFiles: ['values.yaml', 'values-prod.yaml'] } } } });
+      await helmInstall(cluster, 3, 'late', artifacts['built'] ?? '', { namespace: late });
+      const s = await origin(late, 'late', 'Verified', 60_000);
+      assert.equal(s.managedBy, 'Flux');
+      const events = await kubectl(cluster, ['get', 'events', '-n', late, '--field-selector', 'involvedObject.name=late', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']);
+      assert.doesNotMatch(events, /OriginMismatch/, 'no tamper Event was ever emitted');
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('targetNamespace without storageNamespace: the release says one namespace, its Secret is in the HelmRelease\'s; ChartOrigin, metrics and uninstall follow the Secret', async () => {
     // helm-controller installs into targetNamespace and stores the release in the HelmRelease's namespace
     // (GetStorageNamespace); helm itself cannot split them, so the Secret helm wrote is moved as Flux would keep it.
