@@ -127,6 +127,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     published: o.published,
     fluxHint: o.flux === false ? undefined : (owner) => readFluxHint(o.kubeConfig, owner),
     fluxOwner: fluxOwners ? (key) => fluxOwners.get(key) : undefined,
+    fluxOwnerOfDeployed: fluxOwners ? (key, deployedAt) => fluxOwners.ownerOfDeployed(key, deployedAt) : undefined,
     refreshFluxOwners: fluxOwners ? async (key, since) => {
       await fluxOwners.refresh(since);
       return fluxOwners.get(key);

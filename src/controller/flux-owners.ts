@@ -25,6 +25,8 @@ export class FluxOwners {
   #listed = false;
   /** When the last completed list started (performance.now()); a list sees what existed when it started. */
   #completedStart = -Infinity;
+  /** The same as wall-clock time (Date.now()), to compare with times a release records. */
+  #completedStartWall = -Infinity;
   #listing: Promise<void> | undefined;
   #listingStart = -Infinity;
   readonly #firstList: Promise<void>;
@@ -74,10 +76,12 @@ export class FluxOwners {
         continue;
       }
       const start = performance.now();
+      const wall = Date.now();
       this.#listingStart = start;
       this.#listing = this.#list(o).then(
         () => {
           this.#completedStart = Math.max(this.#completedStart, start);
+          this.#completedStartWall = Math.max(this.#completedStartWall, wall);
           this.#listing = undefined;
         },
         (err: unknown) => {
@@ -87,6 +91,17 @@ export class FluxOwners {
       );
       return this.#listing;
     }
+  }
+
+  /**
+   * The owner of a release deployed at `deployedAt` (RFC 3339, Helm's info.last_deployed): the map as it is when
+   * the last completed list began more than `skewMs` after the deploy (Flux applies the HelmRelease first, so
+   * that list saw it), else after a new list. A first sync of old releases lists nothing more.
+   */
+  async ownerOfDeployed(key: string, deployedAt: string | undefined, skewMs = 60_000): Promise<Owner | undefined> {
+    const t = deployedAt ? Date.parse(deployedAt) : Number.NaN;
+    if (!(t + skewMs < this.#completedStartWall)) await this.refresh(performance.now());
+    return this.get(key);
   }
 
   async #list(o: FluxOwnersOptions): Promise<void> {

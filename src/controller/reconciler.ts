@@ -49,6 +49,8 @@ export interface ReconcilerOptions {
   fluxOwner?: (key: string) => { namespace: string; name: string } | undefined;
   /** The same after a list of HelmReleases that started at or after `since` (called before publishing a Mismatch). */
   refreshFluxOwners?: (key: string, since: number) => Promise<{ namespace: string; name: string } | undefined>;
+  /** The same, listing again only when the release was deployed after the last list began (before `published`). */
+  fluxOwnerOfDeployed?: (key: string, deployedAt: string | undefined) => Promise<{ namespace: string; name: string } | undefined>;
 }
 
 export type ReconcileResult = 'success' | 'deleted' | 'unchanged' | 'requeue';
@@ -151,6 +153,10 @@ export class ReleaseReconciler {
     // since the last list may name it (its Flux build then explains the difference). Mismatches are rare, so is this list.
     if (report.origin.match === 'Mismatch' && !record.flux && this.#o.refreshFluxOwners) {
       if (await this.#o.refreshFluxOwners(key, begun).catch(() => undefined)) return this.reconcile(key);
+    } else if (this.#o.published && !record.flux && this.#o.fluxOwnerOfDeployed) {
+      // `published` may write into the release (--write-back): never into Flux's, including one whose
+      // HelmRelease is newer than the last list of them. A failed list fails the reconcile (retried), not safe.
+      if (await this.#o.fluxOwnerOfDeployed(key, record.release.lastDeployed)) return this.reconcile(key);
     }
     const sources = this.#o.repositories.sources();
     for (const f of failures) {

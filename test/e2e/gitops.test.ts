@@ -226,7 +226,7 @@ describe('Flux-built charts are proven, not flagged', () => {
     // A controller that lists HelmReleases every 10 minutes: only the list before a Mismatch can know this one.
     const late = uniqueNamespace('e2e-flux-late');
     await ensureNamespace(cluster, late);
-    const slow = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', late, '--gitops-interval=10m', '--argocd=false', '--discover-flux-sources=false'], 'gitops-slow', { namespace: late });
+    const slow = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', late, '--gitops-interval=10m', '--argocd=false', '--discover-flux-sources=false', '--write-back=release'], 'gitops-slow', { namespace: late });
     try {
       await eventually('the slow controller is ready (its first list of HelmReleases is done)', async () => ((await slow.ready()) ? true : undefined), 60_000, 250);
       await apply({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'late', namespace: late }, spec: { interval: '10m', chart: { spec: { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts', namespace: ns }, valuesFiles: ['values.yaml', 'values-prod.yaml'] } } } });
@@ -235,6 +235,19 @@ describe('Flux-built charts are proven, not flagged', () => {
       assert.equal(s.managedBy, 'Flux');
       const events = await kubectl(cluster, ['get', 'events', '-n', late, '--field-selector', 'involvedObject.name=late', '-o', 'jsonpath={range .items[*]}{.reason}{"\\n"}{end}']);
       assert.doesNotMatch(events, /OriginMismatch/, 'no tamper Event was ever emitted');
+      // The published chart as it is (no values files): Verified by plain Helm's rules too, so only the owner
+      // check before --write-back keeps chartorigin out of this Flux release.
+      await apply({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'late-plain', namespace: late }, spec: { interval: '10m', chart: { spec: { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts', namespace: ns } } } } });
+      await helmInstall(cluster, 3, 'late-plain', artifacts['published'] ?? '', { namespace: late });
+      assert.equal((await origin(late, 'late-plain', 'Verified', 60_000)).managedBy, 'Flux');
+      const stored = await core.readNamespacedSecret({ name: 'sh.helm.release.v1.late-plain.v1', namespace: late });
+      assert.equal(stored.metadata?.annotations?.['chartorigin.io/tarball-digest'], undefined, 'nothing written into the Flux release');
+      // A plain helm release beside it is still written (the write-back works in this controller).
+      await helmInstall(cluster, 3, 'late-helm', artifacts['published'] ?? '', { namespace: late });
+      await eventually('provenance written into the Helm-managed release', async () => {
+        const h = await core.readNamespacedSecret({ name: 'sh.helm.release.v1.late-helm.v1', namespace: late });
+        return h.metadata?.annotations?.['chartorigin.io/tarball-digest'] ? true : undefined;
+      }, 30_000, 500);
     } finally {
       await slow.stop();
     }

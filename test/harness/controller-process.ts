@@ -13,7 +13,25 @@ export async function installCrds(cluster: Pick<ClusterInfo, 'kubeconfig'>): Pro
   for (const f of readdirSync(CRD_DIR).filter((n) => n.endsWith('.yaml'))) {
     await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', join(CRD_DIR, f)]);
   }
-  await kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/chartorigins.chartorigin.io', 'crd/chartrepositories.chartorigin.io']);
+  await waitEstablished(cluster, ['chartorigins.chartorigin.io', 'chartrepositories.chartorigin.io']);
+}
+
+/**
+ * `kubectl wait --for=condition=Established` for CRDs just applied. kubectl refuses an object whose
+ * status.conditions is still null ("accessor error: <nil> is of the type <nil>") instead of waiting, which it is
+ * for a moment after the create: that answer is retried for up to 60 s, any other failure is not.
+ */
+export async function waitEstablished(cluster: Pick<ClusterInfo, 'kubeconfig'>, crds: readonly string[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=60s', ...crds.map((c) => `crd/${c}`)]);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline || !/accessor error: <nil>/.test((err as Error).message)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
 
 export interface ControllerProcess {

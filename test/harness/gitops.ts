@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { kubectl, type ClusterInfo } from './controlplane.ts';
 import { REPO_ROOT } from './tools.ts';
 import { runHelm } from './charts.ts';
+import { waitEstablished } from './controller-process.ts';
 
 /** scripts/tools.sh gitops-crds: HelmRepository, HelmChart, OCIRepository (source-controller v1.9.0), Application (argo-cd v3.2.0). */
 export const GITOPS_CRDS = join(REPO_ROOT, '.tools', 'gitops-crds');
@@ -31,7 +32,7 @@ export async function installGitOpsCrds(cluster: Pick<ClusterInfo, 'kubeconfig'>
   // Server-side: Argo CD's Application CRD (330 kB) is too big for the last-applied annotation.
   for (const f of readdirSync(GITOPS_CRDS)) await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', join(GITOPS_CRDS, f)]);
   await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify(HELMRELEASE_CRD) });
-  await kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/helmreleases.helm.toolkit.fluxcd.io', 'crd/helmcharts.source.toolkit.fluxcd.io', 'crd/helmrepositories.source.toolkit.fluxcd.io', 'crd/ocirepositories.source.toolkit.fluxcd.io', 'crd/applications.argoproj.io']);
+  await waitEstablished(cluster, ['helmreleases.helm.toolkit.fluxcd.io', 'helmcharts.source.toolkit.fluxcd.io', 'helmrepositories.source.toolkit.fluxcd.io', 'ocirepositories.source.toolkit.fluxcd.io', 'applications.argoproj.io']);
 }
 
 /**
