@@ -220,6 +220,11 @@ describe('Flux-built charts are proven, not flagged', () => {
     const byName = new Map(reports.map((x) => [x.name, x]));
     assert.deepEqual([byName.get('nolabels')?.managedBy, byName.get('nolabels')?.origin.match], ['Flux', 'Verified'], r.stderr);
     assert.deepEqual([byName.get('helm-only')?.managedBy, byName.get('helm-only')?.origin.match], ['Helm', 'Mismatch'], 'no HelmRelease names helm-only');
+    // Without --config: the cluster's ChartRepositories and Flux's own sources (product.md).
+    const z = await runChartorigin(['scan', '-n', ns, '--kubeconfig', cluster.kubeconfig, '-o', 'json'], { env: { ...process.env, HOME: scratchDir('flux-scan-home2') } });
+    assert.match(z.stderr, /Flux sources in the cluster: \d+ repositor/);
+    const zero = new Map((JSON.parse(z.stdout) as typeof reports).map((x) => [x.name, x]));
+    assert.deepEqual([zero.get('nolabels')?.managedBy, zero.get('nolabels')?.origin.match], ['Flux', 'Verified'], z.stderr);
   });
 
   it('a HelmRelease applied after the controller last listed them, its release installed at once: no tamper alarm, ever — a Mismatch waits for a fresh list', async () => {

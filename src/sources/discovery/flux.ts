@@ -118,7 +118,9 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
  * first one's. [] when Flux is not installed or listing is forbidden.
  */
 export async function discoverFluxRepositories(kc: KubeConfig): Promise<DiscoveredRepository[]> {
-  const [helmRepos, ociRepos] = await Promise.all([listKind(kc, 'helmrepositories', ['v1', 'v1beta2']), listKind(kc, 'ocirepositories', ['v1', 'v1beta2'])]);
+  const served = await servedVersions(kc, FLUX_SOURCE_GROUP);
+  const at = (versions: readonly string[]): string[] => versions.filter((v) => served.has(v));
+  const [helmRepos, ociRepos] = await Promise.all([listKind(kc, 'helmrepositories', at(['v1', 'v1beta2'])), listKind(kc, 'ocirepositories', at(['v1', 'v1beta2']))]);
   const byUrl = new Map<string, DiscoveredRepository>();
   const all: [FluxSourceRef['kind'], JsonObject][] = [...helmRepos.map((o): [FluxSourceRef['kind'], JsonObject] => ['HelmRepository', o]), ...ociRepos.map((o): [FluxSourceRef['kind'], JsonObject] => ['OCIRepository', o])];
   all.sort(([, a], [, b]) => byCodeUnits(`${meta(a).namespace}/${meta(a).name}`, `${meta(b).namespace}/${meta(b).name}`));
@@ -275,12 +277,18 @@ export function fluxReleaseOwners(helmReleases: readonly JsonObject[]): FluxRele
  * not installed or listing them is forbidden.
  */
 export async function listHelmReleases(kc: KubeConfig, namespace?: string): Promise<JsonObject[]> {
-  // One discovery GET says which versions are served (404: no Flux here), instead of a 404 per version tried.
-  const group = await getObject(kc, `/apis/${FLUX_HELM_GROUP}`);
-  if (!group) return [];
-  const served = new Set(arr(group['versions']).map((v) => (isObject(v) ? str(v['version']) : undefined)));
+  const served = await servedVersions(kc, FLUX_HELM_GROUP);
   const versions = HELM_RELEASE_VERSIONS.filter((v) => served.has(v));
   return versions.length ? listKind(kc, 'helmreleases', versions, FLUX_HELM_GROUP, namespace) : [];
+}
+
+/**
+ * The versions the API server serves of an API group: one discovery GET (404 or 403: none, Flux is not
+ * installed or not visible) instead of a 404 per version tried.
+ */
+async function servedVersions(kc: KubeConfig, group: string): Promise<Set<string>> {
+  const doc = await getObject(kc, `/apis/${group}`);
+  return new Set(arr(doc?.['versions']).flatMap((v) => (isObject(v) && typeof v['version'] === 'string' ? [v['version']] : [])));
 }
 
 async function getHelmRelease(kc: KubeConfig, owner: { namespace: string; name: string }): Promise<JsonObject | undefined> {

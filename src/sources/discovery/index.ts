@@ -7,6 +7,7 @@
  */
 import type { RepositoryConfig } from '../../model/repository.ts';
 import { discoverChartRepositories } from './cluster.ts';
+import { discoverFluxSources } from './flux-sources.ts';
 import { discoverHelmRepositories, helmPaths, loadRegistryLogins, shortPath } from './helm-config.ts';
 import type { DiscoveredRepository, DiscoveryContext, RegistryLogins, SourceSet } from './source-set.ts';
 
@@ -19,12 +20,13 @@ export type { DiscoveredRepository, DiscoveryContext, RegistryLogins, SourceSet 
 export async function discoverSourceSets(ctx: DiscoveryContext): Promise<SourceSet[]> {
   const found = await Promise.all([
     discoverChartRepositories(ctx),
+    discoverFluxSources(ctx),
     discoverHelmRepositories(ctx),
   ]);
   return found.filter((s): s is SourceSet => s !== undefined);
 }
 
-const SUFFIX: Record<string, string> = { 'ChartRepositories in the cluster': 'cluster' };
+const SUFFIX: Record<string, string> = { 'ChartRepositories in the cluster': 'cluster', 'Flux sources in the cluster': 'flux' };
 
 function urlKey(url: string): string {
   try {
@@ -119,7 +121,7 @@ export function describeSources(found: SourcesFound, ctx: DiscoveryContext, disc
   if (found.repositories.length === 0) {
     const notes = found.sets.flatMap((s) => s.notes.map((n) => `${s.origin}: ${n}`));
     const looked = discover
-      ? `looked in ${ctx.kubeConfig ? 'the cluster (ChartRepository objects), ' : ''}Helm's ${shortPath(helmPaths(ctx.env).repositoryConfig, ctx.env)} and --config`
+      ? `looked in ${ctx.kubeConfig ? 'the cluster (ChartRepository objects, Flux sources), ' : ''}Helm's ${shortPath(helmPaths(ctx.env).repositoryConfig, ctx.env)} and --config`
       : 'discovery is off (--no-discover) and --config names none';
     return `chartorigin: no chart repositories to compare with (${looked}${notes.length ? `; ${notes.join('; ')}` : ''}), so every release will show NotFound. Add one with "helm repo add NAME URL", or give --config repos.yaml.`;
   }

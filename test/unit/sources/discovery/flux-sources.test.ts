@@ -1,0 +1,74 @@
+/**
+ * `scan` without --config reads Flux's HelmRepository/OCIRepository objects (product.md), with the Secrets they
+ * reference, the way source-controller reads them. A loopback server plays an API server serving the versions
+ * given, with objects shaped as source-controller v1's API types say.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { kubeConfigFromText } from '../../../../src/kube/kubeconfig.ts';
+import { discoverFluxSources } from '../../../../src/sources/discovery/flux-sources.ts';
+import { listHelmReleases } from '../../../../src/sources/discovery/flux.ts';
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+let served: string[] = [];
+const requested: string[] = [];
+let server: Server;
+
+const objects: Record<string, unknown> = {
+  '/apis/source.toolkit.fluxcd.io/v1/helmrepositories': {
+    items: [
+      // Basic auth and the CA in secretRef, as Flux before certSecretRef (the legacy caFile key).
+      { metadata: { namespace: 'flux-system', name: 'internal' }, spec: { url: 'https://charts.internal.example/', secretRef: { name: 'internal-auth' } } },
+      { metadata: { namespace: 'apps', name: 'bitnami' }, spec: { type: 'oci', url: 'oci://registry.example/bitnamicharts' } },
+      { metadata: { namespace: 'apps', name: 'git' }, spec: { url: 'ssh://git.example/x' } },
+    ],
+  },
+  '/apis/source.toolkit.fluxcd.io/v1/ocirepositories': { items: [{ metadata: { namespace: 'apps', name: 'podinfo' }, spec: { url: 'oci://ghcr.example/stefanprodan/charts/podinfo', ref: { tag: '6.5.0' } } }] },
+  '/api/v1/namespaces/flux-system/secrets/internal-auth': { type: 'Opaque', data: { username: b64('reader'), password: b64('s3cret'), caFile: b64('-----BEGIN CERTIFICATE-----\nLEGACY\n-----END CERTIFICATE-----\n') } },
+};
+
+before(async () => {
+  server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    requested.push(path);
+    const group = /^\/apis\/(source|helm)\.toolkit\.fluxcd\.io$/.exec(path);
+    const body = group && served.length ? { kind: 'APIGroup', versions: served.map((v) => ({ groupVersion: `x/${v}`, version: v })) } : served.length ? objects[path] : undefined;
+    res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body ?? { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404 }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+});
+after(() => server.close());
+
+function kc(): ReturnType<typeof kubeConfigFromText> {
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return kubeConfigFromText(JSON.stringify({ clusters: [{ name: 'c', cluster: { server: url } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }), '/x/config');
+}
+
+function ctx(): Parameters<typeof discoverFluxSources>[0] {
+  return { kubeConfig: kc(), env: {}, defaultNamespace: 'chartorigin', now: Date.now() };
+}
+
+describe('Flux sources for the CLI', () => {
+  it('one repository per usable Flux object: its URL (an OCIRepository minus the chart), credentials and the legacy CA from secretRef', async () => {
+    served = ['v1'];
+    const set = await discoverFluxSources(ctx());
+    assert.equal(set?.origin, 'Flux sources in the cluster');
+    const byUrl = new Map(set?.repositories.map((r) => [r.config.url, r.config]));
+    assert.deepEqual([...byUrl.keys()].sort(), ['https://charts.internal.example', 'oci://ghcr.example/stefanprodan/charts', 'oci://registry.example/bitnamicharts']);
+    const internal = byUrl.get('https://charts.internal.example');
+    assert.deepEqual(internal?.credentials, { kind: 'basic', username: 'reader', password: 's3cret' });
+    assert.match(internal?.caPem ?? '', /LEGACY/);
+    assert.equal(byUrl.get('oci://registry.example/bitnamicharts')?.credentials, undefined);
+  });
+
+  it('without Flux (the group is not served): nothing, after one discovery request per group', async () => {
+    served = [];
+    requested.length = 0;
+    assert.equal(await discoverFluxSources(ctx()), undefined);
+    assert.deepEqual(await listHelmReleases(kc()), []);
+    assert.deepEqual(requested.sort(), ['/apis/helm.toolkit.fluxcd.io', '/apis/source.toolkit.fluxcd.io']);
+  });
+});
