@@ -5,12 +5,6 @@ import { fluxReleaseOwners, listHelmReleases } from '../sources/discovery/flux.t
 
 type Owner = { namespace: string; name: string };
 
-/**
- * Which HelmRelease names each release (`<storage namespace>/<release>` → HelmRelease), from a list of the
- * cluster's HelmReleases every `periodMs` (the same minute as Flux source discovery: HelmReleases are
- * created and renamed rarely, and a release's own origin labels already name its owner in the common case).
- * Only what a HelmRelease names is kept, not the object (its inline values can be large).
- */
 export interface FluxOwnersOptions {
   kubeConfig: KubeConfig;
   logger: Logger;
@@ -20,6 +14,12 @@ export interface FluxOwnersOptions {
   changed: (keys: string[]) => void;
 }
 
+/**
+ * Which HelmRelease names each release (`<storage namespace>/<release>` → HelmRelease), from a list of the
+ * cluster's HelmReleases every `periodMs` (the same minute as Flux source discovery: HelmReleases are
+ * created and renamed rarely, and a release's own origin labels already name its owner in the common case).
+ * Only what a HelmRelease names is kept, not the object (its inline values can be large).
+ */
 export class FluxOwners {
   #owners = new Map<string, Owner>();
   #listed = false;

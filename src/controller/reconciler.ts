@@ -155,7 +155,7 @@ export class ReleaseReconciler {
       if (await this.#o.refreshFluxOwners(key, begun).catch(() => undefined)) return this.reconcile(key);
     } else if (this.#o.published && !record.flux && this.#o.fluxOwnerOfDeployed) {
       // `published` may write into the release (--write-back): never into Flux's, including one whose
-      // HelmRelease is newer than the last list of them. A failed list fails the reconcile (retried), not safe.
+      // HelmRelease is newer than the last list of them. A failed list fails the reconcile (it is retried) rather than risk the write.
       if (await this.#o.fluxOwnerOfDeployed(key, record.release.lastDeployed)) return this.reconcile(key);
     }
     const sources = this.#o.repositories.sources();
