@@ -13,7 +13,7 @@ import { scratchDir } from '../harness/charts.ts';
 import { ensureNamespace } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { dryRunInstall, publishedOf } from '../harness/helm-proof.ts';
-import { HELM_BINARIES } from '../harness/tools.ts';
+import { HELM_PROOF_BINARIES as HELM_BINARIES } from '../harness/tools.ts';
 import { packageDir, writeChart, type DependencySpec, type SubchartSpec, type UmbrellaSpec } from '../harness/umbrella.ts';
 
 const env = testEnv();

@@ -17,8 +17,8 @@ import { proofInputsOf } from '../../src/decode/proof-inputs.ts';
 import type { StoredReleaseObject } from '../../src/model/release.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
-import { dryRunInstall, install, publishedOf, runHelmBinary, upgrade } from '../harness/helm-proof.ts';
-import { HELM_BINARIES, type HelmBinaryName } from '../harness/tools.ts';
+import { dryRunInstall, helmAtLeast, helmVersionOf, install, publishedOf, runHelmBinary, upgrade } from '../harness/helm-proof.ts';
+import { HELM_PROOF_BINARIES as HELM_BINARIES, type HelmBinaryName } from '../harness/tools.ts';
 import { packageDir, writeChart, type UmbrellaSpec } from '../harness/umbrella.ts';
 
 const env = testEnv();
@@ -79,8 +79,19 @@ async function packaged(spec: UmbrellaSpec, tag: string): Promise<{ path: string
   return packageDir(dir, join(work, `out-${tag}`));
 }
 
-/** The processing rules of each tested binary's release line (src/chart/helm-install.ts HELM_BEHAVIOURS). */
-const OWN_RULES: Record<HelmBinaryName, string> = { helm3: 'helm 3.17.1-3.20', 'helm3-latest': 'helm 3.21+', helm4: 'helm 4.1.3+', 'helm4-latest': 'helm 4.2+' };
+/**
+ * The processing rules of a tested binary's release line (src/chart/helm-install.ts HELM_BEHAVIOURS, newest
+ * first): the first whose id starts at or below the binary's own version.
+ */
+function ownRule(helm: HelmBinaryName): string {
+  const [major, minor, patch] = helmVersionOf(helm);
+  const at = major * 1e6 + minor * 1e3 + patch;
+  for (const b of HELM_BEHAVIOURS) {
+    const m = /^helm (\d+)\.(\d+)(?:\.(\d+))?/.exec(b.id);
+    if (m && Number(m[1]) === major && Number(m[1]) * 1e6 + Number(m[2]) * 1e3 + Number(m[3] ?? 0) <= at) return b.id;
+  }
+  throw new Error(`no HELM_BEHAVIOURS rule for ${helm} ${major}.${minor}.${patch}`);
+}
 
 let seq = 0;
 const releaseName = (): string => `p${++seq}`;
@@ -142,7 +153,7 @@ describe('content proof = what each helm stores (differential, real helm)', () =
     ];
     for (const { edit, parts } of cases) {
       const edited = await packaged(umbrella(edit), `edit-${Object.keys(edit)[0]}`);
-      for (const helm of ['helm3', 'helm4-latest'] as const) {
+      for (const helm of ['helm3-old', 'helm3', 'helm4-latest'] as const) {
         const record = await dryRunInstall(cluster, helm, ns, releaseName(), edited.path);
         const proof = await proveContent(record, published);
         assert.deepEqual(proof.differences, parts, `${helm} ${JSON.stringify(edit)}`);
@@ -161,7 +172,8 @@ describe('content proof = what each helm stores (differential, real helm)', () =
     const secret = async (release: string, revision: number): Promise<StoredReleaseObject> =>
       JSON.parse(await kubectl(cluster, ['get', 'secret', '-n', ns, `sh.helm.release.v1.${release}.v${revision}`, '-o', 'json'])) as StoredReleaseObject;
     for (const helm of HELM_BINARIES) {
-      for (const flag of ['--reuse-values', '--reset-then-reuse-values'] as const) {
+      // --reset-then-reuse-values came in Helm 3.14.
+      for (const flag of helmAtLeast(helm, 3, 14) ? (['--reuse-values', '--reset-then-reuse-values'] as const) : (['--reuse-values'] as const)) {
         const release = releaseName();
         await install(cluster, helm, ns, release, v1.path, { 'backend.replicas': '4', 'cacheA.enabled': 'true' });
         await upgrade(cluster, helm, ns, release, v2.path, { 'backend.image.tag': 'v9' }, [flag]);
@@ -177,7 +189,7 @@ describe('content proof = what each helm stores (differential, real helm)', () =
             const parts = helmProcessChart(chartFromJson(published2.tree), proofInputsOf(record)?.conditionValues ?? null, b, reusedValues(previous.values, previous.config, b));
             return valuesDigest(parts.values) === record.fingerprint.values;
           }).map((b) => b.id);
-          assert.ok(matching.includes(OWN_RULES[helm]), `${helm}: ${OWN_RULES[helm]} among ${matching.join(', ')}`);
+          assert.ok(matching.includes(ownRule(helm)), `${helm}: ${ownRule(helm)} among ${matching.join(', ')}`);
           if (helm === 'helm4-latest') assert.ok(!matching.includes('helm 4.1.3+'), `helm 4.3 differs from 4.1: ${matching.join(', ')}`);
           if (helm === 'helm4') assert.ok(!matching.includes('helm 4.2+'), `helm 4.1 differs from 4.3: ${matching.join(', ')}`);
           const again = decodeStoredRelease(await secret(release, 2));

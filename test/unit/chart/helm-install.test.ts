@@ -21,12 +21,13 @@ const chart = (values: Table, subcharts: HelmChart[] = [], deps?: HelmChart['met
 });
 
 describe('Helm values rules per version', () => {
-  it('a user null for a key the chart has no default for: removed before helm 3.21 / 4.1.3, kept after', () => {
+  it('a user null for a key the chart has no default for: kept before helm 3.20, removed by 3.20.0 and 4.0-4.1.2 ("fix null merge"), kept again from 3.20.1 / 4.1.3', () => {
     const c = chart({ t: { x: 1 } });
     const config = { t: { x: null, y: null } };
-    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 3.17.1-3.20'))), { t: {} });
+    for (const id of ['helm 3.8.2-3.12', 'helm 3.13.1-3.17.0', 'helm 3.17.1-3.19']) assert.deepEqual(plainJson(coalesceValues(c, config, behaviour(id))), { t: { y: null } }, id);
+    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 3.20.0'))), { t: {} });
     assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 4.0-4.1.2'))), { t: {} });
-    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 3.21+'))), { t: { y: null } });
+    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 3.20.1+'))), { t: { y: null } });
     assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 4.1.3+'))), { t: { y: null } });
   });
 
@@ -38,7 +39,7 @@ describe('Helm values rules per version', () => {
   });
 
   it('--reuse-values starts from the previous values coalesced with the previous user values (user wins, null deletes)', () => {
-    const b = behaviour('helm 3.21+');
+    const b = behaviour('helm 3.20.1+');
     assert.deepEqual(plainJson(reusedValues({ a: 1, b: { c: 2, d: 3 }, e: 5 }, { b: { c: 9 }, e: null }, b)), { a: 1, b: { c: 9, d: 3 } });
   });
 
@@ -55,7 +56,7 @@ describe('Helm values rules per version', () => {
   it('a condition that is not a bool is skipped for the next one; tags disable only when none is true', () => {
     const a: HelmChart = { metadata: { name: 'a', version: '1.0.0' }, values: {}, subcharts: [] };
     const deps = () => [{ name: 'a', version: '1.0.0', condition: 'a.flag,a.enabled', tags: ['x', 'y'] }];
-    const run = (config: Table) => helmProcessChart(chart({ a: { flag: 'yes' } }, [a], deps()), conditionValues(config), behaviour('helm 3.21+'));
+    const run = (config: Table) => helmProcessChart(chart({ a: { flag: 'yes' } }, [a], deps()), conditionValues(config), behaviour('helm 3.20.1+'));
     assert.deepEqual(run({}).notes.disabled, []);
     assert.deepEqual(run({ a: { enabled: false } }).notes.disabled, ['a']);
     assert.deepEqual(run({ tags: { x: false } }).notes.disabled, ['a']);
