@@ -10,7 +10,7 @@ function sha256(data: Uint8Array | string): string {
 }
 
 /** JSON with sorted keys so that equal data hashes equally whatever produced it. */
-function canonicalJson(v: unknown): string {
+export function canonicalJson(v: unknown): string {
   // Helm stores values and metadata with Go's sorted map keys, and JSON.parse keeps that order: such data is
   // already canonical and the native JSON.stringify writes the same text several times faster than the loop.
   return isCanonical(v) ? JSON.stringify(v) : sortedJson(v);

@@ -11,6 +11,7 @@
  */
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 import { parseConstraint, parseVersion } from './version.ts';
+import { globalToken } from './global-tokens.ts';
 import {
   coalesceTables,
   coalesceValues,
@@ -312,19 +313,24 @@ function cloneChart(c: HelmChart): HelmChart {
  * User values reduced to what dependency enablement can read: tables, booleans and nulls keep their
  * place; every other value becomes 0 (a scalar that is neither a bool, a table nor null, which is all
  * Helm's condition and tag checks distinguish). Strings, numbers and lists, where secrets live, are
- * gone before anything is kept in memory.
+ * gone before anything is kept in memory. Inside a `global` table they become keyed hashes instead
+ * (global-tokens.ts): Helm before 3.13 stored the user's globals in the chart's values.
  */
 export function conditionValues(config: unknown): Table {
+  return skeletonTable(config, false);
+}
+
+function skeletonTable(config: unknown, inGlobal: boolean): Table {
   const out = newTable();
   if (!isTable(config)) return out;
-  for (const k of Object.keys(config)) out[k] = skeleton(config[k]);
+  for (const k of Object.keys(config)) out[k] = skeleton(config[k], inGlobal || k === 'global');
   return out;
 }
 
-function skeleton(v: unknown): unknown {
+function skeleton(v: unknown, inGlobal: boolean): unknown {
   if (v === null || typeof v === 'boolean') return v;
-  if (isTable(v)) return conditionValues(v);
-  return 0;
+  if (isTable(v)) return skeletonTable(v, inGlobal);
+  return inGlobal ? globalToken(v) : 0;
 }
 
 /** Parses a HelmChart tree from the compact JSON produced by treeJson. */

@@ -14,6 +14,7 @@ import { CoalesceError, newTable, type Table } from '../chart/coalesce.ts';
 import type { ChartFingerprint } from '../model/chart.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import { proofInputsOf } from '../decode/proof-inputs.ts';
+import { tokenizeGlobals } from '../chart/global-tokens.ts';
 
 /**
  * A legitimate rewrite of the published chart made before Helm sees it (e.g. Flux's chart build merging
@@ -90,6 +91,19 @@ function metadataMatches(installed: ChartFingerprint, digest: string): boolean {
 }
 
 /**
+ * Whether processed values are the stored ones. Helm < 3.13 also stored the user's globals in the chart's
+ * values, which the reproduction has only as keyed hashes: for those rules, and when the user set such
+ * globals, the comparison is made with every value inside a `global` table hashed on both sides.
+ */
+function valuesMatch(record: ReleaseRecord, values: Table, b: HelmBehaviour): 'exact' | 'globals' | undefined {
+  if (record.fingerprint.values === valuesDigest(values)) return 'exact';
+  const globals = b.sharedChartValues ? proofInputsOf(record)?.globalsValuesDigest : undefined;
+  return globals !== undefined && globals === valuesDigest(tokenizeGlobals(values)) ? 'globals' : undefined;
+}
+
+const GLOBALS_NOTE = 'user globals stored in subchart values (Helm before 3.13) compared by keyed hash';
+
+/**
  * Compares the installed chart with one published candidate. Verified-grade equality is returned only
  * when some known Helm processing of the published chart yields the stored chart exactly.
  */
@@ -122,13 +136,14 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
         if (err instanceof CoalesceError) continue; // Helm fails this install: no release can come from it
         throw err;
       }
-      if (installed.values === valuesDigest(parts.values)) valuesOk = true;
+      const valuesEqual = valuesMatch(record, parts.values, b);
+      if (valuesEqual) valuesOk = true;
       if (!metadataMatches(installed, metadataDigest(parts.metadata))) continue;
       metadataOk ??= variant;
-      if (installed.values === valuesDigest(parts.values)) {
+      if (valuesEqual) {
         if (fixed.length) return { differences: fixed, accounted: [] };
         parts.notes.requirements = requirements;
-        const proven = { differences: [], accounted: accountedOf(variant, parts.notes) };
+        const proven = { differences: [], accounted: accountedOf(variant, parts.notes, valuesEqual === 'globals' ? GLOBALS_NOTE : undefined) };
         // Equal but for build metadata on the version: a transformation that explains the suffix (Flux's
         // build, which checks an OCI digest suffix against the manifest) is preferred to ignoring it.
         if (installed.metadata !== metadataDigest(parts.metadata)) {
@@ -182,9 +197,11 @@ async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours
           throw err;
         }
         if (!metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
-        if (record.fingerprint.values === valuesDigest(parts.values)) {
+        const match = valuesMatch(record, parts.values, b);
+        if (match) {
           parts.notes.requirements = requirements;
-          return { differences: [], accounted: accountedOf(variant, parts.notes, `values carried over by --reuse-values from revision ${prev.revision}`) };
+          const reused = `values carried over by --reuse-values from revision ${prev.revision}`;
+          return { differences: [], accounted: accountedOf(variant, parts.notes, match === 'globals' ? `${reused}; ${GLOBALS_NOTE}` : reused) };
         }
       }
     }

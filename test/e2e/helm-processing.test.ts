@@ -30,7 +30,7 @@ const leaf = { name: 'leaf', version: '0.3.0', values: { config: { level: 'info'
 const common = { name: 'common', version: '2.1.0', library: true, values: { exports: { defaults: { labels: { team: 'lib' } } } } };
 
 /** The umbrella: every feature at once. */
-function umbrella(edit: { value?: boolean; template?: boolean; subchartDefault?: boolean } = {}): UmbrellaSpec {
+function umbrella(edit: { value?: boolean; template?: boolean; subchartDefault?: boolean; globalDefault?: boolean } = {}): UmbrellaSpec {
   return {
     name: 'umbrella',
     version: '1.0.0',
@@ -39,7 +39,7 @@ function umbrella(edit: { value?: boolean; template?: boolean; subchartDefault?:
     description: 'An umbrella chart\nwith a two-line description\n',
     values: {
       replicas: edit.value ? 5 : 2,
-      global: { region: 'eu', tier: { size: 'm' } },
+      global: { region: 'eu', tier: { size: edit.globalDefault ? 'l' : 'm' } },
       backend: { enabled: true, replicas: 3, removeMe: null },
       cacheA: { enabled: false },
       importedDefaults: { keep: 'parent wins' },
@@ -109,6 +109,8 @@ describe('content proof = what each helm stores (differential, real helm)', () =
       { set: { 'backend.enabled': 'false' }, accounted: [/disabled backend, cacheA dropped/] },
       { set: { 'tags.optional': 'false' }, accounted: [/disabled cacheA, cacheB dropped/] },
       { set: { 'tags.optional': 'false', 'cacheA.enabled': 'true' }, accounted: [/disabled cacheB dropped/] },
+      // Helm < 3.13 stores the user's globals in the subcharts' values (compared by keyed hash).
+      { set: { 'global.region': 'us', 'global.token': 's3cr3t', 'global.tier.n': '3', 'backend.replicas': '5' }, accounted: [/subchart values coalesced/] },
     ];
     for (const helm of HELM_BINARIES) {
       for (const { set, accounted } of settings) {
@@ -121,6 +123,28 @@ describe('content proof = what each helm stores (differential, real helm)', () =
         const proof = await proveContent(record, published);
         assert.deepEqual(proof.differences, [], `${what}: reproduction equals what helm stored`);
         for (const re of accounted) assert.match(proof.accounted.join('; '), re, what);
+        if (set['global.token']) assert.equal(proof.accounted.some((a) => /user globals .* keyed hash/.test(a)), !helmAtLeast(helm, 3, 13), what);
+      }
+    }
+  });
+
+  it('import-values precedence: parent values over imported ones, string imports before and after child/parent ones, nulls on either side', async () => {
+    const lib = { name: 'lib', version: '1.0.0', library: true, values: { exports: { defaults: { labels: { team: 'lib', tier: 'x' } }, data: { port: 8080, proto: 'tcp', nested: { k: 'lib', n: null } } } } };
+    const app = { name: 'app', version: '1.0.0', values: { exports: { more: { extra: 'e', port: 7070 } }, cfg: { a: 1, b: null, n: { z: 2 } } } };
+    const values = { port: 9090, nested: { k: 'parent', m: null }, proto: null, importedDefaults: { labels: { team: 'parent' } }, appCfg: { a: 'parent' }, global: { gk: 'p', gt: { p: 1 } } };
+    const specs: UmbrellaSpec[] = [
+      { name: 'imports', version: '1.0.0', values, dependencies: [{ chart: app, importValues: ['more', { child: 'cfg', parent: 'appCfg' }], form: 'tgz' }, { chart: lib, importValues: ['data', { child: 'exports.defaults', parent: 'importedDefaults' }], form: 'tgz' }] },
+      { name: 'importsrev', version: '1.0.0', values, dependencies: [{ chart: lib, importValues: [{ child: 'exports.defaults', parent: 'importedDefaults' }, 'data'], form: 'tgz' }, { chart: app, importValues: ['more'], form: 'tgz' }] },
+      { name: 'strings', version: '1.0.0', values, dependencies: [{ chart: app, importValues: ['more'], form: 'tgz' }, { chart: lib, importValues: ['data'], form: 'tgz' }] },
+    ];
+    for (const spec of specs) {
+      const chart = await packaged(spec, spec.name);
+      const published = publishedOf(chart.bytes);
+      for (const helm of HELM_BINARIES) {
+        const record = await dryRunInstall(cluster, helm, ns, releaseName(), chart.path, { 'global.gk': 'user' });
+        const proof = await proveContent(record, published);
+        assert.deepEqual(proof.differences, [], `${helm} ${spec.name}`);
+        assert.match(proof.accounted.join('; '), /import-values applied/, `${helm} ${spec.name}`);
       }
     }
   });
@@ -144,17 +168,19 @@ describe('content proof = what each helm stores (differential, real helm)', () =
     }
   });
 
-  it('one value, one template, one subchart default edited → Mismatch naming the part', async () => {
+  it('one value, one template, one subchart default, one global default edited → Mismatch naming the part', async () => {
     const published = publishedOf((await packaged(umbrella(), 'orig')).bytes);
     const cases = [
       { edit: { value: true }, parts: ['values'] },
       { edit: { template: true }, parts: ['templates/configmap.yaml'] },
       { edit: { subchartDefault: true }, parts: ['values'] },
+      { edit: { globalDefault: true }, parts: ['values'] },
     ];
     for (const { edit, parts } of cases) {
       const edited = await packaged(umbrella(edit), `edit-${Object.keys(edit)[0]}`);
       for (const helm of ['helm3-old', 'helm3', 'helm4-latest'] as const) {
-        const record = await dryRunInstall(cluster, helm, ns, releaseName(), edited.path);
+        // With user globals too: Helm < 3.13 then stores them, and the proof compares globals by keyed hash.
+        const record = await dryRunInstall(cluster, helm, ns, releaseName(), edited.path, edit.globalDefault ? { 'global.region': 'us' } : {});
         const proof = await proveContent(record, published);
         assert.deepEqual(proof.differences, parts, `${helm} ${JSON.stringify(edit)}`);
         assert.deepEqual(proof.accounted, []);

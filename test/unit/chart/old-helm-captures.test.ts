@@ -1,0 +1,91 @@
+/**
+ * Releases really installed by older helm 3 (3.6.3, 3.12.3, 3.13.0), captured with
+ * scripts/capture-old-helm-fixtures.ts, against the tarballs they were installed from: the content proof
+ * reproduces each, the version rules that reproduce it are exactly the ones read from that helm's source,
+ * and an edited value is still a Mismatch. Before these rules, every one of the 3.6 and 3.12 captures and
+ * the 3.13.0 import-values ones were false Mismatches.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { readChartTree } from '../../../src/chart/chart-tree.ts';
+import { fingerprintChart, metadataDigest, valuesDigest } from '../../../src/chart/fingerprint.ts';
+import { tokenizeGlobals } from '../../../src/chart/global-tokens.ts';
+import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, treeJson } from '../../../src/chart/helm-install.ts';
+import { releaseFromJson } from '../../../src/decode/decode.ts';
+import { proofInputsOf } from '../../../src/decode/proof-inputs.ts';
+import { proveContent, type PublishedForProof } from '../../../src/resolve/proof.ts';
+import type { OldHelmCapture } from '../../../scripts/capture-old-helm-fixtures.ts';
+import { FIXTURES } from '../helpers.ts';
+
+const DIR = `${FIXTURES}old-helm/`;
+type Stored = { chart: { values: Record<string, unknown> } };
+const table = (v: unknown): Record<string, unknown> => v as Record<string, unknown>;
+const manifest = JSON.parse(readFileSync(`${DIR}manifest.json`, 'utf8')) as { captures: OldHelmCapture[] };
+
+const NEWER = ['helm 4.2+', 'helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.20.0', 'helm 3.17.1-3.19', 'helm 3.13.1-3.17.0'];
+/** The rules that reproduce each capture (metadata and values), by chart and the helm that installed it. */
+const EXPECTED: Record<string, Record<string, string[]>> = {
+  'v3.6.3': { umbrella: ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'] },
+  'v3.12.3': { umbrella: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.8.2-3.12'] },
+  // 3.13.0 differs from 3.13.1 only where a parent value meets an imported one.
+  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'] },
+};
+
+function load(c: OldHelmCapture, edit?: (release: Stored) => void) {
+  const release = JSON.parse(readFileSync(`${DIR}${c.file}`, 'utf8')) as Stored;
+  edit?.(release);
+  const record = releaseFromJson(JSON.stringify(release), c.file, 'Secret', 'old-helm');
+  const { content, tree } = readChartTree(readFileSync(`${DIR}${c.chart}`));
+  const published: PublishedForProof = { fingerprint: fingerprintChart(content), tree: treeJson(tree) };
+  return { record, published };
+}
+
+describe('releases stored by older helm 3 (real captures)', () => {
+  it('cover 3.6, 3.12 and 3.13.0, every chart, and user globals', () => {
+    const seen = new Set(manifest.captures.map((c) => `${/^v\d+\.\d+\.\d+/.exec(c.helm)?.[0]} ${c.chart}`));
+    for (const v of Object.keys(EXPECTED)) for (const chart of ['umbrella', 'imports', 'strings']) assert.ok([...seen].some((s) => s.startsWith(`${v} charts/${chart}-`)), `${v} ${chart}`);
+    assert.ok(manifest.captures.some((c) => c.set['global.token']));
+  });
+
+  for (const c of manifest.captures) {
+    it(`${c.file} (${c.helm}, --set ${JSON.stringify(c.set)})`, async () => {
+      const { record, published } = load(c);
+      const proof = await proveContent(record, published);
+      assert.deepEqual(proof.differences, []);
+      assert.match(proof.accounted.join('; '), /import-values applied/);
+      const inputs = proofInputsOf(record);
+      assert.ok(inputs);
+      const userGlobals = c.set['global.token'] !== undefined;
+      assert.equal(inputs.globalsValuesDigest !== undefined, userGlobals, 'a keyed-hash digest only when the user set globals');
+      const version = /^v\d+\.\d+\.\d+/.exec(c.helm)?.[0] ?? '';
+      assert.equal(proof.accounted.some((a) => /user globals .* keyed hash/.test(a)), userGlobals && version !== 'v3.13.0');
+      const reproducing = HELM_BEHAVIOURS.filter((b) => {
+        const parts = helmProcessChart(chartFromJson(published.tree), inputs.conditionValues, b);
+        if (metadataDigest(parts.metadata) !== record.fingerprint.metadata) return false;
+        if (valuesDigest(parts.values) === record.fingerprint.values) return true;
+        return b.sharedChartValues && inputs.globalsValuesDigest === valuesDigest(tokenizeGlobals(parts.values));
+      }).map((b) => b.id);
+      const chart = /charts\/(\w+)-/.exec(c.chart)?.[1] ?? '';
+      assert.deepEqual(reproducing, EXPECTED[version]?.[chart]);
+    });
+  }
+
+  it('an edited value, subchart default or stored user global is still a Mismatch', async () => {
+    const plain = manifest.captures.find((c) => c.helm.startsWith('v3.12.') && c.chart.includes('umbrella') && Object.keys(c.set).length === 0);
+    const globals = manifest.captures.find((c) => c.helm.startsWith('v3.12.') && c.set['global.token']);
+    assert.ok(plain && globals);
+    const edits: [typeof plain, (r: Stored) => void][] = [
+      [plain, (r) => void (r.chart.values['replicas'] = 3)],
+      [plain, (r) => void (table(r.chart.values['backend'])['removeMe'] = null)],
+      [plain, (r) => void delete table(r.chart.values['cacheA'])['size']],
+      [globals, (r) => void (table(table(r.chart.values['backend'])['global'])['token'] = 'fixture-dummy-other')],
+      [globals, (r) => void (table(r.chart.values['global'])['region'] = 'us')],
+    ];
+    for (const [c, edit] of edits) {
+      const { record, published } = load(c, edit);
+      const proof = await proveContent(record, published);
+      assert.deepEqual(proof.differences, ['values'], `${c.file}: ${edit.toString()}`);
+    }
+  });
+});
