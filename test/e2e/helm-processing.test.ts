@@ -1,7 +1,7 @@
 /**
  * Differential test of the content proof against real helm: charts exercising every part of Helm's
- * install-time processing are packaged by helm, installed by each tested helm (3.17, newest 3, 4.1, newest
- * 4; `--dry-run=client` prints the release Helm would store), and chartorigin's reproduction must equal
+ * install-time processing are packaged by helm, installed by each tested helm (an older 3 (helm3-old, 3.12),
+ * 3.17, newest 3, 4.1, newest 4; `--dry-run` prints the release Helm would store), and chartorigin's reproduction must equal
  * what that helm stored, naming what it accounted for. Edited charts must not: the edited part is named.
  */
 import assert from 'node:assert/strict';

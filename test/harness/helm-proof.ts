@@ -1,5 +1,5 @@
 /**
- * Running any of the four tested helm binaries against the harness control plane and turning what it
+ * Running any of the tested helm binaries against the harness control plane and turning what it
  * stored into the inputs of the content proof (src/resolve/proof.ts).
  */
 import { execFile, execFileSync } from 'node:child_process';
