@@ -40,6 +40,12 @@ export interface CoalesceBehaviour {
    * subchart's global defaults were written into the parent's.
    */
   globalsLeakUpstream: boolean;
+  /**
+   * Helm < 3.2 (before helm/helm a34f31153 "Fix nested null value overrides"): CoalesceTables never removed
+   * a null of dst (it stayed, even over a table), and CoalesceValues coalesced the subcharts a second time
+   * (which brings back a subchart default a user null had removed).
+   */
+  coalesceKeepsNulls: boolean;
 }
 
 /** A chart as the values functions see it: its name, its values, its loaded subcharts. */
@@ -80,7 +86,8 @@ function copyMap(src: Table): Table {
 
 /** CoalesceValues: user values over chart defaults, nulls delete keys. Returns a new table. */
 export function coalesceValues(chart: ValuesChart, vals: Table | null | undefined, b: CoalesceBehaviour): Table {
-  return coalesce(chart, copyValues(vals), false, b);
+  const out = coalesce(chart, copyValues(vals), false, b);
+  return b.coalesceKeepsNulls ? coalesceDeps(chart, out, false, b) : out;
 }
 
 /** MergeValues: like CoalesceValues, but nulls are kept (Helm ≥ 3.13 install and upgrade). */
@@ -195,7 +202,22 @@ export function mergeTables(dst: Table | null, src: Table | null, b: CoalesceBeh
   return coalesceTablesFullKey(dst, src, true, b);
 }
 
+function coalesceTablesBefore32(dst: Table | null, src: Table | null): Table | null {
+  if (dst === null || src === null) return src;
+  for (const key of Object.keys(src)) {
+    const val = src[key];
+    if (isTable(val)) {
+      if (!has(dst, key)) dst[key] = val;
+      else if (isTable(dst[key])) coalesceTablesBefore32(dst[key], val);
+    } else if (!has(dst, key)) {
+      dst[key] = val;
+    }
+  }
+  return dst;
+}
+
 function coalesceTablesFullKey(dst: Table | null, src: Table | null, merge: boolean, b: CoalesceBehaviour): Table | null {
+  if (b.coalesceKeepsNulls) return coalesceTablesBefore32(dst, src);
   if (src === null) return dst;
   if (dst === null) return src;
   const srcNonNull = new Set<string>();

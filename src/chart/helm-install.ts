@@ -67,6 +67,11 @@ export interface HelmBehaviour extends CoalesceBehaviour {
   imports: 'merge' | 'merge-imports-win' | 'coalesce' | 'coalesce-imports-win';
   /** Helm 4 (getAliasDependency copyMetadata): an aliased chart gets its own copy of its dependency list. */
   copyAliasedCharts: boolean;
+  /**
+   * Helm < 3.1.2 (before helm/helm d03db32c2, released in 3.1.2 and 3.2.0): disabled dependencies stayed
+   * in the metadata (without `enabled`).
+   */
+  keepDisabledInMetadata: boolean;
 }
 
 /**
@@ -74,17 +79,19 @@ export interface HelmBehaviour extends CoalesceBehaviour {
  * (coalesce.go, dependencies.go, install.go); versions between two entries behave like the older one.
  */
 export const HELM_BEHAVIOURS: readonly HelmBehaviour[] = [
-  { id: 'helm 4.2+', major: 4, imports: 'merge', copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, dstNullsIntoSrc: true, cleanDefaultNulls: true, sharedChartValues: false, globalsLeakUpstream: false },
-  { id: 'helm 4.1.3+', major: 4, imports: 'merge', copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false },
-  { id: 'helm 4.0-4.1.2', major: 4, imports: 'merge', copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: false, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false },
-  { id: 'helm 3.20.1+', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: true, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false },
-  { id: 'helm 3.20.0', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: false, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false },
-  { id: 'helm 3.17.1-3.19', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false },
-  { id: 'helm 3.13.1-3.17.0', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false },
-  { id: 'helm 3.13.0', major: 3, imports: 'merge-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false },
-  { id: 'helm 3.8.2-3.12', major: 3, imports: 'coalesce', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: false },
-  { id: 'helm 3.7-3.8.1', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: false },
-  { id: 'helm 3.2-3.6', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true },
+  { id: 'helm 4.2+', major: 4, imports: 'merge', copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, dstNullsIntoSrc: true, cleanDefaultNulls: true, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 4.1.3+', major: 4, imports: 'merge', copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 4.0-4.1.2', major: 4, imports: 'merge', copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: false, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.20.1+', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: true, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.20.0', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: false, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.17.1-3.19', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.13.1-3.17.0', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.13.0', major: 3, imports: 'merge-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.8.2-3.12', major: 3, imports: 'coalesce', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.7-3.8.1', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.2-3.6', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.1.2-3.1.3', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true, coalesceKeepsNulls: true, keepDisabledInMetadata: false },
+  { id: 'helm 3.0-3.1.1', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true, coalesceKeepsNulls: true, keepDisabledInMetadata: true },
 ];
 
 /** What the processing did, in words for `origin.message` (names of charts only, never values). */
@@ -193,7 +200,7 @@ function processDependencyEnabled(c: HelmChart, v: Table, path: string, b: HelmB
   if (top) notes.disabled.push(...[...rm].sort());
   for (const t of cd) processDependencyEnabled(t, cvals, `${path}${t.metadata.name}.`, b, notes, false);
   // Go's append(nil, empty...) is nil: a chart whose dependencies are all disabled has none in its metadata.
-  c.metadata.dependencies = cdMetadata.length ? cdMetadata : null;
+  if (!b.keepDisabledInMetadata) c.metadata.dependencies = cdMetadata.length ? cdMetadata : null;
   c.subcharts = cd;
 }
 

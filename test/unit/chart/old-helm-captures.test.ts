@@ -1,9 +1,9 @@
 /**
- * Releases really installed by older helm 3 (3.6.3, 3.12.3, 3.13.0), captured with
+ * Releases really installed by older helm 3 (3.1.1, 3.6.3, 3.12.3, 3.13.0), captured with
  * scripts/capture-old-helm-fixtures.ts, against the tarballs they were installed from: the content proof
  * reproduces each, the version rules that reproduce it are exactly the ones read from that helm's source,
- * and an edited value is still a Mismatch. Before these rules, every one of the 3.6 and 3.12 captures and
- * the 3.13.0 import-values ones were false Mismatches.
+ * and an edited value is still a Mismatch. Before these rules, every one of the 3.1, 3.6 and 3.12 captures
+ * and the 3.13.0 import-values ones were false Mismatches.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -26,10 +26,12 @@ const manifest = JSON.parse(readFileSync(`${DIR}manifest.json`, 'utf8')) as { ca
 const NEWER = ['helm 4.2+', 'helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.20.0', 'helm 3.17.1-3.19', 'helm 3.13.1-3.17.0'];
 /** The rules that reproduce each capture (metadata and values), by chart and the helm that installed it. */
 const EXPECTED: Record<string, Record<string, string[]>> = {
-  'v3.6.3': { umbrella: ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'] },
-  'v3.12.3': { umbrella: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.8.2-3.12'] },
+  // 3.0-3.1.1 kept disabled dependencies in the metadata; before 3.2 CoalesceTables kept nulls.
+  'v3.1.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'] },
+  'v3.6.3': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'] },
+  'v3.12.3': { umbrella: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], 'umbrella globals': ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.8.2-3.12'] },
   // 3.13.0 differs from 3.13.1 only where a parent value meets an imported one.
-  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'] },
+  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], 'umbrella globals': [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'] },
 };
 
 function load(c: OldHelmCapture, edit?: (release: Stored) => void) {
@@ -42,7 +44,7 @@ function load(c: OldHelmCapture, edit?: (release: Stored) => void) {
 }
 
 describe('releases stored by older helm 3 (real captures)', () => {
-  it('cover 3.6, 3.12 and 3.13.0, every chart, and user globals', () => {
+  it('cover 3.1.1, 3.6, 3.12 and 3.13.0, every chart, and user globals', () => {
     const seen = new Set(manifest.captures.map((c) => `${/^v\d+\.\d+\.\d+/.exec(c.helm)?.[0]} ${c.chart}`));
     for (const v of Object.keys(EXPECTED)) for (const chart of ['umbrella', 'imports', 'strings']) assert.ok([...seen].some((s) => s.startsWith(`${v} charts/${chart}-`)), `${v} ${chart}`);
     assert.ok(manifest.captures.some((c) => c.set['global.token']));
@@ -67,7 +69,7 @@ describe('releases stored by older helm 3 (real captures)', () => {
         return b.sharedChartValues && inputs.globalsValuesDigest === valuesDigest(tokenizeGlobals(parts.values));
       }).map((b) => b.id);
       const chart = /charts\/(\w+)-/.exec(c.chart)?.[1] ?? '';
-      assert.deepEqual(reproducing, EXPECTED[version]?.[chart]);
+      assert.deepEqual(reproducing, EXPECTED[version]?.[userGlobals ? `${chart} globals` : chart]);
     });
   }
 
