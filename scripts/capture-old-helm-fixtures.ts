@@ -2,7 +2,8 @@
  * Captures what older helm 3 releases store, for the unit tests of the content proof's version rules
  * (test/unit/chart/old-helm-captures.test.ts): starts the harness control plane, packages a few charts
  * with dependencies (umbrella: aliases, conditions, tags, import-values, library chart, globals; imports
- * and strings: import-values precedence) with helm 4, really installs each with every given helm binary,
+ * and strings: import-values precedence; legacy: apiVersion v1 requirements) with helm 4, really installs
+ * each with every given helm binary,
  * and writes the stored release (`chart` and `config` as Helm encoded them; manifest, hooks and notes
  * dropped) to test/fixtures/old-helm/, with the chart tarballs and an index (manifest.json). Only dummy
  * values go in (`fixture-dummy-…`), checked as in capture-release-fixtures.ts.
@@ -61,6 +62,15 @@ const charts: UmbrellaSpec[] = [
   },
   { name: 'imports', version: '1.0.0', values: precedence, dependencies: [{ chart: app, importValues: ['more', { child: 'cfg', parent: 'appCfg' }], form: 'tgz' }, { chart: lib, importValues: ['data', { child: 'exports.defaults', parent: 'importedDefaults' }], form: 'tgz' }] },
   { name: 'strings', version: '1.0.0', values: precedence, dependencies: [{ chart: app, importValues: ['more'], form: 'tgz' }, { chart: lib, importValues: ['data'], form: 'tgz' }] },
+  // apiVersion v1: requirements.yaml and requirements.lock (not among the stored files before helm 3.0.2).
+  {
+    name: 'legacy',
+    version: '0.9.0',
+    apiVersion: 'v1',
+    lock: true,
+    values: { web: { port: 80 } },
+    dependencies: [{ chart: { name: 'web', version: '1.0.0', values: { port: 8080, enabled: true } }, condition: 'web.enabled' }, { chart: { name: 'db', version: '1.0.0', values: { enabled: false } }, condition: 'db.enabled' }],
+  },
 ];
 
 const installs: { chart: string; set: Record<string, string> }[] = [
@@ -69,6 +79,7 @@ const installs: { chart: string; set: Record<string, string> }[] = [
   { chart: 'umbrella', set: { 'global.region': 'fixture-dummy-region', 'global.token': 'fixture-dummy-token', 'backend.replicas': '5' } },
   { chart: 'imports', set: {} },
   { chart: 'strings', set: {} },
+  { chart: 'legacy', set: {} },
 ];
 
 function isRecord(v: unknown): v is Record<string, unknown> {

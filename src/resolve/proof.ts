@@ -102,6 +102,8 @@ function valuesMatch(record: ReleaseRecord, values: Table, b: HelmBehaviour): 'e
 }
 
 const GLOBALS_NOTE = 'user globals stored in subchart values (Helm before 3.13) compared by keyed hash';
+const V1_REQUIREMENT_FILES = new Set(['files/requirements.yaml', 'files/requirements.lock']);
+const REQUIREMENTS_NOTE = 'requirements.yaml/requirements.lock not among the stored files (Helm 3.0.0-3.0.1)';
 
 /**
  * Compares the installed chart with one published candidate. Verified-grade equality is returned only
@@ -123,10 +125,16 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   for (const t of ctx.transformations ?? []) variants.push(...t.variants(chartFromJson(published.tree), record, { manifestDigest: published.manifestDigest }));
   const behaviours = behavioursFor(record);
   const requirements = tree.metadata['apiVersion'] === 'v1' && Array.isArray(tree.metadata.dependencies);
+  // Helm 3.0.0-3.0.1 (before helm/helm 0cb0eaca9, 3.0.2) did not keep an apiVersion v1 chart's
+  // requirements.yaml and requirements.lock among its files: absent from the stored chart (not different),
+  // they are explained for the rules of Helm before 3.1.2, and only there.
+  const notStored = tree.metadata['apiVersion'] === 'v1' ? fixed.filter((d) => V1_REQUIREMENT_FILES.has(d) && installed.files[d.slice('files/'.length)] === undefined) : [];
+  const fixedBefore302 = fixed.filter((d) => !notStored.includes(d));
 
   let metadataOk: Variant | undefined;
   let loose: ProofResult | undefined;
   let valuesOk = false;
+  let filesDiffer = false;
   for (const variant of variants) {
     for (const b of behaviours) {
       let parts;
@@ -141,9 +149,14 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
       if (!metadataMatches(installed, metadataDigest(parts.metadata))) continue;
       metadataOk ??= variant;
       if (valuesEqual) {
-        if (fixed.length) return { differences: fixed, accounted: [] };
+        const unexplained = b.keepDisabledInMetadata ? fixedBefore302 : fixed;
+        if (unexplained.length) {
+          filesDiffer = true; // templates, files or the schema differ: named below unless another rule explains them
+          continue;
+        }
         parts.notes.requirements = requirements;
-        const proven = { differences: [], accounted: accountedOf(variant, parts.notes, valuesEqual === 'globals' ? GLOBALS_NOTE : undefined) };
+        const notes = [valuesEqual === 'globals' ? GLOBALS_NOTE : undefined, unexplained.length < fixed.length ? REQUIREMENTS_NOTE : undefined].filter((x) => x !== undefined).join('; ');
+        const proven = { differences: [], accounted: accountedOf(variant, parts.notes, notes || undefined) };
         // Equal but for build metadata on the version: a transformation that explains the suffix (Flux's
         // build, which checks an OCI digest suffix against the manifest) is preferred to ignoring it.
         if (installed.metadata !== metadataDigest(parts.metadata)) {
@@ -156,6 +169,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   }
 
   if (loose) return loose;
+  if (filesDiffer) return { differences: fixed, accounted: [] };
   // Templates, files and the schema are never rewritten; values and metadata may have been by a rewrite that
   // cannot be reproduced here (Flux merging values files the published chart does not have).
   const unreproducible = fixed.length === 0 ? (ctx.transformations ?? []).map((t) => t.unreproducible?.(chartFromJson(published.tree), record)).find((u) => u !== undefined) : undefined;
