@@ -2,8 +2,8 @@
  * Captures what older helm 3 releases store, for the unit tests of the content proof's version rules
  * (test/unit/chart/old-helm-captures.test.ts): starts the harness control plane, packages a few charts
  * with dependencies (umbrella: aliases, conditions, tags, import-values, library chart, globals; imports
- * and strings: import-values precedence; legacy: apiVersion v1 requirements) with helm 4, really installs
- * each with every given helm binary,
+ * and strings: import-values precedence; legacy: apiVersion v1 requirements) with helm 4, and one made by
+ * hand (bom: files with a UTF-8 byte order mark), really installs each with every given helm binary,
  * and writes the stored release (`chart` and `config` as Helm encoded them; manifest, hooks and notes
  * dropped) to test/fixtures/old-helm/, with the chart tarballs and an index (manifest.json). Only dummy
  * values go in (`fixture-dummy-…`), checked as in capture-release-fixtures.ts.
@@ -23,6 +23,7 @@ import { onInterrupt, stopAll } from '../test/harness/processes.ts';
 import { scratchDir } from '../test/harness/charts.ts';
 import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
 import { packageDir, writeChart, type UmbrellaSpec } from '../test/harness/umbrella.ts';
+import { tgz } from '../test/unit/chart/tar-writer.ts';
 
 const OUT = join(REPO_ROOT, 'test', 'fixtures', 'old-helm');
 
@@ -80,7 +81,23 @@ const installs: { chart: string; set: Record<string, string> }[] = [
   { chart: 'imports', set: {} },
   { chart: 'strings', set: {} },
   { chart: 'legacy', set: {} },
+  { chart: 'bom', set: {} },
 ];
+
+const BOM = '\ufeff';
+/**
+ * A chart whose helper template, NOTES.txt and README begin with a UTF-8 byte order mark: made by hand,
+ * since helm package (3.3+) trims it. Helm 3.0-3.2 stored the mark (a manifest template starting with one
+ * fails to install there, so the manifest has none).
+ */
+const bomChart = tgz([
+  { name: 'bom/Chart.yaml', data: `${BOM}apiVersion: v2\nname: bom\nversion: 0.1.0\n` },
+  { name: 'bom/values.yaml', data: `${BOM}a: 1\n` },
+  { name: 'bom/templates/_helpers.tpl', data: `${BOM}{{- define "bom.x" -}}x{{- end -}}\n` },
+  { name: 'bom/templates/NOTES.txt', data: `${BOM}notes\n` },
+  { name: 'bom/templates/cm.yaml', data: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-bom\ndata:\n  a: "{{ .Values.a }}"\n' },
+  { name: 'bom/README.md', data: `${BOM}# readme\n` },
+]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -118,6 +135,8 @@ async function main(): Promise<void> {
       copyFileSync(pkg.path, join(OUT, file));
       tarballs.set(spec.name, file);
     }
+    writeFileSync(join(OUT, 'charts', 'bom-0.1.0.tgz'), bomChart);
+    tarballs.set('bom', 'charts/bom-0.1.0.tgz');
     const captures: OldHelmCapture[] = [];
     let n = 0;
     for (const helm of helms) {

@@ -103,6 +103,13 @@ function valuesMatch(record: ReleaseRecord, values: Table, b: HelmBehaviour): 'e
 
 const GLOBALS_NOTE = 'user globals stored in subchart values (Helm before 3.13) compared by keyed hash';
 const V1_REQUIREMENT_FILES = new Set(['files/requirements.yaml', 'files/requirements.lock']);
+
+/** The digest of one part of a fingerprint, by its name in fingerprintDifferences. */
+function partDigest(f: ChartFingerprint, part: string): string | undefined {
+  if (part === 'schema') return f.schema;
+  if (part.startsWith('files/')) return f.files[part.slice('files/'.length)];
+  return f.templates[part];
+}
 const REQUIREMENTS_NOTE = 'requirements.yaml/requirements.lock not among the stored files (Helm 3.0.0-3.0.1)';
 
 /**
@@ -130,6 +137,10 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   // they are explained for the rules of Helm before 3.1.2, and only there.
   const notStored = tree.metadata['apiVersion'] === 'v1' ? fixed.filter((d) => V1_REQUIREMENT_FILES.has(d) && installed.files[d.slice('files/'.length)] === undefined) : [];
   const fixedBefore302 = fixed.filter((d) => !notStored.includes(d));
+  // Helm 3.0-3.2 (before helm/helm 27ebfa8c5, 3.3) stored files with their UTF-8 byte order mark, which the
+  // archive reader trims: a part equal to the published one with the mark is explained for the rules of
+  // Helm before 3.7 (the rule of 3.2-3.6 spans the change), and only there.
+  const bomKept = fixed.filter((d) => published.fingerprint.withBom?.[d] !== undefined && published.fingerprint.withBom[d] === partDigest(installed, d));
 
   let metadataOk: Variant | undefined;
   let loose: ProofResult | undefined;
@@ -149,13 +160,19 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
       if (!metadataMatches(installed, metadataDigest(parts.metadata))) continue;
       metadataOk ??= variant;
       if (valuesEqual) {
-        const unexplained = b.keepDisabledInMetadata ? fixedBefore302 : fixed;
+        const unexplained = (b.keepDisabledInMetadata ? fixedBefore302 : fixed).filter((d) => !(b.globalsLeakUpstream && bomKept.includes(d)));
         if (unexplained.length) {
           filesDiffer = true; // templates, files or the schema differ: named below unless another rule explains them
           continue;
         }
         parts.notes.requirements = requirements;
-        const notes = [valuesEqual === 'globals' ? GLOBALS_NOTE : undefined, unexplained.length < fixed.length ? REQUIREMENTS_NOTE : undefined].filter((x) => x !== undefined).join('; ');
+        const notes = [
+          valuesEqual === 'globals' ? GLOBALS_NOTE : undefined,
+          b.keepDisabledInMetadata && notStored.length ? REQUIREMENTS_NOTE : undefined,
+          b.globalsLeakUpstream && bomKept.length ? `UTF-8 byte order mark kept in ${bomKept.join(', ')} (Helm before 3.3)` : undefined,
+        ]
+          .filter((x) => x !== undefined)
+          .join('; ');
         const proven = { differences: [], accounted: accountedOf(variant, parts.notes, notes || undefined) };
         // Equal but for build metadata on the version: a transformation that explains the suffix (Flux's
         // build, which checks an OCI digest suffix against the manifest) is preferred to ignoring it.

@@ -1,9 +1,10 @@
 /**
- * Releases really installed by older helm 3 (3.0.1, 3.1.1, 3.6.3, 3.12.3, 3.13.0), captured with
+ * Releases really installed by older helm 3 (3.0.1, 3.1.1, 3.2.4, 3.6.3, 3.12.3, 3.13.0), captured with
  * scripts/capture-old-helm-fixtures.ts, against the tarballs they were installed from: the content proof
  * reproduces each, the version rules that reproduce it are exactly the ones read from that helm's source,
  * and an edited value is still a Mismatch. Before these rules, every capture of a chart with subcharts by
- * 3.0, 3.1, 3.6 and 3.12, the 3.0.1 v1 chart and the 3.13.0 import-values ones were false Mismatches.
+ * 3.0-3.12, the 3.0.1 v1 chart, the byte-order-mark chart by 3.0-3.2 and the 3.13.0 import-values ones
+ * were false Mismatches.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -26,15 +27,17 @@ const manifest = JSON.parse(readFileSync(`${DIR}manifest.json`, 'utf8')) as { ca
 const NEWER = ['helm 4.2+', 'helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.20.0', 'helm 3.17.1-3.19', 'helm 3.13.1-3.17.0'];
 /** The rules that reproduce each capture (metadata and values), by chart and the helm that installed it. */
 const ALL_BEFORE_3_1_2 = [...NEWER, 'helm 3.13.0', 'helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6', 'helm 3.1.2-3.1.3'];
+const ALL = [...ALL_BEFORE_3_1_2, 'helm 3.0-3.1.1'];
 const EXPECTED: Record<string, Record<string, string[]>> = {
   // 3.0-3.1.1 kept disabled dependencies in the metadata; before 3.2 CoalesceTables kept nulls; 3.0.0-3.0.1
   // did not store a v1 chart's requirements.yaml/requirements.lock among its files.
-  'v3.0.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'] },
-  'v3.1.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'] },
-  'v3.6.3': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2 },
-  'v3.12.3': { umbrella: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], 'umbrella globals': ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.8.2-3.12'], legacy: ALL_BEFORE_3_1_2 },
+  'v3.0.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'], bom: ALL },
+  'v3.1.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'], bom: ALL },
+  'v3.2.4': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2, bom: ALL },
+  'v3.6.3': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2, bom: ALL },
+  'v3.12.3': { umbrella: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], 'umbrella globals': ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.8.2-3.12'], legacy: ALL_BEFORE_3_1_2, bom: ALL },
   // 3.13.0 differs from 3.13.1 only where a parent value meets an imported one.
-  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], 'umbrella globals': [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'], legacy: ALL_BEFORE_3_1_2 },
+  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], 'umbrella globals': [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'], legacy: ALL_BEFORE_3_1_2, bom: ALL },
 };
 
 function load(c: OldHelmCapture, edit?: (release: Stored) => void) {
@@ -47,9 +50,9 @@ function load(c: OldHelmCapture, edit?: (release: Stored) => void) {
 }
 
 describe('releases stored by older helm 3 (real captures)', () => {
-  it('cover 3.0.1, 3.1.1, 3.6, 3.12 and 3.13.0, every chart, and user globals', () => {
+  it('cover 3.0.1, 3.1.1, 3.2.4, 3.6.3, 3.12.3 and 3.13.0, every chart, and user globals', () => {
     const seen = new Set(manifest.captures.map((c) => `${/^v\d+\.\d+\.\d+/.exec(c.helm)?.[0]} ${c.chart}`));
-    for (const v of Object.keys(EXPECTED)) for (const chart of ['umbrella', 'imports', 'strings', 'legacy']) assert.ok([...seen].some((s) => s.startsWith(`${v} charts/${chart}-`)), `${v} ${chart}`);
+    for (const v of Object.keys(EXPECTED)) for (const chart of ['umbrella', 'imports', 'strings', 'legacy', 'bom']) assert.ok([...seen].some((s) => s.startsWith(`${v} charts/${chart}-`)), `${v} ${chart}`);
     assert.ok(manifest.captures.some((c) => c.set['global.token']));
   });
 
@@ -59,7 +62,9 @@ describe('releases stored by older helm 3 (real captures)', () => {
       const proof = await proveContent(record, published);
       assert.deepEqual(proof.differences, []);
       const chart = /charts\/(\w+)-/.exec(c.chart)?.[1] ?? '';
-      assert.match(proof.accounted.join('; '), chart === 'legacy' ? /requirements\.yaml folded into metadata/ : /import-values applied/);
+      if (chart !== 'bom') assert.match(proof.accounted.join('; '), chart === 'legacy' ? /requirements\.yaml folded into metadata/ : /import-values applied/);
+      const bomKept = chart === 'bom' && ['v3.0.1', 'v3.1.1', 'v3.2.4'].includes(/^v\d+\.\d+\.\d+/.exec(c.helm)?.[0] ?? '');
+      assert.equal(proof.accounted.some((a) => a === 'UTF-8 byte order mark kept in templates/NOTES.txt, templates/_helpers.tpl, files/README.md (Helm before 3.3)'), bomKept);
       const inputs = proofInputsOf(record);
       assert.ok(inputs);
       const userGlobals = c.set['global.token'] !== undefined;
@@ -100,5 +105,12 @@ describe('releases stored by older helm 3 (real captures)', () => {
     assert.deepEqual((await proveContent(edited.record, edited.published)).differences, ['templates/configmap.yaml', 'files/requirements.lock', 'files/requirements.yaml'], 'every difference named');
     const added = load(legacy, (r) => void (r.chart.files = [...(r.chart.files ?? []), { name: 'requirements.yaml', data: Buffer.from('dependencies: []\n').toString('base64') }]));
     assert.deepEqual((await proveContent(added.record, added.published)).differences, ['files/requirements.lock', 'files/requirements.yaml'], 'present but different: named');
+    // Helm 3.2.4 kept the byte order marks: explained; another README (with its mark) is not.
+    const bom = manifest.captures.find((c) => c.helm.startsWith('v3.2.4') && c.chart.includes('bom'));
+    assert.ok(bom);
+    const readme = load(bom, (r) => {
+      (r.chart.files?.[0] as { data: string }).data = Buffer.from('\ufeff# edited\n').toString('base64');
+    });
+    assert.deepEqual((await proveContent(readme.record, readme.published)).differences, ['templates/NOTES.txt', 'templates/_helpers.tpl', 'files/README.md']);
   });
 });
