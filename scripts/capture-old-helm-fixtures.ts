@@ -35,6 +35,8 @@ export interface OldHelmCapture {
   /** The .tgz (relative to test/fixtures/old-helm/) it was installed from. */
   chart: string;
   set: Record<string, string>;
+  /** Revision 2 only: made by `helm upgrade --reuse-values` from this capture of revision 1. */
+  previous?: string;
 }
 
 const leaf = { name: 'leaf', version: '0.3.0', values: { config: { level: 'info', nested: { a: 1 } }, global: { region: 'leaf-default', tier: { name: 'leaf' } } } };
@@ -74,14 +76,15 @@ const charts: UmbrellaSpec[] = [
   },
 ];
 
-const installs: { chart: string; set: Record<string, string> }[] = [
+/** Each is installed; with `reuse`, then upgraded with --reuse-values and these values (revision 2 captured too). */
+const installs: { chart: string; set: Record<string, string>; reuse?: Record<string, string> }[] = [
   { chart: 'umbrella', set: {} },
   { chart: 'umbrella', set: { 'tags.optional': 'false', 'cacheA.enabled': 'true' } },
-  { chart: 'umbrella', set: { 'global.region': 'fixture-dummy-region', 'global.token': 'fixture-dummy-token', 'backend.replicas': '5' } },
+  { chart: 'umbrella', set: { 'global.region': 'fixture-dummy-region', 'global.token': 'fixture-dummy-token', 'backend.replicas': '5' }, reuse: { 'backend.image.tag': 'fixture-dummy-v9' } },
   { chart: 'imports', set: {} },
   { chart: 'strings', set: {} },
   { chart: 'legacy', set: {} },
-  { chart: 'bom', set: {} },
+  { chart: 'bom', set: {}, reuse: { a: '2' } },
 ];
 
 const BOM = '\ufeff';
@@ -148,18 +151,27 @@ async function main(): Promise<void> {
       for (const i of installs) {
         const chart = tarballs.get(i.chart) as string;
         const release = `r${++n}`;
-        await run(helm, ['install', release, join(OUT, chart), '--namespace', ns, ...Object.entries(i.set).flatMap(([k, v]) => ['--set', `${k}=${v}`])], env);
-        const obj = JSON.parse(await kubectl(cp, ['get', 'secret', `sh.helm.release.v1.${release}.v1`, '-n', ns, '-o', 'json'])) as { data?: { release?: string } };
-        const rel = JSON.parse(gunzipSync(Buffer.from(Buffer.from(obj.data?.release ?? '', 'base64').toString('latin1'), 'base64')).toString('utf8')) as Record<string, unknown>;
-        checkConfig(rel['config'] ?? {}, release);
-        // What the proof reads; the rendered manifest, hooks and notes are not part of the chart.
-        delete rel['manifest'];
-        delete rel['hooks'];
-        if (isRecord(rel['info'])) delete rel['info']['notes'];
-        const file = `${tag}-${i.chart}-${release}.json`;
-        writeFileSync(join(OUT, file), `${JSON.stringify(rel, null, 1)}\n`);
-        captures.push({ file, helm: version, chart, set: i.set });
-        process.stderr.write(`captured ${file}\n`);
+        const sets = (set: Record<string, string>): string[] => Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+        await run(helm, ['install', release, join(OUT, chart), '--namespace', ns, ...sets(i.set)], env);
+        const capture = async (revision: number, previous?: string): Promise<string> => {
+          const obj = JSON.parse(await kubectl(cp, ['get', 'secret', `sh.helm.release.v1.${release}.v${revision}`, '-n', ns, '-o', 'json'])) as { data?: { release?: string } };
+          const rel = JSON.parse(gunzipSync(Buffer.from(Buffer.from(obj.data?.release ?? '', 'base64').toString('latin1'), 'base64')).toString('utf8')) as Record<string, unknown>;
+          checkConfig(rel['config'] ?? {}, release);
+          // What the proof reads; the rendered manifest, hooks and notes are not part of the chart.
+          delete rel['manifest'];
+          delete rel['hooks'];
+          if (isRecord(rel['info'])) delete rel['info']['notes'];
+          const file = `${tag}-${i.chart}-${release}.v${revision}.json`;
+          writeFileSync(join(OUT, file), `${JSON.stringify(rel, null, 1)}\n`);
+          captures.push({ file, helm: version, chart, set: revision === 1 ? i.set : { ...i.set, ...i.reuse }, ...(previous ? { previous } : {}) });
+          process.stderr.write(`captured ${file}\n`);
+          return file;
+        };
+        const first = await capture(1);
+        if (i.reuse) {
+          await run(helm, ['upgrade', release, join(OUT, chart), '--namespace', ns, '--reuse-values', ...sets(i.reuse)], env);
+          await capture(2, first);
+        }
       }
     }
     writeFileSync(join(OUT, 'manifest.json'), `${JSON.stringify({ generatedBy: 'scripts/capture-old-helm-fixtures.ts', captures }, null, 2)}\n`);

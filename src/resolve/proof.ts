@@ -104,6 +104,30 @@ function valuesMatch(record: ReleaseRecord, values: Table, b: HelmBehaviour): 'e
 const GLOBALS_NOTE = 'user globals stored in subchart values (Helm before 3.13) compared by keyed hash';
 const V1_REQUIREMENT_FILES = new Set(['files/requirements.yaml', 'files/requirements.lock']);
 
+/**
+ * Templates, files and the schema are stored as published, except by the oldest Helm 3: for a version rule,
+ * the notes that explain the parts that differ ([] when none does), or undefined when some part stays
+ * unexplained for it.
+ * - Helm 3.0.0-3.0.1 (before helm/helm 0cb0eaca9, 3.0.2) did not keep an apiVersion v1 chart's
+ *   requirements.yaml and requirements.lock among its files: absent (not different), they are explained
+ *   for the rules of Helm before 3.1.2.
+ * - Helm 3.0-3.2 (before helm/helm 27ebfa8c5, 3.3) stored files with their UTF-8 byte order mark, which the
+ *   archive reader trims: a part equal to the published one with the mark is explained for the rules of
+ *   Helm before 3.7 (the rule of 3.2-3.6 spans the change).
+ */
+function oldHelmFiles(tree: HelmChart, installed: ChartFingerprint, published: ChartFingerprint, fixed: string[]): (b: HelmBehaviour) => string[] | undefined {
+  const notStored = tree.metadata['apiVersion'] === 'v1' ? fixed.filter((d) => V1_REQUIREMENT_FILES.has(d) && installed.files[d.slice('files/'.length)] === undefined) : [];
+  const bomKept = fixed.filter((d) => published.withBom?.[d] !== undefined && published.withBom[d] === partDigest(installed, d));
+  return (b) => {
+    const explained = new Set([...(b.keepDisabledInMetadata ? notStored : []), ...(b.globalsLeakUpstream ? bomKept : [])]);
+    if (fixed.some((d) => !explained.has(d))) return undefined;
+    const notes: string[] = [];
+    if (b.keepDisabledInMetadata && notStored.length) notes.push(REQUIREMENTS_NOTE);
+    if (b.globalsLeakUpstream && bomKept.length) notes.push(`UTF-8 byte order mark kept in ${bomKept.join(', ')} (Helm before 3.3)`);
+    return notes;
+  };
+}
+
 /** The digest of one part of a fingerprint, by its name in fingerprintDifferences. */
 function partDigest(f: ChartFingerprint, part: string): string | undefined {
   if (part === 'schema') return f.schema;
@@ -132,15 +156,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   for (const t of ctx.transformations ?? []) variants.push(...t.variants(chartFromJson(published.tree), record, { manifestDigest: published.manifestDigest }));
   const behaviours = behavioursFor(record);
   const requirements = tree.metadata['apiVersion'] === 'v1' && Array.isArray(tree.metadata.dependencies);
-  // Helm 3.0.0-3.0.1 (before helm/helm 0cb0eaca9, 3.0.2) did not keep an apiVersion v1 chart's
-  // requirements.yaml and requirements.lock among its files: absent from the stored chart (not different),
-  // they are explained for the rules of Helm before 3.1.2, and only there.
-  const notStored = tree.metadata['apiVersion'] === 'v1' ? fixed.filter((d) => V1_REQUIREMENT_FILES.has(d) && installed.files[d.slice('files/'.length)] === undefined) : [];
-  const fixedBefore302 = fixed.filter((d) => !notStored.includes(d));
-  // Helm 3.0-3.2 (before helm/helm 27ebfa8c5, 3.3) stored files with their UTF-8 byte order mark, which the
-  // archive reader trims: a part equal to the published one with the mark is explained for the rules of
-  // Helm before 3.7 (the rule of 3.2-3.6 spans the change), and only there.
-  const bomKept = fixed.filter((d) => published.fingerprint.withBom?.[d] !== undefined && published.fingerprint.withBom[d] === partDigest(installed, d));
+  const explain = oldHelmFiles(tree, installed, published.fingerprint, fixed);
 
   let metadataOk: Variant | undefined;
   let loose: ProofResult | undefined;
@@ -160,19 +176,13 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
       if (!metadataMatches(installed, metadataDigest(parts.metadata))) continue;
       metadataOk ??= variant;
       if (valuesEqual) {
-        const unexplained = (b.keepDisabledInMetadata ? fixedBefore302 : fixed).filter((d) => !(b.globalsLeakUpstream && bomKept.includes(d)));
-        if (unexplained.length) {
+        const files = explain(b);
+        if (!files) {
           filesDiffer = true; // templates, files or the schema differ: named below unless another rule explains them
           continue;
         }
         parts.notes.requirements = requirements;
-        const notes = [
-          valuesEqual === 'globals' ? GLOBALS_NOTE : undefined,
-          b.keepDisabledInMetadata && notStored.length ? REQUIREMENTS_NOTE : undefined,
-          b.globalsLeakUpstream && bomKept.length ? `UTF-8 byte order mark kept in ${bomKept.join(', ')} (Helm before 3.3)` : undefined,
-        ]
-          .filter((x) => x !== undefined)
-          .join('; ');
+        const notes = [valuesEqual === 'globals' ? GLOBALS_NOTE : undefined, ...files].filter((x) => x !== undefined).join('; ');
         const proven = { differences: [], accounted: accountedOf(variant, parts.notes, notes || undefined) };
         // Equal but for build metadata on the version: a transformation that explains the suffix (Flux's
         // build, which checks an OCI digest suffix against the manifest) is preferred to ignoring it.
@@ -196,8 +206,8 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
 
   // Metadata is explained, values are not: Helm's --reuse-values starts from the previous revision's
   // values coalesced with its user values. Read it (once) only now.
-  if (fixed.length === 0 && (record.rollbackTo ?? record.release.revision) > 1) {
-    const reuse = await proveReuse(record, variants, behaviours, condition, ctx, requirements);
+  if (behaviours.some((b) => explain(b) !== undefined) && (record.rollbackTo ?? record.release.revision) > 1) {
+    const reuse = await proveReuse(record, variants, behaviours, condition, ctx, requirements, explain);
     if (reuse) return reuse;
   }
   return { differences: ['values', ...fixed], accounted: [] };
@@ -207,7 +217,7 @@ function accountedOf(variant: Variant, notes: ProcessingNotes, extra?: string): 
   return [variant.name, describeNotes(notes), extra].filter((x): x is string => !!x);
 }
 
-async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, ctx: ProofContext, requirements: boolean): Promise<ProofResult | undefined> {
+async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, ctx: ProofContext, requirements: boolean, explain: (b: HelmBehaviour) => string[] | undefined): Promise<ProofResult | undefined> {
   if (!ctx.previous) return { differences: [], accounted: [], unverifiable: `values differ from a fresh install of the published chart; the previous revision is needed to check --reuse-values and cannot be read here` };
   let revision = (record.rollbackTo ?? record.release.revision) - 1;
   for (let reads = 0; revision >= 1 && reads < MAX_PREVIOUS_READS; reads++, revision--) {
@@ -219,6 +229,8 @@ async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours
     }
     for (const variant of variants) {
       for (const b of behaviours) {
+        const files = explain(b);
+        if (!files) continue;
         const base = reusedValues(prev.values, prev.config, b);
         let parts;
         try {
@@ -231,8 +243,8 @@ async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours
         const match = valuesMatch(record, parts.values, b);
         if (match) {
           parts.notes.requirements = requirements;
-          const reused = `values carried over by --reuse-values from revision ${prev.revision}`;
-          return { differences: [], accounted: accountedOf(variant, parts.notes, match === 'globals' ? `${reused}; ${GLOBALS_NOTE}` : reused) };
+          const notes = [`values carried over by --reuse-values from revision ${prev.revision}`, match === 'globals' ? GLOBALS_NOTE : undefined, ...files].filter((x) => x !== undefined);
+          return { differences: [], accounted: accountedOf(variant, parts.notes, notes.join('; ')) };
         }
       }
     }

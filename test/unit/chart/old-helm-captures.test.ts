@@ -12,8 +12,8 @@ import { describe, it } from 'node:test';
 import { readChartTree } from '../../../src/chart/chart-tree.ts';
 import { fingerprintChart, metadataDigest, valuesDigest } from '../../../src/chart/fingerprint.ts';
 import { tokenizeGlobals } from '../../../src/chart/global-tokens.ts';
-import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, treeJson } from '../../../src/chart/helm-install.ts';
-import { releaseFromJson } from '../../../src/decode/decode.ts';
+import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, reusedValues, treeJson } from '../../../src/chart/helm-install.ts';
+import { releaseFromJson, storedValuesFromJson } from '../../../src/decode/decode.ts';
 import { proofInputsOf } from '../../../src/decode/proof-inputs.ts';
 import { proveContent, type PublishedForProof } from '../../../src/resolve/proof.ts';
 import type { OldHelmCapture } from '../../../scripts/capture-old-helm-fixtures.ts';
@@ -28,16 +28,18 @@ const NEWER = ['helm 4.2+', 'helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'he
 /** The rules that reproduce each capture (metadata and values), by chart and the helm that installed it. */
 const ALL_BEFORE_3_1_2 = [...NEWER, 'helm 3.13.0', 'helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6', 'helm 3.1.2-3.1.3'];
 const ALL = [...ALL_BEFORE_3_1_2, 'helm 3.0-3.1.1'];
+// --reuse-values (revision 2 of the umbrella with user globals): 3.2-3.12 share one result here.
+const OLD_REUSE = ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6', 'helm 3.1.2-3.1.3'];
 const EXPECTED: Record<string, Record<string, string[]>> = {
   // 3.0-3.1.1 kept disabled dependencies in the metadata; before 3.2 CoalesceTables kept nulls; 3.0.0-3.0.1
   // did not store a v1 chart's requirements.yaml/requirements.lock among its files.
-  'v3.0.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'], bom: ALL },
-  'v3.1.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'], bom: ALL },
-  'v3.2.4': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2, bom: ALL },
-  'v3.6.3': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2, bom: ALL },
-  'v3.12.3': { umbrella: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], 'umbrella globals': ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.8.2-3.12'], legacy: ALL_BEFORE_3_1_2, bom: ALL },
+  'v3.0.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'], bom: ALL , 'umbrella globals reuse': ['helm 3.0-3.1.1'], 'bom reuse': ALL },
+  'v3.1.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'], bom: ALL , 'umbrella globals reuse': ['helm 3.0-3.1.1'], 'bom reuse': ALL },
+  'v3.2.4': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': OLD_REUSE, 'bom reuse': ALL },
+  'v3.6.3': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': OLD_REUSE, 'bom reuse': ALL },
+  'v3.12.3': { umbrella: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], 'umbrella globals': ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.8.2-3.12'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': OLD_REUSE, 'bom reuse': ALL },
   // 3.13.0 differs from 3.13.1 only where a parent value meets an imported one.
-  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], 'umbrella globals': [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'], legacy: ALL_BEFORE_3_1_2, bom: ALL },
+  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], 'umbrella globals': [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': ['helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.20.0', 'helm 3.17.1-3.19', 'helm 3.13.1-3.17.0', 'helm 3.13.0'], 'bom reuse': ALL },
 };
 
 function load(c: OldHelmCapture, edit?: (release: Stored) => void) {
@@ -59,12 +61,15 @@ describe('releases stored by older helm 3 (real captures)', () => {
   for (const c of manifest.captures) {
     it(`${c.file} (${c.helm}, --set ${JSON.stringify(c.set)})`, async () => {
       const { record, published } = load(c);
-      const proof = await proveContent(record, published);
+      // Revision 2 of an upgrade with --reuse-values: the proof reads revision 1 as the controller does.
+      const previous = c.previous ? storedValuesFromJson(readFileSync(`${DIR}${c.previous}`), c.previous) : undefined;
+      const proof = await proveContent(record, published, { previous: async (n) => (n === 1 ? previous : undefined) });
       assert.deepEqual(proof.differences, []);
+      if (previous && c.chart.includes('umbrella')) assert.match(proof.accounted.join('; '), /values carried over by --reuse-values from revision 1/);
       const chart = /charts\/(\w+)-/.exec(c.chart)?.[1] ?? '';
       if (chart !== 'bom') assert.match(proof.accounted.join('; '), chart === 'legacy' ? /requirements\.yaml folded into metadata/ : /import-values applied/);
       const bomKept = chart === 'bom' && ['v3.0.1', 'v3.1.1', 'v3.2.4'].includes(/^v\d+\.\d+\.\d+/.exec(c.helm)?.[0] ?? '');
-      assert.equal(proof.accounted.some((a) => a === 'UTF-8 byte order mark kept in templates/NOTES.txt, templates/_helpers.tpl, files/README.md (Helm before 3.3)'), bomKept);
+      assert.equal(proof.accounted.some((a) => a.includes('UTF-8 byte order mark kept in templates/NOTES.txt, templates/_helpers.tpl, files/README.md (Helm before 3.3)')), bomKept);
       const inputs = proofInputsOf(record);
       assert.ok(inputs);
       const userGlobals = c.set['global.token'] !== undefined;
@@ -73,12 +78,13 @@ describe('releases stored by older helm 3 (real captures)', () => {
       assert.equal(proof.accounted.some((a) => /user globals .* keyed hash/.test(a)), userGlobals && version !== 'v3.13.0');
       assert.equal(proof.accounted.some((a) => /requirements\.yaml\/requirements\.lock not among the stored files/.test(a)), chart === 'legacy' && version === 'v3.0.1');
       const reproducing = HELM_BEHAVIOURS.filter((b) => {
-        const parts = helmProcessChart(chartFromJson(published.tree), inputs.conditionValues, b);
+        const base = previous ? reusedValues(previous.values, previous.config, b) : undefined;
+        const parts = helmProcessChart(chartFromJson(published.tree), inputs.conditionValues, b, base);
         if (metadataDigest(parts.metadata) !== record.fingerprint.metadata) return false;
         if (valuesDigest(parts.values) === record.fingerprint.values) return true;
         return b.sharedChartValues && inputs.globalsValuesDigest === valuesDigest(tokenizeGlobals(parts.values));
       }).map((b) => b.id);
-      assert.deepEqual(reproducing, EXPECTED[version]?.[userGlobals ? `${chart} globals` : chart]);
+      assert.deepEqual(reproducing, EXPECTED[version]?.[`${chart}${userGlobals ? ' globals' : ''}${previous ? ' reuse' : ''}`]);
     });
   }
 
