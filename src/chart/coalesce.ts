@@ -13,7 +13,7 @@ export type Table = Record<string, unknown>;
 /** How one Helm version coalesces; every flag names the release that changed it. */
 export interface CoalesceBehaviour {
   /**
-   * Helm ≥ 3.21 / 4.1.3 (coalesceTablesFullKey `srcOriginalNonNil`): a user null removes a chart default
+   * Helm ≥ 3.20.1 / 4.1.3 (coalesceTablesFullKey `srcOriginalNonNil`): a user null removes a chart default
    * only when that default is non-null; before, every user null removed its key.
    */
   keepNullWithoutDefault: boolean;
