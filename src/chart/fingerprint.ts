@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { arr, isObject, scalarString, type JsonObject } from '../util/guards.ts';
 import type { ChartFingerprint } from '../model/chart.ts';
 import type { ChartContent, ChartFile } from './content.ts';
+import { BOM_TRIMMED, withBom } from './bom.ts';
 
 
 function sha256(data: Uint8Array | string): string {
@@ -10,7 +11,7 @@ function sha256(data: Uint8Array | string): string {
 }
 
 /** JSON with sorted keys so that equal data hashes equally whatever produced it. */
-function canonicalJson(v: unknown): string {
+export function canonicalJson(v: unknown): string {
   // Helm stores values and metadata with Go's sorted map keys, and JSON.parse keeps that order: such data is
   // already canonical and the native JSON.stringify writes the same text several times faster than the loop.
   return isCanonical(v) ? JSON.stringify(v) : sortedJson(v);
@@ -216,9 +217,14 @@ export function fingerprintChart(chart: ChartContent): ChartFingerprint {
   const version = typeof metadata['version'] === 'string' ? metadata['version'] : '';
   const plus = version.indexOf('+');
   const withoutBuild = plus > 0 ? sha256(canonicalJson({ ...metadata, version: version.slice(0, plus) })) : undefined;
+  const bom: Record<string, string> = {};
+  for (const f of chart.templates) if (BOM_TRIMMED.has(f.data)) bom[f.name] = sha256(withBom(f.data));
+  for (const f of chart.files) if (BOM_TRIMMED.has(f.data)) bom[`files/${f.name}`] = sha256(withBom(f.data));
+  if (chart.schema && chart.schema.length && BOM_TRIMMED.has(chart.schema)) bom['schema'] = sha256(withBom(chart.schema));
   return shared({
     metadata: sha256(canonicalJson(metadata)),
     ...(withoutBuild ? { metadataWithoutBuild: withoutBuild } : {}),
+    ...(Object.keys(bom).length ? { withBom: bom } : {}),
     values: sha256(canonicalJson(normalizeValues(chart.values))),
     schema: chart.schema && chart.schema.length ? sha256(chart.schema) : '',
     templates: fileDigests(chart.templates),
@@ -242,6 +248,7 @@ function shared(f: ChartFingerprint): ChartFingerprint {
   const parts = [f.metadata, f.metadataWithoutBuild ?? '', f.values, f.schema, f.lock];
   for (const [name, digest] of Object.entries(f.templates)) parts.push('t', name, digest);
   for (const [name, digest] of Object.entries(f.files)) parts.push('f', name, digest);
+  for (const [name, digest] of Object.entries(f.withBom ?? {})) parts.push('b', name, digest);
   // Names cannot hold NUL (tar and Helm refuse them), so the joined parts are unambiguous. The key is kept only
   // while its fingerprint lives (the registry below), so it is not worth hashing.
   const key = parts.join('\0');
@@ -249,6 +256,7 @@ function shared(f: ChartFingerprint): ChartFingerprint {
   if (known) return known;
   Object.freeze(f.templates);
   Object.freeze(f.files);
+  if (f.withBom) Object.freeze(f.withBom);
   FINGERPRINTS.set(key, new WeakRef(Object.freeze(f)));
   unused.register(f, key);
   return f;

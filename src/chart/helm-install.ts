@@ -11,6 +11,7 @@
  */
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 import { parseConstraint, parseVersion } from './version.ts';
+import { globalToken } from './global-tokens.ts';
 import {
   coalesceTables,
   coalesceValues,
@@ -53,10 +54,24 @@ export interface HelmDependency extends JsonObject {
 export interface HelmBehaviour extends CoalesceBehaviour {
   id: string;
   major: 3 | 4;
-  /** Helm ≥ 3.13 and 4 (ProcessDependenciesWithMerge): imports keep nulls; before, they were coalesced away. */
-  mergeImports: boolean;
+  /**
+   * How processImportValues applies `import-values` (helm/helm pkg/chartutil/dependencies.go):
+   * - 'merge': Helm ≥ 3.13.1 and 4 (ProcessDependenciesWithMerge, 0a5148faf; 25371e2f0 in 3.13.1): the
+   *   imports are gathered with MergeTables (nulls kept) and the parent's own values win over them.
+   * - 'merge-imports-win': Helm 3.13.0, the same but the imported values win over the parent's.
+   * - 'coalesce': Helm 3.8.2–3.12 (c4952c9c8 in 3.8.2): a child/parent import is coalesced into the
+   *   chart's coalesced values themselves, which then replace what string imports had gathered (so a
+   *   string import listed before one is lost), and the chart's values win over the gathered imports.
+   * - 'coalesce-imports-win': Helm 3.0–3.8.1, the same but the gathered imports win at the end.
+   */
+  imports: 'merge' | 'merge-imports-win' | 'coalesce' | 'coalesce-imports-win';
   /** Helm 4 (getAliasDependency copyMetadata): an aliased chart gets its own copy of its dependency list. */
   copyAliasedCharts: boolean;
+  /**
+   * Helm < 3.1.2 (before helm/helm d03db32c2, released in 3.1.2 and 3.2.0): disabled dependencies stayed
+   * in the metadata (without `enabled`).
+   */
+  keepDisabledInMetadata: boolean;
 }
 
 /**
@@ -64,13 +79,19 @@ export interface HelmBehaviour extends CoalesceBehaviour {
  * (coalesce.go, dependencies.go, install.go); versions between two entries behave like the older one.
  */
 export const HELM_BEHAVIOURS: readonly HelmBehaviour[] = [
-  { id: 'helm 4.2+', major: 4, mergeImports: true, copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, cleanDefaultNulls: true },
-  { id: 'helm 4.1.3+', major: 4, mergeImports: true, copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, cleanDefaultNulls: false },
-  { id: 'helm 4.0-4.1.2', major: 4, mergeImports: true, copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: false, cleanDefaultNulls: false },
-  { id: 'helm 3.21+', major: 3, mergeImports: true, copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: true, cleanDefaultNulls: false },
-  { id: 'helm 3.17.1-3.20', major: 3, mergeImports: true, copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: false, cleanDefaultNulls: false },
-  { id: 'helm 3.13-3.17.0', major: 3, mergeImports: true, copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, cleanDefaultNulls: false },
-  { id: 'helm 3.0-3.12', major: 3, mergeImports: false, copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, cleanDefaultNulls: false },
+  { id: 'helm 4.2+', major: 4, imports: 'merge', copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, dstNullsIntoSrc: true, cleanDefaultNulls: true, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 4.1.3+', major: 4, imports: 'merge', copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: true, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 4.0-4.1.2', major: 4, imports: 'merge', copyAliasedCharts: true, childChartMerge: true, keepNullWithoutDefault: false, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.20.1+', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: true, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.20.0', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: false, dstNullsIntoSrc: true, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.17.1-3.19', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: true, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.13.1-3.17.0', major: 3, imports: 'merge', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.13.0', major: 3, imports: 'merge-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.8.2-3.12', major: 3, imports: 'coalesce', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.7-3.8.1', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.2-3.6', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true, coalesceKeepsNulls: false, keepDisabledInMetadata: false },
+  { id: 'helm 3.1.2-3.1.3', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true, coalesceKeepsNulls: true, keepDisabledInMetadata: false },
+  { id: 'helm 3.0-3.1.1', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true, coalesceKeepsNulls: true, keepDisabledInMetadata: true },
 ];
 
 /** What the processing did, in words for `origin.message` (names of charts only, never values). */
@@ -179,7 +200,7 @@ function processDependencyEnabled(c: HelmChart, v: Table, path: string, b: HelmB
   if (top) notes.disabled.push(...[...rm].sort());
   for (const t of cd) processDependencyEnabled(t, cvals, `${path}${t.metadata.name}.`, b, notes, false);
   // Go's append(nil, empty...) is nil: a chart whose dependencies are all disabled has none in its metadata.
-  c.metadata.dependencies = cdMetadata.length ? cdMetadata : null;
+  if (!b.keepDisabledInMetadata) c.metadata.dependencies = cdMetadata.length ? cdMetadata : null;
   c.subcharts = cd;
 }
 
@@ -203,20 +224,11 @@ function pathToMap(path: string, data: Table): Table {
   return cur;
 }
 
-function trimNilValues(vals: Table): Table {
-  const copy = deepCopy(vals);
-  for (const key of Object.keys(copy)) {
-    const val = copy[key];
-    if (val === null) delete copy[key];
-    else if (isTable(val)) copy[key] = trimNilValues(val);
-  }
-  return copy;
-}
-
 function processImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNotes, top: boolean): void {
   const reqs = depsOf(c);
   if (reqs === null) return;
-  let cvals = b.mergeImports ? mergeValues(c, null, b) : coalesceValues(c, null, b);
+  const merge = b.imports === 'merge' || b.imports === 'merge-imports-win';
+  let cvals = merge ? mergeValues(c, null, b) : coalesceValues(c, null, b);
   let acc: Table | null = newTable();
   for (const r of reqs) {
     const list = r['import-values'];
@@ -229,25 +241,35 @@ function processImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNo
         outiv.push({ child, parent });
         const vv = tableAt(cvals, `${r.name}.${child}`);
         if (!vv) continue;
-        acc = b.mergeImports ? mergeTables(acc, pathToMap(parent, vv), b) : coalesceTables(acc, pathToMap(parent, vv), b);
+        // Before 3.13: `b = CoalesceTables(cvals, pathToMap(...))`, into the chart's values themselves.
+        acc = merge ? mergeTables(acc, pathToMap(parent, vv), b) : coalesceTables(cvals, pathToMap(parent, vv), b);
       } else if (typeof riv === 'string') {
         const child = `exports.${riv}`;
         outiv.push({ child, parent: '.' });
         const vm = tableAt(cvals, `${r.name}.${child}`);
         if (!vm) continue;
-        acc = b.mergeImports ? mergeTables(acc, vm, b) : coalesceTables(acc, vm, b);
+        acc = merge ? mergeTables(acc, vm, b) : coalesceTables(acc, vm, b);
       }
     }
     if (top && list.length) notes.imports = true;
     if (outiv.length) r['import-values'] = outiv;
     else delete r['import-values'];
   }
-  if (b.mergeImports) {
-    cvals = deepCopy(cvals);
-    c.values = mergeTables(cvals, acc, b);
-  } else {
-    cvals = trimNilValues(cvals);
-    c.values = coalesceTables(cvals, acc, b);
+  switch (b.imports) {
+    case 'merge':
+      cvals = deepCopy(cvals);
+      c.values = mergeTables(cvals, acc, b);
+      break;
+    case 'merge-imports-win':
+      cvals = deepCopy(cvals);
+      c.values = mergeTables(acc, cvals, b);
+      break;
+    case 'coalesce':
+      c.values = coalesceTables(cvals, acc, b);
+      break;
+    case 'coalesce-imports-win':
+      c.values = coalesceTables(acc, cvals, b);
+      break;
   }
 }
 
@@ -275,6 +297,9 @@ export function helmProcessChart(chart: HelmChart, config: Table | null, b: Helm
   const hadSubcharts = c.subcharts.length > 0;
   processDependencyEnabled(c, config ?? newTable(), '', b, notes, true);
   processDependencyImportValues(c, b, notes, true);
+  // Before 3.13 the chart's values were shared into every coalesced result: the render values install and
+  // upgrade compute next (ToRenderValues → CoalesceValues(chart, config)) still changed what is stored.
+  if (b.sharedChartValues) coalesceValues(c, config ?? newTable(), b);
   notes.subchartValues = hadSubcharts && depsOf(c) !== null && c.subcharts.length > 0;
   return { metadata: c.metadata, values: c.values ?? newTable(), notes };
 }
@@ -295,19 +320,24 @@ function cloneChart(c: HelmChart): HelmChart {
  * User values reduced to what dependency enablement can read: tables, booleans and nulls keep their
  * place; every other value becomes 0 (a scalar that is neither a bool, a table nor null, which is all
  * Helm's condition and tag checks distinguish). Strings, numbers and lists, where secrets live, are
- * gone before anything is kept in memory.
+ * gone before anything is kept in memory. Inside a `global` table they become keyed hashes instead
+ * (global-tokens.ts): Helm before 3.13 stored the user's globals in the chart's values.
  */
 export function conditionValues(config: unknown): Table {
+  return skeletonTable(config, false);
+}
+
+function skeletonTable(config: unknown, inGlobal: boolean): Table {
   const out = newTable();
   if (!isTable(config)) return out;
-  for (const k of Object.keys(config)) out[k] = skeleton(config[k]);
+  for (const k of Object.keys(config)) out[k] = skeleton(config[k], inGlobal || k === 'global');
   return out;
 }
 
-function skeleton(v: unknown): unknown {
+function skeleton(v: unknown, inGlobal: boolean): unknown {
   if (v === null || typeof v === 'boolean') return v;
-  if (isTable(v)) return conditionValues(v);
-  return 0;
+  if (isTable(v)) return skeletonTable(v, inGlobal);
+  return inGlobal ? globalToken(v) : 0;
 }
 
 /** Parses a HelmChart tree from the compact JSON produced by treeJson. */

@@ -58,7 +58,8 @@ export function chartStoreIn(base: string, build: string): PublishedChartStore {
   };
 }
 
-const FORMAT = 1;
+// 2: fingerprints keep the digests with a UTF-8 byte order mark (withBom); entries of format 1 lack them.
+const FORMAT = 2;
 
 /** A stored entry, when it is one for `digest`; anything else is ignored (and rewritten by the next download). */
 function entryOf(doc: unknown, digest: string): PublishedChart | undefined {
@@ -66,6 +67,7 @@ function entryOf(doc: unknown, digest: string): PublishedChart | undefined {
   const f = doc['fingerprint'];
   if (!isObject(f) || typeof f['metadata'] !== 'string' || typeof f['values'] !== 'string' || typeof f['schema'] !== 'string' || typeof f['lock'] !== 'string') return undefined;
   if (!isObject(f['templates']) || !isObject(f['files'])) return undefined;
+  if (f['withBom'] !== undefined && !isObject(f['withBom'])) return undefined;
   const manifestDigest = doc['manifestDigest'];
   return {
     tarballDigest: digest,

@@ -1,7 +1,8 @@
 import { gunzipSync } from 'node:zlib';
 import type { ChartContent, ChartFile } from '../chart/content.ts';
-import { fingerprintChart } from '../chart/fingerprint.ts';
+import { fingerprintChart, valuesDigest } from '../chart/fingerprint.ts';
 import { conditionValues } from '../chart/helm-install.ts';
+import { hasGlobalTokens, tokenizeGlobals } from '../chart/global-tokens.ts';
 import { attachProofInputs } from './proof-inputs.ts';
 import type { ReleaseStorage } from '../model/report.ts';
 import { bool, isObject, scalarString, str, type JsonObject } from '../util/guards.ts';
@@ -207,7 +208,12 @@ export function releaseFromJson(json: Buffer | string, object: string, storage: 
     ...(rollbackTo && rollbackTo < revision ? { rollbackTo } : {}),
     ...flux(str(doc['manifest'])),
   };
-  attachProofInputs(record, { conditionValues: conditionValues(doc['config']) });
+  const condition = conditionValues(doc['config']);
+  const values = chart['values'];
+  attachProofInputs(record, {
+    conditionValues: condition,
+    ...(hasGlobalTokens(condition) && isObject(values) ? { globalsValuesDigest: valuesDigest(tokenizeGlobals(values)) } : {}),
+  });
   return record;
 }
 

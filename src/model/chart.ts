@@ -15,4 +15,10 @@ export interface ChartFingerprint {
   metadataWithoutBuild?: string;
   /** Chart.lock as stored (`chart.lock`); '' when the chart has none. */
   lock: string;
+  /**
+   * Published charts only: for each template, file or the schema that began with a UTF-8 byte order mark
+   * (trimmed, as Helm's loader does since 3.3), its digest with the mark, as Helm 3.0-3.2 stored it; keyed
+   * by the part's name in fingerprintDifferences ('templates/x.tpl', 'files/README.md', 'schema').
+   */
+  withBom?: Record<string, string>;
 }

@@ -14,6 +14,7 @@ import { CoalesceError, newTable, type Table } from '../chart/coalesce.ts';
 import type { ChartFingerprint } from '../model/chart.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import { proofInputsOf } from '../decode/proof-inputs.ts';
+import { tokenizeGlobals } from '../chart/global-tokens.ts';
 
 /**
  * A legitimate rewrite of the published chart made before Helm sees it (e.g. Flux's chart build merging
@@ -90,6 +91,52 @@ function metadataMatches(installed: ChartFingerprint, digest: string): boolean {
 }
 
 /**
+ * Whether processed values are the stored ones. Helm < 3.13 also stored the user's globals in the chart's
+ * values, which the reproduction has only as keyed hashes: for those rules, and when the user set such
+ * globals, the comparison is made with every value inside a `global` table hashed on both sides.
+ */
+function valuesMatch(record: ReleaseRecord, values: Table, b: HelmBehaviour): 'exact' | 'globals' | undefined {
+  if (record.fingerprint.values === valuesDigest(values)) return 'exact';
+  const globals = b.sharedChartValues ? proofInputsOf(record)?.globalsValuesDigest : undefined;
+  return globals !== undefined && globals === valuesDigest(tokenizeGlobals(values)) ? 'globals' : undefined;
+}
+
+const GLOBALS_NOTE = 'user globals stored in subchart values (Helm before 3.13) compared by keyed hash';
+const V1_REQUIREMENT_FILES = new Set(['files/requirements.yaml', 'files/requirements.lock']);
+
+/**
+ * Templates, files and the schema are stored as published, except by the oldest Helm 3: for a version rule,
+ * the notes that explain the parts that differ ([] when none does), or undefined when some part stays
+ * unexplained for it.
+ * - Helm 3.0.0-3.0.1 (before helm/helm 0cb0eaca9, 3.0.2) did not keep an apiVersion v1 chart's
+ *   requirements.yaml and requirements.lock among its files: absent (not different), they are explained
+ *   for the rules of Helm before 3.1.2.
+ * - Helm 3.0-3.2 (before helm/helm 27ebfa8c5, 3.3) stored files with their UTF-8 byte order mark, which the
+ *   archive reader trims: a part equal to the published one with the mark is explained for the rules of
+ *   Helm before 3.7 (the rule of 3.2-3.6 spans the change).
+ */
+function oldHelmFiles(tree: HelmChart, installed: ChartFingerprint, published: ChartFingerprint, fixed: string[]): (b: HelmBehaviour) => string[] | undefined {
+  const notStored = tree.metadata['apiVersion'] === 'v1' ? fixed.filter((d) => V1_REQUIREMENT_FILES.has(d) && installed.files[d.slice('files/'.length)] === undefined) : [];
+  const bomKept = fixed.filter((d) => published.withBom?.[d] !== undefined && published.withBom[d] === partDigest(installed, d));
+  return (b) => {
+    const explained = new Set([...(b.keepDisabledInMetadata ? notStored : []), ...(b.globalsLeakUpstream ? bomKept : [])]);
+    if (fixed.some((d) => !explained.has(d))) return undefined;
+    const notes: string[] = [];
+    if (b.keepDisabledInMetadata && notStored.length) notes.push(REQUIREMENTS_NOTE);
+    if (b.globalsLeakUpstream && bomKept.length) notes.push(`UTF-8 byte order mark kept in ${bomKept.join(', ')} (Helm before 3.3)`);
+    return notes;
+  };
+}
+
+/** The digest of one part of a fingerprint, by its name in fingerprintDifferences. */
+function partDigest(f: ChartFingerprint, part: string): string | undefined {
+  if (part === 'schema') return f.schema;
+  if (part.startsWith('files/')) return f.files[part.slice('files/'.length)];
+  return f.templates[part];
+}
+const REQUIREMENTS_NOTE = 'requirements.yaml/requirements.lock not among the stored files (Helm 3.0.0-3.0.1)';
+
+/**
  * Compares the installed chart with one published candidate. Verified-grade equality is returned only
  * when some known Helm processing of the published chart yields the stored chart exactly.
  */
@@ -109,10 +156,12 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   for (const t of ctx.transformations ?? []) variants.push(...t.variants(chartFromJson(published.tree), record, { manifestDigest: published.manifestDigest }));
   const behaviours = behavioursFor(record);
   const requirements = tree.metadata['apiVersion'] === 'v1' && Array.isArray(tree.metadata.dependencies);
+  const explain = oldHelmFiles(tree, installed, published.fingerprint, fixed);
 
   let metadataOk: Variant | undefined;
   let loose: ProofResult | undefined;
   let valuesOk = false;
+  let filesDiffer = false;
   for (const variant of variants) {
     for (const b of behaviours) {
       let parts;
@@ -122,13 +171,19 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
         if (err instanceof CoalesceError) continue; // Helm fails this install: no release can come from it
         throw err;
       }
-      if (installed.values === valuesDigest(parts.values)) valuesOk = true;
+      const valuesEqual = valuesMatch(record, parts.values, b);
+      if (valuesEqual) valuesOk = true;
       if (!metadataMatches(installed, metadataDigest(parts.metadata))) continue;
       metadataOk ??= variant;
-      if (installed.values === valuesDigest(parts.values)) {
-        if (fixed.length) return { differences: fixed, accounted: [] };
+      if (valuesEqual) {
+        const files = explain(b);
+        if (!files) {
+          filesDiffer = true; // templates, files or the schema differ: named below unless another rule explains them
+          continue;
+        }
         parts.notes.requirements = requirements;
-        const proven = { differences: [], accounted: accountedOf(variant, parts.notes) };
+        const notes = [valuesEqual === 'globals' ? GLOBALS_NOTE : undefined, ...files].filter((x) => x !== undefined).join('; ');
+        const proven = { differences: [], accounted: accountedOf(variant, parts.notes, notes || undefined) };
         // Equal but for build metadata on the version: a transformation that explains the suffix (Flux's
         // build, which checks an OCI digest suffix against the manifest) is preferred to ignoring it.
         if (installed.metadata !== metadataDigest(parts.metadata)) {
@@ -141,6 +196,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   }
 
   if (loose) return loose;
+  if (filesDiffer) return { differences: fixed, accounted: [] };
   // Templates, files and the schema are never rewritten; values and metadata may have been by a rewrite that
   // cannot be reproduced here (Flux merging values files the published chart does not have).
   const unreproducible = fixed.length === 0 ? (ctx.transformations ?? []).map((t) => t.unreproducible?.(chartFromJson(published.tree), record)).find((u) => u !== undefined) : undefined;
@@ -150,8 +206,8 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
 
   // Metadata is explained, values are not: Helm's --reuse-values starts from the previous revision's
   // values coalesced with its user values. Read it (once) only now.
-  if (fixed.length === 0 && (record.rollbackTo ?? record.release.revision) > 1) {
-    const reuse = await proveReuse(record, variants, behaviours, condition, ctx, requirements);
+  if (behaviours.some((b) => explain(b) !== undefined) && (record.rollbackTo ?? record.release.revision) > 1) {
+    const reuse = await proveReuse(record, variants, behaviours, condition, ctx, requirements, explain);
     if (reuse) return reuse;
   }
   return { differences: ['values', ...fixed], accounted: [] };
@@ -161,7 +217,7 @@ function accountedOf(variant: Variant, notes: ProcessingNotes, extra?: string): 
   return [variant.name, describeNotes(notes), extra].filter((x): x is string => !!x);
 }
 
-async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, ctx: ProofContext, requirements: boolean): Promise<ProofResult | undefined> {
+async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, ctx: ProofContext, requirements: boolean, explain: (b: HelmBehaviour) => string[] | undefined): Promise<ProofResult | undefined> {
   if (!ctx.previous) return { differences: [], accounted: [], unverifiable: `values differ from a fresh install of the published chart; the previous revision is needed to check --reuse-values and cannot be read here` };
   let revision = (record.rollbackTo ?? record.release.revision) - 1;
   for (let reads = 0; revision >= 1 && reads < MAX_PREVIOUS_READS; reads++, revision--) {
@@ -173,6 +229,8 @@ async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours
     }
     for (const variant of variants) {
       for (const b of behaviours) {
+        const files = explain(b);
+        if (!files) continue;
         const base = reusedValues(prev.values, prev.config, b);
         let parts;
         try {
@@ -182,9 +240,11 @@ async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours
           throw err;
         }
         if (!metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
-        if (record.fingerprint.values === valuesDigest(parts.values)) {
+        const match = valuesMatch(record, parts.values, b);
+        if (match) {
           parts.notes.requirements = requirements;
-          return { differences: [], accounted: accountedOf(variant, parts.notes, `values carried over by --reuse-values from revision ${prev.revision}`) };
+          const notes = [`values carried over by --reuse-values from revision ${prev.revision}`, match === 'globals' ? GLOBALS_NOTE : undefined, ...files].filter((x) => x !== undefined);
+          return { differences: [], accounted: accountedOf(variant, parts.notes, notes.join('; ')) };
         }
       }
     }

@@ -1,7 +1,7 @@
 /**
  * Differential test of the content proof against real helm: charts exercising every part of Helm's
- * install-time processing are packaged by helm, installed by each tested helm (3.17, newest 3, 4.1, newest
- * 4; `--dry-run=client` prints the release Helm would store), and chartorigin's reproduction must equal
+ * install-time processing are packaged by helm, installed by each tested helm (an older 3 (helm3-old, 3.12),
+ * 3.17, newest 3, 4.1, newest 4; `--dry-run` prints the release Helm would store), and chartorigin's reproduction must equal
  * what that helm stored, naming what it accounted for. Edited charts must not: the edited part is named.
  */
 import assert from 'node:assert/strict';
@@ -17,8 +17,8 @@ import { proofInputsOf } from '../../src/decode/proof-inputs.ts';
 import type { StoredReleaseObject } from '../../src/model/release.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
-import { dryRunInstall, install, publishedOf, runHelmBinary, upgrade } from '../harness/helm-proof.ts';
-import { HELM_BINARIES, type HelmBinaryName } from '../harness/tools.ts';
+import { dryRunInstall, helmAtLeast, helmVersionOf, install, publishedOf, runHelmBinary, upgrade } from '../harness/helm-proof.ts';
+import { HELM_PROOF_BINARIES as HELM_BINARIES, type HelmBinaryName } from '../harness/tools.ts';
 import { packageDir, writeChart, type UmbrellaSpec } from '../harness/umbrella.ts';
 
 const env = testEnv();
@@ -30,7 +30,7 @@ const leaf = { name: 'leaf', version: '0.3.0', values: { config: { level: 'info'
 const common = { name: 'common', version: '2.1.0', library: true, values: { exports: { defaults: { labels: { team: 'lib' } } } } };
 
 /** The umbrella: every feature at once. */
-function umbrella(edit: { value?: boolean; template?: boolean; subchartDefault?: boolean } = {}): UmbrellaSpec {
+function umbrella(edit: { value?: boolean; template?: boolean; subchartDefault?: boolean; globalDefault?: boolean } = {}): UmbrellaSpec {
   return {
     name: 'umbrella',
     version: '1.0.0',
@@ -39,7 +39,7 @@ function umbrella(edit: { value?: boolean; template?: boolean; subchartDefault?:
     description: 'An umbrella chart\nwith a two-line description\n',
     values: {
       replicas: edit.value ? 5 : 2,
-      global: { region: 'eu', tier: { size: 'm' } },
+      global: { region: 'eu', tier: { size: edit.globalDefault ? 'l' : 'm' } },
       backend: { enabled: true, replicas: 3, removeMe: null },
       cacheA: { enabled: false },
       importedDefaults: { keep: 'parent wins' },
@@ -79,8 +79,19 @@ async function packaged(spec: UmbrellaSpec, tag: string): Promise<{ path: string
   return packageDir(dir, join(work, `out-${tag}`));
 }
 
-/** The processing rules of each tested binary's release line (src/chart/helm-install.ts HELM_BEHAVIOURS). */
-const OWN_RULES: Record<HelmBinaryName, string> = { helm3: 'helm 3.17.1-3.20', 'helm3-latest': 'helm 3.21+', helm4: 'helm 4.1.3+', 'helm4-latest': 'helm 4.2+' };
+/**
+ * The processing rules of a tested binary's release line (src/chart/helm-install.ts HELM_BEHAVIOURS, newest
+ * first): the first whose id starts at or below the binary's own version.
+ */
+function ownRule(helm: HelmBinaryName): string {
+  const [major, minor, patch] = helmVersionOf(helm);
+  const at = major * 1e6 + minor * 1e3 + patch;
+  for (const b of HELM_BEHAVIOURS) {
+    const m = /^helm (\d+)\.(\d+)(?:\.(\d+))?/.exec(b.id);
+    if (m && Number(m[1]) === major && Number(m[1]) * 1e6 + Number(m[2]) * 1e3 + Number(m[3] ?? 0) <= at) return b.id;
+  }
+  throw new Error(`no HELM_BEHAVIOURS rule for ${helm} ${major}.${minor}.${patch}`);
+}
 
 let seq = 0;
 const releaseName = (): string => `p${++seq}`;
@@ -98,6 +109,8 @@ describe('content proof = what each helm stores (differential, real helm)', () =
       { set: { 'backend.enabled': 'false' }, accounted: [/disabled backend, cacheA dropped/] },
       { set: { 'tags.optional': 'false' }, accounted: [/disabled cacheA, cacheB dropped/] },
       { set: { 'tags.optional': 'false', 'cacheA.enabled': 'true' }, accounted: [/disabled cacheB dropped/] },
+      // Helm < 3.13 stores the user's globals in the subcharts' values (compared by keyed hash).
+      { set: { 'global.region': 'us', 'global.token': 's3cr3t', 'global.tier.n': '3', 'backend.replicas': '5' }, accounted: [/subchart values coalesced/] },
     ];
     for (const helm of HELM_BINARIES) {
       for (const { set, accounted } of settings) {
@@ -110,6 +123,28 @@ describe('content proof = what each helm stores (differential, real helm)', () =
         const proof = await proveContent(record, published);
         assert.deepEqual(proof.differences, [], `${what}: reproduction equals what helm stored`);
         for (const re of accounted) assert.match(proof.accounted.join('; '), re, what);
+        if (set['global.token']) assert.equal(proof.accounted.some((a) => /user globals .* keyed hash/.test(a)), !helmAtLeast(helm, 3, 13), what);
+      }
+    }
+  });
+
+  it('import-values precedence: parent values over imported ones, string imports before and after child/parent ones, nulls on either side', async () => {
+    const lib = { name: 'lib', version: '1.0.0', library: true, values: { exports: { defaults: { labels: { team: 'lib', tier: 'x' } }, data: { port: 8080, proto: 'tcp', nested: { k: 'lib', n: null } } } } };
+    const app = { name: 'app', version: '1.0.0', values: { exports: { more: { extra: 'e', port: 7070 } }, cfg: { a: 1, b: null, n: { z: 2 } } } };
+    const values = { port: 9090, nested: { k: 'parent', m: null }, proto: null, importedDefaults: { labels: { team: 'parent' } }, appCfg: { a: 'parent' }, global: { gk: 'p', gt: { p: 1 } } };
+    const specs: UmbrellaSpec[] = [
+      { name: 'imports', version: '1.0.0', values, dependencies: [{ chart: app, importValues: ['more', { child: 'cfg', parent: 'appCfg' }], form: 'tgz' }, { chart: lib, importValues: ['data', { child: 'exports.defaults', parent: 'importedDefaults' }], form: 'tgz' }] },
+      { name: 'importsrev', version: '1.0.0', values, dependencies: [{ chart: lib, importValues: [{ child: 'exports.defaults', parent: 'importedDefaults' }, 'data'], form: 'tgz' }, { chart: app, importValues: ['more'], form: 'tgz' }] },
+      { name: 'strings', version: '1.0.0', values, dependencies: [{ chart: app, importValues: ['more'], form: 'tgz' }, { chart: lib, importValues: ['data'], form: 'tgz' }] },
+    ];
+    for (const spec of specs) {
+      const chart = await packaged(spec, spec.name);
+      const published = publishedOf(chart.bytes);
+      for (const helm of HELM_BINARIES) {
+        const record = await dryRunInstall(cluster, helm, ns, releaseName(), chart.path, { 'global.gk': 'user' });
+        const proof = await proveContent(record, published);
+        assert.deepEqual(proof.differences, [], `${helm} ${spec.name}`);
+        assert.match(proof.accounted.join('; '), /import-values applied/, `${helm} ${spec.name}`);
       }
     }
   });
@@ -133,17 +168,19 @@ describe('content proof = what each helm stores (differential, real helm)', () =
     }
   });
 
-  it('one value, one template, one subchart default edited → Mismatch naming the part', async () => {
+  it('one value, one template, one subchart default, one global default edited → Mismatch naming the part', async () => {
     const published = publishedOf((await packaged(umbrella(), 'orig')).bytes);
     const cases = [
       { edit: { value: true }, parts: ['values'] },
       { edit: { template: true }, parts: ['templates/configmap.yaml'] },
       { edit: { subchartDefault: true }, parts: ['values'] },
+      { edit: { globalDefault: true }, parts: ['values'] },
     ];
     for (const { edit, parts } of cases) {
       const edited = await packaged(umbrella(edit), `edit-${Object.keys(edit)[0]}`);
-      for (const helm of ['helm3', 'helm4-latest'] as const) {
-        const record = await dryRunInstall(cluster, helm, ns, releaseName(), edited.path);
+      for (const helm of ['helm3-old', 'helm3', 'helm4-latest'] as const) {
+        // With user globals too: Helm < 3.13 then stores them, and the proof compares globals by keyed hash.
+        const record = await dryRunInstall(cluster, helm, ns, releaseName(), edited.path, edit.globalDefault ? { 'global.region': 'us' } : {});
         const proof = await proveContent(record, published);
         assert.deepEqual(proof.differences, parts, `${helm} ${JSON.stringify(edit)}`);
         assert.deepEqual(proof.accounted, []);
@@ -161,7 +198,8 @@ describe('content proof = what each helm stores (differential, real helm)', () =
     const secret = async (release: string, revision: number): Promise<StoredReleaseObject> =>
       JSON.parse(await kubectl(cluster, ['get', 'secret', '-n', ns, `sh.helm.release.v1.${release}.v${revision}`, '-o', 'json'])) as StoredReleaseObject;
     for (const helm of HELM_BINARIES) {
-      for (const flag of ['--reuse-values', '--reset-then-reuse-values'] as const) {
+      // --reset-then-reuse-values came in Helm 3.14.
+      for (const flag of helmAtLeast(helm, 3, 14) ? (['--reuse-values', '--reset-then-reuse-values'] as const) : (['--reuse-values'] as const)) {
         const release = releaseName();
         await install(cluster, helm, ns, release, v1.path, { 'backend.replicas': '4', 'cacheA.enabled': 'true' });
         await upgrade(cluster, helm, ns, release, v2.path, { 'backend.image.tag': 'v9' }, [flag]);
@@ -177,7 +215,7 @@ describe('content proof = what each helm stores (differential, real helm)', () =
             const parts = helmProcessChart(chartFromJson(published2.tree), proofInputsOf(record)?.conditionValues ?? null, b, reusedValues(previous.values, previous.config, b));
             return valuesDigest(parts.values) === record.fingerprint.values;
           }).map((b) => b.id);
-          assert.ok(matching.includes(OWN_RULES[helm]), `${helm}: ${OWN_RULES[helm]} among ${matching.join(', ')}`);
+          assert.ok(matching.includes(ownRule(helm)), `${helm}: ${ownRule(helm)} among ${matching.join(', ')}`);
           if (helm === 'helm4-latest') assert.ok(!matching.includes('helm 4.1.3+'), `helm 4.3 differs from 4.1: ${matching.join(', ')}`);
           if (helm === 'helm4') assert.ok(!matching.includes('helm 4.2+'), `helm 4.1 differs from 4.3: ${matching.join(', ')}`);
           const again = decodeStoredRelease(await secret(release, 2));

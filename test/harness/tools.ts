@@ -6,11 +6,16 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
 
-export type ToolName = 'etcd' | 'kube-apiserver' | 'kubectl' | 'helm3' | 'helm4' | 'helm3-latest' | 'helm4-latest' | 'docker-registry' | 'referrers-registry';
+export type ToolName = 'etcd' | 'kube-apiserver' | 'kubectl' | 'helm3' | 'helm4' | 'helm3-latest' | 'helm4-latest' | 'helm3-old' | 'docker-registry' | 'referrers-registry';
 
-/** Every helm the content proof is tested against: the pinned 3.17 / 4.1 and the newest 3.x / 4.x (scripts/tools.sh). */
+/** The current helm binaries: the pinned 3.17 / 4.1 and the newest 3.x / 4.x (scripts/tools.sh). */
 export const HELM_BINARIES = ['helm3', 'helm3-latest', 'helm4', 'helm4-latest'] as const satisfies readonly ToolName[];
-export type HelmBinaryName = (typeof HELM_BINARIES)[number];
+/**
+ * Every helm the content proof is tested against: the current four and an older helm 3 (`helm3-old`, whose
+ * processing differs from 3.17's: releases written years ago are still in clusters).
+ */
+export const HELM_PROOF_BINARIES = ['helm3-old', ...HELM_BINARIES] as const satisfies readonly ToolName[];
+export type HelmBinaryName = (typeof HELM_PROOF_BINARIES)[number];
 export const ALL_TOOLS: readonly ToolName[] = ['etcd', 'kube-apiserver', 'kubectl', 'helm3', 'helm4', 'docker-registry'];
 
 export class ToolMissingError extends Error {

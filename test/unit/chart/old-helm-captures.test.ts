@@ -1,0 +1,122 @@
+/**
+ * Releases really installed by older helm 3 (3.0.1, 3.1.1, 3.2.4, 3.6.3, 3.12.3, 3.13.0), captured with
+ * scripts/capture-old-helm-fixtures.ts, against the tarballs they were installed from: the content proof
+ * reproduces each, the version rules that reproduce it are exactly the ones read from that helm's source,
+ * and an edited value is still a Mismatch. Before these rules, every capture of a chart with subcharts by
+ * 3.0-3.12, the 3.0.1 v1 chart, the byte-order-mark chart by 3.0-3.2 and the 3.13.0 import-values ones
+ * were false Mismatches.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { readChartTree } from '../../../src/chart/chart-tree.ts';
+import { fingerprintChart, metadataDigest, valuesDigest } from '../../../src/chart/fingerprint.ts';
+import { tokenizeGlobals } from '../../../src/chart/global-tokens.ts';
+import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, reusedValues, treeJson } from '../../../src/chart/helm-install.ts';
+import { releaseFromJson, storedValuesFromJson } from '../../../src/decode/decode.ts';
+import { proofInputsOf } from '../../../src/decode/proof-inputs.ts';
+import { proveContent, type PublishedForProof } from '../../../src/resolve/proof.ts';
+import type { OldHelmCapture } from '../../../scripts/capture-old-helm-fixtures.ts';
+import { FIXTURES } from '../helpers.ts';
+
+const DIR = `${FIXTURES}old-helm/`;
+type Stored = { chart: { values: Record<string, unknown>; templates: { name: string; data: string }[]; files: { name: string; data: string }[] | null } };
+const table = (v: unknown): Record<string, unknown> => v as Record<string, unknown>;
+const manifest = JSON.parse(readFileSync(`${DIR}manifest.json`, 'utf8')) as { captures: OldHelmCapture[] };
+
+const NEWER = ['helm 4.2+', 'helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.20.0', 'helm 3.17.1-3.19', 'helm 3.13.1-3.17.0'];
+/** The rules that reproduce each capture (metadata and values), by chart and the helm that installed it. */
+const ALL_BEFORE_3_1_2 = [...NEWER, 'helm 3.13.0', 'helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6', 'helm 3.1.2-3.1.3'];
+const ALL = [...ALL_BEFORE_3_1_2, 'helm 3.0-3.1.1'];
+// --reuse-values (revision 2 of the umbrella with user globals): 3.2-3.12 share one result here.
+const OLD_REUSE = ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6', 'helm 3.1.2-3.1.3'];
+const EXPECTED: Record<string, Record<string, string[]>> = {
+  // 3.0-3.1.1 kept disabled dependencies in the metadata; before 3.2 CoalesceTables kept nulls; 3.0.0-3.0.1
+  // did not store a v1 chart's requirements.yaml/requirements.lock among its files.
+  'v3.0.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'], bom: ALL , 'umbrella globals reuse': ['helm 3.0-3.1.1'], 'bom reuse': ALL },
+  'v3.1.1': { umbrella: ['helm 3.0-3.1.1'], 'umbrella globals': ['helm 3.0-3.1.1'], imports: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], strings: ['helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'], legacy: ['helm 3.0-3.1.1'], bom: ALL , 'umbrella globals reuse': ['helm 3.0-3.1.1'], 'bom reuse': ALL },
+  'v3.2.4': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': OLD_REUSE, 'bom reuse': ALL },
+  'v3.6.3': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': OLD_REUSE, 'bom reuse': ALL },
+  'v3.12.3': { umbrella: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], 'umbrella globals': ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.8.2-3.12'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': OLD_REUSE, 'bom reuse': ALL },
+  // 3.13.0 differs from 3.13.1 only where a parent value meets an imported one.
+  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], 'umbrella globals': [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': ['helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.20.0', 'helm 3.17.1-3.19', 'helm 3.13.1-3.17.0', 'helm 3.13.0'], 'bom reuse': ALL },
+};
+
+function load(c: OldHelmCapture, edit?: (release: Stored) => void) {
+  const release = JSON.parse(readFileSync(`${DIR}${c.file}`, 'utf8')) as Stored;
+  edit?.(release);
+  const record = releaseFromJson(JSON.stringify(release), c.file, 'Secret', 'old-helm');
+  const { content, tree } = readChartTree(readFileSync(`${DIR}${c.chart}`));
+  const published: PublishedForProof = { fingerprint: fingerprintChart(content), tree: treeJson(tree) };
+  return { record, published };
+}
+
+describe('releases stored by older helm 3 (real captures)', () => {
+  it('cover 3.0.1, 3.1.1, 3.2.4, 3.6.3, 3.12.3 and 3.13.0, every chart, and user globals', () => {
+    const seen = new Set(manifest.captures.map((c) => `${/^v\d+\.\d+\.\d+/.exec(c.helm)?.[0]} ${c.chart}`));
+    for (const v of Object.keys(EXPECTED)) for (const chart of ['umbrella', 'imports', 'strings', 'legacy', 'bom']) assert.ok([...seen].some((s) => s.startsWith(`${v} charts/${chart}-`)), `${v} ${chart}`);
+    assert.ok(manifest.captures.some((c) => c.set['global.token']));
+  });
+
+  for (const c of manifest.captures) {
+    it(`${c.file} (${c.helm}, --set ${JSON.stringify(c.set)})`, async () => {
+      const { record, published } = load(c);
+      // Revision 2 of an upgrade with --reuse-values: the proof reads revision 1 as the controller does.
+      const previous = c.previous ? storedValuesFromJson(readFileSync(`${DIR}${c.previous}`), c.previous) : undefined;
+      const proof = await proveContent(record, published, { previous: async (n) => (n === 1 ? previous : undefined) });
+      assert.deepEqual(proof.differences, []);
+      if (previous && c.chart.includes('umbrella')) assert.match(proof.accounted.join('; '), /values carried over by --reuse-values from revision 1/);
+      const chart = /charts\/(\w+)-/.exec(c.chart)?.[1] ?? '';
+      if (chart !== 'bom') assert.match(proof.accounted.join('; '), chart === 'legacy' ? /requirements\.yaml folded into metadata/ : /import-values applied/);
+      const bomKept = chart === 'bom' && ['v3.0.1', 'v3.1.1', 'v3.2.4'].includes(/^v\d+\.\d+\.\d+/.exec(c.helm)?.[0] ?? '');
+      assert.equal(proof.accounted.some((a) => a.includes('UTF-8 byte order mark kept in templates/NOTES.txt, templates/_helpers.tpl, files/README.md (Helm before 3.3)')), bomKept);
+      const inputs = proofInputsOf(record);
+      assert.ok(inputs);
+      const userGlobals = c.set['global.token'] !== undefined;
+      assert.equal(inputs.globalsValuesDigest !== undefined, userGlobals, 'a keyed-hash digest only when the user set globals');
+      const version = /^v\d+\.\d+\.\d+/.exec(c.helm)?.[0] ?? '';
+      assert.equal(proof.accounted.some((a) => /user globals .* keyed hash/.test(a)), userGlobals && version !== 'v3.13.0');
+      assert.equal(proof.accounted.some((a) => /requirements\.yaml\/requirements\.lock not among the stored files/.test(a)), chart === 'legacy' && version === 'v3.0.1');
+      const reproducing = HELM_BEHAVIOURS.filter((b) => {
+        const base = previous ? reusedValues(previous.values, previous.config, b) : undefined;
+        const parts = helmProcessChart(chartFromJson(published.tree), inputs.conditionValues, b, base);
+        if (metadataDigest(parts.metadata) !== record.fingerprint.metadata) return false;
+        if (valuesDigest(parts.values) === record.fingerprint.values) return true;
+        return b.sharedChartValues && inputs.globalsValuesDigest === valuesDigest(tokenizeGlobals(parts.values));
+      }).map((b) => b.id);
+      assert.deepEqual(reproducing, EXPECTED[version]?.[`${chart}${userGlobals ? ' globals' : ''}${previous ? ' reuse' : ''}`]);
+    });
+  }
+
+  it('an edited value, subchart default, stored user global or template is still a Mismatch', async () => {
+    const plain = manifest.captures.find((c) => c.helm.startsWith('v3.12.') && c.chart.includes('umbrella') && Object.keys(c.set).length === 0);
+    const globals = manifest.captures.find((c) => c.helm.startsWith('v3.12.') && c.set['global.token']);
+    assert.ok(plain && globals);
+    const edits: [typeof plain, (r: Stored) => void][] = [
+      [plain, (r) => void (r.chart.values['replicas'] = 3)],
+      [plain, (r) => void (table(r.chart.values['backend'])['removeMe'] = null)],
+      [plain, (r) => void delete table(r.chart.values['cacheA'])['size']],
+      [globals, (r) => void (table(table(r.chart.values['backend'])['global'])['token'] = 'fixture-dummy-other')],
+      [globals, (r) => void (table(r.chart.values['global'])['region'] = 'us')],
+    ];
+    for (const [c, edit] of edits) {
+      const { record, published } = load(c, edit);
+      const proof = await proveContent(record, published);
+      assert.deepEqual(proof.differences, ['values'], `${c.file}: ${edit.toString()}`);
+    }
+    // Helm 3.0.1's v1 chart: the missing requirements files are explained, an edited template is not.
+    const legacy = manifest.captures.find((c) => c.helm.startsWith('v3.0.1') && c.chart.includes('legacy'));
+    assert.ok(legacy);
+    const edited = load(legacy, (r) => void ((r.chart.templates[0] as { data: string }).data = Buffer.from('kind: Secret\n').toString('base64')));
+    assert.deepEqual((await proveContent(edited.record, edited.published)).differences, ['templates/configmap.yaml', 'files/requirements.lock', 'files/requirements.yaml'], 'every difference named');
+    const added = load(legacy, (r) => void (r.chart.files = [...(r.chart.files ?? []), { name: 'requirements.yaml', data: Buffer.from('dependencies: []\n').toString('base64') }]));
+    assert.deepEqual((await proveContent(added.record, added.published)).differences, ['files/requirements.lock', 'files/requirements.yaml'], 'present but different: named');
+    // Helm 3.2.4 kept the byte order marks: explained; another README (with its mark) is not.
+    const bom = manifest.captures.find((c) => c.helm.startsWith('v3.2.4') && c.chart.includes('bom'));
+    assert.ok(bom);
+    const readme = load(bom, (r) => {
+      (r.chart.files?.[0] as { data: string }).data = Buffer.from('\ufeff# edited\n').toString('base64');
+    });
+    assert.deepEqual((await proveContent(readme.record, readme.published)).differences, ['templates/NOTES.txt', 'templates/_helpers.tpl', 'files/README.md']);
+  });
+});
