@@ -40,7 +40,8 @@ const ALIAS = /^[a-zA-Z0-9_-]+$/;
  * Helm reads the index into Go structs through sigs.k8s.io/yaml: a null becomes the empty string, which is
  * what `read` returning undefined stands for. What Helm refuses outright — a whole index it cannot load,
  * e.g. an unquoted number as a chart's name or version, a string where a list belongs — is not decided here:
- * such an entry is judged on the text it has.
+ * such an entry is judged on the text it has. The failsafe reader cannot tell a quoted `"null"` or `"~"` from a
+ * null: such a name (Helm keeps it) counts as none here, such a `type` (Helm drops it) as empty — both rare.
  */
 export function indexEntryProblem(entry: Record<string, unknown>, read: (v: unknown) => string | undefined): IndexEntryProblem | undefined {
   // The name is checked after sanitizeString, like Helm: `"\u200b"` is empty, `"\t"` is a valid one-space name.

@@ -101,11 +101,13 @@ const NOT_A_CHART = 'not a chart ';
 
 export async function syncApplications(o: ArgoCdOptions, apps: unknown[], adhoc: Map<string, ChartSource>, memo: Map<string, string>, signal?: AbortSignal): Promise<void> {
   const { kept: declared, dropped } = uniqueOriginNames(apps.filter(isObject).flatMap(helmSourcesOf));
+  // Said once per collision while it lasts; one that ends is forgotten, so a later one is said again.
+  const colliding = new Set(dropped.map(({ source: d }) => `${d.namespace}/${d.originName}#${COLLIDES}${d.application}/${d.index}`));
+  for (const k of memo.keys()) if (k.includes(`#${COLLIDES}`) && !colliding.has(k)) memo.delete(k);
   for (const { source: d, keptBy } of dropped) {
-    const key = `${d.namespace}/${d.originName}`;
-    const said = `${COLLIDES}${d.application}/${d.index}`;
-    if (memo.get(`${key}#${said}`) === said) continue;
-    memo.set(`${key}#${said}`, said);
+    const said = `${d.namespace}/${d.originName}#${COLLIDES}${d.application}/${d.index}`;
+    if (memo.has(said)) continue;
+    memo.set(said, COLLIDES);
     o.logger.warn({ namespace: d.namespace, release: d.originName, application: d.application, source: d.index, keptBy: keptBy.application }, 'two Argo CD Helm sources would share this ChartOrigin name; the Application of that name keeps it, this source gets none');
   }
   const wanted = new Set(declared.map((d) => `${d.namespace}/${d.originName}`));

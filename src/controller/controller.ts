@@ -260,8 +260,8 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
       ...(fluxOwners ? [fluxOwners.run(signal)] : []),
       ...reflectors.map((r) => r.run(signal)),
       // Reconciles read ChartOrigins from memory: none starts before they have been listed once, or a
-      // release would be analysed without its ChartOrigin's spec; nor before the HelmReleases have been
-      // listed once, or a Flux release without origin labels would be proven as a plain Helm one.
+      // release would be analysed without its ChartOrigin's spec; nor before the first list of HelmReleases has
+      // been tried (if it failed, a Mismatch still waits for one that works: reconciler.ts).
       (async () => {
         await Promise.race([Promise.all([originsListed, fluxOwners?.firstList]), new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
         // 'auto': limit.max workers take keys, and the limit decides how many reconcile at once (a waiting

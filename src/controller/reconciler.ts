@@ -151,11 +151,12 @@ export class ReleaseReconciler {
     });
     // A tamper alarm for a release without origin labels waits for a fresh list of HelmReleases: one created
     // since the last list may name it (its Flux build then explains the difference). Mismatches are rare, so is this list.
+    // A failed list fails the reconcile (it is retried with back-off): the alarm waits, it is not raised blind.
     if (report.origin.match === 'Mismatch' && !record.flux && this.#o.refreshFluxOwners) {
-      if (await this.#o.refreshFluxOwners(key, begun).catch(() => undefined)) return this.reconcile(key);
-    } else if (this.#o.published && !record.flux && this.#o.fluxOwnerOfDeployed) {
-      // `published` may write into the release (--write-back): never into Flux's, including one whose
-      // HelmRelease is newer than the last list of them. A failed list fails the reconcile (it is retried) rather than risk the write.
+      if (await this.#o.refreshFluxOwners(key, begun)) return this.reconcile(key);
+    } else if (this.#o.published && report.origin.match === 'Verified' && !record.flux && this.#o.fluxOwnerOfDeployed) {
+      // `published` may write into a Verified release (--write-back): never into Flux's, including one whose
+      // HelmRelease is newer than the last list of them. A failed list fails the reconcile too, rather than risk the write.
       if (await this.#o.fluxOwnerOfDeployed(key, record.release.lastDeployed)) return this.reconcile(key);
     }
     const sources = this.#o.repositories.sources();

@@ -119,11 +119,11 @@ function oldHelmFiles(tree: HelmChart, installed: ChartFingerprint, published: C
   const notStored = tree.metadata['apiVersion'] === 'v1' ? fixed.filter((d) => V1_REQUIREMENT_FILES.has(d) && installed.files[d.slice('files/'.length)] === undefined) : [];
   const bomKept = fixed.filter((d) => published.withBom?.[d] !== undefined && published.withBom[d] === partDigest(installed, d));
   return (b) => {
-    const explained = new Set([...(b.keepDisabledInMetadata ? notStored : []), ...(b.globalsLeakUpstream ? bomKept : [])]);
+    const explained = new Set([...(b.dropsV1RequirementFiles ? notStored : []), ...(b.storedWithBom ? bomKept : [])]);
     if (fixed.some((d) => !explained.has(d))) return undefined;
     const notes: string[] = [];
-    if (b.keepDisabledInMetadata && notStored.length) notes.push(REQUIREMENTS_NOTE);
-    if (b.globalsLeakUpstream && bomKept.length) notes.push(`UTF-8 byte order mark kept in ${bomKept.join(', ')} (Helm before 3.3)`);
+    if (b.dropsV1RequirementFiles && notStored.length) notes.push(REQUIREMENTS_NOTE);
+    if (b.storedWithBom && bomKept.length) notes.push(`UTF-8 byte order mark kept in ${bomKept.join(', ')} (Helm before 3.3)`);
     return notes;
   };
 }

@@ -138,6 +138,15 @@ export function caFromSecretData(data: Record<string, string> | undefined): stri
 }
 
 /**
+ * A repository's CA: from the CA Secret when one is named (`caData`, else undefined), else one beside the
+ * credentials in `secretRef`'s Secret, as Flux reads a HelmRepository's secretRef (deprecated there, still
+ * served: fluxcd/pkg runtime/secrets). The one rule for ChartRepositories and the CLI's Flux sources.
+ */
+export function repositoryCa(secretData: Record<string, string> | undefined, caData: Record<string, string> | undefined): string | undefined {
+  return caData !== undefined ? caFromSecretData(caData) : caFromSecretData(secretData);
+}
+
+/**
  * A ChartRepository object → the repository it declares, with credentials, CA, keyring and cosign keys read
  * from the Secrets it references (with `kc`'s permissions). The controller and the CLI's cluster discovery
  * both use this, so a repository is read the same way wherever it is used. The keyring is returned unchecked:
@@ -146,19 +155,15 @@ export function caFromSecretData(data: Record<string, string> | undefined): stri
 export async function resolveChartRepository(kc: KubeConfig, name: string, spec: unknown, defaultNamespace: string): Promise<RepositoryConfig> {
   const parsed = parseRepositorySpec(spec, defaultNamespace);
   let credentials: Credentials | undefined;
-  let caPem: string | undefined;
+  let secretData: Record<string, string> | undefined;
   if (parsed.secretRef) {
     const s = await readSecret(kc, parsed.secretRef);
+    secretData = s.data;
     credentials = credentialsFromSecret(s.type, s.data, parsed.url);
-    // A CA beside the credentials is used when no caSecretRef names one, as Flux reads a HelmRepository's
-    // secretRef (deprecated there, still served: fluxcd/pkg runtime/secrets) — discovered Flux sources carry it.
-    if (!parsed.caSecretRef) caPem = caFromSecretData(s.data);
   }
-  if (parsed.caSecretRef) {
-    const s = await readSecret(kc, parsed.caSecretRef);
-    caPem = caFromSecretData(s.data);
-    if (!caPem) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt`);
-  }
+  const caData = parsed.caSecretRef ? ((await readSecret(kc, parsed.caSecretRef)).data ?? {}) : undefined;
+  const caPem = repositoryCa(secretData, caData);
+  if (parsed.caSecretRef && !caPem) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt (nor Flux's caFile)`);
   let cosignKeys: string[] | undefined;
   if (parsed.cosignKeySecretRef) {
     cosignKeys = cosignKeysFromSecret((await readSecret(kc, parsed.cosignKeySecretRef)).data);

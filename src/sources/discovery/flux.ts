@@ -2,7 +2,7 @@ import type { KubeConfig } from '../../kube/kubeconfig.ts';
 import { KubeApiError, kubeRequest } from '../../kube/raw-client.ts';
 import type { FluxHint } from '../../chart/flux-build.ts';
 import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
-import { caFromSecretData, credentialsFromSecret, toRepositoryConfig, type ChartRepositorySpec, type SecretRef } from '../chart-repository.ts';
+import { credentialsFromSecret, repositoryCa, toRepositoryConfig, type ChartRepositorySpec, type SecretRef } from '../chart-repository.ts';
 import { readSecret } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
 import { byCodeUnits } from '../../util/order.ts';
@@ -39,21 +39,24 @@ export interface DiscoveredRepository {
 /** Flux's default interval for sources is 1m-10m; chartorigin needs no more than its own default. */
 const DISCOVERED_INTERVAL_SECONDS = 3600;
 
-async function listKind(kc: KubeConfig, plural: string, versions: readonly string[], group: string = FLUX_SOURCE_GROUP, namespace?: string): Promise<JsonObject[]> {
+/** A list that has not answered in this long has failed (one hung request must not hold every reconcile). */
+const LIST_TIMEOUT_MS = 30_000;
+
+async function listKind(kc: KubeConfig, plural: string, versions: readonly string[], group: string = FLUX_SOURCE_GROUP, namespace?: string, forbiddenThrows = false): Promise<JsonObject[]> {
   const scope = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
   for (const v of versions) {
     try {
       const items: JsonObject[] = [];
       let cont: string | undefined;
       do {
-        const page = await kubeRequest<{ metadata?: { continue?: string }; items?: unknown[] }>(kc, { path: `/apis/${group}/${v}${scope}/${plural}`, query: { limit: 500, continue: cont } });
+        const page = await kubeRequest<{ metadata?: { continue?: string }; items?: unknown[] }>(kc, { path: `/apis/${group}/${v}${scope}/${plural}`, query: { limit: 500, continue: cont }, signal: AbortSignal.timeout(LIST_TIMEOUT_MS) });
         for (const i of page.items ?? []) if (isObject(i)) items.push(i);
         cont = page.metadata?.continue || undefined;
       } while (cont);
       return items;
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) continue; // this version (or the CRD) is not served
-      if (err instanceof KubeApiError && err.status === 403) return [];
+      if (err instanceof KubeApiError && err.status === 403 && !forbiddenThrows) return [];
       throw err;
     }
   }
@@ -158,12 +161,13 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
     let credentials;
     let caPem: string | undefined;
     try {
+      let secretData: Record<string, string> | undefined;
       if (d.spec.secretRef) {
         const s = await readSecret(kc, d.spec.secretRef);
+        secretData = s.data;
         credentials = credentialsFromSecret(s.type, s.data, d.spec.url);
-        if (!d.spec.caSecretRef) caPem = caFromSecretData(s.data);
       }
-      if (d.spec.caSecretRef) caPem = caFromSecretData((await readSecret(kc, d.spec.caSecretRef)).data);
+      caPem = repositoryCa(secretData, d.spec.caSecretRef ? ((await readSecret(kc, d.spec.caSecretRef)).data ?? {}) : undefined);
     } catch (err) {
       notes.push(`credentials not read: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -212,20 +216,21 @@ const HELM_RELEASE_VERSIONS = ['v2', 'v2beta2', 'v2beta1'] as const;
  * helm-controller's release name (api/v2 `GetReleaseName`: spec.releaseName, else `<targetNamespace>-<name>`,
  * else the HelmRelease's name) cut to Helm's 53 characters by internal/release `ShortenName` (the first 40
  * characters, a dash, 12 hex characters of the full name's SHA-256), as install and upgrade use it since
- * helm-controller v0.37. Older versions used the long name as it was, so both are returned.
+ * helm-controller v0.37. Older versions passed the long name to Helm, which refuses names over 53 characters:
+ * no such release exists.
  */
 export function fluxReleaseNames(name: string, spec: JsonObject): string[] {
   const target = str(spec['targetNamespace']);
   const full = str(spec['releaseName']) || (target ? `${target}-${name}` : name);
   if (full.length <= 53) return [full];
-  return [`${full.slice(0, 40)}-${createHash('sha256').update(full).digest('hex').slice(0, 12)}`, full];
+  return [`${full.slice(0, 40)}-${createHash('sha256').update(full).digest('hex').slice(0, 12)}`];
 }
 
 /**
  * Where the releases of one HelmRelease are stored, as `<storage namespace>/<release name>` keys (the key of
  * the release's ChartOrigin): the names helm-controller derives from the spec, and those its status history
  * recorded (api/v2 and v2beta2 Snapshots; a renamed release's older name stays there until it is gone), in
- * status.storageNamespace, else spec.storageNamespace, else the HelmRelease's namespace. The release
+ * the HelmRelease's namespace (GetStorageNamespace's default) and status.storageNamespace. The release
  * namespace (targetNamespace, else the HelmRelease's) keys the same releases as Helm's JSON names them.
  */
 export function fluxReleaseKeys(hr: JsonObject): { storage: string[]; release: string[] } {
@@ -237,11 +242,21 @@ export function fluxReleaseKeys(hr: JsonObject): { storage: string[]; release: s
     const n = isObject(h) ? str(h['name']) : undefined;
     if (n) names.add(n);
   }
-  const storageNamespaces = new Set([str(status['storageNamespace']) || str(spec['storageNamespace']) || namespace, str(spec['storageNamespace']) || namespace]);
+  // Another namespace's storage is taken only from the status, which helm-controller writes: a spec anyone may
+  // write in their own namespace must not claim a release stored elsewhere (and switch its tamper alarm off).
+  const statusStorage = str(status['storageNamespace']);
+  const storageNamespaces = new Set([namespace, ...(statusStorage ? [statusStorage] : [])]);
   const releaseNamespace = str(spec['targetNamespace']) || namespace;
   const storage: string[] = [];
   for (const ns of storageNamespaces) for (const n of names) storage.push(`${ns}/${n}`);
-  return { storage, release: [...names].map((n) => `${releaseNamespace}/${n}`) };
+  const release = new Set([...names].map((n) => `${releaseNamespace}/${n}`));
+  // A history entry says its own release namespace (a targetNamespace changed since).
+  for (const h of arr(status['history'])) {
+    const n = isObject(h) ? str(h['name']) : undefined;
+    const ns = isObject(h) ? str(h['namespace']) : undefined;
+    if (n && ns) release.add(`${ns}/${n}`);
+  }
+  return { storage, release: [...release] };
 }
 
 /** The HelmRelease that installs a release, by the release's storage key and by its Helm namespace/name. */
@@ -274,12 +289,14 @@ export function fluxReleaseOwners(helmReleases: readonly JsonObject[]): FluxRele
 
 /**
  * The cluster's HelmReleases (in `namespace`, else all), at the newest API version served; [] when Flux is
- * not installed or listing them is forbidden.
+ * not installed. A forbidden list throws: it does not say there are none.
  */
 export async function listHelmReleases(kc: KubeConfig, namespace?: string): Promise<JsonObject[]> {
   const served = await servedVersions(kc, FLUX_HELM_GROUP);
   const versions = HELM_RELEASE_VERSIONS.filter((v) => served.has(v));
-  return versions.length ? listKind(kc, 'helmreleases', versions, FLUX_HELM_GROUP, namespace) : [];
+  if (!versions.length) return [];
+  // Served but not ours to list is not "no HelmReleases": it is an error the caller reports.
+  return listKind(kc, 'helmreleases', versions, FLUX_HELM_GROUP, namespace, true);
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { caFromSecretData, credentialsFromSecret, parseRepositorySpec } from '../../../src/sources/chart-repository.ts';
+import { caFromSecretData, credentialsFromSecret, parseRepositorySpec, repositoryCa } from '../../../src/sources/chart-repository.ts';
 import { addProvenanceToReleaseJson } from '../../../src/publish/write-back.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -61,5 +61,13 @@ describe('the CA of a TLS Secret (fluxcd/pkg runtime/secrets key names)', () => 
     assert.equal(caFromSecretData({ 'ca.crt': b64('STANDARD'), caFile: b64('LEGACY') }), 'STANDARD');
     assert.equal(caFromSecretData({ 'tls.crt': b64('CLIENT'), 'tls.key': b64('KEY') }), undefined);
     assert.equal(caFromSecretData(undefined), undefined);
+  });
+
+  it('a named CA Secret decides alone; without one, a CA beside the credentials is used (Flux\'s deprecated secretRef TLS)', () => {
+    const creds = { username: b64('u'), password: b64('p'), caFile: b64('BESIDE') };
+    assert.equal(repositoryCa(creds, undefined), 'BESIDE');
+    assert.equal(repositoryCa(creds, { 'ca.crt': b64('NAMED') }), 'NAMED');
+    assert.equal(repositoryCa(creds, {}), undefined, 'a named CA Secret without a CA is not replaced by the other one');
+    assert.equal(repositoryCa(undefined, undefined), undefined);
   });
 });

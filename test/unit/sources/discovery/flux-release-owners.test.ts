@@ -23,9 +23,9 @@ describe('fluxReleaseNames (helm-controller GetReleaseName + ShortenName)', () =
     assert.deepEqual(fluxReleaseNames('web', { targetNamespace: 'apps', releaseName: 'frontend' }), ['frontend']);
   });
 
-  it('over 53 characters: the first 40, a dash and 12 hex of the SHA-256 (upstream name_test.go vectors), then the long name older controllers used', () => {
+  it('over 53 characters: the first 40, a dash and 12 hex of the SHA-256 (upstream name_test.go vectors); the long name is no release (Helm refuses it)', () => {
     const long = 'release-name-with-very-long-name-which-is-longer-than-53-characters';
-    assert.deepEqual(fluxReleaseNames(long, {}), ['release-name-with-very-long-name-which-i-788ca0d0d7b0', long]);
+    assert.deepEqual(fluxReleaseNames(long, {}), ['release-name-with-very-long-name-which-i-788ca0d0d7b0']);
     // A composed name: `printf %s monitoring-… | sha256sum` gives 4c51ce04d494….
     const [short] = fluxReleaseNames('kube-prometheus-stack-with-a-rather-long-helmrelease-name', { targetNamespace: 'monitoring' });
     assert.equal(short, 'monitoring-kube-prometheus-stack-with-a--4c51ce04d494');
@@ -37,15 +37,17 @@ describe('fluxReleaseNames (helm-controller GetReleaseName + ShortenName)', () =
 });
 
 describe('fluxReleaseKeys', () => {
-  it('stored in the HelmRelease\'s namespace unless storageNamespace says otherwise; Helm\'s namespace is targetNamespace', () => {
+  it('stored in the HelmRelease\'s namespace; another storage namespace only once the status (helm-controller) says so; Helm\'s namespace is targetNamespace', () => {
     assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps' })), { storage: ['flux-system/apps-web'], release: ['apps/apps-web'] });
-    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' })), { storage: ['apps/apps-web'], release: ['apps/apps-web'] });
+    // spec.storageNamespace alone is anyone's word in their own namespace: it claims nothing elsewhere.
+    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' })).storage, ['flux-system/apps-web']);
+    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' }, { storageNamespace: 'apps' })).storage, ['flux-system/apps-web', 'apps/apps-web']);
   });
 
-  it('the names and storage namespace the status recorded count too (a release renamed in the spec is still Flux\'s until it is gone)', () => {
-    const k = fluxReleaseKeys(hr('apps', 'web', { releaseName: 'web-v2' }, { storageNamespace: 'apps-old', history: [{ name: 'web-v1', namespace: 'apps', version: 3, chartName: 'podinfo', chartVersion: '6.5.0', digest: 'sha256:00' }] }));
+  it('the names and storage namespace the status recorded count too (a release renamed in the spec is still Flux\'s until it is gone), each history entry in its own namespace', () => {
+    const k = fluxReleaseKeys(hr('apps', 'web', { releaseName: 'web-v2' }, { storageNamespace: 'apps-old', history: [{ name: 'web-v1', namespace: 'apps-before', version: 3, chartName: 'podinfo', chartVersion: '6.5.0', digest: 'sha256:00' }] }));
     assert.deepEqual(new Set(k.storage), new Set(['apps-old/web-v2', 'apps-old/web-v1', 'apps/web-v2', 'apps/web-v1']));
-    assert.deepEqual(new Set(k.release), new Set(['apps/web-v2', 'apps/web-v1']));
+    assert.deepEqual(new Set(k.release), new Set(['apps/web-v2', 'apps/web-v1', 'apps-before/web-v1']));
   });
 
   it('objects without a usable shape give no keys that could name another release', () => {
@@ -56,7 +58,7 @@ describe('fluxReleaseKeys', () => {
 
 describe('fluxReleaseOwners', () => {
   it('one owner per release; the first HelmRelease by namespace/name wins a name two claim', () => {
-    const owners = fluxReleaseOwners([hr('b', 'web', { storageNamespace: 'apps', releaseName: 'web' }), hr('a', 'web', { storageNamespace: 'apps' }), hr('apps', 'api')]);
+    const owners = fluxReleaseOwners([hr('b', 'web', { storageNamespace: 'apps', releaseName: 'web' }, { storageNamespace: 'apps' }), hr('a', 'web', { storageNamespace: 'apps' }, { storageNamespace: 'apps' }), hr('apps', 'api')]);
     assert.deepEqual(owners.byStorage.get('apps/web'), { namespace: 'a', name: 'web' });
     assert.deepEqual(owners.byStorage.get('apps/api'), { namespace: 'apps', name: 'api' });
     assert.equal(owners.byStorage.get('apps/other'), undefined);
