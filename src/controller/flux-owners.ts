@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { sleep } from '../util/sleep.ts';
 import { fluxReleaseOwners, listHelmReleases } from '../sources/discovery/flux.ts';
+import { KubeApiError } from '../kube/raw-client.ts';
+import type { JsonObject } from '../util/guards.ts';
 
 type Owner = { namespace: string; name: string };
 
@@ -29,6 +31,7 @@ export class FluxOwners {
   #completedStartWall = -Infinity;
   #listing: Promise<void> | undefined;
   #listingStart = -Infinity;
+  #forbiddenSaid = false;
   readonly #firstList: Promise<void>;
   #markListed: () => void = () => {};
   readonly #o: FluxOwnersOptions | undefined;
@@ -105,7 +108,21 @@ export class FluxOwners {
   }
 
   async #list(o: FluxOwnersOptions): Promise<void> {
-    const lists = o.namespaces?.length ? await Promise.all(o.namespaces.map((ns) => listHelmReleases(o.kubeConfig, ns))) : [await listHelmReleases(o.kubeConfig)];
+    // Forbidden is said once and read as "none visible": a missing RBAC rule must not hold every tamper alarm
+    // back for good (other failures are transient and fail the caller, which retries).
+    const list = async (ns: string | undefined): Promise<JsonObject[]> => {
+      try {
+        const items = await listHelmReleases(o.kubeConfig, ns);
+        this.#forbiddenSaid = false;
+        return items;
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.status === 403)) throw err;
+        if (!this.#forbiddenSaid) o.logger.warn({ namespace: ns ?? 'all', err: err.message }, 'not allowed to list Flux HelmReleases: releases without Flux origin labels are treated as Helm\'s');
+        this.#forbiddenSaid = true;
+        return [];
+      }
+    };
+    const lists = o.namespaces?.length ? await Promise.all(o.namespaces.map((ns) => list(ns))) : [await list(undefined)];
     const changed = this.update(fluxReleaseOwners(lists.flat()).byStorage);
     if (changed.length && this.#listed) o.changed(changed);
   }

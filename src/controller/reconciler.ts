@@ -151,7 +151,8 @@ export class ReleaseReconciler {
     });
     // A tamper alarm for a release without origin labels waits for a fresh list of HelmReleases: one created
     // since the last list may name it (its Flux build then explains the difference). Mismatches are rare, so is this list.
-    // A failed list fails the reconcile (it is retried with back-off): the alarm waits, it is not raised blind.
+    // A failed list fails the reconcile (it is retried with back-off): the alarm waits, it is not raised blind
+    // (a forbidden list counts as none, flux-owners.ts).
     if (report.origin.match === 'Mismatch' && !record.flux && this.#o.refreshFluxOwners) {
       if (await this.#o.refreshFluxOwners(key, begun)) return this.reconcile(key);
     } else if (this.#o.published && report.origin.match === 'Verified' && !record.flux && this.#o.fluxOwnerOfDeployed) {

@@ -10,6 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { kubeConfigFromText } from '../../../../src/kube/kubeconfig.ts';
 import { discoverFluxSources } from '../../../../src/sources/discovery/flux-sources.ts';
 import { listHelmReleases } from '../../../../src/sources/discovery/flux.ts';
+import { FluxOwners } from '../../../../src/controller/flux-owners.ts';
+import { pino } from 'pino';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 let served: string[] = [];
@@ -70,5 +72,37 @@ describe('Flux sources for the CLI', () => {
     assert.equal(await discoverFluxSources(ctx()), undefined);
     assert.deepEqual(await listHelmReleases(kc()), []);
     assert.deepEqual(requested.sort(), ['/apis/helm.toolkit.fluxcd.io', '/apis/source.toolkit.fluxcd.io']);
+  });
+});
+
+describe('FluxOwners when HelmReleases may not be listed', () => {
+  it('a forbidden list counts as none, said once; a list that fails otherwise fails the refresh (the caller retries)', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const forbidden = createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      if (path === '/apis/helm.toolkit.fluxcd.io') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'APIGroup', versions: [{ version: 'v2' }] }));
+        return;
+      }
+      const status = path.includes('/namespaces/broken/') ? 500 : 403;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: status === 403 ? 'Forbidden' : 'InternalError', code: status }));
+    });
+    await new Promise<void>((r) => forbidden.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(forbidden.address() as AddressInfo).port}`;
+      const kubeConfig = kubeConfigFromText(JSON.stringify({ clusters: [{ name: 'c', cluster: { server: url } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }), '/x/config');
+      const owners = new FluxOwners({ kubeConfig, logger, changed: () => undefined });
+      await owners.refresh(performance.now());
+      await owners.refresh(performance.now());
+      assert.equal(owners.get('apps/web'), undefined);
+      assert.equal(lines.filter((l) => l.includes('not allowed to list Flux HelmReleases')).length, 1, 'said once');
+      const broken = new FluxOwners({ kubeConfig, logger, namespaces: ['broken'], changed: () => undefined });
+      await assert.rejects(broken.refresh(performance.now()));
+    } finally {
+      forbidden.close();
+    }
   });
 });
