@@ -16,12 +16,14 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { ensureNamespace, kubectl, startControlPlane } from '../test/harness/controlplane.ts';
 import { helmEnv } from '../test/harness/helm.ts';
 import { onInterrupt, stopAll } from '../test/harness/processes.ts';
 import { scratchDir } from '../test/harness/charts.ts';
 import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
+import { isObject } from '../src/util/guards.ts';
+import { checkConfig } from './fixture-values.ts';
+import { unwrapHelmString } from '../src/decode/decode.ts';
 import { packageDir, writeChart, type UmbrellaSpec } from '../test/harness/umbrella.ts';
 import { tgz } from '../test/unit/chart/tar-writer.ts';
 
@@ -102,17 +104,6 @@ const bomChart = tgz([
   { name: 'bom/README.md', data: `${BOM}# readme\n` },
 ]);
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Every string leaf of the user-supplied values must be one of our dummies. */
-function checkConfig(v: unknown, where: string): void {
-  if (typeof v === 'string') {
-    if (!v.startsWith('fixture-dummy')) throw new Error(`${where}: unexpected value in release config`);
-  } else if (Array.isArray(v)) v.forEach((x, i) => checkConfig(x, `${where}[${i}]`));
-  else if (isRecord(v)) for (const [k, x] of Object.entries(v)) checkConfig(x, `${where}.${k}`);
-}
 
 function run(helm: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -155,12 +146,12 @@ async function main(): Promise<void> {
         await run(helm, ['install', release, join(OUT, chart), '--namespace', ns, ...sets(i.set)], env);
         const capture = async (revision: number, previous?: string): Promise<string> => {
           const obj = JSON.parse(await kubectl(cp, ['get', 'secret', `sh.helm.release.v1.${release}.v${revision}`, '-n', ns, '-o', 'json'])) as { data?: { release?: string } };
-          const rel = JSON.parse(gunzipSync(Buffer.from(Buffer.from(obj.data?.release ?? '', 'base64').toString('latin1'), 'base64')).toString('utf8')) as Record<string, unknown>;
+          const rel = JSON.parse(unwrapHelmString(Buffer.from(obj.data?.release ?? '', 'base64').toString('latin1'), `release ${release}`).toString('utf8')) as Record<string, unknown>;
           checkConfig(rel['config'] ?? {}, release);
           // What the proof reads; the rendered manifest, hooks and notes are not part of the chart.
           delete rel['manifest'];
           delete rel['hooks'];
-          if (isRecord(rel['info'])) delete rel['info']['notes'];
+          if (isObject(rel['info'])) delete rel['info']['notes'];
           const file = `${tag}-${i.chart}-${release}.v${revision}.json`;
           writeFileSync(join(OUT, file), `${JSON.stringify(rel, null, 1)}\n`);
           captures.push({ file, helm: version, chart, set: revision === 1 ? i.set : { ...i.set, ...i.reuse }, ...(previous ? { previous } : {}) });

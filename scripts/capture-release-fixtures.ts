@@ -16,6 +16,8 @@ import { ensureNamespace, kubectl, startControlPlane, type ControlPlane } from '
 import { helmInstall, helmUninstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../test/harness/helm.ts';
 import { onInterrupt, stopAll } from '../test/harness/processes.ts';
 import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
+import { isObject } from '../src/util/guards.ts';
+import { checkConfig } from './fixture-values.ts';
 
 const OUT = join(REPO_ROOT, 'test', 'fixtures', 'releases');
 const CHART = join(REPO_ROOT, 'test', 'fixtures', 'repo', 'webapp-1.2.0.tgz');
@@ -76,24 +78,13 @@ const scenarios: { name: string; helm: HelmVersion[]; driver: HelmDriver[]; run:
   },
 ];
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Every string leaf of the user-supplied values must be one of our dummies. */
-function checkConfig(v: unknown, where: string): void {
-  if (typeof v === 'string') {
-    if (!v.startsWith('fixture-dummy')) throw new Error(`${where}: unexpected value in release config`);
-  } else if (Array.isArray(v)) v.forEach((x, i) => checkConfig(x, `${where}[${i}]`));
-  else if (isRecord(v)) for (const [k, x] of Object.entries(v)) checkConfig(x, `${where}.${k}`);
-}
 
 function releaseJson(obj: Record<string, unknown>): Record<string, unknown> {
   const data = obj['data'];
-  if (!isRecord(data) || typeof data['release'] !== 'string') throw new Error('object has no data.release');
+  if (!isObject(data) || typeof data['release'] !== 'string') throw new Error('object has no data.release');
   const helmString = obj['kind'] === 'Secret' ? Buffer.from(data['release'], 'base64').toString('latin1') : data['release'];
   const parsed: unknown = JSON.parse(gunzipSync(Buffer.from(helmString, 'base64')).toString('utf8'));
-  if (!isRecord(parsed)) throw new Error('release is not an object');
+  if (!isObject(parsed)) throw new Error('release is not an object');
   return parsed;
 }
 
@@ -118,11 +109,11 @@ async function main(): Promise<void> {
             const name = `sh.helm.release.v1.${release}.v${e.revision}`;
             const obj = JSON.parse(await kubectl(cp, ['get', driver, name, '-n', ns, '-o', 'json'])) as Record<string, unknown>;
             const meta = obj['metadata'];
-            if (isRecord(meta)) delete meta['managedFields'];
+            if (isObject(meta)) delete meta['managedFields'];
             const rel = releaseJson(obj);
             checkConfig(rel['config'] ?? {}, name);
             const info = rel['info'];
-            const status = isRecord(info) ? info['status'] : undefined;
+            const status = isObject(info) ? info['status'] : undefined;
             if (status !== e.status || rel['version'] !== e.revision) throw new Error(`${ns}/${name}: expected ${e.status} r${e.revision}, got ${String(status)} r${String(rel['version'])}`);
             const text = `${JSON.stringify(obj, null, 2)}\n`;
             for (const line of secretsOfCluster) if (line && text.includes(line)) throw new Error(`${name}: a cluster key leaked into the capture`);
