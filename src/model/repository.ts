@@ -4,6 +4,16 @@ export type Credentials =
   | { kind: 'basic'; username: string; password: string }
   | { kind: 'bearer'; token: string };
 
+/**
+ * A TLS client certificate (mutual TLS): the PEM certificate chain, leaf first, and its unencrypted PEM private
+ * key. Presented to every server of the repository that asks for one, as Helm's getter and Flux's transport do.
+ * The key is a secret like a password: never in a message, a log line, a status or a metric.
+ */
+export interface ClientCertificate {
+  certPem: string;
+  keyPem: string;
+}
+
 /** One configured repository, from a ChartRepository object or the CLI's --config file. */
 export interface RepositoryConfig {
   name: string;
@@ -23,6 +33,8 @@ export interface RepositoryConfig {
   passCredentials?: boolean | undefined;
   /** PEM bundle trusted in addition to the system roots. */
   caPem?: string | undefined;
+  /** Checked when declared (src/sources/client-certificate.ts): the key belongs to the certificate. */
+  clientCertificate?: ClientCertificate | undefined;
   insecureSkipTLSVerify: boolean;
   /** OCI over http (local registries). */
   plainHTTP: boolean;

@@ -1,4 +1,5 @@
-import type { Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
+import type { ClientCertificate, Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
+import { clientCertificateProblem } from './client-certificate.ts';
 import { isObject, str } from '../util/guards.ts';
 import { readSecret } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
@@ -16,6 +17,7 @@ export interface ChartRepositorySpec {
   timeoutSeconds: number;
   priority: number;
   secretRef?: SecretRef | undefined;
+  /** The repository's TLS Secret (Flux's certSecretRef): `ca.crt`, and/or a client certificate `tls.crt` + `tls.key`. */
   caSecretRef?: SecretRef | undefined;
   insecureSkipTLSVerify: boolean;
   plainHTTP: boolean;
@@ -110,7 +112,7 @@ export function credentialsFromSecret(type: string | undefined, data: Record<str
   return undefined;
 }
 
-export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, caPem: string | undefined, keyring?: readonly string[], cosignPublicKeys?: string[], keyless?: KeylessPolicy): RepositoryConfig {
+export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, credentials: Credentials | undefined, tls: SecretTls, keyring?: readonly string[], cosignPublicKeys?: string[], keyless?: KeylessPolicy): RepositoryConfig {
   return {
     name,
     url: spec.url,
@@ -118,7 +120,8 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     intervalSeconds: spec.intervalSeconds,
     timeoutSeconds: spec.timeoutSeconds,
     credentials,
-    caPem,
+    caPem: tls.caPem,
+    ...(tls.clientCertificate ? { clientCertificate: tls.clientCertificate } : {}),
     insecureSkipTLSVerify: spec.insecureSkipTLSVerify,
     plainHTTP: spec.plainHTTP,
     keyring,
@@ -128,26 +131,88 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
   };
 }
 
-/**
- * The CA of a TLS Secret: `ca.crt`, else Flux's legacy `caFile` key (fluxcd/pkg runtime/secrets: the standard
- * name wins when both are there).
- */
-export function caFromSecretData(data: Record<string, string> | undefined): string | undefined {
-  const ca = data?.['ca.crt'] || data?.['caFile'];
-  return ca ? Buffer.from(ca, 'base64').toString('utf8') : undefined;
+/** One key of a TLS Secret's data, decoded: which key it came from, and its value ('' when empty). */
+interface TlsValue {
+  key: string;
+  pem: string;
 }
 
 /**
- * A repository's CA: from the CA Secret when one is named (`caData`, else undefined), else one beside the
- * credentials in `secretRef`'s Secret, as Flux reads a HelmRepository's secretRef (deprecated there, still
- * served: fluxcd/pkg runtime/secrets). The one rule for ChartRepositories and the CLI's Flux sources.
+ * fluxcd/pkg runtime/secrets getSecretData: the standard key when the Secret has it at all, even empty (then
+ * the legacy key is not looked at), else Flux's legacy key.
  */
-export function repositoryCa(secretData: Record<string, string> | undefined, caData: Record<string, string> | undefined): string | undefined {
-  return caData !== undefined ? caFromSecretData(caData) : caFromSecretData(secretData);
+function tlsValue(data: Record<string, string>, standard: string, legacy: string): TlsValue | undefined {
+  const key = standard in data ? standard : legacy in data ? legacy : undefined;
+  return key === undefined ? undefined : { key, pem: Buffer.from(data[key] ?? '', 'base64').toString('utf8') };
+}
+
+/** What a Secret gives the repository's TLS: a CA to trust and a client certificate to present. */
+export interface SecretTls {
+  caPem?: string | undefined;
+  clientCertificate?: ClientCertificate | undefined;
 }
 
 /**
- * A ChartRepository object → the repository it declares, with credentials, CA, keyring and cosign keys read
+ * A Secret's TLS, read as Flux reads it (fluxcd/pkg runtime/secrets, TLSConfigFromSecret and
+ * AuthMethodsFromSecret): `tls.crt` and `tls.key`, a client certificate and its key, and `ca.crt`, each
+ * standard key over Flux's legacy `certFile`/`keyFile`/`caFile`. A pair needs both halves; an empty value
+ * counts as absent.
+ *
+ * `strict` is the Secret named for TLS (Flux's certSecretRef, a ChartRepository's caSecretRef): half a pair,
+ * or neither a pair nor a CA, is an error there. A secretRef's TLS (deprecated in Flux, still served) is
+ * only taken when it is complete: there those cases are "no TLS", as AuthMethodsFromSecret ignores them. A
+ * pair that is complete but unusable is an error either way. Messages name keys, never values; the caller
+ * names the Secret.
+ */
+export function tlsFromSecretData(data: Record<string, string> | undefined, strict: boolean): SecretTls {
+  const d = data ?? {};
+  const cert = tlsValue(d, 'tls.crt', 'certFile');
+  const key = tlsValue(d, 'tls.key', 'keyFile');
+  const ca = tlsValue(d, 'ca.crt', 'caFile');
+  const hasCert = Boolean(cert?.pem);
+  const hasKey = Boolean(key?.pem);
+  const caPem = ca?.pem || undefined;
+  if (hasCert !== hasKey) {
+    if (!strict) return {};
+    throw new Error(hasCert ? `has ${cert?.key} but no private key (tls.key)` : `has ${key?.key} but no certificate (tls.crt)`);
+  }
+  if (!hasCert && !caPem) {
+    if (strict) throw new Error("has neither ca.crt nor both tls.crt and tls.key (nor Flux's legacy caFile, certFile, keyFile)");
+    return {};
+  }
+  if (!cert?.pem || !key?.pem) return { caPem };
+  const clientCertificate: ClientCertificate = { certPem: cert.pem, keyPem: key.pem };
+  const problem = clientCertificateProblem(clientCertificate);
+  if (problem) throw new Error(`has ${cert.key} and ${key.key} that cannot be used: ${problem}`);
+  return { caPem, clientCertificate };
+}
+
+/** A referenced Secret as read: where it is (for messages) and its data. */
+export interface ReadSecret {
+  ref: SecretRef;
+  data: Record<string, string> | undefined;
+}
+
+/**
+ * A repository's TLS from its Secrets, as source-controller reads a HelmRepository's (internal/helm/getter
+ * GetClientOpts): the TLS Secret, when one is named, decides alone and strictly; without one, TLS beside the
+ * credentials in the secretRef Secret is used. The secretRef Secret's TLS is read either way, so a broken pair
+ * there is an error even when unused, as in Flux. The one rule for ChartRepositories and the CLI's Flux sources.
+ */
+export function repositoryTls(secret: ReadSecret | undefined, tlsSecret: ReadSecret | undefined): SecretTls {
+  const named = (s: ReadSecret, strict: boolean): SecretTls => {
+    try {
+      return tlsFromSecretData(s.data, strict);
+    } catch (err) {
+      throw new Error(`Secret ${s.ref.namespace}/${s.ref.name} ${(err as Error).message}`);
+    }
+  };
+  const beside = secret ? named(secret, false) : {};
+  return tlsSecret ? named(tlsSecret, true) : beside;
+}
+
+/**
+ * A ChartRepository object → the repository it declares, with credentials, TLS, keyring and cosign keys read
  * from the Secrets it references (with `kc`'s permissions). The controller and the CLI's cluster discovery
  * both use this, so a repository is read the same way wherever it is used. The keyring is returned unchecked:
  * checking it needs the signature code, a later pipeline stage.
@@ -155,15 +220,14 @@ export function repositoryCa(secretData: Record<string, string> | undefined, caD
 export async function resolveChartRepository(kc: KubeConfig, name: string, spec: unknown, defaultNamespace: string): Promise<RepositoryConfig> {
   const parsed = parseRepositorySpec(spec, defaultNamespace);
   let credentials: Credentials | undefined;
-  let secretData: Record<string, string> | undefined;
+  let secret: ReadSecret | undefined;
   if (parsed.secretRef) {
     const s = await readSecret(kc, parsed.secretRef);
-    secretData = s.data;
+    secret = { ref: parsed.secretRef, data: s.data };
     credentials = credentialsFromSecret(s.type, s.data, parsed.url);
   }
-  const caData = parsed.caSecretRef ? ((await readSecret(kc, parsed.caSecretRef)).data ?? {}) : undefined;
-  const caPem = repositoryCa(secretData, caData);
-  if (parsed.caSecretRef && !caPem) throw new Error(`Secret ${parsed.caSecretRef.namespace}/${parsed.caSecretRef.name} has no ca.crt (nor Flux's caFile)`);
+  const tlsSecret = parsed.caSecretRef ? { ref: parsed.caSecretRef, data: (await readSecret(kc, parsed.caSecretRef)).data } : undefined;
+  const tls = repositoryTls(secret, tlsSecret);
   let cosignKeys: string[] | undefined;
   if (parsed.cosignKeySecretRef) {
     cosignKeys = cosignKeysFromSecret((await readSecret(kc, parsed.cosignKeySecretRef)).data);
@@ -186,5 +250,5 @@ export async function resolveChartRepository(kc: KubeConfig, name: string, spec:
     }
     keyless = { identities: parsed.keyless.identities, trustedRootJson };
   }
-  return toRepositoryConfig(name, parsed, credentials, caPem, keyring, cosignKeys, keyless);
+  return toRepositoryConfig(name, parsed, credentials, tls, keyring, cosignKeys, keyless);
 }

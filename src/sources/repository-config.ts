@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import type { Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
+import type { ClientCertificate, Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
+import { clientCertificateProblem } from './client-certificate.ts';
 import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 
@@ -32,7 +33,7 @@ export interface RepositorySettings {
 
 const SHARED_KEYS = ['url', 'interval', 'timeout', 'priority', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature'] as const;
 /** A repository in the CLI's `--config` file (secrets inline or from the environment, files relative to it). */
-export const CONFIG_FILE_KEYS: readonly string[] = [...SHARED_KEYS, 'name', 'username', 'usernameEnv', 'password', 'passwordEnv', 'token', 'tokenEnv', 'caFile', 'keyring', 'keyless'];
+export const CONFIG_FILE_KEYS: readonly string[] = [...SHARED_KEYS, 'name', 'username', 'usernameEnv', 'password', 'passwordEnv', 'token', 'tokenEnv', 'caFile', 'certFile', 'keyFile', 'keyring', 'keyless'];
 /** ChartRepository.spec (secrets and keys by reference). */
 export const CHART_REPOSITORY_SPEC_KEYS: readonly string[] = [...SHARED_KEYS, 'secretRef', 'caSecretRef', 'keyringSecretRef', 'cosignKeySecretRef', 'keyless'];
 const CONFIG_FILE_TOP_KEYS: readonly string[] = ['repositories', 'verify'];
@@ -164,6 +165,21 @@ function readRelative(baseDir: string, file: string, where: string, encoding: 'u
   }
 }
 
+/**
+ * `certFile` + `keyFile`, Helm's names (`helm repo add --cert-file --key-file`): a TLS client certificate and
+ * its key, PEM files. Both or neither: half a pair is an error here, where Helm would silently drop it.
+ */
+function fileClientCertificate(r: JsonObject, where: string, baseDir: string): ClientCertificate | undefined {
+  const certFile = str(r['certFile']);
+  const keyFile = str(r['keyFile']);
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError(`${where}: give certFile and keyFile together (a client certificate and its private key)`);
+  const pair = { certPem: readRelative(baseDir, certFile, `${where}.certFile`, 'utf8'), keyPem: readRelative(baseDir, keyFile, `${where}.keyFile`, 'utf8') };
+  const problem = clientCertificateProblem(pair);
+  if (problem) throw new ConfigError(`${where}: certFile ${certFile} and keyFile ${keyFile}: ${problem}`);
+  return pair;
+}
+
 function fileRepository(r: unknown, i: number, file: string, baseDir: string, env: NodeJS.ProcessEnv): RepositoryConfig {
   const where = `${file}: repositories[${i}]`;
   if (!isObject(r)) throw new ConfigError(`${where}: must be a mapping`);
@@ -182,6 +198,7 @@ function fileRepository(r: unknown, i: number, file: string, baseDir: string, en
   }
   const caFile = str(r['caFile']);
   const caPem = caFile ? readRelative(baseDir, caFile, `${where}.caFile`, 'utf8') : undefined;
+  const clientCertificate = fileClientCertificate(r, where, baseDir);
   const keyringFile = str(r['keyring']);
   const keyring = keyringFile ? [readRelative(baseDir, keyringFile, `${where}.keyring`, 'latin1')] : undefined;
   const keyless = fileKeyless(r['keyless'], `${where}.keyless`, baseDir);
@@ -194,6 +211,7 @@ function fileRepository(r: unknown, i: number, file: string, baseDir: string, en
     timeoutSeconds: settings.timeoutSeconds,
     credentials,
     caPem,
+    ...(clientCertificate ? { clientCertificate } : {}),
     insecureSkipTLSVerify: settings.insecureSkipTLSVerify,
     plainHTTP: settings.plainHTTP,
     keyring,

@@ -7,13 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, utimesSync } from 'node:fs';
+import { mkdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { kubectl, ensureNamespace } from '../harness/controlplane.ts';
 import { applyChartRepository } from '../harness/chart-origins.ts';
 import { installCrds } from '../harness/controller-process.ts';
-import { pushChart } from '../harness/charts.ts';
+import { packageChart, pushChart, repoIndex } from '../harness/charts.ts';
+import { generateMutualTlsCerts, type MutualTlsCerts } from '../harness/certs.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helm } from '../harness/helm.ts';
@@ -155,3 +156,70 @@ describe('zero-config scan: Helm repositories, cached indexes, registry logins a
     assert.match(i.stdout, /\sweb\s.*NotFound/);
   });
 });
+
+/**
+ * Mutual TLS everywhere a repository is declared: a chart repository that requires a client certificate of
+ * its CA, reached from `helm repo add --cert-file --key-file` (the real helm 4 writes the Helm home) and from
+ * a ChartRepository whose caSecretRef Secret holds only tls.crt and tls.key (the server trusted as a public
+ * one would be, through NODE_EXTRA_CA_CERTS), while a ChartRepository with tls.crt and no tls.key is the
+ * error Flux makes of it — on that repository only.
+ */
+describe('zero-config scan: repositories behind mutual TLS', () => {
+  let mns: string;
+  let mhome: string;
+  let mserver: ChartRepoServer;
+  let certs: MutualTlsCerts;
+  const goodRepo = `zc-mtls-${process.pid}`;
+  const halfRepo = `zc-mtls-half-${process.pid}`;
+  const mtlsEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...userEnv(), HOME: mhome, HELM_CONFIG_HOME: join(mhome, 'config'), HELM_CACHE_HOME: join(mhome, 'cache'), ...extra });
+
+  before(async () => {
+    mns = uniqueNamespace('e2e-zero-config-mtls');
+    await ensureNamespace(cluster, mns);
+    mhome = join(cluster.dir, `zero-config-mtls-home-${process.pid}`);
+    mkdirSync(mhome, { recursive: true });
+    certs = generateMutualTlsCerts(join(mhome, 'certs'));
+    const dir = join(mhome, 'repo');
+    const chart = await packageChart({ name: 'vault', version: '1.4.0', appVersion: '1.4.0' }, dir);
+    await repoIndex(dir);
+    const pem = (p: string): string => readFileSync(p, 'utf8');
+    mserver = await startChartRepoServer({ dir, tls: { cert: pem(certs.server.cert), key: pem(certs.server.key), clientCa: pem(certs.ca.cert) } });
+    const add = await run(toolPath('helm4'), ['repo', 'add', 'secure', mserver.url, '--ca-file', certs.ca.cert, '--cert-file', certs.client.cert, '--key-file', certs.client.key], { ...mtlsEnv(), NO_COLOR: '1' });
+    assert.equal(add.code, 0, add.stderr);
+    await helm(cluster, 4, ['install', 'sec', chart.path], { namespace: mns });
+    await kubectl(cluster, ['create', 'secret', 'tls', 'client-tls', '-n', mns, `--cert=${certs.client.cert}`, `--key=${certs.client.key}`]);
+    await kubectl(cluster, ['create', 'secret', 'generic', 'half-tls', '-n', mns, `--from-file=tls.crt=${certs.client.cert}`]);
+  });
+
+  after(async () => {
+    await kubectl(cluster, ['delete', 'chartrepository', goodRepo, halfRepo, '--ignore-not-found']).catch(() => undefined);
+    await kubectl(cluster, ['delete', 'secrets', '-n', mns, '-l', 'owner=helm', '--ignore-not-found']).catch(() => undefined);
+    await mserver?.close();
+  });
+
+  it('helm repo add --cert-file: the scan presents that certificate and proves the release', async () => {
+    mserver.requests.length = 0;
+    const r = await run(process.execPath, [join(REPO_ROOT, 'src/cli/entry.ts'), 'scan', '-n', mns, '-o', 'json'], mtlsEnv());
+    const results = JSON.parse(r.stdout || '[]') as Result[];
+    const sec = results.find((x) => x.name === 'sec');
+    assert.deepEqual([sec?.origin.match, sec?.origin.repository], ['Verified', 'secure'], r.stderr);
+    assert.match(r.stderr, /Helm \(~\/config\/repositories\.yaml\): 1 repository/);
+    assert.ok(mserver.requests.some((q) => q.path === '/vault-1.4.0.tgz'), JSON.stringify(mserver.requests));
+    assert.ok(mserver.requests.every((q) => q.clientCertificate === 'chart-reader'), JSON.stringify(mserver.requests));
+  });
+
+  it('a ChartRepository whose caSecretRef holds only tls.crt and tls.key works; one with tls.crt and no tls.key is an error on that repository only', async () => {
+    await applyChartRepository(cluster, goodRepo, { url: mserver.url, interval: '1h', caSecretRef: { name: 'client-tls', namespace: mns } });
+    await applyChartRepository(cluster, halfRepo, { url: `${mserver.url}/half`, interval: '1h', caSecretRef: { name: 'half-tls', namespace: mns } });
+    mserver.requests.length = 0;
+    // No Helm repositories here: the cluster's ChartRepositories only, the test CA trusted like a public one.
+    const empty = join(mhome, 'empty');
+    const r = await run(process.execPath, [join(REPO_ROOT, 'src/cli/entry.ts'), 'scan', '-n', mns, '-o', 'json'], mtlsEnv({ HELM_CONFIG_HOME: empty, HELM_CACHE_HOME: empty, NODE_EXTRA_CA_CERTS: certs.ca.cert }));
+    const sec = (JSON.parse(r.stdout || '[]') as Result[]).find((x) => x.name === 'sec');
+    assert.deepEqual([sec?.origin.match, sec?.origin.repository], ['Verified', goodRepo], r.stderr);
+    assert.ok(mserver.requests.some((q) => q.path === '/index.yaml' && q.status === 200 && q.clientCertificate === 'chart-reader'), JSON.stringify(mserver.requests));
+    assert.match(r.stderr, new RegExp(`ChartRepository ${halfRepo}: Secret ${mns}/half-tls has tls\\.crt but no private key \\(tls\\.key\\)`));
+    assert.doesNotMatch(r.stderr + r.stdout, /BEGIN|PRIVATE KEY/);
+  });
+});
+

@@ -31,6 +31,8 @@ export interface ClientIdentity {
 }
 
 const DAYS = '7';
+const SERVER_EXTENSIONS = 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n';
+const CLIENT_EXTENSIONS = 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n';
 
 function openssl(args: readonly string[]): void {
   try {
@@ -60,18 +62,50 @@ function issue(dir: string, base: string, subj: string, ca: CertPair, extensions
 
 /** Signs a client certificate for another identity (for RBAC tests that need a user other than admin). */
 export function issueClientCert(certs: ClusterCerts, base: string, id: ClientIdentity): CertPair {
-  return issue(certs.dir, base, subject(id), certs.ca, 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+  return issue(certs.dir, base, subject(id), certs.ca, CLIENT_EXTENSIONS);
 }
 
-export function generateClusterCerts(dir: string): ClusterCerts {
+/** A self-signed CA `<base>.crt`/`<base>.key` in `dir`. */
+function makeCa(dir: string, base: string, commonName: string): CertPair {
   mkdirSync(dir, { recursive: true });
-  const ca: CertPair = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
-  const caConf = join(dir, 'ca.cnf');
+  const ca: CertPair = { cert: join(dir, `${base}.crt`), key: join(dir, `${base}.key`) };
+  const caConf = join(dir, `${base}.cnf`);
   writeFileSync(
     caConf,
     '[req]\ndistinguished_name=dn\nx509_extensions=v3_ca\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n',
   );
-  openssl(['req', '-x509', '-config', caConf, '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', ca.key, '-out', ca.cert, '-days', DAYS, '-subj', '/CN=chartorigin-test-ca']);
+  openssl(['req', '-x509', '-config', caConf, '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', ca.key, '-out', ca.cert, '-days', DAYS, '-subj', `/CN=${commonName}`]);
+  return ca;
+}
+
+/** Files of a chart repository (or registry) that requires TLS client certificates. */
+export interface MutualTlsCerts {
+  dir: string;
+  /** Signs the server certificate and the client certificate the server accepts. */
+  ca: CertPair;
+  /** serverAuth for 127.0.0.1 and localhost. */
+  server: CertPair;
+  /** clientAuth, CN=chart-reader, signed by `ca`. */
+  client: CertPair;
+  /** clientAuth from another CA, which the server does not accept. */
+  stranger: CertPair;
+}
+
+/** CA, server and client certificates for mutual TLS on 127.0.0.1, and a client certificate of another CA. */
+export function generateMutualTlsCerts(dir: string): MutualTlsCerts {
+  const ca = makeCa(dir, 'ca', 'chartorigin-test-repository-ca');
+  const other = makeCa(dir, 'other-ca', 'chartorigin-test-other-ca');
+  return {
+    dir,
+    ca,
+    server: issue(dir, 'server', '/CN=chart-repository', ca, SERVER_EXTENSIONS),
+    client: issue(dir, 'client', '/CN=chart-reader', ca, CLIENT_EXTENSIONS),
+    stranger: issue(dir, 'stranger', '/CN=stranger', other, CLIENT_EXTENSIONS),
+  };
+}
+
+export function generateClusterCerts(dir: string): ClusterCerts {
+  const ca = makeCa(dir, 'ca', 'chartorigin-test-ca');
   const apiserver = issue(
     dir,
     'apiserver',

@@ -1,11 +1,14 @@
 /**
  * A small static chart repository on 127.0.0.1 (random free port): serves a directory with ETag /
- * Last-Modified / 304, optional basic or bearer auth, optional redirect of chart downloads to another
- * server, fault injection, and a log of requests for assertions.
+ * Last-Modified / 304, optional basic or bearer auth, optional HTTPS (optionally requiring a client certificate
+ * signed by a given CA), optional redirect of chart downloads to another server, fault injection, and a log of
+ * requests for assertions.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, sep } from 'node:path';
 
@@ -36,7 +39,17 @@ export interface RecordedRequest {
   authorization: boolean;
   ifNoneMatch?: string | undefined;
   ifModifiedSince?: string | undefined;
+  /** HTTPS: the CN of the client certificate the connection presented and the CA accepted. */
+  clientCertificate?: string | undefined;
   status: number;
+}
+
+/** PEM texts (not paths) of the server's certificate and key, and of the CA client certificates must chain to. */
+export interface ServerTls {
+  cert: string;
+  key: string;
+  /** Set: a client certificate signed by this CA is required (TLS handshake fails without one). */
+  clientCa?: string | undefined;
 }
 
 export interface ChartRepoServerOptions {
@@ -49,6 +62,8 @@ export interface ChartRepoServerOptions {
   /** Send ETag (default true) and Last-Modified (default true). */
   etag?: boolean | undefined;
   lastModified?: boolean | undefined;
+  /** Serve HTTPS instead of HTTP. */
+  tls?: ServerTls | undefined;
 }
 
 export interface ChartRepoServer {
@@ -158,14 +173,17 @@ export async function startChartRepoServer(options: ChartRepoServerOptions): Pro
     return 200;
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const socket = req.socket as Partial<TLSSocket>;
+    const peer = socket.authorized ? socket.getPeerCertificate?.() : undefined;
     const record: RecordedRequest = {
       method: req.method ?? 'GET',
       path,
       authorization: req.headers.authorization !== undefined,
       ifNoneMatch: req.headers['if-none-match'],
       ifModifiedSince: req.headers['if-modified-since'],
+      clientCertificate: peer?.subject ? String(peer.subject.CN) : undefined,
       status: 0,
     };
     requests.push(record);
@@ -180,12 +198,15 @@ export async function startChartRepoServer(options: ChartRepoServerOptions): Pro
         res.end();
       },
     );
-  });
+  };
+  // requestCert + rejectUnauthorized: Node ends a handshake without a certificate of `clientCa` with an alert.
+  const tls = options.tls;
+  const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, listener) : createServer(listener);
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     requests,
     inject(fault) {

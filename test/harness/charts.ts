@@ -217,6 +217,8 @@ export async function repoIndex(dir: string, url?: string, helm: HelmBinary = 'h
 
 export interface PushOptions {
   plainHTTP?: boolean;
+  /** HTTPS: the CA that signs the registry's certificate, and a client certificate and key to present. */
+  tls?: { caFile: string; certFile?: string; keyFile?: string };
   username?: string;
   password?: string;
   helm?: HelmBinary;
@@ -225,7 +227,10 @@ export interface PushOptions {
 /** `helm push <tgz> oci://…`; returns the manifest digest helm printed. */
 export async function pushChart(tgz: string, ociUrl: string, options: PushOptions = {}): Promise<{ manifestDigest: string; ref: string }> {
   const args = ['push', tgz, ociUrl];
-  if (options.plainHTTP !== false) args.push('--plain-http');
+  if (options.tls) {
+    args.push('--ca-file', options.tls.caFile);
+    if (options.tls.certFile && options.tls.keyFile) args.push('--cert-file', options.tls.certFile, '--key-file', options.tls.keyFile);
+  } else if (options.plainHTTP !== false) args.push('--plain-http');
   if (options.username !== undefined) args.push('--username', options.username, '--password', options.password ?? '');
   const { stdout, stderr } = await runHelm(args, { helm: options.helm ?? 'helm4' });
   const out = `${stdout}\n${stderr}`;

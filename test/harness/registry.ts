@@ -2,16 +2,19 @@
  * The real Debian docker-registry (distribution 2.8) on 127.0.0.1 with a generated config: filesystem
  * storage in a temp dir, deletes enabled, and optionally htpasswd auth or token auth backed by a small
  * token server here that signs real ES256 JWTs (x5c header, certificate in the registry's
- * rootcertbundle), so the registry checks real tokens and the whole Bearer challenge flow runs.
+ * rootcertbundle), so the registry checks real tokens and the whole Bearer challenge flow runs. With `tls`
+ * it serves HTTPS and, with `clientCAs` (distribution's http.tls.clientcas), requires a client certificate.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TOOLS_BIN } from './charts.ts';
+import type { MutualTlsCerts } from './certs.ts';
 
 export interface RegistryUser {
   username: string;
@@ -23,6 +26,11 @@ export interface RegistryOptions {
   htpasswd?: RegistryUser[] | undefined;
   /** Token auth: users may push and pull; `anonymousPull` lets anyone pull. */
   token?: { users: RegistryUser[]; anonymousPull?: boolean; expiresInSeconds?: number; field?: 'token' | 'access_token' } | undefined;
+  /**
+   * HTTPS with `certs.server`; `requireClientCert` lists `certs.ca` in http.tls.clientcas, so that the registry
+   * (Go's tls.RequireAndVerifyClientCert) refuses a handshake without a client certificate of that CA.
+   */
+  tls?: { certs: MutualTlsCerts; requireClientCert: boolean } | undefined;
 }
 
 export interface TokenRequest {
@@ -134,14 +142,32 @@ async function startTokenServer(dir: string, service: string, issuer: string, op
   return { realm, server, requests, certPath };
 }
 
-async function waitReady(host: string, child: ChildProcess, stderr: () => string): Promise<void> {
+/** GET /v2/ over HTTPS with the test client certificate; resolves with the status. */
+function httpsStatus(host: string, certs: MutualTlsCerts): Promise<number> {
+  const [hostname, port] = host.split(':');
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ hostname, port, path: '/v2/', ca: readFileSync(certs.ca.cert), cert: readFileSync(certs.client.cert), key: readFileSync(certs.client.key), agent: false }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+async function waitReady(host: string, child: ChildProcess, stderr: () => string, tls?: MutualTlsCerts): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${stderr().slice(-2000)}`);
     try {
-      const res = await fetch(`http://${host}/v2/`);
-      await res.arrayBuffer();
-      if (res.status === 200 || res.status === 401) return;
+      let status: number;
+      if (tls) status = await httpsStatus(host, tls);
+      else {
+        const res = await fetch(`http://${host}/v2/`);
+        await res.arrayBuffer();
+        status = res.status;
+      }
+      if (status === 200 || status === 401) return;
     } catch {
       // not listening yet
     }
@@ -167,6 +193,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     tokenServer = await startTokenServer(dir, service, issuer, options.token);
     auth = `auth:\n  token:\n    realm: ${tokenServer.realm}\n    service: ${service}\n    issuer: ${issuer}\n    rootcertbundle: ${tokenServer.certPath}\n`;
   }
+  const t = options.tls;
+  const tls = t ? `  tls:\n    certificate: ${t.certs.server.cert}\n    key: ${t.certs.server.key}\n${t.requireClientCert ? `    clientcas:\n      - ${t.certs.ca.cert}\n` : ''}` : '';
   const config = `version: 0.1
 log:
   level: warn
@@ -183,7 +211,7 @@ storage:
 http:
   addr: ${host}
   secret: ${randomBytes(16).toString('hex')}
-${auth}`;
+${tls}${auth}`;
   const configPath = join(dir, 'config.yml');
   writeFileSync(configPath, config);
   const child = spawn(join(TOOLS_BIN, 'docker-registry'), ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
@@ -211,7 +239,7 @@ ${auth}`;
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitReady(host, child, () => err);
+    await waitReady(host, child, () => err, options.tls?.certs);
   } catch (e) {
     await close();
     throw e;

@@ -2,7 +2,7 @@ import type { KubeConfig } from '../../kube/kubeconfig.ts';
 import { KubeApiError, kubeRequest } from '../../kube/raw-client.ts';
 import type { FluxHint } from '../../chart/flux-build.ts';
 import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
-import { credentialsFromSecret, repositoryCa, toRepositoryConfig, type ChartRepositorySpec, type SecretRef } from '../chart-repository.ts';
+import { credentialsFromSecret, repositoryTls, toRepositoryConfig, type ChartRepositorySpec, type ReadSecret, type SecretRef, type SecretTls } from '../chart-repository.ts';
 import { readSecret } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
 import { byCodeUnits } from '../../util/order.ts';
@@ -145,33 +145,44 @@ export async function discoverFluxRepositories(kc: KubeConfig): Promise<Discover
 export interface FluxRepository {
   config: RepositoryConfig;
   sources: FluxSourceRef[];
-  /** Why the entry may not work as Flux's does (credentials unreadable, cloud provider auth, mTLS). */
+  /** Why the entry may not work as Flux's does (a Secret unreadable, cloud provider auth). */
   notes: string[];
+  /** Why the entry cannot be used at all (its TLS Secret is invalid); never a Secret's content. */
+  error?: string | undefined;
 }
 
 /**
  * discoverFluxRepositories with the referenced Secrets read: RepositoryConfigs named after their first
  * Flux object. An unreadable Secret leaves the repository anonymous, with a note (the Flux object names it;
- * its content is never shown).
+ * its content is never shown); a TLS Secret that Flux would refuse makes the repository failed.
  */
 export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxRepository[]> {
   const out: FluxRepository[] = [];
   for (const d of await discoverFluxRepositories(kc)) {
     const notes = [...d.notes];
     let credentials;
-    let caPem: string | undefined;
+    let secret: ReadSecret | undefined;
+    let tlsSecret: ReadSecret | undefined;
     try {
-      let secretData: Record<string, string> | undefined;
       if (d.spec.secretRef) {
         const s = await readSecret(kc, d.spec.secretRef);
-        secretData = s.data;
+        secret = { ref: d.spec.secretRef, data: s.data };
         credentials = credentialsFromSecret(s.type, s.data, d.spec.url);
       }
-      caPem = repositoryCa(secretData, d.spec.caSecretRef ? ((await readSecret(kc, d.spec.caSecretRef)).data ?? {}) : undefined);
+      if (d.spec.caSecretRef) tlsSecret = { ref: d.spec.caSecretRef, data: (await readSecret(kc, d.spec.caSecretRef)).data };
     } catch (err) {
       notes.push(`credentials not read: ${err instanceof Error ? err.message : String(err)}`);
     }
-    out.push({ config: toRepositoryConfig(d.name, d.spec, credentials, caPem), sources: d.sources, notes });
+    // A Secret read but unusable for TLS (half a client certificate pair, a key of another certificate) is an
+    // error on the repository, as source-controller makes it one on the HelmRepository.
+    let tls: SecretTls = {};
+    let error: string | undefined;
+    try {
+      tls = repositoryTls(secret, tlsSecret);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    out.push({ config: toRepositoryConfig(d.name, d.spec, credentials, tls), sources: d.sources, notes, ...(error ? { error } : {}) });
   }
   return out;
 }

@@ -12,7 +12,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { RepoError, type Credentials, type RepositoryConfig } from '../../model/repository.ts';
+import { RepoError, type ClientCertificate, type Credentials, type RepositoryConfig } from '../../model/repository.ts';
+import { clientCertificateProblem } from '../client-certificate.ts';
 import { isObject, str, type JsonObject } from '../../util/guards.ts';
 import type { DiscoveredRepository, DiscoveryContext, RegistryLogins, SourceSet } from './source-set.ts';
 import { authEntryCredentials, credentialKeyHost, helperServerAddress, loginEntries, loginKey } from '../oci/registry-host.ts';
@@ -67,7 +68,34 @@ function failed(config: RepositoryConfig, message: string): DiscoveredRepository
   return { config, error: new RepoError(config.name, 'invalid_config', `repository ${config.name}: ${message}`) };
 }
 
-/** One `helm repo add` entry → a repository; TLS client certificates are not supported and say so. */
+/**
+ * Helm's `certFile` + `keyFile` (`helm repo add --cert-file --key-file`): the client certificate its HTTP getter
+ * presents. Helm uses the pair only when both paths are set (pkg/getter httpgetter, helm 3 and 4); one alone is
+ * ignored here as there (helm 4 fails on it only beside a caFile or insecure_skip_tls_verify). A file that
+ * cannot be read or a key of another certificate fails, as the getter's tls.LoadX509KeyPair does. Paths are
+ * used as Helm uses them: relative ones from the working directory.
+ */
+function helmClientCertificate(e: JsonObject): { pair?: ClientCertificate; error?: string } {
+  const certFile = str(e['certFile']);
+  const keyFile = str(e['keyFile']);
+  if (!certFile || !keyFile) return {};
+  const read = (file: string): string | undefined => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const certPem = read(certFile);
+  if (certPem === undefined) return { error: `Helm's certFile ${certFile} cannot be read` };
+  const keyPem = read(keyFile);
+  if (keyPem === undefined) return { error: `Helm's keyFile ${keyFile} cannot be read` };
+  const pair = { certPem, keyPem };
+  const problem = clientCertificateProblem(pair);
+  return problem ? { error: `Helm's certFile ${certFile} and keyFile ${keyFile}: ${problem}` } : { pair };
+}
+
+/** One `helm repo add` entry → a repository, with its credentials, CA and client certificate. */
 function helmEntry(e: JsonObject, paths: HelmPaths, now: number): DiscoveredRepository | undefined {
   const name = str(e['name']);
   const url = str(e['url']);
@@ -94,7 +122,9 @@ function helmEntry(e: JsonObject, paths: HelmPaths, now: number): DiscoveredRepo
       return failed(config, `Helm's caFile ${caFile} cannot be read`);
     }
   }
-  if (str(e['certFile']) || str(e['keyFile'])) return failed(config, 'TLS client certificates (helm repo add --cert-file) are not supported; declare it with --config');
+  const cert = helmClientCertificate(e);
+  if (cert.error) return failed(config, cert.error);
+  if (cert.pair) config.clientCertificate = cert.pair;
   // Helm writes `<name>-index.yaml` on `helm repo add` / `helm repo update`. Fresh means younger than the
   // interval, the age at which a ChartRepository would be re-read.
   const cache = join(paths.repositoryCache, `${name}-index.yaml`);

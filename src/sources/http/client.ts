@@ -5,7 +5,7 @@ import { http, https } from '../../util/node-http.ts';
 import { describeProxy, ProxyAgents, ProxyError, type ProxyChoice } from '../../util/proxy.ts';
 import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { RepoError, type Credentials, type RepoErrorReason, type RepositoryConfig } from '../../model/repository.ts';
+import { RepoError, type ClientCertificate, type Credentials, type RepoErrorReason, type RepositoryConfig } from '../../model/repository.ts';
 import { redactUrl } from '../url.ts';
 import { sleep } from '../../util/sleep.ts';
 
@@ -37,6 +37,8 @@ export interface HttpClientOptions {
   /** Repository name, used in every error message. */
   repository: string;
   caPem?: string | undefined;
+  /** Presented to a server that asks for a client certificate (mutual TLS). */
+  clientCertificate?: ClientCertificate | undefined;
   insecureSkipTLSVerify?: boolean | undefined;
   /** Whole request including the body (default 60 s). */
   timeoutMs?: number | undefined;
@@ -140,6 +142,7 @@ export class HttpClient {
   readonly #maxRedirects: number;
   readonly #retry: RetryPolicy;
   readonly #userAgent: string;
+  readonly #hasClientCertificate: boolean;
 
   constructor(options: HttpClientOptions) {
     this.repository = options.repository;
@@ -148,16 +151,29 @@ export class HttpClient {
     this.#maxRedirects = options.maxRedirects ?? 5;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#userAgent = options.userAgent ?? 'chartorigin';
-    // One keep-alive pool per repository, so a custom CA or skipped verification never leaks to another.
+    // One keep-alive pool per repository, so a custom CA, a client certificate or skipped verification never
+    // leaks to another.
     const pool = { keepAlive: true, maxSockets: 8, maxFreeSockets: 8, timeout: 30_000 };
     const tls: Https.AgentOptions = { ...pool, rejectUnauthorized: !options.insecureSkipTLSVerify };
     // Setting `ca` replaces the default trust store, so the defaults are added back explicitly.
     if (options.caPem) tls.ca = [...defaultCAs(), options.caPem];
+    // Presented to every server of this client's requests that asks for one (redirect targets and an OCI
+    // token realm too), as Helm's getter and Flux's transport present theirs. Only its possession is proven:
+    // the key itself never leaves the process, so it is not held back from other origins as credentials are.
+    if (options.clientCertificate) {
+      tls.cert = options.clientCertificate.certPem;
+      tls.key = options.clientCertificate.keyPem;
+    }
+    this.#hasClientCertificate = options.clientCertificate !== undefined;
     this.#agents = new ProxyAgents({ env: options.proxyEnv ?? process.env, http: pool, https: tls });
   }
 
   async close(): Promise<void> {
     this.#agents.destroy();
+  }
+
+  #tlsHint(code: string): string {
+    return clientCertificateHint(code, this.#hasClientCertificate);
   }
 
   /** Performs the request, following redirects and honouring Retry-After within the retry policy. */
@@ -274,14 +290,32 @@ export class HttpClient {
       const status = typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
       return new RepoError(this.repository, 'network', `${where}: ${status !== undefined ? `the proxy refused the tunnel (HTTP ${status})` : 'the proxy tunnel could not be established'} (${code})`, { cause: err });
     }
-    if (code && TLS_CODE.test(code)) return new RepoError(this.repository, 'tls', `${where}: TLS error (${code})`, { cause: err });
+    if (code && TLS_CODE.test(code)) return new RepoError(this.repository, 'tls', `${where}: TLS error (${code})${this.#tlsHint(code)}`, { cause: err });
     if (code?.startsWith('Z_')) return new RepoError(this.repository, 'http_error', `${where}: the Content-Encoding body does not decode (${code})`, { cause: err });
     return new RepoError(this.repository, 'network', `${where}: ${code ?? 'connection failed'}`, { cause: err });
   }
 }
 
+/**
+ * The server's TLS alert in words when it concerns the client certificate. OpenSSL reports an alert the server
+ * sent as ERR_SSL_<version>_ALERT_<name>, and a server's alerts are about what the client sent: Go's servers
+ * (distribution, Harbor, ChartMuseum) send bad_certificate for a missing or unknown client certificate
+ * (certificate_required in TLS 1.3 when none is sent), OpenSSL's certificate_required or handshake_failure —
+ * which may also mean no common cipher, hence "may".
+ */
+export function clientCertificateHint(code: string, hasClientCertificate: boolean): string {
+  const alert = /_ALERT_([A-Z_]+)$/.exec(code)?.[1];
+  if (!alert) return '';
+  if (!hasClientCertificate) {
+    if (alert === 'CERTIFICATE_REQUIRED' || alert === 'BAD_CERTIFICATE') return ': the server requires a TLS client certificate and none is configured';
+    if (alert === 'HANDSHAKE_FAILURE') return ': the server may require a TLS client certificate; none is configured';
+    return '';
+  }
+  return /^(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/.test(alert) ? ': the server did not accept the client certificate' : '';
+}
+
 /** What a repository's caller may still set: the rest comes from its RepositoryConfig. */
-export type RepositoryHttpOptions = Partial<Omit<HttpClientOptions, 'repository' | 'caPem' | 'insecureSkipTLSVerify'>>;
+export type RepositoryHttpOptions = Partial<Omit<HttpClientOptions, 'repository' | 'caPem' | 'clientCertificate' | 'insecureSkipTLSVerify'>>;
 
 /** A repository's client: its name, TLS settings and timeout, over the caller's other options. */
 export function repositoryHttpClient(config: RepositoryConfig, options: RepositoryHttpOptions = {}): HttpClient {
@@ -290,6 +324,7 @@ export function repositoryHttpClient(config: RepositoryConfig, options: Reposito
     ...(config.timeoutSeconds ? { timeoutMs: config.timeoutSeconds * 1000 } : {}),
     repository: config.name,
     caPem: config.caPem,
+    clientCertificate: config.clientCertificate,
     insecureSkipTLSVerify: config.insecureSkipTLSVerify,
   });
 }

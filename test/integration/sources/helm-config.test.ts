@@ -6,14 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { discoverHelmRepositories, helmPaths, loadRegistryLogins } from '../../../src/sources/discovery/helm-config.ts';
 import { assembleRepositories, describeSources, withRegistryLogins, type DiscoveryContext, type SourceSet } from '../../../src/sources/discovery/index.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../../harness/chart-repo-server.ts';
-import { buildStandardRepos } from '../../harness/charts.ts';
+import { buildStandardRepos, sha256Digest, type StandardRepos } from '../../harness/charts.ts';
+import { generateMutualTlsCerts, type MutualTlsCerts } from '../../harness/certs.ts';
+import { HttpChartSource } from '../../../src/sources/http/index-source.ts';
+import { expectRepoError } from '../../support/repo-errors.ts';
 import { toolPath } from '../../harness/tools.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'helm-config-'));
@@ -165,5 +168,89 @@ describe('Helm repositories, cached indexes and registry logins', () => {
     const repositories = assembleRepositories(sets, used);
     const line = describeSources({ sets, used, repositories, registryLogins: ['r.example'] }, ctx({}), true);
     assert.equal(line, 'chartorigin: using --config r.yaml: 1 repository; ChartRepositories in the cluster: 1 repository (1 more declared earlier under the same URL); Helm (~/.config/helm/repositories.yaml): 1 repository (1 more declared earlier under the same URL); registry logins for r.example');
+  });
+});
+
+describe('helm repo add --cert-file --key-file: a repository behind mutual TLS, read from repositories.yaml', () => {
+  let server: ChartRepoServer;
+  let certs: MutualTlsCerts;
+  let repos: StandardRepos;
+  const ctx = (env: NodeJS.ProcessEnv): DiscoveryContext => ({ env, defaultNamespace: 'chartorigin', now: Date.now() });
+  const helmRun = (helm: 'helm3' | 'helm4', args: string[], home: string): Promise<{ code: number; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(toolPath(helm), args, { env: { PATH: '/usr/bin:/bin', HOME: home } }, (err, _o, stderr) => resolve({ code: err ? 1 : 0, stderr }));
+    });
+
+  before(async () => {
+    repos = await buildStandardRepos({});
+    certs = generateMutualTlsCerts(join(root, 'mtls-certs'));
+    const pem = (p: string): string => readFileSync(p, 'utf8');
+    server = await startChartRepoServer({ dir: repos.main.dir, tls: { cert: pem(certs.server.cert), key: pem(certs.server.key), clientCa: pem(certs.ca.cert) } });
+  });
+  after(() => server?.close());
+
+  for (const helm of ['helm3', 'helm4'] as const) {
+    it(`${helm} writes it, fetches the index and pulls with it; so do we, presenting the same certificate`, async () => {
+      const home = join(root, `mtls-${helm}`);
+      const add = await helmRun(helm, ['repo', 'add', 'secure', server.url, '--ca-file', certs.ca.cert, '--cert-file', certs.client.cert, '--key-file', certs.client.key], home);
+      assert.equal(add.code, 0, add.stderr);
+      const out = join(home, 'pulled');
+      mkdirSync(out, { recursive: true });
+      const pull = await helmRun(helm, ['pull', 'secure/webapp', '--version', '1.2.0', '--destination', out], home);
+      assert.equal(pull.code, 0, pull.stderr);
+
+      const set = await discoverHelmRepositories(ctx({ HOME: home }));
+      const found = set?.repositories[0];
+      assert.equal(found?.error, undefined);
+      assert.deepEqual(found?.config.clientCertificate, { certPem: readFileSync(certs.client.cert, 'utf8'), keyPem: readFileSync(certs.client.key, 'utf8') });
+      server.requests.length = 0;
+      const src = new HttpChartSource({ ...(found?.config ?? assert.fail()) });
+      try {
+        assert.equal((await src.probe()).charts, 2);
+        const entry = (await src.versions('webapp')).find((e) => e.version === '1.2.0') ?? assert.fail();
+        const fetched = await src.fetchChart(entry);
+        assert.equal(fetched.tarballDigest, sha256Digest(readFileSync(join(out, 'webapp-1.2.0.tgz'))));
+      } finally {
+        await src.close();
+      }
+      assert.ok(server.requests.length > 0 && server.requests.every((r) => r.clientCertificate === 'chart-reader'), JSON.stringify(server.requests));
+    });
+  }
+
+  it('without --cert-file helm repo add is refused, and so is the same entry here', async () => {
+    const home = join(root, 'mtls-none');
+    const add = await helmRun('helm4', ['repo', 'add', 'secure', server.url, '--ca-file', certs.ca.cert], home);
+    assert.notEqual(add.code, 0);
+    assert.match(add.stderr, /certificate required|bad certificate/i);
+    // helm refused to write it: the entry it would have written.
+    mkdirSync(join(home, '.config', 'helm'), { recursive: true });
+    writeFileSync(join(home, '.config', 'helm', 'repositories.yaml'), `apiVersion: ""\nrepositories:\n- name: secure\n  url: ${server.url}\n  caFile: ${certs.ca.cert}\n`);
+    const config = (await discoverHelmRepositories(ctx({ HOME: home })))?.repositories[0]?.config ?? assert.fail();
+    const src = new HttpChartSource(config);
+    try {
+      await expectRepoError(src.probe(), 'tls', /the server requires a TLS client certificate and none is configured/);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('an entry whose files cannot be used is a failed repository naming the file, never the key; the others stay', async () => {
+    const home = join(root, 'mtls-broken');
+    mkdirSync(join(home, '.config', 'helm'), { recursive: true });
+    const entry = (name: string, cert: string, key: string): string => `- name: ${name}\n  url: ${server.url}/${name}\n  caFile: ${certs.ca.cert}\n  certFile: ${cert}\n  keyFile: ${key}\n`;
+    writeFileSync(
+      join(home, '.config', 'helm', 'repositories.yaml'),
+      `apiVersion: ""\nrepositories:\n${entry('missing', join(root, 'nope.crt'), certs.client.key)}${entry('mismatch', certs.client.cert, certs.stranger.key)}${entry('good', certs.client.cert, certs.client.key)}- name: halfpair\n  url: ${server.url}/halfpair\n  certFile: ${certs.client.cert}\n`,
+    );
+    const set = await discoverHelmRepositories(ctx({ HOME: home }));
+    const byName = new Map(set?.repositories.map((r) => [r.config.name, r]));
+    assert.equal(byName.get('missing')?.error?.message, `repository missing: Helm's certFile ${join(root, 'nope.crt')} cannot be read`);
+    assert.equal(byName.get('mismatch')?.error?.message, `repository mismatch: Helm's certFile ${certs.client.cert} and keyFile ${certs.stranger.key}: the private key does not belong to the certificate`);
+    assert.equal(byName.get('mismatch')?.error?.reason, 'invalid_config');
+    assert.equal(byName.get('good')?.error, undefined);
+    assert.ok(byName.get('good')?.config.clientCertificate);
+    // Helm uses the pair only with both halves: a certFile alone is no client certificate.
+    assert.equal(byName.get('halfpair')?.error, undefined);
+    assert.equal(byName.get('halfpair')?.config.clientCertificate, undefined);
   });
 });

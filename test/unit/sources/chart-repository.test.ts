@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { caFromSecretData, credentialsFromSecret, parseRepositorySpec, repositoryCa } from '../../../src/sources/chart-repository.ts';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { credentialsFromSecret, parseRepositorySpec, repositoryTls, tlsFromSecretData, type ReadSecret } from '../../../src/sources/chart-repository.ts';
+import { generateMutualTlsCerts } from '../../harness/certs.ts';
 import { addProvenanceToReleaseJson } from '../../../src/publish/write-back.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -54,20 +58,65 @@ describe('write-back JSON', () => {
   });
 });
 
-describe('the CA of a TLS Secret (fluxcd/pkg runtime/secrets key names)', () => {
-  it('ca.crt, else the legacy caFile; the standard key wins when both are there; none without either', () => {
-    assert.equal(caFromSecretData({ 'ca.crt': b64('STANDARD') }), 'STANDARD');
-    assert.equal(caFromSecretData({ caFile: b64('LEGACY'), username: b64('u') }), 'LEGACY');
-    assert.equal(caFromSecretData({ 'ca.crt': b64('STANDARD'), caFile: b64('LEGACY') }), 'STANDARD');
-    assert.equal(caFromSecretData({ 'tls.crt': b64('CLIENT'), 'tls.key': b64('KEY') }), undefined);
-    assert.equal(caFromSecretData(undefined), undefined);
+describe('TLS from Secrets, as Flux reads them (fluxcd/pkg runtime/secrets, source-controller GetClientOpts)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'secret-tls-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const certs = generateMutualTlsCerts(dir);
+  const CERT = readFileSync(certs.client.cert, 'utf8');
+  const KEY = readFileSync(certs.client.key, 'utf8');
+  const OTHER_KEY = readFileSync(certs.stranger.key, 'utf8');
+  const CA = readFileSync(certs.ca.cert, 'utf8');
+  const at = (name: string, data: Record<string, string>): ReadSecret => ({ ref: { namespace: 'flux-system', name }, data });
+
+  it('a certSecretRef with only tls.crt and tls.key is a client certificate, no CA (mTLS to a publicly trusted server)', () => {
+    assert.deepEqual(tlsFromSecretData({ 'tls.crt': b64(CERT), 'tls.key': b64(KEY) }, true), { caPem: undefined, clientCertificate: { certPem: CERT, keyPem: KEY } });
+    assert.deepEqual(repositoryTls(undefined, at('mtls', { 'tls.crt': b64(CERT), 'tls.key': b64(KEY) })), { caPem: undefined, clientCertificate: { certPem: CERT, keyPem: KEY } });
+    // All three: both.
+    assert.deepEqual(tlsFromSecretData({ 'tls.crt': b64(CERT), 'tls.key': b64(KEY), 'ca.crt': b64(CA) }, true), { caPem: CA, clientCertificate: { certPem: CERT, keyPem: KEY } });
   });
 
-  it('a named CA Secret decides alone; without one, a CA beside the credentials is used (Flux\'s deprecated secretRef TLS)', () => {
-    const creds = { username: b64('u'), password: b64('p'), caFile: b64('BESIDE') };
-    assert.equal(repositoryCa(creds, undefined), 'BESIDE');
-    assert.equal(repositoryCa(creds, { 'ca.crt': b64('NAMED') }), 'NAMED');
-    assert.equal(repositoryCa(creds, {}), undefined, 'a named CA Secret without a CA is not replaced by the other one');
-    assert.equal(repositoryCa(undefined, undefined), undefined);
+  it('the legacy certFile/keyFile/caFile keys, the standard key winning whenever it is present, even empty', () => {
+    assert.deepEqual(tlsFromSecretData({ certFile: b64(CERT), keyFile: b64(KEY) }, true).clientCertificate, { certPem: CERT, keyPem: KEY });
+    assert.equal(tlsFromSecretData({ caFile: b64('LEGACY'), username: b64('u') }, true).caPem, 'LEGACY');
+    assert.equal(tlsFromSecretData({ 'ca.crt': b64('STANDARD'), caFile: b64('LEGACY') }, true).caPem, 'STANDARD');
+    // getSecretData: `ca.crt: ""` is the CA, and it is empty; caFile is not looked at.
+    assert.throws(() => tlsFromSecretData({ 'ca.crt': '', caFile: b64('LEGACY') }, true), /has neither ca\.crt nor both tls\.crt and tls\.key/);
+    assert.throws(() => tlsFromSecretData({ 'tls.crt': '', certFile: b64(CERT), 'tls.key': b64(KEY) }, true), /has tls\.key but no certificate \(tls\.crt\)/);
+  });
+
+  it('a certSecretRef with half a pair, or neither a pair nor a CA, is the error Flux makes it', () => {
+    assert.throws(() => repositoryTls(undefined, at('half', { 'tls.crt': b64(CERT) })), /^Error: Secret flux-system\/half has tls\.crt but no private key \(tls\.key\)$/);
+    assert.throws(() => repositoryTls(undefined, at('half', { 'tls.crt': b64(CERT), 'ca.crt': b64(CA) })), /has tls\.crt but no private key/, 'a CA beside it does not help');
+    assert.throws(() => repositoryTls(undefined, at('half', { 'tls.key': b64(KEY) })), /^Error: Secret flux-system\/half has tls\.key but no certificate \(tls\.crt\)$/);
+    assert.throws(() => repositoryTls(undefined, at('half', { certFile: b64(CERT), 'tls.key': '' })), /has certFile but no private key/);
+    assert.throws(() => repositoryTls(undefined, at('empty', { username: b64('u') })), /^Error: Secret flux-system\/empty has neither ca\.crt nor both tls\.crt and tls\.key/);
+  });
+
+  it('a pair that is not one is an error naming the keys, never their content', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ 'tls.crt': b64(CERT), 'tls.key': b64(OTHER_KEY) }, /has tls\.crt and tls\.key that cannot be used: the private key does not belong to the certificate$/],
+      [{ 'tls.crt': b64('not a certificate'), 'tls.key': b64(KEY) }, /has tls\.crt and tls\.key that cannot be used: the certificate is not a PEM certificate$/],
+      [{ 'tls.crt': b64(CERT), 'tls.key': b64(CERT) }, /has tls\.crt and tls\.key that cannot be used: the private key is not an unencrypted PEM private key$/],
+    ];
+    for (const [data, msg] of cases) {
+      for (const strict of [true, false]) {
+        assert.throws(() => tlsFromSecretData(data, strict), (e: unknown) => e instanceof Error && msg.test(e.message) && !e.message.includes('PRIVATE KEY') && !e.message.includes('BEGIN'), JSON.stringify(Object.keys(data)));
+      }
+    }
+  });
+
+  it('TLS beside the credentials in secretRef (deprecated in Flux): used whole when complete and no TLS Secret is named; half a pair there is no TLS', () => {
+    const creds = { username: b64('u'), password: b64('p') };
+    assert.deepEqual(repositoryTls(at('auth', { ...creds, caFile: b64('BESIDE') }), undefined), { caPem: 'BESIDE' });
+    assert.deepEqual(repositoryTls(at('auth', { ...creds, 'tls.crt': b64(CERT), 'tls.key': b64(KEY) }), undefined), { caPem: undefined, clientCertificate: { certPem: CERT, keyPem: KEY } });
+    // AuthMethodsFromSecret ignores TLS validation errors: no TLS at all, not even the CA beside the half pair.
+    assert.deepEqual(repositoryTls(at('auth', { ...creds, 'tls.crt': b64(CERT), caFile: b64('BESIDE') }), undefined), {});
+    assert.deepEqual(repositoryTls(at('auth', creds), undefined), {});
+    // A named TLS Secret decides alone...
+    assert.deepEqual(repositoryTls(at('auth', { ...creds, caFile: b64('BESIDE') }), at('tls', { 'ca.crt': b64('NAMED') })), { caPem: 'NAMED' });
+    assert.throws(() => repositoryTls(at('auth', { ...creds, caFile: b64('BESIDE') }), at('tls', {})), /Secret flux-system\/tls has neither/, 'an empty TLS Secret is not replaced by the other one');
+    // ...but a broken pair beside the credentials is an error all the same (Flux reads every method of the Secret).
+    assert.throws(() => repositoryTls(at('auth', { ...creds, 'tls.crt': b64(CERT), 'tls.key': b64(OTHER_KEY) }), at('tls', { 'ca.crt': b64(CA) })), /^Error: Secret flux-system\/auth has tls\.crt and tls\.key that cannot be used: the private key does not belong/);
+    assert.deepEqual(repositoryTls(undefined, undefined), {});
   });
 });

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseRepositorySpec } from '../../../src/sources/chart-repository.ts';
 import { closestKey, ConfigError, CONFIG_FILE_KEYS, parseConfigFile } from '../../../src/sources/repository-config.ts';
+import { generateMutualTlsCerts } from '../../harness/certs.ts';
 
 describe('one repository-config parser for the --config file and ChartRepository specs', () => {
   it('names an unknown key and the valid one it most likely meant, in the file and in a spec', () => {
@@ -33,6 +37,30 @@ describe('one repository-config parser for the --config file and ChartRepository
     const spec = parseRepositorySpec({ url: 'oci://r.example/c/', interval: '30m', timeout: '15s', priority: 3, plainHTTP: true }, 'ns');
     const file = parseConfigFile('repositories: [{name: a, url: "oci://r.example/c/", interval: 30m, timeout: 15s, priority: 3, plainHTTP: true}]', 'f', '.', {}).repositories[0];
     for (const k of ['url', 'intervalSeconds', 'timeoutSeconds', 'priority', 'plainHTTP', 'insecureSkipTLSVerify', 'requireSignature'] as const) assert.equal(file?.[k], spec[k], k);
+  });
+
+  it('certFile + keyFile: a TLS client certificate, both or neither, files relative to the config, checked as a pair', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-mtls-'));
+    try {
+      const certs = generateMutualTlsCerts(dir);
+      const cert = readFileSync(certs.client.cert, 'utf8');
+      const key = readFileSync(certs.client.key, 'utf8');
+      const repo = (fields: string): string => `repositories: [{name: a, url: "https://x", ${fields}}]`;
+      const ok = parseConfigFile(repo('certFile: client.crt, keyFile: client.key'), 'f.yaml', dir, {}).repositories[0];
+      assert.deepEqual(ok?.clientCertificate, { certPem: cert, keyPem: key });
+      assert.equal(parseConfigFile(repo('caFile: ca.crt'), 'f.yaml', dir, {}).repositories[0]?.clientCertificate, undefined);
+      const bad: [string, RegExp][] = [
+        ['certFile: client.crt', /^f\.yaml: repositories\[0\]: give certFile and keyFile together/],
+        ['keyFile: client.key', /give certFile and keyFile together/],
+        ['certFile: client.crt, keyFile: missing.key', /^f\.yaml: repositories\[0\]\.keyFile: cannot read missing\.key$/],
+        ['certFile: client.crt, keyFile: stranger.key', /^f\.yaml: repositories\[0\]: certFile client\.crt and keyFile stranger\.key: the private key does not belong to the certificate$/],
+        ['certFile: client.key, keyFile: client.key', /the certificate is not a PEM certificate$/],
+        ['certfile: client.crt', /unknown key "certfile" \(did you mean "certFile"\?\)/],
+      ];
+      for (const [fields, msg] of bad) assert.throws(() => parseConfigFile(repo(fields), 'f.yaml', dir, {}), (e: unknown) => e instanceof ConfigError && msg.test(e.message), fields);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('suggests only near keys', () => {

@@ -9,6 +9,7 @@ import { HttpChartSource, type HttpSourceOptions } from '../../../../src/sources
 import { readChartArchive } from '../../../../src/chart/archive.ts';
 import { RepoError, type Credentials, type RepositoryConfig } from '../../../../src/model/repository.ts';
 import { startChartRepoServer, type ChartRepoServer, type ServerAuth } from '../../../harness/chart-repo-server.ts';
+import { generateMutualTlsCerts, type MutualTlsCerts } from '../../../harness/certs.ts';
 import { buildStandardRepos, packageChart, repoIndex, runHelm, scratchDir, syntheticIndexYaml, type StandardRepos } from '../../../harness/charts.ts';
 import { expectRepoError } from '../../../support/repo-errors.ts';
 
@@ -384,6 +385,44 @@ describe('classic repository: TLS', () => {
   });
   it('skips verification when told to', async () => {
     assert.equal((await source(httpsUrl, { insecureSkipTLSVerify: true }).probe()).charts, 2);
+  });
+});
+
+describe('classic repository behind mutual TLS (the server requires a client certificate of its CA)', () => {
+  let server: ChartRepoServer;
+  let certs: MutualTlsCerts;
+  const pem = (p: string): string => readFileSync(p, 'utf8');
+
+  before(async () => {
+    certs = generateMutualTlsCerts(scratchDir('mtls'));
+    server = await startChartRepoServer({ dir: repos.main.dir, tls: { cert: pem(certs.server.cert), key: pem(certs.server.key), clientCa: pem(certs.ca.cert) } });
+    servers.push(server);
+  });
+
+  it('with the client certificate: index and chart download succeed, and the server saw that certificate', async () => {
+    server.requests.length = 0;
+    const src = source(server.url, { caPem: pem(certs.ca.cert), clientCertificate: { certPem: pem(certs.client.cert), keyPem: pem(certs.client.key) } });
+    assert.equal((await src.probe()).charts, 2);
+    const entry = (await src.versions('webapp')).find((e) => e.version === '1.2.0') ?? assert.fail();
+    const fetched = await src.fetchChart(entry);
+    assert.equal(fetched.tarballDigest, repos.main.charts['webapp-1.2.0']?.digest);
+    assert.deepEqual(server.requests.map((r) => [r.path, r.status, r.clientCertificate]), [
+      ['/index.yaml', 200, 'chart-reader'],
+      ['/webapp-1.2.0.tgz', 200, 'chart-reader'],
+    ]);
+  });
+
+  it('without one: a TLS error that says the server wants a client certificate; nothing reached the server', async () => {
+    server.requests.length = 0;
+    await expectRepoError(source(server.url, { caPem: pem(certs.ca.cert) }).probe(), 'tls', /TLS error \(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED\): the server requires a TLS client certificate and none is configured$/);
+    assert.deepEqual(server.requests, []);
+  });
+
+  it('with a certificate of another CA: refused (Node closes the connection), nothing reached the server', async () => {
+    server.requests.length = 0;
+    const src = source(server.url, { caPem: pem(certs.ca.cert), clientCertificate: { certPem: pem(certs.stranger.cert), keyPem: pem(certs.stranger.key) } });
+    await assert.rejects(src.probe(), (e: unknown) => e instanceof RepoError && (e.reason === 'network' || e.reason === 'tls') && !e.message.includes('BEGIN'));
+    assert.deepEqual(server.requests, []);
   });
 });
 

@@ -1,13 +1,16 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OciChartSource, type OciSourceOptions } from '../../../../src/sources/oci/oci-source.ts';
 import { createChartSource } from '../../../../src/sources/source.ts';
 import { readChartArchive } from '../../../../src/chart/archive.ts';
 import type { RepositoryConfig } from '../../../../src/model/repository.ts';
-import { buildStandardRepos, packageChart, pushChart, scratchDir, type StandardRepos } from '../../../harness/charts.ts';
+import { buildStandardRepos, packageChart, pushChart, runHelm, scratchDir, sha256Digest, type StandardRepos } from '../../../harness/charts.ts';
+import { generateMutualTlsCerts, type MutualTlsCerts } from '../../../harness/certs.ts';
 import { startRegistry, type Registry } from '../../../harness/registry.ts';
 import { expectRepoError } from '../../../support/repo-errors.ts';
 
@@ -216,6 +219,52 @@ describe('OCI registry with htpasswd (Basic) auth', () => {
       assert.equal((await src.probe()).charts, 1);
       assert.doesNotMatch(src.repoURL('secretchart'), /push-secret|pusher/);
     }
+  });
+});
+
+describe('OCI registry behind mutual TLS (distribution with http.tls.clientcas), differential against helm pull', () => {
+  let reg: Registry;
+  let prefix: string;
+  let certs: MutualTlsCerts;
+  let digest = '';
+  let manifestDigest = '';
+  const pem = (p: string): string => readFileSync(p, 'utf8');
+  const tlsSource = (client: 'client' | 'stranger' | undefined): OciChartSource =>
+    source(prefix, { plainHTTP: false, caPem: pem(certs.ca.cert), ...(client ? { clientCertificate: { certPem: pem(certs[client].cert), keyPem: pem(certs[client].key) } } : {}) });
+
+  before(async () => {
+    certs = generateMutualTlsCerts(scratchDir('oci-mtls'));
+    reg = await registry({ tls: { certs, requireClientCert: true } });
+    prefix = `${reg.url}/secure`;
+    const chart = await packageChart({ name: 'mtlschart', version: '1.0.0', appVersion: '2.0' }, scratchDir('oci-mtls-chart'));
+    digest = chart.digest;
+    manifestDigest = (await pushChart(chart.path, prefix, { tls: { caFile: certs.ca.cert, certFile: certs.client.cert, keyFile: certs.client.key } })).manifestDigest;
+  });
+
+  it('with the client certificate: tags, manifest and chart blob, the bytes helm pull gets', async () => {
+    const src = tlsSource('client');
+    const [entry] = await src.versions('mtlschart');
+    assert.equal(entry?.version, '1.0.0');
+    const d = await src.details(entry ?? assert.fail());
+    assert.equal(d.appVersion, '2.0');
+    const fetched = await src.fetchChart(d);
+    assert.equal(fetched.tarballDigest, digest);
+    assert.equal(fetched.manifestDigest, manifestDigest);
+    assert.equal((await src.probe()).charts, 1);
+    const out = scratchDir('oci-mtls-pull');
+    await runHelm(['pull', `${prefix}/mtlschart`, '--version', '1.0.0', '--destination', out, '--ca-file', certs.ca.cert, '--cert-file', certs.client.cert, '--key-file', certs.client.key]);
+    assert.equal(sha256Digest(readFileSync(join(out, 'mtlschart-1.0.0.tgz'))), fetched.tarballDigest);
+  });
+
+  it('without one, as helm pull without --cert-file: refused in the handshake, said as such', async () => {
+    await assert.rejects(runHelm(['pull', `${prefix}/mtlschart`, '--version', '1.0.0', '--destination', scratchDir('oci-mtls-nopull'), '--ca-file', certs.ca.cert]), /bad certificate|certificate required/i);
+    await expectRepoError(tlsSource(undefined).versions('mtlschart'), 'tls', /TLS error \(ERR_SSL_[A-Z0-9/_]+_ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED)\): the server requires a TLS client certificate and none is configured$/);
+    await expectRepoError(tlsSource(undefined).probe(), 'tls', /none is configured/);
+  });
+
+  it('with a certificate of another CA: refused, and the message says the certificate was not accepted', async () => {
+    const err = await expectRepoError(tlsSource('stranger').versions('mtlschart'), 'tls', /the server did not accept the client certificate$/);
+    assert.doesNotMatch(err.message, /BEGIN|PRIVATE/);
   });
 });
 

@@ -4,6 +4,9 @@
  * given, with objects shaped as source-controller v1's API types say.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -12,8 +15,14 @@ import { discoverFluxSources } from '../../../../src/sources/discovery/flux-sour
 import { listHelmReleases } from '../../../../src/sources/discovery/flux.ts';
 import { FluxOwners } from '../../../../src/controller/flux-owners.ts';
 import { pino } from 'pino';
+import { generateMutualTlsCerts } from '../../../harness/certs.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
+const certDir = mkdtempSync(join(tmpdir(), 'flux-mtls-'));
+after(() => rmSync(certDir, { recursive: true, force: true }));
+const certs = generateMutualTlsCerts(certDir);
+const CLIENT_CERT = readFileSync(certs.client.cert, 'utf8');
+const CLIENT_KEY = readFileSync(certs.client.key, 'utf8');
 let served: string[] = [];
 const requested: string[] = [];
 let server: Server;
@@ -25,9 +34,20 @@ const objects: Record<string, unknown> = {
       { metadata: { namespace: 'flux-system', name: 'internal' }, spec: { url: 'https://charts.internal.example/', secretRef: { name: 'internal-auth' } } },
       { metadata: { namespace: 'apps', name: 'bitnami' }, spec: { type: 'oci', url: 'oci://registry.example/bitnamicharts' } },
       { metadata: { namespace: 'apps', name: 'git' }, spec: { url: 'ssh://git.example/x' } },
+      // mTLS to a publicly trusted server: certSecretRef holds tls.crt and tls.key, no ca.crt.
+      { metadata: { namespace: 'apps', name: 'mtls' }, spec: { url: 'https://mtls.example/charts', certSecretRef: { name: 'client-tls' } } },
+      { metadata: { namespace: 'apps', name: 'half' }, spec: { url: 'https://half.example/charts', secretRef: { name: 'half-auth' }, certSecretRef: { name: 'half-tls' } } },
     ],
   },
-  '/apis/source.toolkit.fluxcd.io/v1/ocirepositories': { items: [{ metadata: { namespace: 'apps', name: 'podinfo' }, spec: { url: 'oci://ghcr.example/stefanprodan/charts/podinfo', ref: { tag: '6.5.0' } } }] },
+  '/apis/source.toolkit.fluxcd.io/v1/ocirepositories': {
+    items: [
+      { metadata: { namespace: 'apps', name: 'podinfo' }, spec: { url: 'oci://ghcr.example/stefanprodan/charts/podinfo', ref: { tag: '6.5.0' } } },
+      { metadata: { namespace: 'apps', name: 'secure' }, spec: { url: 'oci://secure.example/charts/app', ref: { tag: '1.0.0' }, certSecretRef: { name: 'client-tls' } } },
+    ],
+  },
+  '/api/v1/namespaces/apps/secrets/client-tls': { type: 'kubernetes.io/tls', data: { 'tls.crt': b64(CLIENT_CERT), 'tls.key': b64(CLIENT_KEY) } },
+  '/api/v1/namespaces/apps/secrets/half-auth': { type: 'kubernetes.io/basic-auth', data: { username: b64('reader'), password: b64('s3cret') } },
+  '/api/v1/namespaces/apps/secrets/half-tls': { type: 'Opaque', data: { 'tls.crt': b64(CLIENT_CERT), 'ca.crt': b64(CLIENT_CERT) } },
   '/api/v1/namespaces/flux-system/secrets/internal-auth': { type: 'Opaque', data: { username: b64('reader'), password: b64('s3cret'), caFile: b64('-----BEGIN CERTIFICATE-----\nLEGACY\n-----END CERTIFICATE-----\n') } },
 };
 
@@ -59,11 +79,30 @@ describe('Flux sources for the CLI', () => {
     const set = await discoverFluxSources(ctx());
     assert.equal(set?.origin, 'Flux sources in the cluster');
     const byUrl = new Map(set?.repositories.map((r) => [r.config.url, r.config]));
-    assert.deepEqual([...byUrl.keys()].sort(), ['https://charts.internal.example', 'oci://ghcr.example/stefanprodan/charts', 'oci://registry.example/bitnamicharts']);
+    assert.deepEqual([...byUrl.keys()].sort(), ['https://charts.internal.example', 'https://half.example/charts', 'https://mtls.example/charts', 'oci://ghcr.example/stefanprodan/charts', 'oci://registry.example/bitnamicharts', 'oci://secure.example/charts']);
     const internal = byUrl.get('https://charts.internal.example');
     assert.deepEqual(internal?.credentials, { kind: 'basic', username: 'reader', password: 's3cret' });
     assert.match(internal?.caPem ?? '', /LEGACY/);
     assert.equal(byUrl.get('oci://registry.example/bitnamicharts')?.credentials, undefined);
+  });
+
+  it('a certSecretRef with only tls.crt and tls.key is a client certificate (HelmRepository and OCIRepository); tls.crt without tls.key fails the repository as Flux does', async () => {
+    served = ['v1'];
+    const set = await discoverFluxSources(ctx());
+    const byUrl = new Map(set?.repositories.map((r) => [r.config.url, r]));
+    for (const url of ['https://mtls.example/charts', 'oci://secure.example/charts']) {
+      const r = byUrl.get(url);
+      assert.equal(r?.error, undefined, url);
+      assert.deepEqual(r?.config.clientCertificate, { certPem: CLIENT_CERT, keyPem: CLIENT_KEY }, url);
+      assert.equal(r?.config.caPem, undefined, url);
+    }
+    const half = byUrl.get('https://half.example/charts');
+    assert.equal(half?.error?.reason, 'invalid_config');
+    assert.equal(half?.error?.message, 'repository flux-apps-half: Secret apps/half-tls has tls.crt but no private key (tls.key)');
+    assert.equal(half?.config.clientCertificate, undefined);
+    // Never the Secrets' content, in the error or the notes.
+    const said = [half?.error?.message ?? '', ...(set?.notes ?? [])].join('\n');
+    assert.ok(!said.includes('BEGIN') && !said.includes('s3cret'), said);
   });
 
   it('without Flux (the group is not served): nothing, after one discovery request per group', async () => {
