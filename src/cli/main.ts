@@ -222,19 +222,32 @@ async function scan(argv: string[]): Promise<number> {
       return undefined;
     }
   };
-  // Releases Flux installed without an origin label on any rendered object are named by their HelmRelease
-  // (sources/discovery/flux.ts fluxReleaseOwners): listed while the releases are, never a reason to fail.
-  const fluxOwners = import('../sources/discovery/flux.ts')
-    .then(async ({ listHelmReleases, fluxReleaseOwners }) => fluxReleaseOwners(await listHelmReleases(kc, namespace)).byRelease)
-    .catch(() => new Map<string, { namespace: string; name: string }>());
+  // Releases Flux installed without an origin label on any rendered object are named by their HelmRelease,
+  // by storage key and listed as the controller lists them (sources/discovery/flux.ts): a HelmRelease in
+  // another namespace may store its release here. Listed while the releases are; never a reason to fail,
+  // but said on stderr when it did not work (such releases are then judged by plain Helm's rules).
+  const fluxOwners = import('../sources/discovery/flux.ts').then(async ({ listOwningHelmReleases, fluxReleaseOwners, releaseFluxOwner }) => {
+    const scope = namespace === undefined ? undefined : [namespace];
+    const unlisted = (why: string): void => say(`Flux HelmReleases ${why}: releases without Flux origin labels are judged as Helm's`);
+    try {
+      const { items, forbidden } = await listOwningHelmReleases(kc, scope);
+      if (forbidden.length) unlisted(`not listed (forbidden in ${forbidden.join(', ')})`);
+      const owners = fluxReleaseOwners(items, scope);
+      return (record: ReleaseRecord, storageKey: string | undefined) => releaseFluxOwner(record, storageKey, (k) => owners.get(k));
+    } catch (err) {
+      unlisted(`not listed (${err instanceof Error ? err.message : String(err)})`);
+      return (record: ReleaseRecord) => record.flux;
+    }
+  });
   const analyzer = Promise.all([
     opened.then(async (sources) => {
       const [{ createAnalyzer }, { openChartStore }] = await Promise.all([import('./analyze-all.ts'), import('./chart-store.ts')]);
       return createAnalyzer(sources, { verify: config.verify, revision, store: openChartStore(), onFailures: (record, failures) => failed.push({ record, failures }) });
     }),
     fluxOwners,
-  ]).then(([analyze, owners]) => (record: ReleaseRecord): Promise<OriginReport> => {
-    record.flux ??= owners.get(`${record.release.namespace}/${record.release.name}`);
+  ]).then(([analyze, ownerOf]) => (record: ReleaseRecord, storageKey: string | undefined): Promise<OriginReport> => {
+    // The record itself keeps its identity: failures are matched to the current records by it.
+    record.flux = ownerOf(record, storageKey);
     return analyze(record);
   });
   analyzer.catch(() => undefined);
@@ -242,8 +255,8 @@ async function scan(argv: string[]): Promise<number> {
   try {
     const { records, errors } = await decodeCurrentReleases(
       listReleasePages(kc, { namespace, storage: { secrets: storage.has('secrets'), configMaps: storage.has('configmaps') } }),
-      (record) => {
-        const p = analyzer.then((analyze) => analyze(record));
+      (record, storageKey) => {
+        const p = analyzer.then((analyze) => analyze(record, storageKey));
         p.catch(() => undefined);
         analyses.set(record, p);
       },
