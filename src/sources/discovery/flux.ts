@@ -299,6 +299,11 @@ export function releaseFluxOwner(record: { flux?: FluxOwner | undefined }, stora
   return record.flux ?? (storageKey === undefined ? undefined : ownerOf(storageKey));
 }
 
+/** HelmReleases by `<namespace>/<name>`. */
+export function helmReleasesByName(helmReleases: readonly JsonObject[]): Map<string, JsonObject> {
+  return new Map(helmReleases.map((hr) => [`${meta(hr).namespace}/${meta(hr).name}`, hr]));
+}
+
 /** The HelmReleases listed, and where listing them was refused. */
 export interface HelmReleaseList {
   items: JsonObject[];
@@ -371,10 +376,11 @@ async function getHelmRelease(kc: KubeConfig, owner: { namespace: string; name: 
 /**
  * What the HelmRelease `owner` (and the HelmChart it builds from) say about the chart build: the values
  * files, in order. undefined when they cannot be read (not installed, forbidden, deleted): the proof then
- * infers the merge from the chart's own files.
+ * infers the merge from the chart's own files. `listed`: the HelmRelease as a list just returned it (`scan`
+ * has them all), instead of a GET.
  */
-export async function readFluxHint(kc: KubeConfig, owner: { namespace: string; name: string }): Promise<FluxHint | undefined> {
-  const hr = await getHelmRelease(kc, owner);
+export async function readFluxHint(kc: KubeConfig, owner: FluxOwner, listed?: JsonObject): Promise<FluxHint | undefined> {
+  const hr = listed ?? (await getHelmRelease(kc, owner));
   if (!hr) return undefined;
   const from = `HelmRelease ${owner.namespace}/${owner.name}`;
   const spec = isObject(hr['spec']) ? hr['spec'] : {};
