@@ -4,6 +4,8 @@ import type { OriginReport } from '../model/report.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
 import { byCodeUnits } from '../util/order.ts';
+import type { FluxHint } from '../chart/flux-build.ts';
+import type { FluxOwner } from '../sources/discovery/flux.ts';
 
 export interface AnalyzeAllOptions {
   verify: boolean;
@@ -13,6 +15,8 @@ export interface AnalyzeAllOptions {
   revision?: ((record: ReleaseRecord, revision: number) => Promise<StoredValues | undefined>) | undefined;
   /** Published charts kept between runs (cli/chart-store.ts); none when undefined. */
   store?: PublishedChartStore | undefined;
+  /** What a Flux release's HelmRelease says about its build (undefined: unreadable, the merge is inferred). */
+  fluxHint?: ((owner: FluxOwner) => Promise<FluxHint | undefined>) | undefined;
 }
 
 /** One release → its report, sharing repository indexes and downloaded charts across calls. */
@@ -20,7 +24,9 @@ export function createAnalyzer(sources: readonly ChartSource[], options: Analyze
   const cache = new PublishedChartCache(undefined, undefined, options.store);
   return async (record) => {
     const revision = options.revision;
-    const { report, failures } = await analyzeRelease(record, { sources, cache, verify: options.verify, revision: revision ? (n) => revision(record, n) : undefined });
+    // As the controller's reconciler: an unreadable HelmRelease leaves the merge to be inferred from the chart.
+    const flux = record.flux && options.fluxHint ? await options.fluxHint(record.flux).catch(() => undefined) : undefined;
+    const { report, failures } = await analyzeRelease(record, { sources, cache, flux, verify: options.verify, revision: revision ? (n) => revision(record, n) : undefined });
     if (failures.length) options.onFailures?.(record, failures);
     return report;
   };

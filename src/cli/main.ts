@@ -10,6 +10,7 @@ import type { CliConfig } from './config.ts';
 import { neutralize } from '../util/terminal.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { SourceSet } from '../sources/discovery/index.ts';
+import type { FluxOwner } from '../sources/discovery/flux.ts';
 import { version } from './version.ts';
 
 // Modules are imported by the command that needs them: `--help` loads none, and `scan` has its first
@@ -222,19 +223,39 @@ async function scan(argv: string[]): Promise<number> {
       return undefined;
     }
   };
-  // Releases Flux installed without an origin label on any rendered object are named by their HelmRelease
-  // (sources/discovery/flux.ts fluxReleaseOwners): listed while the releases are, never a reason to fail.
-  const fluxOwners = import('../sources/discovery/flux.ts')
-    .then(async ({ listHelmReleases, fluxReleaseOwners }) => fluxReleaseOwners(await listHelmReleases(kc, namespace)).byRelease)
-    .catch(() => new Map<string, { namespace: string; name: string }>());
+  // Releases Flux installed without an origin label on any rendered object are named by their HelmRelease,
+  // by storage key and listed as the controller lists them (sources/discovery/flux.ts): a HelmRelease in
+  // another namespace may store its release here. Listed while the releases are; never a reason to fail,
+  // but said on stderr when it did not work (such releases are then judged by plain Helm's rules).
+  // The HelmRelease then says which values files Flux merged (readFluxHint, as the controller reads it): the
+  // listed object, else one GET (a HelmRelease named by origin labels outside what could be listed).
+  const fluxOwners = import('../sources/discovery/flux.ts').then(async ({ listOwningHelmReleases, fluxReleaseOwners, releaseFluxOwner, readFluxHint, helmReleasesByName }) => {
+    const scope = namespace === undefined ? undefined : [namespace];
+    const unlisted = (why: string): void => say(`Flux HelmReleases ${why}: releases without Flux origin labels are judged as Helm's`);
+    let owners = new Map<string, FluxOwner>();
+    let listed: ReturnType<typeof helmReleasesByName> = new Map();
+    try {
+      const { items, forbidden } = await listOwningHelmReleases(kc, scope);
+      if (forbidden.length) unlisted(`not listed (forbidden in ${forbidden.join(', ')})`);
+      owners = fluxReleaseOwners(items, scope);
+      listed = helmReleasesByName(items);
+    } catch (err) {
+      unlisted(`not listed (${err instanceof Error ? err.message : String(err)})`);
+    }
+    return {
+      ownerOf: (record: ReleaseRecord, storageKey: string | undefined) => releaseFluxOwner(record, storageKey, (k) => owners.get(k)),
+      hintOf: (owner: FluxOwner) => readFluxHint(kc, owner, listed.get(`${owner.namespace}/${owner.name}`)),
+    };
+  });
   const analyzer = Promise.all([
     opened.then(async (sources) => {
       const [{ createAnalyzer }, { openChartStore }] = await Promise.all([import('./analyze-all.ts'), import('./chart-store.ts')]);
-      return createAnalyzer(sources, { verify: config.verify, revision, store: openChartStore(), onFailures: (record, failures) => failed.push({ record, failures }) });
+      return createAnalyzer(sources, { verify: config.verify, revision, store: openChartStore(), fluxHint: async (owner) => (await fluxOwners).hintOf(owner), onFailures: (record, failures) => failed.push({ record, failures }) });
     }),
     fluxOwners,
-  ]).then(([analyze, owners]) => (record: ReleaseRecord): Promise<OriginReport> => {
-    record.flux ??= owners.get(`${record.release.namespace}/${record.release.name}`);
+  ]).then(([analyze, { ownerOf }]) => (record: ReleaseRecord, storageKey: string | undefined): Promise<OriginReport> => {
+    // The record itself keeps its identity: failures are matched to the current records by it.
+    record.flux = ownerOf(record, storageKey);
     return analyze(record);
   });
   analyzer.catch(() => undefined);
@@ -242,8 +263,8 @@ async function scan(argv: string[]): Promise<number> {
   try {
     const { records, errors } = await decodeCurrentReleases(
       listReleasePages(kc, { namespace, storage: { secrets: storage.has('secrets'), configMaps: storage.has('configmaps') } }),
-      (record) => {
-        const p = analyzer.then((analyze) => analyze(record));
+      (record, storageKey) => {
+        const p = analyzer.then((analyze) => analyze(record, storageKey));
         p.catch(() => undefined);
         analyses.set(record, p);
       },

@@ -1,11 +1,9 @@
 import type { Logger } from 'pino';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { sleep } from '../util/sleep.ts';
-import { fluxReleaseOwners, listHelmReleases } from '../sources/discovery/flux.ts';
-import { KubeApiError } from '../kube/raw-client.ts';
-import type { JsonObject } from '../util/guards.ts';
+import { fluxReleaseOwners, listOwningHelmReleases, type FluxOwner } from '../sources/discovery/flux.ts';
 
-type Owner = { namespace: string; name: string };
+type Owner = FluxOwner;
 
 export interface FluxOwnersOptions {
   kubeConfig: KubeConfig;
@@ -108,22 +106,13 @@ export class FluxOwners {
   }
 
   async #list(o: FluxOwnersOptions): Promise<void> {
-    // Forbidden is said once and read as "none visible": a missing RBAC rule must not hold every tamper alarm
-    // back for good (other failures are transient and fail the caller, which retries).
-    const list = async (ns: string | undefined): Promise<JsonObject[]> => {
-      try {
-        const items = await listHelmReleases(o.kubeConfig, ns);
-        this.#forbiddenSaid = false;
-        return items;
-      } catch (err) {
-        if (!(err instanceof KubeApiError && err.status === 403)) throw err;
-        if (!this.#forbiddenSaid) o.logger.warn({ namespace: ns ?? 'all', err: err.message }, 'not allowed to list Flux HelmReleases: releases without Flux origin labels are treated as Helm\'s');
-        this.#forbiddenSaid = true;
-        return [];
-      }
-    };
-    const lists = o.namespaces?.length ? await Promise.all(o.namespaces.map((ns) => list(ns))) : [await list(undefined)];
-    const changed = this.update(fluxReleaseOwners(lists.flat()).byStorage);
+    // Which HelmReleases and where: the rule `scan` follows too (sources/discovery/flux.ts). Forbidden is said
+    // once and read as "none visible": a missing RBAC rule must not hold every tamper alarm back for good
+    // (other failures are transient and fail the caller, which retries).
+    const { items, forbidden } = await listOwningHelmReleases(o.kubeConfig, o.namespaces);
+    if (forbidden.length && !this.#forbiddenSaid) o.logger.warn({ namespaces: forbidden }, 'not allowed to list Flux HelmReleases: releases without Flux origin labels are treated as Helm\'s');
+    this.#forbiddenSaid = forbidden.length > 0;
+    const changed = this.update(fluxReleaseOwners(items, o.namespaces));
     if (changed.length && this.#listed) o.changed(changed);
   }
 

@@ -15,6 +15,7 @@ import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { CurrentRevision, ReleaseIndex } from '../watch/release-index.ts';
 import { formatTime } from '../util/time.ts';
 import type { FluxHint } from '../chart/flux-build.ts';
+import { releaseFluxOwner } from '../sources/discovery/flux.ts';
 
 export interface RepositoryView {
   sources(): readonly ChartSource[];
@@ -129,8 +130,10 @@ export class ReleaseReconciler {
       return 'success';
     }
 
-    // No origin label (nothing rendered carries one) but a HelmRelease names the release: Flux's all the same.
-    if (!record.flux && owner) record = { ...record, flux: owner };
+    // No origin label (nothing rendered carries one) but a HelmRelease names the release by its storage key:
+    // Flux's all the same (the rule `scan` follows too).
+    const fluxOwner = releaseFluxOwner(record, key, () => owner);
+    if (fluxOwner !== record.flux) record = { ...record, flux: fluxOwner };
     let flux: FluxHint | undefined;
     if (record.flux && this.#o.fluxHint) {
       try {

@@ -33,8 +33,11 @@ interface Entry {
  * that one then replaces it, by the rule in `current.ts`. Objects whose release
  * cannot be told from labels or name are decoded on their own. `onRecord` sees every record as it is
  * decoded, so analysis can start before the last page is in; a replaced one is simply not in the result.
+ * With it comes the release's storage key (`releaseKey` of the storing object's namespace and release, the
+ * controller's key for it), undefined for an object decoded on its own: the namespace Helm's JSON names is
+ * not where the release is stored when helm-controller installs into a targetNamespace.
  */
-export async function decodeCurrentReleases(pages: AsyncIterable<readonly StoredReleaseObject[]>, onRecord?: (record: ReleaseRecord) => void): Promise<DecodedReleases> {
+export async function decodeCurrentReleases(pages: AsyncIterable<readonly StoredReleaseObject[]>, onRecord?: (record: ReleaseRecord, storageKey: string | undefined) => void): Promise<DecodedReleases> {
   const best = new Map<string, Entry>();
   const loose: DecodeOutcome[] = [];
   for await (const page of pages) {
@@ -57,7 +60,7 @@ export async function decodeCurrentReleases(pages: AsyncIterable<readonly Stored
       const outcome = decode(obj);
       if (e.key) e.outcome = outcome;
       else loose.push(outcome);
-      if (!(outcome instanceof ReleaseDecodeError)) onRecord?.(outcome);
+      if (!(outcome instanceof ReleaseDecodeError)) onRecord?.(outcome, e.key || undefined);
     }
   }
   const records: ReleaseRecord[] = [];

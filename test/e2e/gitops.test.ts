@@ -6,14 +6,14 @@
  * HelmRelease CRD below is a schemaless one for helm.toolkit.fluxcd.io/v2 and the objects are shaped as its
  * API types say. The chart Flux builds is produced here the way source-controller v1.9 does it
  * (internal/helm/chart/builder_remote.go): values.yaml replaced by the merge of the listed files (written
- * out literally below, not computed by chartorigin's code), version `+<HelmChart generation>`, repackaged.
+ * out literally in test/harness/gitops.ts, not computed by chartorigin's code), version `+<HelmChart generation>`, repackaged.
  * It is installed with real helm 3 through a post-renderer that adds the origin labels helm-controller's
  * post-renderer adds (`helm.toolkit.fluxcd.io/name`, `/namespace`).
  * Argo CD: its Application CRD from github.com/argoproj/argo-cd/v3 and Applications with the status fields
  * Argo CD writes (status.sync.revision(s), status.history).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -24,7 +24,7 @@ import { helm, helmInstall } from '../harness/helm.ts';
 import { runHelm, scratchDir } from '../harness/charts.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { runChartorigin } from '../harness/cli.ts';
-import { fluxPostRenderer, installGitOpsCrds, withOciDigestVersion } from '../harness/gitops.ts';
+import { buildFluxAppCharts, fluxPostRenderer, installGitOpsCrds, withOciDigestVersion } from '../harness/gitops.ts';
 import { OCI_EMPTY, OCI_MANIFEST, pushBlob, pushManifest } from '../harness/oci-artifacts.ts';
 
 const env = testEnv();
@@ -38,31 +38,6 @@ let server: ChartRepoServer;
 let controller: ControllerProcess;
 const artifacts: Record<string, string> = {};
 
-
-const CHART_YAML = (version: string): string => `apiVersion: v2\nname: fluxapp\nversion: ${version}\nappVersion: "1.0"\ndescription: a chart Flux installs\n`;
-const VALUES = 'replicaCount: 1\nimage:\n  repository: example/app\n  tag: "1.0"\nports: [80, 443]\n';
-const VALUES_PROD = 'replicaCount: 3\nimage:\n  tag: "1.1"\nports: [8080]\n';
-/** What source-controller writes as values.yaml for valuesFiles [values.yaml, values-prod.yaml]: maps merged, lists replaced. */
-const MERGED = 'image:\n  repository: example/app\n  tag: "1.1"\nports:\n- 8080\nreplicaCount: 3\n';
-const TEMPLATE = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\n  labels:\n    app: {{ .Release.Name }}\ndata:\n  replicas: "{{ .Values.replicaCount }}"\n  image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"\n';
-
-function chartDir(parent: string, o: { version: string; values: string; template?: string }): string {
-  const dir = join(parent, 'fluxapp');
-  mkdirSync(join(dir, 'templates'), { recursive: true });
-  writeFileSync(join(dir, 'Chart.yaml'), CHART_YAML(o.version));
-  writeFileSync(join(dir, 'values.yaml'), o.values);
-  writeFileSync(join(dir, 'values-prod.yaml'), VALUES_PROD);
-  writeFileSync(join(dir, 'templates', 'configmap.yaml'), o.template ?? TEMPLATE);
-  return dir;
-}
-
-async function packageTo(dir: string, out: string): Promise<string> {
-  const before = new Set(readdirSync(out));
-  await runHelm(['package', dir, '-d', out]);
-  const made = readdirSync(out).find((f) => f.endsWith('.tgz') && !before.has(f));
-  assert.ok(made, `helm package wrote a .tgz into ${out}`);
-  return join(out, made);
-}
 
 async function apply(obj: unknown): Promise<void> {
   await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify(obj) });
@@ -93,22 +68,11 @@ before(async () => {
   await installGitOpsCrds(cluster);
   for (const n of [ns, ns2, argoNs]) await ensureNamespace(cluster, n);
 
-  // The published repository: fluxapp 1.0.0 and 1.1.0.
-  const repoDir = scratchDir('flux-repo');
-  const work = scratchDir('flux-work');
-  artifacts['published'] = await packageTo(chartDir(join(work, 'p100'), { version: '1.0.0', values: VALUES }), repoDir);
-  await packageTo(chartDir(join(work, 'p110'), { version: '1.1.0', values: VALUES }), repoDir);
-  server = await startChartRepoServer({ dir: repoDir });
-  await runHelm(['repo', 'index', repoDir, '--url', server.url]);
-
-  // What source-controller builds for valuesFiles [values.yaml, values-prod.yaml] at HelmChart generation 1,
-  // and the same build with a template edited afterwards (out of band).
-  const built = join(work, 'built');
-  mkdirSync(built);
-  artifacts['built'] = await packageTo(chartDir(join(work, 'b'), { version: '1.0.0+1', values: MERGED }), built);
-  const tamperedDir = join(work, 'tampered');
-  mkdirSync(tamperedDir);
-  artifacts['tampered'] = await packageTo(chartDir(join(work, 't'), { version: '1.0.0+1', values: MERGED, template: TEMPLATE.replace('data:\n', 'data:\n  injected: "yes"\n') }), tamperedDir);
+  // The published repository (fluxapp 1.0.0 and 1.1.0) and what source-controller builds of it.
+  const charts = await buildFluxAppCharts();
+  Object.assign(artifacts, { published: charts.published, built: charts.built, tampered: charts.tampered });
+  server = await startChartRepoServer({ dir: charts.repoDir });
+  await runHelm(['repo', 'index', charts.repoDir, '--url', server.url]);
 
   // Flux's declarations: one URL declared twice (two namespaces), and an OCIRepository on the registry.
   await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'charts', namespace: ns }, spec: { url: server.url, interval: '10m' } });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubectl, type ClusterInfo } from './controlplane.ts';
 import { REPO_ROOT } from './tools.ts';
-import { runHelm } from './charts.ts';
+import { runHelm, scratchDir } from './charts.ts';
 import { waitEstablished } from './controller-process.ts';
 
 /** scripts/tools.sh gitops-crds: HelmRepository, HelmChart, OCIRepository (source-controller v1.9.0), Application (argo-cd v3.2.0). */
@@ -74,4 +74,59 @@ export async function withOciDigestVersion(tgz: string, manifestDigest: string, 
   if (!made) throw new Error(`helm package wrote no chart with version ${version}`);
   rmSync(work, { recursive: true, force: true });
   return { path: join(outDir, made), version };
+}
+
+const CHART_YAML = (version: string): string => `apiVersion: v2\nname: fluxapp\nversion: ${version}\nappVersion: "1.0"\ndescription: a chart Flux installs\n`;
+const VALUES = 'replicaCount: 1\nimage:\n  repository: example/app\n  tag: "1.0"\nports: [80, 443]\n';
+const VALUES_PROD = 'replicaCount: 3\nimage:\n  tag: "1.1"\nports: [8080]\n';
+/** What source-controller writes as values.yaml for valuesFiles [values.yaml, values-prod.yaml]: maps merged, lists replaced. */
+const MERGED = 'image:\n  repository: example/app\n  tag: "1.1"\nports:\n- 8080\nreplicaCount: 3\n';
+const TEMPLATE = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\n  labels:\n    app: {{ .Release.Name }}\ndata:\n  replicas: "{{ .Values.replicaCount }}"\n  image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"\n';
+
+function fluxAppDir(parent: string, o: { version: string; values: string; template?: string }): string {
+  const dir = join(parent, 'fluxapp');
+  mkdirSync(join(dir, 'templates'), { recursive: true });
+  writeFileSync(join(dir, 'Chart.yaml'), CHART_YAML(o.version));
+  writeFileSync(join(dir, 'values.yaml'), o.values);
+  writeFileSync(join(dir, 'values-prod.yaml'), VALUES_PROD);
+  writeFileSync(join(dir, 'templates', 'configmap.yaml'), o.template ?? TEMPLATE);
+  return dir;
+}
+
+async function packageTo(dir: string, out: string): Promise<string> {
+  const before = new Set(readdirSync(out));
+  await runHelm(['package', dir, '-d', out]);
+  const made = readdirSync(out).find((f) => f.endsWith('.tgz') && !before.has(f));
+  if (!made) throw new Error(`helm package wrote no .tgz into ${out}`);
+  return join(out, made);
+}
+
+export interface FluxAppCharts {
+  /** The published repository's folder: fluxapp 1.0.0 and 1.1.0 (run `helm repo index` on it once its URL is known). */
+  repoDir: string;
+  /** fluxapp 1.0.0 as published. */
+  published: string;
+  /**
+   * What source-controller v1.9 builds of 1.0.0 for valuesFiles [values.yaml, values-prod.yaml] at HelmChart
+   * generation 1 (internal/helm/chart/builder_remote.go: values.yaml replaced by the merge, written out
+   * literally above, version `+1`, repackaged). Installed by plain helm it is a chart whose values were edited.
+   */
+  built: string;
+  /** The same build with a template edited afterwards (out of band). */
+  tampered: string;
+}
+
+/** The chart Flux installs in the GitOps tests, with real `helm package`. */
+export async function buildFluxAppCharts(): Promise<FluxAppCharts> {
+  const repoDir = scratchDir('flux-repo');
+  const work = scratchDir('flux-work');
+  const published = await packageTo(fluxAppDir(join(work, 'p100'), { version: '1.0.0', values: VALUES }), repoDir);
+  await packageTo(fluxAppDir(join(work, 'p110'), { version: '1.1.0', values: VALUES }), repoDir);
+  const builtDir = join(work, 'built');
+  mkdirSync(builtDir);
+  const built = await packageTo(fluxAppDir(join(work, 'b'), { version: '1.0.0+1', values: MERGED }), builtDir);
+  const tamperedDir = join(work, 'tampered');
+  mkdirSync(tamperedDir);
+  const tampered = await packageTo(fluxAppDir(join(work, 't'), { version: '1.0.0+1', values: MERGED, template: TEMPLATE.replace('data:\n', 'data:\n  injected: "yes"\n') }), tamperedDir);
+  return { repoDir, published, built, tampered };
 }

@@ -237,14 +237,25 @@ export function fluxReleaseNames(name: string, spec: JsonObject): string[] {
   return [`${full.slice(0, 40)}-${createHash('sha256').update(full).digest('hex').slice(0, 12)}`];
 }
 
+/** A HelmRelease, by namespace and name. */
+export interface FluxOwner {
+  namespace: string;
+  name: string;
+}
+
 /**
  * Where the releases of one HelmRelease are stored, as `<storage namespace>/<release name>` keys (the key of
- * the release's ChartOrigin): the names helm-controller derives from the spec, and those its status history
- * recorded (api/v2 and v2beta2 Snapshots; a renamed release's older name stays there until it is gone), in
- * the HelmRelease's namespace (GetStorageNamespace's default) and status.storageNamespace. The release
- * namespace (targetNamespace, else the HelmRelease's) keys the same releases as Helm's JSON names them.
+ * the release's ChartOrigin, watch/current.ts releaseKey of the Secret or ConfigMap): the names
+ * helm-controller derives from the spec, and those its status history recorded (api/v2 and v2beta2
+ * Snapshots; a renamed release's older name stays there until it is gone), in the HelmRelease's namespace
+ * (GetStorageNamespace's default) and status.storageNamespace.
+ *
+ * Never the release namespace (targetNamespace, as Helm's JSON names it): the spec is written by whoever may
+ * write HelmReleases in the HelmRelease's own namespace, so `targetNamespace: prod, releaseName: payments`
+ * in team-a would otherwise claim the plain-Helm release `payments` stored in prod and switch its tamper
+ * alarm to Flux's looser proof. helm-controller itself stores that HelmRelease's release in team-a.
  */
-export function fluxReleaseKeys(hr: JsonObject): { storage: string[]; release: string[] } {
+export function fluxReleaseKeys(hr: JsonObject): string[] {
   const { namespace, name } = meta(hr);
   const spec = isObject(hr['spec']) ? hr['spec'] : {};
   const status = isObject(hr['status']) ? hr['status'] : {};
@@ -253,61 +264,107 @@ export function fluxReleaseKeys(hr: JsonObject): { storage: string[]; release: s
     const n = isObject(h) ? str(h['name']) : undefined;
     if (n) names.add(n);
   }
-  // Another namespace's storage is taken only from the status, which helm-controller writes: a spec anyone may
-  // write in their own namespace must not claim a release stored elsewhere (and switch its tamper alarm off).
+  // Another namespace's storage is taken only from the status, which helm-controller writes
+  // (helmrelease_controller.go sets it from GetStorageNamespace before it installs): a spec anyone may write
+  // in their own namespace must not claim a release stored elsewhere (and switch its tamper alarm off).
   const statusStorage = str(status['storageNamespace']);
   const storageNamespaces = new Set([namespace, ...(statusStorage ? [statusStorage] : [])]);
-  const releaseNamespace = str(spec['targetNamespace']) || namespace;
   const storage: string[] = [];
   for (const ns of storageNamespaces) for (const n of names) storage.push(`${ns}/${n}`);
-  const release = new Set([...names].map((n) => `${releaseNamespace}/${n}`));
-  // A history entry says its own release namespace (a targetNamespace changed since).
-  for (const h of arr(status['history'])) {
-    const n = isObject(h) ? str(h['name']) : undefined;
-    const ns = isObject(h) ? str(h['namespace']) : undefined;
-    if (n && ns) release.add(`${ns}/${n}`);
-  }
-  return { storage, release: [...release] };
-}
-
-/** The HelmRelease that installs a release, by the release's storage key and by its Helm namespace/name. */
-export interface FluxReleaseOwners {
-  byStorage: Map<string, { namespace: string; name: string }>;
-  byRelease: Map<string, { namespace: string; name: string }>;
+  return storage;
 }
 
 /**
- * Every HelmRelease's releases (fluxReleaseKeys), the first HelmRelease by namespace/name winning a name two
- * claim. helm-controller marks what it renders with origin labels (decode/flux-owner.ts), but a release whose
- * manifest holds no object — a chart of hooks only (Helm 3 post-renders no hook) or of disabled templates —
- * carries none; its HelmRelease still names it, and Flux still rewrote it (values files, version).
+ * Every HelmRelease's releases (fluxReleaseKeys) → the HelmRelease, the first by namespace/name winning a
+ * key two claim; only keys stored in `storageNamespaces` when given (the namespaces served: a list of all
+ * namespaces also brings HelmReleases that store elsewhere). helm-controller marks what it renders with
+ * origin labels (decode/flux-owner.ts), but a release whose manifest holds no object — a chart of hooks only
+ * (Helm 3 post-renders no hook) or of disabled templates — carries none; its HelmRelease still names it, and
+ * Flux still rewrote it (values files, version).
  */
-export function fluxReleaseOwners(helmReleases: readonly JsonObject[]): FluxReleaseOwners {
-  const out: FluxReleaseOwners = { byStorage: new Map(), byRelease: new Map() };
+export function fluxReleaseOwners(helmReleases: readonly JsonObject[], storageNamespaces?: readonly string[]): Map<string, FluxOwner> {
+  const out = new Map<string, FluxOwner>();
+  const served = storageNamespaces?.length ? new Set(storageNamespaces) : undefined;
   const sorted = [...helmReleases].sort((a, b) => byCodeUnits(`${meta(a).namespace}/${meta(a).name}`, `${meta(b).namespace}/${meta(b).name}`));
   for (const hr of sorted) {
     const owner = meta(hr);
     if (!owner.name || !owner.namespace) continue;
     // spec.kubeConfig: helm-controller installs into (and stores in) another cluster; a release of that name
-    // here is someone else's.
+    // here is someone else's, whatever the status says.
     if (isObject(hr['spec']) && hr['spec']['kubeConfig'] !== undefined && hr['spec']['kubeConfig'] !== null) continue;
-    const keys = fluxReleaseKeys(hr);
-    for (const k of keys.storage) if (!out.byStorage.has(k)) out.byStorage.set(k, owner);
-    for (const k of keys.release) if (!out.byRelease.has(k)) out.byRelease.set(k, owner);
+    for (const k of fluxReleaseKeys(hr)) {
+      if (served && !served.has(k.slice(0, k.indexOf('/')))) continue;
+      if (!out.has(k)) out.set(k, owner);
+    }
   }
   return out;
 }
 
 /**
- * The cluster's HelmReleases (in `namespace`, else all), at the newest API version served; [] when Flux is
- * not installed. A forbidden list throws: it does not say there are none.
+ * Which HelmRelease installs a release — the one rule of `scan` and the controller: the HelmRelease its
+ * origin labels name (record.flux, decode/flux-owner.ts), else the one that names its storage key
+ * (`<namespace of the Secret or ConfigMap>/<release>`, watch/current.ts releaseKey; fluxReleaseOwners).
+ * No storage key (an object whose release cannot be told from labels or name): the labels alone.
  */
-export async function listHelmReleases(kc: KubeConfig, namespace?: string): Promise<JsonObject[]> {
+export function releaseFluxOwner(record: { flux?: FluxOwner | undefined }, storageKey: string | undefined, ownerOf: (key: string) => FluxOwner | undefined): FluxOwner | undefined {
+  return record.flux ?? (storageKey === undefined ? undefined : ownerOf(storageKey));
+}
+
+/** HelmReleases by `<namespace>/<name>`. */
+export function helmReleasesByName(helmReleases: readonly JsonObject[]): Map<string, JsonObject> {
+  return new Map(helmReleases.map((hr) => [`${meta(hr).namespace}/${meta(hr).name}`, hr]));
+}
+
+/** The HelmReleases listed, and where listing them was refused. */
+export interface HelmReleaseList {
+  items: JsonObject[];
+  /**
+   * Namespaces (or `all namespaces`) whose list was forbidden with nothing listed in its place: releases stored
+   * there are known as Flux's by their origin labels only. Empty when a namespaced list stood in for a
+   * forbidden list of all namespaces.
+   */
+  forbidden: string[];
+}
+
+const ALL_NAMESPACES = 'all namespaces';
+
+/**
+ * The HelmReleases that may own a release stored in `namespaces` (undefined: anywhere), at the newest API
+ * version served — the one listing rule of `scan -n/-A` and the controller's `--namespaces`. A HelmRelease in
+ * any namespace may store its release in another (status.storageNamespace), so every namespace is listed —
+ * one request, as a cluster admin's `scan -n NS` and the chart's RBAC (a ClusterRole for HelmReleases even in
+ * namespaced mode) allow. Only when that is forbidden (a user or ServiceAccount with Roles in some
+ * namespaces) is each of `namespaces` listed instead; a HelmRelease elsewhere that stores here is then not
+ * seen. A forbidden list counts as none and is named in `forbidden`; any other failure throws (it does not say
+ * there are none). No Flux installed: nothing, after one discovery request.
+ */
+export async function listOwningHelmReleases(kc: KubeConfig, namespaces?: readonly string[]): Promise<HelmReleaseList> {
   const served = await servedVersions(kc, FLUX_HELM_GROUP);
   const versions = HELM_RELEASE_VERSIONS.filter((v) => served.has(v));
-  if (!versions.length) return [];
-  // Served but not ours to list is not "no HelmReleases": it is an error the caller reports.
-  return listKind(kc, 'helmreleases', versions, FLUX_HELM_GROUP, namespace, true);
+  if (!versions.length) return { items: [], forbidden: [] };
+  const isForbidden = (err: unknown): boolean => err instanceof KubeApiError && err.status === 403;
+  const list = (ns: string | undefined): Promise<JsonObject[]> => listKind(kc, 'helmreleases', versions, FLUX_HELM_GROUP, ns, true);
+  try {
+    return { items: await list(undefined), forbidden: [] };
+  } catch (err) {
+    if (!isForbidden(err)) throw err;
+    if (!namespaces?.length) return { items: [], forbidden: [ALL_NAMESPACES] };
+  }
+  const out: HelmReleaseList = { items: [], forbidden: [] };
+  const lists = await Promise.all(
+    namespaces.map(async (ns) => {
+      try {
+        return await list(ns);
+      } catch (err) {
+        if (!isForbidden(err)) throw err;
+        out.forbidden.push(ns);
+        return [];
+      }
+    }),
+  );
+  out.items = lists.flat();
+  out.forbidden.sort(byCodeUnits);
+  return out;
 }
 
 /**
@@ -330,10 +387,11 @@ async function getHelmRelease(kc: KubeConfig, owner: { namespace: string; name: 
 /**
  * What the HelmRelease `owner` (and the HelmChart it builds from) say about the chart build: the values
  * files, in order. undefined when they cannot be read (not installed, forbidden, deleted): the proof then
- * infers the merge from the chart's own files.
+ * infers the merge from the chart's own files. `listed`: the HelmRelease as a list just returned it (`scan`
+ * has them all), instead of a GET.
  */
-export async function readFluxHint(kc: KubeConfig, owner: { namespace: string; name: string }): Promise<FluxHint | undefined> {
-  const hr = await getHelmRelease(kc, owner);
+export async function readFluxHint(kc: KubeConfig, owner: FluxOwner, listed?: JsonObject): Promise<FluxHint | undefined> {
+  const hr = listed ?? (await getHelmRelease(kc, owner));
   if (!hr) return undefined;
   const from = `HelmRelease ${owner.namespace}/${owner.name}`;
   const spec = isObject(hr['spec']) ? hr['spec'] : {};

@@ -64,4 +64,14 @@ describe('decodeCurrentReleases', () => {
     const { records } = await decodeCurrentReleases(pagesOf([loose, secret('x', 1)]));
     assert.deepEqual(records.map(summary).sort(), ['Secret:x@1/deployed', 'Secret:x@1/deployed']);
   });
+
+  it('hands each record its storage key — the storing object\'s namespace and release, the controller\'s key — not the namespace Helm\'s JSON names (helm-controller stores a targetNamespace release in the HelmRelease\'s namespace)', async () => {
+    // The release says namespace apps (its targetNamespace); its Secret is in team-a.
+    const stored = secret('web', 1);
+    const moved = { ...stored, metadata: { ...stored.metadata, namespace: 'team-a' } };
+    const loose = { ...secret('x', 1), metadata: { name: 'renamed-by-hand', namespace: 'apps' } };
+    const seen: [string, string | undefined][] = [];
+    await decodeCurrentReleases(pagesOf([moved, loose]), (r, key) => seen.push([`${r.release.namespace}/${r.release.name}`, key]));
+    assert.deepEqual(seen, [['apps/web', 'team-a/web'], ['apps/x', undefined]]);
+  });
 });

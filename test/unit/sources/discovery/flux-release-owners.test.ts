@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fluxReleaseKeys, fluxReleaseNames, fluxReleaseOwners } from '../../../../src/sources/discovery/flux.ts';
+import { fluxReleaseKeys, fluxReleaseNames, fluxReleaseOwners, releaseFluxOwner } from '../../../../src/sources/discovery/flux.ts';
 import { FluxOwners } from '../../../../src/controller/flux-owners.ts';
 
 const hr = (namespace: string, name: string, spec: Record<string, unknown> = {}, status: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -36,39 +36,94 @@ describe('fluxReleaseNames (helm-controller GetReleaseName + ShortenName)', () =
   });
 });
 
-describe('fluxReleaseKeys', () => {
-  it('stored in the HelmRelease\'s namespace; another storage namespace only once the status (helm-controller) says so; Helm\'s namespace is targetNamespace', () => {
-    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps' })), { storage: ['flux-system/apps-web'], release: ['apps/apps-web'] });
-    // spec.storageNamespace alone is anyone's word in their own namespace: it claims nothing elsewhere.
-    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' })).storage, ['flux-system/apps-web']);
-    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' }, { storageNamespace: 'apps' })).storage, ['flux-system/apps-web', 'apps/apps-web']);
+/**
+ * A HelmRelease as helm-controller (api/v2, v1.6) leaves it after installing `releaseName` into `releaseNamespace`,
+ * stored in `storageNamespace`: the status fields its reconciler writes (helmrelease_controller.go sets
+ * status.storageNamespace from GetStorageNamespace; the history Snapshot of the install).
+ */
+const installed = (namespace: string, name: string, spec: Record<string, unknown>, release: { name: string; namespace: string; storageNamespace: string }): Record<string, unknown> =>
+  hr(namespace, name, spec, {
+    observedGeneration: 1,
+    conditions: [
+      { type: 'Ready', status: 'True', reason: 'InstallSucceeded', message: `Helm install succeeded for release ${release.namespace}/${release.name}.v1 with chart podinfo@6.5.0`, lastTransitionTime: '2026-11-30T10:00:00Z', observedGeneration: 1 },
+      { type: 'Released', status: 'True', reason: 'InstallSucceeded', message: `Helm install succeeded for release ${release.namespace}/${release.name}.v1 with chart podinfo@6.5.0`, lastTransitionTime: '2026-11-30T10:00:00Z', observedGeneration: 1 },
+    ],
+    helmChart: `${namespace}-${name}`,
+    storageNamespace: release.storageNamespace,
+    history: [{ appVersion: '6.5.0', chartName: 'podinfo', chartVersion: '6.5.0', configDigest: `sha256:${'1'.repeat(64)}`, digest: `sha256:${'2'.repeat(64)}`, firstDeployed: '2026-11-30T10:00:00Z', lastDeployed: '2026-11-30T10:00:00Z', name: release.name, namespace: release.namespace, status: 'deployed', action: 'install', version: 1 }],
+    lastAttemptedGeneration: 1,
+    lastAttemptedConfigDigest: `sha256:${'1'.repeat(64)}`,
+    lastAttemptedReleaseAction: 'install',
+    lastAttemptedRevision: '6.5.0',
   });
 
-  it('the names and storage namespace the status recorded count too (a release renamed in the spec is still Flux\'s until it is gone), each history entry in its own namespace', () => {
+describe('fluxReleaseKeys', () => {
+  it('stored in the HelmRelease\'s namespace; another storage namespace only once the status (helm-controller) says so; never keyed by the release namespace (targetNamespace)', () => {
+    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps' })), ['flux-system/apps-web']);
+    // spec.storageNamespace alone is anyone's word in their own namespace: it claims nothing elsewhere.
+    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' })), ['flux-system/apps-web']);
+    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' }, { storageNamespace: 'apps' })), ['flux-system/apps-web', 'apps/apps-web']);
+  });
+
+  it('the names and storage namespace the status recorded count too (a release renamed in the spec is still Flux\'s until it is gone), in the storage namespaces only', () => {
     const k = fluxReleaseKeys(hr('apps', 'web', { releaseName: 'web-v2' }, { storageNamespace: 'apps-old', history: [{ name: 'web-v1', namespace: 'apps-before', version: 3, chartName: 'podinfo', chartVersion: '6.5.0', digest: 'sha256:00' }] }));
-    assert.deepEqual(new Set(k.storage), new Set(['apps-old/web-v2', 'apps-old/web-v1', 'apps/web-v2', 'apps/web-v1']));
-    assert.deepEqual(new Set(k.release), new Set(['apps/web-v2', 'apps/web-v1', 'apps-before/web-v1']));
+    assert.deepEqual(new Set(k), new Set(['apps-old/web-v2', 'apps-old/web-v1', 'apps/web-v2', 'apps/web-v1']));
   });
 
   it('objects without a usable shape give no keys that could name another release', () => {
     const owners = fluxReleaseOwners([{ kind: 'HelmRelease' }, { metadata: { name: 'x' } }, hr('apps', 'web', { releaseName: 7 }, { history: 'bad' })]);
-    assert.deepEqual([...owners.byStorage.keys()], ['apps/web']);
+    assert.deepEqual([...owners.keys()], ['apps/web']);
   });
 });
 
 describe('fluxReleaseOwners', () => {
   it('one owner per release; the first HelmRelease by namespace/name wins a name two claim', () => {
     const owners = fluxReleaseOwners([hr('b', 'web', { storageNamespace: 'apps', releaseName: 'web' }, { storageNamespace: 'apps' }), hr('a', 'web', { storageNamespace: 'apps' }, { storageNamespace: 'apps' }), hr('apps', 'api')]);
-    assert.deepEqual(owners.byStorage.get('apps/web'), { namespace: 'a', name: 'web' });
-    assert.deepEqual(owners.byStorage.get('apps/api'), { namespace: 'apps', name: 'api' });
-    assert.equal(owners.byStorage.get('apps/other'), undefined);
-    assert.deepEqual(owners.byRelease.get('b/web'), { namespace: 'b', name: 'web' });
+    assert.deepEqual(owners.get('apps/web'), { namespace: 'a', name: 'web' });
+    assert.deepEqual(owners.get('apps/api'), { namespace: 'apps', name: 'api' });
+    assert.equal(owners.get('apps/other'), undefined);
+    assert.deepEqual(owners.get('b/web'), { namespace: 'b', name: 'web' });
   });
 
-  it('a HelmRelease for another cluster (spec.kubeConfig) owns nothing here', () => {
-    const owners = fluxReleaseOwners([hr('apps', 'remote', { kubeConfig: { secretRef: { name: 'prod-kubeconfig' } } }), hr('apps', 'local')]);
-    assert.deepEqual([...owners.byStorage.keys()], ['apps/local']);
-    assert.deepEqual([...owners.byRelease.keys()], ['apps/local']);
+  it('a HelmRelease for another cluster (spec.kubeConfig) owns nothing here, not even what its status.storageNamespace names', () => {
+    const remote = installed('apps', 'remote', { kubeConfig: { secretRef: { name: 'prod-kubeconfig' } }, targetNamespace: 'prod', storageNamespace: 'prod', releaseName: 'payments' }, { name: 'payments', namespace: 'prod', storageNamespace: 'prod' });
+    const owners = fluxReleaseOwners([remote, hr('apps', 'local')]);
+    assert.deepEqual([...owners.keys()], ['apps/local']);
+    assert.equal(releaseFluxOwner({}, 'prod/payments', (k) => owners.get(k)), undefined);
+  });
+
+  it('only the storage namespaces served, when given: a list of all namespaces brings HelmReleases that store elsewhere', () => {
+    const hrs = [installed('team-a', 'web', { storageNamespace: 'shared' }, { name: 'web', namespace: 'team-a', storageNamespace: 'shared' }), hr('team-b', 'api')];
+    assert.deepEqual([...fluxReleaseOwners(hrs, ['shared']).entries()], [['shared/web', { namespace: 'team-a', name: 'web' }]]);
+    assert.deepEqual([...fluxReleaseOwners(hrs).keys()].sort(), ['shared/web', 'team-a/web', 'team-b/api']);
+  });
+});
+
+describe('releaseFluxOwner: who installs a release, the rule of scan and the controller', () => {
+  // helm-controller's HelmRelease in team-a, installing into prod as `payments`: the release it installs is
+  // stored in team-a (GetStorageNamespace), and says namespace prod in Helm's JSON.
+  const spoof = installed('team-a', 'payments', { targetNamespace: 'prod', releaseName: 'payments' }, { name: 'payments', namespace: 'prod', storageNamespace: 'team-a' });
+  const owners = fluxReleaseOwners([spoof]);
+  const ownerOf = (k: string): { namespace: string; name: string } | undefined => owners.get(k);
+
+  it('a HelmRelease in another namespace with targetNamespace and releaseName does not claim the plain-Helm release of that name stored in the target namespace', () => {
+    assert.equal(releaseFluxOwner({}, 'prod/payments', ownerOf), undefined);
+  });
+
+  it('it does own its own release, stored in its namespace (though that release says namespace prod)', () => {
+    assert.deepEqual(releaseFluxOwner({}, 'team-a/payments', ownerOf), { namespace: 'team-a', name: 'payments' });
+  });
+
+  it('a HelmRelease in namespace A whose status.storageNamespace is B owns its release stored in B', () => {
+    const a = installed('a', 'web', { storageNamespace: 'b' }, { name: 'web', namespace: 'a', storageNamespace: 'b' });
+    const o = fluxReleaseOwners([a], ['b']);
+    assert.deepEqual(releaseFluxOwner({}, 'b/web', (k) => o.get(k)), { namespace: 'a', name: 'web' });
+  });
+
+  it('origin labels win; without a storage key (an object whose release cannot be told) only the labels count', () => {
+    const labelled = { flux: { namespace: 'flux-system', name: 'payments' } };
+    assert.deepEqual(releaseFluxOwner(labelled, 'team-a/payments', ownerOf), labelled.flux);
+    assert.equal(releaseFluxOwner({}, undefined, ownerOf), undefined);
   });
 });
 

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { kubeConfigFromText } from '../../../../src/kube/kubeconfig.ts';
 import { discoverFluxSources } from '../../../../src/sources/discovery/flux-sources.ts';
-import { listHelmReleases } from '../../../../src/sources/discovery/flux.ts';
+import { listOwningHelmReleases } from '../../../../src/sources/discovery/flux.ts';
 import { FluxOwners } from '../../../../src/controller/flux-owners.ts';
 import { pino } from 'pino';
 import { generateMutualTlsCerts } from '../../../harness/certs.ts';
@@ -109,7 +109,7 @@ describe('Flux sources for the CLI', () => {
     served = [];
     requested.length = 0;
     assert.equal(await discoverFluxSources(ctx()), undefined);
-    assert.deepEqual(await listHelmReleases(kc()), []);
+    assert.deepEqual(await listOwningHelmReleases(kc(), ['apps']), { items: [], forbidden: [] });
     assert.deepEqual(requested.sort(), ['/apis/helm.toolkit.fluxcd.io', '/apis/source.toolkit.fluxcd.io']);
   });
 });
@@ -143,5 +143,76 @@ describe('FluxOwners when HelmReleases may not be listed', () => {
     } finally {
       forbidden.close();
     }
+  });
+});
+
+/**
+ * Where HelmReleases are listed — one rule for `scan -n/-A` and the controller's --namespaces: all namespaces
+ * (a HelmRelease elsewhere may store its release here, status.storageNamespace), else each namespace served
+ * when that is forbidden. A loopback API server that allows what `allowed` says.
+ */
+describe('which HelmReleases may own the releases of some namespaces', () => {
+  // A HelmRelease in team-a storing its release in shared (helm-controller's status), one in shared itself.
+  const a = { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { namespace: 'team-a', name: 'web' }, spec: { interval: '10m', storageNamespace: 'shared', chart: { spec: { chart: 'podinfo', sourceRef: { kind: 'HelmRepository', name: 'podinfo' } } } }, status: { observedGeneration: 1, storageNamespace: 'shared', helmChart: 'team-a-web', history: [{ chartName: 'podinfo', chartVersion: '6.5.0', configDigest: `sha256:${'1'.repeat(64)}`, digest: `sha256:${'2'.repeat(64)}`, firstDeployed: '2026-11-30T10:00:00Z', lastDeployed: '2026-11-30T10:00:00Z', name: 'web', namespace: 'team-a', status: 'deployed', version: 1 }] } };
+  const own = { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { namespace: 'shared', name: 'api' }, spec: { interval: '10m', chart: { spec: { chart: 'podinfo', sourceRef: { kind: 'HelmRepository', name: 'podinfo' } } } }, status: { storageNamespace: 'shared' } };
+  let allowed: (path: string) => number = () => 200;
+  const seen: string[] = [];
+  let api: Server;
+  before(async () => {
+    api = createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      seen.push(path);
+      const code = path === '/apis/helm.toolkit.fluxcd.io' ? 200 : allowed(path);
+      let body: unknown = { kind: 'Status', status: 'Failure', code };
+      if (code === 200 && path === '/apis/helm.toolkit.fluxcd.io') body = { kind: 'APIGroup', versions: [{ groupVersion: 'helm.toolkit.fluxcd.io/v2', version: 'v2' }] };
+      else if (code === 200) {
+        const ns = /\/namespaces\/([^/]+)\//.exec(path)?.[1];
+        body = { kind: 'HelmReleaseList', metadata: {}, items: [a, own].filter((o) => ns === undefined || o.metadata.namespace === ns) };
+      }
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+  });
+  after(() => api.close());
+  const apiKc = (): ReturnType<typeof kubeConfigFromText> =>
+    kubeConfigFromText(JSON.stringify({ clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${(api.address() as AddressInfo).port}` } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }), '/x/config');
+  const names = (items: readonly { metadata?: unknown }[]): string[] => items.map((i) => JSON.stringify(i.metadata)).sort();
+
+  it('allowed everywhere: one list of all namespaces, whatever namespaces are served — the HelmRelease in team-a that stores in shared is among them', async () => {
+    allowed = () => 200;
+    seen.length = 0;
+    const r = await listOwningHelmReleases(apiKc(), ['shared']);
+    assert.deepEqual(seen, ['/apis/helm.toolkit.fluxcd.io', '/apis/helm.toolkit.fluxcd.io/v2/helmreleases']);
+    assert.deepEqual(names(r.items), names([a, own]));
+    assert.deepEqual(r.forbidden, []);
+  });
+
+  it('a list of all namespaces forbidden (Roles in some namespaces): each namespace served instead; one forbidden there too is named', async () => {
+    allowed = (p) => (p.startsWith('/apis/helm.toolkit.fluxcd.io/v2/namespaces/shared/') ? 200 : 403);
+    seen.length = 0;
+    const r = await listOwningHelmReleases(apiKc(), ['shared', 'other']);
+    assert.deepEqual(seen.slice(0, 2), ['/apis/helm.toolkit.fluxcd.io', '/apis/helm.toolkit.fluxcd.io/v2/helmreleases']);
+    assert.deepEqual(seen.slice(2).sort(), ['/apis/helm.toolkit.fluxcd.io/v2/namespaces/other/helmreleases', '/apis/helm.toolkit.fluxcd.io/v2/namespaces/shared/helmreleases']);
+    assert.deepEqual(names(r.items), names([own]));
+    assert.deepEqual(r.forbidden, ['other']);
+    allowed = () => 403;
+    assert.deepEqual(await listOwningHelmReleases(apiKc()), { items: [], forbidden: ['all namespaces'] });
+  });
+
+  it('other failures throw: they do not say there are none', async () => {
+    allowed = (p) => (p.includes('/namespaces/') ? 500 : 403);
+    await assert.rejects(listOwningHelmReleases(apiKc(), ['shared']));
+    allowed = () => 500;
+    await assert.rejects(listOwningHelmReleases(apiKc()));
+  });
+
+  it('the controller with --namespaces=shared knows team-a/web as the owner of shared/web', async () => {
+    allowed = () => 200;
+    const owners = new FluxOwners({ kubeConfig: apiKc(), logger: pino({ level: 'silent' }), namespaces: ['shared'], changed: () => undefined });
+    await owners.refresh(performance.now());
+    assert.deepEqual(owners.get('shared/web'), { namespace: 'team-a', name: 'web' });
+    assert.deepEqual(owners.get('shared/api'), { namespace: 'shared', name: 'api' });
+    assert.equal(owners.get('team-a/web'), undefined, 'a namespace not served is not kept');
   });
 });

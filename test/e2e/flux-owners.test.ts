@@ -1,0 +1,170 @@
+/**
+ * Which Flux HelmRelease owns a release — decided alike by `chartorigin scan` and the controller, against the
+ * real control plane and real helm 3 (sources/discovery/flux.ts: by the release's storage key, HelmReleases
+ * listed in all namespaces, else in each namespace served).
+ *
+ * Owned means "proven with Flux's rules" (values merged from values files, version `+<generation>`), so a
+ * HelmRelease must own only what helm-controller really stores: a HelmRelease in team-a whose spec says
+ * `targetNamespace: prod, releaseName: payments` must not turn prod's plain-Helm `payments` into Flux's (its
+ * spec is team-a's to write; helm-controller stores that release in team-a), while one in namespace A whose
+ * status (written by helm-controller) says `storageNamespace: B` owns its release stored in B even when only
+ * B is scanned or watched. HelmRelease is a schemaless CRD here (test/harness/gitops.ts); the objects and the
+ * status follow helm-controller v1.6's api/v2 types. The charts are fluxapp and what source-controller builds
+ * of it (harness buildFluxAppCharts): `built` installed by plain helm is a chart whose values were edited —
+ * a Mismatch by Helm's rules, Verified by Flux's.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ensureNamespace, kubectl, serviceAccountKubeconfig } from '../harness/controlplane.ts';
+import { eventually, installCrds, startControllerProcess } from '../harness/controller-process.ts';
+import { testEnv, uniqueNamespace } from '../harness/env.ts';
+import { helmInstall } from '../harness/helm.ts';
+import { runHelm, scratchDir } from '../harness/charts.ts';
+import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
+import { runChartorigin } from '../harness/cli.ts';
+import { buildFluxAppCharts, installGitOpsCrds, type FluxAppCharts } from '../harness/gitops.ts';
+
+const env = testEnv();
+const cluster = env.cluster;
+const prod = uniqueNamespace('e2e-own-prod');
+const teamA = uniqueNamespace('e2e-own-team');
+/** Namespace A: a HelmRelease that stores its release in B. */
+const hrHome = uniqueNamespace('e2e-own-hr');
+/** Namespace B. */
+const store = uniqueNamespace('e2e-own-store');
+
+let server: ChartRepoServer;
+let charts: FluxAppCharts;
+let config: string;
+
+async function apply(obj: unknown, subresource?: 'status'): Promise<void> {
+  await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', ...(subresource ? [`--subresource=${subresource}`] : []), '-f', '-'], { input: JSON.stringify(obj) });
+}
+
+const CHART = { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' }, valuesFiles: ['values.yaml', 'values-prod.yaml'] };
+
+/** A HelmRelease (api/v2) in `namespace`, and the status helm-controller writes once it installed `release` stored in `storageNamespace`. */
+async function helmRelease(namespace: string, name: string, spec: Record<string, unknown>, installed?: { release: string; releaseNamespace: string; storageNamespace: string }): Promise<void> {
+  const meta = { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name, namespace } };
+  await apply({ ...meta, spec: { interval: '10m', chart: { spec: CHART }, ...spec } });
+  if (!installed) return;
+  const message = `Helm install succeeded for release ${installed.releaseNamespace}/${installed.release}.v1 with chart fluxapp@1.0.0+1`;
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  await apply(
+    {
+      ...meta,
+      status: {
+        observedGeneration: 1,
+        conditions: [
+          { type: 'Ready', status: 'True', reason: 'InstallSucceeded', message, lastTransitionTime: now, observedGeneration: 1 },
+          { type: 'Released', status: 'True', reason: 'InstallSucceeded', message, lastTransitionTime: now, observedGeneration: 1 },
+        ],
+        helmChart: `${namespace}-${name}`,
+        storageNamespace: installed.storageNamespace,
+        history: [{ appVersion: '1.0', chartName: 'fluxapp', chartVersion: '1.0.0+1', configDigest: `sha256:${'1'.repeat(64)}`, digest: `sha256:${'2'.repeat(64)}`, firstDeployed: now, lastDeployed: now, name: installed.release, namespace: installed.releaseNamespace, status: 'deployed', action: 'install', version: 1 }],
+        lastAttemptedGeneration: 1,
+        lastAttemptedConfigDigest: `sha256:${'1'.repeat(64)}`,
+        lastAttemptedReleaseAction: 'install',
+        lastAttemptedRevision: '1.0.0',
+      },
+    },
+    'status',
+  );
+}
+
+interface Report {
+  name: string;
+  namespace: string;
+  managedBy?: string;
+  origin: { match: string; message?: string };
+}
+
+async function scan(args: readonly string[], kubeconfig = cluster.kubeconfig): Promise<{ code: number | null; stderr: string; reports: Map<string, Report> }> {
+  const r = await runChartorigin(['scan', ...args, '--kubeconfig', kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('owners-home'), CHARTORIGIN_CACHE_DIR: '' } });
+  assert.ok(r.stdout.startsWith('['), r.stderr);
+  const reports = new Map((JSON.parse(r.stdout) as Report[]).map((x) => [`${x.namespace}/${x.name}`, x]));
+  return { code: r.code, stderr: r.stderr, reports };
+}
+
+const verdict = (r: Report | undefined): [string | undefined, string | undefined] => [r?.managedBy, r?.origin.match];
+
+before(async () => {
+  await installCrds(cluster);
+  await installGitOpsCrds(cluster);
+  for (const n of [prod, teamA, hrHome, store]) await ensureNamespace(cluster, n);
+  charts = await buildFluxAppCharts();
+  server = await startChartRepoServer({ dir: charts.repoDir });
+  await runHelm(['repo', 'index', charts.repoDir, '--url', server.url]);
+  config = join(scratchDir('owners-config'), 'repos.yaml');
+  writeFileSync(config, `repositories:\n  - name: charts\n    url: ${server.url}\n`);
+
+  // prod: two releases installed by plain helm — the published chart, and the Flux build (its values edited,
+  // as far as Helm is concerned) — and, in team-a, HelmReleases whose spec names them.
+  await helmInstall(cluster, 3, 'payments', charts.published, { namespace: prod });
+  await helmInstall(cluster, 3, 'billing', charts.built, { namespace: prod });
+  for (const name of ['payments', 'billing']) await helmRelease(teamA, name, { targetNamespace: prod, releaseName: name });
+
+  // B: the release of a HelmRelease in A that helm-controller stores in B (spec and status storageNamespace),
+  // installed without origin labels (a chart whose rendered objects carry none); and one of B's own.
+  await helmRelease(hrHome, 'web', { targetNamespace: store, storageNamespace: store, releaseName: 'web' }, { release: 'web', releaseNamespace: store, storageNamespace: store });
+  await helmInstall(cluster, 3, 'web', charts.built, { namespace: store });
+  await helmRelease(store, 'local', {}, { release: 'local', releaseNamespace: store, storageNamespace: store });
+  await helmInstall(cluster, 3, 'local', charts.built, { namespace: store });
+});
+
+after(async () => {
+  await server?.close();
+});
+
+describe('scan: which HelmRelease owns a release, as the controller decides it', () => {
+  it('a HelmRelease in another namespace whose spec names a plain-Helm release (targetNamespace, releaseName) does not make it Flux\'s: managedBy Helm, and the edited one stays Mismatch', async () => {
+    for (const args of [['-n', prod], ['-A']]) {
+      const { code, stderr, reports } = await scan(args);
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(verdict(reports.get(`${prod}/payments`)), ['Helm', 'Verified'], `${args.join(' ')}: ${stderr}`);
+      assert.deepEqual(verdict(reports.get(`${prod}/billing`)), ['Helm', 'Mismatch'], `${args.join(' ')}: the tamper alarm stays on`);
+      assert.match(reports.get(`${prod}/billing`)?.origin.message ?? '', /values/);
+    }
+  });
+
+  it('a HelmRelease in namespace A whose status.storageNamespace is B owns its release in `scan -n B` (managedBy Flux, proven as Flux built it); a user who may list HelmReleases only in B still gets B\'s own', async () => {
+    const { code, stderr, reports } = await scan(['-n', store]);
+    assert.equal(code, 0, stderr);
+    const web = reports.get(`${store}/web`);
+    assert.deepEqual(verdict(web), ['Flux', 'Verified'], stderr);
+    assert.match(web?.origin.message ?? '', new RegExp(`values merged from values.yaml, values-prod.yaml by Flux .*HelmRelease ${hrHome}/web`));
+    assert.deepEqual(verdict(reports.get(`${store}/local`)), ['Flux', 'Verified']);
+
+    // A namespaced user (a Role in B only): the list of all namespaces is forbidden, B's is listed instead.
+    await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'scanner', namespace: store }, rules: [{ apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list'] }, { apiGroups: ['helm.toolkit.fluxcd.io'], resources: ['helmreleases'], verbs: ['get', 'list'] }] });
+    await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'scanner', namespace: store }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'scanner' }, subjects: [{ kind: 'ServiceAccount', name: 'scanner', namespace: store }] });
+    const user = await serviceAccountKubeconfig(cluster, store, 'scanner');
+    const narrow = await eventually('the RoleBinding in effect', async () => {
+      const r = await scan(['-n', store], user);
+      return r.reports.has(`${store}/local`) ? r : undefined;
+    }, 30_000, 500);
+    assert.equal(narrow.code, 0, narrow.stderr);
+    assert.deepEqual(verdict(narrow.reports.get(`${store}/local`)), ['Flux', 'Verified'], narrow.stderr);
+    assert.doesNotMatch(narrow.stderr, /HelmReleases not listed/, 'the namespace\'s own list stood in for the forbidden one');
+  });
+});
+
+describe('the controller decides the same', () => {
+  it('--namespaces=prod,B: prod\'s plain-Helm releases stay Helm\'s (the edited one Mismatch), B\'s release of the HelmRelease in A is Flux\'s', async () => {
+    const controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', `${prod},${store}`, '--argocd=false', '--discover-flux-sources=false', '--watch-chart-repositories=false', '--config', config, '--gitops-interval=2s'], 'flux-owners', { namespace: prod });
+    try {
+      const status = (namespace: string, name: string, match: string): Promise<Report> =>
+        eventually(`ChartOrigin ${namespace}/${name} ${match}`, async () => {
+          const o = JSON.parse(await kubectl(cluster, ['get', 'chartorigin', name, '-n', namespace, '-o', 'json'])) as { status?: { managedBy?: string; origin?: { match: string; message?: string } } };
+          return o.status?.origin?.match === match ? { name, namespace, managedBy: o.status.managedBy, origin: o.status.origin } : undefined;
+        }, 90_000, 500);
+      assert.equal((await status(store, 'web', 'Verified')).managedBy, 'Flux');
+      assert.equal((await status(prod, 'payments', 'Verified')).managedBy, 'Helm');
+      assert.equal((await status(prod, 'billing', 'Mismatch')).managedBy, 'Helm');
+    } finally {
+      await controller.stop();
+    }
+  });
+});
