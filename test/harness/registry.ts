@@ -27,8 +27,18 @@ export interface RegistryOptions {
   /**
    * Token auth: users may push and pull; `anonymousPull` lets anyone pull. `field` names the GET answer's token
    * field. `oauth2Status`: every POST is answered with this status instead (a token service without OAuth2).
+   * `refreshTokens`: refresh tokens known from the start (token → user). `basicRefreshToken`: the GET protocol
+   * takes a refresh token as the Basic password, any user name (what containerd's GET fallback sends).
    */
-  token?: { users: RegistryUser[]; anonymousPull?: boolean; expiresInSeconds?: number; field?: 'token' | 'access_token'; oauth2Status?: number } | undefined;
+  token?: {
+    users: RegistryUser[];
+    anonymousPull?: boolean;
+    expiresInSeconds?: number;
+    field?: 'token' | 'access_token';
+    oauth2Status?: number;
+    refreshTokens?: Record<string, string>;
+    basicRefreshToken?: boolean;
+  } | undefined;
 }
 
 export interface TokenRequest {
@@ -126,7 +136,7 @@ async function startTokenServer(dir: string, service: string, issuer: string, op
   const requests: TokenRequest[] = [];
 
   // Refresh tokens issued by the password grant with access_type=offline → the account they stand for.
-  const refreshTokens = new Map<string, string>();
+  const refreshTokens = new Map<string, string>(Object.entries(opts.refreshTokens ?? {}));
   const jwtFor = (account: string | undefined, access: ReturnType<typeof grantedAccess>): { jwt: string; now: number; expiresIn: number } => {
     const now = Math.floor(Date.now() / 1000);
     const expiresIn = opts.expiresInSeconds ?? 300;
@@ -200,7 +210,11 @@ async function startTokenServer(dir: string, service: string, issuer: string, op
       req.on('end', () => (size > 64 * 1024 ? json(res, 413, { error: 'invalid_request' }) : oauth2(req, res, Buffer.concat(chunks).toString('utf8'))));
       return;
     }
-    const account = basicUser(req, opts.users);
+    let account = basicUser(req, opts.users);
+    if (account === null && opts.basicRefreshToken) {
+      const decoded = Buffer.from(/^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '', 'base64').toString('utf8');
+      account = refreshTokens.get(decoded.slice(decoded.indexOf(':') + 1)) ?? null;
+    }
     const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
     const base = { method: 'GET' as const, scope: scopes, service: url.searchParams.get('service') ?? undefined, basicUser: basicName(req) };
     if (account === null) {
