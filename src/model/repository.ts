@@ -2,7 +2,14 @@
 
 export type Credentials =
   | { kind: 'basic'; username: string; password: string }
-  | { kind: 'bearer'; token: string };
+  | { kind: 'bearer'; token: string }
+  /**
+   * An OAuth2 refresh token for an OCI registry's token service: a Docker-format login's `identitytoken`
+   * (`az acr login`, `docker login` to registries that hand one out) or a credential helper's
+   * `Username: <token>`. Never sent as a header: exchanged for access tokens by `POST <realm>` with
+   * `grant_type=refresh_token`, as Helm's registry client does (src/sources/oci/client.ts).
+   */
+  | { kind: 'refresh'; token: string };
 
 /**
  * A TLS client certificate (mutual TLS): the PEM certificate chain, leaf first, and its unencrypted PEM private

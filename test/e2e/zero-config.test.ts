@@ -4,22 +4,29 @@
  * cluster holds a ChartRepository for that registry without a secretRef, and the scan must prove both
  * releases from those sources alone — from Helm's cached index without downloading index.yaml while it is
  * fresh, and with the registry login's credentials for the OCI repository.
+ *
+ * Then identity tokens: a private chart behind a registry with token auth, the login being only an
+ * `identitytoken` (a refresh token the real token service issued, the entry `az acr login` / `docker login`
+ * writes), in Helm's registry config and in a dockerconfigjson Secret a ChartRepository references; real
+ * helm 4.3.2 and 3.17.2 pull the same chart with the same registry config, and the token service shows they
+ * sent the OAuth2 refresh-token grant as the scan does.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, utimesSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { kubectl, ensureNamespace } from '../harness/controlplane.ts';
 import { applyChartRepository } from '../harness/chart-origins.ts';
 import { installCrds } from '../harness/controller-process.ts';
-import { packageChart, pushChart, repoIndex } from '../harness/charts.ts';
+import { packageChart, pushChart, repoIndex, scratchDir, type PackagedChart } from '../harness/charts.ts';
 import { generateMutualTlsCerts, type MutualTlsCerts } from '../harness/certs.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helm } from '../harness/helm.ts';
-import { startRegistry, type Registry } from '../harness/registry.ts';
-import { REPO_ROOT, toolPath } from '../harness/tools.ts';
+import { issueRefreshToken, startRegistry, type Registry, type TokenRequest } from '../harness/registry.ts';
+import { REPO_ROOT, toolPath, type ToolName } from '../harness/tools.ts';
 
 const env = testEnv();
 const cluster = env.cluster;
@@ -54,7 +61,7 @@ function run(cmd: string, args: string[], e: NodeJS.ProcessEnv, input?: string):
 
 const cli = (args: string[], extra: NodeJS.ProcessEnv = {}): ReturnType<typeof run> => run(process.execPath, [join(REPO_ROOT, 'src/cli/entry.ts'), ...args], userEnv(extra));
 
-type Result = { name: string; origin: { match: string; repository?: string; repoURL?: string } };
+type Result = { name: string; origin: { match: string; repository?: string; repoURL?: string; tarballDigest?: string } };
 
 before(async () => {
   ns = uniqueNamespace('e2e-zero-config');
@@ -223,3 +230,160 @@ describe('zero-config scan: repositories behind mutual TLS', () => {
   });
 });
 
+describe('identity tokens: a login that holds only a refresh token, in Helm\'s registry config and in a dockerconfigjson Secret', () => {
+  const ID_USER = { username: 'id-user', password: 'id-pass-7741' };
+  const ACR_PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
+  const repo = `zc-id-${process.pid}`;
+  const secretName = 'zc-id-pull';
+  let idNs: string;
+  let idRegistry: Registry;
+  let chart: PackagedChart;
+  let refresh: string;
+  let identityConfig: string;
+  let chartUrl: string;
+  /** The grants our scan sent, for the comparison with helm's. */
+  let ours: TokenRequest[] = [];
+
+  /** The auths entry `az acr login` (through `docker login`) writes: the placeholder user, no password, the identity token. */
+  const identityEntry = (token: string): object => ({ auth: Buffer.from(`${ACR_PLACEHOLDER}:`).toString('base64'), identitytoken: token });
+  const grants = (): TokenRequest[] => idRegistry.tokenRequests.filter((t) => t.method === 'POST');
+
+  before(async () => {
+    idNs = uniqueNamespace('e2e-identity-token');
+    await ensureNamespace(cluster, idNs);
+    idRegistry = await startRegistry({ token: { users: [ID_USER], anonymousPull: false } });
+    chart = await packageChart({ name: 'idchart', version: '1.0.0', appVersion: '7' }, scratchDir('identity'));
+    await pushChart(chart.path, `${idRegistry.url}/id`, ID_USER);
+    chartUrl = `${idRegistry.url}/id/idchart`;
+    await helm(cluster, 4, ['install', 'idrel', chart.path], { namespace: idNs });
+    refresh = await issueRefreshToken(idRegistry, ID_USER);
+    // Helm's registry config after `helm registry login` (the htpasswd registry above) plus the identity login.
+    const helmLogins = JSON.parse(readFileSync(join(home, 'config', 'registry', 'config.json'), 'utf8')) as { auths: Record<string, object> };
+    identityConfig = join(home, 'identity-registry.json');
+    writeFileSync(identityConfig, JSON.stringify({ auths: { ...helmLogins.auths, [idRegistry.host]: identityEntry(refresh) } }));
+    // The same entry as a pull Secret (`kubectl create secret generic --type=kubernetes.io/dockerconfigjson`).
+    const dockerconfigjson = Buffer.from(JSON.stringify({ auths: { [idRegistry.host]: identityEntry(refresh) } })).toString('base64');
+    await kubectl(cluster, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/dockerconfigjson', metadata: { name: secretName, namespace: idNs }, data: { '.dockerconfigjson': dockerconfigjson } }) });
+  });
+
+  after(async () => {
+    await kubectl(cluster, ['delete', 'chartrepository', repo, '--ignore-not-found']).catch(() => undefined);
+    await kubectl(cluster, ['delete', 'secrets', '-n', idNs, '-l', 'owner=helm', '--ignore-not-found']).catch(() => undefined);
+    await idRegistry?.close();
+  });
+
+  const scan = async (extra: NodeJS.ProcessEnv): Promise<{ code: number; idrel: Result | undefined; stderr: string }> => {
+    const r = await cli(['scan', '-n', idNs, '-o', 'json'], { DOCKER_CONFIG: join(home, 'no-docker'), ...extra });
+    return { code: r.code, idrel: r.code === 0 || r.code === 3 ? (JSON.parse(r.stdout) as Result[]).find((x) => x.name === 'idrel') : undefined, stderr: r.stderr };
+  };
+
+  it("Helm's registry config: the identity token proves the private chart; the placeholder user is never sent", async () => {
+    await applyChartRepository(cluster, repo, { url: `${idRegistry.url}/id`, plainHTTP: true, interval: '1h' });
+    idRegistry.tokenRequests.length = 0;
+    const r = await scan({ HELM_REGISTRY_CONFIG: identityConfig });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.idrel?.origin.match, r.idrel?.origin.repository, r.idrel?.origin.tarballDigest], ['Verified', repo, chart.digest]);
+    assert.match(r.stderr, new RegExp(`registry logins for [^\\n]*${idRegistry.host.replace(/\./g, '\\.')}`));
+    ours = grants();
+    assert.ok(ours.length > 0, 'the scan used the OAuth2 grant');
+    assert.equal(idRegistry.tokenRequests.length, ours.length, 'no GET to the token service: no anonymous or Basic fallback');
+    for (const t of ours) {
+      assert.deepEqual([t.granted, t.account, t.form?.['grant_type'], t.form?.['refresh_token'], t.form?.['client_id']], [true, ID_USER.username, 'refresh_token', refresh, 'oras-go']);
+      assert.equal(t.basicUser, undefined);
+      assert.ok(!Object.values(t.form ?? {}).includes(ACR_PLACEHOLDER));
+    }
+    assert.ok(ours.some((t) => t.form?.['scope'] === 'repository:id/idchart:pull'), JSON.stringify(ours.map((t) => t.form?.['scope'])));
+    assert.doesNotMatch(r.stderr, new RegExp(refresh));
+
+    // The same scan before identity tokens were read: no login, an unreachable repository, never a proof.
+    const without = await scan({ HELM_REGISTRY_CONFIG: join(home, 'config', 'registry', 'config.json') });
+    assert.equal(without.code, 3, without.stderr);
+    assert.match(without.stderr, new RegExp(`repository ${repo}: .*401.*\\(unauthorized\\)`));
+  });
+
+  it('a ChartRepository whose dockerconfigjson Secret holds only the identity token (read by the CLI\'s cluster discovery)', async () => {
+    await applyChartRepository(cluster, repo, { url: `${idRegistry.url}/id`, plainHTTP: true, interval: '1h', secretRef: { name: secretName, namespace: idNs } });
+    idRegistry.tokenRequests.length = 0;
+    // Helm's registry config without the identity login: the Secret is the only credential.
+    const r = await scan({ HELM_REGISTRY_CONFIG: join(home, 'config', 'registry', 'config.json') });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.idrel?.origin.match, r.idrel?.origin.repository, r.idrel?.origin.tarballDigest], ['Verified', repo, chart.digest]);
+    assert.ok(grants().length > 0 && grants().every((t) => t.granted && t.form?.['refresh_token'] === refresh));
+    assert.equal(idRegistry.tokenRequests.length, grants().length);
+    assert.doesNotMatch(r.stderr, new RegExp(refresh));
+  });
+
+  for (const [tool, version] of [['helm4-latest', '4.3.2'], ['helm3', '3.17.2']] as const satisfies readonly (readonly [ToolName, string])[]) {
+    it(`differential: helm ${version} pulls the same chart with the same registry config, by the same OAuth2 grant`, async () => {
+      assert.ok(ours.length, 'runs after the scan above');
+      const dest = join(home, `pull-${tool}`);
+      mkdirSync(dest, { recursive: true });
+      idRegistry.tokenRequests.length = 0;
+      const helmHome = { ...userEnv({ HELM_REGISTRY_CONFIG: identityConfig, DOCKER_CONFIG: join(home, 'no-docker') }), NO_COLOR: '1' };
+      const pull = await run(toolPath(tool), ['pull', chartUrl, '--version', '1.0.0', '--plain-http', '--destination', dest], helmHome);
+      assert.equal(pull.code, 0, pull.stderr);
+      const v = await run(toolPath(tool), ['version', '--short'], helmHome);
+      assert.match(v.stdout, new RegExp(`^v${version.replace(/\./g, '\\.')}\\b`), 'the pinned helm');
+      const files = readdirSync(dest);
+      assert.deepEqual(files, ['idchart-1.0.0.tgz']);
+      assert.equal(`sha256:${createHash('sha256').update(readFileSync(join(dest, files[0] ?? ''))).digest('hex')}`, chart.digest, 'the tarball the scan proved');
+
+      const theirs = grants();
+      assert.ok(theirs.length > 0, `helm ${version} used the OAuth2 POST: ${JSON.stringify(idRegistry.tokenRequests.map((t) => t.method))}`);
+      assert.equal(idRegistry.tokenRequests.length, theirs.length, 'helm made no GET to the token service either');
+      const ourGrant = ours.find((t) => t.form?.['scope'] === 'repository:id/idchart:pull');
+      assert.ok(ourGrant?.form);
+      for (const t of theirs) {
+        assert.ok(t.granted && t.form);
+        assert.deepEqual(Object.keys(t.form).sort(), Object.keys(ourGrant.form).sort(), 'the same fields');
+        for (const k of ['grant_type', 'refresh_token', 'service', 'scope']) assert.equal(t.form[k], ourGrant.form[k], k);
+        assert.equal(t.basicUser, undefined);
+      }
+      const clientIds = [...new Set(theirs.map((t) => t.form?.['client_id']))].sort();
+      if (version.startsWith('4.')) {
+        // oras-go v2: our bytes are helm's bytes.
+        assert.deepEqual(clientIds, ['oras-go']);
+        assert.ok(theirs.every((t) => t.rawForm === ourGrant.rawForm && t.contentType === ourGrant.contentType), JSON.stringify(theirs.map((t) => t.rawForm === ourGrant.rawForm)));
+      } else {
+        // 3.17 pulls an exact version through containerd's authorizer, whose client_id is its own (it lists tags,
+        // for a range, through oras-go v1: `oras-go`).
+        assert.deepEqual(clientIds, ['containerd-client']);
+      }
+    });
+  }
+
+  it('a realm without the OAuth2 POST: helm 4.3.2 fails and so does the scan (no fallback); helm 3.17.2 alone falls back to GET', async () => {
+    // A token service that answers POST with 404 (GCR's answer, in containerd's notes) but takes the refresh
+    // token as a Basic password on GET, which is what containerd's fallback sends.
+    const noPost = await startRegistry({ token: { users: [ID_USER], anonymousPull: false, oauth2Status: 404, refreshTokens: { [refresh]: ID_USER.username }, basicRefreshToken: true } });
+    const name = `zc-id-nopost-${process.pid}`;
+    try {
+      await pushChart(chart.path, `${noPost.url}/id`, ID_USER);
+      const config = join(home, 'identity-nopost.json');
+      writeFileSync(config, JSON.stringify({ auths: { [noPost.host]: identityEntry(refresh) } }));
+      const helmHome = { ...userEnv({ HELM_REGISTRY_CONFIG: config, DOCKER_CONFIG: join(home, 'no-docker') }), NO_COLOR: '1' };
+      const pull = async (tool: ToolName): Promise<number> => {
+        const dest = join(home, `nopost-${tool}`);
+        mkdirSync(dest, { recursive: true });
+        return (await run(toolPath(tool), ['pull', `${noPost.url}/id/idchart`, '--version', '1.0.0', '--plain-http', '--destination', dest], helmHome)).code;
+      };
+      noPost.tokenRequests.length = 0;
+      assert.notEqual(await pull('helm4-latest'), 0, 'helm 4 does not fall back');
+      assert.deepEqual(noPost.tokenRequests.map((t) => t.method), ['POST']);
+      noPost.tokenRequests.length = 0;
+      assert.equal(await pull('helm3'), 0, 'helm 3.17 falls back to GET');
+      assert.deepEqual(noPost.tokenRequests.map((t) => [t.method, t.granted, t.basicUser]), [['POST', false, undefined], ['GET', true, '']]);
+
+      await applyChartRepository(cluster, name, { url: `${noPost.url}/id`, plainHTTP: true, interval: '1h' });
+      noPost.tokenRequests.length = 0;
+      const r = await cli(['scan', '-n', idNs, '-o', 'json'], { HELM_REGISTRY_CONFIG: config, DOCKER_CONFIG: join(home, 'no-docker') });
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, new RegExp(`repository ${name}: .*does not take the OAuth2 POST an identity token needs \\(HTTP 404\\) \\(unauthorized\\)`));
+      assert.doesNotMatch(r.stderr, new RegExp(refresh));
+      assert.ok(noPost.tokenRequests.length > 0 && noPost.tokenRequests.every((t) => t.method === 'POST'), 'the scan never sent the token by GET');
+    } finally {
+      await kubectl(cluster, ['delete', 'chartrepository', name, '--ignore-not-found']).catch(() => undefined);
+      await noPost.close();
+    }
+  });
+});

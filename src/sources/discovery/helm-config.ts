@@ -16,7 +16,7 @@ import { RepoError, type ClientCertificate, type Credentials, type RepositoryCon
 import { clientCertificateProblem } from '../client-certificate.ts';
 import { isObject, str, type JsonObject } from '../../util/guards.ts';
 import type { DiscoveredRepository, DiscoveryContext, RegistryLogins, SourceSet } from './source-set.ts';
-import { authEntryCredentials, credentialKeyHost, helperServerAddress, loginEntries, loginKey } from '../oci/registry-host.ts';
+import { authEntryCredentials, credentialKeyHost, helperAnswerCredentials, helperServerAddress, loginEntries, loginKey } from '../oci/registry-host.ts';
 
 export interface HelmPaths {
   repositoryConfig: string;
@@ -211,18 +211,14 @@ function readLoginFile(file: string): LoginFile | undefined {
 /**
  * `docker-credential-<helper> get` with the host on stdin, as Docker, oras and Helm do. Only run for a host
  * that an OCI repository without its own credentials needs; 10 s at most (a helper that waits for a desktop
- * unlock must not hang a scan). An identity token (`Username: <token>`) needs the registry's OAuth2 flow,
- * which chartorigin does not do: treated as no login.
+ * unlock must not hang a scan). `Username: <token>` is an identity token (helperAnswerCredentials).
  */
 function credentialHelper(helper: string, host: string): Promise<Credentials | undefined> {
   return new Promise((resolve) => {
     const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 10_000, maxBuffer: 1 << 20 }, (err, stdout) => {
       if (err) return resolve(undefined);
       try {
-        const doc: unknown = JSON.parse(stdout);
-        const username = isObject(doc) ? str(doc['Username']) : undefined;
-        const secret = isObject(doc) ? str(doc['Secret']) : undefined;
-        resolve(username && username !== '<token>' && secret !== undefined ? { kind: 'basic', username, password: secret } : undefined);
+        resolve(helperAnswerCredentials(JSON.parse(stdout)));
       } catch {
         resolve(undefined);
       }

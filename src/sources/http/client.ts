@@ -57,8 +57,14 @@ export interface HttpClientOptions {
 
 export interface HttpRequest {
   url: string;
-  method?: 'GET' | 'HEAD' | undefined;
+  method?: 'GET' | 'HEAD' | 'POST' | undefined;
   headers?: Record<string, string> | undefined;
+  /**
+   * A POST's form (sent `application/x-www-form-urlencoded`). It may hold a credential (the OAuth2 refresh-token
+   * grant), so it is sent to the request's origin only: a 307/308 within that origin re-sends it, any other
+   * redirect fails the request (see #once).
+   */
+  form?: string | undefined;
   /** Sent as Authorization to the request's origin only, never after a redirect to another origin. */
   authorization?: string | undefined;
   maxBytes?: number | undefined;
@@ -94,10 +100,15 @@ const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
 const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, maxWaitMs: 30_000, defaultWaitMs: 1_000 };
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/**
+ * The Authorization header that carries `credentials` as they are. A refresh token has none: it is never a
+ * header, only the body of the token service's OAuth2 grant (oci/client.ts).
+ */
 export function authorizationHeader(credentials: Credentials | undefined): string | undefined {
   if (!credentials) return undefined;
   if (credentials.kind === 'basic') return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
-  return `Bearer ${credentials.token}`;
+  if (credentials.kind === 'bearer') return `Bearer ${credentials.token}`;
+  return undefined;
 }
 
 function statusReason(status: number): RepoErrorReason {
@@ -231,6 +242,10 @@ export class HttpClient {
       }
       const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...(req.raw ? {} : { 'accept-encoding': ACCEPT_ENCODING }), ...req.headers };
       if (authorization !== undefined) headers['authorization'] = authorization;
+      if (req.form !== undefined) {
+        headers['content-type'] = 'application/x-www-form-urlencoded';
+        headers['content-length'] = String(Buffer.byteLength(req.form));
+      }
       // Decided again on every hop: a redirect to another host may be bypassed, or not.
       let agent: Http.Agent;
       let proxy: ProxyChoice | undefined;
@@ -242,7 +257,7 @@ export class HttpClient {
       }
       let res: Http.IncomingMessage;
       try {
-        res = await send(url, method, headers, signal, agent);
+        res = await send(url, method, headers, signal, agent, req.form);
       } catch (err) {
         throw this.#transportError(err, req, url, timeout, proxy);
       }
@@ -252,11 +267,18 @@ export class HttpClient {
         const location = res.headers.location;
         if (!location) throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: HTTP ${status} without Location`);
         if (hop >= this.#maxRedirects) throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(req.url)}: more than ${this.#maxRedirects} redirects`);
+        let next: URL;
         try {
-          url = new URL(location, url);
+          next = new URL(location, url);
         } catch {
           throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: invalid redirect Location`);
         }
+        // A form may be a credential: it goes to its own origin or nowhere. Go's client would re-send it on a
+        // 307/308 to any host, and turn a 301-303 into a bodyless GET that a token service answers anonymously.
+        if (req.form !== undefined && !((status === 307 || status === 308) && origin(next) === firstOrigin)) {
+          throw new RepoError(this.repository, 'redirect', `repository ${this.repository}: ${what} ${redactUrl(url.href)}: HTTP ${status} redirect not followed (the request's form goes to its own origin only, and only as a POST)`);
+        }
+        url = next;
         continue;
       }
       let body: Buffer;
@@ -330,7 +352,7 @@ export function repositoryHttpClient(config: RepositoryConfig, options: Reposito
 }
 
 /** Opens one request; resolves with the response head, the body still unread. */
-function send(url: URL, method: string, headers: Record<string, string>, signal: AbortSignal, agent: Http.Agent): Promise<Http.IncomingMessage> {
+function send(url: URL, method: string, headers: Record<string, string>, signal: AbortSignal, agent: Http.Agent, form?: string): Promise<Http.IncomingMessage> {
   // Userinfo in the URL is the configured credential's other form: never sent as such.
   const options: Http.RequestOptions = {
     method,
@@ -345,7 +367,7 @@ function send(url: URL, method: string, headers: Record<string, string>, signal:
   return new Promise((resolve, reject) => {
     const r = (url.protocol === 'https:' ? https : http).request(options, resolve);
     r.once('error', reject);
-    r.end();
+    r.end(form);
   });
 }
 

@@ -138,6 +138,59 @@ function sha256(bytes: Uint8Array): string {
 }
 
 /**
+ * The `client_id` of the OAuth2 grant: oras-go's default, which Helm 3.18+ and 4 send (Helm sets no ClientID;
+ * Helm ≤ 3.17 sent containerd's `containerd-client` for pulls). The spec asks only for a meaningful string
+ * (docs/spec/auth/oauth.md); sending Helm's means a token service that accepts Helm accepts this client too.
+ */
+export const OAUTH2_CLIENT_ID = 'oras-go';
+
+/**
+ * The form of the OAuth2 refresh-token grant: the fields oras-go v2 sends, in the order Go's url.Values.Encode
+ * writes them (sorted by name). `service` is always sent (required by the spec, empty when the challenge has
+ * none); `scope` is the challenge's scopes joined by spaces, left out when there are none.
+ */
+export function refreshTokenForm(refreshToken: string, service: string | undefined, scopes: readonly string[]): string {
+  const form = new URLSearchParams();
+  form.set('client_id', OAUTH2_CLIENT_ID);
+  form.set('grant_type', 'refresh_token');
+  form.set('refresh_token', refreshToken);
+  if (scopes.length) form.set('scope', scopes.join(' '));
+  form.set('service', service ?? '');
+  // URLSearchParams leaves `*` as is and escapes `~`; Go's QueryEscape does the opposite. Written as Go writes
+  // them, the bytes are Helm's own.
+  return form.toString().replace(/\*/g, '%2A').replace(/%7E/g, '~');
+}
+
+export interface TokenAnswer {
+  token: string;
+  /** Seconds; 60 when absent or not positive (the spec's default). */
+  expiresIn: number;
+  /** ms since the epoch, when the service says when it issued the token. */
+  issuedAt?: number | undefined;
+}
+
+/**
+ * A token service's JSON answer → the access token, or a message saying what is wrong (never the body: it
+ * may hold tokens). The GET protocol's token is in `token` or `access_token` (the same when both; oras-go
+ * prefers `access_token`); the OAuth2 grant's only in `access_token` (required by the spec, and the only
+ * field oras-go v2 and containerd read there).
+ */
+export function readTokenAnswer(body: Buffer, protocol: 'distribution' | 'oauth2'): TokenAnswer | string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    return 'the token service answered with something that is not JSON';
+  }
+  if (!isObject(doc)) return 'the token service answered without a token';
+  const token = protocol === 'oauth2' ? str(doc['access_token']) : (str(doc['access_token']) || str(doc['token']));
+  if (!token) return protocol === 'oauth2' ? 'the token service answered the OAuth2 grant without an access_token' : 'the token service answered without a token';
+  const expiresIn = typeof doc['expires_in'] === 'number' && doc['expires_in'] > 0 ? doc['expires_in'] : 60;
+  const issuedAt = typeof doc['issued_at'] === 'string' ? Date.parse(doc['issued_at']) : Number.NaN;
+  return { token, expiresIn, issuedAt: Number.isNaN(issuedAt) ? undefined : issuedAt };
+}
+
+/**
  * The OCI distribution API as Helm uses it: tags list, manifests, blobs, with the registry token flow
  * (401 + WWW-Authenticate → token per scope, cached until it expires) or Basic. Public so that a later
  * signature feature can read referrers (`/v2/<name>/referrers/<digest>`) through the same auth and limits.
@@ -227,8 +280,9 @@ export class OciClient {
     if (!challenge) throw unauthorized('HTTP 401 without a usable WWW-Authenticate challenge');
     if (challenge.scheme === 'basic' || this.#credentials?.kind === 'bearer') {
       // A configured bearer token is the registry credential itself; Basic challenges take username/password.
+      // A refresh token answers Bearer challenges only (oras-go's fetchBasicAuth wants a user and password).
       const authorization = authorizationHeader(this.#credentials);
-      if (!authorization) throw unauthorized('HTTP 401, the registry requires credentials');
+      if (!authorization) throw unauthorized(`HTTP 401, the registry requires ${this.#credentials?.kind === 'refresh' ? 'a username and password (Basic), not an identity token' : 'credentials'}`);
       this.#tokens.set(scope, { authorization, expiresAt: Number.POSITIVE_INFINITY });
       return { authorization, exchanged: false };
     }
@@ -240,15 +294,26 @@ export class OciClient {
     } catch {
       throw unauthorized('Bearer challenge with an invalid realm');
     }
+    // The registry names its token service; credentials go there (as with docker, oras, helm) over https
+    // (http only for a plainHTTP registry), but never onward: the HTTP layer drops an Authorization header
+    // and refuses to carry a form on any redirect to another origin.
     if (realmUrl.protocol !== 'https:' && !(realmUrl.protocol === 'http:' && this.#plainHTTP)) {
       throw unauthorized(`token realm ${redactUrl(realmUrl.href)} is not https`);
     }
     const service = challenge.params['service'];
+    const scopes = (challenge.params['scope'] ?? scope).split(' ').filter(Boolean);
+    const answer = this.#credentials?.kind === 'refresh' ? await this.#oauth2Token(realmUrl, this.#credentials.token, service, scopes, signal, unauthorized) : await this.#distributionToken(realmUrl, service, scopes, signal, unauthorized);
+    const start = answer.issuedAt === undefined ? this.#now() : Math.min(answer.issuedAt, this.#now());
+    const authorization = `Bearer ${answer.token}`;
+    // Renew a little early so a token never expires between the check and the request.
+    this.#tokens.set(scope, { authorization, expiresAt: start + answer.expiresIn * 1000 * 0.9 });
+    return { authorization, exchanged: true };
+  }
+
+  /** The distribution token protocol: GET realm?service&scope, the configured credentials as Basic (or none). */
+  async #distributionToken(realmUrl: URL, service: string | undefined, scopes: string[], signal: AbortSignal | undefined, unauthorized: (detail: string) => RepoError): Promise<TokenAnswer> {
     if (service) realmUrl.searchParams.set('service', service);
-    const wanted = challenge.params['scope'] ?? scope;
-    if (wanted) for (const s of wanted.split(' ')) if (s) realmUrl.searchParams.append('scope', s);
-    // The registry names its token service; credentials go there (as with docker, oras, helm), but
-    // never onward: the HTTP layer drops them on any redirect to another origin.
+    for (const s of scopes) realmUrl.searchParams.append('scope', s);
     const res = await this.#http.request({
       url: realmUrl.toString(),
       authorization: authorizationHeader(this.#credentials),
@@ -256,21 +321,34 @@ export class OciClient {
       signal,
       what: 'token',
     });
-    let body: unknown;
-    try {
-      body = JSON.parse(res.body.toString('utf8'));
-    } catch {
-      throw unauthorized('the token service answered with something that is not JSON');
+    const answer = readTokenAnswer(res.body, 'distribution');
+    if (typeof answer === 'string') throw unauthorized(answer);
+    return answer;
+  }
+
+  /**
+   * The OAuth2 refresh-token grant (distribution docs/spec/auth/oauth.md), as Helm 3.18+ and 4 send it (oras-go
+   * v2 auth.Client fetchOAuth2Token). No fallback to GET when the realm refuses the POST: oras-go v2 has none
+   * (Helm ≤ 3.17's pull path, containerd's authorizer, retried a 400/401/404 as GET with the token as a Basic
+   * password; the current Helm lines do not, so neither does this).
+   */
+  async #oauth2Token(realmUrl: URL, refreshToken: string, service: string | undefined, scopes: string[], signal: AbortSignal | undefined, unauthorized: (detail: string) => RepoError): Promise<TokenAnswer> {
+    const res = await this.#http.request({
+      url: realmUrl.toString(),
+      method: 'POST',
+      form: refreshTokenForm(refreshToken, service, scopes),
+      maxBytes: 1024 * 1024,
+      acceptStatus: [400, 401, 403, 404, 405],
+      signal,
+      what: 'token',
+    });
+    if (res.status === 404 || res.status === 405) {
+      throw unauthorized(`the token service ${redactUrl(realmUrl.href)} does not take the OAuth2 POST an identity token needs (HTTP ${res.status})`);
     }
-    const token = isObject(body) ? (str(body['token']) ?? str(body['access_token'])) : undefined;
-    if (!token) throw unauthorized('the token service answered without a token');
-    const expiresIn = isObject(body) && typeof body['expires_in'] === 'number' && body['expires_in'] > 0 ? body['expires_in'] : 60;
-    const issuedAt = isObject(body) && typeof body['issued_at'] === 'string' ? Date.parse(body['issued_at']) : Number.NaN;
-    const start = Number.isNaN(issuedAt) ? this.#now() : Math.min(issuedAt, this.#now());
-    const authorization = `Bearer ${token}`;
-    // Renew a little early so a token never expires between the check and the request.
-    this.#tokens.set(scope, { authorization, expiresAt: start + expiresIn * 1000 * 0.9 });
-    return { authorization, exchanged: true };
+    if (res.status >= 400) throw unauthorized(`the token service ${redactUrl(realmUrl.href)} refused the identity token (HTTP ${res.status})`);
+    const answer = readTokenAnswer(res.body, 'oauth2');
+    if (typeof answer === 'string') throw unauthorized(answer);
+    return answer;
   }
 
   /** Every tag of `name`, following `Link: rel="next"` for at most `maxPages` pages; [] when the name is unknown. */

@@ -65,14 +65,16 @@ export function loginEntries<T>(entries: Iterable<[string, T]>): Map<string, T> 
 
 /**
  * The credentials of one `auths` entry of a Docker-format config (Docker's and Helm's registry config.json, a
- * dockerconfigjson Secret). `auth` (base64 user:password) wins over `username`/`password`, as Docker reads the
- * file. An entry with an `identitytoken` (`az acr login`, `docker login` to registries that hand out refresh
- * tokens) needs the registry's OAuth2 refresh-token exchange, which chartorigin does not do: it counts as no
- * login (anonymous), never as the placeholder user its `auth` holds.
+ * dockerconfigjson Secret). An `identitytoken` (`az acr login`, `docker login` to registries that hand out
+ * refresh tokens) wins: Helm's registry client (oras-go v2 credentials AuthConfig.Credential, Helm 3.18+ and
+ * 4; oras-go v1's docker client before) uses it for every Bearer challenge and never sends the user its `auth`
+ * names beside it (ACR's placeholder `00000000-0000-0000-0000-000000000000`, with an empty password).
+ * Otherwise `auth` (base64 user:password) wins over `username`/`password`, as Docker reads the file.
  */
 export function authEntryCredentials(e: Record<string, unknown>): Credentials | undefined {
   const text = (k: string): string | undefined => (typeof e[k] === 'string' && e[k] !== '' ? (e[k] as string) : undefined);
-  if (text('identitytoken')) return undefined;
+  const identityToken = text('identitytoken');
+  if (identityToken) return { kind: 'refresh', token: identityToken };
   const auth = text('auth');
   if (auth) {
     const decoded = Buffer.from(auth, 'base64').toString('utf8');
@@ -81,4 +83,16 @@ export function authEntryCredentials(e: Record<string, unknown>): Credentials | 
   }
   const username = text('username');
   return username ? { kind: 'basic', username, password: text('password') ?? '' } : undefined;
+}
+
+/**
+ * A docker-credential helper's `get` answer (`{"Username", "Secret"}`) → credentials. `Username: <token>` is
+ * the helper protocol's mark of an identity token (oras-go v2 nativeStore.Get: the Secret is a refresh token).
+ */
+export function helperAnswerCredentials(doc: unknown): Credentials | undefined {
+  if (typeof doc !== 'object' || doc === null) return undefined;
+  const { Username: username, Secret: secret } = doc as Record<string, unknown>;
+  if (typeof username !== 'string' || username === '' || typeof secret !== 'string') return undefined;
+  if (username === '<token>') return secret ? { kind: 'refresh', token: secret } : undefined;
+  return { kind: 'basic', username, password: secret };
 }

@@ -28,6 +28,9 @@ describe('ChartRepository spec and credentials', () => {
     const docker = b64(JSON.stringify({ auths: { 'reg.example:5000': { auth: b64('bot:pw') }, other: { username: 'no', password: 'no' } } }));
     assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': docker }, 'oci://reg.example:5000/charts'), { kind: 'basic', username: 'bot', password: 'pw' });
     assert.equal(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': docker }, 'oci://elsewhere/charts'), undefined);
+    // The entry `az acr login` leaves in a Docker config, put into a Secret: its identity token, not the placeholder user.
+    const acr = b64(JSON.stringify({ auths: { 'myacr.azurecr.io': { auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'eyJhbGciOiJSUzI1NiJ9.e30.sig' } } }));
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': acr }, 'oci://myacr.azurecr.io/helm'), { kind: 'refresh', token: 'eyJhbGciOiJSUzI1NiJ9.e30.sig' });
   });
 
   it('finds the Docker Hub entry of `kubectl create secret docker-registry` for docker.io, registry-1.docker.io and index.docker.io', () => {

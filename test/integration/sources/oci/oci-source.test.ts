@@ -11,7 +11,8 @@ import { readChartArchive } from '../../../../src/chart/archive.ts';
 import type { RepositoryConfig } from '../../../../src/model/repository.ts';
 import { buildStandardRepos, packageChart, pushChart, runHelm, scratchDir, sha256Digest, type StandardRepos } from '../../../harness/charts.ts';
 import { generateMutualTlsCerts, type MutualTlsCerts } from '../../../harness/certs.ts';
-import { startRegistry, type Registry } from '../../../harness/registry.ts';
+import { issueRefreshToken, startRegistry, type Registry } from '../../../harness/registry.ts';
+import { refreshTokenForm } from '../../../../src/sources/oci/client.ts';
 import { expectRepoError } from '../../../support/repo-errors.ts';
 
 const sources: OciChartSource[] = [];
@@ -310,6 +311,156 @@ describe('OCI registry with token auth (real JWTs, Bearer challenge flow)', () =
     assert.equal(d.deprecated, true);
     assert.equal((await src.fetchChart(d)).tarballDigest, chart.digest);
     assert.equal(reg.tokenRequests.at(-1)?.account, 'ci');
+  });
+});
+
+describe('OCI registry with an identity token (OAuth2 refresh-token grant at the real token service)', () => {
+  const users = [{ username: 'ci', password: 'ci-secret-3' }];
+  const SERVICE = 'chartorigin-test-registry';
+
+  /** A private registry with `idchart` pushed under `prefix`, and a refresh token issued for `ci`. */
+  async function privateRegistry(extra: { oauth2Status?: number } = {}): Promise<{ reg: Registry; prefix: string; digest: string; refresh: string }> {
+    const reg = await registry({ token: { users, anonymousPull: false, ...extra } });
+    const prefix = `${reg.url}/idp`;
+    const chart = await packageChart({ name: 'idchart', version: '1.0.0' }, scratchDir('id'));
+    await pushChart(chart.path, prefix, users[0]);
+    // Without OAuth2 the token service cannot issue one; any opaque string stands in (it is refused anyway).
+    const refresh = extra.oauth2Status === undefined ? await issueRefreshToken(reg, users[0] ?? { username: '', password: '' }) : 'opaque-refresh-token-XYZ';
+    reg.tokenRequests.length = 0;
+    return { reg, prefix, digest: chart.digest, refresh };
+  }
+
+  it('pulls a private chart: POST realm with the refresh token as Helm 3.18+/4 send it, one access token for all requests', async () => {
+    const { reg, prefix, digest, refresh } = await privateRegistry();
+    await expectRepoError(source(prefix).versions('idchart'), 'unauthorized');
+    reg.tokenRequests.length = 0;
+    const src = source(prefix, { credentials: { kind: 'refresh', token: refresh } });
+    const [entry] = await src.versions('idchart');
+    assert.ok(entry);
+    assert.equal((await src.fetchChart(await src.details(entry))).tarballDigest, digest);
+    assert.equal(reg.tokenRequests.length, 1, 'tags, manifest, config and layer share one access token');
+    const [t] = reg.tokenRequests;
+    assert.equal(t?.method, 'POST');
+    assert.equal(t?.granted, true);
+    assert.equal(t?.account, 'ci', 'the refresh token stands for the user that got it');
+    assert.equal(t?.contentType, 'application/x-www-form-urlencoded');
+    assert.deepEqual(t?.form, { client_id: 'oras-go', grant_type: 'refresh_token', refresh_token: refresh, scope: 'repository:idp/idchart:pull', service: SERVICE });
+    assert.equal(t?.rawForm, refreshTokenForm(refresh, SERVICE, ['repository:idp/idchart:pull']));
+    assert.equal(t?.basicUser, undefined, 'no Basic header to the token service');
+    await src.probe();
+    assert.ok(reg.tokenRequests.every((r) => r.method === 'POST' && r.form?.['grant_type'] === 'refresh_token'));
+  });
+
+  it('a refresh token the service does not know is refused: unauthorized, no GET fallback, the token in no message', async () => {
+    const { reg, prefix } = await privateRegistry();
+    const wrong = 'bm90LWEtcmVhbC1yZWZyZXNoLXRva2Vu-wrong';
+    const err = await expectRepoError(source(prefix, { credentials: { kind: 'refresh', token: wrong } }).versions('idchart'), 'unauthorized', /refused the identity token \(HTTP 400\)/);
+    assert.doesNotMatch(`${err.message} ${String(err.cause ?? '')}`, /wrong/);
+    assert.deepEqual(reg.tokenRequests.map((r) => [r.method, r.granted]), [['POST', false]]);
+  });
+
+  for (const status of [404, 405]) {
+    it(`a token service without the OAuth2 POST (HTTP ${status}) is not asked again by GET, as oras-go v2 does not`, async () => {
+      const { reg, prefix, refresh } = await privateRegistry({ oauth2Status: status });
+      const err = await expectRepoError(source(prefix, { credentials: { kind: 'refresh', token: refresh } }).versions('idchart'), 'unauthorized', new RegExp(`does not take the OAuth2 POST an identity token needs \\(HTTP ${status}\\)`));
+      assert.doesNotMatch(err.message, /opaque-refresh/);
+      assert.deepEqual(reg.tokenRequests.map((r) => r.method), ['POST']);
+    });
+  }
+});
+
+describe('an identity token against a scripted registry and token service', () => {
+  /** A registry at R that wants `Bearer good` and names `realm` (a function of R's port) as its token service. */
+  async function scripted(realm: (port: number) => string, basic = false): Promise<{ prefix: string; auth: string[]; close: () => Promise<void> }> {
+    const auth: string[] = [];
+    const server = createServer((req, res) => {
+      auth.push(req.headers.authorization ?? '');
+      if (req.headers.authorization !== 'Bearer good') {
+        const port = (server.address() as AddressInfo).port;
+        res.writeHead(401, { 'www-authenticate': basic ? 'Basic realm="r"' : `Bearer realm="${realm(port)}",service="svc",scope="repository:r/c:pull"` });
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ name: 'r/c', tags: ['1.0.0'] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      prefix: `oci://127.0.0.1:${(server.address() as AddressInfo).port}/r`,
+      auth,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+
+  /** A token service: `answer` decides each request; every request and its body are recorded. */
+  async function tokenService(answer: (path: string, body: string, res: import('node:http').ServerResponse) => void): Promise<{ url: string; seen: { method: string; path: string; body: string; authorization: string }[]; close: () => Promise<void> }> {
+    const seen: { method: string; path: string; body: string; authorization: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seen.push({ method: req.method ?? '', path: req.url ?? '', body, authorization: req.headers.authorization ?? '' });
+        answer(req.url ?? '', body, res);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      seen,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+
+  const credentials = { kind: 'refresh' as const, token: 'rt-secret-value' };
+
+  it('the form follows a 307 within the realm\'s origin; a redirect to another origin, or one that drops the body, is not followed', async () => {
+    const elsewhere = await tokenService((_p, _b, res) => res.end(JSON.stringify({ access_token: 'good' })));
+    let target = '';
+    const realm = await tokenService((path, _b, res) => {
+      if (path === '/token') {
+        res.writeHead(target.startsWith('/') ? 307 : Number(target.slice(0, 3)), { location: target.startsWith('/') ? target : target.slice(4) });
+        return res.end();
+      }
+      res.end(JSON.stringify({ access_token: 'good', expires_in: 300 }));
+    });
+    const reg = await scripted(() => `${realm.url}/token`);
+    try {
+      target = '/token2';
+      assert.deepEqual((await source(reg.prefix, { credentials }).versions('c')).map((e) => e.version), ['1.0.0']);
+      assert.deepEqual(realm.seen.map((r) => [r.method, r.path, new URLSearchParams(r.body).get('refresh_token')]), [['POST', '/token', 'rt-secret-value'], ['POST', '/token2', 'rt-secret-value']]);
+      for (const redirect of [`307 ${elsewhere.url}/token`, `308 ${elsewhere.url}/token`, `302 ${realm.url}/token2`, `303 ${realm.url}/token2`]) {
+        realm.seen.length = 0;
+        target = redirect;
+        const err = await expectRepoError(source(reg.prefix, { credentials }).versions('c'), 'redirect', /redirect not followed/);
+        assert.doesNotMatch(err.message, /rt-secret/);
+        assert.deepEqual(realm.seen.map((r) => r.path), ['/token'], redirect);
+      }
+      assert.deepEqual(elsewhere.seen, [], 'the other origin never heard of the token');
+      assert.ok(reg.auth.every((a) => a === '' || a === 'Bearer good'), 'the registry only ever got the access token');
+    } finally {
+      await Promise.all([reg.close(), realm.close(), elsewhere.close()]);
+    }
+  });
+
+  it('a Basic challenge is not answered with it; an OAuth2 answer with only `token` is refused', async () => {
+    const realm = await tokenService((_p, _b, res) => res.end(JSON.stringify({ token: 'good' })));
+    const basic = await scripted(() => `${realm.url}/token`, true);
+    const bearer = await scripted(() => `${realm.url}/token`);
+    try {
+      await expectRepoError(source(basic.prefix, { credentials }).versions('c'), 'unauthorized', /requires a username and password \(Basic\), not an identity token/);
+      assert.deepEqual(basic.auth, [''], 'no Authorization to a Basic registry');
+      assert.deepEqual(realm.seen, []);
+      // The OAuth2 grant's answer carries `access_token` (oras-go v2 and containerd read nothing else there).
+      await expectRepoError(source(bearer.prefix, { credentials }).versions('c'), 'unauthorized', /without an access_token/);
+      assert.equal(realm.seen.length, 1);
+    } finally {
+      await Promise.all([basic.close(), bearer.close(), realm.close()]);
+    }
   });
 });
 

@@ -92,4 +92,20 @@ describe('Docker Hub logins are found for docker.io, registry-1.docker.io and in
       process.env['PATH'] = saved;
     }
   });
+
+  it('identity tokens: an `identitytoken` entry and a helper answering `Username: <token>` are refresh tokens', async () => {
+    const h = home('identity', { auths: { 'acr.example.io': { auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'rt-file' } } }, { auths: { 'https://index.docker.io/v1/': {} }, credsStore: 'idtest' });
+    mkdirSync(join(h, 'bin'), { recursive: true });
+    writeFileSync(join(h, 'bin', 'docker-credential-idtest'), `#!/bin/sh\n[ "$1" = get ] || exit 1\nread server\nprintf '{"ServerURL":"%s","Username":"<token>","Secret":"rt-helper"}' "$server"\n`);
+    chmodSync(join(h, 'bin', 'docker-credential-idtest'), 0o755);
+    const saved = process.env['PATH'];
+    process.env['PATH'] = `${join(h, 'bin')}:${saved ?? ''}`;
+    try {
+      const logins = loadRegistryLogins({ HOME: h });
+      assert.deepEqual(await logins.lookup('acr.example.io'), { kind: 'refresh', token: 'rt-file' });
+      assert.deepEqual(await logins.lookup('docker.io'), { kind: 'refresh', token: 'rt-helper' });
+    } finally {
+      process.env['PATH'] = saved;
+    }
+  });
 });

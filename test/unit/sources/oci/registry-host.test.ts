@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { authEntryCredentials } from '../../../../src/sources/oci/registry-host.ts';
+import { authEntryCredentials, helperAnswerCredentials } from '../../../../src/sources/oci/registry-host.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 describe('a Docker-format auths entry', () => {
-  it('an identity token (az acr login) is no login: its auth holds only a placeholder user', () => {
+  it('an identity token (az acr login) is a refresh token; the placeholder user beside it is never the login', () => {
     // What `az acr login` / `docker login` to ACR writes: the placeholder user with an empty password.
-    assert.equal(authEntryCredentials({ auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'eyJhbGciOi.refresh' }), undefined);
+    assert.deepEqual(authEntryCredentials({ auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'eyJhbGciOi.refresh' }), { kind: 'refresh', token: 'eyJhbGciOi.refresh' });
+    // It wins over a full user and password too, as oras-go v2 uses the refresh token for every Bearer challenge.
+    assert.deepEqual(authEntryCredentials({ auth: b64('u:p'), username: 'u', password: 'p', identitytoken: 'rt' }), { kind: 'refresh', token: 'rt' });
+    assert.deepEqual(authEntryCredentials({ identitytoken: 'rt' }), { kind: 'refresh', token: 'rt' });
+    // An empty one is no identity token.
+    assert.deepEqual(authEntryCredentials({ auth: b64('u:p'), identitytoken: '' }), { kind: 'basic', username: 'u', password: 'p' });
   });
 
   it('auth wins over username/password, as Docker reads the file', () => {
@@ -16,5 +21,15 @@ describe('a Docker-format auths entry', () => {
     // An auth without a user part is no credential of its own.
     assert.deepEqual(authEntryCredentials({ auth: b64(':nouser'), username: 'plain', password: 'x' }), { kind: 'basic', username: 'plain', password: 'x' });
     assert.equal(authEntryCredentials({}), undefined);
+  });
+});
+
+describe("a credential helper's answer", () => {
+  it('`Username: <token>` marks an identity token (oras-go nativeStore); any other user is basic', () => {
+    assert.deepEqual(helperAnswerCredentials(JSON.parse('{"ServerURL":"r.example","Username":"<token>","Secret":"rt"}')), { kind: 'refresh', token: 'rt' });
+    assert.deepEqual(helperAnswerCredentials(JSON.parse('{"ServerURL":"r.example","Username":"u","Secret":""}')), { kind: 'basic', username: 'u', password: '' });
+    assert.equal(helperAnswerCredentials(JSON.parse('{"ServerURL":"r.example","Username":"<token>","Secret":""}')), undefined);
+    assert.equal(helperAnswerCredentials(JSON.parse('{"ServerURL":"r.example","Username":"","Secret":"s"}')), undefined);
+    assert.equal(helperAnswerCredentials(JSON.parse('"credentials not found"')), undefined);
   });
 });
