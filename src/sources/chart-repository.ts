@@ -1,5 +1,5 @@
 import type { ClientCertificate, Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
-import { clientCertificateProblem } from './client-certificate.ts';
+import { caBundleProblem, clientCertificateProblem } from './client-certificate.ts';
 import { isObject, str } from '../util/guards.ts';
 import { readSecret } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
@@ -180,6 +180,10 @@ export function tlsFromSecretData(data: Record<string, string> | undefined, stri
     if (strict) throw new Error("has neither ca.crt nor both tls.crt and tls.key (nor Flux's legacy caFile, certFile, keyFile)");
     return {};
   }
+  // A CA that holds no certificate fails the Secret in either mode: buildTLSConfig's error is not one of the
+  // TLSValidationErrors that AuthMethodsFromSecret ignores in a secretRef.
+  const caIssue = caPem === undefined ? undefined : caBundleProblem(caPem);
+  if (caIssue) throw new Error(`has ${ca?.key} that cannot be used: ${caIssue}`);
   if (!cert?.pem || !key?.pem) return { caPem };
   const clientCertificate: ClientCertificate = { certPem: cert.pem, keyPem: key.pem };
   const problem = clientCertificateProblem(clientCertificate);

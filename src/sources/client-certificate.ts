@@ -1,5 +1,5 @@
 /**
- * The one check of a TLS client certificate, wherever it is declared (a ChartRepository's or Flux's Secret,
+ * The one check of a TLS client certificate and of a CA bundle, wherever it is declared (a ChartRepository's or Flux's Secret,
  * the CLI's --config file, Helm's repositories.yaml): checked when the declaration is read, so that a bad pair
  * is an error on that repository (Ready False, the CLI's stderr) before any request, as Go's tls.X509KeyPair
  * makes it in Helm (internal/tlsutil) and Flux (fluxcd/pkg runtime/secrets buildTLSConfig). The messages are
@@ -32,4 +32,26 @@ export function clientCertificateProblem(pair: ClientCertificate): string | unde
     return 'the private key does not belong to the certificate';
   }
   return undefined;
+}
+
+/**
+ * What makes a CA bundle unusable, or undefined: it holds no `CERTIFICATE` PEM block that parses. Go's
+ * CertPool.AppendCertsFromPEM, which Helm (internal/tlsutil CertPoolFromFile: "failed to append certificates
+ * from file") and Flux (fluxcd/pkg runtime/secrets buildTLSConfig: "failed to parse CA certificate") both
+ * check, skips blocks of other types, blocks with headers and certificates that do not parse, and fails only
+ * when nothing was added. Node's TLS stack ignores such a bundle without a word, and every request would then
+ * fail on the server's certificate instead of on the declaration.
+ */
+export function caBundleProblem(pem: string): string | undefined {
+  for (const m of pem.matchAll(/-----BEGIN CERTIFICATE-----\r?\n([\s\S]*?)-----END CERTIFICATE-----/g)) {
+    // A block with headers (`Proc-Type: …`) is skipped by Go's pool.
+    if (/^[\w-]+:/m.test(m[1] ?? '')) continue;
+    try {
+      new X509Certificate(m[0]);
+      return undefined;
+    } catch {
+      // the next block may parse
+    }
+  }
+  return 'it holds no PEM certificate that can be read';
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import type { ClientCertificate, Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
-import { clientCertificateProblem } from './client-certificate.ts';
+import { caBundleProblem, clientCertificateProblem } from './client-certificate.ts';
 import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 
@@ -198,6 +198,8 @@ function fileRepository(r: unknown, i: number, file: string, baseDir: string, en
   }
   const caFile = str(r['caFile']);
   const caPem = caFile ? readRelative(baseDir, caFile, `${where}.caFile`, 'utf8') : undefined;
+  const caIssue = caPem === undefined ? undefined : caBundleProblem(caPem);
+  if (caIssue) throw new ConfigError(`${where}.caFile: ${caIssue}`);
   const clientCertificate = fileClientCertificate(r, where, baseDir);
   const keyringFile = str(r['keyring']);
   const keyring = keyringFile ? [readRelative(baseDir, keyringFile, `${where}.keyring`, 'latin1')] : undefined;

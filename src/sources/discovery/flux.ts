@@ -163,24 +163,35 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
     let credentials;
     let secret: ReadSecret | undefined;
     let tlsSecret: ReadSecret | undefined;
-    try {
-      if (d.spec.secretRef) {
+    let error: string | undefined;
+    const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+    if (d.spec.secretRef) {
+      try {
         const s = await readSecret(kc, d.spec.secretRef);
         secret = { ref: d.spec.secretRef, data: s.data };
         credentials = credentialsFromSecret(s.type, s.data, d.spec.url);
+      } catch (err) {
+        notes.push(`credentials not read: ${message(err)}`);
       }
-      if (d.spec.caSecretRef) tlsSecret = { ref: d.spec.caSecretRef, data: (await readSecret(kc, d.spec.caSecretRef)).data };
-    } catch (err) {
-      notes.push(`credentials not read: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // The TLS Secret is read on its own: an unreadable one fails the repository, as source-controller fails
+    // the HelmRepository, instead of falling back to the secretRef's TLS or to none.
+    if (d.spec.caSecretRef) {
+      try {
+        tlsSecret = { ref: d.spec.caSecretRef, data: (await readSecret(kc, d.spec.caSecretRef)).data };
+      } catch (err) {
+        error = `TLS Secret not read: ${message(err)}`;
+      }
     }
     // A Secret read but unusable for TLS (half a client certificate pair, a key of another certificate) is an
     // error on the repository, as source-controller makes it one on the HelmRepository.
     let tls: SecretTls = {};
-    let error: string | undefined;
-    try {
-      tls = repositoryTls(secret, tlsSecret);
-    } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
+    if (!error) {
+      try {
+        tls = repositoryTls(secret, tlsSecret);
+      } catch (err) {
+        error = message(err);
+      }
     }
     out.push({ config: toRepositoryConfig(d.name, d.spec, credentials, tls), sources: d.sources, notes, ...(error ? { error } : {}) });
   }

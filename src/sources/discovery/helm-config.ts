@@ -13,7 +13,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { RepoError, type ClientCertificate, type Credentials, type RepositoryConfig } from '../../model/repository.ts';
-import { clientCertificateProblem } from '../client-certificate.ts';
+import { caBundleProblem, clientCertificateProblem } from '../client-certificate.ts';
 import { isObject, str, type JsonObject } from '../../util/guards.ts';
 import type { DiscoveredRepository, DiscoveryContext, RegistryLogins, SourceSet } from './source-set.ts';
 import { authEntryCredentials, credentialKeyHost, helperAnswerCredentials, helperServerAddress, loginEntries, loginKey } from '../oci/registry-host.ts';
@@ -121,6 +121,9 @@ function helmEntry(e: JsonObject, paths: HelmPaths, now: number): DiscoveredRepo
     } catch {
       return failed(config, `Helm's caFile ${caFile} cannot be read`);
     }
+    // Helm's CertPoolFromFile refuses it the same way ("failed to append certificates from file").
+    const caIssue = caBundleProblem(config.caPem);
+    if (caIssue) return failed(config, `Helm's caFile ${caFile}: ${caIssue}`);
   }
   const cert = helmClientCertificate(e);
   if (cert.error) return failed(config, cert.error);

@@ -67,8 +67,10 @@ export function loginEntries<T>(entries: Iterable<[string, T]>): Map<string, T> 
  * The credentials of one `auths` entry of a Docker-format config (Docker's and Helm's registry config.json, a
  * dockerconfigjson Secret). An `identitytoken` (`az acr login`, `docker login` to registries that hand out
  * refresh tokens) wins: Helm's registry client (oras-go v2 credentials AuthConfig.Credential, Helm 3.18+ and
- * 4; oras-go v1's docker client before) uses it for every Bearer challenge and never sends the user its `auth`
- * names beside it (ACR's placeholder `00000000-0000-0000-0000-000000000000`, with an empty password).
+ * 4; oras-go v1's docker client before) answers every Bearer challenge with it. The user and password its
+ * `auth` names beside it are dropped here: oras-go would send them only to a Basic challenge and only when
+ * both are non-empty, which the entries that carry an identity token do not have (ACR's is the placeholder
+ * `00000000-0000-0000-0000-000000000000` with an empty password).
  * Otherwise `auth` (base64 user:password) wins over `username`/`password`, as Docker reads the file.
  */
 export function authEntryCredentials(e: Record<string, unknown>): Credentials | undefined {

@@ -253,4 +253,17 @@ describe('helm repo add --cert-file --key-file: a repository behind mutual TLS, 
     assert.equal(byName.get('halfpair')?.error, undefined);
     assert.equal(byName.get('halfpair')?.config.clientCertificate, undefined);
   });
+
+  it('a caFile with no certificate in it: helm refuses it, and the entry here is a failed repository naming the file', async () => {
+    const home = join(root, 'bad-ca');
+    const add = await helmRun('helm4', ['repo', 'add', 'badca', server.url, '--ca-file', certs.client.key, '--cert-file', certs.client.cert, '--key-file', certs.client.key], home);
+    assert.notEqual(add.code, 0);
+    assert.match(add.stderr, /append certificates/i);
+    mkdirSync(join(home, '.config', 'helm'), { recursive: true });
+    writeFileSync(join(home, '.config', 'helm', 'repositories.yaml'), `apiVersion: ""\nrepositories:\n- name: badca\n  url: ${server.url}\n  caFile: ${certs.client.key}\n- name: goodca\n  url: ${server.url}\n  caFile: ${certs.ca.cert}\n`);
+    const set = await discoverHelmRepositories(ctx({ HOME: home }));
+    const byName = new Map(set?.repositories.map((r) => [r.config.name, r]));
+    assert.equal(byName.get('badca')?.error?.message, `repository badca: Helm's caFile ${certs.client.key}: it holds no PEM certificate that can be read`);
+    assert.equal(byName.get('goodca')?.error, undefined);
+  });
 });

@@ -69,6 +69,12 @@ describe('TLS from Secrets, as Flux reads them (fluxcd/pkg runtime/secrets, sour
   const KEY = readFileSync(certs.client.key, 'utf8');
   const OTHER_KEY = readFileSync(certs.stranger.key, 'utf8');
   const CA = readFileSync(certs.ca.cert, 'utf8');
+  // Distinct real certificates where a test tells which key a CA came from (a CA that parses to no certificate
+  // is refused: caBundleProblem).
+  const LEGACY = CA;
+  const STANDARD = readFileSync(certs.server.cert, 'utf8');
+  const BESIDE = CA;
+  const NAMED = STANDARD;
   const at = (name: string, data: Record<string, string>): ReadSecret => ({ ref: { namespace: 'flux-system', name }, data });
 
   it('a certSecretRef with only tls.crt and tls.key is a client certificate, no CA (mTLS to a publicly trusted server)', () => {
@@ -80,10 +86,10 @@ describe('TLS from Secrets, as Flux reads them (fluxcd/pkg runtime/secrets, sour
 
   it('the legacy certFile/keyFile/caFile keys, the standard key winning whenever it is present, even empty', () => {
     assert.deepEqual(tlsFromSecretData({ certFile: b64(CERT), keyFile: b64(KEY) }, true).clientCertificate, { certPem: CERT, keyPem: KEY });
-    assert.equal(tlsFromSecretData({ caFile: b64('LEGACY'), username: b64('u') }, true).caPem, 'LEGACY');
-    assert.equal(tlsFromSecretData({ 'ca.crt': b64('STANDARD'), caFile: b64('LEGACY') }, true).caPem, 'STANDARD');
+    assert.equal(tlsFromSecretData({ caFile: b64(LEGACY), username: b64('u') }, true).caPem, LEGACY);
+    assert.equal(tlsFromSecretData({ 'ca.crt': b64(STANDARD), caFile: b64(LEGACY) }, true).caPem, STANDARD);
     // getSecretData: `ca.crt: ""` is the CA, and it is empty; caFile is not looked at.
-    assert.throws(() => tlsFromSecretData({ 'ca.crt': '', caFile: b64('LEGACY') }, true), /has neither ca\.crt nor both tls\.crt and tls\.key/);
+    assert.throws(() => tlsFromSecretData({ 'ca.crt': '', caFile: b64(LEGACY) }, true), /has neither ca\.crt nor both tls\.crt and tls\.key/);
     assert.throws(() => tlsFromSecretData({ 'tls.crt': '', certFile: b64(CERT), 'tls.key': b64(KEY) }, true), /has tls\.key but no certificate \(tls\.crt\)/);
   });
 
@@ -93,6 +99,14 @@ describe('TLS from Secrets, as Flux reads them (fluxcd/pkg runtime/secrets, sour
     assert.throws(() => repositoryTls(undefined, at('half', { 'tls.key': b64(KEY) })), /^Error: Secret flux-system\/half has tls\.key but no certificate \(tls\.crt\)$/);
     assert.throws(() => repositoryTls(undefined, at('half', { certFile: b64(CERT), 'tls.key': '' })), /has certFile but no private key/);
     assert.throws(() => repositoryTls(undefined, at('empty', { username: b64('u') })), /^Error: Secret flux-system\/empty has neither ca\.crt nor both tls\.crt and tls\.key/);
+  });
+
+  it('a ca.crt (or caFile) from which no certificate can be read is an error in either Secret, as buildTLSConfig makes it', () => {
+    assert.throws(() => repositoryTls(undefined, at('badca', { 'ca.crt': b64('not a certificate') })), /^Error: Secret flux-system\/badca has ca\.crt that cannot be used: it holds no PEM certificate that can be read$/);
+    assert.throws(() => repositoryTls(at('auth', { username: b64('u'), caFile: b64('garbage') }), undefined), /^Error: Secret flux-system\/auth has caFile that cannot be used/);
+    assert.throws(() => tlsFromSecretData({ 'tls.crt': b64(CERT), 'tls.key': b64(KEY), 'ca.crt': b64(KEY) }, true), (e: unknown) => e instanceof Error && /has ca\.crt that cannot be used/.test(e.message) && !e.message.includes('BEGIN'));
+    // Half a pair in a secretRef is "no TLS" before the CA is looked at (AuthMethodsFromSecret ignores the Secret's TLS whole).
+    assert.deepEqual(repositoryTls(at('auth', { username: b64('u'), 'tls.crt': b64(CERT), 'ca.crt': b64('garbage') }), undefined), {});
   });
 
   it('a pair that is not one is an error naming the keys, never their content', () => {
@@ -110,14 +124,14 @@ describe('TLS from Secrets, as Flux reads them (fluxcd/pkg runtime/secrets, sour
 
   it('TLS beside the credentials in secretRef (deprecated in Flux): used whole when complete and no TLS Secret is named; half a pair there is no TLS', () => {
     const creds = { username: b64('u'), password: b64('p') };
-    assert.deepEqual(repositoryTls(at('auth', { ...creds, caFile: b64('BESIDE') }), undefined), { caPem: 'BESIDE' });
+    assert.deepEqual(repositoryTls(at('auth', { ...creds, caFile: b64(BESIDE) }), undefined), { caPem: BESIDE });
     assert.deepEqual(repositoryTls(at('auth', { ...creds, 'tls.crt': b64(CERT), 'tls.key': b64(KEY) }), undefined), { caPem: undefined, clientCertificate: { certPem: CERT, keyPem: KEY } });
     // AuthMethodsFromSecret ignores TLS validation errors: no TLS at all, not even the CA beside the half pair.
-    assert.deepEqual(repositoryTls(at('auth', { ...creds, 'tls.crt': b64(CERT), caFile: b64('BESIDE') }), undefined), {});
+    assert.deepEqual(repositoryTls(at('auth', { ...creds, 'tls.crt': b64(CERT), caFile: b64(BESIDE) }), undefined), {});
     assert.deepEqual(repositoryTls(at('auth', creds), undefined), {});
     // A named TLS Secret decides alone...
-    assert.deepEqual(repositoryTls(at('auth', { ...creds, caFile: b64('BESIDE') }), at('tls', { 'ca.crt': b64('NAMED') })), { caPem: 'NAMED' });
-    assert.throws(() => repositoryTls(at('auth', { ...creds, caFile: b64('BESIDE') }), at('tls', {})), /Secret flux-system\/tls has neither/, 'an empty TLS Secret is not replaced by the other one');
+    assert.deepEqual(repositoryTls(at('auth', { ...creds, caFile: b64(BESIDE) }), at('tls', { 'ca.crt': b64(NAMED) })), { caPem: NAMED });
+    assert.throws(() => repositoryTls(at('auth', { ...creds, caFile: b64(BESIDE) }), at('tls', {})), /Secret flux-system\/tls has neither/, 'an empty TLS Secret is not replaced by the other one');
     // ...but a broken pair beside the credentials is an error all the same (Flux reads every method of the Secret).
     assert.throws(() => repositoryTls(at('auth', { ...creds, 'tls.crt': b64(CERT), 'tls.key': b64(OTHER_KEY) }), at('tls', { 'ca.crt': b64(CA) })), /^Error: Secret flux-system\/auth has tls\.crt and tls\.key that cannot be used: the private key does not belong/);
     assert.deepEqual(repositoryTls(undefined, undefined), {});

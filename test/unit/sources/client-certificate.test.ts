@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { clientCertificateProblem } from '../../../src/sources/client-certificate.ts';
+import { caBundleProblem, clientCertificateProblem } from '../../../src/sources/client-certificate.ts';
 import { clientCertificateHint } from '../../../src/sources/http/client.ts';
 import { generateMutualTlsCerts } from '../../harness/certs.ts';
 
@@ -54,5 +54,31 @@ describe('a TLS alert from the server, in words when it is about the client cert
       ['DEPTH_ZERO_SELF_SIGNED_CERT', false, ''],
     ];
     for (const [code, has, hint] of cases) assert.equal(clientCertificateHint(code, has), hint, `${code} ${has}`);
+  });
+});
+
+describe('a CA bundle, checked where it is declared as Go\'s CertPool.AppendCertsFromPEM checks it (Helm, Flux)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ca-bundle-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const certs = generateMutualTlsCerts(dir);
+  const ca = readFileSync(certs.ca.cert, 'utf8');
+  const otherCa = readFileSync(certs.stranger.cert, 'utf8');
+  const key = readFileSync(certs.client.key, 'utf8');
+  const corrupt = ca.replace(/\n([A-Za-z0-9+/]{20})/, '\n!!!!$1');
+  const withHeaders = ca.replace('-----BEGIN CERTIFICATE-----\n', '-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\n\n');
+
+  it('accepts a bundle with at least one certificate that parses, whatever else it holds', () => {
+    assert.equal(caBundleProblem(ca), undefined);
+    assert.equal(caBundleProblem(`# our CAs\n${ca}${otherCa}`), undefined);
+    assert.equal(caBundleProblem(`${key}${ca}`), undefined, 'a key block is skipped, the certificate after it counts');
+    assert.equal(caBundleProblem(`${corrupt}${ca}`), undefined, 'a corrupt certificate is skipped');
+    assert.equal(caBundleProblem(ca.replace(/\n/g, '\r\n')), undefined, 'CRLF line ends');
+  });
+
+  it('refuses a bundle from which no certificate can be read, without quoting it', () => {
+    for (const bad of ['', 'not a certificate', key, corrupt, withHeaders, ca.replace('BEGIN CERTIFICATE', 'BEGIN TRUSTED CERTIFICATE')]) {
+      const problem = caBundleProblem(bad);
+      assert.equal(problem, 'it holds no PEM certificate that can be read', JSON.stringify(bad.slice(0, 40)));
+    }
   });
 });

@@ -56,6 +56,8 @@ describe('one repository-config parser for the --config file and ChartRepository
         ['certFile: client.crt, keyFile: stranger.key', /^f\.yaml: repositories\[0\]: certFile client\.crt and keyFile stranger\.key: the private key does not belong to the certificate$/],
         ['certFile: client.key, keyFile: client.key', /the certificate is not a PEM certificate$/],
         ['certfile: client.crt', /unknown key "certfile" \(did you mean "certFile"\?\)/],
+        // Helm's CertPoolFromFile refuses a CA file with no certificate; so does the file here.
+        ['caFile: client.key', /^f\.yaml: repositories\[0\]\.caFile: it holds no PEM certificate that can be read$/],
       ];
       for (const [fields, msg] of bad) assert.throws(() => parseConfigFile(repo(fields), 'f.yaml', dir, {}), (e: unknown) => e instanceof ConfigError && msg.test(e.message), fields);
     } finally {

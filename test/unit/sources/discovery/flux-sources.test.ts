@@ -23,6 +23,7 @@ after(() => rmSync(certDir, { recursive: true, force: true }));
 const certs = generateMutualTlsCerts(certDir);
 const CLIENT_CERT = readFileSync(certs.client.cert, 'utf8');
 const CLIENT_KEY = readFileSync(certs.client.key, 'utf8');
+const LEGACY_CA = readFileSync(certs.ca.cert, 'utf8');
 let served: string[] = [];
 const requested: string[] = [];
 let server: Server;
@@ -37,6 +38,8 @@ const objects: Record<string, unknown> = {
       // mTLS to a publicly trusted server: certSecretRef holds tls.crt and tls.key, no ca.crt.
       { metadata: { namespace: 'apps', name: 'mtls' }, spec: { url: 'https://mtls.example/charts', certSecretRef: { name: 'client-tls' } } },
       { metadata: { namespace: 'apps', name: 'half' }, spec: { url: 'https://half.example/charts', secretRef: { name: 'half-auth' }, certSecretRef: { name: 'half-tls' } } },
+      // The certSecretRef names a Secret that is not there; the secretRef's TLS must not stand in for it.
+      { metadata: { namespace: 'apps', name: 'gone' }, spec: { url: 'https://gone.example/charts', secretRef: { name: 'gone-auth' }, certSecretRef: { name: 'missing-tls' } } },
     ],
   },
   '/apis/source.toolkit.fluxcd.io/v1/ocirepositories': {
@@ -47,8 +50,9 @@ const objects: Record<string, unknown> = {
   },
   '/api/v1/namespaces/apps/secrets/client-tls': { type: 'kubernetes.io/tls', data: { 'tls.crt': b64(CLIENT_CERT), 'tls.key': b64(CLIENT_KEY) } },
   '/api/v1/namespaces/apps/secrets/half-auth': { type: 'kubernetes.io/basic-auth', data: { username: b64('reader'), password: b64('s3cret') } },
+  '/api/v1/namespaces/apps/secrets/gone-auth': { type: 'Opaque', data: { username: b64('reader'), password: b64('s3cret'), 'tls.crt': b64(CLIENT_CERT), 'tls.key': b64(CLIENT_KEY) } },
   '/api/v1/namespaces/apps/secrets/half-tls': { type: 'Opaque', data: { 'tls.crt': b64(CLIENT_CERT), 'ca.crt': b64(CLIENT_CERT) } },
-  '/api/v1/namespaces/flux-system/secrets/internal-auth': { type: 'Opaque', data: { username: b64('reader'), password: b64('s3cret'), caFile: b64('-----BEGIN CERTIFICATE-----\nLEGACY\n-----END CERTIFICATE-----\n') } },
+  '/api/v1/namespaces/flux-system/secrets/internal-auth': { type: 'Opaque', data: { username: b64('reader'), password: b64('s3cret'), caFile: b64(LEGACY_CA) } },
 };
 
 before(async () => {
@@ -79,10 +83,10 @@ describe('Flux sources for the CLI', () => {
     const set = await discoverFluxSources(ctx());
     assert.equal(set?.origin, 'Flux sources in the cluster');
     const byUrl = new Map(set?.repositories.map((r) => [r.config.url, r.config]));
-    assert.deepEqual([...byUrl.keys()].sort(), ['https://charts.internal.example', 'https://half.example/charts', 'https://mtls.example/charts', 'oci://ghcr.example/stefanprodan/charts', 'oci://registry.example/bitnamicharts', 'oci://secure.example/charts']);
+    assert.deepEqual([...byUrl.keys()].sort(), ['https://charts.internal.example', 'https://gone.example/charts', 'https://half.example/charts', 'https://mtls.example/charts', 'oci://ghcr.example/stefanprodan/charts', 'oci://registry.example/bitnamicharts', 'oci://secure.example/charts']);
     const internal = byUrl.get('https://charts.internal.example');
     assert.deepEqual(internal?.credentials, { kind: 'basic', username: 'reader', password: 's3cret' });
-    assert.match(internal?.caPem ?? '', /LEGACY/);
+    assert.equal(internal?.caPem, LEGACY_CA);
     assert.equal(byUrl.get('oci://registry.example/bitnamicharts')?.credentials, undefined);
   });
 
@@ -100,6 +104,13 @@ describe('Flux sources for the CLI', () => {
     assert.equal(half?.error?.reason, 'invalid_config');
     assert.equal(half?.error?.message, 'repository flux-apps-half: Secret apps/half-tls has tls.crt but no private key (tls.key)');
     assert.equal(half?.config.clientCertificate, undefined);
+    // An unreadable certSecretRef fails the repository (source-controller fails the HelmRepository), while the
+    // credentials of the secretRef Secret, read on their own, are still there.
+    const gone = byUrl.get('https://gone.example/charts');
+    assert.equal(gone?.error?.reason, 'invalid_config');
+    assert.match(gone?.error?.message ?? '', /^repository flux-apps-gone: TLS Secret not read: .*missing-tls/);
+    assert.equal(gone?.config.clientCertificate, undefined);
+    assert.deepEqual(gone?.config.credentials, { kind: 'basic', username: 'reader', password: 's3cret' });
     // Never the Secrets' content, in the error or the notes.
     const said = [half?.error?.message ?? '', ...(set?.notes ?? [])].join('\n');
     assert.ok(!said.includes('BEGIN') && !said.includes('s3cret'), said);
