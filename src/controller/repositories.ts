@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Condition } from '../model/report.ts';
 import type { ChartOriginMetrics } from '../publish/metrics.ts';
@@ -31,6 +32,21 @@ interface Managed {
   lastFetched?: string | undefined;
   charts?: number | undefined;
   failures: number;
+  /** The ChartRepository's spec, read again with its Secrets before each probe (not for --config ones). */
+  spec?: unknown;
+  /** sha256 of the configuration the source was made from: a rotated Secret changes it. */
+  configDigest?: string | undefined;
+  /** Made from Secrets read just now (the upsert): the first probe need not read them again. */
+  fresh?: boolean | undefined;
+}
+
+/**
+ * The configuration a source is made from, as a digest: the spec's fields and everything read from the
+ * referenced Secrets (credentials, CA, client certificate, keys). Kept as a hash so that no credential is
+ * held twice.
+ */
+function configDigest(config: RepositoryConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
 }
 
 export interface RepositoryManagerOptions {
@@ -143,39 +159,12 @@ export class RepositoryManager implements RepositoryView {
     const managed: Managed = { name: m.name, static: false, generation: m.generation, resourceVersion: m.resourceVersion, failures: 0 };
     this.#repos.set(m.name, managed);
     const spec = (m.object as { spec?: unknown } | undefined)?.spec;
+    managed.spec = spec;
     try {
-      const config = await resolveChartRepository(this.#o.kubeConfig, m.name, spec, this.#o.defaultNamespace);
-      // What the sources stage reads, the signature stage checks: keys parse, identity expressions compile,
-      // a trusted root from a Secret is one Sigstore can use.
-      const refs = (): ReturnType<typeof parseRepositorySpec> => parseRepositorySpec(spec, this.#o.defaultNamespace);
-      if (config.cosignPublicKeys) {
-        try {
-          parseCosignKeys(config.cosignPublicKeys);
-        } catch (err) {
-          const ref = refs().cosignKeySecretRef;
-          throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
-        }
-      }
-      if (config.keyring) {
-        try {
-          await checkKeyring(config.keyring);
-        } catch (err) {
-          const ref = refs().keyringSecretRef;
-          throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
-        }
-      }
-      if (config.keyless) {
-        identityMatcher(config.keyless.identities);
-        if (config.keyless.trustedRootJson !== undefined) {
-          try {
-            await trustFromJson(config.keyless.trustedRootJson);
-          } catch (err) {
-            const ref = refs().keyless?.trustedRootSecretRef;
-            throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
-          }
-        }
-      }
+      const config = await this.#resolve(m.name, spec);
       managed.source = createChartSource(config);
+      managed.configDigest = configDigest(config);
+      managed.fresh = true;
       this.#bump();
       this.#schedule(managed, 0);
     } catch (err) {
@@ -183,6 +172,82 @@ export class RepositoryManager implements RepositoryView {
       this.#o.logger.warn({ repository: m.name, err: message }, 'ChartRepository cannot be used');
       await this.#writeStatus(managed, { type: CONDITION.Ready, status: 'False', reason: REPOSITORY_REASON.InvalidSpec, message, lastTransitionTime: formatTime(new Date()) });
     }
+  }
+
+  /**
+   * A ChartRepository's spec → its configuration, with the referenced Secrets read (with the controller's
+   * permissions) and checked as the sources and signature stages will use them: keys parse, identity
+   * expressions compile, a trusted root from a Secret is one Sigstore can use.
+   */
+  async #resolve(name: string, spec: unknown): Promise<RepositoryConfig> {
+    const config = await resolveChartRepository(this.#o.kubeConfig, name, spec, this.#o.defaultNamespace);
+    const refs = (): ReturnType<typeof parseRepositorySpec> => parseRepositorySpec(spec, this.#o.defaultNamespace);
+    if (config.cosignPublicKeys) {
+      try {
+        parseCosignKeys(config.cosignPublicKeys);
+      } catch (err) {
+        const ref = refs().cosignKeySecretRef;
+        throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
+      }
+    }
+    if (config.keyring) {
+      try {
+        await checkKeyring(config.keyring);
+      } catch (err) {
+        const ref = refs().keyringSecretRef;
+        throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
+      }
+    }
+    if (config.keyless) {
+      identityMatcher(config.keyless.identities);
+      if (config.keyless.trustedRootJson !== undefined) {
+        try {
+          await trustFromJson(config.keyless.trustedRootJson);
+        } catch (err) {
+          const ref = refs().keyless?.trustedRootSecretRef;
+          throw new Error(`Secret ${ref?.namespace}/${ref?.name}: ${(err as Error).message}`);
+        }
+      }
+    }
+    return config;
+  }
+
+  /**
+   * Secrets change without their ChartRepository changing: cert-manager renews a client certificate, a token
+   * or password is rotated, a missing Secret is created. As Flux's source-controller reads a source's Secrets
+   * on every reconcile, they are read again before each probe (one GET per referenced Secret per interval, or
+   * per back-off step while failing), and a changed configuration replaces the source. Returns the source to
+   * probe, or undefined after a failure that was written to the status (the probe is then retried).
+   */
+  async #refresh(r: Managed): Promise<ChartSource | undefined> {
+    const source = r.source;
+    if (r.static || !source) return source;
+    if (r.fresh) {
+      r.fresh = false;
+      return source;
+    }
+    let config: RepositoryConfig;
+    try {
+      config = await this.#resolve(r.name, r.spec);
+      // Replaced (the ChartRepository changed) or removed while its Secrets were read: the new one probes itself.
+      if (this.#repos.get(r.name) !== r) return undefined;
+    } catch (err) {
+      if (this.#repos.get(r.name) !== r) return undefined;
+      // The source made from the last good Secrets stays in use (lookups in flight keep working); the status says why.
+      const message = err instanceof Error ? err.message : String(err);
+      if (r.up !== false) this.#o.logger.warn({ repository: r.name, err: message }, 'ChartRepository Secrets cannot be used');
+      await this.#markDown(r, source, 'invalid_config', message, REPOSITORY_REASON.InvalidSpec);
+      return undefined;
+    }
+    const digest = configDigest(config);
+    if (digest === r.configDigest) return source;
+    this.#o.logger.info({ repository: r.name }, 'ChartRepository Secrets changed: the repository is read with the new ones');
+    void source.close();
+    const next = createChartSource(config);
+    r.source = next;
+    r.configDigest = digest;
+    this.#bump();
+    return next;
   }
 
   #schedule(r: Managed, delayMs: number): void {
@@ -201,8 +266,8 @@ export class RepositoryManager implements RepositoryView {
   }
 
   async #probe(r: Managed): Promise<void> {
-    const source = r.source;
-    if (!source) return;
+    const source = await this.#refresh(r);
+    if (!source || this.#repos.get(r.name) !== r) return;
     const url = redactUrl(source.config.url);
     const started = performance.now();
     const now = new Date();
@@ -225,19 +290,26 @@ export class RepositoryManager implements RepositoryView {
       const reason = typeof err === 'object' && err !== null && 'reason' in err && typeof err.reason === 'string' ? err.reason : 'error';
       const message = err instanceof Error ? err.message : String(err);
       this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000, reason);
-      const wentDown = r.up !== false;
-      r.up = false;
-      if (wentDown) r.downSince = formatTime(now);
-      r.downReason = reason;
-      r.failures++;
-      this.#o.metrics.setRepositoryState(r.name, url, { up: false });
-      if (wentDown) this.#o.logger.warn({ repository: r.name, url, reason, err: message }, 'repository unavailable');
-      await this.#writeStatus(r, { type: CONDITION.Ready, status: 'False', reason: REPOSITORY_REASON.FetchFailed, message, lastTransitionTime: formatTime(now) });
-      if (wentDown) this.#bump();
-      const cap = Math.min(source.config.intervalSeconds, this.#o.maxBackoffSeconds ?? 300);
-      const backoff = Math.min(cap, 5 * 2 ** Math.min(r.failures - 1, 10));
-      this.#schedule(r, backoff * 1000 * (0.8 + Math.random() * 0.4));
+      await this.#markDown(r, source, reason, message, REPOSITORY_REASON.FetchFailed);
     }
+  }
+
+  /** A failed probe (or Secrets that cannot be used): status, metrics, and the next try after a back-off. */
+  async #markDown(r: Managed, source: ChartSource, reason: string, message: string, conditionReason: string): Promise<void> {
+    const url = redactUrl(source.config.url);
+    const now = new Date();
+    const wentDown = r.up !== false;
+    r.up = false;
+    if (wentDown) r.downSince = formatTime(now);
+    r.downReason = reason;
+    r.failures++;
+    this.#o.metrics.setRepositoryState(r.name, url, { up: false });
+    if (wentDown) this.#o.logger.warn({ repository: r.name, url, reason, err: message }, 'repository unavailable');
+    await this.#writeStatus(r, { type: CONDITION.Ready, status: 'False', reason: conditionReason, message, lastTransitionTime: formatTime(now) });
+    if (wentDown) this.#bump();
+    const cap = Math.min(source.config.intervalSeconds, this.#o.maxBackoffSeconds ?? 300);
+    const backoff = Math.min(cap, 5 * 2 ** Math.min(r.failures - 1, 10));
+    this.#schedule(r, backoff * 1000 * (0.8 + Math.random() * 0.4));
   }
 
   async #writeStatus(r: Managed, ready: Condition): Promise<void> {
