@@ -235,8 +235,10 @@ async function scan(argv: string[]): Promise<number> {
     let owners = new Map<string, FluxOwner>();
     let listed: ReturnType<typeof helmReleasesByName> = new Map();
     try {
-      const { items, forbidden } = await listOwningHelmReleases(kc, scope);
+      const { items, forbidden, listedOnlyIn } = await listOwningHelmReleases(kc, scope);
       if (forbidden.length) unlisted(`not listed (forbidden in ${forbidden.join(', ')})`);
+      // As the controller logs it (controller/flux-owners.ts): said, so a missing owner is not a surprise.
+      if (listedOnlyIn.length) say(`Flux HelmReleases listed in ${listedOnlyIn.join(', ')} only (not allowed in all namespaces): a HelmRelease in another namespace that stores its release there is not seen`);
       owners = fluxReleaseOwners(items, scope);
       listed = helmReleasesByName(items);
     } catch (err) {

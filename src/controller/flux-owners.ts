@@ -30,6 +30,7 @@ export class FluxOwners {
   #listing: Promise<void> | undefined;
   #listingStart = -Infinity;
   #forbiddenSaid = false;
+  #narrowSaid = false;
   readonly #firstList: Promise<void>;
   #markListed: () => void = () => {};
   readonly #o: FluxOwnersOptions | undefined;
@@ -109,9 +110,12 @@ export class FluxOwners {
     // Which HelmReleases and where: the rule `scan` follows too (sources/discovery/flux.ts). Forbidden is said
     // once and read as "none visible": a missing RBAC rule must not hold every tamper alarm back for good
     // (other failures are transient and fail the caller, which retries).
-    const { items, forbidden } = await listOwningHelmReleases(o.kubeConfig, o.namespaces);
+    const { items, forbidden, listedOnlyIn } = await listOwningHelmReleases(o.kubeConfig, o.namespaces);
     if (forbidden.length && !this.#forbiddenSaid) o.logger.warn({ namespaces: forbidden }, 'not allowed to list Flux HelmReleases: releases without Flux origin labels are treated as Helm\'s');
     this.#forbiddenSaid = forbidden.length > 0;
+    // Not an error (RBAC of one's own, Roles only): the per-namespace lists stood in. Said once, as `scan` says it.
+    if (listedOnlyIn.length && !this.#narrowSaid) o.logger.info({ namespaces: listedOnlyIn }, 'Flux HelmReleases listed in the watched namespaces only (not allowed in all namespaces): a HelmRelease in another namespace that stores its release in one of them is not seen');
+    this.#narrowSaid = listedOnlyIn.length > 0;
     const changed = this.update(fluxReleaseOwners(items, o.namespaces));
     if (changed.length && this.#listed) o.changed(changed);
   }

@@ -8,7 +8,11 @@
  * `targetNamespace: prod, releaseName: payments` must not turn prod's plain-Helm `payments` into Flux's (its
  * spec is team-a's to write; helm-controller stores that release in team-a), while one in namespace A whose
  * status (written by helm-controller) says `storageNamespace: B` owns its release stored in B even when only
- * B is scanned or watched. HelmRelease is a schemaless CRD here (test/harness/gitops.ts); the objects and the
+ * B is scanned or watched. A status.storageNamespace alone claims nothing there: helm-controller copies it from
+ * the spec before any Helm action and writes it even when the action is refused (multi-tenancy lockdown), so
+ * only a release its status history recorded (a Snapshot, written once it wrote the release into that storage)
+ * is the HelmRelease's; and a HelmRelease in the storage namespace itself wins a release over one elsewhere.
+ * HelmRelease is a schemaless CRD here (test/harness/gitops.ts); the objects and the
  * status follow helm-controller v1.6's api/v2 types. The charts are fluxapp and what source-controller builds
  * of it (harness buildFluxAppCharts): `built` installed by plain helm is a chart whose values were edited —
  * a Mismatch by Helm's rules, Verified by Flux's.
@@ -63,10 +67,41 @@ async function helmRelease(namespace: string, name: string, spec: Record<string,
         ],
         helmChart: `${namespace}-${name}`,
         storageNamespace: installed.storageNamespace,
-        history: [{ appVersion: '1.0', chartName: 'fluxapp', chartVersion: '1.0.0+1', configDigest: `sha256:${'1'.repeat(64)}`, digest: `sha256:${'2'.repeat(64)}`, firstDeployed: now, lastDeployed: now, name: installed.release, namespace: installed.releaseNamespace, status: 'deployed', action: 'install', version: 1 }],
+        history: [{ apiVersion: 'v2', appVersion: '1.0', chartName: 'fluxapp', chartVersion: '1.0.0+1', configDigest: `sha256:${'1'.repeat(64)}`, digest: `sha256:${'2'.repeat(64)}`, firstDeployed: now, lastDeployed: now, name: installed.release, namespace: installed.releaseNamespace, status: 'deployed', action: 'install', version: 1 }],
         lastAttemptedGeneration: 1,
         lastAttemptedConfigDigest: `sha256:${'1'.repeat(64)}`,
         lastAttemptedReleaseAction: 'install',
+        lastAttemptedRevision: '1.0.0',
+      },
+    },
+    'status',
+  );
+}
+
+/**
+ * The status helm-controller (v1.6) writes when its attempt to release into another storage namespace was
+ * refused before any release was written: reconcileRelease copied spec.storageNamespace into the status and set
+ * the lastAttempted fields, DetermineReleaseState failed impersonating a ServiceAccount that may not read that
+ * storage (atomic_release.go: Ready False, StateError), and the deferred patch wrote it — no history.
+ */
+async function refusedStatus(namespace: string, name: string, storageNamespace: string): Promise<void> {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const message = `Could not determine release state: failed to retrieve last release from storage: query: failed to query with labels: secrets is forbidden: User "system:serviceaccount:${namespace}:default" cannot list resource "secrets" in API group "" in the namespace "${storageNamespace}"`;
+  await apply(
+    {
+      apiVersion: 'helm.toolkit.fluxcd.io/v2',
+      kind: 'HelmRelease',
+      metadata: { name, namespace },
+      status: {
+        observedGeneration: -1,
+        conditions: [
+          { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message, lastTransitionTime: now, observedGeneration: 1 },
+          { type: 'Ready', status: 'False', reason: 'StateError', message, lastTransitionTime: now, observedGeneration: 1 },
+        ],
+        helmChart: `${namespace}-${name}`,
+        storageNamespace,
+        lastAttemptedGeneration: 1,
+        lastAttemptedConfigDigest: `sha256:${'1'.repeat(64)}`,
         lastAttemptedRevision: '1.0.0',
       },
     },
@@ -112,6 +147,18 @@ before(async () => {
   await helmInstall(cluster, 3, 'web', charts.built, { namespace: store });
   await helmRelease(store, 'local', {}, { release: 'local', releaseNamespace: store, storageNamespace: store });
   await helmInstall(cluster, 3, 'local', charts.built, { namespace: store });
+
+  // prod, plain helm, the Flux build (a Mismatch by Helm's rules): `ledger`, which a HelmRelease in team-a
+  // with storageNamespace prod tried and failed to take over (its status says prod, no history); `orders`,
+  // which one in team-a did release into prod (its history records it); `invoices`, recorded in the history
+  // of a HelmRelease in A (whose namespace sorts before prod's) and named by prod's own HelmRelease.
+  for (const name of ['ledger', 'orders', 'invoices']) await helmInstall(cluster, 3, name, charts.built, { namespace: prod });
+  await helmRelease(teamA, 'ledger-takeover', { storageNamespace: prod, targetNamespace: prod, releaseName: 'ledger' });
+  await refusedStatus(teamA, 'ledger-takeover', prod);
+  await helmRelease(teamA, 'orders', { storageNamespace: prod, targetNamespace: prod, releaseName: 'orders' }, { release: 'orders', releaseNamespace: prod, storageNamespace: prod });
+  assert.ok(hrHome < prod, 'A sorts before prod: first by namespace/name would pick it');
+  await helmRelease(hrHome, 'invoices-old', { storageNamespace: prod, targetNamespace: prod, releaseName: 'invoices' }, { release: 'invoices', releaseNamespace: prod, storageNamespace: prod });
+  await helmRelease(prod, 'invoices', {}, { release: 'invoices', releaseNamespace: prod, storageNamespace: prod });
 });
 
 after(async () => {
@@ -148,11 +195,28 @@ describe('scan: which HelmRelease owns a release, as the controller decides it',
     assert.equal(narrow.code, 0, narrow.stderr);
     assert.deepEqual(verdict(narrow.reports.get(`${store}/local`)), ['Flux', 'Verified'], narrow.stderr);
     assert.doesNotMatch(narrow.stderr, /HelmReleases not listed/, 'the namespace\'s own list stood in for the forbidden one');
+    assert.match(narrow.stderr, new RegExp(`Flux HelmReleases listed in ${store} only \\(not allowed in all namespaces\\): a HelmRelease in another namespace that stores its release there is not seen`));
+  });
+
+  it('status.storageNamespace without a history naming the release (helm-controller writes it before a refused install) claims nothing: prod\'s plain-Helm release stays Helm\'s and Mismatch; one the history records is Flux\'s; prod\'s own HelmRelease wins over one elsewhere', async () => {
+    for (const args of [['-n', prod], ['-A']]) {
+      const { code, stderr, reports } = await scan(args);
+      assert.equal(code, 0, stderr);
+      const ledger = reports.get(`${prod}/ledger`);
+      assert.deepEqual(verdict(ledger), ['Helm', 'Mismatch'], `${args.join(' ')}: the tamper alarm stays on (${stderr})`);
+      assert.match(ledger?.origin.message ?? '', /values/);
+      const orders = reports.get(`${prod}/orders`);
+      assert.deepEqual(verdict(orders), ['Flux', 'Verified'], `${args.join(' ')}: ${stderr}`);
+      assert.match(orders?.origin.message ?? '', new RegExp(`by Flux .*HelmRelease ${teamA}/orders`));
+      const invoices = reports.get(`${prod}/invoices`);
+      assert.deepEqual(verdict(invoices), ['Flux', 'Verified'], `${args.join(' ')}: ${stderr}`);
+      assert.match(invoices?.origin.message ?? '', new RegExp(`by Flux .*HelmRelease ${prod}/invoices`), 'prod\'s own HelmRelease, not A\'s');
+    }
   });
 });
 
 describe('the controller decides the same', () => {
-  it('--namespaces=prod,B: prod\'s plain-Helm releases stay Helm\'s (the edited one Mismatch), B\'s release of the HelmRelease in A is Flux\'s', async () => {
+  it('--namespaces=prod,B: prod\'s plain-Helm releases stay Helm\'s (the edited ones Mismatch, also the one a HelmRelease\'s status.storageNamespace alone names), B\'s release of the HelmRelease in A is Flux\'s, and so is the one a history records', async () => {
     const controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', `${prod},${store}`, '--argocd=false', '--discover-flux-sources=false', '--watch-chart-repositories=false', '--config', config, '--gitops-interval=2s'], 'flux-owners', { namespace: prod });
     try {
       const status = (namespace: string, name: string, match: string): Promise<Report> =>
@@ -163,6 +227,13 @@ describe('the controller decides the same', () => {
       assert.equal((await status(store, 'web', 'Verified')).managedBy, 'Flux');
       assert.equal((await status(prod, 'payments', 'Verified')).managedBy, 'Helm');
       assert.equal((await status(prod, 'billing', 'Mismatch')).managedBy, 'Helm');
+      assert.equal((await status(prod, 'ledger', 'Mismatch')).managedBy, 'Helm');
+      const orders = await status(prod, 'orders', 'Verified');
+      assert.equal(orders.managedBy, 'Flux');
+      assert.match(orders.origin.message ?? '', new RegExp(`HelmRelease ${teamA}/orders`));
+      const invoices = await status(prod, 'invoices', 'Verified');
+      assert.equal(invoices.managedBy, 'Flux');
+      assert.match(invoices.origin.message ?? '', new RegExp(`HelmRelease ${prod}/invoices`));
     } finally {
       await controller.stop();
     }

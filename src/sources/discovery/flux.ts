@@ -256,42 +256,60 @@ export interface FluxOwner {
 
 /**
  * Where the releases of one HelmRelease are stored, as `<storage namespace>/<release name>` keys (the key of
- * the release's ChartOrigin, watch/current.ts releaseKey of the Secret or ConfigMap): the names
- * helm-controller derives from the spec, and those its status history recorded (api/v2 and v2beta2
- * Snapshots; a renamed release's older name stays there until it is gone), in the HelmRelease's namespace
- * (GetStorageNamespace's default) and status.storageNamespace.
+ * the release's ChartOrigin, watch/current.ts releaseKey of the Secret or ConfigMap).
  *
- * Never the release namespace (targetNamespace, as Helm's JSON names it): the spec is written by whoever may
- * write HelmReleases in the HelmRelease's own namespace, so `targetNamespace: prod, releaseName: payments`
- * in team-a would otherwise claim the plain-Helm release `payments` stored in prod and switch its tamper
- * alarm to Flux's looser proof. helm-controller itself stores that HelmRelease's release in team-a.
+ * In the HelmRelease's own namespace (GetStorageNamespace's default): the names helm-controller derives from
+ * the spec, and those its status history recorded (api/v2 and v2beta2 Snapshots; after a rename the older
+ * name stays there until helm-controller uninstalled it). Whoever may write HelmReleases there may write
+ * releases there too, so the spec's word is enough.
+ *
+ * In another storage namespace (status.storageNamespace): only the names the history recorded. The status
+ * alone proves nothing: helm-controller (v1.6, internal/controller/helmrelease_controller.go reconcileRelease)
+ * copies spec.storageNamespace into status.storageNamespace before any Helm action, and the deferred patch in
+ * Reconcile writes it even when the Helm action then fails (under multi-tenancy lockdown, impersonating a
+ * ServiceAccount that may not touch prod's storage). So a tenant in team-a applying `storageNamespace: prod,
+ * releaseName: payments` has, one reconcile later, a status naming prod; claiming prod's plain-Helm
+ * `payments` on that would prove it with Flux's looser rules, with the tenant's values files. A Snapshot is
+ * appended only once helm-controller's storage observer saw its own Create or Update succeed in that storage
+ * (internal/storage/observer.go, internal/reconcile/release.go recordOnObject) — after it took the release
+ * over, when it could (internal/reconcile/state.go: a release in storage that no Snapshot records is
+ * "Unmanaged" and upgraded), in which case it is Flux's from that revision on — and the history is cleared
+ * whenever the storage namespace changes (internal/action/verify.go ReleaseTargetChanged, then ClearHistory
+ * and StorageNamespace = "" in reconcileRelease), so every Snapshot names a release helm-controller wrote
+ * into status.storageNamespace. (Snapshot.namespace is the release namespace, not the storage one.)
+ *
+ * The history is helm-controller's word only as far as the status subresource is its alone: RBAC that lets
+ * someone write helmreleases/status (Flux's own `flux-edit` ClusterRole, aggregated to `edit` and `admin`,
+ * grants resources "*", which includes subresources) lets them write a history too.
+ *
+ * Never the release namespace (targetNamespace, as Helm's JSON names it): helm-controller stores a release
+ * of `targetNamespace: prod, releaseName: payments` in team-a, not in prod.
  */
 export function fluxReleaseKeys(hr: JsonObject): string[] {
   const { namespace, name } = meta(hr);
   const spec = isObject(hr['spec']) ? hr['spec'] : {};
   const status = isObject(hr['status']) ? hr['status'] : {};
-  const names = new Set(fluxReleaseNames(name, spec));
+  const recorded = new Set<string>();
   for (const h of arr(status['history'])) {
     const n = isObject(h) ? str(h['name']) : undefined;
-    if (n) names.add(n);
+    if (n) recorded.add(n);
   }
-  // Another namespace's storage is taken only from the status, which helm-controller writes
-  // (helmrelease_controller.go sets it from GetStorageNamespace before it installs): a spec anyone may write
-  // in their own namespace must not claim a release stored elsewhere (and switch its tamper alarm off).
+  const keys = [...new Set([...fluxReleaseNames(name, spec), ...recorded])].map((n) => `${namespace}/${n}`);
   const statusStorage = str(status['storageNamespace']);
-  const storageNamespaces = new Set([namespace, ...(statusStorage ? [statusStorage] : [])]);
-  const storage: string[] = [];
-  for (const ns of storageNamespaces) for (const n of names) storage.push(`${ns}/${n}`);
-  return storage;
+  if (statusStorage && statusStorage !== namespace) for (const n of recorded) keys.push(`${statusStorage}/${n}`);
+  return keys;
 }
 
 /**
- * Every HelmRelease's releases (fluxReleaseKeys) → the HelmRelease, the first by namespace/name winning a
- * key two claim; only keys stored in `storageNamespaces` when given (the namespaces served: a list of all
- * namespaces also brings HelmReleases that store elsewhere). helm-controller marks what it renders with
- * origin labels (decode/flux-owner.ts), but a release whose manifest holds no object — a chart of hooks only
- * (Helm 3 post-renders no hook) or of disabled templates — carries none; its HelmRelease still names it, and
- * Flux still rewrote it (values files, version).
+ * Every HelmRelease's releases (fluxReleaseKeys) → the HelmRelease; only keys stored in `storageNamespaces`
+ * when given (the namespaces served: a list of all namespaces also brings HelmReleases that store elsewhere).
+ * helm-controller marks what it renders with origin labels (decode/flux-owner.ts), but a release whose
+ * manifest holds no object — a chart of hooks only (Helm 3 post-renders no hook) or of disabled templates —
+ * carries none; its HelmRelease still names it, and Flux still rewrote it (values files, version).
+ *
+ * A key two HelmReleases claim goes to the one in the storage namespace itself (written by whoever may write
+ * that namespace), else to the first by namespace/name: ordering by name alone let a claimant in `aaa` beat
+ * prod's own HelmRelease for a release stored in prod.
  */
 export function fluxReleaseOwners(helmReleases: readonly JsonObject[], storageNamespaces?: readonly string[]): Map<string, FluxOwner> {
   const out = new Map<string, FluxOwner>();
@@ -304,8 +322,10 @@ export function fluxReleaseOwners(helmReleases: readonly JsonObject[], storageNa
     // here is someone else's, whatever the status says.
     if (isObject(hr['spec']) && hr['spec']['kubeConfig'] !== undefined && hr['spec']['kubeConfig'] !== null) continue;
     for (const k of fluxReleaseKeys(hr)) {
-      if (served && !served.has(k.slice(0, k.indexOf('/')))) continue;
-      if (!out.has(k)) out.set(k, owner);
+      const storage = k.slice(0, k.indexOf('/'));
+      if (served && !served.has(storage)) continue;
+      const held = out.get(k);
+      if (!held || (held.namespace !== storage && owner.namespace === storage)) out.set(k, owner);
     }
   }
   return out;
@@ -335,6 +355,12 @@ export interface HelmReleaseList {
    * forbidden list of all namespaces.
    */
   forbidden: string[];
+  /**
+   * Namespaces listed one by one because the list of all namespaces was forbidden: a HelmRelease in any other
+   * namespace that stores its release in one of these is not seen (that release is Flux's by its origin labels
+   * only). Empty when all namespaces were listed.
+   */
+  listedOnlyIn: string[];
 }
 
 const ALL_NAMESPACES = 'all namespaces';
@@ -342,30 +368,32 @@ const ALL_NAMESPACES = 'all namespaces';
 /**
  * The HelmReleases that may own a release stored in `namespaces` (undefined: anywhere), at the newest API
  * version served — the one listing rule of `scan -n/-A` and the controller's `--namespaces`. A HelmRelease in
- * any namespace may store its release in another (status.storageNamespace), so every namespace is listed —
- * one request, as a cluster admin's `scan -n NS` and the chart's RBAC (a ClusterRole for HelmReleases even in
- * namespaced mode) allow. Only when that is forbidden (a user or ServiceAccount with Roles in some
- * namespaces) is each of `namespaces` listed instead; a HelmRelease elsewhere that stores here is then not
- * seen. A forbidden list counts as none and is named in `forbidden`; any other failure throws (it does not say
+ * any namespace may store its release in another (status.storageNamespace and a history naming it,
+ * fluxReleaseKeys), so every namespace is listed — one request, as a cluster admin's `scan -n NS` and the
+ * chart's RBAC (a ClusterRole for HelmReleases even in namespaced mode) allow. Only when that is forbidden (a
+ * user or ServiceAccount with Roles in some namespaces) is each of `namespaces` listed instead, named in
+ * `listedOnlyIn`; a HelmRelease elsewhere that stores here is then not seen. A forbidden list counts as none and is named in `forbidden`; any other failure throws (it does not say
  * there are none). No Flux installed: nothing, after one discovery request.
  */
 export async function listOwningHelmReleases(kc: KubeConfig, namespaces?: readonly string[]): Promise<HelmReleaseList> {
   const served = await servedVersions(kc, FLUX_HELM_GROUP);
   const versions = HELM_RELEASE_VERSIONS.filter((v) => served.has(v));
-  if (!versions.length) return { items: [], forbidden: [] };
+  if (!versions.length) return { items: [], forbidden: [], listedOnlyIn: [] };
   const isForbidden = (err: unknown): boolean => err instanceof KubeApiError && err.status === 403;
   const list = (ns: string | undefined): Promise<JsonObject[]> => listKind(kc, 'helmreleases', versions, FLUX_HELM_GROUP, ns, true);
   try {
-    return { items: await list(undefined), forbidden: [] };
+    return { items: await list(undefined), forbidden: [], listedOnlyIn: [] };
   } catch (err) {
     if (!isForbidden(err)) throw err;
-    if (!namespaces?.length) return { items: [], forbidden: [ALL_NAMESPACES] };
+    if (!namespaces?.length) return { items: [], forbidden: [ALL_NAMESPACES], listedOnlyIn: [] };
   }
-  const out: HelmReleaseList = { items: [], forbidden: [] };
+  const out: HelmReleaseList = { items: [], forbidden: [], listedOnlyIn: [] };
   const lists = await Promise.all(
     namespaces.map(async (ns) => {
       try {
-        return await list(ns);
+        const items = await list(ns);
+        out.listedOnlyIn.push(ns);
+        return items;
       } catch (err) {
         if (!isForbidden(err)) throw err;
         out.forbidden.push(ns);
@@ -375,6 +403,7 @@ export async function listOwningHelmReleases(kc: KubeConfig, namespaces?: readon
   );
   out.items = lists.flat();
   out.forbidden.sort(byCodeUnits);
+  out.listedOnlyIn.sort(byCodeUnits);
   return out;
 }
 

@@ -50,39 +50,90 @@ const installed = (namespace: string, name: string, spec: Record<string, unknown
     ],
     helmChart: `${namespace}-${name}`,
     storageNamespace: release.storageNamespace,
-    history: [{ appVersion: '6.5.0', chartName: 'podinfo', chartVersion: '6.5.0', configDigest: `sha256:${'1'.repeat(64)}`, digest: `sha256:${'2'.repeat(64)}`, firstDeployed: '2026-11-30T10:00:00Z', lastDeployed: '2026-11-30T10:00:00Z', name: release.name, namespace: release.namespace, status: 'deployed', action: 'install', version: 1 }],
+    history: [{ apiVersion: 'v2', appVersion: '6.5.0', chartName: 'podinfo', chartVersion: '6.5.0', configDigest: `sha256:${'1'.repeat(64)}`, digest: `sha256:${'2'.repeat(64)}`, firstDeployed: '2026-11-30T10:00:00Z', lastDeployed: '2026-11-30T10:00:00Z', name: release.name, namespace: release.namespace, status: 'deployed', action: 'install', version: 1 }],
     lastAttemptedGeneration: 1,
     lastAttemptedConfigDigest: `sha256:${'1'.repeat(64)}`,
     lastAttemptedReleaseAction: 'install',
     lastAttemptedRevision: '6.5.0',
   });
 
+/**
+ * A HelmRelease as helm-controller (api/v2, v1.6) leaves it when its first attempt was refused before any
+ * release was written: reconcileRelease set status.storageNamespace from GetStorageNamespace and the
+ * lastAttempted fields, then the Helm action failed — here impersonating team-a's ServiceAccount, which may not
+ * read prod's release Secrets (atomic_release.go: Ready False, reason StateError) — and the deferred patch
+ * wrote it all. No Snapshot: helm-controller wrote nothing into that storage.
+ */
+const refused = (namespace: string, name: string, spec: Record<string, unknown>, storageNamespace: string): Record<string, unknown> =>
+  hr(namespace, name, spec, {
+    observedGeneration: -1,
+    conditions: [
+      { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message: 'Could not determine release state: failed to retrieve last release from storage', lastTransitionTime: '2026-11-30T10:00:00Z', observedGeneration: 1 },
+      { type: 'Ready', status: 'False', reason: 'StateError', message: `Could not determine release state: failed to retrieve last release from storage: query: failed to query with labels: secrets is forbidden: User "system:serviceaccount:${namespace}:default" cannot list resource "secrets" in API group "" in the namespace "${storageNamespace}"`, lastTransitionTime: '2026-11-30T10:00:00Z', observedGeneration: 1 },
+    ],
+    helmChart: `${namespace}-${name}`,
+    storageNamespace,
+    lastAttemptedGeneration: 1,
+    lastAttemptedConfigDigest: `sha256:${'1'.repeat(64)}`,
+    lastAttemptedRevision: '6.5.0',
+  });
+
 describe('fluxReleaseKeys', () => {
-  it('stored in the HelmRelease\'s namespace; another storage namespace only once the status (helm-controller) says so; never keyed by the release namespace (targetNamespace)', () => {
+  it('stored in the HelmRelease\'s namespace; another storage namespace only for names its history recorded; never keyed by the release namespace (targetNamespace)', () => {
     assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps' })), ['flux-system/apps-web']);
     // spec.storageNamespace alone is anyone's word in their own namespace: it claims nothing elsewhere.
     assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' })), ['flux-system/apps-web']);
-    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' }, { storageNamespace: 'apps' })), ['flux-system/apps-web', 'apps/apps-web']);
+    // Installed by helm-controller into storage `apps`: the Snapshot names the release it wrote there.
+    assert.deepEqual(fluxReleaseKeys(installed('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' }, { name: 'apps-web', namespace: 'apps', storageNamespace: 'apps' })), ['flux-system/apps-web', 'apps/apps-web']);
   });
 
-  it('the names and storage namespace the status recorded count too (a release renamed in the spec is still Flux\'s until it is gone), in the storage namespaces only', () => {
-    const k = fluxReleaseKeys(hr('apps', 'web', { releaseName: 'web-v2' }, { storageNamespace: 'apps-old', history: [{ name: 'web-v1', namespace: 'apps-before', version: 3, chartName: 'podinfo', chartVersion: '6.5.0', digest: 'sha256:00' }] }));
-    assert.deepEqual(new Set(k), new Set(['apps-old/web-v2', 'apps-old/web-v1', 'apps/web-v2', 'apps/web-v1']));
+  it('status.storageNamespace without a Snapshot (helm-controller sets it before any Helm action, and patches it when the action fails) claims nothing in that namespace', () => {
+    const spoof = refused('team-a', 'payments', { storageNamespace: 'prod', targetNamespace: 'prod', releaseName: 'payments' }, 'prod');
+    assert.deepEqual(fluxReleaseKeys(spoof), ['team-a/payments']);
+    // A status that says so, with an empty history (as ClearHistory leaves it): the same.
+    const cleared = refused('team-a', 'payments', { storageNamespace: 'prod', releaseName: 'payments' }, 'prod');
+    (cleared['status'] as Record<string, unknown>)['history'] = [];
+    assert.deepEqual(fluxReleaseKeys(cleared), ['team-a/payments']);
+  });
+
+  it('in another storage namespace only the names a Snapshot recorded, not those the spec derives; in its own namespace both (a release renamed in the spec is still Flux\'s until it is gone)', () => {
+    const k = fluxReleaseKeys(hr('apps', 'web', { releaseName: 'web-v2', storageNamespace: 'apps-old' }, { storageNamespace: 'apps-old', history: [{ apiVersion: 'v2', digest: `sha256:${'2'.repeat(64)}`, name: 'web-v1', namespace: 'apps-before', version: 3, status: 'deployed', chartName: 'podinfo', chartVersion: '6.5.0', configDigest: `sha256:${'1'.repeat(64)}`, firstDeployed: '2026-11-30T10:00:00Z', lastDeployed: '2026-11-30T10:00:00Z' }] }));
+    assert.deepEqual(new Set(k), new Set(['apps/web-v2', 'apps/web-v1', 'apps-old/web-v1']));
+    assert.ok(!k.includes('apps-old/web-v2'), 'a name only the spec derives is not claimed in another namespace');
+    // Snapshot.namespace is the release namespace: it never makes a storage key.
+    assert.ok(!k.some((x) => x.startsWith('apps-before/')));
   });
 
   it('objects without a usable shape give no keys that could name another release', () => {
-    const owners = fluxReleaseOwners([{ kind: 'HelmRelease' }, { metadata: { name: 'x' } }, hr('apps', 'web', { releaseName: 7 }, { history: 'bad' })]);
-    assert.deepEqual([...owners.keys()], ['apps/web']);
+    const owners = fluxReleaseOwners([{ kind: 'HelmRelease' }, { metadata: { name: 'x' } }, hr('apps', 'web', { releaseName: 7 }, { history: 'bad' }), hr('apps', 'api', {}, { storageNamespace: 'prod', history: [{ name: 7 }, 'payments', null] })]);
+    assert.deepEqual([...owners.keys()].sort(), ['apps/api', 'apps/web']);
   });
 });
 
 describe('fluxReleaseOwners', () => {
-  it('one owner per release; the first HelmRelease by namespace/name wins a name two claim', () => {
-    const owners = fluxReleaseOwners([hr('b', 'web', { storageNamespace: 'apps', releaseName: 'web' }, { storageNamespace: 'apps' }), hr('a', 'web', { storageNamespace: 'apps' }, { storageNamespace: 'apps' }), hr('apps', 'api')]);
+  it('one owner per release; of two HelmReleases elsewhere that recorded one name, the first by namespace/name', () => {
+    const owners = fluxReleaseOwners([
+      installed('b', 'web', { storageNamespace: 'apps', releaseName: 'web' }, { name: 'web', namespace: 'b', storageNamespace: 'apps' }),
+      installed('a', 'web', { storageNamespace: 'apps' }, { name: 'web', namespace: 'a', storageNamespace: 'apps' }),
+      hr('apps', 'api'),
+    ]);
     assert.deepEqual(owners.get('apps/web'), { namespace: 'a', name: 'web' });
     assert.deepEqual(owners.get('apps/api'), { namespace: 'apps', name: 'api' });
     assert.equal(owners.get('apps/other'), undefined);
     assert.deepEqual(owners.get('b/web'), { namespace: 'b', name: 'web' });
+  });
+
+  it('the HelmRelease in the storage namespace itself wins a key over one elsewhere, whatever their names sort as', () => {
+    // A HelmRelease in `aaa` whose history names prod's `payments` (it did write there once), and prod's own.
+    const elsewhere = installed('aaa', 'payments', { storageNamespace: 'prod' }, { name: 'payments', namespace: 'aaa', storageNamespace: 'prod' });
+    const home = hr('prod', 'payments');
+    for (const list of [[elsewhere, home], [home, elsewhere]]) {
+      const owners = fluxReleaseOwners(list);
+      assert.deepEqual(owners.get('prod/payments'), { namespace: 'prod', name: 'payments' });
+      assert.deepEqual(owners.get('aaa/payments'), { namespace: 'aaa', name: 'payments' });
+    }
+    // And a forged status (no Snapshot) in `aaa` loses to nothing: it claims nothing.
+    assert.equal(fluxReleaseOwners([refused('aaa', 'payments', { storageNamespace: 'prod' }, 'prod')]).get('prod/payments'), undefined);
   });
 
   it('a HelmRelease for another cluster (spec.kubeConfig) owns nothing here, not even what its status.storageNamespace names', () => {
@@ -114,10 +165,18 @@ describe('releaseFluxOwner: who installs a release, the rule of scan and the con
     assert.deepEqual(releaseFluxOwner({}, 'team-a/payments', ownerOf), { namespace: 'team-a', name: 'payments' });
   });
 
-  it('a HelmRelease in namespace A whose status.storageNamespace is B owns its release stored in B', () => {
+  it('a HelmRelease in namespace A whose status.storageNamespace is B owns its release stored in B once a Snapshot records it', () => {
     const a = installed('a', 'web', { storageNamespace: 'b' }, { name: 'web', namespace: 'a', storageNamespace: 'b' });
     const o = fluxReleaseOwners([a], ['b']);
     assert.deepEqual(releaseFluxOwner({}, 'b/web', (k) => o.get(k)), { namespace: 'a', name: 'web' });
+  });
+
+  it('a HelmRelease in team-a with storageNamespace prod whose install was refused (status says prod, no Snapshot) does not own prod\'s plain-Helm release, in a list of all namespaces or of prod only', () => {
+    const spoof = refused('team-a', 'payments-takeover', { storageNamespace: 'prod', targetNamespace: 'prod', releaseName: 'payments' }, 'prod');
+    for (const served of [undefined, ['prod']]) {
+      const o = fluxReleaseOwners([spoof], served);
+      assert.equal(releaseFluxOwner({}, 'prod/payments', (k) => o.get(k)), undefined, String(served));
+    }
   });
 
   it('origin labels win; without a storage key (an object whose release cannot be told) only the labels count', () => {

@@ -120,7 +120,7 @@ describe('Flux sources for the CLI', () => {
     served = [];
     requested.length = 0;
     assert.equal(await discoverFluxSources(ctx()), undefined);
-    assert.deepEqual(await listOwningHelmReleases(kc(), ['apps']), { items: [], forbidden: [] });
+    assert.deepEqual(await listOwningHelmReleases(kc(), ['apps']), { items: [], forbidden: [], listedOnlyIn: [] });
     assert.deepEqual(requested.sort(), ['/apis/helm.toolkit.fluxcd.io', '/apis/source.toolkit.fluxcd.io']);
   });
 });
@@ -197,6 +197,7 @@ describe('which HelmReleases may own the releases of some namespaces', () => {
     assert.deepEqual(seen, ['/apis/helm.toolkit.fluxcd.io', '/apis/helm.toolkit.fluxcd.io/v2/helmreleases']);
     assert.deepEqual(names(r.items), names([a, own]));
     assert.deepEqual(r.forbidden, []);
+    assert.deepEqual(r.listedOnlyIn, [], 'nothing is missed');
   });
 
   it('a list of all namespaces forbidden (Roles in some namespaces): each namespace served instead; one forbidden there too is named', async () => {
@@ -207,8 +208,10 @@ describe('which HelmReleases may own the releases of some namespaces', () => {
     assert.deepEqual(seen.slice(2).sort(), ['/apis/helm.toolkit.fluxcd.io/v2/namespaces/other/helmreleases', '/apis/helm.toolkit.fluxcd.io/v2/namespaces/shared/helmreleases']);
     assert.deepEqual(names(r.items), names([own]));
     assert.deepEqual(r.forbidden, ['other']);
+    // What was listed one by one is named: a HelmRelease elsewhere (team-a's, storing in shared) is not seen.
+    assert.deepEqual(r.listedOnlyIn, ['shared']);
     allowed = () => 403;
-    assert.deepEqual(await listOwningHelmReleases(apiKc()), { items: [], forbidden: ['all namespaces'] });
+    assert.deepEqual(await listOwningHelmReleases(apiKc()), { items: [], forbidden: ['all namespaces'], listedOnlyIn: [] });
   });
 
   it('other failures throw: they do not say there are none', async () => {
@@ -225,5 +228,20 @@ describe('which HelmReleases may own the releases of some namespaces', () => {
     assert.deepEqual(owners.get('shared/web'), { namespace: 'team-a', name: 'web' });
     assert.deepEqual(owners.get('shared/api'), { namespace: 'shared', name: 'api' });
     assert.equal(owners.get('team-a/web'), undefined, 'a namespace not served is not kept');
+  });
+
+  it('the controller, not allowed to list all namespaces but allowed in those it watches: one info line, once, that HelmReleases elsewhere are not seen', async () => {
+    allowed = (p) => (p.startsWith('/apis/helm.toolkit.fluxcd.io/v2/namespaces/shared/') ? 200 : 403);
+    const lines: string[] = [];
+    const owners = new FluxOwners({ kubeConfig: apiKc(), logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }), namespaces: ['shared'], changed: () => undefined });
+    await owners.refresh(performance.now());
+    await owners.refresh(performance.now());
+    const said = lines.map((l) => JSON.parse(l) as { level: number; msg: string; namespaces?: string[] });
+    assert.equal(said.length, 1, lines.join(''));
+    assert.equal(said[0]?.level, 30, 'info');
+    assert.match(said[0]?.msg ?? '', /listed in the watched namespaces only .*not seen/);
+    assert.deepEqual(said[0]?.namespaces, ['shared']);
+    assert.deepEqual(owners.get('shared/api'), { namespace: 'shared', name: 'api' });
+    assert.equal(owners.get('shared/web'), undefined, 'team-a/web was not listed');
   });
 });
