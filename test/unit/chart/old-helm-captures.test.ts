@@ -24,7 +24,7 @@ type Stored = { chart: { values: Record<string, unknown>; templates: { name: str
 const table = (v: unknown): Record<string, unknown> => v as Record<string, unknown>;
 const manifest = JSON.parse(readFileSync(`${DIR}manifest.json`, 'utf8')) as { captures: OldHelmCapture[] };
 
-const NEWER = ['helm 4.2+', 'helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.20.0', 'helm 3.17.1-3.19', 'helm 3.13.1-3.17.0'];
+const NEWER = ['helm 4.2+', 'helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.19.5-3.20.0', 'helm 3.17.1-3.19.4', 'helm 3.13.1-3.17.0'];
 /** The rules that reproduce each capture (metadata and values), by chart and the helm that installed it. */
 const ALL_BEFORE_3_1_2 = [...NEWER, 'helm 3.13.0', 'helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6', 'helm 3.1.2-3.1.3'];
 const ALL = [...ALL_BEFORE_3_1_2, 'helm 3.0-3.1.1'];
@@ -39,7 +39,7 @@ const EXPECTED: Record<string, Record<string, string[]>> = {
   'v3.6.3': { umbrella: ['helm 3.2-3.6', 'helm 3.1.2-3.1.3'], 'umbrella globals': ['helm 3.2-3.6'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.7-3.8.1', 'helm 3.2-3.6'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': OLD_REUSE, 'bom reuse': ALL },
   'v3.12.3': { umbrella: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], 'umbrella globals': ['helm 3.8.2-3.12', 'helm 3.7-3.8.1'], imports: ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6'], strings: ['helm 3.8.2-3.12'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': OLD_REUSE, 'bom reuse': ALL },
   // 3.13.0 differs from 3.13.1 only where a parent value meets an imported one.
-  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], 'umbrella globals': [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': ['helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.20.0', 'helm 3.17.1-3.19', 'helm 3.13.1-3.17.0', 'helm 3.13.0'], 'bom reuse': ALL },
+  'v3.13.0': { umbrella: [...NEWER, 'helm 3.13.0'], 'umbrella globals': [...NEWER, 'helm 3.13.0'], imports: ['helm 3.13.0'], strings: ['helm 3.13.0'], legacy: ALL_BEFORE_3_1_2, bom: ALL , 'umbrella globals reuse': ['helm 4.1.3+', 'helm 4.0-4.1.2', 'helm 3.20.1+', 'helm 3.19.5-3.20.0', 'helm 3.17.1-3.19.4', 'helm 3.13.1-3.17.0', 'helm 3.13.0'], 'bom reuse': ALL },
 };
 
 function load(c: OldHelmCapture, edit?: (release: Stored) => void) {
