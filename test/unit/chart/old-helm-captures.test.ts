@@ -64,6 +64,8 @@ const EXPECTED: Record<string, Record<string, string[]>> = {
   'v3.13.3': { ...NEWER_CHARTS, 'nulls reuse': KEPT_NULL, dupes: ALL },
   // 3.19.5 carries 3.20.0's "fix null merge" (578564ee2): the user's null is gone after --reuse-values.
   'v3.19.5': { ...NEWER_CHARTS, 'nulls reuse': ['helm 4.0-4.1.2', 'helm 3.19.5-3.20.0'] },
+  // 4.0-4.1.2 (no CI binary: 4.1.4 is 4.1.3+); a release Helm 4 marks is proven with Helm 4's rules only.
+  'v4.0.5': { ...NEWER_CHARTS, 'nulls reuse': ['helm 4.0-4.1.2', 'helm 3.19.5-3.20.0'] },
 };
 
 function load(c: OldHelmCapture, edit?: (release: Stored) => void) {
@@ -108,8 +110,8 @@ describe('releases stored by older helm (real captures)', () => {
       const proof = await proveContent(record, published, { previous: async (n) => (n === 1 ? previous : undefined) });
       assert.deepEqual(proof.differences, []);
       const version = versionOf(c.helm);
-      // 3.19.5 removed the carried-over user null, so its revision 2 is what a fresh install stores: no reuse note.
-      const reuseVisible = !(labelOf(c) === 'nulls' && version === 'v3.19.5');
+      // 3.19.5 and 4.0.5 removed the carried-over user null: revision 2 is what a fresh install stores, no reuse note.
+      const reuseVisible = !(labelOf(c) === 'nulls' && ['v3.19.5', 'v4.0.5'].includes(version));
       if (previous && c.chart.includes('umbrella') && reuseVisible) assert.match(proof.accounted.join('; '), /values carried over by --reuse-values from revision 1/);
       const chart = /charts\/(\w+)-/.exec(c.chart)?.[1] ?? '';
       const processing: Record<string, RegExp> = { legacy: /requirements\.yaml folded into metadata/, dupes: /subchart values coalesced/, loose: /subchart values coalesced/ };
