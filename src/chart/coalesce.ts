@@ -18,8 +18,8 @@ export interface CoalesceBehaviour {
    */
   keepNullWithoutDefault: boolean;
   /**
-   * Helm ≥ 3.20 / 4.0 (helm/helm f0b699eab "fix null merge"): coalesceTablesFullKey first copies every null
-   * of dst into src, so a null in dst is also removed when src has no such key (unless kept by the rule above).
+   * Helm ≥ 3.19.5 / 4.0 (helm/helm f0b699eab "fix null merge" in 3.20.0, backported to 3.19.5 as 578564ee2):
+   * coalesceTablesFullKey first copies every null of dst into src, so a null in dst is also removed when src has no such key (unless kept by the rule above).
    */
   dstNullsIntoSrc: boolean;
   /** Helm ≥ 4.2 (`cleanNilValues`): when coalescing, nulls in chart defaults are dropped before merging. */

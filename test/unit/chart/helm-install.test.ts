@@ -23,11 +23,11 @@ const chart = (values: Table, subcharts: HelmChart[] = [], deps?: HelmChart['met
 });
 
 describe('Helm values rules per version', () => {
-  it('a user null for a key the chart has no default for: kept before helm 3.20, removed by 3.20.0 and 4.0-4.1.2 ("fix null merge"), kept again from 3.20.1 / 4.1.3', () => {
+  it('a user null for a key the chart has no default for: kept before helm 3.19.5, removed by 3.19.5-3.20.0 and 4.0-4.1.2 ("fix null merge"), kept again from 3.20.1 / 4.1.3', () => {
     const c = chart({ t: { x: 1 } });
     const config = { t: { x: null, y: null } };
-    for (const id of ['helm 3.8.2-3.12', 'helm 3.13.1-3.17.0', 'helm 3.17.1-3.19']) assert.deepEqual(plainJson(coalesceValues(c, config, behaviour(id))), { t: { y: null } }, id);
-    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 3.20.0'))), { t: {} });
+    for (const id of ['helm 3.8.2-3.12', 'helm 3.13.1-3.17.0', 'helm 3.17.1-3.19.4']) assert.deepEqual(plainJson(coalesceValues(c, config, behaviour(id))), { t: { y: null } }, id);
+    assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 3.19.5-3.20.0'))), { t: {} });
     assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 4.0-4.1.2'))), { t: {} });
     assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 3.20.1+'))), { t: { y: null } });
     assert.deepEqual(plainJson(coalesceValues(c, config, behaviour('helm 4.1.3+'))), { t: { y: null } });
