@@ -258,10 +258,10 @@ export interface FluxOwner {
  * Where the releases of one HelmRelease are stored, as `<storage namespace>/<release name>` keys (the key of
  * the release's ChartOrigin, watch/current.ts releaseKey of the Secret or ConfigMap).
  *
- * In the HelmRelease's own namespace (GetStorageNamespace's default): the names helm-controller derives from
- * the spec, and those its status history recorded (api/v2 and v2beta2 Snapshots; after a rename the older
- * name stays there until helm-controller uninstalled it). Whoever may write HelmReleases there may write
- * releases there too, so the spec's word is enough.
+ * In the HelmRelease's own namespace (GetStorageNamespace's default), while its spec stores there: the names
+ * helm-controller derives from the spec, and those its status history recorded there (api/v2 and v2beta2
+ * Snapshots; after a rename the older name stays there until helm-controller uninstalled it). Whoever may
+ * write HelmReleases there may write releases there too, so the spec's word is enough.
  *
  * In another storage namespace (status.storageNamespace): only the names the history recorded. The status
  * alone proves nothing: helm-controller (v1.6, internal/controller/helmrelease_controller.go reconcileRelease)
@@ -286,49 +286,73 @@ export interface FluxOwner {
  * of `targetNamespace: prod, releaseName: payments` in team-a, not in prod.
  */
 export function fluxReleaseKeys(hr: JsonObject): string[] {
-  const { namespace, name } = meta(hr);
-  const spec = isObject(hr['spec']) ? hr['spec'] : {};
-  const status = isObject(hr['status']) ? hr['status'] : {};
-  const recorded = new Set<string>();
-  for (const h of arr(status['history'])) {
-    const n = isObject(h) ? str(h['name']) : undefined;
-    if (n) recorded.add(n);
-  }
-  const keys = [...new Set([...fluxReleaseNames(name, spec), ...recorded])].map((n) => `${namespace}/${n}`);
-  const statusStorage = str(status['storageNamespace']);
-  if (statusStorage && statusStorage !== namespace) for (const n of recorded) keys.push(`${statusStorage}/${n}`);
-  return keys;
+  return fluxReleaseClaims(hr).map((c) => c.key);
+}
+
+/** One storage key a HelmRelease claims, and whether helm-controller's history records writing it. */
+export interface FluxReleaseClaim {
+  key: string;
+  recorded: boolean;
 }
 
 /**
- * Every HelmRelease's releases (fluxReleaseKeys) → the HelmRelease; only keys stored in `storageNamespaces`
+ * fluxReleaseKeys with the evidence of each: `recorded` when a Snapshot names the release in the namespace
+ * helm-controller last stored into (status.storageNamespace, else the HelmRelease's own: api/v2beta1 kept no
+ * storage namespace in its status), else a claim from the spec alone — in the HelmRelease's own namespace, and
+ * only while its spec stores there (`spec.storageNamespace` unset or its own namespace; helm-controller's
+ * GetStorageNamespace): a spec that stores elsewhere writes nothing here, and its history says where it did.
+ * A Snapshot's name counts only in the namespace it was written to, never also in the own namespace.
+ */
+export function fluxReleaseClaims(hr: JsonObject): FluxReleaseClaim[] {
+  const { namespace, name } = meta(hr);
+  const spec = isObject(hr['spec']) ? hr['spec'] : {};
+  const status = isObject(hr['status']) ? hr['status'] : {};
+  const recordedIn = str(status['storageNamespace']) || namespace;
+  const claims = new Map<string, boolean>();
+  for (const h of arr(status['history'])) {
+    const n = isObject(h) ? str(h['name']) : undefined;
+    if (n) claims.set(`${recordedIn}/${n}`, true);
+  }
+  const specStorage = str(spec['storageNamespace']) || namespace;
+  if (specStorage === namespace) {
+    for (const n of fluxReleaseNames(name, spec)) if (!claims.has(`${namespace}/${n}`)) claims.set(`${namespace}/${n}`, false);
+  }
+  return [...claims].map(([key, recorded]) => ({ key, recorded }));
+}
+
+/**
+ * Every HelmRelease's releases (fluxReleaseClaims) → the HelmRelease; only keys stored in `storageNamespaces`
  * when given (the namespaces served: a list of all namespaces also brings HelmReleases that store elsewhere).
  * helm-controller marks what it renders with origin labels (decode/flux-owner.ts), but a release whose
  * manifest holds no object — a chart of hooks only (Helm 3 post-renders no hook) or of disabled templates —
  * carries none; its HelmRelease still names it, and Flux still rewrote it (values files, version).
  *
- * A key two HelmReleases claim goes to the one in the storage namespace itself (written by whoever may write
- * that namespace), else to the first by namespace/name: ordering by name alone let a claimant in `aaa` beat
- * prod's own HelmRelease for a release stored in prod.
+ * A key two HelmReleases claim goes, in this order, to the one whose history records writing it (the spec
+ * alone is a wish: a HelmRelease that never reconciled, is suspended or fails must not take a release from
+ * the one that wrote it, whose values files and chart the proof then reads), then to the one in the storage
+ * namespace itself (written by whoever may write that namespace: ordering by name alone let a claimant in
+ * `aaa` beat prod's own HelmRelease), then to the first by namespace/name.
  */
 export function fluxReleaseOwners(helmReleases: readonly JsonObject[], storageNamespaces?: readonly string[]): Map<string, FluxOwner> {
-  const out = new Map<string, FluxOwner>();
+  const held = new Map<string, { owner: FluxOwner; recorded: boolean }>();
   const served = storageNamespaces?.length ? new Set(storageNamespaces) : undefined;
   const sorted = [...helmReleases].sort((a, b) => byCodeUnits(`${meta(a).namespace}/${meta(a).name}`, `${meta(b).namespace}/${meta(b).name}`));
+  const rank = (c: { owner: FluxOwner; recorded: boolean }, storage: string): number => (c.recorded ? 0 : 2) + (c.owner.namespace === storage ? 0 : 1);
   for (const hr of sorted) {
     const owner = meta(hr);
     if (!owner.name || !owner.namespace) continue;
     // spec.kubeConfig: helm-controller installs into (and stores in) another cluster; a release of that name
     // here is someone else's, whatever the status says.
     if (isObject(hr['spec']) && hr['spec']['kubeConfig'] !== undefined && hr['spec']['kubeConfig'] !== null) continue;
-    for (const k of fluxReleaseKeys(hr)) {
-      const storage = k.slice(0, k.indexOf('/'));
+    for (const { key, recorded } of fluxReleaseClaims(hr)) {
+      const storage = key.slice(0, key.indexOf('/'));
       if (served && !served.has(storage)) continue;
-      const held = out.get(k);
-      if (!held || (held.namespace !== storage && owner.namespace === storage)) out.set(k, owner);
+      const claim = { owner, recorded };
+      const current = held.get(key);
+      if (!current || rank(claim, storage) < rank(current, storage)) held.set(key, claim);
     }
   }
-  return out;
+  return new Map([...held].map(([k, c]) => [k, c.owner]));
 }
 
 /**

@@ -81,27 +81,33 @@ const refused = (namespace: string, name: string, spec: Record<string, unknown>,
 describe('fluxReleaseKeys', () => {
   it('stored in the HelmRelease\'s namespace; another storage namespace only for names its history recorded; never keyed by the release namespace (targetNamespace)', () => {
     assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps' })), ['flux-system/apps-web']);
-    // spec.storageNamespace alone is anyone's word in their own namespace: it claims nothing elsewhere.
-    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' })), ['flux-system/apps-web']);
-    // Installed by helm-controller into storage `apps`: the Snapshot names the release it wrote there.
-    assert.deepEqual(fluxReleaseKeys(installed('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' }, { name: 'apps-web', namespace: 'apps', storageNamespace: 'apps' })), ['flux-system/apps-web', 'apps/apps-web']);
+    // spec.storageNamespace alone is anyone's word in their own namespace: it claims nothing elsewhere, and
+    // nothing in its own namespace either (helm-controller stores elsewhere for it).
+    assert.deepEqual(fluxReleaseKeys(hr('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' })), []);
+    // Installed by helm-controller into storage `apps`: the Snapshot names the release it wrote there, and only there.
+    assert.deepEqual(fluxReleaseKeys(installed('flux-system', 'web', { targetNamespace: 'apps', storageNamespace: 'apps' }, { name: 'apps-web', namespace: 'apps', storageNamespace: 'apps' })), ['apps/apps-web']);
+    // Installed into its own namespace: the Snapshot and the spec name the same key.
+    assert.deepEqual(fluxReleaseKeys(installed('flux-system', 'web', { targetNamespace: 'apps' }, { name: 'apps-web', namespace: 'apps', storageNamespace: 'flux-system' })), ['flux-system/apps-web']);
   });
 
   it('status.storageNamespace without a Snapshot (helm-controller sets it before any Helm action, and patches it when the action fails) claims nothing in that namespace', () => {
     const spoof = refused('team-a', 'payments', { storageNamespace: 'prod', targetNamespace: 'prod', releaseName: 'payments' }, 'prod');
-    assert.deepEqual(fluxReleaseKeys(spoof), ['team-a/payments']);
+    assert.deepEqual(fluxReleaseKeys(spoof), []);
     // A status that says so, with an empty history (as ClearHistory leaves it): the same.
     const cleared = refused('team-a', 'payments', { storageNamespace: 'prod', releaseName: 'payments' }, 'prod');
     (cleared['status'] as Record<string, unknown>)['history'] = [];
-    assert.deepEqual(fluxReleaseKeys(cleared), ['team-a/payments']);
+    assert.deepEqual(fluxReleaseKeys(cleared), []);
   });
 
   it('in another storage namespace only the names a Snapshot recorded, not those the spec derives; in its own namespace both (a release renamed in the spec is still Flux\'s until it is gone)', () => {
-    const k = fluxReleaseKeys(hr('apps', 'web', { releaseName: 'web-v2', storageNamespace: 'apps-old' }, { storageNamespace: 'apps-old', history: [{ apiVersion: 'v2', digest: `sha256:${'2'.repeat(64)}`, name: 'web-v1', namespace: 'apps-before', version: 3, status: 'deployed', chartName: 'podinfo', chartVersion: '6.5.0', configDigest: `sha256:${'1'.repeat(64)}`, firstDeployed: '2026-11-30T10:00:00Z', lastDeployed: '2026-11-30T10:00:00Z' }] }));
-    assert.deepEqual(new Set(k), new Set(['apps/web-v2', 'apps/web-v1', 'apps-old/web-v1']));
+    const snapshot = (name: string): Record<string, unknown> => ({ apiVersion: 'v2', digest: `sha256:${'2'.repeat(64)}`, name, namespace: 'apps-before', version: 3, status: 'deployed', chartName: 'podinfo', chartVersion: '6.5.0', configDigest: `sha256:${'1'.repeat(64)}`, firstDeployed: '2026-11-30T10:00:00Z', lastDeployed: '2026-11-30T10:00:00Z' });
+    const k = fluxReleaseKeys(hr('apps', 'web', { releaseName: 'web-v2', storageNamespace: 'apps-old' }, { storageNamespace: 'apps-old', history: [snapshot('web-v1')] }));
+    assert.deepEqual(k, ['apps-old/web-v1'], 'the Snapshot counts where it was written, and the spec stores elsewhere than apps');
     assert.ok(!k.includes('apps-old/web-v2'), 'a name only the spec derives is not claimed in another namespace');
     // Snapshot.namespace is the release namespace: it never makes a storage key.
     assert.ok(!k.some((x) => x.startsWith('apps-before/')));
+    // Renamed in the spec, storing in its own namespace: the old name (recorded) and the new one (spec).
+    assert.deepEqual(new Set(fluxReleaseKeys(hr('apps', 'web', { releaseName: 'web-v2' }, { storageNamespace: 'apps', history: [snapshot('web-v1')] }))), new Set(['apps/web-v1', 'apps/web-v2']));
   });
 
   it('objects without a usable shape give no keys that could name another release', () => {
@@ -120,19 +126,29 @@ describe('fluxReleaseOwners', () => {
     assert.deepEqual(owners.get('apps/web'), { namespace: 'a', name: 'web' });
     assert.deepEqual(owners.get('apps/api'), { namespace: 'apps', name: 'api' });
     assert.equal(owners.get('apps/other'), undefined);
-    assert.deepEqual(owners.get('b/web'), { namespace: 'b', name: 'web' });
+    // b's spec stores in apps: b itself holds no release of it.
+    assert.equal(owners.get('b/web'), undefined);
   });
 
-  it('the HelmRelease in the storage namespace itself wins a key over one elsewhere, whatever their names sort as', () => {
-    // A HelmRelease in `aaa` whose history names prod's `payments` (it did write there once), and prod's own.
+  it('a key two claim: the one whose history records writing it, then the one in the storage namespace, then the first by name', () => {
+    // Both recorded writing prod's `payments` (aaa once, before its storage moved; prod's own now): prod's wins,
+    // whatever the names sort as.
     const elsewhere = installed('aaa', 'payments', { storageNamespace: 'prod' }, { name: 'payments', namespace: 'aaa', storageNamespace: 'prod' });
-    const home = hr('prod', 'payments');
-    for (const list of [[elsewhere, home], [home, elsewhere]]) {
-      const owners = fluxReleaseOwners(list);
-      assert.deepEqual(owners.get('prod/payments'), { namespace: 'prod', name: 'payments' });
-      assert.deepEqual(owners.get('aaa/payments'), { namespace: 'aaa', name: 'payments' });
+    const homeInstalled = installed('prod', 'payments', {}, { name: 'payments', namespace: 'prod', storageNamespace: 'prod' });
+    for (const list of [[elsewhere, homeInstalled], [homeInstalled, elsewhere]]) {
+      assert.deepEqual(fluxReleaseOwners(list).get('prod/payments'), { namespace: 'prod', name: 'payments' });
     }
-    // And a forged status (no Snapshot) in `aaa` loses to nothing: it claims nothing.
+    // prod's HelmRelease only wishes (never reconciled, suspended, failing: no Snapshot); aaa's history records
+    // the write: aaa's keeps it — the proof must read the values files of the one that wrote the release.
+    const homeWish = hr('prod', 'payments');
+    for (const list of [[elsewhere, homeWish], [homeWish, elsewhere]]) {
+      assert.deepEqual(fluxReleaseOwners(list).get('prod/payments'), { namespace: 'aaa', name: 'payments' });
+    }
+    // aaa's spec stores in prod: aaa holds no release of that name in aaa.
+    assert.equal(fluxReleaseOwners([elsewhere]).get('aaa/payments'), undefined);
+    // Two wishes in one namespace: the first by name.
+    assert.deepEqual(fluxReleaseOwners([hr('prod', 'zz', { releaseName: 'payments' }), hr('prod', 'aa', { releaseName: 'payments' })]).get('prod/payments'), { namespace: 'prod', name: 'aa' });
+    // And a forged status (no Snapshot) in `aaa` claims nothing.
     assert.equal(fluxReleaseOwners([refused('aaa', 'payments', { storageNamespace: 'prod' }, 'prod')]).get('prod/payments'), undefined);
   });
 
@@ -146,7 +162,7 @@ describe('fluxReleaseOwners', () => {
   it('only the storage namespaces served, when given: a list of all namespaces brings HelmReleases that store elsewhere', () => {
     const hrs = [installed('team-a', 'web', { storageNamespace: 'shared' }, { name: 'web', namespace: 'team-a', storageNamespace: 'shared' }), hr('team-b', 'api')];
     assert.deepEqual([...fluxReleaseOwners(hrs, ['shared']).entries()], [['shared/web', { namespace: 'team-a', name: 'web' }]]);
-    assert.deepEqual([...fluxReleaseOwners(hrs).keys()].sort(), ['shared/web', 'team-a/web', 'team-b/api']);
+    assert.deepEqual([...fluxReleaseOwners(hrs).keys()].sort(), ['shared/web', 'team-b/api']);
   });
 });
 
