@@ -35,23 +35,33 @@ export function clientCertificateProblem(pair: ClientCertificate): string | unde
 }
 
 /**
- * What makes a CA bundle unusable, or undefined: it holds no `CERTIFICATE` PEM block that parses. Go's
- * CertPool.AppendCertsFromPEM, which Helm (internal/tlsutil CertPoolFromFile: "failed to append certificates
- * from file") and Flux (fluxcd/pkg runtime/secrets buildTLSConfig: "failed to parse CA certificate") both
- * check, skips blocks of other types, blocks with headers and certificates that do not parse, and fails only
- * when nothing was added. Node's TLS stack ignores such a bundle without a word, and every request would then
- * fail on the server's certificate instead of on the declaration.
+ * The certificates of a CA bundle that can be used, each as its own PEM, as Go's CertPool.AppendCertsFromPEM
+ * takes them (Helm: internal/tlsutil CertPoolFromFile; Flux: fluxcd/pkg runtime/secrets buildTLSConfig): every
+ * `CERTIFICATE` block without headers that parses, the others skipped. Node must get this list rather than the
+ * bundle: its PEM reader stops at the first block it cannot read, so a corrupt block before a good one made
+ * every handshake fail on a bundle Helm and Flux use. Trailing blanks on the BEGIN and END lines are allowed,
+ * as Go's pem.Decode allows them.
  */
-export function caBundleProblem(pem: string): string | undefined {
-  for (const m of pem.matchAll(/-----BEGIN CERTIFICATE-----\r?\n([\s\S]*?)-----END CERTIFICATE-----/g)) {
+export function usableCaCertificates(pem: string): string[] {
+  const out: string[] = [];
+  for (const m of pem.matchAll(/-----BEGIN CERTIFICATE-----[ \t]*\r?\n([\s\S]*?)-----END CERTIFICATE-----/g)) {
     // A block with headers (`Proc-Type: …`) is skipped by Go's pool.
     if (/^[\w-]+:/m.test(m[1] ?? '')) continue;
     try {
-      new X509Certificate(m[0]);
-      return undefined;
+      out.push(new X509Certificate(m[0]).toString());
     } catch {
-      // the next block may parse
+      // skipped, as Go skips a certificate that does not parse
     }
   }
-  return 'it holds no PEM certificate that can be read';
+  return out;
+}
+
+/**
+ * What makes a CA bundle unusable, or undefined: it holds no certificate usableCaCertificates keeps. Helm
+ * ("failed to append certificates from file") and Flux ("failed to parse CA certificate") refuse such a
+ * bundle; Node would ignore it without a word, and every request would then fail on the server's
+ * certificate instead of on the declaration.
+ */
+export function caBundleProblem(pem: string): string | undefined {
+  return usableCaCertificates(pem).length ? undefined : 'it holds no PEM certificate that can be read';
 }

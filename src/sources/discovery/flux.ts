@@ -153,8 +153,11 @@ export interface FluxRepository {
 
 /**
  * discoverFluxRepositories with the referenced Secrets read: RepositoryConfigs named after their first
- * Flux object. An unreadable Secret leaves the repository anonymous, with a note (the Flux object names it;
- * its content is never shown); a TLS Secret that Flux would refuse makes the repository failed.
+ * Flux object. An unreadable secretRef Secret leaves the repository anonymous, with a note (the Flux object
+ * names it; its content is never shown): a user without Secret access still gets what anonymous access
+ * gives, from a repository that is often public. An unreadable certSecretRef, or a TLS Secret Flux would
+ * refuse, makes the repository failed: without its CA or client certificate no request would succeed, and
+ * the secretRef's TLS must not stand in for it.
  */
 export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxRepository[]> {
   const out: FluxRepository[] = [];

@@ -7,6 +7,7 @@ import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { RepoError, type ClientCertificate, type Credentials, type RepoErrorReason, type RepositoryConfig } from '../../model/repository.ts';
 import { redactUrl } from '../url.ts';
+import { usableCaCertificates } from '../client-certificate.ts';
 import { sleep } from '../../util/sleep.ts';
 
 /**
@@ -166,8 +167,9 @@ export class HttpClient {
     // leaks to another.
     const pool = { keepAlive: true, maxSockets: 8, maxFreeSockets: 8, timeout: 30_000 };
     const tls: Https.AgentOptions = { ...pool, rejectUnauthorized: !options.insecureSkipTLSVerify };
-    // Setting `ca` replaces the default trust store, so the defaults are added back explicitly.
-    if (options.caPem) tls.ca = [...defaultCAs(), options.caPem];
+    // Setting `ca` replaces the default trust store, so the defaults are added back explicitly. The bundle goes
+    // in certificate by certificate, as Go's pool reads it (client-certificate.ts usableCaCertificates).
+    if (options.caPem) tls.ca = [...defaultCAs(), ...usableCaCertificates(options.caPem)];
     // Presented to every server of this client's requests that asks for one (redirect targets and an OCI
     // token realm too), as Helm's getter and Flux's transport present theirs. Only its possession is proven:
     // the key itself never leaves the process, so it is not held back from other origins as credentials are.

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { caBundleProblem, clientCertificateProblem } from '../../../src/sources/client-certificate.ts';
+import { caBundleProblem, clientCertificateProblem, usableCaCertificates } from '../../../src/sources/client-certificate.ts';
 import { clientCertificateHint } from '../../../src/sources/http/client.ts';
 import { generateMutualTlsCerts } from '../../harness/certs.ts';
 
@@ -73,6 +73,14 @@ describe('a CA bundle, checked where it is declared as Go\'s CertPool.AppendCert
     assert.equal(caBundleProblem(`${key}${ca}`), undefined, 'a key block is skipped, the certificate after it counts');
     assert.equal(caBundleProblem(`${corrupt}${ca}`), undefined, 'a corrupt certificate is skipped');
     assert.equal(caBundleProblem(ca.replace(/\n/g, '\r\n')), undefined, 'CRLF line ends');
+    assert.equal(caBundleProblem(ca.replace('-----BEGIN CERTIFICATE-----', '-----BEGIN CERTIFICATE-----\t ')), undefined, 'blanks after BEGIN, as pem.Decode allows');
+  });
+
+  it('hands Node each certificate that parses on its own, in order, and nothing else', () => {
+    const der = (pem: string): string => pem.replace(/-----[A-Z ]+-----|\s/g, '');
+    const got = usableCaCertificates(`${corrupt}${withHeaders}${key}${ca}junk${otherCa}`);
+    assert.deepEqual(got.map(der), [der(ca), der(otherCa)]);
+    assert.ok(got.every((p) => p.startsWith('-----BEGIN CERTIFICATE-----\n') && p.trimEnd().endsWith('-----END CERTIFICATE-----')));
   });
 
   it('refuses a bundle from which no certificate can be read, without quoting it', () => {

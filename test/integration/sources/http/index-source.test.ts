@@ -383,6 +383,13 @@ describe('classic repository: TLS', () => {
   it('trusts the configured CA', async () => {
     assert.equal((await source(httpsUrl, { caPem }).probe()).charts, 2);
   });
+  it('trusts it in a bundle where it follows a block Node alone would stop at, as Go\'s pool takes the bundle (Helm, Flux)', async () => {
+    const corrupt = caPem.replace(/\n([A-Za-z0-9+/]{20})/, '\n!!!!$1');
+    const headers = caPem.replace('-----BEGIN CERTIFICATE-----\n', '-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\n\n');
+    for (const bundle of [`${corrupt}${caPem}`, `${headers}${caPem}`, caPem.replace('-----BEGIN CERTIFICATE-----', '-----BEGIN CERTIFICATE-----  ')]) {
+      assert.equal((await source(httpsUrl, { caPem: bundle }).probe()).charts, 2);
+    }
+  });
   it('skips verification when told to', async () => {
     assert.equal((await source(httpsUrl, { insecureSkipTLSVerify: true }).probe()).charts, 2);
   });
