@@ -7,7 +7,7 @@ import type { ChartSource, RepositoryConfig } from '../model/repository.ts';
 import { redactUrl } from '../sources/url.ts';
 import { GROUP, plainCondition, VERSION } from '../publish/chart-origins.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
-import { kubeRequest } from '../kube/raw-client.ts';
+import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 import { MetadataReflector, type ObjectMeta } from '../kube/reflector.ts';
 import { sleep } from '../util/sleep.ts';
 import { checkKeyring } from '../signatures/prov.ts';
@@ -36,8 +36,15 @@ interface Managed {
   spec?: unknown;
   /** sha256 of the configuration the source was made from: a rotated Secret changes it. */
   configDigest?: string | undefined;
+  /** The spec's URL, redacted, and interval: for status and metrics while no source could be made yet. */
+  url?: string | undefined;
+  intervalSeconds?: number | undefined;
   /** Made from Secrets read just now (the upsert): the first probe need not read them again. */
   fresh?: boolean | undefined;
+  /** The last status written: an identical one is not written again. */
+  lastStatus?: string | undefined;
+  /** When the Ready condition last changed status or reason, kept while it does not. */
+  lastTransition?: { key: string; time: string } | undefined;
 }
 
 /**
@@ -47,6 +54,19 @@ interface Managed {
  */
 function configDigest(config: RepositoryConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+}
+
+/** A failed Secret read worth retrying soon without marking the repository down. */
+const TRANSIENT_RETRY_MS = 5_000;
+
+/**
+ * Whether a failure to read a repository's Secrets is the API server's (throttled, unavailable, the
+ * connection lost) rather than the Secret's (missing, forbidden, unusable).
+ */
+function transient(err: unknown): boolean {
+  if (err instanceof KubeApiError) return err.status === 408 || err.status === 429 || err.status >= 500;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  return typeof code === 'string' && /^(E[A-Z]+|UND_ERR_\w+|ERR_STREAM_PREMATURE_CLOSE)$/.test(code);
 }
 
 export interface RepositoryManagerOptions {
@@ -153,25 +173,32 @@ export class RepositoryManager implements RepositoryView {
       this.#o.logger.warn({ repository: m.name }, 'ChartRepository has the name of a --config repository; the file wins');
       return;
     }
-    if (prev && prev.generation === m.generation && prev.source) return; // status-only update
+    // A status-only update (ours included): nothing to do, also while the repository waits for a retry.
+    if (prev && prev.generation === m.generation) return;
     prev?.timer?.abort();
-    void prev?.source?.close();
+    this.#retire(prev?.source);
     const managed: Managed = { name: m.name, static: false, generation: m.generation, resourceVersion: m.resourceVersion, failures: 0 };
     this.#repos.set(m.name, managed);
     const spec = (m.object as { spec?: unknown } | undefined)?.spec;
     managed.spec = spec;
     try {
-      const config = await this.#resolve(m.name, spec);
-      managed.source = createChartSource(config);
-      managed.configDigest = configDigest(config);
-      managed.fresh = true;
-      this.#bump();
-      this.#schedule(managed, 0);
+      // The spec alone: an invalid one stays invalid until it is edited (a new generation), so no retry.
+      const parsed = parseRepositorySpec(spec, this.#o.defaultNamespace);
+      managed.url = redactUrl(parsed.url);
+      managed.intervalSeconds = parsed.intervalSeconds;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.#o.logger.warn({ repository: m.name, err: message }, 'ChartRepository cannot be used');
       await this.#writeStatus(managed, { type: CONDITION.Ready, status: 'False', reason: REPOSITORY_REASON.InvalidSpec, message, lastTransitionTime: formatTime(new Date()) });
+      return;
     }
+    // Secrets now, so that the repository is among sources() from the start (as it was when only the upsert
+    // read them); again before each later probe. A failure schedules its own retry.
+    const source = await this.#refresh(managed);
+    if (!source || this.#repos.get(m.name) !== managed) return;
+    managed.fresh = true;
+    this.#bump();
+    this.#schedule(managed, 0);
   }
 
   /**
@@ -215,39 +242,56 @@ export class RepositoryManager implements RepositoryView {
   /**
    * Secrets change without their ChartRepository changing: cert-manager renews a client certificate, a token
    * or password is rotated, a missing Secret is created. As Flux's source-controller reads a source's Secrets
-   * on every reconcile, they are read again before each probe (one GET per referenced Secret per interval, or
-   * per back-off step while failing), and a changed configuration replaces the source. Returns the source to
-   * probe, or undefined after a failure that was written to the status (the probe is then retried).
+   * on every reconcile, they are read before each probe (one GET per referenced Secret per interval, or per
+   * back-off step while failing), and a changed configuration replaces the source. Returns the source to
+   * probe, or undefined when there is none to probe now (a retry is then scheduled, or the repository was
+   * replaced meanwhile).
    */
   async #refresh(r: Managed): Promise<ChartSource | undefined> {
-    const source = r.source;
-    if (r.static || !source) return source;
-    if (r.fresh) {
+    if (r.static) return r.source;
+    if (r.fresh && r.source) {
       r.fresh = false;
-      return source;
+      return r.source;
     }
     let config: RepositoryConfig;
     try {
       config = await this.#resolve(r.name, r.spec);
+    } catch (err) {
       // Replaced (the ChartRepository changed) or removed while its Secrets were read: the new one probes itself.
       if (this.#repos.get(r.name) !== r) return undefined;
-    } catch (err) {
-      if (this.#repos.get(r.name) !== r) return undefined;
-      // The source made from the last good Secrets stays in use (lookups in flight keep working); the status says why.
       const message = err instanceof Error ? err.message : String(err);
-      if (r.up !== false) this.#o.logger.warn({ repository: r.name, err: message }, 'ChartRepository Secrets cannot be used');
-      await this.#markDown(r, source, 'invalid_config', message, REPOSITORY_REASON.InvalidSpec);
+      if (r.source && transient(err)) {
+        // The API server, not the Secret: one failed GET must not mark the repository down (every release
+        // would be re-analysed twice). The last good configuration stays in use; read again soon.
+        this.#o.logger.debug({ repository: r.name, err: message }, 'ChartRepository Secrets not read; retrying');
+        this.#schedule(r, TRANSIENT_RETRY_MS * (0.8 + Math.random() * 0.4));
+        return undefined;
+      }
+      // The source made from the last good Secrets, if any, stays in use; the status says why.
+      if (r.up !== false) this.#o.logger.warn({ repository: r.name, err: message }, 'ChartRepository cannot be used');
+      await this.#markDown(r, 'invalid_config', message, REPOSITORY_REASON.InvalidSpec);
       return undefined;
     }
+    if (this.#repos.get(r.name) !== r) return undefined;
     const digest = configDigest(config);
-    if (digest === r.configDigest) return source;
-    this.#o.logger.info({ repository: r.name }, 'ChartRepository Secrets changed: the repository is read with the new ones');
-    void source.close();
-    const next = createChartSource(config);
-    r.source = next;
+    if (r.source && digest === r.configDigest) return r.source;
+    if (r.source) this.#o.logger.info({ repository: r.name }, 'ChartRepository Secrets changed: the repository is read with the new ones');
+    this.#retire(r.source);
+    r.source = createChartSource(config);
     r.configDigest = digest;
-    this.#bump();
-    return next;
+    // The next probe bumps when the new source comes up (its first load counts as a change): no bump here.
+    return r.source;
+  }
+
+  /**
+   * Closes a replaced source once lookups already under way through it had their time: closing destroys its
+   * sockets, and a tarball download in flight would fail (its reconcile then retried for nothing). Lookups
+   * started after the replacement use the new source.
+   */
+  #retire(source: ChartSource | undefined): void {
+    if (!source) return;
+    const t = setTimeout(() => void source.close(), (source.config.timeoutSeconds ?? 60) * 1000);
+    t.unref();
   }
 
   #schedule(r: Managed, delayMs: number): void {
@@ -271,32 +315,37 @@ export class RepositoryManager implements RepositoryView {
     const url = redactUrl(source.config.url);
     const started = performance.now();
     const now = new Date();
+    let result: Awaited<ReturnType<ChartSource['probe']>>;
     try {
-      const result = await source.probe(this.#signal);
-      this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000);
-      const cameUp = r.up !== true;
-      r.up = true;
-      r.downSince = undefined;
-      r.downReason = undefined;
-      r.failures = 0;
-      r.lastFetched = formatTime(now);
-      r.charts = result.charts;
-      this.#o.metrics.setRepositoryState(r.name, url, { up: true, lastSuccess: now, charts: result.charts });
-      if (cameUp) this.#o.logger.info({ repository: r.name, url, charts: result.charts }, 'repository ready');
-      await this.#writeStatus(r, { type: CONDITION.Ready, status: 'True', reason: REPOSITORY_REASON.Fetched, message: `${result.charts} charts`, lastTransitionTime: formatTime(now) });
-      if (result.changed || cameUp) this.#bump();
-      this.#schedule(r, source.config.intervalSeconds * 1000);
+      result = await source.probe(this.#signal);
     } catch (err) {
+      // Replaced while probing: the new one reports for itself.
+      if (this.#repos.get(r.name) !== r || r.source !== source) return;
       const reason = typeof err === 'object' && err !== null && 'reason' in err && typeof err.reason === 'string' ? err.reason : 'error';
       const message = err instanceof Error ? err.message : String(err);
       this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000, reason);
-      await this.#markDown(r, source, reason, message, REPOSITORY_REASON.FetchFailed);
+      await this.#markDown(r, reason, message, REPOSITORY_REASON.FetchFailed);
+      return;
     }
+    if (this.#repos.get(r.name) !== r || r.source !== source) return;
+    this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000);
+    const cameUp = r.up !== true;
+    r.up = true;
+    r.downSince = undefined;
+    r.downReason = undefined;
+    r.failures = 0;
+    r.lastFetched = formatTime(now);
+    r.charts = result.charts;
+    this.#o.metrics.setRepositoryState(r.name, url, { up: true, lastSuccess: now, charts: result.charts });
+    if (cameUp) this.#o.logger.info({ repository: r.name, url, charts: result.charts }, 'repository ready');
+    await this.#writeStatus(r, { type: CONDITION.Ready, status: 'True', reason: REPOSITORY_REASON.Fetched, message: `${result.charts} charts`, lastTransitionTime: formatTime(now) });
+    if (result.changed || cameUp) this.#bump();
+    this.#schedule(r, source.config.intervalSeconds * 1000);
   }
 
   /** A failed probe (or Secrets that cannot be used): status, metrics, and the next try after a back-off. */
-  async #markDown(r: Managed, source: ChartSource, reason: string, message: string, conditionReason: string): Promise<void> {
-    const url = redactUrl(source.config.url);
+  async #markDown(r: Managed, reason: string, message: string, conditionReason: string): Promise<void> {
+    const url = r.source ? redactUrl(r.source.config.url) : (r.url ?? '');
     const now = new Date();
     const wentDown = r.up !== false;
     r.up = false;
@@ -306,27 +355,37 @@ export class RepositoryManager implements RepositoryView {
     this.#o.metrics.setRepositoryState(r.name, url, { up: false });
     if (wentDown) this.#o.logger.warn({ repository: r.name, url, reason, err: message }, 'repository unavailable');
     await this.#writeStatus(r, { type: CONDITION.Ready, status: 'False', reason: conditionReason, message, lastTransitionTime: formatTime(now) });
+    if (this.#repos.get(r.name) !== r) return;
     if (wentDown) this.#bump();
-    const cap = Math.min(source.config.intervalSeconds, this.#o.maxBackoffSeconds ?? 300);
+    const interval = r.source?.config.intervalSeconds ?? r.intervalSeconds ?? 3600;
+    const cap = Math.min(interval, this.#o.maxBackoffSeconds ?? 300);
     const backoff = Math.min(cap, 5 * 2 ** Math.min(r.failures - 1, 10));
     this.#schedule(r, backoff * 1000 * (0.8 + Math.random() * 0.4));
   }
 
+  /**
+   * The ChartRepository's status, for the current object only (a replaced one's late answer must not
+   * overwrite its successor's). The condition's lastTransitionTime moves only when its status or reason
+   * does, and a status equal to the last one written is not written again: a repository failing the same
+   * way at every back-off step costs no write (and no watch event) after the first.
+   */
   async #writeStatus(r: Managed, ready: Condition): Promise<void> {
-    if (r.static) return;
+    if (r.static || this.#repos.get(r.name) !== r) return;
+    const transitionKey = `${ready.status}/${ready.reason}`;
+    if (r.lastTransition?.key === transitionKey) ready = { ...ready, lastTransitionTime: r.lastTransition.time };
+    else r.lastTransition = { key: transitionKey, time: ready.lastTransitionTime };
+    const status = { conditions: [plainCondition(ready)], charts: r.charts, lastFetched: r.lastFetched, observedGeneration: r.generation };
+    const written = JSON.stringify(status);
+    if (written === r.lastStatus) return;
     try {
       await kubeRequest(this.#o.kubeConfig, {
         method: 'PATCH',
         path: `/apis/${GROUP}/${VERSION}/chartrepositories/${encodeURIComponent(r.name)}/status`,
         query: { fieldManager: 'chartorigin', force: true },
         headers: { 'Content-Type': 'application/apply-patch+yaml' },
-        body: JSON.stringify({
-          apiVersion: `${GROUP}/${VERSION}`,
-          kind: 'ChartRepository',
-          metadata: { name: r.name },
-          status: { conditions: [plainCondition(ready)], charts: r.charts, lastFetched: r.lastFetched, observedGeneration: r.generation },
-        }),
+        body: JSON.stringify({ apiVersion: `${GROUP}/${VERSION}`, kind: 'ChartRepository', metadata: { name: r.name }, status }),
       });
+      r.lastStatus = written;
     } catch (err) {
       this.#o.logger.warn({ repository: r.name, err: (err as Error).message }, 'cannot write ChartRepository status');
     }

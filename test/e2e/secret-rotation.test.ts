@@ -48,7 +48,7 @@ before(async () => {
   await repoIndex(dir);
   server = await startChartRepoServer({ dir, auth: { kind: 'bearer', token: TOKEN } });
   await helmInstall(cluster, 4, 'rotated', join(dir, 'rotated-1.0.0.tgz'), { namespace: ns });
-  await setToken(OLD_TOKEN);
+  // The ChartRepository before its Secret, as `kubectl apply -f dir/` may create them.
   const cr = { apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name: repoName }, spec: { url: server.url, interval: '3s', secretRef: { name: secretName, namespace: ns } } };
   await kubectl(cluster, ['apply', '-f', '-'], { input: JSON.stringify(cr) });
   controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', ns], 'rotate-controller');
@@ -61,6 +61,15 @@ after(async () => {
 });
 
 describe('ChartRepository Secrets are read again before each probe', () => {
+  it('a Secret created after its ChartRepository is picked up without an edit or a restart', async () => {
+    const missing = await eventually('Ready False: the Secret is not there', async () => {
+      const c = await ready();
+      return c?.status === 'False' && c.reason === 'InvalidSpec' ? c : undefined;
+    }, 60_000, 500);
+    assert.match(missing.message ?? '', new RegExp(`Secret ${ns}/${secretName} not found`));
+    await setToken(OLD_TOKEN);
+  });
+
   it('a rotated token is used without an edit of the ChartRepository or a restart', async () => {
     const down = await eventually('Ready False with the expired token', async () => {
       const c = await ready();
