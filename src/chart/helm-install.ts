@@ -234,7 +234,20 @@ function pathToMap(path: string, data: Table): Table {
   return cur;
 }
 
-function processImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNotes, top: boolean): void {
+/**
+ * The import-values entries processImportValues has rewritten: Go `map[string]string` values in an `[]interface{}`,
+ * which its own type switch (`case map[string]interface{}`, `case string`) matches on neither branch. A
+ * dependency processed a second time therefore loses its import-values and imports nothing. Helm 3 does that to
+ * a chart aliased twice: getAliasDependency's copies share the *Dependency objects of the chart's own
+ * dependencies (and its subcharts), so the second alias imports nothing from its subcharts and the parent
+ * nothing that depends on those imports (helm/helm pkg/chartutil/dependencies.go, 3.0.0 to 3.22; Helm 4 copies
+ * them: b183eccfc "copy dependency metadata on aliasing to avoid sharing imported values", v4.0.0, with the
+ * testdata chart chart-with-import-from-aliased-dependencies). One set per processing: entries are objects
+ * created here, so this is their Go type, not a property of the values.
+ */
+type RewrittenImports = WeakSet<object>;
+
+function processImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNotes, top: boolean, rewritten: RewrittenImports): void {
   const reqs = depsOf(c);
   if (reqs === null) return;
   const merge = b.imports === 'merge' || b.imports === 'merge-imports-win';
@@ -245,17 +258,18 @@ function processImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNo
     if (!Array.isArray(list)) continue;
     const outiv: Table[] = [];
     for (const riv of list) {
+      if (isObject(riv) && rewritten.has(riv)) continue;
       if (isTable(riv)) {
         const child = goString(riv['child']);
         const parent = goString(riv['parent']);
-        outiv.push({ child, parent });
+        outiv.push(rewrittenEntry(rewritten, child, parent));
         const vv = tableAt(cvals, `${r.name}.${child}`);
         if (!vv) continue;
         // Before 3.13: `b = CoalesceTables(cvals, pathToMap(...))`, into the chart's values themselves.
         acc = merge ? mergeTables(acc, pathToMap(parent, vv), b) : coalesceTables(cvals, pathToMap(parent, vv), b);
       } else if (typeof riv === 'string') {
         const child = `exports.${riv}`;
-        outiv.push({ child, parent: '.' });
+        outiv.push(rewrittenEntry(rewritten, child, '.'));
         const vm = tableAt(cvals, `${r.name}.${child}`);
         if (!vm) continue;
         acc = merge ? mergeTables(acc, vm, b) : coalesceTables(acc, vm, b);
@@ -283,9 +297,15 @@ function processImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNo
   }
 }
 
-function processDependencyImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNotes, top: boolean): void {
-  for (const d of c.subcharts) processDependencyImportValues(d, b, notes, false);
-  processImportValues(c, b, notes, top);
+function rewrittenEntry(rewritten: RewrittenImports, child: string, parent: string): Table {
+  const entry: Table = { child, parent };
+  rewritten.add(entry);
+  return entry;
+}
+
+function processDependencyImportValues(c: HelmChart, b: HelmBehaviour, notes: ProcessingNotes, top: boolean, rewritten: RewrittenImports): void {
+  for (const d of c.subcharts) processDependencyImportValues(d, b, notes, false, rewritten);
+  processImportValues(c, b, notes, top, rewritten);
 }
 
 export interface StoredChartParts {
@@ -306,7 +326,7 @@ export function helmProcessChart(chart: HelmChart, config: Table | null, b: Helm
   const notes = emptyNotes();
   const hadSubcharts = c.subcharts.length > 0;
   processDependencyEnabled(c, config ?? newTable(), '', b, notes, true);
-  processDependencyImportValues(c, b, notes, true);
+  processDependencyImportValues(c, b, notes, true, new WeakSet());
   // Before 3.13 the chart's values were shared into every coalesced result: the render values install and
   // upgrade compute next (ToRenderValues → CoalesceValues(chart, config)) still changed what is stored.
   if (b.sharedChartValues) coalesceValues(c, config ?? newTable(), b);

@@ -61,3 +61,26 @@ export function requireTools(names: readonly ToolName[] = ALL_TOOLS): Record<Too
 export function toolsPathEnv(): string {
   return `${TOOLS_BIN}:${process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin'}`;
 }
+
+/** The helm versions whose own test charts `scripts/tools.sh helm-testdata` copies (HELM3/4_LATEST_VERSION there). */
+export type HelmTestdataMajor = 'v3' | 'v4';
+
+/**
+ * Helm's own dependency-processing test charts (scripts/tools.sh helm-testdata): `pkg/chartutil/testdata` of
+ * helm.sh/helm/v3 and `pkg/chart/v2/util/testdata` of helm.sh/helm/v4, at the newest helm 3 and 4 built there.
+ * Returns the folder and the helm version it was copied from; throws with the command to run when absent.
+ */
+export function helmTestdata(major: HelmTestdataMajor): { dir: string; version: string } {
+  const link = join(REPO_ROOT, '.tools', `helm-testdata-${major}`);
+  let dir: string;
+  try {
+    dir = realpathSync(link);
+    accessSync(join(dir, '.complete'), constants.R_OK);
+  } catch {
+    throw new Error(`helm ${major} test charts are not at ${link}: run \`npm run tools\` (or \`bash scripts/tools.sh helm-testdata\`)`);
+  }
+  // …/helm-testdata-<version>/testdata
+  const version = /helm-testdata-(v[^/]+)\/testdata$/.exec(dir)?.[1];
+  if (!version) throw new Error(`${link} → ${dir}: not a helm-testdata-<version> folder`);
+  return { dir, version };
+}
