@@ -25,7 +25,7 @@ const table = (v: unknown): Record<string, unknown> => v as Record<string, unkno
 const manifest = JSON.parse(readFileSync(`${DIR}manifest.json`, 'utf8')) as { captures: AliasedImportCapture[] };
 const version = (c: AliasedImportCapture): string => /^v\d+\.\d+\.\d+/.exec(c.helm)?.[0] ?? '';
 
-const HELM3_MERGE = ['helm 3.20.1+', 'helm 3.20.0', 'helm 3.17.1-3.19', 'helm 3.13.1-3.17.0', 'helm 3.13.0'];
+const HELM3_MERGE = ['helm 3.20.1+', 'helm 3.19.5-3.20.0', 'helm 3.17.1-3.19.4', 'helm 3.13.1-3.17.0', 'helm 3.13.0'];
 const HELM3_COALESCE = ['helm 3.8.2-3.12', 'helm 3.7-3.8.1', 'helm 3.2-3.6', 'helm 3.1.2-3.1.3', 'helm 3.0-3.1.1'];
 /** The rules that reproduce each capture's metadata and values: never one of the other major version. */
 const EXPECTED: Record<string, string[]> = {
