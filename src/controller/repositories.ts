@@ -41,6 +41,8 @@ interface Managed {
   intervalSeconds?: number | undefined;
   /** Made from Secrets read just now (the upsert): the first probe need not read them again. */
   fresh?: boolean | undefined;
+  /** The resourceVersion our last status write produced: another one on a watch event means someone else wrote. */
+  ownResourceVersion?: string | undefined;
   /** The last status written: an identical one is not written again. */
   lastStatus?: string | undefined;
   /** When the Ready condition last changed status or reason, kept while it does not. */
@@ -173,14 +175,24 @@ export class RepositoryManager implements RepositoryView {
       this.#o.logger.warn({ repository: m.name }, 'ChartRepository has the name of a --config repository; the file wins');
       return;
     }
-    // A status-only update (ours included): nothing to do, also while the repository waits for a retry.
-    if (prev && prev.generation === m.generation) return;
+    // A status-only update (ours included): nothing to do, also while the repository waits for a retry. A
+    // status someone else wrote (another replica, `kubectl edit --subresource=status`) is not the one we
+    // remember: the next status is written even if it equals ours.
+    if (prev && prev.generation === m.generation) {
+      if (m.resourceVersion !== prev.ownResourceVersion) prev.lastStatus = undefined;
+      return;
+    }
     prev?.timer?.abort();
     this.#retire(prev?.source);
     const managed: Managed = { name: m.name, static: false, generation: m.generation, resourceVersion: m.resourceVersion, failures: 0 };
     this.#repos.set(m.name, managed);
-    const spec = (m.object as { spec?: unknown } | undefined)?.spec;
+    const object = m.object as { spec?: unknown; status?: { conditions?: unknown } } | undefined;
+    const spec = object?.spec;
     managed.spec = spec;
+    // The Ready condition's lastTransitionTime survives a restart, a lease handover and a spec edit while its
+    // status does not change (as Kubernetes' SetStatusCondition keeps it).
+    const ready = Array.isArray(object?.status?.conditions) ? (object.status.conditions as Partial<Condition>[]).find((c) => c?.type === CONDITION.Ready) : undefined;
+    if (typeof ready?.status === 'string' && typeof ready.lastTransitionTime === 'string') managed.lastTransition = { key: ready.status, time: ready.lastTransitionTime };
     try {
       // The spec alone: an invalid one stays invalid until it is edited (a new generation), so no retry.
       const parsed = parseRepositorySpec(spec, this.#o.defaultNamespace);
@@ -189,6 +201,9 @@ export class RepositoryManager implements RepositoryView {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.#o.logger.warn({ repository: m.name, err: message }, 'ChartRepository cannot be used');
+      // Edited into an invalid spec: the old source is gone, so are its series, and releases are looked at again.
+      this.#o.metrics.removeRepository(m.name);
+      if (prev?.source) this.#bump();
       await this.#writeStatus(managed, { type: CONDITION.Ready, status: 'False', reason: REPOSITORY_REASON.InvalidSpec, message, lastTransitionTime: formatTime(new Date()) });
       return;
     }
@@ -258,8 +273,13 @@ export class RepositoryManager implements RepositoryView {
       config = await this.#resolve(r.name, r.spec);
     } catch (err) {
       // Replaced (the ChartRepository changed) or removed while its Secrets were read: the new one probes itself.
-      if (this.#repos.get(r.name) !== r) return undefined;
+      if (this.#repos.get(r.name) !== r || this.#signal?.aborted) return undefined;
       const message = err instanceof Error ? err.message : String(err);
+      if (!r.source && transient(err)) {
+        // No source yet and the API server, not the Secret, failed: down, but not "InvalidSpec".
+        await this.#markDown(r, 'unavailable', `Secrets not read: ${message}`, REPOSITORY_REASON.FetchFailed);
+        return undefined;
+      }
       if (r.source && transient(err)) {
         // The API server, not the Secret: one failed GET must not mark the repository down (every release
         // would be re-analysed twice). The last good configuration stays in use; read again soon.
@@ -276,8 +296,16 @@ export class RepositoryManager implements RepositoryView {
     const digest = configDigest(config);
     if (r.source && digest === r.configDigest) return r.source;
     if (r.source) this.#o.logger.info({ repository: r.name }, 'ChartRepository Secrets changed: the repository is read with the new ones');
+    let next: ChartSource;
+    try {
+      next = createChartSource(config);
+    } catch (err) {
+      // Unreachable once the spec parser checked the URL; a client that cannot be made is the spec's fault.
+      await this.#markDown(r, 'invalid_config', err instanceof Error ? err.message : String(err), REPOSITORY_REASON.InvalidSpec);
+      return undefined;
+    }
     this.#retire(r.source);
-    r.source = createChartSource(config);
+    r.source = next;
     r.configDigest = digest;
     // The next probe bumps when the new source comes up (its first load counts as a change): no bump here.
     return r.source;
@@ -296,6 +324,9 @@ export class RepositoryManager implements RepositoryView {
 
   #schedule(r: Managed, delayMs: number): void {
     r.timer?.abort();
+    // Stopped (shutdown, lease lost): no more probes, which would fail on the aborted signal and report a
+    // failure over the new leader's status.
+    if (this.#signal?.aborted) return;
     const timer = new AbortController();
     r.timer = timer;
     const outer = this.#signal;
@@ -319,8 +350,8 @@ export class RepositoryManager implements RepositoryView {
     try {
       result = await source.probe(this.#signal);
     } catch (err) {
-      // Replaced while probing: the new one reports for itself.
-      if (this.#repos.get(r.name) !== r || r.source !== source) return;
+      // Replaced while probing: the new one reports for itself; stopped: nothing to report.
+      if (this.#repos.get(r.name) !== r || r.source !== source || this.#signal?.aborted) return;
       const reason = typeof err === 'object' && err !== null && 'reason' in err && typeof err.reason === 'string' ? err.reason : 'error';
       const message = err instanceof Error ? err.message : String(err);
       this.#o.metrics.observeRepositoryFetch(r.name, url, (performance.now() - started) / 1000, reason);
@@ -339,6 +370,7 @@ export class RepositoryManager implements RepositoryView {
     this.#o.metrics.setRepositoryState(r.name, url, { up: true, lastSuccess: now, charts: result.charts });
     if (cameUp) this.#o.logger.info({ repository: r.name, url, charts: result.charts }, 'repository ready');
     await this.#writeStatus(r, { type: CONDITION.Ready, status: 'True', reason: REPOSITORY_REASON.Fetched, message: `${result.charts} charts`, lastTransitionTime: formatTime(now) });
+    if (this.#repos.get(r.name) !== r) return;
     if (result.changed || cameUp) this.#bump();
     this.#schedule(r, source.config.intervalSeconds * 1000);
   }
@@ -365,20 +397,19 @@ export class RepositoryManager implements RepositoryView {
 
   /**
    * The ChartRepository's status, for the current object only (a replaced one's late answer must not
-   * overwrite its successor's). The condition's lastTransitionTime moves only when its status or reason
-   * does, and a status equal to the last one written is not written again: a repository failing the same
+   * overwrite its successor's). The condition's lastTransitionTime moves only when its status does, and a status equal to the last one written is not written again: a repository failing the same
    * way at every back-off step costs no write (and no watch event) after the first.
    */
   async #writeStatus(r: Managed, ready: Condition): Promise<void> {
-    if (r.static || this.#repos.get(r.name) !== r) return;
-    const transitionKey = `${ready.status}/${ready.reason}`;
+    if (r.static || this.#repos.get(r.name) !== r || this.#signal?.aborted) return;
+    const transitionKey = ready.status;
     if (r.lastTransition?.key === transitionKey) ready = { ...ready, lastTransitionTime: r.lastTransition.time };
     else r.lastTransition = { key: transitionKey, time: ready.lastTransitionTime };
     const status = { conditions: [plainCondition(ready)], charts: r.charts, lastFetched: r.lastFetched, observedGeneration: r.generation };
     const written = JSON.stringify(status);
     if (written === r.lastStatus) return;
     try {
-      await kubeRequest(this.#o.kubeConfig, {
+      const res = await kubeRequest<{ metadata?: { resourceVersion?: string } }>(this.#o.kubeConfig, {
         method: 'PATCH',
         path: `/apis/${GROUP}/${VERSION}/chartrepositories/${encodeURIComponent(r.name)}/status`,
         query: { fieldManager: 'chartorigin', force: true },
@@ -386,6 +417,7 @@ export class RepositoryManager implements RepositoryView {
         body: JSON.stringify({ apiVersion: `${GROUP}/${VERSION}`, kind: 'ChartRepository', metadata: { name: r.name }, status }),
       });
       r.lastStatus = written;
+      r.ownResourceVersion = res.metadata?.resourceVersion;
     } catch (err) {
       this.#o.logger.warn({ repository: r.name, err: (err as Error).message }, 'cannot write ChartRepository status');
     }

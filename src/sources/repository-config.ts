@@ -80,6 +80,9 @@ export function parseRepositorySettings(r: JsonObject, where: string, validKeys:
   rejectUnknownKeys(r, validKeys, where);
   const url = str(r['url']);
   if (!url || !/^(https?|oci):\/\/[^/\s]+/.test(url)) throw new ConfigError(`${where}.url: must start with http://, https:// or oci:// and name a host`);
+  // The prefix alone let `https://host:8443x/` or `https://a b/` through to the clients, which parse it with
+  // WHATWG URL rules and threw far from the declaration. The URL is not quoted: it may carry credentials.
+  if (!URL.canParse(url) || !URL.canParse(url.replace(/^oci:/, 'https:'))) throw new ConfigError(`${where}.url: not a valid URL (its host, port or characters)`);
   const priority = r['priority'] ?? 0;
   if (typeof priority !== 'number' || !Number.isInteger(priority)) throw new ConfigError(`${where}.priority: must be an integer`);
   const interval = r['interval'] ?? '1h';

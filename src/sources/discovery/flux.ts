@@ -94,6 +94,8 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   } else if (!/^https?:\/\/[^/\s]+/.test(url)) {
     return { skip: 'url is not http(s)://' };
   }
+  // What the clients will parse (repository-config.ts checks a declared URL the same way).
+  if (!URL.canParse(url.replace(/^oci:/, 'https:'))) return { skip: 'url is not a valid URL' };
   const notes: string[] = [];
   const provider = str(spec['provider']);
   if (provider && provider !== 'generic') notes.push(`provider ${provider} (cloud workload identity) is not used: anonymous access`);

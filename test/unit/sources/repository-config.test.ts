@@ -8,6 +8,13 @@ import { closestKey, ConfigError, CONFIG_FILE_KEYS, parseConfigFile } from '../.
 import { generateMutualTlsCerts } from '../../harness/certs.ts';
 
 describe('one repository-config parser for the --config file and ChartRepository specs', () => {
+  it('refuses a URL that has the right prefix but does not parse (it used to reach the clients and throw there), without quoting it', () => {
+    for (const url of ['https://host:8443x/charts', 'https://a b/x', 'oci://host:99999/x', 'https://exa[mple.com', 'https://user:s3cret@host:70000/']) {
+      assert.throws(() => parseRepositorySpec({ url }, 'ns'), (e: unknown) => e instanceof ConfigError && e.message === 'spec.url: not a valid URL (its host, port or characters)', url);
+    }
+    for (const url of ['https://charts.example/x/', 'oci://registry.example:5000/charts', 'http://127.0.0.1:8080']) assert.equal(parseRepositorySpec({ url }, 'ns').url, url.replace(/\/+$/, ''));
+  });
+
   it('names an unknown key and the valid one it most likely meant, in the file and in a spec', () => {
     const cases: [string, RegExp][] = [
       ['repositorys: []', /repos\.yaml: unknown key "repositorys" \(did you mean "repositories"\?\)/],

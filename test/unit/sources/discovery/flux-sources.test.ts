@@ -35,6 +35,8 @@ const objects: Record<string, unknown> = {
       { metadata: { namespace: 'flux-system', name: 'internal' }, spec: { url: 'https://charts.internal.example/', secretRef: { name: 'internal-auth' } } },
       { metadata: { namespace: 'apps', name: 'bitnami' }, spec: { type: 'oci', url: 'oci://registry.example/bitnamicharts' } },
       { metadata: { namespace: 'apps', name: 'git' }, spec: { url: 'ssh://git.example/x' } },
+      // The right prefix, not a URL the clients can parse (a bad port): left out, never thrown later.
+      { metadata: { namespace: 'apps', name: 'badport' }, spec: { url: 'https://charts.example:8443x/' } },
       // mTLS to a publicly trusted server: certSecretRef holds tls.crt and tls.key, no ca.crt.
       { metadata: { namespace: 'apps', name: 'mtls' }, spec: { url: 'https://mtls.example/charts', certSecretRef: { name: 'client-tls' } } },
       { metadata: { namespace: 'apps', name: 'half' }, spec: { url: 'https://half.example/charts', secretRef: { name: 'half-auth' }, certSecretRef: { name: 'half-tls' } } },
