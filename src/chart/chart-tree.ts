@@ -5,7 +5,7 @@
  * apiVersion read as v1; metadata strings sanitised as Metadata.Validate does.
  */
 import { DEFAULT_ARCHIVE_LIMITS, readChartFiles, type ArchiveLimits } from './archive.ts';
-import { chartContentFromFiles, ChartContentError, parseHelmYaml, type ChartContent } from './content.ts';
+import { chartContentFromFiles, ChartContentError, parseHelmValues, parseHelmYaml, type ChartContent } from './content.ts';
 import { deepCopy, isTable, newTable } from './coalesce.ts';
 import { sanitizeString } from './fingerprint.ts';
 import type { HelmChart, HelmDependency, HelmMetadata } from './helm-install.ts';
@@ -70,7 +70,7 @@ function loadTree(files: ReadonlyMap<string, Uint8Array>, where: string, read: (
       const req = parseHelmYaml(decoder.decode(data), `${where}: requirements.yaml`);
       if (isTable(req) && 'dependencies' in req) meta['dependencies'] = deepCopy(req['dependencies']);
     } else if (name === 'values.yaml') {
-      const v = parseHelmYaml(decoder.decode(data), `${where}: values.yaml`);
+      const v = parseHelmValues(decoder.decode(data), `${where}: values.yaml`);
       values = isTable(v) ? deepCopy(v) : newTable();
     } else if (name.startsWith('charts/') && !name.endsWith('.prov')) {
       const rest = name.slice('charts/'.length);
