@@ -44,13 +44,12 @@ export function parseHelmYaml(text: string, what: string): unknown {
 }
 
 /**
- * A chart's values.yaml. Helm 3 reads its first YAML document only; Helm 4 (since 4.0.0, helm/helm 92087f6e3,
- * pkg/chart/v2/loader LoadValues) reads every document and merges them, later over earlier. A file whose
- * documents add nothing to the first (a trailing `---`) means the same to both. One whose documents Helm 3 and
- * Helm 4 read differently is refused here (ChartContentError multi_document_values): the proof holds one reading
- * of a chart's values, and comparing with the wrong one would call a faithful release modified.
+ * A chart's values.yaml as each Helm major reads it. Helm 3 reads its first YAML document only; Helm 4 (since
+ * 4.0.0, helm/helm 92087f6e3, pkg/chart/v2/loader LoadValues) reads every document and merges them, later over
+ * earlier (MergeMaps). `helm4` is set only when the two readings differ (a file of several documents that add
+ * to the first; a trailing `---` adds nothing) and Helm 4 loads the file at all.
  */
-export function parseHelmValues(text: string, what: string): unknown {
+export function helmValuesReadings(text: string, what: string): { helm3: unknown; helm4?: Record<string, unknown> } {
   let docs: ReturnType<typeof goYamlDocuments>;
   try {
     docs = goYamlDocuments(text);
@@ -61,11 +60,14 @@ export function parseHelmValues(text: string, what: string): unknown {
   if (docs.length > 1 && helm4ReadsAllDocuments(text, docs)) {
     let merged: Record<string, GoValue> = {};
     for (const d of docs) if (isGoMap(d)) merged = mergeMaps(merged, d);
-    if (!goEqual(merged, isGoMap(first) ? first : {})) {
-      throw new ChartContentError('multi_document_values', `${what}: ${docs.length} YAML documents, which Helm 3 (the first only) and Helm 4 (all of them merged) read differently`);
-    }
+    if (!goEqual(merged, isGoMap(first) ? first : {})) return { helm3: first, helm4: merged };
   }
-  return first;
+  return { helm3: first };
+}
+
+/** A chart's values.yaml as Helm 3 reads it (the first document): what the fingerprint holds. */
+export function parseHelmValues(text: string, what: string): unknown {
+  return helmValuesReadings(text, what).helm3;
 }
 
 /**

@@ -6,7 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ChartContentError, parseHelmValues, parseHelmYaml } from '../../../src/chart/content.ts';
+import { readChartTree } from '../../../src/chart/chart-tree.ts';
+import { ChartContentError, helmValuesReadings, parseHelmYaml } from '../../../src/chart/content.ts';
+import { fingerprintChart } from '../../../src/chart/fingerprint.ts';
+import { treeJson } from '../../../src/chart/helm-install.ts';
+import type { ReleaseRecord } from '../../../src/model/release.ts';
+import { proveContent } from '../../../src/resolve/proof.ts';
+import { tgz } from './tar-writer.ts';
 
 const json = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 
@@ -90,20 +96,46 @@ yes: j
 
 describe('a values.yaml of several YAML documents', () => {
   it('a trailing `---` means the same to Helm 3 (first document) and Helm 4 (all merged)', () => {
-    assert.deepEqual(json(parseHelmValues('a: 1\n---\n', 'values.yaml')), { a: 1 });
-    assert.deepEqual(json(parseHelmValues('---\na: 1\n---\n# nothing\n', 'values.yaml')), { a: 1 });
+    assert.deepEqual(json(helmValuesReadings('a: 1\n---\n', 'values.yaml')), { helm3: { a: 1 } });
+    assert.deepEqual(json(helmValuesReadings('---\na: 1\n---\n# nothing\n', 'values.yaml')), { helm3: { a: 1 } });
   });
 
-  it('documents Helm 3 and Helm 4 read differently are refused, not compared with one reading', () => {
-    // Helm 3 stores {a: 1, b: {x: 1}}; Helm 4 (LoadValues, MergeMaps) stores {a: 1, b: {x: 1, y: 2}, c: 3}.
-    assert.throws(() => parseHelmValues('a: 1\nb: {x: 1}\n---\nb: {y: 2}\nc: 3\n', 'values.yaml'), (e: unknown) => e instanceof ChartContentError && e.reason === 'multi_document_values');
+  it('documents that add to the first: Helm 3 reads the first, Helm 4 all of them merged (MergeMaps)', () => {
+    // What helm 3.22.0 and helm 4.3.2 stored for this file (test/e2e/helm-yaml.test.ts checks it with every tested helm).
+    assert.deepEqual(json(helmValuesReadings('a: 1\nb: {x: 1, l: [1]}\n---\nb: {z: 2, l: [2]}\nc: 3\n', 'values.yaml')), { helm3: { a: 1, b: { x: 1, l: [1] } }, helm4: { a: 1, b: { x: 1, z: 2, l: [2] }, c: 3 } });
   });
 
-  it('documents Helm 4 cannot load (`--- text`): only Helm 3 installs the chart, and its reading is the first document', () => {
-    assert.deepEqual(json(parseHelmValues('a: 1\n--- {b: 2}\n', 'values.yaml')), { a: 1 });
+  it('documents Helm 4 cannot load (`--- text`, a document that is no map): only Helm 3 installs the chart, one reading', () => {
+    assert.deepEqual(json(helmValuesReadings('a: 1\n--- {b: 2}\n', 'values.yaml')), { helm3: { a: 1 } });
+    assert.deepEqual(json(helmValuesReadings('a: 1\n---\n- b\n', 'values.yaml')), { helm3: { a: 1 } });
   });
 
   it('Chart.yaml and other files: the first document, as sigs.k8s.io/yaml Unmarshal', () => {
     assert.deepEqual(json(parseHelmYaml('name: x\n---\nname: y\n', 'Chart.yaml')), { name: 'x' });
+  });
+
+  it('the proof reads each major\'s values: a Helm 3 release (first document) and a Helm 4 one (merged) are proven, other values are not', async () => {
+    const bytes = tgz([
+      { name: 'docs/Chart.yaml', data: 'apiVersion: v2\nname: docs\nversion: 1.0.0\n' },
+      { name: 'docs/values.yaml', data: 'a: 1\nb: {x: 1}\n---\nb: {z: 2}\nc: 3\n' },
+      { name: 'docs/templates/cm.yaml', data: 'kind: ConfigMap\n' },
+    ]);
+    const { content, tree } = readChartTree(bytes);
+    const published = { fingerprint: fingerprintChart(content), tree: treeJson(tree) };
+    const record = (values: unknown, helmMajor: 3 | 4 | undefined): ReleaseRecord => ({
+      release: { name: 'docs', namespace: 'apps', revision: 1, status: 'deployed', storage: 'Secret' },
+      chart: { name: 'docs', version: '1.0.0', deprecated: false },
+      fingerprint: fingerprintChart({ ...content, values }),
+      ...(helmMajor ? { helmMajor } : {}),
+    });
+    const helm3 = { a: 1, b: { x: 1 } };
+    const helm4 = { a: 1, b: { x: 1, z: 2 }, c: 3 };
+    assert.deepEqual(await proveContent(record(helm3, undefined), published), { differences: [], accounted: [] });
+    const four = await proveContent(record(helm4, 4), published);
+    assert.deepEqual(four.differences, []);
+    assert.match(four.accounted.join('; '), /values\.yaml's YAML documents merged, as Helm 4 loads them/);
+    // Values neither Helm reads from the file stay a difference, whoever wrote the release.
+    assert.deepEqual((await proveContent(record({ ...helm4, c: 4 }, undefined), published)).differences, ['values']);
+    assert.deepEqual((await proveContent(record({ ...helm4, c: 4 }, 4), published)).differences, ['values']);
   });
 });
