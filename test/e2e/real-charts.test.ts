@@ -370,10 +370,12 @@ describe('real-world charts from their projects, installed by every tested helm,
     }
     const started = performance.now();
     const installs = new Map<Job, Install>();
+    const chainMs: string[] = [];
     // The longest chains first, so that they do not start last.
     await pool(
       PARALLEL,
       [...units].sort((a, b) => b.length - a.length).map((unit) => async () => {
+        const unitStarted = performance.now();
         let owner: Install | undefined;
         for (const j of unit) {
           if (owner) {
@@ -388,6 +390,7 @@ describe('real-world charts from their projects, installed by every tested helm,
           // A release helm stored owns the shared objects from now on (one refused before storing owns nothing).
           if (!x.error || expectedFailure(j.p.id, j.helm)?.stored) owner = x;
         }
+        if (unit.length > 1) chainMs.push(`${unit[0]?.p.id} ${Math.round(performance.now() - unitStarted)} ms`);
       }),
     );
     const installMs = Math.round(performance.now() - started);
@@ -424,6 +427,7 @@ describe('real-world charts from their projects, installed by every tested helm,
       return x ? verdict(x) : 'not run';
     })]);
     t.diagnostic(`${packaged.length} charts from ${new Set(packaged.map((p) => p.chart.module)).size} modules (${packaged.map((p) => `${p.id} ${p.version} from ${p.chart.module}@${p.chart.version}`).join(', ')}): ${all.length} installs in ${installMs} ms, scan in ${scanMs} ms`);
+    t.diagnostic(`one-after-another chains: ${chainMs.join(', ')}`);
     t.diagnostic(['chart', ...HELM_PROOF_BINARIES].join(' | '));
     for (const row of table) t.diagnostic(row.join(' | '));
     for (const x of all.filter((y) => y.error)) t.diagnostic(`helm failed: ${x.row} ${x.helm}: ${(x.error ?? '').replace(/^.*?Error: /s, '').replaceAll('\n', ' / ').slice(0, 600)}`);
