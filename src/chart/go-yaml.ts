@@ -14,8 +14,12 @@
  * - explicit tags: `!!float 3` is 3, `!!binary` is the decoded text, `!!set`/`!!omap`/`!!pairs` and unknown
  *   tags leave a collection a plain mapping or sequence;
  * - map keys as sigs.k8s.io/yaml yaml.go convertToJSONableObject() writes them: ints in decimal, floats with
- *   strconv.FormatFloat(f, 'g', -1, 32), booleans as true/false; a null or collection key is an error.
+ *   strconv.FormatFloat(f, 'g', -1, 32), booleans as true/false; a collection key is an error, and so is a
+ *   null or uint64 key, NaN or ±Inf still in the document when it is converted to JSON.
+ * Checked against sigs.k8s.io/yaml v1.3.0 and v1.6.0 on generated files and on the real-world charts of
+ * test/e2e/real-charts.test.ts: equal output. Not modelled: how invalid UTF-8 in a `!!binary` value is replaced.
  */
+import { randomUUID } from 'node:crypto';
 import { Alias, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node, type ParsedNode } from 'yaml';
 
 export class GoYamlError extends Error {}
@@ -195,10 +199,10 @@ function valueOfScalar(s: GoScalar): GoValue {
 
 /**
  * Keys go-yaml v2 accepts in a map[interface{}]interface{} but sigs.k8s.io/yaml cannot turn into JSON (null,
- * uint64): kept under a name no YAML text yields, so that the error comes only if the key is still there at
+ * uint64): kept under a name no values file can spell (a per-process nonce), so that the error comes only if the key is still there at
  * the end (a later key or merge may have replaced the value that held it), as in Go.
  */
-const BAD_KEY = '\u0000bad-key:';
+const BAD_KEY = `\u0000bad-key-${randomUUID()}:`;
 
 /** sigs.k8s.io/yaml's conversion of the decoded document to JSON: a null or uint64 key, NaN or ±Inf is an error. */
 function checkJsonable(v: GoValue): void {
