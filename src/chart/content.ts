@@ -1,4 +1,4 @@
-import YAML from 'yaml';
+import { goEqual, goYaml, goYamlDocuments, isGoMap, mergeMaps, type GoValue } from './go-yaml.ts';
 import { isObject, type JsonObject } from '../util/guards.ts';
 
 /**
@@ -30,28 +30,61 @@ export class ChartContentError extends Error {
 }
 
 /**
- * Helm parses Chart.yaml and values.yaml with sigs.k8s.io/yaml (go-yaml v2, YAML 1.1 resolution:
- * `yes`/`on` are booleans, `0755` is octal). Parsing the same way keeps a faithful copy from looking
- * modified. Aliases are capped so a billion-laughs values.yaml cannot exhaust memory.
+ * Helm parses Chart.yaml and values.yaml with sigs.k8s.io/yaml (go-yaml v2, YAML 1.1 resolution: `yes`/`on`
+ * are booleans, `0755` is octal, `<<` merges where it stands): chart/go-yaml.ts reads them by the same rules,
+ * so that a faithful copy never looks modified. Only the first document counts, as in sigs.k8s.io/yaml
+ * Unmarshal. Aliases are capped so a billion-laughs values.yaml cannot exhaust memory.
  */
 export function parseHelmYaml(text: string, what: string): unknown {
   try {
-    const doc = YAML.parse(text, {
-      version: '1.1',
-      maxAliasCount: 1000,
-      merge: true,
-      uniqueKeys: false,
-      // go-yaml v2 leaves timestamps and sexagesimal numbers as strings when decoding into interface{}.
-      customTags: (tags) => tags.filter((t) => typeof t === 'string' || (t.tag !== TIMESTAMP && t.format !== 'TIME')),
-    });
-    return doc ?? null;
+    return goYaml(text);
   } catch (err) {
     throw new ChartContentError('invalid_yaml', `${what}: ${(err as Error).message.split('\n')[0]}`);
   }
 }
 
+/**
+ * A chart's values.yaml as each Helm major reads it. Helm 3 reads its first YAML document only; Helm 4 (since
+ * 4.0.0, helm/helm 92087f6e3, pkg/chart/v2/loader LoadValues) reads every document and merges them, later over
+ * earlier (MergeMaps). `helm4` is set only when the two readings differ (a file of several documents that add
+ * to the first; a trailing `---` adds nothing) and Helm 4 loads the file at all.
+ */
+export function helmValuesReadings(text: string, what: string): { helm3: unknown; helm4?: Record<string, unknown> } {
+  let docs: ReturnType<typeof goYamlDocuments>;
+  try {
+    docs = goYamlDocuments(text);
+  } catch (err) {
+    throw new ChartContentError('invalid_yaml', `${what}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const first = docs[0] ?? null;
+  if (docs.length > 1 && helm4ReadsAllDocuments(text, docs)) {
+    let merged: Record<string, GoValue> = {};
+    for (const d of docs) if (isGoMap(d)) merged = mergeMaps(merged, d);
+    if (!goEqual(merged, isGoMap(first) ? first : {})) return { helm3: first, helm4: merged };
+  }
+  return { helm3: first };
+}
+
+/** A chart's values.yaml as Helm 3 reads it (the first document): what the fingerprint holds. */
+export function parseHelmValues(text: string, what: string): unknown {
+  return helmValuesReadings(text, what).helm3;
+}
+
+/**
+ * Whether Helm 4 loads a multi-document values.yaml at all: k8s.io/apimachinery's YAMLReader refuses a `---`
+ * line followed by anything but a comment, and every document must decode into a map (or be empty). When it
+ * does not, only Helm 3 can have installed the chart, and its reading (the first document) is the one.
+ */
+function helm4ReadsAllDocuments(text: string, docs: ReturnType<typeof goYamlDocuments>): boolean {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('---')) continue;
+    const rest = line.slice(3).trim();
+    if (rest !== '' && !rest.startsWith('#')) return false;
+  }
+  return docs.every((d) => d === null || isGoMap(d));
+}
+
 const decoder = new TextDecoder('utf-8');
-const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
 
 /**
  * Sorts the files of an unpacked chart (paths relative to the chart root) into what Helm's loader keeps,
@@ -79,7 +112,7 @@ export function chartContentFromFiles(files: ReadonlyMap<string, Uint8Array>, wh
       continue;
     }
     if (name === 'values.yaml') {
-      values = parseHelmYaml(decoder.decode(data), `${where}: values.yaml`);
+      values = parseHelmValues(decoder.decode(data), `${where}: values.yaml`);
     } else if (name === 'values.schema.json') {
       schema = data;
     } else if (name === 'Chart.lock') {

@@ -38,6 +38,11 @@ export interface HelmChart extends ValuesChart {
    * `valuesFiles`). Capped (YAML_FILES_MAX_BYTES in chart-tree.ts).
    */
   yamlFiles?: Record<string, string> | undefined;
+  /**
+   * The values Helm 4 reads, when they are not `values`: a values.yaml of several YAML documents, which Helm 4
+   * merges (pkg/chart/v2/loader LoadValues, helm/helm 92087f6e3, 4.0.0) and Helm 3 reads the first of.
+   */
+  helm4Values?: Table | undefined;
 }
 
 export interface HelmMetadata extends JsonObject {
@@ -106,6 +111,8 @@ export const HELM_BEHAVIOURS: readonly HelmBehaviour[] = [
 
 /** What the processing did, in words for `origin.message` (names of charts only, never values). */
 export interface ProcessingNotes {
+  /** Some values.yaml was read as Helm 4 reads one of several YAML documents (all merged). */
+  helm4Documents: boolean;
   subchartValues: boolean;
   aliases: string[];
   disabled: string[];
@@ -114,7 +121,7 @@ export interface ProcessingNotes {
 }
 
 export function emptyNotes(): ProcessingNotes {
-  return { subchartValues: false, aliases: [], disabled: [], imports: false, requirements: false };
+  return { helm4Documents: false, subchartValues: false, aliases: [], disabled: [], imports: false, requirements: false };
 }
 
 /** Helm's IsCompatibleRange (Masterminds semver): a bad constraint or version is incompatible. */
@@ -321,9 +328,9 @@ export interface StoredChartParts {
  * is not modified.
  */
 export function helmProcessChart(chart: HelmChart, config: Table | null, b: HelmBehaviour, baseValues?: Table): StoredChartParts {
-  const c = cloneChart(chart);
-  if (baseValues) c.values = deepCopy(baseValues);
   const notes = emptyNotes();
+  const c = cloneChart(chart, b.major, notes);
+  if (baseValues) c.values = deepCopy(baseValues);
   const hadSubcharts = c.subcharts.length > 0;
   processDependencyEnabled(c, config ?? newTable(), '', b, notes, true);
   processDependencyImportValues(c, b, notes, true, new WeakSet());
@@ -340,10 +347,14 @@ export function reusedValues(previousValues: Table | null, previousConfig: Table
   return coalesceValues({ metadata: { name: '' }, values: previousValues, subcharts: [] }, previousConfig, b);
 }
 
-function cloneChart(c: HelmChart): HelmChart {
+/** A copy to process, with each chart's values as Helm `major` loads them. */
+function cloneChart(c: HelmChart, major: 3 | 4, notes: ProcessingNotes): HelmChart {
   const deps = depsOf(c);
   const metadata: HelmMetadata = { ...deepCopy(c.metadata), ...(deps ? { dependencies: deps.map((d) => deepCopy(d)) } : {}) };
-  return { metadata, values: c.values ? deepCopy(c.values) : null, subcharts: c.subcharts.map(cloneChart), ...(c.yamlFiles ? { yamlFiles: { ...c.yamlFiles } } : {}) };
+  const helm4 = major === 4 && c.helm4Values !== undefined;
+  if (helm4) notes.helm4Documents = true;
+  const values = helm4 ? deepCopy(c.helm4Values ?? null) : c.values ? deepCopy(c.values) : null;
+  return { metadata, values, subcharts: c.subcharts.map((s) => cloneChart(s, major, notes)), ...(c.yamlFiles ? { yamlFiles: { ...c.yamlFiles } } : {}) };
 }
 
 /**
@@ -377,14 +388,14 @@ export function chartFromJson(json: string): HelmChart {
     const m = deepCopy(n['m']) as HelmMetadata;
     const y = n['y'];
     const yamlFiles = isObject(y) ? Object.fromEntries(Object.entries(y).filter((e): e is [string, string] => typeof e[1] === 'string')) : undefined;
-    return { metadata: m, values: isTable(n['v']) ? deepCopy(n['v']) : null, subcharts: Array.isArray(n['d']) ? n['d'].map(parse) : [], ...(yamlFiles ? { yamlFiles } : {}) };
+    return { metadata: m, values: isTable(n['v']) ? deepCopy(n['v']) : null, subcharts: Array.isArray(n['d']) ? n['d'].map(parse) : [], ...(yamlFiles ? { yamlFiles } : {}), ...(isTable(n['v4']) ? { helm4Values: deepCopy(n['v4']) } : {}) };
   };
   return parse(JSON.parse(json));
 }
 
 /** A compact, immutable form of a HelmChart for caches: one string instead of a graph of objects. */
 export function treeJson(c: HelmChart): string {
-  const walk = (n: HelmChart): JsonObject => ({ m: n.metadata, v: n.values, d: n.subcharts.map(walk), ...(n.yamlFiles ? { y: n.yamlFiles } : {}) });
+  const walk = (n: HelmChart): JsonObject => ({ m: n.metadata, v: n.values, d: n.subcharts.map(walk), ...(n.yamlFiles ? { y: n.yamlFiles } : {}), ...(n.helm4Values ? { v4: n.helm4Values } : {}) });
   return JSON.stringify(walk(c));
 }
 

@@ -44,7 +44,9 @@ export function fluxTransformation(hint?: FluxHint): ChartTransformation {
           throw err;
         }
         const version = String(built.metadata['version'] ?? published.metadata.version);
-        out.push({ name: t.description, tree: { ...published, metadata: { ...published.metadata, version }, values: isTable(built.values) ? built.values : null } });
+        // Values files merged: the built chart's values.yaml is one document, which every Helm reads alike.
+        const merged = built.values !== input.values;
+        out.push({ name: t.description, tree: { ...published, metadata: { ...published.metadata, version }, values: isTable(built.values) ? built.values : null, ...(merged ? { helm4Values: undefined } : {}) } });
       }
       return out;
     },

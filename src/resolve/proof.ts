@@ -78,7 +78,10 @@ function describeNotes(n: ProcessingNotes): string | undefined {
   if (n.aliases.length) parts.push(`alias ${n.aliases.join(', ')}`);
   if (n.disabled.length) parts.push(`disabled ${n.disabled.join(', ')} dropped`);
   if (n.imports) parts.push('import-values applied');
-  return parts.length ? `Helm dependency processing: ${parts.join(', ')}` : undefined;
+  // Helm 4 loads a values.yaml of several YAML documents merged (helm/helm 92087f6e3, 4.0.0); Helm 3 reads the first.
+  const documents = n.helm4Documents ? "values.yaml's YAML documents merged, as Helm 4 loads them" : undefined;
+  const processing = parts.length ? `Helm dependency processing: ${parts.join(', ')}` : undefined;
+  return [documents, processing].filter((x) => x !== undefined).join('; ') || undefined;
 }
 
 function buildMetadataOf(version: string): string {

@@ -1,5 +1,5 @@
 /** Where the pinned binaries that `npm run tools` builds or unpacks live, with one clear error when absent. */
-import { accessSync, constants, realpathSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -83,4 +83,38 @@ export function helmTestdata(major: HelmTestdataMajor): { dir: string; version: 
   const version = /helm-testdata-(v[^/]+)\/testdata$/.exec(dir)?.[1];
   if (!version) throw new Error(`${link} → ${dir}: not a helm-testdata-<version> folder`);
   return { dir, version };
+}
+
+/** One real-world chart folder (scripts/tools.sh real-charts), as its project publishes it in its Go module. */
+export interface RealChart {
+  /** The chart folder's name (charts/<name> in the module). */
+  name: string;
+  dir: string;
+  module: string;
+  version: string;
+}
+
+/**
+ * The real-world charts `scripts/tools.sh real-charts` copied out of their projects' Go modules (pinned
+ * versions there), sorted by name; throws with the command to run when absent.
+ */
+export function realCharts(): RealChart[] {
+  const root = join(REPO_ROOT, '.tools', 'real-charts');
+  const out: RealChart[] = [];
+  let modules: string[];
+  try {
+    modules = readdirSync(root);
+  } catch {
+    throw new Error(`real-world charts are not at ${root}: run \`npm run tools\` (or \`bash scripts/tools.sh real-charts\`)`);
+  }
+  for (const m of modules) {
+    const dir = realpathSync(join(root, m));
+    accessSync(join(dir, '.complete'), constants.R_OK);
+    const [module = '', version = ''] = readFileSync(join(dir, '.module'), 'utf8').trim().split(' ');
+    for (const name of readdirSync(dir)) {
+      if (!name.startsWith('.')) out.push({ name, dir: join(dir, name), module, version });
+    }
+  }
+  if (!out.length) throw new Error(`no real-world charts in ${root}: run \`bash scripts/tools.sh real-charts\``);
+  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
 }

@@ -1,0 +1,153 @@
+/**
+ * Values files that go-yaml v2 (what Helm reads them with, through sigs.k8s.io/yaml) reads differently from the
+ * YAML 1.1 schema of the `yaml` package, installed by every tested helm: the content proof must read them as
+ * Helm does (src/chart/go-yaml.ts). Before it did, every release of `yaml-corners` was a Mismatch (a false
+ * alarm: the stored values are the published ones, read by Helm's rules) and the two others were unreadable.
+ *
+ * - yaml-corners: `<<` after explicit keys (Helm: the merge wins), `0o644`, `1e_3`, a float that overflows, hex
+ *   beyond 64 bits, `!!float`, `!!binary`, `!!set`, `!!omap`, float map keys; a vendored subchart whose
+ *   values.yaml has the same (Helm before 3.13 stores them coalesced into the parent's values).
+ * - yaml-trailing-separator: a values.yaml that ends with `---` (one document and an empty one: the same to
+ *   Helm 3 and 4).
+ * - yaml-multidoc: a values.yaml of two documents, which Helm 3 (the first) and Helm 4 (both, merged; helm/helm
+ *   92087f6e3, 4.0.0) store differently: each release is proven with its own major's reading.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
+import { scratchDir, sha256Digest } from '../harness/charts.ts';
+import { runChartorigin } from '../harness/cli.ts';
+import { ensureNamespace } from '../harness/controlplane.ts';
+import { testEnv, uniqueNamespace } from '../harness/env.ts';
+import { majorOf, runHelmBinary } from '../harness/helm-proof.ts';
+import { HELM_PROOF_BINARIES, type HelmBinaryName } from '../harness/tools.ts';
+
+const env = testEnv();
+const cluster = env.cluster;
+const prefix = uniqueNamespace('e2e-yaml').slice(0, 40);
+const work = scratchDir('helm-yaml');
+
+const CORNERS = `defaults: &defaults
+  replicas: 1
+  mode: 0o644
+app:
+  replicas: 3
+  <<: *defaults
+both:
+  <<: [{a: 1}, {a: 2, b: 2}]
+  b: 3
+  <<: {b: 4}
+scalars:
+  oct: 0O17
+  exp: 1e_3
+  big: 1e400
+  hex: 0x1FFFFFFFFFFFFFFFF
+  flt: !!float 3
+  bin: !!binary aGVsbG8=
+  set: !!set {a, b}
+  omap: !!omap [a: 1, b: 2]
+keys:
+  1e6: a
+  3.14159265358979: b
+`;
+
+const CHARTS: Record<string, Record<string, string>> = {
+  'yaml-corners': {
+    'Chart.yaml': 'apiVersion: v2\nname: yaml-corners\nversion: 1.0.0\ndependencies:\n  - name: sub\n    version: 0.1.0\n',
+    'values.yaml': CORNERS,
+    'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  replicas: {{ .Values.app.replicas | quote }}\n',
+    'charts/sub/Chart.yaml': 'apiVersion: v2\nname: sub\nversion: 0.1.0\n',
+    'charts/sub/values.yaml': CORNERS,
+    'charts/sub/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-sub\ndata:\n  replicas: {{ .Values.app.replicas | quote }}\n',
+  },
+  'yaml-trailing-separator': {
+    'Chart.yaml': 'apiVersion: v2\nname: yaml-trailing-separator\nversion: 1.0.0\n',
+    'values.yaml': '# one document, then an empty one\nreplicas: 1\n---\n',
+    'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  replicas: {{ .Values.replicas | quote }}\n',
+  },
+  'yaml-multidoc': {
+    'Chart.yaml': 'apiVersion: v2\nname: yaml-multidoc\nversion: 1.0.0\n',
+    'values.yaml': 'a: 1\nb: {x: 1}\n---\nb: {z: 2}\nc: 3\n',
+    'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  b: {{ .Values.b | toJson | quote }}\n',
+  },
+};
+
+interface Served {
+  id: string;
+  digest: string;
+  repoUrl: string;
+}
+
+let server: ChartRepoServer;
+const served: Served[] = [];
+
+function home(key: string): { kubeconfig: string; dir: string } {
+  const dir = join(work, 'homes', key);
+  mkdirSync(dir, { recursive: true });
+  return { kubeconfig: cluster.kubeconfig, dir };
+}
+
+before(async () => {
+  const repoDir = join(work, 'repo');
+  server = await startChartRepoServer({ dir: repoDir });
+  for (const [id, files] of Object.entries(CHARTS)) {
+    const src = join(work, 'src', id);
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(src, name)), { recursive: true });
+      writeFileSync(join(src, name), text);
+    }
+    const dir = join(repoDir, id);
+    mkdirSync(dir, { recursive: true });
+    await runHelmBinary(home(`package-${id}`), 'helm4-latest', ['package', src, '--destination', dir]);
+    await runHelmBinary(home(`index-${id}`), 'helm4-latest', ['repo', 'index', dir, '--url', `${server.url}/${id}`]);
+    const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz')) ?? '';
+    const index = parse(readFileSync(join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, { digest: string }[]> };
+    const digest = sha256Digest(readFileSync(join(dir, tgz)));
+    assert.equal(`sha256:${index.entries[id]?.[0]?.digest}`, digest);
+    served.push({ id, digest, repoUrl: `${server.url}/${id}` });
+  }
+});
+
+after(async () => {
+  await server?.close();
+});
+
+const SHORT: Record<HelmBinaryName, string> = { 'helm3-old': 'h3old', helm3: 'h3', 'helm3-latest': 'h3new', helm4: 'h4', 'helm4-latest': 'h4new' };
+
+describe('values files read by go-yaml v2 rules, installed by every tested helm', () => {
+  it('every chart is Verified from every helm, yaml-multidoc (stored differently by Helm 3 and 4) with each major\'s reading', async (t) => {
+    const installs = served.flatMap((s) => HELM_PROOF_BINARIES.map((helm) => ({ s, helm, namespace: `${prefix}-${s.id.slice(5, 13)}-${SHORT[helm]}` })));
+    await Promise.all(
+      installs.map(async ({ s, helm, namespace }) => {
+        await ensureNamespace(cluster, namespace);
+        await runHelmBinary(home(namespace), helm, ['install', s.id, s.id, '--repo', s.repoUrl, '--version', '1.0.0', '--namespace', namespace]);
+      }),
+    );
+    // What each helm stored for the two-document values.yaml: the first document (Helm 3) or both merged (Helm 4).
+    for (const { s, helm, namespace } of installs.filter((x) => x.s.id === 'yaml-multidoc')) {
+      const all = JSON.parse(await runHelmBinary(home(namespace), helm, ['get', 'values', s.id, '--all', '--namespace', namespace, '-o', 'json'])) as Record<string, unknown>;
+      assert.deepEqual(all, majorOf(helm) === 3 ? { a: 1, b: { x: 1 } } : { a: 1, b: { x: 1, z: 2 }, c: 3 }, `${helm} stores the documents as its loader reads them`);
+    }
+
+    const config = join(work, 'repositories.yaml');
+    writeFileSync(config, `repositories:\n${served.map((s) => `  - name: ${s.id}\n    url: ${s.repoUrl}\n`).join('')}`);
+    const scan = await runChartorigin(['scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('yaml-home'), CHARTORIGIN_CACHE_DIR: '' }, timeoutMs: 120_000 });
+    type Row = { namespace: string; name: string; origin: { match: string; repository?: string; tarballDigest?: string; message?: string } };
+    const rows = new Map((JSON.parse(scan.stdout) as Row[]).filter((r) => r.namespace.startsWith(prefix)).map((r) => [`${r.namespace}/${r.name}`, r]));
+    for (const { s, helm, namespace } of installs) {
+      const r = rows.get(`${namespace}/${s.id}`);
+      t.diagnostic(`${s.id} ${helm}: ${r?.origin.match} ${r?.origin.message ?? ''}`);
+    }
+    t.diagnostic(`scan exit ${scan.code}: ${scan.stderr.trim().slice(0, 400)}`);
+
+    for (const { s, helm, namespace } of installs) {
+      const r = rows.get(`${namespace}/${s.id}`);
+      assert.deepEqual([r?.origin.match, r?.origin.repository, r?.origin.tarballDigest], ['Verified', s.id, s.digest], `${s.id} ${helm}: ${r?.origin.message}`);
+      if (s.id === 'yaml-multidoc') assert.equal(/YAML documents merged, as Helm 4 loads them/.test(r?.origin.message ?? ''), majorOf(helm) === 4, `${s.id} ${helm}: ${r?.origin.message}`);
+    }
+    assert.equal(scan.code, 0, scan.stderr);
+  });
+});
