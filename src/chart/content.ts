@@ -1,4 +1,4 @@
-import { goEqual, goYaml, goYamlDocuments, isGoMap, mergeMaps, type GoValue } from './go-yaml.ts';
+import { goEqual, goYaml, goYamlDocuments, GoYamlError, isGoMap, mergeMaps, type GoValue } from './go-yaml.ts';
 import { isObject, type JsonObject } from '../util/guards.ts';
 
 /**
@@ -81,7 +81,8 @@ function helm4ReadsAllDocuments(text: string, docs: ReturnType<typeof goYamlDocu
     const rest = line.slice(3).trim();
     if (rest !== '' && !rest.startsWith('#')) return false;
   }
-  return docs.every((d) => d === null || isGoMap(d));
+  // A document that does not decode fails Helm 4's LoadValues: no Helm 4 release of the chart can exist.
+  return docs.every((d) => d === null || (!(d instanceof GoYamlError) && isGoMap(d)));
 }
 
 const decoder = new TextDecoder('utf-8');

@@ -20,7 +20,7 @@
  * test/e2e/real-charts.test.ts: equal output. Not modelled: how invalid UTF-8 in a `!!binary` value is replaced.
  */
 import { randomUUID } from 'node:crypto';
-import { Alias, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node, type ParsedNode } from 'yaml';
+import { Alias, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node, type ParsedNode } from 'yaml';
 
 export class GoYamlError extends Error {}
 
@@ -123,10 +123,11 @@ function resolvePlain(tag: string, text: string): { tag: string; value: GoScalar
 
 /** strconv.FormatFloat(f, 'g', -1, 32): the shortest text that reads back as the same float32, in %g form. */
 function formatFloat32(f: number): string {
-  if (Number.isNaN(f)) return '.nan';
-  if (f === Number.POSITIVE_INFINITY) return '.inf';
-  if (f === Number.NEGATIVE_INFINITY) return '-.inf';
+  // Checked after the conversion: a float64 beyond float32's range (1e300) is ±Inf as a float32 key.
   const x = Math.fround(f);
+  if (Number.isNaN(x)) return '.nan';
+  if (x === Number.POSITIVE_INFINITY) return '.inf';
+  if (x === Number.NEGATIVE_INFINITY) return '-.inf';
   if (x === 0) return Object.is(x, -0) ? '-0' : '0';
   let digits = '';
   let exp = 0;
@@ -158,8 +159,13 @@ const MAX_ALIASED_NODES = 100_000;
 
 interface Ctx {
   doc: Document.Parsed;
-  /** Nodes produced through aliases so far. */
-  aliased: number;
+  /**
+   * Each alias's target, found once per document: the yaml package's Alias.resolve walks the whole document
+   * on every call, which made a values.yaml of 20,000 aliases (137 KB) take 52 s.
+   */
+  targets: Map<Alias.Parsed, ParsedNode>;
+  /** Nodes produced through aliases so far, over the whole stream (a file of many documents shares it). */
+  budget: { aliased: number };
   inAlias: number;
   /** Anchored nodes being decoded (an alias to one of them refers to itself). */
   open: Set<Node>;
@@ -220,7 +226,7 @@ function checkJsonable(v: GoValue): void {
 
 function keyOf(node: ParsedNode | null, ctx: Ctx): string {
   if (node === null) return `${BAD_KEY}<nil>`;
-  const target = isAlias(node) ? (node.resolve(ctx.doc) ?? null) : node;
+  const target = isAlias(node) ? (ctx.targets.get(node) ?? null) : node;
   if (target === null || !isScalar(target)) throw new GoYamlError('invalid map key: a mapping or sequence');
   const { tag, value } = scalarOf(target);
   if (value === null) return `${BAD_KEY}<nil>`;
@@ -238,7 +244,7 @@ function isMergeKey(node: ParsedNode | null): boolean {
 function decode(node: ParsedNode | null, ctx: Ctx): GoValue {
   if (node === null) return null;
   if (isAlias(node)) return decodeAlias(node, ctx);
-  if (ctx.inAlias > 0 && ++ctx.aliased > MAX_ALIASED_NODES) throw new GoYamlError(`more than ${MAX_ALIASED_NODES} nodes through aliases`);
+  if (ctx.inAlias > 0 && ++ctx.budget.aliased > MAX_ALIASED_NODES) throw new GoYamlError(`more than ${MAX_ALIASED_NODES} nodes through aliases`);
   if (isScalar(node)) return valueOfScalar(scalarOf(node).value);
   const anchored = node.anchor !== undefined;
   if (anchored) ctx.open.add(node);
@@ -262,7 +268,7 @@ function decode(node: ParsedNode | null, ctx: Ctx): GoValue {
 }
 
 function decodeAlias(node: Alias.Parsed, ctx: Ctx): GoValue {
-  const target = node.resolve(ctx.doc) as ParsedNode | undefined;
+  const target = ctx.targets.get(node);
   if (!target) throw new GoYamlError(`unknown anchor '${node.source}' referenced`);
   if (ctx.open.has(target)) throw new GoYamlError(`anchor '${node.source}' value contains itself`);
   ctx.inAlias++;
@@ -276,7 +282,7 @@ function decodeAlias(node: Alias.Parsed, ctx: Ctx): GoValue {
 /** decode.go merge(): a mapping (or alias of one), or a sequence of them applied last to first; each writes over `out`. */
 function merge(node: ParsedNode | null, out: Record<string, GoValue>, ctx: Ctx): void {
   const one = (n: ParsedNode | null): void => {
-    const target = n !== null && isAlias(n) ? ((n.resolve(ctx.doc) as ParsedNode | undefined) ?? null) : n;
+    const target = n !== null && isAlias(n) ? (ctx.targets.get(n) ?? null) : n;
     if (target === null || !isMap(target)) throw new GoYamlError('map merge requires map or sequence of maps as the value');
     const m = decode(n, ctx) as Record<string, GoValue>;
     for (const k of Object.keys(m)) setKey(out, k, m[k] as GoValue);
@@ -293,10 +299,12 @@ function merge(node: ParsedNode | null, out: Record<string, GoValue>, ctx: Ctx):
  * turns it into JSON. A document with a syntax error is an error when it is the first; later ones are
  * returned as errors in place (go-yaml v2's Unmarshal never reads past the first document).
  */
-export function goYamlDocuments(text: string): (GoValue | GoYamlError)[] {
+export function goYamlDocuments(text: string, options: { firstOnly?: boolean } = {}): (GoValue | GoYamlError)[] {
   const docs = parseAllDocuments(text, { version: '1.1', schema: 'failsafe', merge: false, uniqueKeys: false, keepSourceTokens: false });
-  const list = Array.isArray(docs) ? docs : [];
-  if (!list.length) return [null];
+  const all = Array.isArray(docs) ? docs : [];
+  if (!all.length) return [null];
+  const list = options.firstOnly ? all.slice(0, 1) : all;
+  const budget = { aliased: 0 };
   return list.map((doc, i) => {
     const err = doc.errors[0];
     if (err) {
@@ -304,7 +312,7 @@ export function goYamlDocuments(text: string): (GoValue | GoYamlError)[] {
       return new GoYamlError(err.message.split('\n')[0]);
     }
     try {
-      const v = decode(doc.contents as ParsedNode | null, { doc, aliased: 0, inAlias: 0, open: new Set() });
+      const v = decode(doc.contents as ParsedNode | null, { doc, targets: aliasTargets(doc), budget, inAlias: 0, open: new Set() });
       checkJsonable(v);
       return v;
     } catch (e) {
@@ -314,9 +322,27 @@ export function goYamlDocuments(text: string): (GoValue | GoYamlError)[] {
   });
 }
 
-/** The first document (what sigs.k8s.io/yaml Unmarshal reads), null when empty. */
+/** The first document (what sigs.k8s.io/yaml Unmarshal reads), null when empty; later ones are not decoded. */
 export function goYaml(text: string): GoValue {
-  return goYamlDocuments(text)[0] as GoValue;
+  return goYamlDocuments(text, { firstOnly: true })[0] as GoValue;
+}
+
+/**
+ * Every alias of a document → the node it names: the latest node anchored with that name before it in
+ * document order, as go-yaml v2 (and the yaml package's Alias.resolve) resolve it. One pre-order walk.
+ */
+function aliasTargets(doc: Document.Parsed): Map<Alias.Parsed, ParsedNode> {
+  const anchors = new Map<string, ParsedNode>();
+  const targets = new Map<Alias.Parsed, ParsedNode>();
+  visit(doc, (_key, node) => {
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (target) targets.set(node as Alias.Parsed, target);
+    } else if ((isScalar(node) || isMap(node) || isSeq(node)) && node.anchor) {
+      anchors.set(node.anchor, node as ParsedNode);
+    }
+  });
+  return targets;
 }
 
 /** Helm 4's loader MergeMaps (pkg/chart/v2/loader/load.go): nested maps merged, anything else replaced by b's. */

@@ -131,6 +131,11 @@ function oldHelmFiles(tree: HelmChart, installed: ChartFingerprint, published: C
   };
 }
 
+/** Whether Helm 4 reads the values of the chart or of one of its subcharts differently from Helm 3. */
+function hasHelm4Reading(c: HelmChart): boolean {
+  return c.helm4Values !== undefined || c.subcharts.some(hasHelm4Reading);
+}
+
 /** The digest of one part of a fingerprint, by its name in fingerprintDifferences. */
 function partDigest(f: ChartFingerprint, part: string): string | undefined {
   if (part === 'schema') return f.schema;
@@ -146,8 +151,14 @@ const REQUIREMENTS_NOTE = 'requirements.yaml/requirements.lock not among the sto
 export async function proveContent(record: ReleaseRecord, published: PublishedForProof, ctx: ProofContext = {}): Promise<ProofResult> {
   const installed = record.fingerprint;
   const direct = fingerprintDifferences(installed, published.fingerprint);
-  // Fast path (most charts: no dependencies, fresh install): the stored chart is the published one.
-  if (direct.length === 0 && installed.metadata === published.fingerprint.metadata) return { differences: [], accounted: [] };
+  // Fast path (most charts: no dependencies, fresh install): the stored chart is the published one. Not for a
+  // Helm 4 release of a chart whose values.yaml Helm 4 reads otherwise (several documents, merged since 4.0):
+  // the fingerprint holds Helm 3's reading, which a fresh Helm 4 install never stores, so equality with it
+  // proves nothing there; the processing below compares with Helm 4's reading (and --reuse-values explains
+  // a Helm 3 revision's values carried over). The substring test only spares parsing the tree: a user value
+  // named v4 merely sends a release the long way.
+  const helm4Reading = record.helmMajor === 4 && published.tree.includes('"v4":') && hasHelm4Reading(chartFromJson(published.tree));
+  if (!helm4Reading && direct.length === 0 && installed.metadata === published.fingerprint.metadata) return { differences: [], accounted: [] };
   const fixed = direct.filter((d) => d !== 'metadata' && d !== 'values');
 
   const condition: Table = proofInputsOf(record)?.conditionValues ?? newTable();

@@ -137,5 +137,29 @@ describe('a values.yaml of several YAML documents', () => {
     // Values neither Helm reads from the file stay a difference, whoever wrote the release.
     assert.deepEqual((await proveContent(record({ ...helm4, c: 4 }, undefined), published)).differences, ['values']);
     assert.deepEqual((await proveContent(record({ ...helm4, c: 4 }, 4), published)).differences, ['values']);
+    // A Helm 4 release storing Helm 3's reading: no fresh Helm 4 install stores that (a release edited to drop
+    // what a later document sets), so the fast path's equality with the fingerprint proves nothing for it.
+    assert.deepEqual((await proveContent(record(helm3, 4), published)).differences, ['values']);
+  });
+
+  it('a later document that does not decode makes the file one Helm 4 cannot load: Helm 3\'s reading only', () => {
+    assert.deepEqual(json(helmValuesReadings('a: 1\n---\na: 2\n---\nb: .nan\n', 'values.yaml')), { helm3: { a: 1 } });
+    assert.deepEqual(json(helmValuesReadings('a: 1\n---\na: 2\n---\n: : bad: [\n', 'values.yaml')), { helm3: { a: 1 } });
+  });
+});
+
+describe('aliases, resolved once per document', () => {
+  it('an alias names the latest node anchored with its name before it', () => {
+    assert.deepEqual(json(parseHelmYaml('a: &x 1\nb: *x\nc: &x {k: v}\nd: *x\ne: {<<: *x, j: w}\n', 'values.yaml')), { a: 1, b: 1, c: { k: 'v' }, d: { k: 'v' }, e: { k: 'v', j: 'w' } });
+  });
+
+  it('the alias budget is the whole file\'s: documents each under it cannot add up past it', () => {
+    const doc = ['a: &a [1,2,3,4,5,6,7,8,9,10]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]'].join('\n');
+    assert.doesNotThrow(() => parseHelmYaml(doc, 'values.yaml'), 'one document of ~10,000 aliased nodes is read');
+    // Each document adds a key of its own: read whole, Helm 4's merged reading would differ from the first.
+    const readings = helmValuesReadings(Array.from({ length: 20 }, (_, i) => `${doc}\nk${i}: ${i}`).join('\n---\n'), 'values.yaml');
+    // The first document still reads; past the budget Helm 4's reading is not offered (its documents failed).
+    assert.equal(readings.helm4, undefined);
+    assert.equal((readings.helm3 as { d: unknown[] }).d.length, 9);
   });
 });
