@@ -5,7 +5,7 @@
  * apiVersion read as v1; metadata strings sanitised as Metadata.Validate does.
  */
 import { DEFAULT_ARCHIVE_LIMITS, readChartFiles, type ArchiveLimits } from './archive.ts';
-import { chartContentFromFiles, ChartContentError, helmValuesReadings, parseHelmYaml, type ChartContent } from './content.ts';
+import { chartContentFromFiles, ChartContentError, helmValuesReadings, parseChartYaml, parseHelmYaml, type ChartContent } from './content.ts';
 import { deepCopy, isTable, newTable, type Table } from './coalesce.ts';
 import { sanitizeString } from './fingerprint.ts';
 import type { HelmChart, HelmDependency, HelmMetadata } from './helm-install.ts';
@@ -59,7 +59,7 @@ function loadTree(files: ReadonlyMap<string, Uint8Array>, where: string, read: (
   if (depth > MAX_DEPTH) throw new ChartContentError('too_deep', `${where}: subcharts nested deeper than ${MAX_DEPTH}`);
   const chartYaml = files.get('Chart.yaml');
   if (!chartYaml) throw new ChartContentError('missing_chart_yaml', `${where}: no Chart.yaml`);
-  const raw = parseHelmYaml(decoder.decode(chartYaml), `${where}: Chart.yaml`);
+  const raw = parseChartYaml(decoder.decode(chartYaml), `${where}: Chart.yaml`);
   if (!isTable(raw)) throw new ChartContentError('invalid_chart_yaml', `${where}: Chart.yaml is not a mapping`);
   const meta: JsonObject = deepCopy(raw);
   if (!scalarString(meta['apiVersion'])) meta['apiVersion'] = 'v1';

@@ -43,6 +43,61 @@ export function parseHelmYaml(text: string, what: string): unknown {
   }
 }
 
+/** Metadata fields Helm decodes into Go strings (pkg/chart Metadata, Maintainer, Dependency). */
+const STRING_FIELDS = ['name', 'home', 'version', 'description', 'icon', 'apiVersion', 'condition', 'tags', 'appVersion', 'kubeVersion', 'type'] as const;
+const STRING_LIST_FIELDS = ['sources', 'keywords'] as const;
+const MAINTAINER_FIELDS = ['name', 'email', 'url'] as const;
+const DEPENDENCY_FIELDS = ['name', 'version', 'repository', 'condition', 'alias'] as const;
+
+/**
+ * Chart.yaml as Helm stores it. Helm decodes it into its Metadata struct, and sigs.k8s.io/yaml writes a YAML
+ * float into a string field as strconv.FormatFloat(f, 'g', -1, 32): `appVersion: 20231012.1` is stored as
+ * "2.0231012e+07", `description: 1e6` as "1e+06" (helm 4.3.2 `helm show chart`; test/e2e/helm-yaml.test.ts
+ * checks it with every tested helm); a JS number's own text differed, and such a chart was a Mismatch. Only the
+ * string fields take that form: `import-values` is an interface{} in Go and keeps the number.
+ */
+export function parseChartYaml(text: string, what: string): unknown {
+  const typed = parseHelmYaml(text, what);
+  if (!isObject(typed) || !/\d/.test(text)) return typed;
+  let strings: unknown;
+  try {
+    strings = goYaml(text, { floatsAsStrings: true });
+  } catch {
+    return typed;
+  }
+  if (!isObject(strings)) return typed;
+  const take = (into: JsonObject, from: JsonObject, key: string): void => {
+    if (typeof into[key] === 'number' && typeof from[key] === 'string') into[key] = from[key];
+  };
+  for (const k of STRING_FIELDS) take(typed, strings, k);
+  for (const k of STRING_LIST_FIELDS) {
+    const list = typed[k];
+    const from = strings[k];
+    if (Array.isArray(list) && Array.isArray(from)) list.forEach((v, i) => typeof v === 'number' && typeof from[i] === 'string' && (list[i] = from[i]));
+  }
+  const annotations = typed['annotations'];
+  const fromAnnotations = strings['annotations'];
+  if (isObject(annotations) && isObject(fromAnnotations)) for (const k of Object.keys(annotations)) take(annotations, fromAnnotations, k);
+  const eachObject = (key: string, fields: readonly string[], extra?: (into: JsonObject, from: JsonObject) => void): void => {
+    const list = typed[key];
+    const from = strings[key];
+    if (!Array.isArray(list) || !Array.isArray(from)) return;
+    list.forEach((v, i) => {
+      const f = from[i];
+      if (!isObject(v) || !isObject(f)) return;
+      for (const k of fields) take(v, f, k);
+      extra?.(v, f);
+    });
+  };
+  eachObject('maintainers', MAINTAINER_FIELDS);
+  eachObject('dependencies', DEPENDENCY_FIELDS, (into, from) => {
+    const tags = into['tags'];
+    const fromTags = from['tags'];
+    if (Array.isArray(tags) && Array.isArray(fromTags)) tags.forEach((v, i) => typeof v === 'number' && typeof fromTags[i] === 'string' && (tags[i] = fromTags[i]));
+  });
+  return typed;
+}
+
 /**
  * A chart's values.yaml as each Helm major reads it. Helm 3 reads its first YAML document only; Helm 4 (since
  * 4.0.0, helm/helm 92087f6e3, pkg/chart/v2/loader LoadValues) reads every document and merges them, later over
@@ -96,7 +151,7 @@ const decoder = new TextDecoder('utf-8');
 export function chartContentFromFiles(files: ReadonlyMap<string, Uint8Array>, where: string): ChartContent {
   const chartYaml = files.get('Chart.yaml');
   if (!chartYaml) throw new ChartContentError('missing_chart_yaml', `${where}: no Chart.yaml at the chart root`);
-  const metadata = parseHelmYaml(decoder.decode(chartYaml), `${where}: Chart.yaml`);
+  const metadata = parseChartYaml(decoder.decode(chartYaml), `${where}: Chart.yaml`);
   if (!isObject(metadata)) throw new ChartContentError('invalid_chart_yaml', `${where}: Chart.yaml is not a mapping`);
   const apiV1 = metadata['apiVersion'] === 'v1' || metadata['apiVersion'] === undefined;
 

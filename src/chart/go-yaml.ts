@@ -166,6 +166,8 @@ interface Ctx {
   targets: Map<Alias.Parsed, ParsedNode>;
   /** Nodes produced through aliases so far, over the whole stream (a file of many documents shares it). */
   budget: { aliased: number };
+  /** Floats as sigs.k8s.io/yaml writes them into a Go string field (FormatFloat 'g', -1, 32). */
+  floatsAsStrings: boolean;
   inAlias: number;
   /** Anchored nodes being decoded (an alias to one of them refers to itself). */
   open: Set<Node>;
@@ -245,7 +247,10 @@ function decode(node: ParsedNode | null, ctx: Ctx): GoValue {
   if (node === null) return null;
   if (isAlias(node)) return decodeAlias(node, ctx);
   if (ctx.inAlias > 0 && ++ctx.budget.aliased > MAX_ALIASED_NODES) throw new GoYamlError(`more than ${MAX_ALIASED_NODES} nodes through aliases`);
-  if (isScalar(node)) return valueOfScalar(scalarOf(node).value);
+  if (isScalar(node)) {
+    const value = scalarOf(node).value;
+    return ctx.floatsAsStrings && typeof value === 'number' ? formatFloat32(value) : valueOfScalar(value);
+  }
   const anchored = node.anchor !== undefined;
   if (anchored) ctx.open.add(node);
   try {
@@ -299,7 +304,7 @@ function merge(node: ParsedNode | null, out: Record<string, GoValue>, ctx: Ctx):
  * turns it into JSON. A document with a syntax error is an error when it is the first; later ones are
  * returned as errors in place (go-yaml v2's Unmarshal never reads past the first document).
  */
-export function goYamlDocuments(text: string, options: { firstOnly?: boolean } = {}): (GoValue | GoYamlError)[] {
+export function goYamlDocuments(text: string, options: { firstOnly?: boolean; floatsAsStrings?: boolean } = {}): (GoValue | GoYamlError)[] {
   const docs = parseAllDocuments(text, { version: '1.1', schema: 'failsafe', merge: false, uniqueKeys: false, keepSourceTokens: false });
   const all = Array.isArray(docs) ? docs : [];
   if (!all.length) return [null];
@@ -312,7 +317,7 @@ export function goYamlDocuments(text: string, options: { firstOnly?: boolean } =
       return new GoYamlError(err.message.split('\n')[0]);
     }
     try {
-      const v = decode(doc.contents as ParsedNode | null, { doc, targets: aliasTargets(doc), budget, inAlias: 0, open: new Set() });
+      const v = decode(doc.contents as ParsedNode | null, { doc, targets: aliasTargets(doc), budget, floatsAsStrings: options.floatsAsStrings === true, inAlias: 0, open: new Set() });
       checkJsonable(v);
       return v;
     } catch (e) {
@@ -323,8 +328,8 @@ export function goYamlDocuments(text: string, options: { firstOnly?: boolean } =
 }
 
 /** The first document (what sigs.k8s.io/yaml Unmarshal reads), null when empty; later ones are not decoded. */
-export function goYaml(text: string): GoValue {
-  return goYamlDocuments(text, { firstOnly: true })[0] as GoValue;
+export function goYaml(text: string, options: { floatsAsStrings?: boolean } = {}): GoValue {
+  return goYamlDocuments(text, { ...options, firstOnly: true })[0] as GoValue;
 }
 
 /**

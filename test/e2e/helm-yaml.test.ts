@@ -19,6 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { scratchDir, sha256Digest } from '../harness/charts.ts';
+import { tgz as tarGz } from '../unit/chart/tar-writer.ts';
 import { runChartorigin } from '../harness/cli.ts';
 import { ensureNamespace } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
@@ -68,6 +69,12 @@ const CHARTS: Record<string, Record<string, string>> = {
     'values.yaml': '# one document, then an empty one\nreplicas: 1\n---\n',
     'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  replicas: {{ .Values.replicas | quote }}\n',
   },
+  // Floats in Chart.yaml's string fields: Helm stores them as Go writes a float32 into a string ("2.0231012e+07").
+  'yaml-metadata-numbers': {
+    'Chart.yaml': 'apiVersion: v2\nname: yaml-metadata-numbers\nversion: 1.0.0\nappVersion: 20231012.1\ndescription: 1e6\nkeywords: [1.5, 2]\nannotations:\n  x: 1.5e7\n  num: 12345678901\n',
+    'values.yaml': 'replicas: 1\n',
+    'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  app: {{ .Chart.AppVersion | quote }}\n',
+  },
   'yaml-multidoc': {
     'Chart.yaml': 'apiVersion: v2\nname: yaml-multidoc\nversion: 1.0.0\n',
     'values.yaml': 'a: 1\nb: {x: 1}\n---\nb: {z: 2}\nc: 3\n',
@@ -101,7 +108,13 @@ before(async () => {
     }
     const dir = join(repoDir, id);
     mkdirSync(dir, { recursive: true });
-    await runHelmBinary(home(`package-${id}`), 'helm4-latest', ['package', src, '--destination', dir]);
+    if (id === 'yaml-metadata-numbers') {
+      // Tarred as a chart's own build might tar it: `helm package` would rewrite Chart.yaml from Helm's struct
+      // (the floats already as Go's strings), hiding how Helm reads the file at install.
+      writeFileSync(join(dir, `${id}-1.0.0.tgz`), tarGz(Object.entries(files).map(([name, text]) => ({ name: `${id}/${name}`, data: text }))));
+    } else {
+      await runHelmBinary(home(`package-${id}`), 'helm4-latest', ['package', src, '--destination', dir]);
+    }
     await runHelmBinary(home(`index-${id}`), 'helm4-latest', ['repo', 'index', dir, '--url', `${server.url}/${id}`]);
     const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz')) ?? '';
     const index = parse(readFileSync(join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, { digest: string }[]> };
@@ -130,6 +143,11 @@ describe('values files read by go-yaml v2 rules, installed by every tested helm'
     for (const { s, helm, namespace } of installs.filter((x) => x.s.id === 'yaml-multidoc')) {
       const all = JSON.parse(await runHelmBinary(home(namespace), helm, ['get', 'values', s.id, '--all', '--namespace', namespace, '-o', 'json'])) as Record<string, unknown>;
       assert.deepEqual(all, majorOf(helm) === 3 ? { a: 1, b: { x: 1 } } : { a: 1, b: { x: 1, z: 2 }, c: 3 }, `${helm} stores the documents as its loader reads them`);
+    }
+    // What each helm stored for a float appVersion: Go's float32 text, which a faithful reading must match.
+    for (const { helm, namespace } of installs.filter((x) => x.s.id === 'yaml-metadata-numbers')) {
+      const list = JSON.parse(await runHelmBinary(home(namespace), helm, ['list', '--namespace', namespace, '-o', 'json'])) as { app_version?: string }[];
+      assert.equal(list[0]?.app_version, '2.0231012e+07', `${helm} stores appVersion as Go writes a float32`);
     }
 
     const config = join(work, 'repositories.yaml');

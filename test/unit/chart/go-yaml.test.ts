@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readChartTree } from '../../../src/chart/chart-tree.ts';
-import { ChartContentError, helmValuesReadings, parseHelmYaml } from '../../../src/chart/content.ts';
+import { ChartContentError, helmValuesReadings, parseChartYaml, parseHelmYaml } from '../../../src/chart/content.ts';
 import { fingerprintChart } from '../../../src/chart/fingerprint.ts';
 import { treeJson } from '../../../src/chart/helm-install.ts';
 import type { ReleaseRecord } from '../../../src/model/release.ts';
@@ -145,6 +145,22 @@ describe('a values.yaml of several YAML documents', () => {
   it('a later document that does not decode makes the file one Helm 4 cannot load: Helm 3\'s reading only', () => {
     assert.deepEqual(json(helmValuesReadings('a: 1\n---\na: 2\n---\nb: .nan\n', 'values.yaml')), { helm3: { a: 1 } });
     assert.deepEqual(json(helmValuesReadings('a: 1\n---\na: 2\n---\n: : bad: [\n', 'values.yaml')), { helm3: { a: 1 } });
+  });
+});
+
+describe('Chart.yaml as Helm stores it (its Metadata struct)', () => {
+  it('a float in a string field is written as Go writes a float32 into a string; ints, import-values and bools keep their form', () => {
+    // What helm 4.3.2 `helm show chart` printed for this Chart.yaml (test/e2e/helm-yaml.test.ts installs it).
+    const text = 'apiVersion: v2\nname: numbers\nversion: 1.0.0\nappVersion: 20231012.1\ndescription: 1e6\nkeywords: [1.5, 2, x]\nannotations:\n  x: 1.5e7\n  num: 12345678901\nmaintainers:\n  - name: 2.5\ndependencies:\n  - name: sub\n    version: 0.1.0\n    alias: 3.0\n    enabled: true\n    import-values: [1.5]\n';
+    const m = parseChartYaml(text, 'Chart.yaml') as Record<string, unknown>;
+    assert.equal(m['appVersion'], '2.0231012e+07');
+    assert.equal(m['description'], '1e+06');
+    assert.deepEqual(m['keywords'], ['1.5', 2, 'x']);
+    assert.deepEqual(m['annotations'], { x: '1.5e+07', num: 12345678901 });
+    assert.deepEqual(m['maintainers'], [{ name: '2.5' }]);
+    assert.deepEqual(m['dependencies'], [{ name: 'sub', version: '0.1.0', alias: '3', enabled: true, 'import-values': [1.5] }]);
+    // A Chart.yaml without numbers is read once.
+    assert.deepEqual(parseChartYaml('name: x\nversion: v\n', 'Chart.yaml'), { name: 'x', version: 'v' });
   });
 });
 
