@@ -22,14 +22,13 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFile
 import { basename, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { parseLossless, encodeHelmString } from '../../src/decode/encode.ts';
-import { unwrapHelmString } from '../../src/decode/decode.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { scratchDir, sha256Digest } from '../harness/charts.ts';
 import { runChartorigin } from '../harness/cli.ts';
-import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
+import { ensureNamespace } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { runHelmBinary } from '../harness/helm-proof.ts';
+import { dependencyNeeds, HELM_SHORT, pool, tamperRelease } from '../harness/chart-corpus.ts';
 import { helmTestdata, HELM_PROOF_BINARIES, type HelmBinaryName, type HelmTestdataMajor } from '../harness/tools.ts';
 
 const env = testEnv();
@@ -215,53 +214,6 @@ function corpus(): { charts: CorpusChart[]; versions: Record<HelmTestdataMajor, 
   return { charts, versions };
 }
 
-interface DependencyEntry {
-  name?: string;
-  repository?: string;
-}
-
-/** Whether each dependency of a chart directory is vendored in charts/ (a folder or a .tgz), `file://`, or neither. */
-function dependencyNeeds(dir: string): { build: boolean; network: string[] } {
-  const deps: DependencyEntry[] = [];
-  for (const file of ['Chart.yaml', 'requirements.yaml']) {
-    try {
-      const doc = parse(readFileSync(join(dir, file), 'utf8')) as { dependencies?: DependencyEntry[] } | null;
-      deps.push(...(doc?.dependencies ?? []));
-    } catch {
-      // no requirements.yaml
-    }
-  }
-  const vendored = new Set<string>();
-  try {
-    for (const e of readdirSync(join(dir, 'charts'), { withFileTypes: true })) {
-      if (e.isDirectory()) {
-        const meta = parse(readFileSync(join(dir, 'charts', e.name, 'Chart.yaml'), 'utf8')) as { name?: string } | null;
-        if (meta?.name) vendored.add(meta.name);
-      } else if (e.name.endsWith('.tgz')) {
-        vendored.add(e.name.replace(/-v?\d+\.\d+\.\d+.*\.tgz$/, ''));
-      }
-    }
-  } catch {
-    // no charts/
-  }
-  const missing = deps.filter((d) => !vendored.has(d.name ?? ''));
-  return { build: missing.length > 0 && missing.every((d) => d.repository?.startsWith('file://')), network: missing.filter((d) => !d.repository?.startsWith('file://')).map((d) => `${d.name} from ${d.repository}`) };
-}
-
-/** Runs `jobs` with at most `limit` at a time. */
-async function pool<T>(limit: number, jobs: (() => Promise<T>)[]): Promise<T[]> {
-  const results: T[] = new Array(jobs.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const i = next++;
-      results[i] = await (jobs[i] as () => Promise<T>)();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  return results;
-}
-
 /** Each install has a helm home of its own (repository cache included): parallel `--repo` installs of different `frobnitz-1.2.3.tgz` never share a cached file. */
 function installHome(key: string): { kubeconfig: string; dir: string } {
   const dir = join(work, 'homes', key);
@@ -269,7 +221,6 @@ function installHome(key: string): { kubeconfig: string; dir: string } {
   return { kubeconfig: cluster.kubeconfig, dir };
 }
 
-const HELM_SHORT: Record<HelmBinaryName, string> = { 'helm3-old': 'h3old', helm3: 'h3', 'helm3-latest': 'h3new', helm4: 'h4', 'helm4-latest': 'h4new' };
 const releaseName = (id: string): string => id.slice(0, 53).replace(/-+$/, '');
 
 interface Install {
@@ -304,21 +255,6 @@ async function installWithRetry(p: Packaged, set: Record<string, string>, helm: 
   if (!retry) return { first };
   // A failed install may leave a failed release behind: the retry goes into a namespace of its own.
   return { first, retried: await installFromRepo(p, set, helm, `${namespace}-r`, retry.flags) };
-}
-
-interface StoredSecret {
-  metadata: { name: string };
-  data: { release: string };
-}
-
-/** What an attacker with write access to the release Secret does: decode it, change `edit`, write it back in Helm's encoding. */
-async function tamper(namespace: string, release: string, edit: (chart: { values: Record<string, unknown>; templates: { name: string; data: string }[] }) => void): Promise<void> {
-  const name = `sh.helm.release.v1.${release}.v1`;
-  const secret = JSON.parse(await kubectl(cluster, ['get', 'secret', '-n', namespace, name, '-o', 'json'])) as StoredSecret;
-  const json = parseLossless(unwrapHelmString(Buffer.from(secret.data.release, 'base64').toString('latin1'), name).toString('utf8')) as { chart: { values: Record<string, unknown>; templates: { name: string; data: string }[] } };
-  edit(json.chart);
-  secret.data.release = Buffer.from(encodeHelmString(JSON.stringify(json))).toString('base64');
-  await kubectl(cluster, ['replace', '-f', '-'], { input: JSON.stringify(secret) });
 }
 
 /** Tampering cases: another install of a chart (by one helm, in a namespace of its own), edited once stored. */
@@ -446,7 +382,7 @@ describe("Helm's own dependency-processing test charts, installed by every teste
     for (const [i, c] of TAMPER_CASES.entries()) {
       const x = tampered[i] as Install;
       try {
-        await tamper(x.namespace, x.release, c.edit);
+        await tamperRelease(cluster, x.namespace, x.release, c.edit);
       } catch (err) {
         tamperErrors.push(`${c.chart} ${c.helm}: ${(err as Error).message}`);
       }

@@ -24,7 +24,8 @@ import { runChartorigin } from '../harness/cli.ts';
 import { ensureNamespace } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { majorOf, runHelmBinary } from '../harness/helm-proof.ts';
-import { HELM_PROOF_BINARIES, type HelmBinaryName } from '../harness/tools.ts';
+import { HELM_SHORT } from '../harness/chart-corpus.ts';
+import { HELM_PROOF_BINARIES } from '../harness/tools.ts';
 
 const env = testEnv();
 const cluster = env.cluster;
@@ -128,11 +129,10 @@ after(async () => {
   await server?.close();
 });
 
-const SHORT: Record<HelmBinaryName, string> = { 'helm3-old': 'h3old', helm3: 'h3', 'helm3-latest': 'h3new', helm4: 'h4', 'helm4-latest': 'h4new' };
 
 describe('values files read by go-yaml v2 rules, installed by every tested helm', () => {
   it('every chart is Verified from every helm, yaml-multidoc (stored differently by Helm 3 and 4) with each major\'s reading', async (t) => {
-    const installs = served.flatMap((s) => HELM_PROOF_BINARIES.map((helm) => ({ s, helm, namespace: `${prefix}-${s.id.slice(5, 13)}-${SHORT[helm]}` })));
+    const installs = served.flatMap((s) => HELM_PROOF_BINARIES.map((helm) => ({ s, helm, namespace: `${prefix}-${s.id.slice(5, 13)}-${HELM_SHORT[helm]}` })));
     await Promise.all(
       installs.map(async ({ s, helm, namespace }) => {
         await ensureNamespace(cluster, namespace);

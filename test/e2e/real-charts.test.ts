@@ -26,14 +26,13 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseLossless, encodeHelmString } from '../../src/decode/encode.ts';
-import { unwrapHelmString } from '../../src/decode/decode.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { scratchDir, sha256Digest } from '../harness/charts.ts';
 import { runChartorigin } from '../harness/cli.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { runHelmBinary } from '../harness/helm-proof.ts';
+import { dependencyNeeds, HELM_SHORT, pool, tamperRelease, type StoredChart } from '../harness/chart-corpus.ts';
 import { HELM_PROOF_BINARIES, realCharts, type HelmBinaryName, type RealChart } from '../harness/tools.ts';
 
 const env = testEnv();
@@ -131,62 +130,12 @@ interface Packaged {
   repoUrl: string;
 }
 
-/** A dependency entry of Chart.yaml (requirements.yaml for apiVersion v1). */
-interface DependencyEntry {
-  name?: string;
-  repository?: string;
-}
-
-/** Whether each dependency of a chart directory is vendored in charts/ (a folder or a .tgz), `file://`, or neither. */
-function dependencyNeeds(dir: string): { build: boolean; network: string[] } {
-  const deps: DependencyEntry[] = [];
-  for (const file of ['Chart.yaml', 'requirements.yaml']) {
-    try {
-      const doc = parse(readFileSync(join(dir, file), 'utf8')) as { dependencies?: DependencyEntry[] } | null;
-      deps.push(...(doc?.dependencies ?? []));
-    } catch {
-      // no requirements.yaml
-    }
-  }
-  const vendored = new Set<string>();
-  try {
-    for (const e of readdirSync(join(dir, 'charts'), { withFileTypes: true })) {
-      if (e.isDirectory()) {
-        const meta = parse(readFileSync(join(dir, 'charts', e.name, 'Chart.yaml'), 'utf8')) as { name?: string } | null;
-        if (meta?.name) vendored.add(meta.name);
-      } else if (e.name.endsWith('.tgz')) {
-        vendored.add(e.name.replace(/-v?\d+\.\d+\.\d+.*\.tgz$/, ''));
-      }
-    }
-  } catch {
-    // no charts/
-  }
-  const missing = deps.filter((d) => !vendored.has(d.name ?? ''));
-  return { build: missing.length > 0 && missing.every((d) => d.repository?.startsWith('file://')), network: missing.filter((d) => !d.repository?.startsWith('file://')).map((d) => `${d.name} from ${d.repository}`) };
-}
-
-/** Runs `jobs` with at most `limit` at a time. */
-async function pool<T>(limit: number, jobs: (() => Promise<T>)[]): Promise<T[]> {
-  const results: T[] = new Array(jobs.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const i = next++;
-      results[i] = await (jobs[i] as () => Promise<T>)();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  return results;
-}
-
 /** A helm home of its own per install (repository cache included). */
 function home(key: string): { kubeconfig: string; dir: string } {
   const dir = join(work, 'homes', key);
   mkdirSync(dir, { recursive: true });
   return { kubeconfig: cluster.kubeconfig, dir };
 }
-
-const HELM_SHORT: Record<HelmBinaryName, string> = { 'helm3-old': 'h3old', helm3: 'h3', 'helm3-latest': 'h3new', helm4: 'h4', 'helm4-latest': 'h4new' };
 
 interface Install {
   chart: Packaged;
@@ -230,23 +179,6 @@ async function handOver(from: Install, to: { release: string; namespace: string 
   if (!docs.length) return;
   const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs });
   await kubectl(cluster, ['annotate', '-f', '-', '--overwrite', `meta.helm.sh/release-name=${to.release}`, `meta.helm.sh/release-namespace=${to.namespace}`], { input: list, timeoutMs: 90_000 });
-}
-
-interface StoredSecret {
-  metadata: { name: string };
-  data: { release: string };
-}
-
-type StoredChart = { values: Record<string, unknown>; templates: { name: string; data: string }[] };
-
-/** What an attacker with write access to the release Secret does: decode it, change `edit`, write it back in Helm's encoding. */
-async function tamper(namespace: string, release: string, edit: (chart: StoredChart) => void): Promise<void> {
-  const name = `sh.helm.release.v1.${release}.v1`;
-  const secret = JSON.parse(await kubectl(cluster, ['get', 'secret', '-n', namespace, name, '-o', 'json'])) as StoredSecret;
-  const json = parseLossless(unwrapHelmString(Buffer.from(secret.data.release, 'base64').toString('latin1'), name).toString('utf8')) as { chart: StoredChart };
-  edit(json.chart);
-  secret.data.release = Buffer.from(encodeHelmString(JSON.stringify(json))).toString('base64');
-  await kubectl(cluster, ['replace', '-f', '-'], { input: JSON.stringify(secret) });
 }
 
 interface TamperCase {
@@ -399,7 +331,7 @@ describe('real-world charts from their projects, installed by every tested helm,
     const tamperErrors: string[] = [];
     for (const j of tamperJobs) {
       try {
-        await tamper(j.namespace, j.release, (j.tamper as TamperCase).edit);
+        await tamperRelease(cluster, j.namespace, j.release, (j.tamper as TamperCase).edit);
       } catch (err) {
         tamperErrors.push(`${j.p.id} ${j.helm}: ${(err as Error).message}`);
       }
