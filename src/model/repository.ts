@@ -9,7 +9,23 @@ export type Credentials =
    * `Username: <token>`. Never sent as a header: exchanged for access tokens by `POST <realm>` with
    * `grant_type=refresh_token`, as Helm's registry client does (src/sources/oci/client.ts).
    */
-  | { kind: 'refresh'; token: string };
+  | { kind: 'refresh'; token: string; basic?: BasicPair | undefined }
+  /**
+   * A registry token (a Docker-format login's `registrytoken`): an access token for the registry itself, sent
+   * as `Authorization: Bearer <token>` to the registry's Bearer challenge without asking its token service, as
+   * Helm's registry client does (oras-go v2 Credential.AccessToken, fetchBearerToken).
+   */
+  | { kind: 'access'; token: string; basic?: BasicPair | undefined };
+
+/**
+ * The user and password of a token login (`refresh`, `access`), for a registry that asks for Basic: oras-go v2
+ * keeps them beside the tokens and answers a Basic challenge with them (fetchBasicAuth), only when both are
+ * non-empty, else fails with "missing username or password for basic auth". Present only when both are.
+ */
+export interface BasicPair {
+  username: string;
+  password: string;
+}
 
 /**
  * A TLS client certificate (mutual TLS): the PEM certificate chain, leaf first, and its unencrypted PEM private

@@ -87,7 +87,8 @@ function b64(v: string | undefined): string | undefined {
 /**
  * Credentials from a referenced Secret: kubernetes.io/basic-auth (username/password),
  * kubernetes.io/dockerconfigjson (the entry for the repository's host; Docker Hub's three names share
- * one; an `identitytoken` entry is a refresh token, authEntryCredentials), or a `token` key (bearer).
+ * one; an `identitytoken` is a refresh token, a `registrytoken` an access token, authEntryCredentials), or a
+ * `token` key (bearer).
  */
 export function credentialsFromSecret(type: string | undefined, data: Record<string, string> | undefined, repoUrl: string): Credentials | undefined {
   const d = data ?? {};

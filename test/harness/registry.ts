@@ -359,3 +359,20 @@ export async function issueRefreshToken(registry: Registry, user: RegistryUser):
   if (res.status !== 200 || !body.refresh_token) throw new Error(`no refresh token (HTTP ${res.status})`);
   return body.refresh_token;
 }
+
+/**
+ * A registry (access) token from the registry's token service, got by the GET protocol with the user's Basic
+ * credentials for `scopes` — the token a Docker-format login's `registrytoken` holds: the registry checks its
+ * ES256 signature, so it is accepted only exactly as issued, and it expires with the service's expiresInSeconds.
+ */
+export async function issueRegistryToken(registry: Registry, user: RegistryUser, scopes: readonly string[]): Promise<string> {
+  if (!registry.realm) throw new Error('the registry has no token service');
+  const url = new URL(registry.realm);
+  url.searchParams.set('service', 'chartorigin-test-registry');
+  for (const s of scopes) url.searchParams.append('scope', s);
+  const res = await fetch(url, { headers: { authorization: `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}` } });
+  const body = (await res.json()) as { token?: string; access_token?: string };
+  const token = body.access_token ?? body.token;
+  if (res.status !== 200 || !token) throw new Error(`no registry token (HTTP ${res.status})`);
+  return token;
+}

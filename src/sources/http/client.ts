@@ -103,7 +103,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
  * The Authorization header that carries `credentials` as they are. A refresh token has none: it is never a
- * header, only the body of the token service's OAuth2 grant (oci/client.ts).
+ * header, only the body of the token service's OAuth2 grant (oci/client.ts). Nor has a registry token: it
+ * answers an OCI registry's Bearer challenge only (oci/client.ts challengeAuthorization).
  */
 export function authorizationHeader(credentials: Credentials | undefined): string | undefined {
   if (!credentials) return undefined;

@@ -161,6 +161,25 @@ export function refreshTokenForm(refreshToken: string, service: string | undefin
   return form.toString().replace(/\*/g, '%2A').replace(/%7E/g, '~');
 }
 
+/**
+ * The Authorization a challenge is answered with when no token service is asked; undefined when the token service
+ * is (a Bearer challenge without a token to send as it is). The rules of Helm's registry client (oras-go v2
+ * auth.Client): a Bearer challenge takes a registry token (`access`) as it is, without asking the token service
+ * (fetchBearerToken); a Basic challenge takes a user and password, never a token, and a login that has no
+ * non-empty pair of them fails there with "missing username or password for basic auth" (fetchBasicAuth), so
+ * no Basic header with an empty or made-up half is sent. A `token` of a Secret (kind `bearer`) is chartorigin's
+ * own and answers either. `refused` says why not, naming what the login holds, never its value.
+ */
+export function challengeAuthorization(scheme: Challenge['scheme'], credentials: Credentials | undefined): string | { refused: string } | undefined {
+  if (credentials?.kind === 'bearer' || (scheme === 'bearer' && credentials?.kind === 'access')) return `Bearer ${credentials.token}`;
+  if (scheme === 'bearer') return undefined;
+  if (credentials === undefined) return { refused: 'HTTP 401, the registry requires credentials' };
+  if (credentials.kind === 'basic') return authorizationHeader(credentials) ?? { refused: 'HTTP 401, the registry requires credentials' };
+  if (credentials.basic) return authorizationHeader({ kind: 'basic', ...credentials.basic }) ?? { refused: 'HTTP 401, the registry requires credentials' };
+  const has = credentials.kind === 'refresh' ? 'an identity token (identitytoken)' : 'a registry token (registrytoken)';
+  return { refused: `HTTP 401, the registry asks for a username and password (Basic) and the login has only ${has}, which Helm does not send to Basic either ("missing username or password for basic auth")` };
+}
+
 export interface TokenAnswer {
   token: string;
   /** Seconds; 60 when absent or not positive (the spec's default). */
@@ -278,13 +297,11 @@ export class OciClient {
   async #answer(challenge: Challenge | undefined, scope: string, signal: AbortSignal | undefined, url: string): Promise<{ authorization: string; exchanged: boolean }> {
     const unauthorized = (detail: string): RepoError => new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${redactUrl(url)}: ${detail}`);
     if (!challenge) throw unauthorized('HTTP 401 without a usable WWW-Authenticate challenge');
-    if (challenge.scheme === 'basic' || this.#credentials?.kind === 'bearer') {
-      // A configured bearer token is the registry credential itself; Basic challenges take username/password.
-      // A refresh token answers Bearer challenges only (oras-go's fetchBasicAuth wants a user and password).
-      const authorization = authorizationHeader(this.#credentials);
-      if (!authorization) throw unauthorized(`HTTP 401, the registry requires ${this.#credentials?.kind === 'refresh' ? 'a username and password (Basic), not an identity token' : 'credentials'}`);
-      this.#tokens.set(scope, { authorization, expiresAt: Number.POSITIVE_INFINITY });
-      return { authorization, exchanged: false };
+    const direct = challengeAuthorization(challenge.scheme, this.#credentials);
+    if (direct !== undefined) {
+      if (typeof direct === 'object') throw unauthorized(direct.refused);
+      this.#tokens.set(scope, { authorization: direct, expiresAt: Number.POSITIVE_INFINITY });
+      return { authorization: direct, exchanged: false };
     }
     const realm = challenge.params['realm'];
     if (!realm) throw unauthorized('Bearer challenge without realm');

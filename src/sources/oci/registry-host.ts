@@ -65,26 +65,35 @@ export function loginEntries<T>(entries: Iterable<[string, T]>): Map<string, T> 
 
 /**
  * The credentials of one `auths` entry of a Docker-format config (Docker's and Helm's registry config.json, a
- * dockerconfigjson Secret). An `identitytoken` (`az acr login`, `docker login` to registries that hand out
- * refresh tokens) wins: Helm's registry client (oras-go v2 credentials AuthConfig.Credential, Helm 3.18+ and
- * 4; oras-go v1's docker client before) answers every Bearer challenge with it. The user and password its
- * `auth` names beside it are dropped here: oras-go would send them only to a Basic challenge and only when
- * both are non-empty, which the entries that carry an identity token do not have (ACR's is the placeholder
- * `00000000-0000-0000-0000-000000000000` with an empty password).
- * Otherwise `auth` (base64 user:password) wins over `username`/`password`, as Docker reads the file.
+ * dockerconfigjson Secret), read as Helm's registry client reads it (oras-go v2 credentials: AuthConfig →
+ * Credential{Username, Password, RefreshToken: identitytoken, AccessToken: registrytoken}, Helm 3.18+ and 4).
+ * Which one answers depends on the registry's challenge (auth.Client fetchBearerToken, fetchBasicAuth):
+ *
+ * - Bearer: a `registrytoken` is sent to the registry as it is (kind `access`), before anything else; else an
+ *   `identitytoken` (`az acr login`, `docker login` to registries that hand out refresh tokens) is exchanged
+ *   at the token service (kind `refresh`); else the user and password go to the token service.
+ * - Basic: the user and password, and only when both are non-empty; a token never answers Basic. A token
+ *   login keeps them for that (`basic`); the entries that carry an identity token rarely have both (ACR's
+ *   is the placeholder user `00000000-0000-0000-0000-000000000000` with an empty password).
+ *
+ * `auth` (base64 user:password) wins over `username`/`password`, as Docker and oras-go read the file.
  */
 export function authEntryCredentials(e: Record<string, unknown>): Credentials | undefined {
   const text = (k: string): string | undefined => (typeof e[k] === 'string' && e[k] !== '' ? (e[k] as string) : undefined);
-  const identityToken = text('identitytoken');
-  if (identityToken) return { kind: 'refresh', token: identityToken };
+  let username = text('username');
+  let password = text('password') ?? '';
   const auth = text('auth');
   if (auth) {
     const decoded = Buffer.from(auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon > 0) return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    if (colon > 0) [username, password] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
   }
-  const username = text('username');
-  return username ? { kind: 'basic', username, password: text('password') ?? '' } : undefined;
+  const basic = username && password ? { basic: { username, password } } : {};
+  const registryToken = text('registrytoken');
+  if (registryToken) return { kind: 'access', token: registryToken, ...basic };
+  const identityToken = text('identitytoken');
+  if (identityToken) return { kind: 'refresh', token: identityToken, ...basic };
+  return username ? { kind: 'basic', username, password } : undefined;
 }
 
 /**

@@ -31,6 +31,9 @@ describe('ChartRepository spec and credentials', () => {
     // The entry `az acr login` leaves in a Docker config, put into a Secret: its identity token, not the placeholder user.
     const acr = b64(JSON.stringify({ auths: { 'myacr.azurecr.io': { auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'eyJhbGciOiJSUzI1NiJ9.e30.sig' } } }));
     assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': acr }, 'oci://myacr.azurecr.io/helm'), { kind: 'refresh', token: 'eyJhbGciOiJSUzI1NiJ9.e30.sig' });
+    // A pull Secret whose entry holds a registry token (`registrytoken`), beside a user and password.
+    const reg = b64(JSON.stringify({ auths: { 'https://reg.example.io': { username: 'bot', password: 'pw', registrytoken: 'at.e30.sig' } } }));
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': reg }, 'oci://reg.example.io/charts'), { kind: 'access', token: 'at.e30.sig', basic: { username: 'bot', password: 'pw' } });
   });
 
   it('finds the Docker Hub entry of `kubectl create secret docker-registry` for docker.io, registry-1.docker.io and index.docker.io', () => {

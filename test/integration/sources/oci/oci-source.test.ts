@@ -11,7 +11,7 @@ import { readChartArchive } from '../../../../src/chart/archive.ts';
 import type { RepositoryConfig } from '../../../../src/model/repository.ts';
 import { buildStandardRepos, packageChart, pushChart, runHelm, scratchDir, sha256Digest, type StandardRepos } from '../../../harness/charts.ts';
 import { generateMutualTlsCerts, type MutualTlsCerts } from '../../../harness/certs.ts';
-import { issueRefreshToken, startRegistry, type Registry } from '../../../harness/registry.ts';
+import { issueRefreshToken, issueRegistryToken, startRegistry, type Registry } from '../../../harness/registry.ts';
 import { refreshTokenForm } from '../../../../src/sources/oci/client.ts';
 import { expectRepoError } from '../../../support/repo-errors.ts';
 
@@ -369,6 +369,52 @@ describe('OCI registry with an identity token (OAuth2 refresh-token grant at the
   }
 });
 
+describe('OCI registry with a registry token (registrytoken: an access token sent as it is, as oras-go v2 sends it)', () => {
+  const users = [{ username: 'ci', password: 'ci-secret-5' }];
+
+  it('a Bearer challenge is answered with the token itself: the private chart is pulled and the token service is never asked', async () => {
+    const reg = await registry({ token: { users, anonymousPull: false, expiresInSeconds: 3600 } });
+    const prefix = `${reg.url}/rtp`;
+    const chart = await packageChart({ name: 'rtchart', version: '1.0.0', appVersion: '3' }, scratchDir('rt'));
+    await pushChart(chart.path, prefix, users[0]);
+    const token = await issueRegistryToken(reg, users[0] ?? { username: '', password: '' }, ['repository:rtp/rtchart:pull']);
+    await expectRepoError(source(prefix).versions('rtchart'), 'unauthorized');
+    reg.tokenRequests.length = 0;
+    const src = source(prefix, { credentials: { kind: 'access', token } });
+    const [entry] = await src.versions('rtchart');
+    assert.ok(entry);
+    assert.equal((await src.fetchChart(await src.details(entry))).tarballDigest, chart.digest);
+    await src.probe();
+    // The registry checks the token's ES256 signature: only the token as issued is accepted.
+    assert.deepEqual(reg.tokenRequests, [], 'no request to the token service, neither GET nor POST');
+
+    // A token altered by one byte is refused by the registry; still no token service; the token in no message.
+    const altered = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
+    const err = await expectRepoError(source(prefix, { credentials: { kind: 'access', token: altered } }).versions('rtchart'), 'unauthorized', /HTTP 401 \(credentials refused\)/);
+    assert.doesNotMatch(`${err.message} ${String(err.cause ?? '')}`, new RegExp(`${token.slice(0, 20)}|${token.slice(-12)}`));
+    assert.deepEqual(reg.tokenRequests, []);
+  });
+
+  it('a Basic challenge (htpasswd): refused with a clear error for a token-only login, answered with the user and password beside a token', async () => {
+    const reg = await registry({ htpasswd: users });
+    const prefix = `${reg.url}/rtb`;
+    const chart = await packageChart({ name: 'basicchart', version: '1.0.0' }, scratchDir('rtb'));
+    await pushChart(chart.path, prefix, users[0]);
+    for (const [credentials, has] of [
+      [{ kind: 'access', token: 'at-secret-value' }, 'a registry token \\(registrytoken\\)'],
+      [{ kind: 'refresh', token: 'rt-secret-value' }, 'an identity token \\(identitytoken\\)'],
+    ] as const) {
+      const err = await expectRepoError(source(prefix, { credentials }).versions('basicchart'), 'unauthorized', new RegExp(`repository oci: .*the registry asks for a username and password \\(Basic\\) and the login has only ${has}.*missing username or password for basic auth`));
+      assert.doesNotMatch(`${err.message} ${String(err.cause ?? '')}`, /secret-value/);
+    }
+    // oras-go's fetchBasicAuth answers Basic with the login's user and password, whatever tokens it holds.
+    const src = source(prefix, { credentials: { kind: 'access', token: 'at-unused', basic: users[0] ?? { username: '', password: '' } } });
+    const [entry] = await src.versions('basicchart');
+    assert.ok(entry);
+    assert.equal((await src.fetchChart(await src.details(entry))).tarballDigest, chart.digest);
+  });
+});
+
 describe('an identity token against a scripted registry and token service', () => {
   /** A registry at R that wants `Bearer good` and names `realm` (a function of R's port) as its token service. */
   async function scripted(realm: (port: number) => string, basic = false): Promise<{ prefix: string; auth: string[]; close: () => Promise<void> }> {
@@ -418,6 +464,22 @@ describe('an identity token against a scripted registry and token service', () =
 
   const credentials = { kind: 'refresh' as const, token: 'rt-secret-value' };
 
+  it('a registry token is sent to the Bearer challenge byte for byte, and the realm the challenge names is never asked', async () => {
+    const realm = await tokenService((_p, _b, res) => res.end(JSON.stringify({ access_token: 'other' })));
+    const reg = await scripted(() => `${realm.url}/token`);
+    try {
+      assert.deepEqual((await source(reg.prefix, { credentials: { kind: 'access', token: 'good' } }).versions('c')).map((e) => e.version), ['1.0.0']);
+      assert.deepEqual(reg.auth, ['', 'Bearer good']);
+      assert.deepEqual(realm.seen, []);
+      // A registry token wins over a user and password beside it for Bearer (oras-go fetchBearerToken).
+      reg.auth.length = 0;
+      await source(reg.prefix, { credentials: { kind: 'access', token: 'good', basic: { username: 'u', password: 'p' } } }).versions('c');
+      assert.deepEqual([reg.auth, realm.seen], [['', 'Bearer good'], []]);
+    } finally {
+      await Promise.all([reg.close(), realm.close()]);
+    }
+  });
+
   it('the form follows a 307 within the realm\'s origin; a redirect to another origin, or one that drops the body, is not followed', async () => {
     const elsewhere = await tokenService((_p, _b, res) => res.end(JSON.stringify({ access_token: 'good' })));
     let target = '';
@@ -452,8 +514,10 @@ describe('an identity token against a scripted registry and token service', () =
     const basic = await scripted(() => `${realm.url}/token`, true);
     const bearer = await scripted(() => `${realm.url}/token`);
     try {
-      await expectRepoError(source(basic.prefix, { credentials }).versions('c'), 'unauthorized', /requires a username and password \(Basic\), not an identity token/);
-      assert.deepEqual(basic.auth, [''], 'no Authorization to a Basic registry');
+      await expectRepoError(source(basic.prefix, { credentials }).versions('c'), 'unauthorized', /asks for a username and password \(Basic\) and the login has only an identity token/);
+      // Nor with a registry token, nor with half a user and password beside one (ACR's placeholder user).
+      await expectRepoError(source(basic.prefix, { credentials: { kind: 'access', token: 'good' } }).versions('c'), 'unauthorized', /has only a registry token/);
+      assert.deepEqual(basic.auth, ['', ''], 'no Authorization to a Basic registry: no empty or made-up Basic header, no Bearer');
       assert.deepEqual(realm.seen, []);
       // The OAuth2 grant's answer carries `access_token` (oras-go v2 and containerd read nothing else there).
       await expectRepoError(source(bearer.prefix, { credentials }).versions('c'), 'unauthorized', /without an access_token/);

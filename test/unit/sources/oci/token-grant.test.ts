@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OAUTH2_CLIENT_ID, readTokenAnswer, refreshTokenForm } from '../../../../src/sources/oci/client.ts';
+import { challengeAuthorization, OAUTH2_CLIENT_ID, readTokenAnswer, refreshTokenForm } from '../../../../src/sources/oci/client.ts';
 
 describe('the refresh-token grant form', () => {
   it('fields sorted by name, scopes joined by a space, escaped as Go escapes a query component', () => {
@@ -43,5 +43,35 @@ describe("a token service's answer", () => {
   it('what is not a token answer says so without echoing the body', () => {
     assert.equal(readTokenAnswer(bytes('<html>secret-looking</html>'), 'oauth2'), 'the token service answered with something that is not JSON');
     assert.equal(readTokenAnswer(bytes('["access_token"]'), 'distribution'), 'the token service answered without a token');
+  });
+});
+
+describe('which credential answers a challenge without the token service (oras-go v2 fetchBearerToken, fetchBasicAuth)', () => {
+  const pair = { username: 'bot', password: 'pw' };
+  const basicPw = `Basic ${Buffer.from('bot:pw').toString('base64')}`;
+
+  it('Bearer: a registry token as it is, before a user and password; anything else goes to the token service', () => {
+    assert.equal(challengeAuthorization('bearer', { kind: 'access', token: 'at.e30.sig' }), 'Bearer at.e30.sig');
+    assert.equal(challengeAuthorization('bearer', { kind: 'access', token: 'at', basic: pair }), 'Bearer at');
+    assert.equal(challengeAuthorization('bearer', { kind: 'refresh', token: 'rt', basic: pair }), undefined);
+    assert.equal(challengeAuthorization('bearer', { kind: 'basic', ...pair }), undefined);
+    assert.equal(challengeAuthorization('bearer', undefined), undefined);
+  });
+
+  it('Basic: only a non-empty user and password, never a token; a token-only login is refused, naming what it holds', () => {
+    assert.equal(challengeAuthorization('basic', { kind: 'access', token: 'at', basic: pair }), basicPw);
+    assert.equal(challengeAuthorization('basic', { kind: 'refresh', token: 'rt', basic: pair }), basicPw);
+    assert.equal(challengeAuthorization('basic', { kind: 'basic', ...pair }), basicPw);
+    for (const [c, has] of [
+      [{ kind: 'access', token: 'at-value' }, 'a registry token (registrytoken)'],
+      [{ kind: 'refresh', token: 'rt-value' }, 'an identity token (identitytoken)'],
+    ] as const) {
+      const r = challengeAuthorization('basic', c);
+      assert.ok(typeof r === 'object', JSON.stringify(r));
+      assert.ok(r.refused.includes(`the login has only ${has}`), r.refused);
+      assert.match(r.refused, /missing username or password for basic auth/);
+      assert.doesNotMatch(r.refused, /-value/);
+    }
+    assert.deepEqual(challengeAuthorization('basic', undefined), { refused: 'HTTP 401, the registry requires credentials' });
   });
 });
