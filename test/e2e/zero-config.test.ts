@@ -10,6 +10,13 @@
  * writes), in Helm's registry config and in a dockerconfigjson Secret a ChartRepository references; real
  * helm 4.3.2 and 3.17.2 pull the same chart with the same registry config, and the token service shows they
  * sent the OAuth2 refresh-token grant as the scan does.
+ *
+ * Then registry tokens: a login that holds only a `registrytoken` (an access token the real token service
+ * issued) proves the private chart without one request to the token service, from Helm's registry config and
+ * from a dockerconfigjson Secret; real helm 4.3.2 and 3.22.0 pull it with the same config, the same way, and
+ * helm 3.17.2 (which ignores registrytoken) cannot. Against a Basic (htpasswd) registry, token-only logins
+ * fail in helm 4.3.2 and 3.22.0 with "missing username or password for basic auth", and in the scan with
+ * that said on the repository.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -25,7 +32,7 @@ import { generateMutualTlsCerts, type MutualTlsCerts } from '../harness/certs.ts
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helm } from '../harness/helm.ts';
-import { issueRefreshToken, startRegistry, type Registry, type TokenRequest } from '../harness/registry.ts';
+import { issueRefreshToken, issueRegistryToken, startRegistry, type Registry, type TokenRequest } from '../harness/registry.ts';
 import { REPO_ROOT, toolPath, type ToolName } from '../harness/tools.ts';
 
 const env = testEnv();
@@ -385,5 +392,138 @@ describe('identity tokens: a login that holds only a refresh token, in Helm\'s r
       await kubectl(cluster, ['delete', 'chartrepository', name, '--ignore-not-found']).catch(() => undefined);
       await noPost.close();
     }
+  });
+});
+
+describe('registry tokens: a login that holds only a registrytoken; token-only logins against a Basic registry', () => {
+  const RT_USER = { username: 'rt-user', password: 'rt-pass-2291' };
+  const ACR_PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
+  const repo = `zc-rt-${process.pid}`;
+  const secretName = 'zc-rt-pull';
+  let rtNs: string;
+  let rtRegistry: Registry;
+  let basicRegistry: Registry;
+  let chart: PackagedChart;
+  let token: string;
+  let tokenConfig: string;
+  /** The tarball digest the scan proved with the registry token, for the comparison with helm's pull. */
+  let proven: string | undefined;
+
+  /** Helm's registry config after `helm registry login` (the first describe's htpasswd registry) plus `auths`. */
+  const writeConfig = (file: string, auths: Record<string, object>): string => {
+    const helmLogins = JSON.parse(readFileSync(join(home, 'config', 'registry', 'config.json'), 'utf8')) as { auths: Record<string, object> };
+    const path = join(home, file);
+    writeFileSync(path, JSON.stringify({ auths: { ...helmLogins.auths, ...auths } }));
+    return path;
+  };
+  const helmHome = (config: string): NodeJS.ProcessEnv => ({ ...userEnv({ HELM_REGISTRY_CONFIG: config, DOCKER_CONFIG: join(home, 'no-docker') }), NO_COLOR: '1' });
+  const pull = async (tool: ToolName, url: string, config: string, dir: string): Promise<{ code: number; stderr: string; files: string[] }> => {
+    const dest = join(home, dir);
+    mkdirSync(dest, { recursive: true });
+    const r = await run(toolPath(tool), ['pull', url, '--version', '1.0.0', '--plain-http', '--destination', dest], helmHome(config));
+    return { code: r.code, stderr: r.stderr, files: readdirSync(dest) };
+  };
+  const scan = async (config: string): Promise<{ code: number; rtrel: Result | undefined; stderr: string }> => {
+    const r = await cli(['scan', '-n', rtNs, '-o', 'json'], { HELM_REGISTRY_CONFIG: config, DOCKER_CONFIG: join(home, 'no-docker') });
+    return { code: r.code, rtrel: r.code === 0 || r.code === 3 ? (JSON.parse(r.stdout) as Result[]).find((x) => x.name === 'rtrel') : undefined, stderr: r.stderr };
+  };
+
+  before(async () => {
+    rtNs = uniqueNamespace('e2e-registry-token');
+    await ensureNamespace(cluster, rtNs);
+    // Tokens live an hour: the registry token in the config must outlast the whole describe.
+    rtRegistry = await startRegistry({ token: { users: [RT_USER], anonymousPull: false, expiresInSeconds: 3600 } });
+    basicRegistry = await startRegistry({ htpasswd: [RT_USER] });
+    chart = await packageChart({ name: 'rtchart', version: '1.0.0', appVersion: '5' }, scratchDir('registry-token'));
+    await pushChart(chart.path, `${rtRegistry.url}/rt`, RT_USER);
+    await pushChart(chart.path, `${basicRegistry.url}/rt`, RT_USER);
+    await helm(cluster, 4, ['install', 'rtrel', chart.path], { namespace: rtNs });
+    token = await issueRegistryToken(rtRegistry, RT_USER, ['repository:rt/rtchart:pull']);
+    tokenConfig = writeConfig('registry-token.json', { [rtRegistry.host]: { registrytoken: token } });
+    const dockerconfigjson = Buffer.from(JSON.stringify({ auths: { [rtRegistry.host]: { registrytoken: token } } })).toString('base64');
+    await kubectl(cluster, ['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/dockerconfigjson', metadata: { name: secretName, namespace: rtNs }, data: { '.dockerconfigjson': dockerconfigjson } }) });
+  });
+
+  after(async () => {
+    await kubectl(cluster, ['delete', 'chartrepository', repo, '--ignore-not-found']).catch(() => undefined);
+    await kubectl(cluster, ['delete', 'secrets', '-n', rtNs, '-l', 'owner=helm', '--ignore-not-found']).catch(() => undefined);
+    await rtRegistry?.close();
+    await basicRegistry?.close();
+  });
+
+  it("Helm's registry config: the registry token alone proves the private chart; the token service is never asked", async () => {
+    await applyChartRepository(cluster, repo, { url: `${rtRegistry.url}/rt`, plainHTTP: true, interval: '1h' });
+    rtRegistry.tokenRequests.length = 0;
+    const r = await scan(tokenConfig);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.rtrel?.origin.match, r.rtrel?.origin.repository, r.rtrel?.origin.tarballDigest], ['Verified', repo, chart.digest]);
+    proven = r.rtrel?.origin.tarballDigest;
+    // The registry checks the token's signature, so it got the token unchanged; no exchange was made for it.
+    assert.deepEqual(rtRegistry.tokenRequests, [], 'no request to the token service');
+    assert.doesNotMatch(r.stderr, new RegExp(token.slice(-16)));
+
+    // Without reading registrytoken the entry is no login: unauthorized, never a proof.
+    const without = await scan(writeConfig('registry-token-none.json', {}));
+    assert.equal(without.code, 3, without.stderr);
+    assert.match(without.stderr, new RegExp(`repository ${repo}: .*401.*\\(unauthorized\\)`));
+  });
+
+  it("a ChartRepository whose dockerconfigjson Secret holds only the registry token (read by the CLI's cluster discovery)", async () => {
+    await applyChartRepository(cluster, repo, { url: `${rtRegistry.url}/rt`, plainHTTP: true, interval: '1h', secretRef: { name: secretName, namespace: rtNs } });
+    rtRegistry.tokenRequests.length = 0;
+    const r = await scan(writeConfig('registry-token-none.json', {}));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.rtrel?.origin.match, r.rtrel?.origin.tarballDigest], ['Verified', chart.digest]);
+    assert.deepEqual(rtRegistry.tokenRequests, []);
+    assert.doesNotMatch(r.stderr, new RegExp(token.slice(-16)));
+  });
+
+  for (const [tool, version] of [['helm4-latest', '4.3.2'], ['helm3-latest', '3.22.0']] as const satisfies readonly (readonly [ToolName, string])[]) {
+    it(`differential: helm ${version} pulls the same chart with the same registry config, without the token service either`, async () => {
+      const v = await run(toolPath(tool), ['version', '--short'], helmHome(tokenConfig));
+      assert.match(v.stdout, new RegExp(`^v${version.replace(/\./g, '\\.')}\\b`), 'the pinned helm');
+      rtRegistry.tokenRequests.length = 0;
+      const p = await pull(tool, `${rtRegistry.url}/rt/rtchart`, tokenConfig, `rt-pull-${tool}`);
+      assert.equal(p.code, 0, p.stderr);
+      assert.deepEqual(p.files, ['rtchart-1.0.0.tgz']);
+      assert.ok(proven, 'runs after the scan above, which proved the chart with the registry token');
+      assert.equal(`sha256:${createHash('sha256').update(readFileSync(join(home, `rt-pull-${tool}`, 'rtchart-1.0.0.tgz'))).digest('hex')}`, proven, 'the tarball the scan proved');
+      assert.deepEqual(rtRegistry.tokenRequests, [], `helm ${version} sent the registry token as it is`);
+    });
+  }
+
+  it('helm 3.17.2 (oras-go v1 and containerd, before Helm read registrytoken) pulls anonymously with the same config and is refused', async () => {
+    rtRegistry.tokenRequests.length = 0;
+    const p = await pull('helm3', `${rtRegistry.url}/rt/rtchart`, tokenConfig, 'rt-pull-helm3');
+    assert.notEqual(p.code, 0, 'helm 3.17.2 cannot use a registry token');
+    assert.ok(rtRegistry.tokenRequests.length > 0 && rtRegistry.tokenRequests.every((t) => t.method === 'GET' && t.account === undefined && t.basicUser === undefined && !t.granted), JSON.stringify(rtRegistry.tokenRequests));
+  });
+
+  it('a Basic (htpasswd) registry: a registrytoken-only or identity-token-only login fails in helm 4.3.2 and 3.22.0 and in the scan, said on the repository', async () => {
+    const logins = {
+      registrytoken: { registrytoken: token },
+      identitytoken: { auth: Buffer.from(`${ACR_PLACEHOLDER}:`).toString('base64'), identitytoken: 'rt-identity-9931' },
+    };
+    await applyChartRepository(cluster, repo, { url: `${basicRegistry.url}/rt`, plainHTTP: true, interval: '1h' });
+    for (const [field, entry] of Object.entries(logins)) {
+      const config = writeConfig(`basic-${field}.json`, { [basicRegistry.host]: entry });
+      for (const tool of ['helm4-latest', 'helm3-latest'] as const) {
+        const p = await pull(tool, `${basicRegistry.url}/rt/rtchart`, config, `basic-${field}-${tool}`);
+        assert.notEqual(p.code, 0, `${tool} ${field}`);
+        assert.match(p.stderr, /missing username or password for basic auth/, `${tool} ${field}`);
+        assert.deepEqual(p.files, []);
+      }
+      const r = await scan(config);
+      assert.equal(r.code, 3, r.stderr);
+      assert.notEqual(r.rtrel?.origin.match, 'Verified');
+      assert.match(r.stderr, new RegExp(`repository ${repo}: .*the registry asks for a username and password \\(Basic\\) and the login has only an? (registry|identity) token \\(${field}\\).*missing username or password for basic auth.*\\(unauthorized\\)`));
+      assert.doesNotMatch(r.stderr, new RegExp(`${token.slice(-16)}|rt-identity-9931`));
+    }
+    // The same login with its user and password beside the token is answered with them, by helm and the scan.
+    const withPair = writeConfig('basic-pair.json', { [basicRegistry.host]: { auth: Buffer.from(`${RT_USER.username}:${RT_USER.password}`).toString('base64'), registrytoken: token } });
+    assert.equal((await pull('helm4-latest', `${basicRegistry.url}/rt/rtchart`, withPair, 'basic-pair')).code, 0);
+    const r = await scan(withPair);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.rtrel?.origin.match, r.rtrel?.origin.tarballDigest], ['Verified', chart.digest]);
   });
 });
