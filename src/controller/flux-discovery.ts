@@ -4,6 +4,7 @@ import { KubeApiError, kubeRequest } from '../kube/raw-client.ts';
 import { sleep } from '../util/sleep.ts';
 import { GROUP, VERSION } from '../publish/chart-origins.ts';
 import { discoverFluxRepositories, type DiscoveredRepository } from '../sources/discovery/flux.ts';
+import { FLUX_SOURCE_KIND_LABEL } from '../sources/chart-repository.ts';
 
 /** Label on ChartRepositories the controller created from Flux sources (and may delete again). */
 export const DISCOVERED_LABEL = 'chartorigin.io/discovered-from';
@@ -62,7 +63,9 @@ export async function syncOnce(kc: KubeConfig, logger: Logger): Promise<Discover
       body: JSON.stringify({
         apiVersion: `${GROUP}/${VERSION}`,
         kind: 'ChartRepository',
-        metadata: { name: d.name, labels: { [DISCOVERED_LABEL]: 'flux', 'app.kubernetes.io/managed-by': 'chartorigin' } },
+        // The kind of the object whose Secret is used, in the same write as the spec (a label, not status, so
+        // that the controller has it from the first event): its Secret is read as that kind's fetcher reads it.
+        metadata: { name: d.name, labels: { [DISCOVERED_LABEL]: 'flux', [FLUX_SOURCE_KIND_LABEL]: d.sources[0]?.kind ?? 'HelmRepository', 'app.kubernetes.io/managed-by': 'chartorigin' } },
         spec: {
           url: s.url,
           interval: secs(s.intervalSeconds),

@@ -13,7 +13,7 @@ import { sleep } from '../util/sleep.ts';
 import { checkKeyring } from '../signatures/prov.ts';
 import { cosignKeys as parseCosignKeys, identityMatcher } from '../signatures/cosign.ts';
 import { trustFromJson } from '../signatures/sigstore-trust.ts';
-import { parseRepositorySpec, resolveChartRepository } from '../sources/chart-repository.ts';
+import { credentialReadingOf, parseRepositorySpec, resolveChartRepository, type CredentialReading } from '../sources/chart-repository.ts';
 import type { RepositoryView } from './reconciler.ts';
 import { formatTime } from '../util/time.ts';
 import { CONDITION, REPOSITORY_REASON } from '../model/reasons.ts';
@@ -34,6 +34,8 @@ interface Managed {
   failures: number;
   /** The ChartRepository's spec, read again with its Secrets before each probe (not for --config ones). */
   spec?: unknown;
+  /** Whose reading of its Secret applies (credentialReadingOf its labels: a Flux OCIRepository's is go-containerregistry's). */
+  reading: CredentialReading;
   /** sha256 of the configuration the source was made from: a rotated Secret changes it. */
   configDigest?: string | undefined;
   /** The spec's URL, redacted, and interval: for status and metrics while no source could be made yet. */
@@ -127,7 +129,7 @@ export class RepositoryManager implements RepositoryView {
   async run(signal: AbortSignal): Promise<void> {
     this.#signal = signal;
     for (const cfg of this.#o.staticRepositories ?? []) {
-      const m: Managed = { name: cfg.name, static: true, generation: 0, resourceVersion: '', failures: 0, source: createChartSource(cfg) };
+      const m: Managed = { name: cfg.name, static: true, generation: 0, resourceVersion: '', failures: 0, reading: 'helm', source: createChartSource(cfg) };
       this.#repos.set(cfg.name, m);
       this.#schedule(m, 0);
     }
@@ -178,15 +180,17 @@ export class RepositoryManager implements RepositoryView {
     // A status-only update (ours included): nothing to do, also while the repository waits for a retry. A
     // status someone else wrote (another replica, `kubectl edit --subresource=status`) is not the one we
     // remember: the next status is written even if it equals ours.
-    if (prev && prev.generation === m.generation) {
+    const object = m.object as { metadata?: { labels?: unknown }; spec?: unknown; status?: { conditions?: unknown } } | undefined;
+    // Labels do not move the generation: a new reading of the Secret (Flux discovery relabelled it) is a change too.
+    const reading = credentialReadingOf(object?.metadata?.labels);
+    if (prev && prev.generation === m.generation && prev.reading === reading) {
       if (m.resourceVersion !== prev.ownResourceVersion) prev.lastStatus = undefined;
       return;
     }
     prev?.timer?.abort();
     this.#retire(prev?.source);
-    const managed: Managed = { name: m.name, static: false, generation: m.generation, resourceVersion: m.resourceVersion, failures: 0 };
+    const managed: Managed = { name: m.name, static: false, generation: m.generation, resourceVersion: m.resourceVersion, failures: 0, reading };
     this.#repos.set(m.name, managed);
-    const object = m.object as { spec?: unknown; status?: { conditions?: unknown } } | undefined;
     const spec = object?.spec;
     managed.spec = spec;
     // The Ready condition's lastTransitionTime survives a restart, a lease handover and a spec edit while its
@@ -221,8 +225,8 @@ export class RepositoryManager implements RepositoryView {
    * permissions) and checked as the sources and signature stages will use them: keys parse, identity
    * expressions compile, a trusted root from a Secret is one Sigstore can use.
    */
-  async #resolve(name: string, spec: unknown): Promise<RepositoryConfig> {
-    const config = await resolveChartRepository(this.#o.kubeConfig, name, spec, this.#o.defaultNamespace);
+  async #resolve(name: string, spec: unknown, reading: CredentialReading): Promise<RepositoryConfig> {
+    const config = await resolveChartRepository(this.#o.kubeConfig, name, spec, this.#o.defaultNamespace, reading);
     const refs = (): ReturnType<typeof parseRepositorySpec> => parseRepositorySpec(spec, this.#o.defaultNamespace);
     if (config.cosignPublicKeys) {
       try {
@@ -270,7 +274,7 @@ export class RepositoryManager implements RepositoryView {
     }
     let config: RepositoryConfig;
     try {
-      config = await this.#resolve(r.name, r.spec);
+      config = await this.#resolve(r.name, r.spec, r.reading);
     } catch (err) {
       // Replaced (the ChartRepository changed) or removed while its Secrets were read: the new one probes itself.
       if (this.#repos.get(r.name) !== r || this.#signal?.aborted) return undefined;

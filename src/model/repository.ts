@@ -15,7 +15,17 @@ export type Credentials =
    * as `Authorization: Bearer <token>` to the registry's Bearer challenge without asking its token service, as
    * Helm's registry client does (oras-go v2 Credential.AccessToken, fetchBearerToken).
    */
-  | { kind: 'access'; token: string; basic?: BasicPair | undefined };
+  | {
+      kind: 'access';
+      token: string;
+      basic?: BasicPair | undefined;
+      /**
+       * Also answer a Basic challenge with `Bearer <token>`, before the user and password: go-containerregistry's
+       * reading (transport basicTransport, authn.AuthConfig.RegistryToken), which Flux's OCIRepository uses.
+       * Helm's (oras-go v2) sends no token to Basic; see CredentialReading in sources/chart-repository.ts.
+       */
+      answersBasic?: true | undefined;
+    };
 
 /**
  * The user and password of a token login (`refresh`, `access`), for a registry that asks for Basic: oras-go v2

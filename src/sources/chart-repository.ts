@@ -85,12 +85,31 @@ function b64(v: string | undefined): string | undefined {
 }
 
 /**
+ * Whose reading of a dockerconfigjson entry applies: Helm's (oras-go v2), for ChartRepositories written by hand,
+ * Helm's and Docker's configs and Flux HelmRepositories; or go-containerregistry's, for a Flux OCIRepository,
+ * which source-controller fetches through it (k8schain → authn.FromConfig → transport). The two differ in one
+ * place: go-containerregistry sends a `registrytoken` to a Basic challenge too, as Bearer (basicTransport).
+ */
+export type CredentialReading = 'helm' | 'go-containerregistry';
+
+/**
+ * The label Flux discovery puts on a ChartRepository it creates: the kind of the Flux object that declares it
+ * first (the one whose Secret it uses), so that the controller reads that Secret as that kind's fetcher does.
+ */
+export const FLUX_SOURCE_KIND_LABEL = 'chartorigin.io/flux-source-kind';
+
+/** A ChartRepository's labels → the reading of its Secret: go-containerregistry's for an OCIRepository's. */
+export function credentialReadingOf(labels: unknown): CredentialReading {
+  return isObject(labels) && labels[FLUX_SOURCE_KIND_LABEL] === 'OCIRepository' ? 'go-containerregistry' : 'helm';
+}
+
+/**
  * Credentials from a referenced Secret: kubernetes.io/basic-auth (username/password),
  * kubernetes.io/dockerconfigjson (the entry for the repository's host; Docker Hub's three names share
  * one; an `identitytoken` is a refresh token, a `registrytoken` an access token, authEntryCredentials), or a
  * `token` key (bearer).
  */
-export function credentialsFromSecret(type: string | undefined, data: Record<string, string> | undefined, repoUrl: string): Credentials | undefined {
+export function credentialsFromSecret(type: string | undefined, data: Record<string, string> | undefined, repoUrl: string, reading: CredentialReading = 'helm'): Credentials | undefined {
   const d = data ?? {};
   const token = b64(d['token']);
   if (token) return { kind: 'bearer', token: token.trim() };
@@ -106,7 +125,8 @@ export function credentialsFromSecret(type: string | undefined, data: Record<str
     const auths = isObject(doc) && isObject(doc['auths']) ? doc['auths'] : {};
     const entry = loginEntries(Object.entries(auths)).get(key);
     if (!isObject(entry)) return undefined;
-    return authEntryCredentials(entry);
+    const c = authEntryCredentials(entry);
+    return c?.kind === 'access' && reading === 'go-containerregistry' ? { ...c, answersBasic: true } : c;
   }
   const username = b64(d['username']);
   if (username !== undefined) return { kind: 'basic', username, password: b64(d['password']) ?? '' };
@@ -219,17 +239,18 @@ export function repositoryTls(secret: ReadSecret | undefined, tlsSecret: ReadSec
 /**
  * A ChartRepository object → the repository it declares, with credentials, TLS, keyring and cosign keys read
  * from the Secrets it references (with `kc`'s permissions). The controller and the CLI's cluster discovery
- * both use this, so a repository is read the same way wherever it is used. The keyring is returned unchecked:
+ * both use this, so a repository is read the same way wherever it is used (`reading`: credentialReadingOf its
+ * labels). The keyring is returned unchecked:
  * checking it needs the signature code, a later pipeline stage.
  */
-export async function resolveChartRepository(kc: KubeConfig, name: string, spec: unknown, defaultNamespace: string): Promise<RepositoryConfig> {
+export async function resolveChartRepository(kc: KubeConfig, name: string, spec: unknown, defaultNamespace: string, reading: CredentialReading = 'helm'): Promise<RepositoryConfig> {
   const parsed = parseRepositorySpec(spec, defaultNamespace);
   let credentials: Credentials | undefined;
   let secret: ReadSecret | undefined;
   if (parsed.secretRef) {
     const s = await readSecret(kc, parsed.secretRef);
     secret = { ref: parsed.secretRef, data: s.data };
-    credentials = credentialsFromSecret(s.type, s.data, parsed.url);
+    credentials = credentialsFromSecret(s.type, s.data, parsed.url, reading);
   }
   const tlsSecret = parsed.caSecretRef ? { ref: parsed.caSecretRef, data: (await readSecret(kc, parsed.caSecretRef)).data } : undefined;
   const tls = repositoryTls(secret, tlsSecret);

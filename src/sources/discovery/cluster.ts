@@ -8,7 +8,7 @@ import { GROUP, VERSION } from '../../model/api.ts';
 import { RepoError } from '../../model/repository.ts';
 import { KubeApiError, kubeRequest } from '../../kube/raw-client.ts';
 import { isObject, str } from '../../util/guards.ts';
-import { parseRepositorySpec, resolveChartRepository } from '../chart-repository.ts';
+import { credentialReadingOf, parseRepositorySpec, resolveChartRepository } from '../chart-repository.ts';
 import type { DiscoveredRepository, DiscoveryContext, SourceSet } from './source-set.ts';
 
 const ORIGIN = 'ChartRepositories in the cluster';
@@ -30,7 +30,7 @@ export async function discoverChartRepositories(ctx: DiscoveryContext): Promise<
       const name = isObject(item['metadata']) ? str(item['metadata']['name']) : undefined;
       if (!name) return undefined;
       try {
-        return { config: await resolveChartRepository(kc, name, item['spec'], ctx.defaultNamespace) };
+        return { config: await resolveChartRepository(kc, name, item['spec'], ctx.defaultNamespace, credentialReadingOf(isObject(item['metadata']) ? item['metadata']['labels'] : undefined)) };
       } catch (err) {
         // Unusable (bad spec, unreadable Secret): kept, so that releases name the error rather than NotFound.
         let url = 'https://invalid.invalid';

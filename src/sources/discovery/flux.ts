@@ -174,7 +174,8 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
       try {
         const s = await readSecret(kc, d.spec.secretRef);
         secret = { ref: d.spec.secretRef, data: s.data };
-        credentials = credentialsFromSecret(s.type, s.data, d.spec.url);
+        // The first declaring object's Secret, read as that kind's fetcher reads it (CredentialReading).
+        credentials = credentialsFromSecret(s.type, s.data, d.spec.url, d.sources[0]?.kind === 'OCIRepository' ? 'go-containerregistry' : 'helm');
       } catch (err) {
         notes.push(`credentials not read: ${message(err)}`);
       }

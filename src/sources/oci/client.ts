@@ -167,11 +167,13 @@ export function refreshTokenForm(refreshToken: string, service: string | undefin
  * auth.Client): a Bearer challenge takes a registry token (`access`) as it is, without asking the token service
  * (fetchBearerToken); a Basic challenge takes a user and password, never a token, and a login that has no
  * non-empty pair of them fails there with "missing username or password for basic auth" (fetchBasicAuth), so
- * no Basic header with an empty or made-up half is sent. A `token` of a Secret (kind `bearer`) is chartorigin's
- * own and answers either. `refused` says why not, naming what the login holds, never its value.
+ * no Basic header with an empty or made-up half is sent. A registry token read as go-containerregistry reads it
+ * (`answersBasic`: a Flux OCIRepository's Secret) answers Basic too, as Bearer, before a user and password
+ * (basicTransport). A `token` of a Secret (kind `bearer`) is chartorigin's own and answers either. `refused`
+ * says why not, naming what the login holds, never its value.
  */
 export function challengeAuthorization(scheme: Challenge['scheme'], credentials: Credentials | undefined): string | { refused: string } | undefined {
-  if (credentials?.kind === 'bearer' || (scheme === 'bearer' && credentials?.kind === 'access')) return `Bearer ${credentials.token}`;
+  if (credentials?.kind === 'bearer' || (credentials?.kind === 'access' && (scheme === 'bearer' || credentials.answersBasic))) return `Bearer ${credentials.token}`;
   if (scheme === 'bearer') return undefined;
   if (credentials === undefined) return { refused: 'HTTP 401, the registry requires credentials' };
   if (credentials.kind === 'basic') return authorizationHeader(credentials) ?? { refused: 'HTTP 401, the registry requires credentials' };

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { credentialsFromSecret, parseRepositorySpec, repositoryTls, tlsFromSecretData, type ReadSecret } from '../../../src/sources/chart-repository.ts';
+import { credentialReadingOf, credentialsFromSecret, parseRepositorySpec, repositoryTls, tlsFromSecretData, type ReadSecret } from '../../../src/sources/chart-repository.ts';
 import { generateMutualTlsCerts } from '../../harness/certs.ts';
 import { addProvenanceToReleaseJson } from '../../../src/publish/write-back.ts';
 
@@ -34,6 +34,11 @@ describe('ChartRepository spec and credentials', () => {
     // A pull Secret whose entry holds a registry token (`registrytoken`), beside a user and password.
     const reg = b64(JSON.stringify({ auths: { 'https://reg.example.io': { username: 'bot', password: 'pw', registrytoken: 'at.e30.sig' } } }));
     assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': reg }, 'oci://reg.example.io/charts'), { kind: 'access', token: 'at.e30.sig', basic: { username: 'bot', password: 'pw' } });
+    // Read for a Flux OCIRepository (go-containerregistry): the token answers Basic challenges too.
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': reg }, 'oci://reg.example.io/charts', 'go-containerregistry'), { kind: 'access', token: 'at.e30.sig', basic: { username: 'bot', password: 'pw' }, answersBasic: true });
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': acr }, 'oci://myacr.azurecr.io/helm', 'go-containerregistry'), { kind: 'refresh', token: 'eyJhbGciOiJSUzI1NiJ9.e30.sig' });
+    assert.equal(credentialReadingOf({ 'chartorigin.io/flux-source-kind': 'OCIRepository', 'chartorigin.io/discovered-from': 'flux' }), 'go-containerregistry');
+    for (const labels of [{ 'chartorigin.io/flux-source-kind': 'HelmRepository' }, {}, undefined]) assert.equal(credentialReadingOf(labels), 'helm');
   });
 
   it('finds the Docker Hub entry of `kubectl create secret docker-registry` for docker.io, registry-1.docker.io and index.docker.io', () => {

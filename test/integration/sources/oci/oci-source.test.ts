@@ -480,6 +480,17 @@ describe('an identity token against a scripted registry and token service', () =
     }
   });
 
+  it("read as go-containerregistry reads it (a Flux OCIRepository's Secret), a registry token answers a Basic challenge too, as Bearer, before a user and password", async () => {
+    const basic = await scripted(() => 'unused', true);
+    try {
+      const credentials = { kind: 'access' as const, token: 'good', basic: { username: 'u', password: 'p' }, answersBasic: true as const };
+      assert.deepEqual((await source(basic.prefix, { credentials }).versions('c')).map((e) => e.version), ['1.0.0']);
+      assert.deepEqual(basic.auth, ['', 'Bearer good']);
+    } finally {
+      await basic.close();
+    }
+  });
+
   it('the form follows a 307 within the realm\'s origin; a redirect to another origin, or one that drops the body, is not followed', async () => {
     const elsewhere = await tokenService((_p, _b, res) => res.end(JSON.stringify({ access_token: 'good' })));
     let target = '';

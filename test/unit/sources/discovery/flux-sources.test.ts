@@ -34,6 +34,7 @@ const objects: Record<string, unknown> = {
       // Basic auth and the CA in secretRef, as Flux before certSecretRef (the legacy caFile key).
       { metadata: { namespace: 'flux-system', name: 'internal' }, spec: { url: 'https://charts.internal.example/', secretRef: { name: 'internal-auth' } } },
       { metadata: { namespace: 'apps', name: 'bitnami' }, spec: { type: 'oci', url: 'oci://registry.example/bitnamicharts' } },
+      { metadata: { namespace: 'apps', name: 'tokened-helm' }, spec: { type: 'oci', url: 'oci://tokens.example/helm', secretRef: { name: 'registry-token' } } },
       { metadata: { namespace: 'apps', name: 'git' }, spec: { url: 'ssh://git.example/x' } },
       // The right prefix, not a URL the clients can parse (a bad port): left out, never thrown later.
       { metadata: { namespace: 'apps', name: 'badport' }, spec: { url: 'https://charts.example:8443x/' } },
@@ -48,8 +49,11 @@ const objects: Record<string, unknown> = {
     items: [
       { metadata: { namespace: 'apps', name: 'podinfo' }, spec: { url: 'oci://ghcr.example/stefanprodan/charts/podinfo', ref: { tag: '6.5.0' } } },
       { metadata: { namespace: 'apps', name: 'secure' }, spec: { url: 'oci://secure.example/charts/app', ref: { tag: '1.0.0' }, certSecretRef: { name: 'client-tls' } } },
+      // A pull Secret holding a registry token, for an OCIRepository and (below) a HelmRepository of type oci.
+      { metadata: { namespace: 'apps', name: 'tokened' }, spec: { url: 'oci://tokens.example/oci/app', ref: { tag: '1.0.0' }, secretRef: { name: 'registry-token' } } },
     ],
   },
+  '/api/v1/namespaces/apps/secrets/registry-token': { type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64(JSON.stringify({ auths: { 'tokens.example': { registrytoken: 'at-flux.e30.sig' } } })) } },
   '/api/v1/namespaces/apps/secrets/client-tls': { type: 'kubernetes.io/tls', data: { 'tls.crt': b64(CLIENT_CERT), 'tls.key': b64(CLIENT_KEY) } },
   '/api/v1/namespaces/apps/secrets/half-auth': { type: 'kubernetes.io/basic-auth', data: { username: b64('reader'), password: b64('s3cret') } },
   '/api/v1/namespaces/apps/secrets/gone-auth': { type: 'Opaque', data: { username: b64('reader'), password: b64('s3cret'), 'tls.crt': b64(CLIENT_CERT), 'tls.key': b64(CLIENT_KEY) } },
@@ -85,11 +89,20 @@ describe('Flux sources for the CLI', () => {
     const set = await discoverFluxSources(ctx());
     assert.equal(set?.origin, 'Flux sources in the cluster');
     const byUrl = new Map(set?.repositories.map((r) => [r.config.url, r.config]));
-    assert.deepEqual([...byUrl.keys()].sort(), ['https://charts.internal.example', 'https://gone.example/charts', 'https://half.example/charts', 'https://mtls.example/charts', 'oci://ghcr.example/stefanprodan/charts', 'oci://registry.example/bitnamicharts', 'oci://secure.example/charts']);
+    assert.deepEqual([...byUrl.keys()].sort(), ['https://charts.internal.example', 'https://gone.example/charts', 'https://half.example/charts', 'https://mtls.example/charts', 'oci://ghcr.example/stefanprodan/charts', 'oci://registry.example/bitnamicharts', 'oci://secure.example/charts', 'oci://tokens.example/helm', 'oci://tokens.example/oci']);
     const internal = byUrl.get('https://charts.internal.example');
     assert.deepEqual(internal?.credentials, { kind: 'basic', username: 'reader', password: 's3cret' });
     assert.equal(internal?.caPem, LEGACY_CA);
     assert.equal(byUrl.get('oci://registry.example/bitnamicharts')?.credentials, undefined);
+  });
+
+  it("a registry token in a pull Secret: read as go-containerregistry reads it for an OCIRepository (Basic challenges too), as Helm reads it for a HelmRepository", async () => {
+    served = ['v1'];
+    const set = await discoverFluxSources(ctx());
+    const byUrl = new Map(set?.repositories.map((r) => [r.config.url, r.config]));
+    assert.deepEqual(byUrl.get('oci://tokens.example/oci')?.credentials, { kind: 'access', token: 'at-flux.e30.sig', answersBasic: true });
+    assert.deepEqual(byUrl.get('oci://tokens.example/helm')?.credentials, { kind: 'access', token: 'at-flux.e30.sig' });
+    assert.ok(!(set?.notes ?? []).join('\n').includes('at-flux'));
   });
 
   it('a certSecretRef with only tls.crt and tls.key is a client certificate (HelmRepository and OCIRepository); tls.crt without tls.key fails the repository as Flux does', async () => {

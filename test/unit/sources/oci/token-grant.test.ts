@@ -74,4 +74,10 @@ describe('which credential answers a challenge without the token service (oras-g
     }
     assert.deepEqual(challengeAuthorization('basic', undefined), { refused: 'HTTP 401, the registry requires credentials' });
   });
+
+  it("go-containerregistry's reading (a Flux OCIRepository's Secret): a registry token answers Basic too, as Bearer, before a user and password", () => {
+    assert.equal(challengeAuthorization('basic', { kind: 'access', token: 'at', answersBasic: true }), 'Bearer at');
+    assert.equal(challengeAuthorization('basic', { kind: 'access', token: 'at', basic: pair, answersBasic: true }), 'Bearer at');
+    assert.equal(challengeAuthorization('bearer', { kind: 'access', token: 'at', answersBasic: true }), 'Bearer at');
+  });
 });
