@@ -106,18 +106,21 @@ describe('Flux sources are discovered', () => {
     assert.deepEqual(repo.status?.source, { kind: 'HelmRepository', namespace: ns, name: 'charts' });
     assert.equal(repo.spec.url, server.url);
     assert.equal(repo.metadata.labels?.['chartorigin.io/discovered-from'], 'flux');
+    // Which fetcher's reading of the Secret applies (Helm's for a HelmRepository, go-containerregistry's for an OCIRepository).
+    assert.equal(repo.metadata.labels?.['chartorigin.io/flux-source-kind'], 'HelmRepository');
     const all = JSON.parse(await kubectl(cluster, ['get', 'chartrepositories', '-o', 'json'])) as { items: { spec: { url: string } }[] };
     assert.equal(all.items.filter((i) => i.spec.url.replace(/\/+$/, '') === server.url).length, 1, 'the URL declared in two namespaces is one repository');
     const table = await kubectl(cluster, ['get', 'chartrepositories', name]);
     assert.match(table, /SOURCE/);
     assert.match(table, /HelmRepository/);
     const ociRepo = await eventually('OCIRepository discovered', async () => {
-      const r = JSON.parse(await kubectl(cluster, ['get', 'chartrepository', `flux-${ns}-ocichart`, '-o', 'json'])) as { spec: { url: string; plainHTTP?: boolean }; status?: { source?: { kind: string } } };
+      const r = JSON.parse(await kubectl(cluster, ['get', 'chartrepository', `flux-${ns}-ocichart`, '-o', 'json'])) as { metadata: { labels?: Record<string, string> }; spec: { url: string; plainHTTP?: boolean }; status?: { source?: { kind: string } } };
       return r.status?.source ? r : undefined;
     }, 60_000, 500);
     assert.equal(ociRepo.spec.url, env.registry.url);
     assert.equal(ociRepo.spec.plainHTTP, true, 'Flux `insecure` on an OCI source is plain HTTP');
     assert.equal(ociRepo.status?.source?.kind, 'OCIRepository');
+    assert.equal(ociRepo.metadata.labels?.['chartorigin.io/flux-source-kind'], 'OCIRepository');
   });
 });
 
