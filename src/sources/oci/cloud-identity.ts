@@ -77,6 +77,13 @@ export class CloudCredentials {
     this.#now = options.now ?? Date.now;
   }
 
+  /** A failure of the HTTP layer, without its own `repository NAME: ` prefix (the wrapper names the repository). */
+  #inner(err: unknown): string {
+    const m = err instanceof Error ? err.message : String(err);
+    const prefix = `repository ${this.#repository}: `;
+    return m.startsWith(prefix) ? m.slice(prefix.length) : m;
+  }
+
   #fail(detail: string, cause?: unknown): RepoError {
     return new RepoError(this.#repository, 'unauthorized', `repository ${this.#repository}: provider ${this.provider}: ${detail}`, cause === undefined ? undefined : { cause });
   }
@@ -120,8 +127,13 @@ export class CloudCredentials {
     }
   }
 
+  /**
+   * The cloud's token endpoints: not the repository's TLS settings. The metadata server goes direct and gets
+   * 10 s (on a laptop 169.254.169.254 answers nothing: `scan` must not hang on it); Entra ID goes through the
+   * environment's proxy, as Go's default transport does.
+   */
   #client(env: NodeJS.ProcessEnv, proxied: boolean): HttpClient {
-    return new HttpClient({ repository: this.#repository, caPem: this.#options.caPem, timeoutMs: 30_000, retry: { maxRetries: 1 }, proxyEnv: proxied ? env : {} });
+    return new HttpClient({ repository: this.#repository, caPem: this.#options.caPem, timeoutMs: proxied ? 30_000 : 10_000, retry: { maxRetries: proxied ? 1 : 0 }, proxyEnv: proxied ? env : {} });
   }
 
   /**
@@ -145,7 +157,7 @@ export class CloudCredentials {
       if (!token || expiresIn <= 0) throw this.#fail(`the metadata server http://${host} answered without an access_token and expires_in`);
       return { token, expiresAt: this.#now() + expiresIn * 1000 };
     } catch (err) {
-      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot reach the metadata server http://${host}: ${(err as Error).message}`, err);
+      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot reach the metadata server http://${host}: ${this.#inner(err)}`, err);
     } finally {
       await http.close();
     }
@@ -203,7 +215,7 @@ export class CloudCredentials {
       if (!token) throw this.#fail(`Entra ID ${authority.origin} answered without an access_token`);
       return token;
     } catch (err) {
-      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot get an Entra ID token from ${authority.origin}: ${(err as Error).message}`, err);
+      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot get an Entra ID token from ${authority.origin}: ${this.#inner(err)}`, err);
     } finally {
       await http.close();
     }
