@@ -5,6 +5,7 @@ import { secretReader } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { CHART_REPOSITORY_SPEC_KEYS, ConfigError, parseOidcIdentities, parseRepositorySettings } from './repository-config.ts';
 import { authEntryCredentials, loginEntries, loginKey } from './oci/registry-host.ts';
+import type { CloudProvider } from './oci/cloud-registry.ts';
 
 export interface SecretRef {
   name: string;
@@ -21,6 +22,8 @@ export interface ChartRepositorySpec {
   caSecretRef?: SecretRef | undefined;
   insecureSkipTLSVerify: boolean;
   plainHTTP: boolean;
+  /** OCI: registry credentials from the controller's cloud identity when no secretRef is given (Flux's spec.provider). */
+  provider?: CloudProvider | undefined;
   keyringSecretRef?: SecretRef | undefined;
   requireSignature: boolean;
   /** OCI: Secret whose PEM public keys verify cosign `.sig` signatures (reported on origin.referrers). */
@@ -50,6 +53,7 @@ export function parseRepositorySpec(spec: unknown, defaultNamespace: string): Ch
     caSecretRef: ref(spec['caSecretRef'], defaultNamespace),
     insecureSkipTLSVerify: settings.insecureSkipTLSVerify,
     plainHTTP: settings.plainHTTP,
+    ...(settings.provider ? { provider: settings.provider } : {}),
     keyringSecretRef: ref(spec['keyringSecretRef'], defaultNamespace),
     requireSignature: settings.requireSignature,
     ...(isObject(spec['cosignKeySecretRef']) ? { cosignKeySecretRef: ref(spec['cosignKeySecretRef'], defaultNamespace) } : {}),
@@ -124,6 +128,8 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     ...(tls.clientCertificate ? { clientCertificate: tls.clientCertificate } : {}),
     insecureSkipTLSVerify: spec.insecureSkipTLSVerify,
     plainHTTP: spec.plainHTTP,
+    // As source-controller: a secretRef, readable or not, means the provider is not used.
+    ...(spec.provider && !spec.secretRef ? { provider: spec.provider } : {}),
     keyring,
     requireSignature: spec.requireSignature,
     cosignPublicKeys,
