@@ -30,8 +30,10 @@ export function commonBundleOptions(): BuildOptions & { define: Record<string, s
     bundle: true,
     platform: 'node',
     target: 'node24',
-    // Loaded only for kubeconfig auth-provider plugins (kube/kubeconfig.ts), from node_modules as a package.
-    external: ['@kubernetes/client-node'],
+    // Loaded only for kubeconfig auth-provider plugins (kube/kubeconfig.ts), and the AWS SDK only for a
+    // repository with `provider: aws` (sources/oci/cloud-identity.ts): from node_modules as packages, so the
+    // ~2 MB of SDK code is never in the bundle every command compiles at start.
+    external: ['@kubernetes/client-node', '@aws-sdk/*'],
     // No package.json needs to travel with a bundle (cli/version.ts).
     define: { CHARTORIGIN_VERSION: JSON.stringify(pkg.version) },
     logLevel: 'warning',

@@ -5,7 +5,7 @@
  * apiVersion read as v1; metadata strings sanitised as Metadata.Validate does.
  */
 import { DEFAULT_ARCHIVE_LIMITS, readChartFiles, type ArchiveLimits } from './archive.ts';
-import { chartContentFromFiles, ChartContentError, helmValuesReadings, parseChartYaml, parseHelmYaml, type ChartContent } from './content.ts';
+import { chartContentFromFiles, ChartContentError, chartYamlOf, parseHelmYaml, valuesReadingsOf, type ChartContent } from './content.ts';
 import { deepCopy, isTable, newTable, type Table } from './coalesce.ts';
 import { sanitizeString } from './fingerprint.ts';
 import type { HelmChart, HelmDependency, HelmMetadata } from './helm-install.ts';
@@ -59,7 +59,7 @@ function loadTree(files: ReadonlyMap<string, Uint8Array>, where: string, read: (
   if (depth > MAX_DEPTH) throw new ChartContentError('too_deep', `${where}: subcharts nested deeper than ${MAX_DEPTH}`);
   const chartYaml = files.get('Chart.yaml');
   if (!chartYaml) throw new ChartContentError('missing_chart_yaml', `${where}: no Chart.yaml`);
-  const raw = parseChartYaml(decoder.decode(chartYaml), `${where}: Chart.yaml`);
+  const raw = chartYamlOf(chartYaml, `${where}: Chart.yaml`);
   if (!isTable(raw)) throw new ChartContentError('invalid_chart_yaml', `${where}: Chart.yaml is not a mapping`);
   const meta: JsonObject = deepCopy(raw);
   if (!scalarString(meta['apiVersion'])) meta['apiVersion'] = 'v1';
@@ -71,7 +71,7 @@ function loadTree(files: ReadonlyMap<string, Uint8Array>, where: string, read: (
       const req = parseHelmYaml(decoder.decode(data), `${where}: requirements.yaml`);
       if (isTable(req) && 'dependencies' in req) meta['dependencies'] = deepCopy(req['dependencies']);
     } else if (name === 'values.yaml') {
-      const v = helmValuesReadings(decoder.decode(data), `${where}: values.yaml`);
+      const v = valuesReadingsOf(data, `${where}: values.yaml`);
       values = isTable(v.helm3) ? deepCopy(v.helm3) : newTable();
       if (v.helm4) helm4Values = deepCopy(v.helm4) as Table;
     } else if (name.startsWith('charts/') && !name.endsWith('.prov')) {

@@ -120,11 +120,6 @@ export function helmValuesReadings(text: string, what: string): { helm3: unknown
   return { helm3: first };
 }
 
-/** A chart's values.yaml as Helm 3 reads it (the first document): what the fingerprint holds. */
-export function parseHelmValues(text: string, what: string): unknown {
-  return helmValuesReadings(text, what).helm3;
-}
-
 /**
  * Whether Helm 4 loads a multi-document values.yaml at all: k8s.io/apimachinery's YAMLReader refuses a `---`
  * line followed by anything but a comment, and every document must decode into a map (or be empty). When it
@@ -143,6 +138,30 @@ function helm4ReadsAllDocuments(text: string, docs: ReturnType<typeof goYamlDocu
 const decoder = new TextDecoder('utf-8');
 
 /**
+ * A chart's Chart.yaml and values.yaml are read twice per archive: once for the content Helm stores, once for
+ * the tree dependency processing walks (src/chart/chart-tree.ts). Keyed by the file's bytes, the second read is
+ * the first's result: cilium 1.15.6's 125 KiB values.yaml takes 80–130 ms to read by go-yaml's rules on this
+ * machine. Both callers copy before changing what they get; an entry lives as long as the archive's files.
+ */
+const chartYamlRead = new WeakMap<Uint8Array, unknown>();
+const valuesRead = new WeakMap<Uint8Array, ReturnType<typeof helmValuesReadings>>();
+
+/** Chart.yaml's bytes → parseChartYaml's result, read once per bytes. */
+export function chartYamlOf(data: Uint8Array, what: string): unknown {
+  if (chartYamlRead.has(data)) return chartYamlRead.get(data);
+  const parsed = parseChartYaml(decoder.decode(data), what);
+  chartYamlRead.set(data, parsed);
+  return parsed;
+}
+
+/** values.yaml's bytes → helmValuesReadings' result, read once per bytes. */
+export function valuesReadingsOf(data: Uint8Array, what: string): ReturnType<typeof helmValuesReadings> {
+  let parsed = valuesRead.get(data);
+  if (!parsed) valuesRead.set(data, (parsed = helmValuesReadings(decoder.decode(data), what)));
+  return parsed;
+}
+
+/**
  * Sorts the files of an unpacked chart (paths relative to the chart root) into what Helm's loader keeps,
  * mirroring pkg/chart/loader: Chart.yaml → metadata, values.yaml → values, values.schema.json → schema,
  * templates/ → templates, charts/ → subcharts (dropped), Chart.lock and requirements.* → dependency data
@@ -151,7 +170,7 @@ const decoder = new TextDecoder('utf-8');
 export function chartContentFromFiles(files: ReadonlyMap<string, Uint8Array>, where: string): ChartContent {
   const chartYaml = files.get('Chart.yaml');
   if (!chartYaml) throw new ChartContentError('missing_chart_yaml', `${where}: no Chart.yaml at the chart root`);
-  const metadata = parseChartYaml(decoder.decode(chartYaml), `${where}: Chart.yaml`);
+  const metadata = chartYamlOf(chartYaml, `${where}: Chart.yaml`);
   if (!isObject(metadata)) throw new ChartContentError('invalid_chart_yaml', `${where}: Chart.yaml is not a mapping`);
   const apiV1 = metadata['apiVersion'] === 'v1' || metadata['apiVersion'] === undefined;
 
@@ -168,7 +187,7 @@ export function chartContentFromFiles(files: ReadonlyMap<string, Uint8Array>, wh
       continue;
     }
     if (name === 'values.yaml') {
-      values = parseHelmValues(decoder.decode(data), `${where}: values.yaml`);
+      values = valuesReadingsOf(data, `${where}: values.yaml`).helm3;
     } else if (name === 'values.schema.json') {
       schema = data;
     } else if (name === 'Chart.lock') {

@@ -72,6 +72,7 @@ export async function syncOnce(kc: KubeConfig, logger: Logger): Promise<Discover
           ...(s.secretRef ? { secretRef: s.secretRef } : {}),
           ...(s.caSecretRef ? { caSecretRef: s.caSecretRef } : {}),
           ...(s.plainHTTP ? { plainHTTP: true } : {}),
+          ...(s.provider ? { provider: s.provider } : {}),
         },
       }),
     });

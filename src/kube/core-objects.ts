@@ -53,6 +53,26 @@ export async function readSecret(kc: KubeConfig, ref: { name: string; namespace:
   return s;
 }
 
+/**
+ * readSecret for one resolution: each named Secret is fetched once however many references name it (a
+ * repository whose credentials and TLS live in one Secret cost two GETs per probe, every probe), and each is
+ * requested when first named, so a caller that names all its references up front has them fetched at once.
+ */
+export function secretReader(kc: KubeConfig): (ref: { name: string; namespace: string }) => Promise<CoreObject> {
+  const reads = new Map<string, Promise<CoreObject>>();
+  return (ref) => {
+    const key = `${ref.namespace}/${ref.name}`;
+    let read = reads.get(key);
+    if (!read) {
+      read = readSecret(kc, ref);
+      // Awaited by the caller in its own order; until then a failure must not count as unhandled.
+      read.catch(() => undefined);
+      reads.set(key, read);
+    }
+    return read;
+  };
+}
+
 /** PUT with metadata.resourceVersion: a KubeApiError with status 409 when someone wrote in between. */
 export async function replaceObject(kc: KubeConfig, kind: CoreKind, namespace: string, name: string, body: CoreObject): Promise<CoreObject> {
   return kubeRequest<CoreObject>(kc, {

@@ -69,6 +69,11 @@ export interface RepositoryConfig {
   /** Checked when declared (src/sources/client-certificate.ts): the key belongs to the certificate. */
   clientCertificate?: ClientCertificate | undefined;
   insecureSkipTLSVerify: boolean;
+  /**
+   * OCI: registry credentials from the ambient cloud identity (Flux's `spec.provider`), used when no
+   * `credentials` are configured (src/sources/oci/cloud-identity.ts).
+   */
+  provider?: 'aws' | 'azure' | 'gcp' | undefined;
   /** OCI over http (local registries). */
   plainHTTP: boolean;
   /** Armored OpenPGP public keys that may sign this repository's .prov files. */

@@ -1,10 +1,11 @@
 import type { ClientCertificate, Credentials, KeylessPolicy, OidcIdentity, RepositoryConfig } from '../model/repository.ts';
 import { caBundleProblem, clientCertificateProblem } from './client-certificate.ts';
 import { isObject, str } from '../util/guards.ts';
-import { readSecret } from '../kube/core-objects.ts';
+import { secretReader } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { CHART_REPOSITORY_SPEC_KEYS, ConfigError, parseOidcIdentities, parseRepositorySettings } from './repository-config.ts';
 import { authEntryCredentials, loginEntries, loginKey } from './oci/registry-host.ts';
+import type { CloudProvider } from './oci/cloud-registry.ts';
 
 export interface SecretRef {
   name: string;
@@ -21,6 +22,8 @@ export interface ChartRepositorySpec {
   caSecretRef?: SecretRef | undefined;
   insecureSkipTLSVerify: boolean;
   plainHTTP: boolean;
+  /** OCI: registry credentials from the controller's cloud identity when no secretRef is given (Flux's spec.provider). */
+  provider?: CloudProvider | undefined;
   keyringSecretRef?: SecretRef | undefined;
   requireSignature: boolean;
   /** OCI: Secret whose PEM public keys verify cosign `.sig` signatures (reported on origin.referrers). */
@@ -50,6 +53,7 @@ export function parseRepositorySpec(spec: unknown, defaultNamespace: string): Ch
     caSecretRef: ref(spec['caSecretRef'], defaultNamespace),
     insecureSkipTLSVerify: settings.insecureSkipTLSVerify,
     plainHTTP: settings.plainHTTP,
+    ...(settings.provider ? { provider: settings.provider } : {}),
     keyringSecretRef: ref(spec['keyringSecretRef'], defaultNamespace),
     requireSignature: settings.requireSignature,
     ...(isObject(spec['cosignKeySecretRef']) ? { cosignKeySecretRef: ref(spec['cosignKeySecretRef'], defaultNamespace) } : {}),
@@ -145,6 +149,8 @@ export function toRepositoryConfig(name: string, spec: ChartRepositorySpec, cred
     ...(tls.clientCertificate ? { clientCertificate: tls.clientCertificate } : {}),
     insecureSkipTLSVerify: spec.insecureSkipTLSVerify,
     plainHTTP: spec.plainHTTP,
+    // As source-controller: a secretRef, readable or not, means the provider is not used.
+    ...(spec.provider && !spec.secretRef ? { provider: spec.provider } : {}),
     keyring,
     requireSignature: spec.requireSignature,
     cosignPublicKeys,
@@ -245,23 +251,27 @@ export function repositoryTls(secret: ReadSecret | undefined, tlsSecret: ReadSec
  */
 export async function resolveChartRepository(kc: KubeConfig, name: string, spec: unknown, defaultNamespace: string, reading: CredentialReading = 'helm'): Promise<RepositoryConfig> {
   const parsed = parseRepositorySpec(spec, defaultNamespace);
+  const readSecret = secretReader(kc);
+  // Every referenced Secret requested at once, each once; awaited below in this order, so the error reported
+  // is the same whichever answer comes first.
+  for (const ref of [parsed.secretRef, parsed.caSecretRef, parsed.cosignKeySecretRef, parsed.keyringSecretRef, parsed.keyless?.trustedRootSecretRef]) if (ref) void readSecret(ref);
   let credentials: Credentials | undefined;
   let secret: ReadSecret | undefined;
   if (parsed.secretRef) {
-    const s = await readSecret(kc, parsed.secretRef);
+    const s = await readSecret(parsed.secretRef);
     secret = { ref: parsed.secretRef, data: s.data };
     credentials = credentialsFromSecret(s.type, s.data, parsed.url, reading);
   }
-  const tlsSecret = parsed.caSecretRef ? { ref: parsed.caSecretRef, data: (await readSecret(kc, parsed.caSecretRef)).data } : undefined;
+  const tlsSecret = parsed.caSecretRef ? { ref: parsed.caSecretRef, data: (await readSecret(parsed.caSecretRef)).data } : undefined;
   const tls = repositoryTls(secret, tlsSecret);
   let cosignKeys: string[] | undefined;
   if (parsed.cosignKeySecretRef) {
-    cosignKeys = cosignKeysFromSecret((await readSecret(kc, parsed.cosignKeySecretRef)).data);
+    cosignKeys = cosignKeysFromSecret((await readSecret(parsed.cosignKeySecretRef)).data);
     if (!cosignKeys.length) throw new Error(`Secret ${parsed.cosignKeySecretRef.namespace}/${parsed.cosignKeySecretRef.name} has no PEM public key`);
   }
   let keyring: string[] | undefined;
   if (parsed.keyringSecretRef) {
-    keyring = keyringFromSecret((await readSecret(kc, parsed.keyringSecretRef)).data);
+    keyring = keyringFromSecret((await readSecret(parsed.keyringSecretRef)).data);
   } else if (parsed.requireSignature && !parsed.cosignKeySecretRef && !parsed.keyless) {
     throw new Error('spec.requireSignature needs spec.keyringSecretRef, spec.cosignKeySecretRef or spec.keyless (who may sign)');
   }
@@ -270,7 +280,7 @@ export async function resolveChartRepository(kc: KubeConfig, name: string, spec:
     const ref = parsed.keyless.trustedRootSecretRef;
     let trustedRootJson: string | undefined;
     if (ref) {
-      const value = (await readSecret(kc, ref)).data?.[ref.key];
+      const value = (await readSecret(ref)).data?.[ref.key];
       if (!value) throw new Error(`Secret ${ref.namespace}/${ref.name} has no ${ref.key}`);
       trustedRootJson = Buffer.from(value, 'base64').toString('utf8');
     }

@@ -10,6 +10,7 @@ import type { ClientCertificate, Credentials, KeylessPolicy, OidcIdentity, Repos
 import { caBundleProblem, clientCertificateProblem } from './client-certificate.ts';
 import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
+import { cloudRegistryInput, isCloudProvider, type CloudProvider } from './oci/cloud-registry.ts';
 
 /** A repository declaration that cannot be used; the message names the file or object and the field. */
 export class ConfigError extends Error {
@@ -29,9 +30,11 @@ export interface RepositorySettings {
   insecureSkipTLSVerify: boolean;
   plainHTTP: boolean;
   requireSignature: boolean;
+  /** OCI: credentials from the ambient cloud identity (Flux's `spec.provider`); `generic` is none. */
+  provider?: CloudProvider | undefined;
 }
 
-const SHARED_KEYS = ['url', 'interval', 'timeout', 'priority', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature'] as const;
+const SHARED_KEYS = ['url', 'interval', 'timeout', 'priority', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'provider'] as const;
 /** A repository in the CLI's `--config` file (secrets inline or from the environment, files relative to it). */
 export const CONFIG_FILE_KEYS: readonly string[] = [...SHARED_KEYS, 'name', 'username', 'usernameEnv', 'password', 'passwordEnv', 'token', 'tokenEnv', 'caFile', 'certFile', 'keyFile', 'keyring', 'keyless'];
 /** ChartRepository.spec (secrets and keys by reference). */
@@ -93,8 +96,10 @@ export function parseRepositorySettings(r: JsonObject, where: string, validKeys:
   for (const flag of ['insecureSkipTLSVerify', 'plainHTTP', 'requireSignature'] as const) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw new ConfigError(`${where}.${flag}: must be true or false`);
   }
+  const provider = parseProvider(r['provider'], url, where);
   return {
     url: url.replace(/\/+$/, ''),
+    ...(provider ? { provider } : {}),
     intervalSeconds,
     timeoutSeconds,
     priority,
@@ -102,6 +107,20 @@ export function parseRepositorySettings(r: JsonObject, where: string, validKeys:
     plainHTTP: r['plainHTTP'] === true,
     requireSignature: r['requireSignature'] === true,
   };
+}
+
+/**
+ * `provider`: Flux's enum (generic | aws | azure | gcp; `generic` and absent mean none), for oci:// URLs only
+ * (Flux reads it for OCIRepository and HelmRepository type oci), on a registry host the provider serves —
+ * fluxcd/pkg's patterns, whose message names the pattern (cloud-registry.ts).
+ */
+function parseProvider(v: unknown, url: string, where: string): CloudProvider | undefined {
+  if (v === undefined || v === 'generic') return undefined;
+  if (!isCloudProvider(v)) throw new ConfigError(`${where}.provider: must be generic, aws, azure or gcp`);
+  if (!url.startsWith('oci://')) throw new ConfigError(`${where}.provider: only for oci:// registries`);
+  const registry = cloudRegistryInput(v, url.slice('oci://'.length));
+  if ('error' in registry) throw new ConfigError(`${where}.provider: ${registry.error}`);
+  return v;
 }
 
 const IDENTITY_FIELDS = ['issuer', 'issuerRegExp', 'subject', 'subjectRegExp'] as const;
@@ -219,6 +238,7 @@ function fileRepository(r: unknown, i: number, file: string, baseDir: string, en
     ...(clientCertificate ? { clientCertificate } : {}),
     insecureSkipTLSVerify: settings.insecureSkipTLSVerify,
     plainHTTP: settings.plainHTTP,
+    ...(settings.provider ? { provider: settings.provider } : {}),
     keyring,
     requireSignature: settings.requireSignature,
     ...(keyless ? { keyless } : {}),

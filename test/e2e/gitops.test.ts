@@ -81,6 +81,10 @@ before(async () => {
   assert.ok(oci, 'the standard OCI chart is pushed');
   await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'ocichart', namespace: ns }, spec: { url: oci.ref, ref: { tag: '1.0.0' }, insecure: true, interval: '10m' } });
 
+  // Flux sources with a cloud provider: one on a registry its provider serves, one on a registry it does not.
+  await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'gar', namespace: ns }, spec: { url: 'oci://europe-docker.pkg.dev/proj/charts/app', ref: { tag: '1.0.0' }, provider: 'gcp', interval: '10m' } });
+  await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'acr-elsewhere', namespace: ns }, spec: { type: 'oci', url: 'oci://ghcr.io/someone/charts', provider: 'azure', interval: '10m' } });
+
   controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', `${ns},${argoNs}`, '--write-back=release', '--gitops-interval=2s'], 'gitops', { namespace: ns });
 });
 
@@ -121,6 +125,33 @@ describe('Flux sources are discovered', () => {
     assert.equal(ociRepo.spec.plainHTTP, true, 'Flux `insecure` on an OCI source is plain HTTP');
     assert.equal(ociRepo.status?.source?.kind, 'OCIRepository');
     assert.equal(ociRepo.metadata.labels?.['chartorigin.io/flux-source-kind'], 'OCIRepository');
+  });
+});
+
+describe('Flux sources with spec.provider', () => {
+  interface Repo {
+    spec: { url: string; provider?: string; secretRef?: unknown };
+    status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+  }
+  const get = async (name: string): Promise<Repo> => JSON.parse(await kubectl(cluster, ['get', 'chartrepository', name, '-o', 'json'])) as Repo;
+
+  it('the provider is carried into the discovered ChartRepository (the CRD keeps it)', async () => {
+    const repo = await eventually('gar discovered', async () => (await get(`flux-${ns}-gar`).catch(() => undefined)) ?? undefined, 60_000, 500);
+    assert.equal(repo.spec.url, 'oci://europe-docker.pkg.dev/proj/charts');
+    assert.equal(repo.spec.provider, 'gcp');
+    assert.equal(repo.spec.secretRef, undefined);
+  });
+
+  it("a provider on a registry it does not serve: Ready False InvalidSpec with Flux's message", async () => {
+    const repo = await eventually('acr-elsewhere InvalidSpec', async () => {
+      const r = await get(`flux-${ns}-acr-elsewhere`).catch(() => undefined);
+      const ready = r?.status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.status === 'False' ? r : undefined;
+    }, 60_000, 500);
+    assert.equal(repo.spec.provider, 'azure');
+    const ready = repo.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.reason, 'InvalidSpec');
+    assert.match(ready?.message ?? '', /spec\.provider: invalid Azure registry: 'ghcr\.io'\. must match \^\.\+\\\.\(azurecr/);
   });
 });
 

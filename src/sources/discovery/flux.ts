@@ -7,6 +7,7 @@ import { readSecret } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
 import { byCodeUnits } from '../../util/order.ts';
 import { createHash } from 'node:crypto';
+import { cloudRegistryInput, isCloudProvider } from '../oci/cloud-registry.ts';
 
 /*
  * Flux's own declarations of where charts come from, read as Flux v2.9's API types define them
@@ -32,7 +33,7 @@ export interface DiscoveredRepository {
   spec: ChartRepositorySpec;
   /** The declaring objects, sorted; the first is the one shown in ChartRepository status.source. */
   sources: FluxSourceRef[];
-  /** Why parts of the declaration could not be carried over (cloud `provider` auth). */
+  /** Why parts of the declaration could not be carried over (a `provider` beside a secretRef, serviceAccountName). */
   notes: string[];
 }
 
@@ -97,8 +98,15 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   // What the clients will parse (repository-config.ts checks a declared URL the same way).
   if (!URL.canParse(url.replace(/^oci:/, 'https:'))) return { skip: 'url is not a valid URL' };
   const notes: string[] = [];
-  const provider = str(spec['provider']);
-  if (provider && provider !== 'generic') notes.push(`provider ${provider} (cloud workload identity) is not used: anonymous access`);
+  // spec.provider: source-controller gets registry credentials from its own cloud identity for an OCIRepository
+  // or a HelmRepository of type oci that has no secretRef (ocirepository_controller.go, helm/getter
+  // client_opts.go); with a secretRef the Secret's credentials are used and the provider is not.
+  const declared = str(spec['provider']);
+  const provider = oci && isCloudProvider(declared) && !ref(spec['secretRef'], namespace) ? declared : undefined;
+  if (oci && declared && declared !== 'generic' && !provider) {
+    notes.push(isCloudProvider(declared) ? `provider ${declared} is not used: the secretRef's credentials are (as in Flux)` : `provider ${declared} is not one chartorigin knows (aws, azure, gcp): anonymous access`);
+  }
+  if (spec['serviceAccountName'] !== undefined && provider) notes.push(`serviceAccountName is not used (Flux's object-level workload identity): the controller's own ${provider} identity is`);
   return {
     spec: {
       url,
@@ -110,6 +118,7 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
       insecureSkipTLSVerify: false,
       // Flux's `insecure` on OCI sources means plain HTTP to the registry.
       plainHTTP: oci && spec['insecure'] === true,
+      ...(provider ? { provider } : {}),
       requireSignature: false,
     },
     notes,
@@ -191,6 +200,9 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
     }
     // A Secret read but unusable for TLS (half a client certificate pair, a key of another certificate) is an
     // error on the repository, as source-controller makes it one on the HelmRepository.
+    // A provider on a registry it does not serve fails the repository, as source-controller fails the source.
+    const registry = d.spec.provider ? cloudRegistryInput(d.spec.provider, d.spec.url.slice('oci://'.length)) : undefined;
+    if (!error && registry && 'error' in registry) error = `provider ${d.spec.provider}: ${registry.error}`;
     let tls: SecretTls = {};
     if (!error) {
       try {

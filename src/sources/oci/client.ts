@@ -33,6 +33,11 @@ interface TokenEntry {
   expiresAt: number;
 }
 
+/** Credentials that are issued when needed and may change between calls (cloud tokens). */
+export interface AmbientCredentials {
+  get(signal?: AbortSignal): Promise<Credentials>;
+}
+
 export interface Challenge {
   scheme: 'bearer' | 'basic';
   params: Record<string, string>;
@@ -224,14 +229,20 @@ export class OciClient {
   readonly #now: () => number;
   readonly #tokens = new Map<string, TokenEntry>();
   readonly #plainHTTP: boolean;
+  readonly #ambient: AmbientCredentials | undefined;
 
-  constructor(repository: string, base: string, http: HttpClient, credentials: Credentials | undefined, plainHTTP: boolean, now: () => number) {
+  /**
+   * `ambient`: credentials issued on demand (a cloud provider's, cloud-identity.ts), asked for when the registry
+   * challenges and no configured credentials exist; what it returns is then used like configured credentials.
+   */
+  constructor(repository: string, base: string, http: HttpClient, credentials: Credentials | undefined, plainHTTP: boolean, now: () => number, ambient?: AmbientCredentials) {
     this.repository = repository;
     this.base = base;
     this.#http = http;
     this.#credentials = credentials;
     this.#plainHTTP = plainHTTP;
     this.#now = now;
+    this.#ambient = credentials ? undefined : ambient;
   }
 
   /**
@@ -258,7 +269,7 @@ export class OciClient {
     if (answer.exchanged && name !== undefined && again?.scheme === 'bearer' && again.params['error']?.toLowerCase() === 'insufficient_scope') {
       return this.#notVisible(res, name, req);
     }
-    throw new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(url)}: HTTP 401 (credentials ${this.#credentials ? 'refused' : 'required'})`);
+    throw new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(url)}: HTTP 401 (credentials ${this.#credentials || this.#ambient ? 'refused' : 'required'})`);
   }
 
   #checkStatus(res: HttpResponse, req: Omit<HttpRequest, 'url' | 'authorization'>): HttpResponse {
@@ -284,7 +295,7 @@ export class OciClient {
     throw new RepoError(
       this.repository,
       'not_found',
-      `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(res.url)}: HTTP 401 insufficient_scope with a valid token: ${name} does not exist or is not visible ${this.#credentials ? 'with these credentials' : 'without credentials'}`,
+      `repository ${this.repository}: ${req.what ?? 'request'} ${redactUrl(res.url)}: HTTP 401 insufficient_scope with a valid token: ${name} does not exist or is not visible ${this.#credentials || this.#ambient ? 'with these credentials' : 'without credentials'}`,
     );
   }
 
@@ -299,10 +310,15 @@ export class OciClient {
   async #answer(challenge: Challenge | undefined, scope: string, signal: AbortSignal | undefined, url: string): Promise<{ authorization: string; exchanged: boolean }> {
     const unauthorized = (detail: string): RepoError => new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${redactUrl(url)}: ${detail}`);
     if (!challenge) throw unauthorized('HTTP 401 without a usable WWW-Authenticate challenge');
-    const direct = challengeAuthorization(challenge.scheme, this.#credentials);
+    // Cloud credentials are issued now, for this challenge (oras-go and go-containerregistry ask their
+    // credential functions at a challenge too); a registry that never challenges never causes one.
+    const credentials = this.#credentials ?? (await this.#ambient?.get(signal));
+    const direct = challengeAuthorization(challenge.scheme, credentials);
     if (direct !== undefined) {
       if (typeof direct === 'object') throw unauthorized(direct.refused);
-      this.#tokens.set(scope, { authorization: direct, expiresAt: Number.POSITIVE_INFINITY });
+      // Issued credentials expire: reused for a minute, then asked for again (cloud-identity.ts reuses one for
+      // 80 % of its lifetime, so a minute never outlives it: ECR's last 12 h, GCP's 1 h, ACR's 3 h).
+      this.#tokens.set(scope, { authorization: direct, expiresAt: this.#ambient ? this.#now() + 60_000 : Number.POSITIVE_INFINITY });
       return { authorization: direct, exchanged: false };
     }
     const realm = challenge.params['realm'];
@@ -321,7 +337,7 @@ export class OciClient {
     }
     const service = challenge.params['service'];
     const scopes = (challenge.params['scope'] ?? scope).split(' ').filter(Boolean);
-    const answer = this.#credentials?.kind === 'refresh' ? await this.#oauth2Token(realmUrl, this.#credentials.token, service, scopes, signal, unauthorized) : await this.#distributionToken(realmUrl, service, scopes, signal, unauthorized);
+    const answer = credentials?.kind === 'refresh' ? await this.#oauth2Token(realmUrl, credentials.token, service, scopes, signal, unauthorized) : await this.#distributionToken(realmUrl, credentials, service, scopes, signal, unauthorized);
     const start = answer.issuedAt === undefined ? this.#now() : Math.min(answer.issuedAt, this.#now());
     const authorization = `Bearer ${answer.token}`;
     // Renew a little early so a token never expires between the check and the request.
@@ -330,12 +346,12 @@ export class OciClient {
   }
 
   /** The distribution token protocol: GET realm?service&scope, the configured credentials as Basic (or none). */
-  async #distributionToken(realmUrl: URL, service: string | undefined, scopes: string[], signal: AbortSignal | undefined, unauthorized: (detail: string) => RepoError): Promise<TokenAnswer> {
+  async #distributionToken(realmUrl: URL, credentials: Credentials | undefined, service: string | undefined, scopes: string[], signal: AbortSignal | undefined, unauthorized: (detail: string) => RepoError): Promise<TokenAnswer> {
     if (service) realmUrl.searchParams.set('service', service);
     for (const s of scopes) realmUrl.searchParams.append('scope', s);
     const res = await this.#http.request({
       url: realmUrl.toString(),
-      authorization: authorizationHeader(this.#credentials),
+      authorization: authorizationHeader(credentials),
       maxBytes: 1024 * 1024,
       signal,
       what: 'token',

@@ -4,6 +4,7 @@ import { repositoryHttpClient, type HttpClient, type RepositoryHttpOptions } fro
 import { listReferrers } from './referrers.ts';
 import { DOCKER_MANIFEST, OCI_MANIFEST, OciClient, type OciDescriptor, type OciManifest } from './client.ts';
 import { registryRequestHost } from './registry-host.ts';
+import { CloudCredentials, type CloudIdentityOptions } from './cloud-identity.ts';
 import { notesOf } from '../../chart/publisher-notes.ts';
 import {
   RepoError,
@@ -41,6 +42,8 @@ export interface OciSourceOptions {
   /** Tags re-checked per probe for having moved (default 200, most recently read first). */
   maxTagChecks?: number | undefined;
   now?: (() => number) | undefined;
+  /** Where a `provider`'s cloud identity is read (the environment, extra trust for its endpoints). */
+  cloud?: CloudIdentityOptions | undefined;
 }
 
 
@@ -105,7 +108,11 @@ export class OciChartSource implements ChartSource {
     this.#prefix = parsed.prefix;
     this.#host = parsed.host;
     this.#http = repositoryHttpClient(config, options.http);
-    this.client = new OciClient(config.name, parsed.base, this.#http, config.credentials ?? parsed.credentials, config.plainHTTP, this.#now);
+    const credentials = config.credentials ?? parsed.credentials;
+    // A cloud provider stands in for credentials only where none are configured (source-controller uses the
+    // provider only for a source without a secretRef).
+    const ambient = config.provider && !credentials ? new CloudCredentials(config.name, config.provider, `${parsed.host}/${parsed.prefix}`, { http: this.#http, base: parsed.base }, options.cloud) : undefined;
+    this.client = new OciClient(config.name, parsed.base, this.#http, credentials, config.plainHTTP, this.#now, ambient);
   }
 
   /** `<prefix>/<chart>` in the registry. */

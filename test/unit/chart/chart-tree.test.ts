@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { readChartTree } from '../../../src/chart/chart-tree.ts';
+import { chartContentFromFiles, valuesReadingsOf } from '../../../src/chart/content.ts';
 import { tgz } from './tar-writer.ts';
 import { rejects } from '../../support/repo-errors.ts';
 
@@ -33,6 +34,26 @@ describe('readChartTree', () => {
     assert.deepEqual(tree.metadata.dependencies?.map((d) => d.name), ['sub', 'dir']);
     assert.deepEqual(content.files.map((f) => f.name).sort(), ['charts/sub-1.0.0.tgz.prov', 'requirements.yaml', 'values-prod.yaml']);
     assert.deepEqual(tree.subcharts[0]?.values, Object.assign(Object.create(null), { x: 1 }));
+  });
+
+  it('Chart.yaml and values.yaml are read once per archive; the tree gets its own copies, so changing one leaves the other', () => {
+    const chartYaml = Buffer.from('apiVersion: v2\nname: top\nversion: 0.1.0\n');
+    const valuesYaml = Buffer.from('image:\n  tag: "1.0"\nlist: [1, 2]\n');
+    const { content, tree } = readChartTree(tgz([
+      { name: 'top/Chart.yaml', data: chartYaml },
+      { name: 'top/values.yaml', data: valuesYaml },
+    ]));
+    assert.deepEqual(JSON.parse(JSON.stringify(tree.values)), JSON.parse(JSON.stringify(content.values)));
+    assert.equal(tree.metadata.name, (content.metadata as { name: string }).name);
+    // One read: both are the memo's reading of the same bytes…
+    const files = new Map([['Chart.yaml', chartYaml], ['values.yaml', valuesYaml]]);
+    assert.equal(valuesReadingsOf(valuesYaml, 'v'), valuesReadingsOf(valuesYaml, 'v'), 'the same bytes are read once');
+    assert.notEqual(valuesReadingsOf(Buffer.from(valuesYaml), 'v'), valuesReadingsOf(valuesYaml, 'v'), 'equal bytes elsewhere are read on their own');
+    assert.equal(chartContentFromFiles(files, 'x').values, valuesReadingsOf(valuesYaml, 'v').helm3);
+    // …and the tree, which dependency processing changes, holds a copy.
+    assert.notEqual(tree.values, content.values);
+    (tree.values as Record<string, unknown>)['image'] = 'changed';
+    assert.deepEqual(JSON.parse(JSON.stringify(content.values)), { image: { tag: '1.0' }, list: [1, 2] });
   });
 
   it('one decompression budget for the whole tree', () => {

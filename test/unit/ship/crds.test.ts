@@ -168,8 +168,15 @@ describe('ChartRepository CRD', () => {
 
   test('spec fields, defaults and required url', () => {
     const spec = at(repoSchema, 'spec');
-    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'timeout', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'requireSignature', 'keyringSecretRef', 'cosignKeySecretRef', 'keyless']);
+    assert.deepEqual(Object.keys(spec.properties ?? {}), ['url', 'interval', 'timeout', 'priority', 'secretRef', 'caSecretRef', 'insecureSkipTLSVerify', 'plainHTTP', 'provider', 'requireSignature', 'keyringSecretRef', 'cosignKeySecretRef', 'keyless']);
     assert.deepEqual(spec.required, ['url']);
+    // Flux's enum (source-controller api/v1 OCIRepository and HelmRepository spec.provider), all of which the controller takes.
+    assert.deepEqual(at(spec, 'provider').enum, ['generic', 'aws', 'azure', 'gcp']);
+    assert.equal(at(spec, 'provider').default, 'generic');
+    for (const p of ['generic', 'aws', 'azure', 'gcp']) {
+      const url = { generic: 'oci://ghcr.io/x', aws: 'oci://123456789012.dkr.ecr.eu-west-1.amazonaws.com/x', azure: 'oci://r.azurecr.io/x', gcp: 'oci://gcr.io/x' }[p];
+      assert.doesNotThrow(() => parseRepositorySpec({ url, provider: p }, 'ns'), p);
+    }
     assert.equal(at(spec, 'interval').default, '1h');
     assert.equal(at(spec, 'timeout').default, '60s');
     assert.equal(at(spec, 'priority').default, 0);

@@ -1,0 +1,368 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { HttpClient } from '../http/client.ts';
+import { RepoError, type Credentials } from '../../model/repository.ts';
+import { isObject, str } from '../../util/guards.ts';
+import {
+  AZURE_ACR_SCOPE,
+  AZURE_REGISTRY_USER,
+  GCP_REGISTRY_USER,
+  GCP_SCOPES,
+  AWS_PUBLIC_ECR,
+  awsRegionOf,
+  cloudRegistryInput,
+  reuseFor,
+  type CloudProvider,
+} from './cloud-registry.ts';
+
+/*
+ * Registry credentials from the pod's (or the user's) ambient cloud identity, for a repository whose Flux source
+ * says `provider: aws | azure | gcp` — what source-controller does for an OCIRepository or a HelmRepository of
+ * type oci with a provider and no secretRef (fluxcd/pkg auth GetArtifactRegistryCredentials with the
+ * controller's own identity, NewControllerToken). Asked for only when the registry challenges a request, as
+ * oras-go and go-containerregistry ask their authenticators; reused process-wide, per provider, identity and
+ * registry input, for 80 % of its lifetime (at most an hour), as Flux's token cache reuses it.
+ *
+ * Never in a message: a token, the federated token file's content, a secret key. Errors name the provider, the
+ * endpoint and the HTTP status only.
+ */
+
+export interface CloudIdentityOptions {
+  /** Where the identity's variables are read (default process.env), at every credential request. */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** PEM trusted in addition to the system roots for the cloud's token endpoints (private clouds, tests). */
+  caPem?: string | undefined;
+  now?: (() => number) | undefined;
+}
+
+interface Issued {
+  credentials: Credentials;
+  reuseUntil: number;
+}
+
+/** Process-wide, as Flux's TokenCache is controller-wide: every repository of one registry shares a token. */
+const cache = new Map<string, Issued>();
+const pending = new Map<string, Promise<Issued>>();
+
+/** For tests: forget every issued credential. */
+export function clearCloudCredentialCache(): void {
+  cache.clear();
+}
+
+/** The registry's own client, for ACR's token exchange (its TLS settings are the repository's). */
+export interface RegistryEndpoint {
+  http: HttpClient;
+  /** `https://host[:port]`. */
+  base: string;
+}
+
+/**
+ * A repository's source of cloud credentials. `get` answers from the cache or asks the cloud; a failure is a
+ * RepoError `unauthorized` on the repository ("provider gcp: …").
+ */
+export class CloudCredentials {
+  readonly provider: CloudProvider;
+  readonly #repository: string;
+  readonly #artifactRepository: string;
+  readonly #registry: RegistryEndpoint;
+  readonly #options: CloudIdentityOptions;
+  readonly #now: () => number;
+
+  constructor(repository: string, provider: CloudProvider, artifactRepository: string, registry: RegistryEndpoint, options: CloudIdentityOptions = {}) {
+    this.#repository = repository;
+    this.provider = provider;
+    this.#artifactRepository = artifactRepository;
+    this.#registry = registry;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** A failure of the HTTP layer, without its own `repository NAME: ` prefix (the wrapper names the repository). */
+  #inner(err: unknown): string {
+    const m = err instanceof Error ? err.message : String(err);
+    const prefix = `repository ${this.#repository}: `;
+    return m.startsWith(prefix) ? m.slice(prefix.length) : m;
+  }
+
+  #fail(detail: string, cause?: unknown): RepoError {
+    return new RepoError(this.#repository, 'unauthorized', `repository ${this.#repository}: provider ${this.provider}: ${detail}`, cause === undefined ? undefined : { cause });
+  }
+
+  async get(signal?: AbortSignal): Promise<Credentials> {
+    const parsed = cloudRegistryInput(this.provider, this.#artifactRepository);
+    if ('error' in parsed) throw this.#fail(parsed.error);
+    const env = this.#options.env ?? process.env;
+    // The identity is part of the key (Flux's key has the provider, its audiences and identity): another
+    // AZURE_CLIENT_ID, role or metadata host is another token.
+    const key = [this.provider, parsed.input, ...identityOf(this.provider, env)].join('\n');
+    const hit = cache.get(key);
+    if (hit && hit.reuseUntil > this.#now()) return hit.credentials;
+    let p = pending.get(key);
+    if (!p) {
+      p = this.#issue(parsed.input, env, signal).finally(() => pending.delete(key));
+      pending.set(key, p);
+    }
+    const issued = await p;
+    cache.set(key, issued);
+    return issued.credentials;
+  }
+
+  async #issue(input: string, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<Issued> {
+    const issuedAt = this.#now();
+    const done = (credentials: Credentials, expiresAt: number): Issued => ({ credentials, reuseUntil: issuedAt + reuseFor(expiresAt - issuedAt) });
+    switch (this.provider) {
+      case 'gcp': {
+        const t = await this.#gcpToken(env, signal);
+        return done({ kind: 'basic', username: GCP_REGISTRY_USER, password: t.token }, t.expiresAt);
+      }
+      case 'azure': {
+        const aad = await this.#entraToken(env, signal);
+        const refresh = await this.#acrRefreshToken(input, aad, signal);
+        return done({ kind: 'basic', username: AZURE_REGISTRY_USER, password: refresh.token }, refresh.expiresAt);
+      }
+      case 'aws': {
+        const t = await this.#ecrToken(input);
+        return done({ kind: 'basic', username: t.username, password: t.password }, t.expiresAt);
+      }
+    }
+  }
+
+  /**
+   * The cloud's token endpoints: not the repository's TLS settings. The metadata server goes direct and gets
+   * 10 s (on a laptop 169.254.169.254 answers nothing: `scan` must not hang on it); Entra ID goes through the
+   * environment's proxy, as Go's default transport does.
+   */
+  #client(env: NodeJS.ProcessEnv, proxied: boolean): HttpClient {
+    return new HttpClient({ repository: this.#repository, caPem: this.#options.caPem, timeoutMs: proxied ? 30_000 : 10_000, retry: { maxRetries: proxied ? 1 : 0 }, proxyEnv: proxied ? env : {} });
+  }
+
+  /**
+   * GKE workload identity (and any GCE VM): the metadata server's token for the default service account,
+   * asked as golang.org/x/oauth2/google's ComputeTokenSource asks (Flux's NewControllerToken ends there on GKE):
+   * `GET http://<GCE_METADATA_HOST or 169.254.169.254>/computeMetadata/v1/instance/service-accounts/default/token?scopes=…`
+   * with `Metadata-Flavor: Google`, never through a proxy (cloud.google.com/go/compute/metadata's client has
+   * none). GOOGLE_APPLICATION_CREDENTIALS and gcloud's user credentials are not read.
+   */
+  async #gcpToken(env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<{ token: string; expiresAt: number }> {
+    const host = env['GCE_METADATA_HOST'] || '169.254.169.254';
+    const url = `http://${host}/computeMetadata/v1/instance/service-accounts/default/token?${new URLSearchParams({ scopes: GCP_SCOPES.join(',') }).toString()}`;
+    const http = this.#client(env, false);
+    try {
+      const res = await http.request({ url, headers: { 'metadata-flavor': 'Google' }, maxBytes: 64 * 1024, acceptStatus: [400, 401, 403, 404, 500, 503], signal, what: 'GKE metadata server token' });
+      if (res.status !== 200) throw this.#fail(`the metadata server http://${host} answered HTTP ${res.status} for the service account token (is GKE workload identity enabled for the node pool and the Kubernetes ServiceAccount bound to a Google service account?)`);
+      const doc = jsonObject(res.body);
+      const token = str(doc?.['access_token']);
+      const expiresIn = typeof doc?.['expires_in'] === 'number' ? doc['expires_in'] : 0;
+      // x/oauth2/google: "incomplete token received from metadata" when either is missing.
+      if (!token || expiresIn <= 0) throw this.#fail(`the metadata server http://${host} answered without an access_token and expires_in`);
+      return { token, expiresAt: this.#now() + expiresIn * 1000 };
+    } catch (err) {
+      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot reach the metadata server http://${host}: ${this.#inner(err)}`, err);
+    } finally {
+      await http.close();
+    }
+  }
+
+  /**
+   * Azure workload identity (azidentity's WorkloadIdentityCredential, the one fluxcd/pkg's credential chain
+   * takes when AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST are all
+   * set — the AKS webhook sets them): the projected ServiceAccount token, read at every request (kubelet
+   * rotates it), as a client assertion for an Entra ID token of ACR's scope.
+   */
+  async #entraToken(env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<string> {
+    const missing = ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'AZURE_AUTHORITY_HOST'].filter((k) => !env[k]);
+    if (missing.length) {
+      throw this.#fail(`workload identity needs ${missing.join(', ')} in the environment (set by the AKS workload identity webhook for a pod labelled azure.workload.identity/use: "true" whose ServiceAccount is annotated with azure.workload.identity/client-id); managed identity and client secrets are not used`);
+    }
+    const clientId = env['AZURE_CLIENT_ID'] ?? '';
+    const tenant = env['AZURE_TENANT_ID'] ?? '';
+    const file = env['AZURE_FEDERATED_TOKEN_FILE'] ?? '';
+    let authority: URL;
+    try {
+      authority = new URL(env['AZURE_AUTHORITY_HOST'] ?? '');
+    } catch {
+      throw this.#fail('AZURE_AUTHORITY_HOST is not a URL');
+    }
+    // MSAL refuses an authority that is not https: the assertion must not travel in clear text.
+    if (authority.protocol !== 'https:') throw this.#fail(`AZURE_AUTHORITY_HOST ${authority.origin} is not https`);
+    let assertion: string;
+    try {
+      assertion = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw this.#fail(`cannot read AZURE_FEDERATED_TOKEN_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    if (!assertion) throw this.#fail(`AZURE_FEDERATED_TOKEN_FILE ${file} is empty`);
+    const tokenUrl = new URL(`${encodeURIComponent(tenant)}/oauth2/v2.0/token`, authority.href.endsWith('/') ? authority.href : `${authority.href}/`).href;
+    // The client-credentials grant with a JWT assertion (RFC 7523), fields in Go's url.Values order.
+    const form = formOf([
+      ['client_assertion', assertion],
+      ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'],
+      ['client_id', clientId],
+      ['grant_type', 'client_credentials'],
+      ['scope', AZURE_ACR_SCOPE],
+    ]);
+    const http = this.#client(env, true);
+    try {
+      const res = await http.request({ url: tokenUrl, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], signal, what: 'Entra ID token' });
+      const doc = jsonObject(res.body);
+      if (res.status !== 200) {
+        // Entra's error codes (AADSTS…) say what is wrong with the federation; its descriptions hold no secret.
+        const code = str(doc?.['error']);
+        const codes = Array.isArray(doc?.['error_codes']) ? ` (AADSTS${doc['error_codes'].filter((c) => typeof c === 'number').join(', AADSTS')})` : '';
+        throw this.#fail(`Entra ID ${authority.origin} refused the workload identity token of client ${clientId}: HTTP ${res.status}${code ? ` ${code}` : ''}${codes}`);
+      }
+      const token = str(doc?.['access_token']);
+      if (!token) throw this.#fail(`Entra ID ${authority.origin} answered without an access_token`);
+      return token;
+    } catch (err) {
+      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot get an Entra ID token from ${authority.origin}: ${this.#inner(err)}`, err);
+    } finally {
+      await http.close();
+    }
+  }
+
+  /**
+   * ACR's token exchange (azcontainerregistry ExchangeAADAccessTokenForACRRefreshToken, as fluxcd/pkg calls it):
+   * `POST https://<registry>/oauth2/exchange` with `access_token`, `grant_type=access_token`, `service=<registry>`;
+   * the answer's `refresh_token` is an ACR refresh token (a JWT whose `exp` says until when). It becomes the
+   * password of the user 00000000-0000-0000-0000-000000000000, as Flux hands it to Helm and go-containerregistry.
+   */
+  async #acrRefreshToken(registry: string, aadToken: string, signal: AbortSignal | undefined): Promise<{ token: string; expiresAt: number }> {
+    const url = `${this.#registry.base}/oauth2/exchange`;
+    const form = formOf([
+      ['access_token', aadToken],
+      ['grant_type', 'access_token'],
+      ['service', registry],
+    ]);
+    const res = await this.#registry.http.request({ url, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], signal, what: 'ACR token exchange' });
+    if (res.status !== 200) throw this.#fail(`the registry's token exchange ${url} refused the Entra ID token: HTTP ${res.status} (does the identity have the AcrPull role on ${registry}?)`);
+    const token = str(jsonObject(res.body)?.['refresh_token']);
+    if (!token) throw this.#fail(`the registry's token exchange ${url} answered without a refresh_token`);
+    const exp = jwtExpiry(token);
+    if (exp === undefined) throw this.#fail(`the registry's token exchange ${url} answered a refresh_token without an expiry (exp)`);
+    return { token, expiresAt: exp };
+  }
+
+  /**
+   * ECR (fluxcd/pkg auth/aws): the AWS SDK's default credential chain — IRSA (AWS_ROLE_ARN +
+   * AWS_WEB_IDENTITY_TOKEN_FILE → STS AssumeRoleWithWebIdentity), EKS Pod Identity
+   * (AWS_CONTAINER_CREDENTIALS_FULL_URI + AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE), environment keys, profiles,
+   * the node's instance role — in the registry's region, then ECR GetAuthorizationToken (ecr-public's for
+   * public.ecr.aws, in us-east-1), whose base64 `user:password` is the registry's Basic credential. The SDK
+   * signs (SigV4) and honours AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL_ECR_PUBLIC.
+   */
+  async #ecrToken(input: string): Promise<{ username: string; password: string; expiresAt: number }> {
+    const sdk = loadAwsSdk();
+    if (typeof sdk === 'string') throw this.#fail(sdk);
+    const region = awsRegionOf(input);
+    if (!region) throw this.#fail('the ECR registry host names no region');
+    // The SDK reads process.env itself (the identity's variables and the endpoint overrides).
+    let data: unknown;
+    try {
+      const credentials = sdk.defaultProvider({});
+      if (input === AWS_PUBLIC_ECR) {
+        const client = new sdk.ECRPUBLICClient({ region, credentials });
+        const out = await client.send(new sdk.PublicGetAuthorizationTokenCommand({}));
+        client.destroy();
+        data = isObject(out) ? out['authorizationData'] : undefined;
+      } else {
+        const client = new sdk.ECRClient({ region, credentials });
+        const out = await client.send(new sdk.GetAuthorizationTokenCommand({}));
+        client.destroy();
+        data = isObject(out) && Array.isArray(out['authorizationData']) ? out['authorizationData'][0] : undefined;
+      }
+    } catch (err) {
+      // SDK errors carry the service's error code and message (AccessDenied…, "Could not load credentials"), no secret.
+      const e = err as { name?: unknown; message?: unknown };
+      throw this.#fail(`cannot get an ECR authorization token in ${region}: ${typeof e.name === 'string' ? `${e.name}: ` : ''}${typeof e.message === 'string' ? e.message.split('\n')[0] : 'error'}`);
+    }
+    const token = isObject(data) ? str(data['authorizationToken']) : undefined;
+    const expiresAt = isObject(data) && data['expiresAt'] instanceof Date ? data['expiresAt'].getTime() : undefined;
+    if (!token) throw this.#fail('ECR answered without an authorization token');
+    if (expiresAt === undefined) throw this.#fail('ECR answered an authorization token without its expiry');
+    const parts = Buffer.from(token, 'base64').toString('utf8').split(':');
+    if (parts.length !== 2) throw this.#fail('ECR answered an authorization token that is not user:password');
+    return { username: parts[0] ?? '', password: parts[1] ?? '', expiresAt };
+  }
+}
+
+/** The environment values that make one identity (part of the cache key; none of them is a secret). */
+function identityOf(provider: CloudProvider, env: NodeJS.ProcessEnv): string[] {
+  switch (provider) {
+    case 'gcp':
+      return [env['GCE_METADATA_HOST'] ?? ''];
+    case 'azure':
+      return [env['AZURE_AUTHORITY_HOST'] ?? '', env['AZURE_TENANT_ID'] ?? '', env['AZURE_CLIENT_ID'] ?? ''];
+    case 'aws':
+      return [env['AWS_ROLE_ARN'] ?? '', env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] ?? '', env['AWS_ACCESS_KEY_ID'] ?? '', env['AWS_PROFILE'] ?? '', env['AWS_ENDPOINT_URL_ECR'] ?? '', env['AWS_ENDPOINT_URL_STS'] ?? ''];
+  }
+}
+
+function jsonObject(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const doc: unknown = JSON.parse(body.toString('utf8'));
+    return isObject(doc) ? doc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A form in the order given, encoded as Go's url.Values.Encode writes it. */
+function formOf(fields: [string, string][]): string {
+  const form = new URLSearchParams(fields);
+  return form.toString().replace(/\*/g, '%2A').replace(/%7E/g, '~');
+}
+
+/** `exp` of a JWT, unverified (the registry that issued it checks it), in ms; undefined when absent. */
+export function jwtExpiry(jwt: string): number | undefined {
+  const payload = jwt.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    return isObject(claims) && typeof claims['exp'] === 'number' ? claims['exp'] * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The part of the AWS SDK v3 used here, resolved at run time (it is loaded only for `provider: aws`). */
+interface AwsSdk {
+  defaultProvider: (init: Record<string, unknown>) => unknown;
+  ECRClient: new (config: Record<string, unknown>) => AwsClient;
+  GetAuthorizationTokenCommand: new (input: Record<string, unknown>) => unknown;
+  ECRPUBLICClient: new (config: Record<string, unknown>) => AwsClient;
+  PublicGetAuthorizationTokenCommand: new (input: Record<string, unknown>) => unknown;
+}
+
+interface AwsClient {
+  send(command: unknown): Promise<unknown>;
+  destroy(): void;
+}
+
+export const AWS_SDK_PACKAGES = ['@aws-sdk/client-ecr', '@aws-sdk/client-ecr-public', '@aws-sdk/credential-provider-node'] as const;
+
+let awsSdk: AwsSdk | string | undefined;
+
+/** The SDK's CommonJS build through require, so that NODE_PATH is honoured and nothing loads it for the other providers. */
+function loadAwsSdk(): AwsSdk | string {
+  if (awsSdk !== undefined) return awsSdk;
+  const require = createRequire(import.meta.url);
+  try {
+    const ecr: unknown = require('@aws-sdk/client-ecr');
+    const ecrPublic: unknown = require('@aws-sdk/client-ecr-public');
+    const chain: unknown = require('@aws-sdk/credential-provider-node');
+    const fn = (m: unknown, name: string): unknown => (isObject(m) || typeof m === 'function' ? (m as Record<string, unknown>)[name] : undefined);
+    const parts = {
+      defaultProvider: fn(chain, 'defaultProvider'),
+      ECRClient: fn(ecr, 'ECRClient'),
+      GetAuthorizationTokenCommand: fn(ecr, 'GetAuthorizationTokenCommand'),
+      ECRPUBLICClient: fn(ecrPublic, 'ECRPUBLICClient'),
+      PublicGetAuthorizationTokenCommand: fn(ecrPublic, 'GetAuthorizationTokenCommand'),
+    };
+    if (Object.values(parts).some((v) => typeof v !== 'function')) return (awsSdk = `the installed AWS SDK (${AWS_SDK_PACKAGES.join(', ')}) lacks what ECR authentication needs`);
+    awsSdk = parts as unknown as AwsSdk;
+  } catch {
+    awsSdk = `ECR authentication needs the AWS SDK (${AWS_SDK_PACKAGES.join(', ')}), which is not installed`;
+  }
+  return awsSdk;
+}
