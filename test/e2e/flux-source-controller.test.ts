@@ -12,7 +12,7 @@
  * post-renderer only as a plugin, so its releases are known by their HelmRelease alone (the storage key).
  * helm-controller itself is not run: its module is not served by the module proxy here.
  *
- * Checked: every such release is Verified and managedBy Flux by `chartorigin scan`, with the source's URL and
+ * Checked: every such release is Verified and managedBy Flux by `chartorigin scan` and by the controller, with the source's URL and
  * the version source-controller gave the chart; a copy of the real artifact with one template or one default
  * value edited is a Mismatch; and src/chart/flux-build.ts predicts the real artifact's Chart.yaml and values
  * (a differential check that catches any change in a later source-controller).
@@ -28,7 +28,7 @@ import { readChartArchive } from '../../src/chart/archive.ts';
 import { fluxBuild } from '../../src/chart/flux-build.ts';
 import { helmValuesReadings, parseHelmYaml, type ChartContent } from '../../src/chart/content.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
-import { eventually, installCrds } from '../harness/controller-process.ts';
+import { eventually, installCrds, startControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { pushChart, runHelm, scratchDir } from '../harness/charts.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
@@ -273,6 +273,19 @@ describe('real source-controller builds, proven by chartorigin', () => {
       assert.ok(rep, `${name} scanned\n${r.stderr}`);
       assert.deepEqual([rep.managedBy, rep.origin.match, rep.chart.version], ['Flux', want.match, want.version], `${name}: ${rep.origin.message ?? ''}`);
       if (want.repoURL) assert.equal(rep.origin.repoURL?.replace(/\/+$/, ''), want.repoURL, name);
+    }
+    // The controller decides alike (its ChartOrigin status).
+    const controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', ns, '--gitops-interval=2s'], 'fluxsc-controller', { namespace: ns });
+    try {
+      for (const [name, want] of Object.entries(expected)) {
+        const o = await eventually(`ChartOrigin ${ns}/${name} ${want.match}`, async () => {
+          const c = JSON.parse(await kubectl(cluster, ['get', 'chartorigin', name, '-n', ns, '-o', 'json'])) as { status?: { managedBy?: string; chart?: { version?: string }; origin?: { match?: string } } };
+          return c.status?.origin?.match === want.match ? c.status : undefined;
+        }, 60_000, 500);
+        assert.deepEqual([o.managedBy, o.chart?.version], ['Flux', want.version], name);
+      }
+    } finally {
+      await controller.stop();
     }
     for (const [, h] of HELMS) {
       assert.equal(got.get(`fromoci-${h}`)?.origin.manifestDigest, ociManifestDigest);
