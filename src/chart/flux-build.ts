@@ -15,7 +15,9 @@ import { parseVersion } from './version.ts';
  *  - HelmChart with `valuesFiles` (anything but exactly `[values.yaml]`): starting from an EMPTY map, each
  *    listed file in order is deep-merged over the result (fluxcd/pkg/runtime/transform.MergeMaps: maps
  *    merge key by key, anything else — lists included — is replaced); `values.yaml` in the list stands
- *    for the chart's own defaults, and when it is not listed the defaults are gone. The result replaces
+ *    for the chart's own defaults (as the chart loader read them: source-controller 1.8+ loads with Helm 4,
+ *    which merges every YAML document of values.yaml, before 1.8 Helm 3 read the first — the caller passes
+ *    the reading, resolve/flux-proof.ts tries both), and when it is not listed the defaults are gone. The result replaces
  *    values.yaml; the other values files stay in the chart as ordinary files. A listed file that is not in
  *    the chart fails the build unless `ignoreMissingValuesFiles`. The version gets build metadata
  *    `+<HelmChart generation>`.

@@ -6,7 +6,8 @@
  * HelmRelease CRD below is a schemaless one for helm.toolkit.fluxcd.io/v2 and the objects are shaped as its
  * API types say. The chart Flux builds is produced here the way source-controller v1.9 does it
  * (internal/helm/chart/builder_remote.go): values.yaml replaced by the merge of the listed files (written
- * out literally in test/harness/gitops.ts, not computed by chartorigin's code), version `+<HelmChart generation>`, repackaged.
+ * out literally in test/harness/gitops.ts, not computed by chartorigin's code), version `+<HelmChart generation>`, repackaged;
+ * test/e2e/flux-source-controller.test.ts runs the real source-controller and checks that build equals its artifact.
  * It is installed with real helm 3 through a post-renderer that adds the origin labels helm-controller's
  * post-renderer adds (`helm.toolkit.fluxcd.io/name`, `/namespace`).
  * Argo CD: its Application CRD from github.com/argoproj/argo-cd/v3 and Applications with the status fields

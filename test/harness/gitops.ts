@@ -8,7 +8,7 @@ import { REPO_ROOT } from './tools.ts';
 import { runHelm, scratchDir } from './charts.ts';
 import { waitEstablished } from './controller-process.ts';
 
-/** scripts/tools.sh gitops-crds: HelmRepository, HelmChart, OCIRepository (source-controller v1.9.0), Application (argo-cd v3.2.0). */
+/** scripts/tools.sh gitops-crds: every source-controller v1.9.0 kind (HelmRepository, HelmChart, OCIRepository, GitRepository, Bucket, ExternalArtifact), Application (argo-cd v3.2.0). */
 export const GITOPS_CRDS = join(REPO_ROOT, '.tools', 'gitops-crds');
 
 /**
@@ -109,7 +109,8 @@ export interface FluxAppCharts {
   /**
    * What source-controller v1.9 builds of 1.0.0 for valuesFiles [values.yaml, values-prod.yaml] at HelmChart
    * generation 1 (internal/helm/chart/builder_remote.go: values.yaml replaced by the merge, written out
-   * literally above, version `+1`, repackaged). Installed by plain helm it is a chart whose values were edited.
+   * literally above, version `+1`, repackaged; test/e2e/flux-source-controller.test.ts checks it equals what the
+   * real source-controller v1.9.0 builds). Installed by plain helm it is a chart whose values were edited.
    */
   built: string;
   /** The same build with a template edited afterwards (out of band). */

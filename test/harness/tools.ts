@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const TOOLS_BIN = join(REPO_ROOT, '.tools', 'bin');
 
-export type ToolName = 'etcd' | 'kube-apiserver' | 'kubectl' | 'helm3' | 'helm4' | 'helm3-latest' | 'helm4-latest' | 'helm3-old' | 'docker-registry' | 'referrers-registry';
+export type ToolName = 'etcd' | 'kube-apiserver' | 'kubectl' | 'helm3' | 'helm4' | 'helm3-latest' | 'helm4-latest' | 'helm3-old' | 'docker-registry' | 'referrers-registry' | 'source-controller';
 
 /** The current helm binaries: the pinned 3.17 / 4.1 and the newest 3.x / 4.x (scripts/tools.sh). */
 export const HELM_BINARIES = ['helm3', 'helm3-latest', 'helm4', 'helm4-latest'] as const satisfies readonly ToolName[];

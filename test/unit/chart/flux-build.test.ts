@@ -5,7 +5,7 @@ import { fingerprintChart } from '../../../src/chart/fingerprint.ts';
 import { effectiveValuesFiles, fluxBuild, fluxMergeMaps, fluxTransformations, withBuildMetadata, FluxBuildError, type FluxHint } from '../../../src/chart/flux-build.ts';
 import { fluxTransformation } from '../../../src/resolve/flux-proof.ts';
 import { proveContent } from '../../../src/resolve/proof.ts';
-import { treeJson, type HelmChart } from '../../../src/chart/helm-install.ts';
+import { chartFromJson, treeJson, type HelmChart } from '../../../src/chart/helm-install.ts';
 import type { ReleaseRecord } from '../../../src/model/release.ts';
 import { chartRelative } from '../../../src/sources/discovery/flux.ts';
 
@@ -152,6 +152,28 @@ describe('the Flux build as a proof transformation: the published chart as it is
     const p = await prove(record('6.5.0+2', built), published(chart()));
     assert.ok(p.differences.includes('templates/deployment.yaml'));
     assert.deepEqual(p.accounted, []);
+  });
+
+  it('a values.yaml of several YAML documents: Flux 2.8+ (source-controller on Helm 4) merges them all before the values files, older Flux took the first; both are proven', async () => {
+    // What the real source-controller v1.9.0 built (test/e2e/flux-source-controller.test.ts): `extra` from the
+    // second document is in the artifact's values.yaml.
+    const docs = { first: { replicaCount: 1, image: { repository: 'ghcr.io/stefanprodan/podinfo', tag: '6.5.0' } }, helm4: { replicaCount: 1, image: { repository: 'ghcr.io/stefanprodan/podinfo', tag: '6.5.0' }, extra: { enabled: true } } };
+    const base = { ...chart(), values: docs.first };
+    const p = published(base);
+    const tree = JSON.parse(p.tree) as Record<string, unknown>;
+    const multi = { ...p, tree: JSON.stringify({ ...tree, v4: docs.helm4 }) };
+    const files = ['values.yaml', 'values-prod.yaml'];
+    const hint: FluxHint = { valuesFiles: files, from: 'HelmRelease apps/web' };
+    const current = fluxBuild({ ...base, values: docs.helm4 }, { valuesFiles: files, versionMetadata: '1' });
+    assert.deepEqual((current.values as { extra?: unknown }).extra, { enabled: true });
+    const byCurrent = await prove(record('6.5.0+1', current), multi, hint);
+    assert.deepEqual(byCurrent.differences, []);
+    assert.match(byCurrent.accounted.join('; '), /values.yaml's YAML documents merged, as source-controller 1.8\+ \(Helm 4\) loads it/);
+    const older = fluxBuild(base, { valuesFiles: files, versionMetadata: '1' });
+    assert.deepEqual((await prove(record('6.5.0+1', older), multi, hint)).differences, []);
+    // The values files without values.yaml: the reading changes nothing, one variant.
+    const helm4 = fluxTransformation(hint).variants(chartFromJson(multi.tree), record('6.5.0+1', current), {}).filter((v) => v.name.includes('Helm 4'));
+    assert.ok(helm4.length > 0 && helm4.every((v) => /merged from (?:[^(]*, )?values\.yaml(?:,| by)/.test(v.name)), 'only merges that read values.yaml get a Helm 4 variant');
   });
 
   it('the OCI digest suffix of helm-controller is named when it matches the manifest digest', async () => {
