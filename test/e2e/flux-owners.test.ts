@@ -18,13 +18,14 @@
  * a Mismatch by Helm's rules, Verified by Flux's.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Watch } from '@kubernetes/client-node';
 import { after, before, describe, it } from 'node:test';
-import { ensureNamespace, kubectl, serviceAccountKubeconfig } from '../harness/controlplane.ts';
+import { ensureNamespace, kubeConfigFor, kubectl, serviceAccountKubeconfig } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
-import { helmInstall } from '../harness/helm.ts';
+import { helm, helmInstall } from '../harness/helm.ts';
 import { runHelm, scratchDir } from '../harness/charts.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { runChartorigin } from '../harness/cli.ts';
@@ -42,6 +43,22 @@ const store = uniqueNamespace('e2e-own-store');
 let server: ChartRepoServer;
 let charts: FluxAppCharts;
 let config: string;
+/** hookapp 1.0.0: a pre-install hook and a template its default values disable — a manifest with no object. */
+let hookapp: string;
+
+/** A chart whose install stores no object in the release manifest (hooks only, nothing enabled), packaged by the real helm into `repoDir`. */
+async function packageHookApp(repoDir: string): Promise<string> {
+  const dir = join(scratchDir('hookapp'), 'hookapp');
+  mkdirSync(join(dir, 'templates'), { recursive: true });
+  writeFileSync(join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: hookapp\nversion: 1.0.0\nappVersion: "1.0"\n');
+  writeFileSync(join(dir, 'values.yaml'), 'enabled: false\n');
+  writeFileSync(join(dir, 'templates', 'hook.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-migrate\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation\ndata:\n  step: migrate\n');
+  writeFileSync(join(dir, 'templates', 'app.yaml'), '{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-app\n{{- end }}\n');
+  await runHelm(['package', dir, '-d', repoDir]);
+  const made = readdirSync(repoDir).find((f) => f === 'hookapp-1.0.0.tgz');
+  if (!made) throw new Error('helm package wrote no hookapp-1.0.0.tgz');
+  return join(repoDir, made);
+}
 
 async function apply(obj: unknown, subresource?: 'status'): Promise<void> {
   await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', ...(subresource ? [`--subresource=${subresource}`] : []), '-f', '-'], { input: JSON.stringify(obj) });
@@ -130,6 +147,7 @@ before(async () => {
   await installGitOpsCrds(cluster);
   for (const n of [prod, teamA, hrHome, store]) await ensureNamespace(cluster, n);
   charts = await buildFluxAppCharts();
+  hookapp = await packageHookApp(charts.repoDir);
   server = await startChartRepoServer({ dir: charts.repoDir });
   await runHelm(['repo', 'index', charts.repoDir, '--url', server.url]);
   config = join(scratchDir('owners-config'), 'repos.yaml');
@@ -235,6 +253,66 @@ describe('the controller decides the same', () => {
       assert.equal(invoices.managedBy, 'Flux');
       assert.match(invoices.origin.message ?? '', new RegExp(`HelmRelease ${prod}/invoices`));
     } finally {
+      await controller.stop();
+    }
+  });
+});
+
+describe('a release only a HelmRelease can name, installed after the controller last listed HelmReleases', () => {
+  it('--gitops-interval=10m, a HelmRelease applied and its hooks-only release installed after the first list: managedBy Flux from the first publication on; a hooks-only release no HelmRelease names is Helm\'s; scan says the same', async () => {
+    const late = uniqueNamespace('e2e-own-late');
+    await ensureNamespace(cluster, late);
+    // Every status the ChartOrigins of `late` ever had, in order, from a watch started before anything is installed.
+    const seen: { name: string; managedBy?: string; match?: string }[] = [];
+    const watcher = new Watch(kubeConfigFor(cluster));
+    Reflect.set(watcher, 'requestTimeoutMs', 15 * 60_000); // client-node (2.0) ends a watch silent for 30 s
+    let ended: string | undefined;
+    // A fresh API server may answer 429 while its priority-and-fairness configuration settles: again until it streams.
+    const watch = await eventually('a watch of the ChartOrigins', async () => {
+      ended = undefined;
+      const w = await watcher.watch(
+        `/apis/chartorigin.io/v1alpha1/namespaces/${late}/chartorigins`,
+        {},
+        (_phase: string, o: { metadata?: { name?: string }; status?: { managedBy?: string; origin?: { match?: string } } }) => {
+          if (o.status?.managedBy || o.status?.origin) seen.push({ name: o.metadata?.name ?? '', managedBy: o.status.managedBy, match: o.status.origin?.match });
+        },
+        (err: unknown) => {
+          ended = `the watch ended (${String(err)}): later statuses were not seen`;
+        },
+      );
+      return ended === undefined ? w : undefined;
+    }, 30_000, 500);
+    // Lists HelmReleases once at start, then every 10 minutes: only a list the new release waits for can know its HelmRelease.
+    const controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', late, '--argocd=false', '--discover-flux-sources=false', '--watch-chart-repositories=false', '--config', config, '--gitops-interval=10m'], 'flux-owners-late', { namespace: late });
+    try {
+      await eventually('the controller is ready (its first list of HelmReleases is done)', async () => ((await controller.ready()) ? true : undefined), 60_000, 250);
+      // As Flux does it: the HelmRelease first, then helm-controller installs (with Helm 4's SDK since helm-controller v1.5).
+      await helmRelease(late, 'hooks', { chart: { spec: { chart: 'hookapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } });
+      await helmInstall(cluster, 4, 'hooks', hookapp, { namespace: late });
+      // The same chart by plain helm, no HelmRelease naming it.
+      await helmInstall(cluster, 3, 'plain-hooks', hookapp, { namespace: late });
+      const manifest = await helm(cluster, 4, ['get', 'manifest', 'hooks'], { namespace: late });
+      assert.doesNotMatch(manifest.stdout, /^kind:/m, 'no object in the stored manifest: no origin label could name the HelmRelease');
+
+      const published = (name: string): Promise<{ managedBy?: string; match?: string }> =>
+        eventually(`ChartOrigin ${late}/${name} published`, async () => seen.find((s) => s.name === name && s.match), 90_000, 250).catch(async (err: unknown) => {
+          const now = await kubectl(cluster, ['get', 'chartorigins', '-n', late, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.status.managedBy} {.status.origin.match}{"\\n"}{end}']).catch((e: unknown) => String(e));
+          throw new Error(`${(err as Error).message}; watched ${JSON.stringify(seen)} ${ended ?? ''}; now ${now}; controller log: ${controller.proc.logTail(3000)}`);
+        });
+      assert.deepEqual(await published('hooks'), { name: 'hooks', managedBy: 'Flux', match: 'Verified' });
+      assert.deepEqual(await published('plain-hooks'), { name: 'plain-hooks', managedBy: 'Helm', match: 'Verified' });
+      // Every status the watch saw: never Helm for the Flux release (it would have been, for up to 10 minutes).
+      const said = (name: string): string[] => [...new Set(seen.filter((s) => s.name === name).map((s) => s.managedBy ?? '(none)'))];
+      assert.deepEqual(said('hooks'), ['Flux'], JSON.stringify(seen));
+      assert.deepEqual(said('plain-hooks'), ['Helm'], JSON.stringify(seen));
+      assert.equal(ended, undefined, 'every status was watched');
+
+      const { code, stderr, reports } = await scan(['-n', late]);
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(verdict(reports.get(`${late}/hooks`)), ['Flux', 'Verified'], stderr);
+      assert.deepEqual(verdict(reports.get(`${late}/plain-hooks`)), ['Helm', 'Verified'], stderr);
+    } finally {
+      watch.abort();
       await controller.stop();
     }
   });
