@@ -15,10 +15,16 @@
  * HelmRelease is a schemaless CRD here (test/harness/gitops.ts); the objects and the
  * status follow helm-controller v1.6's api/v2 types. The charts are fluxapp and what source-controller builds
  * of it (harness buildFluxAppCharts): `built` installed by plain helm is a chart whose values were edited —
- * a Mismatch by Helm's rules, Verified by Flux's.
+ * a Mismatch by Helm's rules, Verified by Flux's. hookapp stores no object in its manifest (a hook and a disabled
+ * template): only a HelmRelease can name its release, and one installed after the HelmReleases were last listed must
+ * be decided by a list begun after it — the controller's (watched: never published as Helm's) and scan's (a front
+ * of the API server that answers scan's HelmRelease list from before its list of releases).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Watch } from '@kubernetes/client-node';
 import { after, before, describe, it } from 'node:test';
@@ -314,6 +320,95 @@ describe('a release only a HelmRelease can name, installed after the controller 
     } finally {
       watch.abort();
       await controller.stop();
+    }
+  });
+});
+
+/**
+ * A plain-HTTP front of the real API server for one `scan`, with the admin's credentials: holds the first list of
+ * release Secrets until `releases()` is called (so it sees what is installed meanwhile), and the answer of the first
+ * list of HelmReleases — taken from the API server at once — until `helmReleases()` is called.
+ */
+async function racingFront(): Promise<{ kubeconfig: string; heldBoth: Promise<void>; releases(): void; helmReleases(): void; close(): Promise<void> }> {
+  const admin = JSON.parse(readFileSync(cluster.kubeconfig, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[] };
+  const upstream = new URL(admin.clusters[0]?.cluster.server ?? '');
+  const b64 = (v: string | undefined): Buffer => Buffer.from(v ?? '', 'base64');
+  const tls = { ca: b64(admin.clusters[0]?.cluster['certificate-authority-data']), cert: b64(admin.users[0]?.user['client-certificate-data']), key: b64(admin.users[0]?.user['client-key-data']) };
+  const gate = (): { open: () => void; opened: Promise<void> } => {
+    let open = (): void => {};
+    const opened = new Promise<void>((r) => (open = r));
+    return { open, opened };
+  };
+  const [releaseGate, hrGate, releaseHeld, hrTaken] = [gate(), gate(), gate(), gate()];
+  let releaseListSeen = false;
+  let hrListSeen = false;
+  const forward = (req: IncomingMessage, res: ServerResponse, hold?: Promise<void>): void => {
+    const up = httpsRequest({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host }, ...tls }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (c: Buffer) => chunks.push(c));
+      answer.on('end', () => {
+        const send = (): void => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.end(Buffer.concat(chunks));
+        };
+        if (hold) void hold.then(send);
+        else send();
+      });
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  };
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (!releaseListSeen && /^\/api\/v1\/namespaces\/[^/]+\/secrets$/.test(path)) {
+      releaseListSeen = true;
+      releaseHeld.open();
+      void releaseGate.opened.then(() => forward(req, res));
+      return;
+    }
+    if (!hrListSeen && /^\/apis\/helm\.toolkit\.fluxcd\.io\/v2\/(namespaces\/[^/]+\/)?helmreleases$/.test(path)) {
+      hrListSeen = true;
+      hrTaken.open(); // sent on at once: the API server answers from now
+      forward(req, res, hrGate.opened);
+      return;
+    }
+    forward(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const kubeconfig = join(scratchDir('racing-front'), 'kubeconfig.json');
+  writeFileSync(kubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'front', cluster: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } }], users: [{ name: 'admin', user: {} }], contexts: [{ name: 'front', context: { cluster: 'front', user: 'admin' } }], 'current-context': 'front' }));
+  return {
+    kubeconfig,
+    heldBoth: Promise.all([releaseHeld.opened, hrTaken.opened]).then(() => undefined),
+    releases: releaseGate.open,
+    helmReleases: hrGate.open,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe('scan: its list of HelmReleases answered from before its list of releases', () => {
+  it('a HelmRelease applied and its hooks-only release installed between the two: Flux\'s all the same (one more list of HelmReleases); a plain hooks-only release stays Helm\'s', async () => {
+    const race = uniqueNamespace('e2e-own-race');
+    await ensureNamespace(cluster, race);
+    await helmInstall(cluster, 3, 'plain-hooks', hookapp, { namespace: race });
+    const front = await racingFront();
+    try {
+      const scanned = runChartorigin(['scan', '-n', race, '--kubeconfig', front.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('race-home'), CHARTORIGIN_CACHE_DIR: '' }, timeoutMs: 120_000 });
+      await front.heldBoth;
+      // The HelmReleases were listed (none named `hooks`); now Flux applies one and installs its release.
+      await helmRelease(race, 'hooks', { chart: { spec: { chart: 'hookapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } });
+      await helmInstall(cluster, 4, 'hooks', hookapp, { namespace: race });
+      front.releases();
+      // Whatever the releases' list brings, that list of HelmReleases answers as of before it.
+      await new Promise((r) => setTimeout(r, 500));
+      front.helmReleases();
+      const r = await scanned;
+      assert.ok(r.stdout.startsWith('['), r.stderr);
+      const reports = new Map((JSON.parse(r.stdout) as Report[]).map((x) => [x.name, x]));
+      assert.deepEqual(verdict(reports.get('hooks')), ['Flux', 'Verified'], r.stderr);
+      assert.deepEqual(verdict(reports.get('plain-hooks')), ['Helm', 'Verified'], r.stderr);
+    } finally {
+      await front.close();
     }
   });
 });
