@@ -109,8 +109,8 @@ export class FluxOwners {
   }
 
   /**
-   * The owner of `release` (stored at `key`) by a list recent enough for it (fluxListNeeded; `now`: when the
-   * caller began deciding, Date.now()): the map as it is, else after the list in flight that began late enough,
+   * The owner of `release` (stored at `key`) by a list recent enough for it (fluxListNeeded; `now`: a moment the
+   * release was known to be deployed, Date.now()): the map as it is, else after the list in flight that began late enough,
    * else after a new one — shared by every caller that waits meanwhile, never one per release.
    */
   async ownerFor(key: string, release: FluxOwnershipCandidate, now: number, options: { everyLabelless?: boolean } = {}): Promise<Owner | undefined> {
@@ -131,6 +131,7 @@ export class FluxOwners {
     if (listedOnlyIn.length && !this.#narrowSaid) o.logger.info({ namespaces: listedOnlyIn }, 'Flux HelmReleases listed in the watched namespaces only (not allowed in all namespaces): a HelmRelease in another namespace that stores its release in one of them is not seen');
     this.#narrowSaid = listedOnlyIn.length > 0;
     const changed = this.update(fluxReleaseOwners(items, o.namespaces));
+    o.logger.debug({ helmReleases: items.length, releases: this.#owners.size, changed: changed.length }, 'Flux HelmReleases listed');
     if (changed.length && this.#listed) o.changed(changed);
   }
 

@@ -52,7 +52,7 @@ export interface ReconcilerOptions {
   refreshFluxOwners?: (key: string, since: number) => Promise<{ namespace: string; name: string } | undefined>;
   /**
    * The same by a list recent enough for the release (sources/discovery/flux.ts fluxListNeeded; `now`: when the
-   * reconcile began, Date.now()): before anything is published of a release whose owner only a HelmRelease's
+   * first reconcile that read this revision began, Date.now()): before anything is published of a release whose owner only a HelmRelease's
    * claim can tell, and with `everyLabelless` before `published` may write into one without origin labels.
    */
   fluxOwnerFor?: (key: string, release: FluxOwnershipCandidate, now: number, options?: { everyLabelless?: boolean }) => Promise<{ namespace: string; name: string } | undefined>;
@@ -73,6 +73,11 @@ interface Memo {
 export class ReleaseReconciler {
   readonly #o: ReconcilerOptions;
   readonly #memo = new Map<string, Memo>();
+  /**
+   * When a reconcile first read the current revision of a release only a HelmRelease can name (no origin label, no
+   * object in its manifest): Date.now() at its start. Those releases only; dropped on uninstall.
+   */
+  readonly #firstRead = new Map<string, { object: string; at: number }>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -88,6 +93,7 @@ export class ReleaseReconciler {
     const name = key.slice(slash + 1);
     if (!current) {
       this.#memo.delete(key);
+      this.#firstRead.delete(key);
       metrics.removeRelease(namespace, name);
       const deleted = await origins.delete(namespace, name);
       if (deleted) logger.info({ namespace, release: name }, 'release uninstalled; ChartOrigin deleted');
@@ -142,8 +148,18 @@ export class ReleaseReconciler {
     // list serves every release waiting, flux-owners.ts). A failed list fails the reconcile (retried with
     // back-off); a forbidden one counts as none.
     const candidate = (): FluxOwnershipCandidate => ({ flux: record.flux, manifestObjects: record.manifestObjects, deployedAt: deployedAtOf(record.release.lastDeployed, obj.created) });
+    // A list begun after any reconcile read this revision began also began after its deploy (on the controller's
+    // own clock, no skew): a later reconcile of it (pending-install → deployed, a requeue) is not another list.
+    let firstRead = begunWall;
+    if (!record.flux && record.manifestObjects !== true) {
+      const read = this.#firstRead.get(key);
+      if (read?.object === current.objectName) firstRead = read.at;
+      else this.#firstRead.set(key, { object: current.objectName, at: begunWall });
+    } else {
+      this.#firstRead.delete(key);
+    }
     if (!record.flux && this.#o.fluxOwnerFor) {
-      owner = await this.#o.fluxOwnerFor(key, candidate(), begunWall);
+      owner = await this.#o.fluxOwnerFor(key, candidate(), firstRead);
       inputs = inputsOf(existing);
     }
     const fluxOwner = releaseFluxOwner(record, key, () => owner);
@@ -175,7 +191,7 @@ export class ReleaseReconciler {
     } else if (this.#o.published && report.origin.match === 'Verified' && !record.flux && this.#o.fluxOwnerFor) {
       // `published` may write into a Verified release (--write-back): never into Flux's, including one whose
       // HelmRelease is newer than the last list of them. A failed list fails the reconcile too, rather than risk the write.
-      if (await this.#o.fluxOwnerFor(key, candidate(), begunWall, { everyLabelless: true })) return this.reconcile(key);
+      if (await this.#o.fluxOwnerFor(key, candidate(), firstRead, { everyLabelless: true })) return this.reconcile(key);
     }
     const sources = this.#o.repositories.sources();
     for (const f of failures) {

@@ -289,7 +289,7 @@ describe('a release only a HelmRelease can name, installed after the controller 
       return ended === undefined ? w : undefined;
     }, 30_000, 500);
     // Lists HelmReleases once at start, then every 10 minutes: only a list the new release waits for can know its HelmRelease.
-    const controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', late, '--argocd=false', '--discover-flux-sources=false', '--watch-chart-repositories=false', '--config', config, '--gitops-interval=10m'], 'flux-owners-late', { namespace: late });
+    const controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', late, '--argocd=false', '--discover-flux-sources=false', '--watch-chart-repositories=false', '--config', config, '--gitops-interval=10m', '--log-level=debug'], 'flux-owners-late', { namespace: late });
     try {
       await eventually('the controller is ready (its first list of HelmReleases is done)', async () => ((await controller.ready()) ? true : undefined), 60_000, 250);
       // As Flux does it: the HelmRelease first, then helm-controller installs (with Helm 4's SDK since helm-controller v1.5).
@@ -312,6 +312,10 @@ describe('a release only a HelmRelease can name, installed after the controller 
       assert.deepEqual(said('hooks'), ['Flux'], JSON.stringify(seen));
       assert.deepEqual(said('plain-hooks'), ['Helm'], JSON.stringify(seen));
       assert.equal(ended, undefined, 'every status was watched');
+      // The first list, then one for each release installed after it — not one per reconcile (each install is
+      // reconciled at pending-install and again at deployed, within the minute a list must begin after).
+      const lists = (controller.proc.logTail(1_000_000).match(/"msg":"Flux HelmReleases listed"/g) ?? []).length;
+      assert.ok(lists >= 2 && lists <= 3, `${lists} lists of HelmReleases`);
 
       const { code, stderr, reports } = await scan(['-n', late]);
       assert.equal(code, 0, stderr);

@@ -402,8 +402,9 @@ export interface FluxOwnershipCandidate {
  * Flux applies a HelmRelease before helm-controller installs or upgrades its release, so a list that began
  * after the release was deployed saw the HelmRelease if there is one; one that began before may not have, and
  * the release would be Helm's — managedBy, metrics, Events, write-back, the proof rules — until the next list,
- * `--gitops-interval` later. A list must then have begun FLUX_LIST_SKEW_MS after the deploy, or at `now` (when
- * the decision is made) if that is sooner: a list started now sees every HelmRelease that exists.
+ * `--gitops-interval` later. A list must then have begun FLUX_LIST_SKEW_MS after the deploy, or at `now` if that
+ * is sooner — a moment on the lister's own clock the release was known to exist (the decision, or the first time
+ * the controller read that revision): a list begun then began after the deploy, whatever the clocks say.
  *
  * Who never waits: a release whose origin labels name its HelmRelease; a release whose manifest holds an object
  * without one (helm-controller labels every object it renders: plain Helm's, the common case, as 10,000 plain
