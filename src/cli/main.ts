@@ -229,24 +229,46 @@ async function scan(argv: string[]): Promise<number> {
   // but said on stderr when it did not work (such releases are then judged by plain Helm's rules).
   // The HelmRelease then says which values files Flux merged (readFluxHint, as the controller reads it): the
   // listed object, else one GET (a HelmRelease named by origin labels outside what could be listed).
-  const fluxOwners = import('../sources/discovery/flux.ts').then(async ({ listOwningHelmReleases, fluxReleaseOwners, releaseFluxOwner, readFluxHint, helmReleasesByName }) => {
+  //
+  // The list runs beside the list of releases, and the API server may answer it from an earlier moment: a
+  // release with no object in its manifest deployed in between would be Helm's although Flux applied its
+  // HelmRelease first. A release the controller would wait for (fluxListNeeded: deployed within a minute of the
+  // list, no origin label, no object) makes scan list them once more, once for all of them: that list starts
+  // after the releases were listed, so after every release scan reports was deployed — no clock to compare.
+  const fluxOwners = import('../sources/discovery/flux.ts').then(async ({ listOwningHelmReleases, fluxReleaseOwners, releaseFluxOwner, readFluxHint, helmReleasesByName, fluxListNeeded, deployedAtOf }) => {
     const scope = namespace === undefined ? undefined : [namespace];
     const unlisted = (why: string): void => say(`Flux HelmReleases ${why}: releases without Flux origin labels are judged as Helm's`);
-    let owners = new Map<string, FluxOwner>();
-    let listed: ReturnType<typeof helmReleasesByName> = new Map();
-    try {
-      const { items, forbidden, listedOnlyIn } = await listOwningHelmReleases(kc, scope);
-      if (forbidden.length) unlisted(`not listed (forbidden in ${forbidden.join(', ')})`);
-      // As the controller logs it (controller/flux-owners.ts): said, so a missing owner is not a surprise.
-      if (listedOnlyIn.length) say(`Flux HelmReleases listed in ${listedOnlyIn.join(', ')} only (not allowed in all namespaces): a HelmRelease in another namespace that stores its release there is not seen`);
-      owners = fluxReleaseOwners(items, scope);
-      listed = helmReleasesByName(items);
-    } catch (err) {
-      unlisted(`not listed (${err instanceof Error ? err.message : String(err)})`);
+    interface Listed {
+      owners: Map<string, FluxOwner>;
+      byName: ReturnType<typeof helmReleasesByName>;
+      seen: { startedAt: number; visible: boolean } | undefined;
     }
+    const listOnce = async (again: boolean): Promise<Listed> => {
+      const startedAt = Date.now();
+      try {
+        const { items, served, forbidden, listedOnlyIn } = await listOwningHelmReleases(kc, scope);
+        if (!again && forbidden.length) unlisted(`not listed (forbidden in ${forbidden.join(', ')})`);
+        // As the controller logs it (controller/flux-owners.ts): said, so a missing owner is not a surprise.
+        if (!again && listedOnlyIn.length) say(`Flux HelmReleases listed in ${listedOnlyIn.join(', ')} only (not allowed in all namespaces): a HelmRelease in another namespace that stores its release there is not seen`);
+        return { owners: fluxReleaseOwners(items, scope), byName: helmReleasesByName(items), seen: { startedAt, visible: served && (!forbidden.length || listedOnlyIn.length > 0) } };
+      } catch (err) {
+        unlisted(`not listed${again ? ' again' : ''} (${err instanceof Error ? err.message : String(err)})`);
+        return { owners: new Map(), byName: new Map(), seen: undefined };
+      }
+    };
+    const first = await listOnce(false);
+    let again: Promise<Listed> | undefined;
+    let latest = first;
     return {
-      ownerOf: (record: ReleaseRecord, storageKey: string | undefined) => releaseFluxOwner(record, storageKey, (k) => owners.get(k)),
-      hintOf: (owner: FluxOwner) => readFluxHint(kc, owner, listed.get(`${owner.namespace}/${owner.name}`)),
+      ownerOf: async (record: ReleaseRecord, storageKey: string | undefined): Promise<FluxOwner | undefined> => {
+        let listed = first;
+        if (!record.flux && storageKey !== undefined && fluxListNeeded({ manifestObjects: record.manifestObjects, deployedAt: deployedAtOf(record.release.lastDeployed) }, first.seen, Date.now()) !== undefined) {
+          again ??= listOnce(true).then((l) => (l.seen ? (latest = l) : first));
+          listed = await again;
+        }
+        return releaseFluxOwner(record, storageKey, (k) => listed.owners.get(k));
+      },
+      hintOf: (owner: FluxOwner) => readFluxHint(kc, owner, latest.byName.get(`${owner.namespace}/${owner.name}`)),
     };
   });
   const analyzer = Promise.all([
@@ -255,9 +277,9 @@ async function scan(argv: string[]): Promise<number> {
       return createAnalyzer(sources, { verify: config.verify, revision, store: openChartStore(), fluxHint: async (owner) => (await fluxOwners).hintOf(owner), onFailures: (record, failures) => failed.push({ record, failures }) });
     }),
     fluxOwners,
-  ]).then(([analyze, { ownerOf }]) => (record: ReleaseRecord, storageKey: string | undefined): Promise<OriginReport> => {
+  ]).then(([analyze, { ownerOf }]) => async (record: ReleaseRecord, storageKey: string | undefined): Promise<OriginReport> => {
     // The record itself keeps its identity: failures are matched to the current records by it.
-    record.flux = ownerOf(record, storageKey);
+    record.flux = await ownerOf(record, storageKey);
     return analyze(record);
   });
   analyzer.catch(() => undefined);

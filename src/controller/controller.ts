@@ -127,7 +127,7 @@ export function startController(o: ControllerOptions, signal: AbortSignal): { st
     published: o.published,
     fluxHint: o.flux === false ? undefined : (owner) => readFluxHint(o.kubeConfig, owner),
     fluxOwner: fluxOwners ? (key) => fluxOwners.get(key) : undefined,
-    fluxOwnerOfDeployed: fluxOwners ? (key, deployedAt) => fluxOwners.ownerOfDeployed(key, deployedAt) : undefined,
+    fluxOwnerFor: fluxOwners ? (key, release, now, options) => fluxOwners.ownerFor(key, release, now, options) : undefined,
     refreshFluxOwners: fluxOwners ? async (key, since) => {
       await fluxOwners.refresh(since);
       return fluxOwners.get(key);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import { sleep } from '../util/sleep.ts';
-import { fluxReleaseOwners, listOwningHelmReleases, type FluxOwner } from '../sources/discovery/flux.ts';
+import { fluxListNeeded, fluxReleaseOwners, listOwningHelmReleases, type FluxOwner, type FluxOwnershipCandidate, type HelmReleasesListed } from '../sources/discovery/flux.ts';
 
 type Owner = FluxOwner;
 
@@ -27,8 +27,11 @@ export class FluxOwners {
   #completedStart = -Infinity;
   /** The same as wall-clock time (Date.now()), to compare with times a release records. */
   #completedStartWall = -Infinity;
+  /** Whether the last completed list could see HelmReleases (the API served, not forbidden everywhere). */
+  #visible = true;
   #listing: Promise<void> | undefined;
   #listingStart = -Infinity;
+  #listingStartWall = -Infinity;
   #forbiddenSaid = false;
   #narrowSaid = false;
   readonly #firstList: Promise<void>;
@@ -63,16 +66,20 @@ export class FluxOwners {
   }
 
   /**
-   * Makes sure a list that started at or after `since` (a performance.now() time) has completed: shares one
-   * in flight that started late enough, else waits for it and lists again. Called before a Mismatch of a
-   * release no HelmRelease was known for is published, with the time its reconcile began: Flux applies a
-   * HelmRelease before it installs the release, so such a list sees it if it exists.
+   * Makes sure a list that started at or after `since` (a performance.now() time; with `wall`, a Date.now()
+   * time) has completed: shares one in flight that started late enough, else waits for it and lists again.
+   * Called before a Mismatch of a release no HelmRelease was known for is published, with the time its
+   * reconcile began: Flux applies a HelmRelease before it installs the release, so such a list sees it if it
+   * exists. Wall-clock times are compared with the wall-clock start of a list (Date.now() counts whole
+   * milliseconds: converted to performance.now() they could land after a list begun in the same millisecond,
+   * and each caller of that millisecond list again).
    */
-  async refresh(since: number): Promise<void> {
+  async refresh(since: number, clock: 'monotonic' | 'wall' = 'monotonic'): Promise<void> {
     const o = this.#o;
     if (!o) return;
-    while (this.#completedStart < since) {
-      if (this.#listing && this.#listingStart >= since) return this.#listing;
+    const wallClock = clock === 'wall';
+    while ((wallClock ? this.#completedStartWall : this.#completedStart) < since) {
+      if (this.#listing && (wallClock ? this.#listingStartWall : this.#listingStart) >= since) return this.#listing;
       if (this.#listing) {
         await this.#listing.catch(() => undefined);
         continue;
@@ -80,6 +87,7 @@ export class FluxOwners {
       const start = performance.now();
       const wall = Date.now();
       this.#listingStart = start;
+      this.#listingStartWall = wall;
       this.#listing = this.#list(o).then(
         () => {
           this.#completedStart = Math.max(this.#completedStart, start);
@@ -95,14 +103,19 @@ export class FluxOwners {
     }
   }
 
+  /** The last completed list (undefined: none yet), as fluxListNeeded reads it. */
+  get lastList(): HelmReleasesListed | undefined {
+    return this.#completedStartWall === -Infinity ? undefined : { startedAt: this.#completedStartWall, visible: this.#visible };
+  }
+
   /**
-   * The owner of a release deployed at `deployedAt` (RFC 3339, Helm's info.last_deployed): the map as it is when
-   * the last completed list began more than `skewMs` after the deploy (Flux applies the HelmRelease first, so
-   * that list saw it), else after a new list. A first sync of old releases lists nothing more.
+   * The owner of `release` (stored at `key`) by a list recent enough for it (fluxListNeeded; `now`: a moment the
+   * release was known to be deployed, Date.now()): the map as it is, else after the list in flight that began late enough,
+   * else after a new one — shared by every caller that waits meanwhile, never one per release.
    */
-  async ownerOfDeployed(key: string, deployedAt: string | undefined, skewMs = 60_000): Promise<Owner | undefined> {
-    const t = deployedAt ? Date.parse(deployedAt) : Number.NaN;
-    if (!(t + skewMs < this.#completedStartWall)) await this.refresh(performance.now());
+  async ownerFor(key: string, release: FluxOwnershipCandidate, now: number, options: { everyLabelless?: boolean } = {}): Promise<Owner | undefined> {
+    const after = fluxListNeeded(release, this.lastList, now, options);
+    if (after !== undefined) await this.refresh(after, 'wall');
     return this.get(key);
   }
 
@@ -110,13 +123,15 @@ export class FluxOwners {
     // Which HelmReleases and where: the rule `scan` follows too (sources/discovery/flux.ts). Forbidden is said
     // once and read as "none visible": a missing RBAC rule must not hold every tamper alarm back for good
     // (other failures are transient and fail the caller, which retries).
-    const { items, forbidden, listedOnlyIn } = await listOwningHelmReleases(o.kubeConfig, o.namespaces);
+    const { items, served, forbidden, listedOnlyIn } = await listOwningHelmReleases(o.kubeConfig, o.namespaces);
+    this.#visible = served && (!forbidden.length || listedOnlyIn.length > 0);
     if (forbidden.length && !this.#forbiddenSaid) o.logger.warn({ namespaces: forbidden }, 'not allowed to list Flux HelmReleases: releases without Flux origin labels are treated as Helm\'s');
     this.#forbiddenSaid = forbidden.length > 0;
     // Not an error (RBAC of one's own, Roles only): the per-namespace lists stood in. Said once, as `scan` says it.
     if (listedOnlyIn.length && !this.#narrowSaid) o.logger.info({ namespaces: listedOnlyIn }, 'Flux HelmReleases listed in the watched namespaces only (not allowed in all namespaces): a HelmRelease in another namespace that stores its release in one of them is not seen');
     this.#narrowSaid = listedOnlyIn.length > 0;
     const changed = this.update(fluxReleaseOwners(items, o.namespaces));
+    o.logger.debug({ helmReleases: items.length, releases: this.#owners.size, changed: changed.length }, 'Flux HelmReleases listed');
     if (changed.length && this.#listed) o.changed(changed);
   }
 

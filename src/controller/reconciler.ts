@@ -5,7 +5,7 @@ import type { OriginReport } from '../model/report.ts';
 import type { ChartOriginMetrics } from '../publish/metrics.ts';
 import { decodeErrorEvent, originEvents, type EventNote } from '../publish/origin-events.ts';
 import { decodeStoredRelease, DEFAULT_DECODE_LIMITS, ReleaseDecodeError, storedValuesOf, type DecodeLimits } from '../decode/decode.ts';
-import type { StoredReleaseObject, StoredValues } from '../model/release.ts';
+import type { ReleaseRecord, StoredReleaseObject, StoredValues } from '../model/release.ts';
 import type { ChartSource } from '../model/repository.ts';
 import { redactUrl } from '../sources/url.ts';
 import { statusOf, type ChartOriginStore, type ExistingOrigin } from '../publish/chart-origins.ts';
@@ -15,7 +15,7 @@ import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { CurrentRevision, ReleaseIndex } from '../watch/release-index.ts';
 import { formatTime } from '../util/time.ts';
 import type { FluxHint } from '../chart/flux-build.ts';
-import { releaseFluxOwner } from '../sources/discovery/flux.ts';
+import { deployedAtOf, releaseFluxOwner, type FluxOwnershipCandidate } from '../sources/discovery/flux.ts';
 
 export interface RepositoryView {
   sources(): readonly ChartSource[];
@@ -50,8 +50,12 @@ export interface ReconcilerOptions {
   fluxOwner?: (key: string) => { namespace: string; name: string } | undefined;
   /** The same after a list of HelmReleases that started at or after `since` (called before publishing a Mismatch). */
   refreshFluxOwners?: (key: string, since: number) => Promise<{ namespace: string; name: string } | undefined>;
-  /** The same, listing again only when the release was deployed after the last list began (before `published`). */
-  fluxOwnerOfDeployed?: (key: string, deployedAt: string | undefined) => Promise<{ namespace: string; name: string } | undefined>;
+  /**
+   * The same by a list recent enough for the release (sources/discovery/flux.ts fluxListNeeded; `now`: when the
+   * first reconcile that read this revision began, Date.now()): before anything is published of a release whose owner only a HelmRelease's
+   * claim can tell, and with `everyLabelless` before `published` may write into one without origin labels.
+   */
+  fluxOwnerFor?: (key: string, release: FluxOwnershipCandidate, now: number, options?: { everyLabelless?: boolean }) => Promise<{ namespace: string; name: string } | undefined>;
 }
 
 export type ReconcileResult = 'success' | 'deleted' | 'unchanged' | 'requeue';
@@ -69,6 +73,11 @@ interface Memo {
 export class ReleaseReconciler {
   readonly #o: ReconcilerOptions;
   readonly #memo = new Map<string, Memo>();
+  /**
+   * When a reconcile first read the current revision of a release only a HelmRelease can name (no origin label, no
+   * object in its manifest): Date.now() at its start. Those releases only; dropped on uninstall.
+   */
+  readonly #firstRead = new Map<string, { object: string; at: number }>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -76,6 +85,7 @@ export class ReleaseReconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const begun = performance.now();
+    const begunWall = Date.now();
     const { index, origins, metrics, logger } = this.#o;
     const current = index.current(key);
     const slash = key.indexOf('/');
@@ -83,6 +93,7 @@ export class ReleaseReconciler {
     const name = key.slice(slash + 1);
     if (!current) {
       this.#memo.delete(key);
+      this.#firstRead.delete(key);
       metrics.removeRelease(namespace, name);
       const deleted = await origins.delete(namespace, name);
       if (deleted) logger.info({ namespace, release: name }, 'release uninstalled; ChartOrigin deleted');
@@ -92,7 +103,7 @@ export class ReleaseReconciler {
     // deleted and recreated one must be written again; its generation: a spec edit) and the repositories.
     // Joined, not a template literal: a template literal's result is a rope of its pieces, and one is kept
     // per release (430 bytes each in a heap snapshot at 2,000 releases, against ~90 flat).
-    const owner = this.#o.fluxOwner?.(key);
+    let owner = this.#o.fluxOwner?.(key);
     const inputsOf = (o: ExistingOrigin): string => [current.storage, '/', current.objectName, '@', current.resourceVersion, '|u', o.uid, '|g', o.generation, '|r', this.#o.repositories.generation(), ...(owner ? ['|f', owner.namespace, '/', owner.name] : [])].join('');
     const memo = this.#memo.get(key);
     // A ChartOrigin an Argo CD Application declared under this name (an app that took over a release helm
@@ -102,7 +113,7 @@ export class ReleaseReconciler {
     const cached = found?.declaredBy === undefined ? found : undefined;
     if (cached && memo?.inputs === inputsOf(cached)) return 'unchanged';
     const existing = cached ?? (await origins.create(namespace, name));
-    const inputs = inputsOf(existing);
+    let inputs = inputsOf(existing);
     const uid = existing.uid;
     const emit = async (notes: readonly EventNote[]): Promise<void> => {
       if (notes.length) await this.#o.events?.emit({ namespace, name, uid }, notes);
@@ -111,7 +122,7 @@ export class ReleaseReconciler {
     const obj = await this.#read(current, current.objectName, current.resourceVersion);
     if (!obj) return 'unchanged'; // gone between the event and the read; its delete event follows
     const now = (this.#o.now ?? (() => new Date()))();
-    let record;
+    let record: ReleaseRecord;
     try {
       record = decodeStoredRelease(obj, this.#o.decodeLimits ?? DEFAULT_DECODE_LIMITS);
     } catch (err) {
@@ -131,7 +142,26 @@ export class ReleaseReconciler {
     }
 
     // No origin label (nothing rendered carries one) but a HelmRelease names the release by its storage key:
-    // Flux's all the same (the rule `scan` follows too).
+    // Flux's all the same (the rule `scan` follows too). One deployed since the last list of HelmReleases began,
+    // with no object in its manifest (hooks only, nothing enabled), may belong to a HelmRelease that list did not
+    // see: nothing is published of it — managedBy, metrics, Events, the proof rules — before a list that did (one
+    // list serves every release waiting, flux-owners.ts). A failed list fails the reconcile (retried with
+    // back-off); a forbidden one counts as none.
+    const candidate = (): FluxOwnershipCandidate => ({ flux: record.flux, manifestObjects: record.manifestObjects, deployedAt: deployedAtOf(record.release.lastDeployed, obj.created) });
+    // A list begun after any reconcile read this revision began also began after its deploy (on the controller's
+    // own clock, no skew): a later reconcile of it (pending-install → deployed, a requeue) is not another list.
+    let firstRead = begunWall;
+    if (!record.flux && record.manifestObjects !== true) {
+      const read = this.#firstRead.get(key);
+      if (read?.object === current.objectName) firstRead = read.at;
+      else this.#firstRead.set(key, { object: current.objectName, at: begunWall });
+    } else {
+      this.#firstRead.delete(key);
+    }
+    if (!record.flux && this.#o.fluxOwnerFor) {
+      owner = await this.#o.fluxOwnerFor(key, candidate(), firstRead);
+      inputs = inputsOf(existing);
+    }
     const fluxOwner = releaseFluxOwner(record, key, () => owner);
     if (fluxOwner !== record.flux) record = { ...record, flux: fluxOwner };
     let flux: FluxHint | undefined;
@@ -158,10 +188,10 @@ export class ReleaseReconciler {
     // (a forbidden list counts as none, flux-owners.ts).
     if (report.origin.match === 'Mismatch' && !record.flux && this.#o.refreshFluxOwners) {
       if (await this.#o.refreshFluxOwners(key, begun)) return this.reconcile(key);
-    } else if (this.#o.published && report.origin.match === 'Verified' && !record.flux && this.#o.fluxOwnerOfDeployed) {
+    } else if (this.#o.published && report.origin.match === 'Verified' && !record.flux && this.#o.fluxOwnerFor) {
       // `published` may write into a Verified release (--write-back): never into Flux's, including one whose
       // HelmRelease is newer than the last list of them. A failed list fails the reconcile too, rather than risk the write.
-      if (await this.#o.fluxOwnerOfDeployed(key, record.release.lastDeployed)) return this.reconcile(key);
+      if (await this.#o.fluxOwnerFor(key, candidate(), firstRead, { everyLabelless: true })) return this.reconcile(key);
     }
     const sources = this.#o.repositories.sources();
     for (const f of failures) {
@@ -202,12 +232,14 @@ export class ReleaseReconciler {
   }
 
   /**
-   * One release object of `c`'s release. With the resourceVersion the watch reported, the API server answers
+   * One release object of `c`'s release, and when the API server created it (`created`, RFC 3339: when that
+   * revision was first written). With the resourceVersion the watch reported, the API server answers
    * from its watch cache (etcd CPU 0.23 → 0.01 ms per GET, bench/RESULTS.md); without one, from etcd.
    */
-  async #read(c: CurrentRevision, objectName: string, resourceVersion: string | undefined): Promise<StoredReleaseObject | undefined> {
+  async #read(c: CurrentRevision, objectName: string, resourceVersion: string | undefined): Promise<(StoredReleaseObject & { created?: string | undefined }) | undefined> {
     const o = await getObject(this.#o.kubeConfig, c.storage, c.namespace, objectName, resourceVersion || undefined); // "" too: from etcd
     if (!o) return undefined;
-    return { kind: c.storage, type: c.storage === 'Secret' ? o.type : undefined, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels }, data: o.data };
+    const created = o.metadata?.['creationTimestamp'];
+    return { kind: c.storage, type: c.storage === 'Secret' ? o.type : undefined, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels }, data: o.data, created: typeof created === 'string' ? created : undefined };
   }
 }

@@ -8,7 +8,7 @@ import type { ReleaseStorage } from '../model/report.ts';
 import { bool, isObject, scalarString, str, type JsonObject } from '../util/guards.ts';
 import type { ReleaseRecord, StoredReleaseObject, StoredValues } from '../model/release.ts';
 import { formatTime } from '../util/time.ts';
-import { fluxOwnerOf } from './flux-owner.ts';
+import { fluxOwnerOf, manifestHasObject } from './flux-owner.ts';
 
 export const RELEASE_DECODE_REASONS = ['missing_data', 'too_large', 'not_base64', 'corrupt_gzip', 'truncated', 'invalid_json', 'invalid_shape'] as const;
 export type ReleaseDecodeReason = (typeof RELEASE_DECODE_REASONS)[number];
@@ -122,9 +122,9 @@ function time(v: unknown): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : formatTime(d, 'millis');
 }
 
-function flux(manifest: string | undefined): Pick<ReleaseRecord, 'flux'> {
+function flux(manifest: string | undefined): Pick<ReleaseRecord, 'flux' | 'manifestObjects'> {
   const owner = fluxOwnerOf(manifest);
-  return owner ? { flux: owner } : {};
+  return owner ? { flux: owner, manifestObjects: true } : { manifestObjects: manifestHasObject(manifest) };
 }
 
 function parseDoc(json: Buffer | string, object: string): JsonObject {

@@ -16,3 +16,14 @@ export function fluxOwnerOf(manifest: string | undefined): { namespace: string; 
   const namespace = NAMESPACE.exec(manifest)?.[1];
   return name && namespace ? { namespace, name } : undefined;
 }
+
+/**
+ * Whether a release's stored manifest holds an object: a line that is neither blank, a comment nor a document
+ * marker. Helm writes each rendered template as `---\n# Source: <path>\n<content>` and leaves out templates that
+ * render to whitespace only (releaseutil.SplitManifests); one that renders comments only stays, with nothing in
+ * it, and hooks are stored apart from the manifest. One regular-expression pass, however large the manifest.
+ */
+export function manifestHasObject(manifest: string | undefined): boolean {
+  return !!manifest && OBJECT_LINE.test(manifest);
+}
+const OBJECT_LINE = /^(?![ \t]*#)(?!(?:---|\.\.\.)[ \t]*(?:#.*)?$)[ \t]*\S/m;

@@ -24,6 +24,14 @@ export interface ReleaseRecord {
    * helm-controller puts no label on the release Secret itself.
    */
   flux?: { namespace: string; name: string } | undefined;
+  /**
+   * Whether the stored manifest holds an object (decode/flux-owner.ts manifestHasObject). helm-controller's
+   * post-renderer labels every object it renders (since v0.9.0), so without `flux` a release with one is not
+   * a current helm-controller's rendering, while one with none (a chart of hooks only, or nothing enabled) may
+   * be Flux's with no label to say so: only its HelmRelease does (controller/flux-owners.ts).
+   * Absent: not known (a record not decoded from a stored release).
+   */
+  manifestObjects?: boolean | undefined;
 }
 
 /** A release's stored values, read only for --reuse-values proofs and dropped right after. */

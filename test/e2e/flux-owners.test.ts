@@ -15,16 +15,23 @@
  * HelmRelease is a schemaless CRD here (test/harness/gitops.ts); the objects and the
  * status follow helm-controller v1.6's api/v2 types. The charts are fluxapp and what source-controller builds
  * of it (harness buildFluxAppCharts): `built` installed by plain helm is a chart whose values were edited —
- * a Mismatch by Helm's rules, Verified by Flux's.
+ * a Mismatch by Helm's rules, Verified by Flux's. hookapp stores no object in its manifest (a hook and a disabled
+ * template): only a HelmRelease can name its release, and one installed after the HelmReleases were last listed must
+ * be decided by a list begun after it — the controller's (watched: never published as Helm's) and scan's (a front
+ * of the API server that answers scan's HelmRelease list from before its list of releases).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Watch } from '@kubernetes/client-node';
 import { after, before, describe, it } from 'node:test';
-import { ensureNamespace, kubectl, serviceAccountKubeconfig } from '../harness/controlplane.ts';
+import { ensureNamespace, kubeConfigFor, kubectl, serviceAccountKubeconfig } from '../harness/controlplane.ts';
 import { eventually, installCrds, startControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
-import { helmInstall } from '../harness/helm.ts';
+import { helm, helmInstall } from '../harness/helm.ts';
 import { runHelm, scratchDir } from '../harness/charts.ts';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { runChartorigin } from '../harness/cli.ts';
@@ -42,6 +49,22 @@ const store = uniqueNamespace('e2e-own-store');
 let server: ChartRepoServer;
 let charts: FluxAppCharts;
 let config: string;
+/** hookapp 1.0.0: a pre-install hook and a template its default values disable — a manifest with no object. */
+let hookapp: string;
+
+/** A chart whose install stores no object in the release manifest (hooks only, nothing enabled), packaged by the real helm into `repoDir`. */
+async function packageHookApp(repoDir: string): Promise<string> {
+  const dir = join(scratchDir('hookapp'), 'hookapp');
+  mkdirSync(join(dir, 'templates'), { recursive: true });
+  writeFileSync(join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: hookapp\nversion: 1.0.0\nappVersion: "1.0"\n');
+  writeFileSync(join(dir, 'values.yaml'), 'enabled: false\n');
+  writeFileSync(join(dir, 'templates', 'hook.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-migrate\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation\ndata:\n  step: migrate\n');
+  writeFileSync(join(dir, 'templates', 'app.yaml'), '{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-app\n{{- end }}\n');
+  await runHelm(['package', dir, '-d', repoDir]);
+  const made = readdirSync(repoDir).find((f) => f === 'hookapp-1.0.0.tgz');
+  if (!made) throw new Error('helm package wrote no hookapp-1.0.0.tgz');
+  return join(repoDir, made);
+}
 
 async function apply(obj: unknown, subresource?: 'status'): Promise<void> {
   await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', ...(subresource ? [`--subresource=${subresource}`] : []), '-f', '-'], { input: JSON.stringify(obj) });
@@ -130,6 +153,7 @@ before(async () => {
   await installGitOpsCrds(cluster);
   for (const n of [prod, teamA, hrHome, store]) await ensureNamespace(cluster, n);
   charts = await buildFluxAppCharts();
+  hookapp = await packageHookApp(charts.repoDir);
   server = await startChartRepoServer({ dir: charts.repoDir });
   await runHelm(['repo', 'index', charts.repoDir, '--url', server.url]);
   config = join(scratchDir('owners-config'), 'repos.yaml');
@@ -236,6 +260,159 @@ describe('the controller decides the same', () => {
       assert.match(invoices.origin.message ?? '', new RegExp(`HelmRelease ${prod}/invoices`));
     } finally {
       await controller.stop();
+    }
+  });
+});
+
+describe('a release only a HelmRelease can name, installed after the controller last listed HelmReleases', () => {
+  it('--gitops-interval=10m, a HelmRelease applied and its hooks-only release installed after the first list: managedBy Flux from the first publication on; a hooks-only release no HelmRelease names is Helm\'s; scan says the same', async () => {
+    const late = uniqueNamespace('e2e-own-late');
+    await ensureNamespace(cluster, late);
+    // Every status the ChartOrigins of `late` ever had, in order, from a watch started before anything is installed.
+    const seen: { name: string; managedBy?: string; match?: string }[] = [];
+    const watcher = new Watch(kubeConfigFor(cluster));
+    Reflect.set(watcher, 'requestTimeoutMs', 15 * 60_000); // client-node (2.0) ends a watch silent for 30 s
+    let ended: string | undefined;
+    // A fresh API server may answer 429 while its priority-and-fairness configuration settles: again until it streams.
+    const watch = await eventually('a watch of the ChartOrigins', async () => {
+      ended = undefined;
+      const w = await watcher.watch(
+        `/apis/chartorigin.io/v1alpha1/namespaces/${late}/chartorigins`,
+        {},
+        (_phase: string, o: { metadata?: { name?: string }; status?: { managedBy?: string; origin?: { match?: string } } }) => {
+          if (o.status?.managedBy || o.status?.origin) seen.push({ name: o.metadata?.name ?? '', managedBy: o.status.managedBy, match: o.status.origin?.match });
+        },
+        (err: unknown) => {
+          ended = `the watch ended (${String(err)}): later statuses were not seen`;
+        },
+      );
+      return ended === undefined ? w : undefined;
+    }, 30_000, 500);
+    // Lists HelmReleases once at start, then every 10 minutes: only a list the new release waits for can know its HelmRelease.
+    const controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', late, '--argocd=false', '--discover-flux-sources=false', '--watch-chart-repositories=false', '--config', config, '--gitops-interval=10m', '--log-level=debug'], 'flux-owners-late', { namespace: late });
+    try {
+      await eventually('the controller is ready (its first list of HelmReleases is done)', async () => ((await controller.ready()) ? true : undefined), 60_000, 250);
+      // As Flux does it: the HelmRelease first, then helm-controller installs (with Helm 4's SDK since helm-controller v1.5).
+      await helmRelease(late, 'hooks', { chart: { spec: { chart: 'hookapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } });
+      await helmInstall(cluster, 4, 'hooks', hookapp, { namespace: late });
+      // The same chart by plain helm, no HelmRelease naming it.
+      await helmInstall(cluster, 3, 'plain-hooks', hookapp, { namespace: late });
+      const manifest = await helm(cluster, 4, ['get', 'manifest', 'hooks'], { namespace: late });
+      assert.doesNotMatch(manifest.stdout, /^kind:/m, 'no object in the stored manifest: no origin label could name the HelmRelease');
+
+      const published = (name: string): Promise<{ managedBy?: string; match?: string }> =>
+        eventually(`ChartOrigin ${late}/${name} published`, async () => seen.find((s) => s.name === name && s.match), 90_000, 250).catch(async (err: unknown) => {
+          const now = await kubectl(cluster, ['get', 'chartorigins', '-n', late, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.status.managedBy} {.status.origin.match}{"\\n"}{end}']).catch((e: unknown) => String(e));
+          throw new Error(`${(err as Error).message}; watched ${JSON.stringify(seen)} ${ended ?? ''}; now ${now}; controller log: ${controller.proc.logTail(3000)}`);
+        });
+      assert.deepEqual(await published('hooks'), { name: 'hooks', managedBy: 'Flux', match: 'Verified' });
+      assert.deepEqual(await published('plain-hooks'), { name: 'plain-hooks', managedBy: 'Helm', match: 'Verified' });
+      // Every status the watch saw: never Helm for the Flux release (it would have been, for up to 10 minutes).
+      const said = (name: string): string[] => [...new Set(seen.filter((s) => s.name === name).map((s) => s.managedBy ?? '(none)'))];
+      assert.deepEqual(said('hooks'), ['Flux'], JSON.stringify(seen));
+      assert.deepEqual(said('plain-hooks'), ['Helm'], JSON.stringify(seen));
+      assert.equal(ended, undefined, 'every status was watched');
+      // The first list, then one for each release installed after it — not one per reconcile (each install is
+      // reconciled at pending-install and again at deployed, within the minute a list must begin after).
+      const lists = (controller.proc.logTail(1_000_000).match(/"msg":"Flux HelmReleases listed"/g) ?? []).length;
+      assert.ok(lists >= 2 && lists <= 3, `${lists} lists of HelmReleases`);
+
+      const { code, stderr, reports } = await scan(['-n', late]);
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(verdict(reports.get(`${late}/hooks`)), ['Flux', 'Verified'], stderr);
+      assert.deepEqual(verdict(reports.get(`${late}/plain-hooks`)), ['Helm', 'Verified'], stderr);
+    } finally {
+      watch.abort();
+      await controller.stop();
+    }
+  });
+});
+
+/**
+ * A plain-HTTP front of the real API server for one `scan`, with the admin's credentials: holds the first list of
+ * release Secrets until `releases()` is called (so it sees what is installed meanwhile), and the answer of the first
+ * list of HelmReleases — taken from the API server at once — until `helmReleases()` is called.
+ */
+async function racingFront(): Promise<{ kubeconfig: string; heldBoth: Promise<void>; releases(): void; helmReleases(): void; close(): Promise<void> }> {
+  const admin = JSON.parse(readFileSync(cluster.kubeconfig, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[] };
+  const upstream = new URL(admin.clusters[0]?.cluster.server ?? '');
+  const b64 = (v: string | undefined): Buffer => Buffer.from(v ?? '', 'base64');
+  const tls = { ca: b64(admin.clusters[0]?.cluster['certificate-authority-data']), cert: b64(admin.users[0]?.user['client-certificate-data']), key: b64(admin.users[0]?.user['client-key-data']) };
+  const gate = (): { open: () => void; opened: Promise<void> } => {
+    let open = (): void => {};
+    const opened = new Promise<void>((r) => (open = r));
+    return { open, opened };
+  };
+  const [releaseGate, hrGate, releaseHeld, hrTaken] = [gate(), gate(), gate(), gate()];
+  let releaseListSeen = false;
+  let hrListSeen = false;
+  const forward = (req: IncomingMessage, res: ServerResponse, hold?: Promise<void>): void => {
+    const up = httpsRequest({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host }, ...tls }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (c: Buffer) => chunks.push(c));
+      answer.on('end', () => {
+        const send = (): void => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.end(Buffer.concat(chunks));
+        };
+        if (hold) void hold.then(send);
+        else send();
+      });
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  };
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (!releaseListSeen && /^\/api\/v1\/namespaces\/[^/]+\/secrets$/.test(path)) {
+      releaseListSeen = true;
+      releaseHeld.open();
+      void releaseGate.opened.then(() => forward(req, res));
+      return;
+    }
+    if (!hrListSeen && /^\/apis\/helm\.toolkit\.fluxcd\.io\/v2\/(namespaces\/[^/]+\/)?helmreleases$/.test(path)) {
+      hrListSeen = true;
+      hrTaken.open(); // sent on at once: the API server answers from now
+      forward(req, res, hrGate.opened);
+      return;
+    }
+    forward(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const kubeconfig = join(scratchDir('racing-front'), 'kubeconfig.json');
+  writeFileSync(kubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'front', cluster: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } }], users: [{ name: 'admin', user: {} }], contexts: [{ name: 'front', context: { cluster: 'front', user: 'admin' } }], 'current-context': 'front' }));
+  return {
+    kubeconfig,
+    heldBoth: Promise.all([releaseHeld.opened, hrTaken.opened]).then(() => undefined),
+    releases: releaseGate.open,
+    helmReleases: hrGate.open,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe('scan: its list of HelmReleases answered from before its list of releases', () => {
+  it('a HelmRelease applied and its hooks-only release installed between the two: Flux\'s all the same (one more list of HelmReleases); a plain hooks-only release stays Helm\'s', async () => {
+    const race = uniqueNamespace('e2e-own-race');
+    await ensureNamespace(cluster, race);
+    await helmInstall(cluster, 3, 'plain-hooks', hookapp, { namespace: race });
+    const front = await racingFront();
+    try {
+      const scanned = runChartorigin(['scan', '-n', race, '--kubeconfig', front.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('race-home'), CHARTORIGIN_CACHE_DIR: '' }, timeoutMs: 120_000 });
+      await front.heldBoth;
+      // The HelmReleases were listed (none named `hooks`); now Flux applies one and installs its release.
+      await helmRelease(race, 'hooks', { chart: { spec: { chart: 'hookapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' } } } });
+      await helmInstall(cluster, 4, 'hooks', hookapp, { namespace: race });
+      front.releases();
+      // Whatever the releases' list brings, that list of HelmReleases answers as of before it.
+      await new Promise((r) => setTimeout(r, 500));
+      front.helmReleases();
+      const r = await scanned;
+      assert.ok(r.stdout.startsWith('['), r.stderr);
+      const reports = new Map((JSON.parse(r.stdout) as Report[]).map((x) => [x.name, x]));
+      assert.deepEqual(verdict(reports.get('hooks')), ['Flux', 'Verified'], r.stderr);
+      assert.deepEqual(verdict(reports.get('plain-hooks')), ['Helm', 'Verified'], r.stderr);
+    } finally {
+      await front.close();
     }
   });
 });

@@ -383,6 +383,68 @@ export function releaseFluxOwner(record: { flux?: FluxOwner | undefined }, stora
   return record.flux ?? (storageKey === undefined ? undefined : ownerOf(storageKey));
 }
 
+/**
+ * How far apart the clocks that stamp a release (helm's info.last_deployed, the API server's creationTimestamp)
+ * and the clock that times a list of HelmReleases may be, and a list still count as after the deploy. A
+ * minute: NTP keeps a cluster's nodes within milliseconds; this covers a node that lost it for a while.
+ */
+export const FLUX_LIST_SKEW_MS = 60_000;
+
+/** What an ownership decision knows of the last completed list of HelmReleases. */
+export interface HelmReleasesListed {
+  /** When it started (Date.now()): it saw every HelmRelease that existed then. */
+  startedAt: number;
+  /** Whether it could see one at all: false when no HelmRelease version was served or listing was forbidden everywhere. */
+  visible: boolean;
+}
+
+/** What an ownership decision knows of a release. */
+export interface FluxOwnershipCandidate {
+  /** The HelmRelease its origin labels name (record.flux). */
+  flux?: FluxOwner | undefined;
+  /** Whether its manifest holds an object (record.manifestObjects; undefined: not known). */
+  manifestObjects?: boolean | undefined;
+  /** When it was deployed (Date.now() ms): the later of info.last_deployed and its Secret's or ConfigMap's creation; undefined: not known. */
+  deployedAt?: number | undefined;
+}
+
+/**
+ * Whether the HelmReleases the last completed list saw (`last`; undefined: none completed) decide who owns a
+ * release, or only a list that starts at or after the returned time (Date.now() ms) can. Pure.
+ *
+ * Flux applies a HelmRelease before helm-controller installs or upgrades its release, so a list that began
+ * after the release was deployed saw the HelmRelease if there is one; one that began before may not have, and
+ * the release would be Helm's — managedBy, metrics, Events, write-back, the proof rules — until the next list,
+ * `--gitops-interval` later. A list must then have begun FLUX_LIST_SKEW_MS after the deploy, or at `now` if that
+ * is sooner — a moment on the lister's own clock the release was known to exist (the decision, or the first time
+ * the controller read that revision): a list begun then began after the deploy, whatever the clocks say.
+ *
+ * Who never waits: a release whose origin labels name its HelmRelease; a release whose manifest holds an object
+ * without one (helm-controller labels every object it renders: plain Helm's, the common case, as 10,000 plain
+ * releases in bench/scale.ts are; a HelmRelease that claims one is still read from the map); and every release
+ * when the last list saw no HelmRelease API or was forbidden everywhere (another list would see nothing
+ * either: Flux installed since is seen by the next periodic list). So only releases whose owner can come from a
+ * HelmRelease's claim alone — no object in the manifest, deployed lately — wait, and one list serves them all.
+ *
+ * `everyLabelless` (before chartorigin writes into a release, --write-back): every release without origin
+ * labels, and whatever the last list saw — a write into Flux's release makes helm-controller upgrade it.
+ */
+export function fluxListNeeded(release: FluxOwnershipCandidate, last: HelmReleasesListed | undefined, now: number, options: { everyLabelless?: boolean; skewMs?: number } = {}): number | undefined {
+  if (release.flux) return undefined;
+  const every = options.everyLabelless === true;
+  if (!every && release.manifestObjects === true) return undefined;
+  if (!every && last && !last.visible) return undefined;
+  const deployed = release.deployedAt ?? Number.NaN;
+  const after = Number.isFinite(deployed) ? Math.min(deployed + (options.skewMs ?? FLUX_LIST_SKEW_MS), now) : now;
+  return last && after <= last.startedAt ? undefined : after;
+}
+
+/** The later of the times a release records its deploy with (RFC 3339; unparsable and absent ones are left out), as Date.now() ms. */
+export function deployedAtOf(...times: readonly (string | undefined)[]): number | undefined {
+  const ms = times.map((t) => (t ? Date.parse(t) : Number.NaN)).filter((t) => Number.isFinite(t));
+  return ms.length ? Math.max(...ms) : undefined;
+}
+
 /** HelmReleases by `<namespace>/<name>`. */
 export function helmReleasesByName(helmReleases: readonly JsonObject[]): Map<string, JsonObject> {
   return new Map(helmReleases.map((hr) => [`${meta(hr).namespace}/${meta(hr).name}`, hr]));
@@ -391,6 +453,8 @@ export function helmReleasesByName(helmReleases: readonly JsonObject[]): Map<str
 /** The HelmReleases listed, and where listing them was refused. */
 export interface HelmReleaseList {
   items: JsonObject[];
+  /** Whether the API server serves a HelmRelease version this reads (false: Flux is not installed, nothing was listed). */
+  served: boolean;
   /**
    * Namespaces (or `all namespaces`) whose list was forbidden with nothing listed in its place: releases stored
    * there are known as Flux's by their origin labels only. Empty when a namespaced list stood in for a
@@ -420,16 +484,16 @@ const ALL_NAMESPACES = 'all namespaces';
 export async function listOwningHelmReleases(kc: KubeConfig, namespaces?: readonly string[]): Promise<HelmReleaseList> {
   const served = await servedVersions(kc, FLUX_HELM_GROUP);
   const versions = HELM_RELEASE_VERSIONS.filter((v) => served.has(v));
-  if (!versions.length) return { items: [], forbidden: [], listedOnlyIn: [] };
+  if (!versions.length) return { items: [], served: false, forbidden: [], listedOnlyIn: [] };
   const isForbidden = (err: unknown): boolean => err instanceof KubeApiError && err.status === 403;
   const list = (ns: string | undefined): Promise<JsonObject[]> => listKind(kc, 'helmreleases', versions, FLUX_HELM_GROUP, ns, true);
   try {
-    return { items: await list(undefined), forbidden: [], listedOnlyIn: [] };
+    return { items: await list(undefined), served: true, forbidden: [], listedOnlyIn: [] };
   } catch (err) {
     if (!isForbidden(err)) throw err;
-    if (!namespaces?.length) return { items: [], forbidden: [ALL_NAMESPACES], listedOnlyIn: [] };
+    if (!namespaces?.length) return { items: [], served: true, forbidden: [ALL_NAMESPACES], listedOnlyIn: [] };
   }
-  const out: HelmReleaseList = { items: [], forbidden: [], listedOnlyIn: [] };
+  const out: HelmReleaseList = { items: [], served: true, forbidden: [], listedOnlyIn: [] };
   const lists = await Promise.all(
     namespaces.map(async (ns) => {
       try {

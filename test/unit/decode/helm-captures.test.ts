@@ -38,6 +38,9 @@ describe('releases captured from real helm 3 and helm 4', () => {
       assert.equal(obj.metadata?.labels?.['version'], String(c.revision));
       const published = fingerprintChart(readChartArchive(readFileSync(`${FIXTURES}${c.installedFrom}`)));
       assert.deepEqual(fingerprintDifferences(rec.fingerprint, published), []);
+      // Charts that render objects, no Flux labels: plain Helm's without a list of HelmReleases (flux.ts fluxListNeeded).
+      assert.equal(rec.manifestObjects, true);
+      assert.equal(rec.flux, undefined);
     });
   }
 });

@@ -135,7 +135,7 @@ describe('Flux sources for the CLI', () => {
     served = [];
     requested.length = 0;
     assert.equal(await discoverFluxSources(ctx()), undefined);
-    assert.deepEqual(await listOwningHelmReleases(kc(), ['apps']), { items: [], forbidden: [], listedOnlyIn: [] });
+    assert.deepEqual(await listOwningHelmReleases(kc(), ['apps']), { items: [], served: false, forbidden: [], listedOnlyIn: [] });
     assert.deepEqual(requested.sort(), ['/apis/helm.toolkit.fluxcd.io', '/apis/source.toolkit.fluxcd.io']);
   });
 });
@@ -226,7 +226,7 @@ describe('which HelmReleases may own the releases of some namespaces', () => {
     // What was listed one by one is named: a HelmRelease elsewhere (team-a's, storing in shared) is not seen.
     assert.deepEqual(r.listedOnlyIn, ['shared']);
     allowed = () => 403;
-    assert.deepEqual(await listOwningHelmReleases(apiKc()), { items: [], forbidden: ['all namespaces'], listedOnlyIn: [] });
+    assert.deepEqual(await listOwningHelmReleases(apiKc()), { items: [], served: true, forbidden: ['all namespaces'], listedOnlyIn: [] });
   });
 
   it('other failures throw: they do not say there are none', async () => {
