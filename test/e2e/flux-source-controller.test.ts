@@ -197,7 +197,13 @@ before(async () => {
 });
 
 after(async () => {
+  // Flux's objects first, while source-controller runs to remove its finalizers; then the ChartRepositories the
+  // chartorigin controller made of them (cluster-scoped; no garbage collector here follows owner references).
+  // Left behind, every later test that scans the whole cluster without --config would find them (zero-config).
+  await kubectl(cluster, ['delete', 'helmchart,helmrepository,ocirepository', '--all', '-n', ns, '--ignore-not-found', '--timeout=60s']).catch(() => undefined);
   await sc?.stop();
+  const names = (await kubectl(cluster, ['get', 'chartrepositories', '-o', 'name']).catch(() => '')).split('\n').filter((n) => n.includes(ns));
+  for (const n of names) await kubectl(cluster, ['delete', n, '--ignore-not-found']).catch(() => undefined);
   await server?.close();
   rmSync(work, { recursive: true, force: true });
 });
