@@ -51,6 +51,39 @@ export function readChartArchive(bytes: Uint8Array, limits?: ArchiveLimits): Cha
 
 /** The files of the parent chart, paths relative to the chart root. Exposed for tests and tools. */
 export function readChartFiles(bytes: Uint8Array, limits?: ArchiveLimits): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  for (const f of readChartEntries(bytes, limits)) {
+    if (files.has(f.name)) throw new RepoError(limits?.repository ?? 'archive', 'invalid_archive', `chart archive from ${limits?.repository ?? 'archive'}: entry ${JSON.stringify(f.name)} appears twice`);
+    files.set(f.name, f.data);
+  }
+  return files;
+}
+
+/** One regular file of a chart archive, path relative to the chart root. */
+export interface ChartEntry {
+  name: string;
+  data: Uint8Array;
+}
+
+/**
+ * A path Helm's loader reads as a file of a subchart directory (`charts/<dir>/<file>`, `<dir>` not a .tgz):
+ * the only place an archive may name one path twice. `helm package` (chartutil.Save) writes every loaded
+ * dependency expanded under `charts/<chart name>/`, so a chart depending on one subchart in two versions
+ * (under two aliases) gets both versions' files there, one after the other; Helm's loader (LoadFiles, every
+ * version 3.0-4.x) then loads that directory as one chart, all files in tar order. Anywhere else (the parent's
+ * own files, `charts/x.tgz`, `charts/x.prov`) a second copy would change what Helm stores without `helm
+ * package` ever writing it, so it stays refused.
+ */
+export function duplicableEntry(name: string): boolean {
+  const parts = name.split('/');
+  return parts.length >= 3 && parts[0] === 'charts' && !(parts[1] ?? '').endsWith('.tgz');
+}
+
+/**
+ * The regular files of a chart archive in tar order, paths relative to the chart root. A path appears more
+ * than once only where duplicableEntry allows it (and only with `subcharts`, which keeps charts/).
+ */
+export function readChartEntries(bytes: Uint8Array, limits?: ArchiveLimits): ChartEntry[] {
   const repo = limits?.repository ?? 'archive';
   const maxArchive = limits?.maxArchiveBytes ?? DEFAULT_ARCHIVE_LIMITS.maxArchiveBytes;
   const maxTotal = limits?.maxTotalBytes ?? DEFAULT_ARCHIVE_LIMITS.maxTotalBytes;
@@ -70,7 +103,8 @@ export function readChartFiles(bytes: Uint8Array, limits?: ArchiveLimits): Map<s
     throw bad(`gzip data is corrupt or truncated (${typeof code === 'string' ? code : 'zlib error'})`);
   }
 
-  const files = new Map<string, Uint8Array>();
+  const files: ChartEntry[] = [];
+  const seen = new Set<string>();
   let off = 0;
   let entries = 0;
   let longName: string | undefined;
@@ -131,11 +165,12 @@ export function readChartFiles(bytes: Uint8Array, limits?: ArchiveLimits): Map<s
     if (typeof rel === 'object') throw bad(`entry ${shown}: ${rel.error}`);
     if ((rel === 'charts' || rel.startsWith('charts/')) && limits?.subcharts !== true) continue;
     if (size > maxFile) throw big(`entry ${shown} is ${size} bytes, more than the per-file limit of ${maxFile}`);
-    if (files.has(rel)) throw bad(`entry ${shown} appears twice`);
+    if (seen.has(rel) && !duplicableEntry(rel)) throw bad(`entry ${shown} appears twice`);
+    seen.add(rel);
     const bom = data[0] === UTF8_BOM[0] && data[1] === UTF8_BOM[1] && data[2] === UTF8_BOM[2];
     const content = Uint8Array.from(bom ? data.subarray(3) : data);
     if (bom) BOM_TRIMMED.add(content);
-    files.set(rel, content);
+    files.push({ name: rel, data: content });
   }
   if (!sawEnd && off < tar.length) throw bad('truncated tar stream');
   if (!sawEnd && entries === 0) throw bad('empty tar stream');

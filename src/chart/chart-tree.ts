@@ -4,7 +4,7 @@
  * nested; entries starting with `_` or `.` skipped; requirements.yaml folded into the metadata; a missing
  * apiVersion read as v1; metadata strings sanitised as Metadata.Validate does.
  */
-import { DEFAULT_ARCHIVE_LIMITS, readChartFiles, type ArchiveLimits } from './archive.ts';
+import { DEFAULT_ARCHIVE_LIMITS, readChartEntries, type ArchiveLimits, type ChartEntry } from './archive.ts';
 import { chartContentFromFiles, ChartContentError, chartYamlOf, parseHelmYaml, valuesReadingsOf, type ChartContent } from './content.ts';
 import { deepCopy, isTable, newTable, type Table } from './coalesce.ts';
 import { sanitizeString } from './fingerprint.ts';
@@ -35,16 +35,18 @@ export function readChartTree(bytes: Uint8Array, limits?: ArchiveLimits): Publis
   const budget = { charts: 0 };
   // One decompression budget for the whole tree (Helm's 100 MiB per chart would multiply with nesting).
   let remaining = limits?.maxTotalBytes ?? DEFAULT_ARCHIVE_LIMITS.maxTotalBytes;
-  const read = (b: Uint8Array): Map<string, Uint8Array> => {
+  const read = (b: Uint8Array): ChartEntry[] => {
     if (remaining <= 0) throw new RepoError(repo, 'too_large', `${where}: subcharts decompress to more than ${limits?.maxTotalBytes ?? DEFAULT_ARCHIVE_LIMITS.maxTotalBytes} bytes in total`);
-    const files = readChartFiles(b, { ...limits, subcharts: true, maxTotalBytes: remaining });
-    for (const data of files.values()) remaining -= data.byteLength;
-    return files;
+    const entries = readChartEntries(b, { ...limits, subcharts: true, maxTotalBytes: remaining });
+    for (const e of entries) remaining -= e.data.byteLength;
+    return entries;
   };
   try {
-    const files = read(bytes);
+    const entries = read(bytes);
+    // The parent's own paths are unique (readChartEntries); only subchart directories can repeat one.
+    const files = new Map(entries.map((e) => [e.name, e.data]));
     const content = chartContentFromFiles(files, where);
-    const tree = loadTree(files, where, read, 0, budget);
+    const tree = loadTree(entries, where, read, 0, budget);
     const yamlFiles = extraYaml(files);
     if (yamlFiles) tree.yamlFiles = yamlFiles;
     return { content, tree };
@@ -54,34 +56,45 @@ export function readChartTree(bytes: Uint8Array, limits?: ArchiveLimits): Publis
   }
 }
 
-function loadTree(files: ReadonlyMap<string, Uint8Array>, where: string, read: (b: Uint8Array) => Map<string, Uint8Array>, depth: number, budget: { charts: number }): HelmChart {
+/**
+ * Helm's LoadFiles over files in archive order. A path seen twice (a subchart directory holding two versions of
+ * one chart, see duplicableEntry) is read as Helm reads it: every Chart.yaml decoded into the same Metadata
+ * (goDecodeInto), then every requirements.yaml, the last values.yaml replacing the others; templates and other
+ * files only matter to rendering, not to what is stored.
+ */
+function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Array) => ChartEntry[], depth: number, budget: { charts: number }): HelmChart {
   if (++budget.charts > MAX_CHARTS) throw new ChartContentError('too_many_subcharts', `${where}: more than ${MAX_CHARTS} charts`);
   if (depth > MAX_DEPTH) throw new ChartContentError('too_deep', `${where}: subcharts nested deeper than ${MAX_DEPTH}`);
-  const chartYaml = files.get('Chart.yaml');
-  if (!chartYaml) throw new ChartContentError('missing_chart_yaml', `${where}: no Chart.yaml`);
-  const raw = chartYamlOf(chartYaml, `${where}: Chart.yaml`);
-  if (!isTable(raw)) throw new ChartContentError('invalid_chart_yaml', `${where}: Chart.yaml is not a mapping`);
-  const meta: JsonObject = deepCopy(raw);
-  if (!scalarString(meta['apiVersion'])) meta['apiVersion'] = 'v1';
+  const chartYamls = files.filter((f) => f.name === 'Chart.yaml');
+  if (!chartYamls.length) throw new ChartContentError('missing_chart_yaml', `${where}: no Chart.yaml`);
+  let meta: JsonObject | undefined;
+  for (const f of chartYamls) {
+    const raw = chartYamlOf(f.data, `${where}: Chart.yaml`);
+    if (!isTable(raw)) throw new ChartContentError('invalid_chart_yaml', `${where}: Chart.yaml is not a mapping`);
+    meta = meta ? goDecodeInto(meta, raw, METADATA_FIELDS) : deepCopy(raw);
+    // Helm defaults apiVersion after each Chart.yaml it decodes (v1: Helm 2 charts had none).
+    if (!scalarString(meta['apiVersion'])) meta['apiVersion'] = 'v1';
+  }
+  if (!meta) throw new ChartContentError('missing_chart_yaml', `${where}: no Chart.yaml`);
   let values: HelmChart['values'] = null;
   let helm4Values: Table | undefined;
-  const groups = new Map<string, Map<string, Uint8Array>>();
-  for (const [name, data] of files) {
+  const groups = new Map<string, ChartEntry[]>();
+  for (const { name, data } of files) {
     if (name === 'requirements.yaml') {
       const req = parseHelmYaml(decoder.decode(data), `${where}: requirements.yaml`);
-      if (isTable(req) && 'dependencies' in req) meta['dependencies'] = deepCopy(req['dependencies']);
+      if (isTable(req) && 'dependencies' in req) meta = goDecodeInto(meta, { dependencies: req['dependencies'] }, METADATA_FIELDS);
     } else if (name === 'values.yaml') {
       const v = valuesReadingsOf(data, `${where}: values.yaml`);
       values = isTable(v.helm3) ? deepCopy(v.helm3) : newTable();
-      if (v.helm4) helm4Values = deepCopy(v.helm4) as Table;
+      helm4Values = v.helm4 ? (deepCopy(v.helm4) as Table) : undefined;
     } else if (name.startsWith('charts/') && !name.endsWith('.prov')) {
       const rest = name.slice('charts/'.length);
       const slash = rest.indexOf('/');
       const group = slash < 0 ? rest : rest.slice(0, slash);
       if (group === '' || group.startsWith('_') || group.startsWith('.')) continue;
       let g = groups.get(group);
-      if (!g) groups.set(group, (g = new Map()));
-      g.set(rest, data);
+      if (!g) groups.set(group, (g = []));
+      g.push({ name: rest, data });
     }
   }
   const metadata = helmMetadata(meta, where);
@@ -89,16 +102,72 @@ function loadTree(files: ReadonlyMap<string, Uint8Array>, where: string, read: (
   for (const [group, g] of groups) {
     const sub = `${where}: charts/${group}`;
     if (group.endsWith('.tgz')) {
-      const data = g.get(group);
-      if (!data) throw new ChartContentError('invalid_subchart', `${sub} is not a file`);
-      subcharts.push(loadTree(read(data), sub, read, depth + 1, budget));
+      // Helm reads the group's first file, which must be the archive itself.
+      const first = g[0];
+      if (!first || first.name !== group) throw new ChartContentError('invalid_subchart', `${sub} is not a file`);
+      subcharts.push(loadTree(read(first.data), sub, read, depth + 1, budget));
     } else {
-      const inner = new Map<string, Uint8Array>();
-      for (const [n, d] of g) if (n.startsWith(`${group}/`)) inner.set(n.slice(group.length + 1), d);
+      const inner = g.filter((e) => e.name.startsWith(`${group}/`)).map((e) => ({ name: e.name.slice(group.length + 1), data: e.data }));
       subcharts.push(loadTree(inner, sub, read, depth + 1, budget));
     }
   }
   return { metadata, values, subcharts, ...(helm4Values ? { helm4Values } : {}) };
+}
+
+/**
+ * The fields of Helm's chart.Metadata (and its Maintainer and Dependency) that encoding/json decodes other than
+ * by replacement when a second document is decoded into the same struct (sigs.k8s.io/yaml → json.Unmarshal):
+ * a map gains the new keys, a slice of struct pointers decodes each element into the old element at its index
+ * (encoding/json decode.go array(): the old length is reused before the slice is cut to the new one), and a JSON
+ * null sets a slice, map or pointer to nil but leaves a string or bool alone. Not modelled: Go's case-insensitive
+ * key matching (a `Version:` key), which `helm package` never writes (it marshals Metadata with its own keys).
+ */
+interface GoFields {
+  maps: ReadonlySet<string>;
+  slices: ReadonlySet<string>;
+  structSlices: ReadonlyMap<string, GoFields>;
+  scalars: ReadonlySet<string>;
+}
+const MAINTAINER_FIELDS: GoFields = { maps: new Set(), slices: new Set(), structSlices: new Map(), scalars: new Set(['name', 'email', 'url']) };
+const DEPENDENCY_FIELDS: GoFields = {
+  maps: new Set(),
+  slices: new Set(['tags', 'import-values']),
+  structSlices: new Map(),
+  scalars: new Set(['name', 'version', 'repository', 'condition', 'enabled', 'alias']),
+};
+const METADATA_FIELDS: GoFields = {
+  maps: new Set(['annotations']),
+  slices: new Set(['sources', 'keywords']),
+  structSlices: new Map([
+    ['maintainers', MAINTAINER_FIELDS],
+    ['dependencies', DEPENDENCY_FIELDS],
+  ]),
+  scalars: new Set(['name', 'home', 'version', 'description', 'icon', 'apiVersion', 'condition', 'tags', 'appVersion', 'deprecated', 'kubeVersion', 'type']),
+};
+
+/** `src` decoded into a copy of `dst` the way encoding/json decodes into an existing struct (see GoFields). */
+function goDecodeInto(dst: JsonObject, src: JsonObject, fields: GoFields): JsonObject {
+  const out: JsonObject = { ...dst };
+  for (const [k, v] of Object.entries(src)) {
+    const structFields = fields.structSlices.get(k);
+    if (v === null) {
+      // A field Helm does not know is dropped by Go anyway; kept as null here, it is read by nothing.
+      if (!fields.scalars.has(k)) out[k] = null;
+      continue;
+    }
+    if (fields.maps.has(k) && isTable(v) && isTable(out[k])) {
+      out[k] = { ...(out[k] as JsonObject), ...deepCopy(v) };
+    } else if (structFields && Array.isArray(v)) {
+      const old = out[k];
+      out[k] = v.map((el, i) => {
+        const prev = Array.isArray(old) ? old[i] : undefined;
+        return isTable(el) && isTable(prev) ? goDecodeInto(prev, el, structFields) : deepCopy(el);
+      });
+    } else {
+      out[k] = deepCopy(v);
+    }
+  }
+  return out;
 }
 
 function extraYaml(files: ReadonlyMap<string, Uint8Array>): Record<string, string> | undefined {

@@ -1,0 +1,128 @@
+/**
+ * A chart depending on one subchart in two versions under two aliases (test/harness/dup-subchart.ts), packaged by
+ * real `helm dependency build` + `helm package` (helm 4.3), which writes both versions under `charts/db/`, the same
+ * paths twice, in the order Go's map iteration gave (both orders are served, from two repositories); and the same
+ * chart tarred as built (`charts/db-1.0.0.tgz`, `charts/db-2.0.0.tgz`). Each is installed from a real HTTP
+ * repository by every tested helm; one `chartorigin scan` must prove every release Verified from its own tarball,
+ * and two releases edited in their Secret (a stored value, a template) Mismatch. Before src/chart/archive.ts
+ * duplicableEntry, the packaged tarballs were refused (`appears twice`) and their releases never Verified.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
+import { scratchDir, sha256Digest } from '../harness/charts.ts';
+import { runChartorigin } from '../harness/cli.ts';
+import { ensureNamespace } from '../harness/controlplane.ts';
+import { dbVersionsInTarOrder, packageBothOrders, tarredAsBuilt } from '../harness/dup-subchart.ts';
+import { testEnv, uniqueNamespace } from '../harness/env.ts';
+import { helmEnv } from '../harness/helm.ts';
+import { runHelmBinary } from '../harness/helm-proof.ts';
+import { HELM_SHORT, tamperRelease, type StoredChart } from '../harness/chart-corpus.ts';
+import { HELM_PROOF_BINARIES, toolPath, type HelmBinaryName } from '../harness/tools.ts';
+import { tgz } from '../unit/chart/tar-writer.ts';
+
+const env = testEnv();
+const cluster = env.cluster;
+const prefix = uniqueNamespace('e2e-dupsub').slice(0, 36);
+const work = scratchDir('dup-subchart');
+
+interface Served {
+  /** Repository (and folder) name. */
+  repo: string;
+  digest: string;
+  url: string;
+}
+
+let server: ChartRepoServer;
+const served: Served[] = [];
+
+function home(key: string): { kubeconfig: string; dir: string } {
+  const dir = join(work, 'homes', key);
+  mkdirSync(dir, { recursive: true });
+  return { kubeconfig: cluster.kubeconfig, dir };
+}
+
+before(async () => {
+  const repoDir = join(work, 'repo');
+  server = await startChartRepoServer({ dir: repoDir });
+  const src = join(work, 'src');
+  const packaged = await packageBothOrders(toolPath('helm4-latest'), helmEnv(home('package'), 4), src, join(work, 'packaged'));
+  const tarballs: Record<string, Uint8Array> = {
+    'dup-v1-v2': readFileSync(packaged['1.0.0-2.0.0']),
+    'dup-v2-v1': readFileSync(packaged['2.0.0-1.0.0']),
+    'dup-built': tarredAsBuilt(src, tgz),
+  };
+  for (const [repo, bytes] of Object.entries(tarballs)) {
+    const dir = join(repoDir, repo);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'dupsub-0.1.0.tgz'), bytes);
+    await runHelmBinary(home(`index-${repo}`), 'helm4-latest', ['repo', 'index', dir, '--url', `${server.url}/${repo}`]);
+    served.push({ repo, digest: sha256Digest(bytes), url: `${server.url}/${repo}` });
+  }
+  assert.deepEqual(dbVersionsInTarOrder(tarballs['dup-v1-v2'] ?? new Uint8Array()), ['1.0.0', '2.0.0'], 'helm package wrote charts/db/ twice');
+});
+
+after(async () => {
+  await server?.close();
+});
+
+interface Install {
+  s: Served;
+  helm: HelmBinaryName;
+  namespace: string;
+  edit?: { what: string; change: (c: StoredChart) => void; differs: string };
+}
+
+describe('one subchart in two versions under two aliases, installed by every tested helm', () => {
+  it('every release is Verified from its own tarball; a release edited in its Secret is a Mismatch', async (t) => {
+    const installs: Install[] = served.flatMap((s) => HELM_PROOF_BINARIES.map((helm) => ({ s, helm, namespace: `${prefix}-${s.repo.slice(4)}-${HELM_SHORT[helm]}` })));
+    const byRepo = (repo: string): Served => served.find((s) => s.repo === repo) as Served;
+    installs.push(
+      {
+        s: byRepo('dup-v1-v2'),
+        helm: 'helm3-old',
+        namespace: `${prefix}-tv-h3old`,
+        edit: { what: 'a value', change: (c) => void (c.values['top'] = 2), differs: 'values' },
+      },
+      {
+        s: byRepo('dup-v2-v1'),
+        helm: 'helm4-latest',
+        namespace: `${prefix}-tt-h4new`,
+        edit: {
+          what: 'a template',
+          change: (c) => {
+            const tpl = c.templates.find((x) => x.name === 'templates/cm.yaml');
+            assert.ok(tpl);
+            tpl.data = Buffer.from(`${Buffer.from(tpl.data, 'base64').toString('utf8')}\n# edited\n`).toString('base64');
+          },
+          differs: 'templates/cm.yaml',
+        },
+      },
+    );
+    for (const x of installs) {
+      await ensureNamespace(cluster, x.namespace);
+      await runHelmBinary(home(x.namespace), x.helm, ['install', 'dupsub', 'dupsub', '--repo', x.s.url, '--version', '0.1.0', '--namespace', x.namespace]);
+      if (x.edit) await tamperRelease(cluster, x.namespace, 'dupsub', x.edit.change);
+    }
+
+    const config = join(work, 'repositories.yaml');
+    writeFileSync(config, `repositories:\n${served.map((s) => `  - name: ${s.repo}\n    url: ${s.url}\n`).join('')}`);
+    const scan = await runChartorigin(['scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('dupsub-home'), CHARTORIGIN_CACHE_DIR: '' }, timeoutMs: 180_000 });
+    type Row = { namespace: string; name: string; origin: { match: string; repository?: string; tarballDigest?: string; message?: string } };
+    const rows = new Map((JSON.parse(scan.stdout) as Row[]).filter((r) => r.namespace.startsWith(prefix)).map((r) => [r.namespace, r]));
+    for (const x of installs) t.diagnostic(`${x.s.repo} ${x.helm}${x.edit ? ` (${x.edit.what} edited)` : ''}: ${rows.get(x.namespace)?.origin.match} ${rows.get(x.namespace)?.origin.message ?? ''}`);
+
+    for (const x of installs) {
+      const r = rows.get(x.namespace);
+      if (x.edit) {
+        assert.equal(r?.origin.match, 'Mismatch', `${x.s.repo} ${x.helm}: ${x.edit.what} edited: ${r?.origin.message}`);
+        assert.match(r?.origin.message ?? '', new RegExp(x.edit.differs.replaceAll('.', '\\.')), `${x.s.repo} ${x.helm}`);
+      } else {
+        assert.deepEqual([r?.origin.match, r?.origin.repository, r?.origin.tarballDigest], ['Verified', x.s.repo, x.s.digest], `${x.s.repo} ${x.helm}: ${r?.origin.message}`);
+        assert.match(r?.origin.message ?? '', /alias db→dbold, db→dbnew/, `${x.s.repo} ${x.helm}`);
+      }
+    }
+  });
+});
