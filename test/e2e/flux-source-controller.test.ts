@@ -200,8 +200,16 @@ after(async () => {
   // Flux's objects first, while source-controller runs to remove its finalizers; then the ChartRepositories the
   // chartorigin controller made of them (cluster-scoped; no garbage collector here follows owner references).
   // Left behind, every later test that scans the whole cluster without --config would find them (zero-config).
-  await kubectl(cluster, ['delete', 'helmchart,helmrepository,ocirepository', '--all', '-n', ns, '--ignore-not-found', '--timeout=60s']).catch(() => undefined);
+  const kinds = 'helmchart,helmrepository,ocirepository';
+  await kubectl(cluster, ['delete', kinds, '--all', '-n', ns, '--ignore-not-found', '--timeout=60s']).catch(() => undefined);
   await sc?.stop();
+  // Still there (source-controller died before removing its finalizers): nobody else will remove them, and every
+  // later controller's cluster-wide discovery would recreate ChartRepositories from them.
+  const left = (await kubectl(cluster, ['get', kinds, '-n', ns, '-o', 'name']).catch(() => '')).split('\n').filter(Boolean);
+  for (const n of left) {
+    await kubectl(cluster, ['patch', n, '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']).catch(() => undefined);
+    await kubectl(cluster, ['delete', n, '-n', ns, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+  }
   const names = (await kubectl(cluster, ['get', 'chartrepositories', '-o', 'name']).catch(() => '')).split('\n').filter((n) => n.includes(ns));
   for (const n of names) await kubectl(cluster, ['delete', n, '--ignore-not-found']).catch(() => undefined);
   await server?.close();
