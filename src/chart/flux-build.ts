@@ -138,8 +138,25 @@ export interface FluxTransformation {
   description: string;
 }
 
+/**
+ * The Flux source a HelmRelease builds from, as its spec names it: `spec.chart.spec.sourceRef` (namespace
+ * defaulting to the HelmRelease's), `spec.chartRef` to an OCIRepository, or for a `chartRef` to a HelmChart that
+ * HelmChart's `spec.sourceRef` (in the HelmChart's namespace).
+ */
+export interface FluxSourceHint {
+  kind: 'HelmRepository' | 'OCIRepository' | 'GitRepository' | 'Bucket';
+  namespace: string;
+  name: string;
+  /** The source's spec.url (HelmRepository, OCIRepository) when it could be read; credentials never kept. */
+  url?: string | undefined;
+  /** Which field names it, for messages: "HelmRelease apps/web's sourceRef". */
+  via: string;
+}
+
 /** What is known about the Flux objects behind a release (all optional: they may not be readable). */
 export interface FluxHint {
+  /** The source the chart was built from (resolve/decide.ts: it picks among repositories serving equal content). */
+  source?: FluxSourceHint | undefined;
   /** HelmChart spec.valuesFiles (or HelmRelease spec.chart.spec.valuesFiles) when readable. */
   valuesFiles?: readonly string[] | undefined;
   ignoreMissingValuesFiles?: boolean | undefined;

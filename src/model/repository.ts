@@ -129,6 +129,8 @@ export interface ChartVersionEntry {
   digest?: string | undefined;
   /** Absolute chart URLs (index.yaml: resolved like Helm; OCI: oci://host/repo:tag). */
   urls: string[];
+  /** OCI: the manifest the tag named when its details were read (this repository's, not the tarball's). */
+  manifestDigest?: string | undefined;
   /** What the publisher says about this version beyond the version fields; absent when nothing. */
   notes?: PublisherNotes | undefined;
 }

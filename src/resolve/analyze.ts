@@ -4,7 +4,7 @@ import type { FluxHint } from '../chart/flux-build.ts';
 import { failureOf, gatherCandidates, wantsSignature, type RepositoryFailure } from './candidates.ts';
 import { discardProofInputs } from '../decode/proof-inputs.ts';
 import { redactUrl } from '../sources/url.ts';
-import { registryRequestHost } from '../sources/oci/registry-host.ts';
+import { comparableUrl } from './source-url.ts';
 import { deprecationOf, isUpstreamStale, newestPublished, recommend, upgradeNotes, type PublishedVersion } from '../recommend/recommend.ts';
 import { decideOrigin } from './decide.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
@@ -143,13 +143,6 @@ async function signatureOf(source: ChartSource, chart: { name: string; version: 
   return { type: r.type, verified: r.verified, reason: r.reason, keyID: r.keyID, signer: r.signer, message: r.message, required };
 }
 
-function comparableUrl(u: string): string {
-  const url = redactUrl(u).replace(/\/+$/, '').toLowerCase();
-  // oci://docker.io/x and oci://registry-1.docker.io/x are one repository (oras-go requests the first from the second).
-  const oci = /^oci:\/\/([^/]+)(.*)$/.exec(url);
-  return oci ? `oci://${registryRequestHost(oci[1] ?? '')}${oci[2] ?? ''}` : url;
-}
-
 /** origin.claim from a claim Helm wrote into the release; judged only against a Verified origin. */
 export function applyClaim(record: ReleaseRecord, origin: OriginStatus): void {
   if (!record.claim) return;
@@ -184,7 +177,8 @@ export async function analyzeRelease(record: ReleaseRecord, options: AnalyzeOpti
   // The user values' booleans were needed by the proofs only.
   discardProofInputs(record);
   const unsearched = listings.filter((l) => l.versions === undefined).map((l) => l.source.config.name);
-  const origin = decideOrigin(evidence, unsearched);
+  // The source the HelmRelease names picks among repositories serving the same content (decide.ts).
+  const origin = decideOrigin(evidence, unsearched, record.flux ? options.flux?.source : undefined);
   applyClaim(record, origin);
   if (pinned && sources.length === 0) origin.message = `pinned repository "${pinned}" is not configured`;
 

@@ -56,11 +56,17 @@ async function published(source: ChartSource, listed: ChartVersionEntry, cache: 
   const entry = source.kind === 'oci' && !listed.digest ? await source.details(listed, signal) : listed;
   // A source that checks signatures fetches the .prov too, so it does not share entries with one that does not.
   const key = entry.digest && !wantsSignature(source) ? entry.digest : `${source.config.name}|${entry.digest ?? entry.urls[0] ?? `${entry.name}@${entry.version}`}`;
-  return cache.get(key, async () => {
+  const pub = await cache.get(key, async () => {
     const fetched = await source.fetchChart(entry, signal);
     const { content, tree } = readChartTree(fetched.bytes, { repository: source.config.name });
     return { tarballDigest: fetched.tarballDigest, manifestDigest: fetched.manifestDigest, fingerprint: fingerprintChart(content), tree: treeJson(tree), provenance: fetched.provenance };
   });
+  // The cache is by tarball digest, shared by every repository serving those bytes (the same chart over HTTP and
+  // OCI): the manifest digest is not content but this repository's, so it is never taken from another's download
+  // (an HTTP candidate had the registry's, an OCI one none, and the `+<manifest digest>` proof of a chartRef to an
+  // OCIRepository was then not checked against the registry).
+  const manifestDigest = source.kind === 'oci' ? (entry.manifestDigest ?? pub.manifestDigest) : undefined;
+  return manifestDigest === pub.manifestDigest ? pub : { ...pub, manifestDigest };
 }
 
 /**

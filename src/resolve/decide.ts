@@ -1,4 +1,7 @@
 import type { MatchKind, OriginCandidate, OriginStatus } from '../model/report.ts';
+import type { FluxSourceHint } from '../chart/flux-build.ts';
+import { redactUrl } from '../sources/url.ts';
+import { describeSource, servesSource } from './source-url.ts';
 
 /** What one repository that publishes the installed name+version had to say about it. */
 export interface CandidateEvidence {
@@ -52,14 +55,35 @@ function describeDiff(c: CandidateEvidence): string {
   return `${c.repository}: differs in ${shown}${parts.length > 5 ? ` and ${parts.length - 5} more` : ''}`;
 }
 
+/** "HelmRelease apps/web's sourceRef HelmRepository apps/charts (https://…)". */
+function sourceWithUrl(s: FluxSourceHint): string {
+  return `${describeSource(s)}${s.url !== undefined ? ` (${redactUrl(s.url)})` : ''}`;
+}
+
+/** Why the Flux source could not pick among equal candidates `equal`, none of which it serves. */
+function notServed(s: FluxSourceHint): string {
+  if (s.kind === 'GitRepository' || s.kind === 'Bucket') return `${describeSource(s)} is no chart repository, so it picks none of them`;
+  if (s.url === undefined) return `${describeSource(s)} could not be read, so its URL picks none of them`;
+  return `${sourceWithUrl(s)} is none of them`;
+}
+
 /**
- * Content evidence first, then uniqueness, then priority (product.md `match`):
- * Verified when the stored chart equals a served tarball; Mismatch when every candidate was compared and
- * none is equal; Unverified when one uncompared candidate remains; Ambiguous when several remain and
- * neither content nor priority can decide; NotFound when nobody publishes the name+version; Unreachable
- * when nobody that could be searched does, but some repository could not be searched.
+ * Content evidence first, then the release's own Flux source, then uniqueness, then priority (product.md
+ * `match`): Verified when the stored chart equals a served tarball; Mismatch when every candidate was compared
+ * and none is equal; Unverified when one uncompared candidate remains; Ambiguous when several remain and
+ * neither content, the Flux source nor priority can decide; NotFound when nobody publishes the name+version;
+ * Unreachable when nobody that could be searched does, but some repository could not be searched.
+ *
+ * `declared`: the source the release's HelmRelease builds from (Flux releases only). It only chooses among
+ * candidates whose content is already proven equal to the installed chart — never instead of that proof — and
+ * ahead of priority: priority is the user's general preference between repositories, the HelmRelease says
+ * where this release was pulled from. A candidate is the declared source by URL (source-url.ts servesSource).
+ * When the declared source serves a chart that differs, the release stays Verified from the repository whose
+ * content is equal, and the message says the HelmRelease names the other one (content is the proof; the
+ * source may have been re-published or switched since the install). Uncompared candidates (Unverified,
+ * Ambiguous "content not compared") are not chosen by it: without content, a pick would look like a proof.
  */
-export function decideOrigin(candidates: CandidateEvidence[], unsearched: string[] = []): OriginStatus {
+export function decideOrigin(candidates: CandidateEvidence[], unsearched: string[] = [], declared?: FluxSourceHint): OriginStatus {
   const note = unsearched.length ? `not searched (repository error): ${unsearched.join(', ')}` : undefined;
   if (candidates.length === 0) {
     // "Nobody publishes it" needs every repository's answer: one that could not be searched may have it.
@@ -68,18 +92,33 @@ export function decideOrigin(candidates: CandidateEvidence[], unsearched: string
   }
   const equal = candidates.filter((c) => c.differences !== undefined && c.differences.length === 0);
   if (equal.length > 0) {
-    const top = equal.length === 1 ? equal[0] : uniqueTop(equal);
+    const names = equal.map((c) => c.repository).sort();
+    let top = equal.length === 1 ? equal[0] : undefined;
+    let chosenBy: string | undefined;
+    let unpicked: string | undefined;
+    if (!top && declared) {
+      const named = equal.filter((c) => servesSource(declared, c.repoURL));
+      top = named.length === 1 ? named[0] : uniqueTop(named);
+      if (top) chosenBy = `chosen among ${names.join(', ')} by ${describeSource(declared)}`;
+      else if (named.length > 1) unpicked = `${describeSource(declared)} is each of ${named.map((c) => c.repository).sort().join(', ')}`;
+      else unpicked = notServed(declared);
+    }
+    top ??= uniqueTop(equal);
     if (top) {
       // Verified always says how it was proven (product.md, Additions).
       const how = top.accounted?.length ? `proven with ${top.accounted.join('; ')}` : 'identical to the published chart';
-      return chosen('Verified', top, candidates, note ? `${how}; ${note}` : how);
+      const chosenTop = top;
+      // The declared source serves another chart than the one installed: said, never attributed to it.
+      const differs = declared ? candidates.filter((c) => c !== chosenTop && c.differences?.length && servesSource(declared, c.repoURL)) : [];
+      const sourceNote = differs.length ? `${sourceWithUrl(declared as FluxSourceHint)} is ${differs.map((c) => c.repository).join(', ')}, whose chart differs (${differs.map(describeDiff).join('; ')})` : undefined;
+      return chosen('Verified', top, candidates, [how, chosenBy, unpicked, sourceNote, note].filter((x) => x !== undefined).join('; '));
     }
     const digests = new Set(equal.map((c) => c.tarballDigest));
     return {
       match: 'Ambiguous',
       tarballDigest: digests.size === 1 ? equal[0]?.tarballDigest : undefined,
       candidates: listed(candidates),
-      message: `identical chart served by ${equal.map((c) => c.repository).sort().join(', ')} with equal priority`,
+      message: `identical chart served by ${names.join(', ')} with equal priority${unpicked ? `; ${unpicked}` : ''}`,
     };
   }
   const open = candidates.filter((c) => c.differences === undefined);

@@ -16,6 +16,11 @@
  * the version source-controller gave the chart; a copy of the real artifact with one template or one default
  * value edited is a Mismatch; and src/chart/flux-build.ts predicts the real artifact's Chart.yaml and values
  * (a differential check that catches any change in a later source-controller).
+ *
+ * fluxapp 1.0.0 is served identically by the HTTP repository and the registry (as podinfo is by its GitHub
+ * Pages repository and ghcr.io): content cannot tell them apart, the HelmRelease's source does — releases
+ * naming the HTTP HelmRepository are Verified from it, those naming the OCI HelmRepository or an OCIRepository
+ * from the registry (resolve/decide.ts), by scan and by the controller alike.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -57,12 +62,13 @@ let multidoc: string;
 const MULTIDOC_VALUES = 'replicaCount: 1\nimage:\n  tag: "1.0"\n---\nextra:\n  enabled: true\n';
 let ociRepo: string;
 /**
- * fluxapp 1.0.0 renamed `ocifluxapp`, the chart pushed to the registry: the same bytes under the same name in the
- * HTTP repository and the registry would be Ambiguous (product.md: several repositories serve it, content
- * cannot decide), whichever source the HelmRelease names.
+ * fluxapp 1.0.0 renamed `ocifluxapp`, a chart only the registry serves (the OCI builds' differential and proofs
+ * without a second repository); fluxapp 1.0.0 itself is pushed there too, the same bytes as over HTTP.
  */
 let ociPublished: string;
 let ociManifestDigest: string;
+/** The manifest of fluxapp 1.0.0 in the registry (the HTTP repository's archive, pushed as is). */
+let sameManifestDigest: string;
 const work = mkdtempSync(join(tmpdir(), 'fluxsc-'));
 
 async function apply(obj: unknown): Promise<void> {
@@ -172,18 +178,23 @@ before(async () => {
   ociRepo = `oci://${env.registry.host}/${ns}`;
   ociPublished = await editedCopy(charts.published, 'ocifluxapp', 'Chart.yaml', (t) => t.replace('name: fluxapp', 'name: ocifluxapp'));
   ociManifestDigest = (await pushChart(ociPublished, ociRepo)).manifestDigest;
+  sameManifestDigest = (await pushChart(charts.published, ociRepo)).manifestDigest;
   sc = await startSourceController(cluster);
 
   await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'charts', namespace: ns }, spec: { url: server.url, interval: '10m' } });
   await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'ocicharts', namespace: ns }, spec: { type: 'oci', url: ociRepo, insecure: true, interval: '10m' } });
   await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'fluxapp-oci', namespace: ns }, spec: { url: `${ociRepo}/ocifluxapp`, ref: { tag: '1.0.0' }, insecure: true, interval: '10m', layerSelector: { mediaType: HELM_CHART_LAYER, operation: 'copy' } } });
+  await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'fluxapp-same', namespace: ns }, spec: { url: `${ociRepo}/fluxapp`, ref: { tag: '1.0.0' }, insecure: true, interval: '10m', layerSelector: { mediaType: HELM_CHART_LAYER, operation: 'copy' } } });
   const made: Record<string, string> = {};
   for (const [, h] of HELMS) {
     made[`plain-${h}`] = await helmReleaseWithChart(`plain-${h}`, { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' } });
     made[`prod-${h}`] = await helmReleaseWithChart(`prod-${h}`, { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' }, valuesFiles: VALUES_FILES });
     made[`ociprod-${h}`] = await helmReleaseWithChart(`ociprod-${h}`, { chart: 'ocifluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'ocicharts' }, valuesFiles: VALUES_FILES });
     made[`multidoc-${h}`] = await helmReleaseWithChart(`multidoc-${h}`, { chart: 'multidoc', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' }, valuesFiles: VALUES_FILES });
+    // fluxapp from the registry: the same chart plain-* installs from the HTTP repository.
+    made[`ocisame-${h}`] = await helmReleaseWithChart(`ocisame-${h}`, { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'ocicharts' } });
     await apply({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: `fromoci-${h}`, namespace: ns }, spec: { interval: '10m', chartRef: { kind: 'OCIRepository', name: 'fluxapp-oci' } } });
+    await apply({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: `samefromoci-${h}`, namespace: ns }, spec: { interval: '10m', chartRef: { kind: 'OCIRepository', name: 'fluxapp-same' } } });
   }
   // The HTTP HelmRepository's artifact is its index; a type `oci` HelmRepository is not reconciled at all
   // since source-controller 1.8 ("maintenance mode"): its HelmCharts read the registry themselves.
@@ -194,6 +205,8 @@ before(async () => {
   }
   const oci = await ready('ocirepository', 'fluxapp-oci');
   artifacts['oci'] = { ...(await download(oci.artifact)), revision: oci.artifact.revision };
+  const same = await ready('ocirepository', 'fluxapp-same');
+  artifacts['same'] = { ...(await download(same.artifact)), revision: same.artifact.revision };
 });
 
 after(async () => {
@@ -228,6 +241,9 @@ describe('real source-controller builds, proven by chartorigin', () => {
     }
     assert.ok(artifacts['oci']?.bytes.equals(readFileSync(ociPublished)), 'OCIRepository layerSelector copy: the pushed chart layer itself');
     assert.equal(artifacts['oci']?.revision, `1.0.0@${ociManifestDigest}`);
+    // The same chart from the registry, through a HelmRepository of type oci and an OCIRepository: the HTTP bytes.
+    assert.ok(artifacts['ocisame-3']?.bytes.equals(published), 'HelmRepository type oci without valuesFiles: the pushed archive');
+    assert.ok(artifacts['same']?.bytes.equals(published), 'OCIRepository copy of fluxapp: the HTTP archive too');
   });
 
   it('differential: src/chart/flux-build.ts predicts the real artifact (Chart.yaml, values, templates, files) for HTTP and OCI HelmRepositories, and for a reordered list at generation 2', async () => {
@@ -264,17 +280,21 @@ describe('real source-controller builds, proven by chartorigin', () => {
     const tmpl = await editedCopy(artifacts['prod-3']?.path ?? '', 'template', 'templates/configmap.yaml', (t) => t.replace('\ndata:\n', '\ndata:\n  injected: by-hand\n'));
     const vals = await editedCopy(artifacts['prod-3']?.path ?? '', 'values', 'values.yaml', (t) => t.replace(/replicaCount: 3/, 'replicaCount: 4'));
     const fromOci = await withOciDigestVersion(artifacts['oci']?.path ?? '', ociManifestDigest, join(work, 'fromoci'));
+    const sameFromOci = await withOciDigestVersion(artifacts['same']?.path ?? '', sameManifestDigest, join(work, 'samefromoci'));
+    const sameRef = `${ociRepo}/fluxapp`;
     const expected: Record<string, { match: string; version: string; repoURL?: string }> = {};
     for (const [helm, h] of HELMS) {
-      for (const kind of ['plain', 'prod', 'ociprod', 'multidoc'] as const) {
+      for (const kind of ['plain', 'prod', 'ociprod', 'multidoc', 'ocisame'] as const) {
         const a = artifacts[`${kind}-${h}`];
         assert.ok(a);
         await install(helm, `${kind}-${h}`, a.path);
-        expected[`${kind}-${h}`] = { match: 'Verified', version: a.revision, repoURL: kind === 'ociprod' ? `${ociRepo}/ocifluxapp` : server.url };
+        expected[`${kind}-${h}`] = { match: 'Verified', version: a.revision, repoURL: kind === 'ociprod' ? `${ociRepo}/ocifluxapp` : kind === 'ocisame' ? sameRef : server.url };
       }
       // helm-controller's chartRef to the OCIRepository: the artifact, its version `+<12 hex of the manifest digest>`.
       await install(helm, `fromoci-${h}`, fromOci.path);
       expected[`fromoci-${h}`] = { match: 'Verified', version: fromOci.version, repoURL: `${ociRepo}/ocifluxapp` };
+      await install(helm, `samefromoci-${h}`, sameFromOci.path);
+      expected[`samefromoci-${h}`] = { match: 'Verified', version: sameFromOci.version, repoURL: sameRef };
       for (const [label, tgz] of [['tmpl', tmpl], ['vals', vals]] as const) {
         const release = `${label}-${h}`;
         await apply({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: release, namespace: ns }, spec: { interval: '10m', chart: { spec: { chart: 'fluxapp', version: '1.0.0', sourceRef: { kind: 'HelmRepository', name: 'charts' }, valuesFiles: VALUES_FILES } } } });
@@ -284,7 +304,7 @@ describe('real source-controller builds, proven by chartorigin', () => {
     }
     // No --config: the repositories are Flux's own sources, discovered in the cluster (product.md).
     const r = await runChartorigin(['scan', '-n', ns, '--kubeconfig', cluster.kubeconfig, '-o', 'json'], { env: { ...process.env, HOME: scratchDir('fluxsc-scan-home') }, timeoutMs: 90_000 });
-    const reports = JSON.parse(r.stdout) as { name: string; managedBy?: string; chart: { version: string }; origin: { match: string; repoURL?: string; manifestDigest?: string; message?: string } }[];
+    const reports = JSON.parse(r.stdout) as { name: string; managedBy?: string; chart: { version: string }; origin: { match: string; repoURL?: string; manifestDigest?: string; message?: string; candidates?: { repoURL: string }[] } }[];
     const got = new Map(reports.map((x) => [x.name, x]));
     for (const [name, want] of Object.entries(expected)) {
       const rep = got.get(name);
@@ -297,15 +317,28 @@ describe('real source-controller builds, proven by chartorigin', () => {
     try {
       for (const [name, want] of Object.entries(expected)) {
         const o = await eventually(`ChartOrigin ${ns}/${name} ${want.match}`, async () => {
-          const c = JSON.parse(await kubectl(cluster, ['get', 'chartorigin', name, '-n', ns, '-o', 'json'])) as { status?: { managedBy?: string; chart?: { version?: string }; origin?: { match?: string } } };
+          const c = JSON.parse(await kubectl(cluster, ['get', 'chartorigin', name, '-n', ns, '-o', 'json'])) as { status?: { managedBy?: string; chart?: { version?: string }; origin?: { match?: string; repoURL?: string } } };
           return c.status?.origin?.match === want.match ? c.status : undefined;
         }, 60_000, 500);
         assert.deepEqual([o.managedBy, o.chart?.version], ['Flux', want.version], name);
+        if (want.repoURL) assert.equal(o.origin?.repoURL?.replace(/\/+$/, ''), want.repoURL, `${name}: the controller picks the HelmRelease's source too`);
       }
     } finally {
       await controller.stop();
     }
     for (const [, h] of HELMS) {
+      // The same chart in both repositories: each release Verified from the source its HelmRelease names, both listed.
+      for (const [release, field, source] of [
+        [`plain-${h}`, 'sourceRef', 'HelmRepository'],
+        [`prod-${h}`, 'sourceRef', 'HelmRepository'],
+        [`ocisame-${h}`, 'sourceRef', 'HelmRepository'],
+        [`samefromoci-${h}`, 'chartRef', 'OCIRepository'],
+      ] as const) {
+        const origin = got.get(release)?.origin;
+        assert.deepEqual(origin?.candidates?.map((c) => c.repoURL.replace(/\/+$/, '')).sort(), [server.url.replace(/\/+$/, ''), sameRef].sort(), `${release}: both repositories serve it`);
+        assert.match(origin?.message ?? '', new RegExp(`; chosen among .+ by HelmRelease ${ns}/${release}'s ${field} ${source} ${ns}/`), release);
+      }
+      assert.equal(got.get(`samefromoci-${h}`)?.origin.manifestDigest, sameManifestDigest);
       assert.equal(got.get(`fromoci-${h}`)?.origin.manifestDigest, ociManifestDigest);
       assert.match(got.get(`tmpl-${h}`)?.origin.message ?? '', /templates\/configmap\.yaml/);
       assert.match(got.get(`vals-${h}`)?.origin.message ?? '', /values/);

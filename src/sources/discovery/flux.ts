@@ -1,6 +1,7 @@
 import type { KubeConfig } from '../../kube/kubeconfig.ts';
 import { KubeApiError, kubeRequest } from '../../kube/raw-client.ts';
-import type { FluxHint } from '../../chart/flux-build.ts';
+import type { FluxHint, FluxSourceHint } from '../../chart/flux-build.ts';
+import { redactUrl } from '../url.ts';
 import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
 import { credentialsFromSecret, repositoryTls, toRepositoryConfig, type ChartRepositorySpec, type ReadSecret, type SecretRef, type SecretTls } from '../chart-repository.ts';
 import { readSecret } from '../../kube/core-objects.ts';
@@ -530,11 +531,41 @@ async function getHelmRelease(kc: KubeConfig, owner: { namespace: string; name: 
   return undefined;
 }
 
+const SOURCE_KINDS = ['HelmRepository', 'OCIRepository', 'GitRepository', 'Bucket'] as const;
+const SOURCE_PLURALS: Partial<Record<FluxSourceHint['kind'], string>> = { HelmRepository: 'helmrepositories', OCIRepository: 'ocirepositories' };
+
+/**
+ * The source a reference names, with the URL of a HelmRepository/OCIRepository from one GET (v1, else v1beta2
+ * as discovery lists them). The URL is left out when it cannot be read (missing, forbidden, an API error): the
+ * values files still help the proof, and a source without URL picks no repository (resolve/source-url.ts).
+ */
+async function sourceHint(kc: KubeConfig, ref: unknown, defaultNamespace: string, via: string): Promise<FluxSourceHint | undefined> {
+  if (!isObject(ref)) return undefined;
+  const kind = SOURCE_KINDS.find((k) => k === str(ref['kind']));
+  const name = str(ref['name']);
+  if (!kind || !name) return undefined;
+  const namespace = str(ref['namespace']) || defaultNamespace;
+  const plural = SOURCE_PLURALS[kind];
+  let url: string | undefined;
+  for (const v of plural ? ['v1', 'v1beta2'] : []) {
+    try {
+      const o = await getObject(kc, `/apis/${FLUX_SOURCE_GROUP}/${v}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`);
+      const spec = o && isObject(o['spec']) ? o['spec'] : undefined;
+      const u = spec ? str(spec['url']) : undefined;
+      if (u) url = redactUrl(u);
+      if (o) break;
+    } catch {
+      break;
+    }
+  }
+  return { kind, namespace, name, url, via };
+}
+
 /**
  * What the HelmRelease `owner` (and the HelmChart it builds from) say about the chart build: the values
- * files, in order. undefined when they cannot be read (not installed, forbidden, deleted): the proof then
- * infers the merge from the chart's own files. `listed`: the HelmRelease as a list just returned it (`scan`
- * has them all), instead of a GET.
+ * files, in order, and the source it names. undefined when they cannot be read (not installed, forbidden,
+ * deleted): the proof then infers the merge from the chart's own files. `listed`: the HelmRelease as a list
+ * just returned it (`scan` has them all), instead of a GET. The source's URL costs one more GET.
  */
 export async function readFluxHint(kc: KubeConfig, owner: FluxOwner, listed?: JsonObject): Promise<FluxHint | undefined> {
   const hr = listed ?? (await getHelmRelease(kc, owner));
@@ -548,7 +579,9 @@ export async function readFluxHint(kc: KubeConfig, owner: FluxOwner, listed?: Js
     // GitRepository and Bucket charts: source-controller reads values files from the source's root
     // (builder_local.go), not the chart's directory; the chart's own files are named from its directory here.
     const valuesFiles = sourceKind === 'GitRepository' || sourceKind === 'Bucket' ? files.map((f) => chartRelative(str(template['chart']) ?? '', f)) : files;
-    return { valuesFiles, ignoreMissingValuesFiles: template['ignoreMissingValuesFiles'] === true, from };
+    // helm-controller api/v2 CrossNamespaceObjectReference: the namespace defaults to the HelmRelease's.
+    const source = await sourceHint(kc, template['sourceRef'], owner.namespace, `${from}'s sourceRef`);
+    return { valuesFiles, ignoreMissingValuesFiles: template['ignoreMissingValuesFiles'] === true, from, source };
   }
   const chartRef = isObject(spec['chartRef']) ? spec['chartRef'] : undefined;
   if (chartRef && str(chartRef['kind']) === 'HelmChart') {
@@ -556,8 +589,12 @@ export async function readFluxHint(kc: KubeConfig, owner: FluxOwner, listed?: Js
     const hc = await getObject(kc, `/apis/${FLUX_SOURCE_GROUP}/v1/namespaces/${encodeURIComponent(ns)}/helmcharts/${encodeURIComponent(str(chartRef['name']) ?? '')}`);
     const hcSpec = hc && isObject(hc['spec']) ? hc['spec'] : undefined;
     if (!hcSpec) return undefined;
-    return { valuesFiles: valuesFilesOf(hcSpec), ignoreMissingValuesFiles: hcSpec['ignoreMissingValuesFiles'] === true, from: `HelmChart ${ns}/${str(chartRef['name'])}` };
+    const hcFrom = `HelmChart ${ns}/${str(chartRef['name'])}`;
+    // A HelmChart's sourceRef (LocalHelmChartSourceReference) has no namespace: its own.
+    const source = await sourceHint(kc, isObject(hcSpec['sourceRef']) ? { ...hcSpec['sourceRef'], namespace: ns } : undefined, ns, `${hcFrom}'s sourceRef (${from}'s chartRef)`);
+    return { valuesFiles: valuesFilesOf(hcSpec), ignoreMissingValuesFiles: hcSpec['ignoreMissingValuesFiles'] === true, from: hcFrom, source };
   }
   // chartRef to an OCIRepository: the artifact is installed as pulled (only the version gets the digest).
-  return { valuesFiles: [], from };
+  const source = chartRef && str(chartRef['kind']) === 'OCIRepository' ? await sourceHint(kc, chartRef, owner.namespace, `${from}'s chartRef`) : undefined;
+  return { valuesFiles: [], from, source };
 }

@@ -207,6 +207,7 @@ export class OciChartSource implements ChartSource {
         created: manifest.annotations[CREATED_ANNOTATION],
         deprecated: m['deprecated'] === true,
         digest: layer.digest,
+        manifestDigest: manifest.digest,
         urls: entry.urls.length ? entry.urls : [`${this.repoURL(entry.name)}:${tag}`],
         notes: notesOf(m, str),
       },

@@ -12,12 +12,31 @@ import { kubeConfigFromText } from '../../../../src/kube/kubeconfig.ts';
 import { readFluxHint } from '../../../../src/sources/discovery/flux.ts';
 
 let served: string[] = [];
+/** Other objects by request path (Flux sources, HelmReleases with a chartRef, HelmCharts). */
+const SC = '/apis/source.toolkit.fluxcd.io';
+const objects: Record<string, unknown> = {
+  [`${SC}/v1/namespaces/flux-system/helmrepositories/charts`]: { kind: 'HelmRepository', spec: { url: 'https://user:secret@charts.example/stable/' } },
+  // Flux 2.2-2.5 serve OCIRepository at v1beta2 only.
+  [`${SC}/v1beta2/namespaces/apps/ocirepositories/web`]: { kind: 'OCIRepository', spec: { url: 'oci://ghcr.io/org/charts/web' } },
+  [`${SC}/v1/namespaces/apps/helmcharts/web`]: { kind: 'HelmChart', spec: { chart: 'web', sourceRef: { kind: 'HelmRepository', name: 'oci' }, valuesFiles: ['values-prod.yaml'] } },
+  [`${SC}/v1/namespaces/apps/helmrepositories/oci`]: { kind: 'HelmRepository', spec: { type: 'oci', url: 'oci://ghcr.io/org/charts' } },
+  '/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/from-oci': { spec: { chartRef: { kind: 'OCIRepository', name: 'web' } } },
+  '/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/from-chart': { spec: { chartRef: { kind: 'HelmChart', name: 'web' } } },
+  '/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/from-git': { spec: { chart: { spec: { chart: './charts/web', sourceRef: { kind: 'GitRepository', name: 'repo', namespace: 'git' } } } } },
+  '/apis/helm.toolkit.fluxcd.io/v2/namespaces/apps/helmreleases/gone': { spec: { chart: { spec: { chart: 'web', sourceRef: { kind: 'HelmRepository', name: 'deleted' } } } } },
+};
 const requested: string[] = [];
 let server: Server;
 
 before(async () => {
   server = createServer((req, res) => {
     requested.push(req.url ?? '');
+    const obj = objects[req.url ?? ''];
+    if (obj) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(obj));
+      return;
+    }
     const m = /^\/apis\/helm\.toolkit\.fluxcd\.io\/(v2|v2beta2|v2beta1)\/namespaces\/flux-system\/helmreleases\/web$/.exec(req.url ?? '');
     if (m && served.includes(m[1] ?? '')) {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -49,9 +68,20 @@ describe('the HelmRelease behind a Flux release', () => {
       const hint = await readFluxHint(kc(), { namespace: 'flux-system', name: 'web' });
       assert.deepEqual(hint?.valuesFiles, ['values-base.yaml', 'values.yaml', 'values-prod.yaml'], versions.join());
       assert.equal(hint?.from, 'HelmRelease flux-system/web');
-      assert.match(requested.at(-1) ?? '', new RegExp(`/${versions[0] ?? ''}/`), 'the newest served version');
+      assert.match(requested.filter((u) => u.includes('/helmreleases/')).at(-1) ?? '', new RegExp(`/${versions[0] ?? ''}/`), 'the newest served version');
+      assert.deepEqual(hint?.source, { kind: 'HelmRepository', namespace: 'flux-system', name: 'charts', url: 'https://charts.example/stable/', via: "HelmRelease flux-system/web's sourceRef" }, 'the sourceRef, in the HelmRelease\'s namespace, with its URL (credentials removed)');
     }
     served = [];
     assert.equal(await readFluxHint(kc(), { namespace: 'flux-system', name: 'web' }), undefined);
+  });
+
+  it('names the source: a chartRef OCIRepository (v1beta2 when v1 is not served), a chartRef HelmChart\'s sourceRef in its namespace, a GitRepository without URL, a deleted source without URL', async () => {
+    const hint = (name: string): ReturnType<typeof readFluxHint> => readFluxHint(kc(), { namespace: 'apps', name });
+    assert.deepEqual((await hint('from-oci'))?.source, { kind: 'OCIRepository', namespace: 'apps', name: 'web', url: 'oci://ghcr.io/org/charts/web', via: "HelmRelease apps/from-oci's chartRef" });
+    const chart = await hint('from-chart');
+    assert.deepEqual(chart?.valuesFiles, ['values-prod.yaml']);
+    assert.deepEqual(chart?.source, { kind: 'HelmRepository', namespace: 'apps', name: 'oci', url: 'oci://ghcr.io/org/charts', via: "HelmChart apps/web's sourceRef (HelmRelease apps/from-chart's chartRef)" });
+    assert.deepEqual((await hint('from-git'))?.source, { kind: 'GitRepository', namespace: 'git', name: 'repo', url: undefined, via: "HelmRelease apps/from-git's sourceRef" });
+    assert.deepEqual((await hint('gone'))?.source, { kind: 'HelmRepository', namespace: 'apps', name: 'deleted', url: undefined, via: "HelmRelease apps/gone's sourceRef" });
   });
 });
