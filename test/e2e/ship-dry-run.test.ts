@@ -141,7 +141,7 @@ describe('the CRDs on a real API server', () => {
     });
     await ok(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name }, spec: { url: 'https://127.0.0.1:1/charts' } }));
     const got = JSON.parse((await ok(['get', 'chartrepository', name, '-o', 'json'])).stdout) as { spec: Record<string, unknown> };
-    assert.deepEqual(got.spec, { url: 'https://127.0.0.1:1/charts', interval: '1h', timeout: '60s', priority: 0, insecureSkipTLSVerify: false, plainHTTP: false, requireSignature: false });
+    assert.deepEqual(got.spec, { url: 'https://127.0.0.1:1/charts', interval: '1h', timeout: '60s', priority: 0, insecureSkipTLSVerify: false, plainHTTP: false, provider: 'generic', requireSignature: false });
     const bad = await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'chartorigin.io/v1alpha1', kind: 'ChartRepository', metadata: { name: `${name}-bad` }, spec: { url: 'ftp://x', interval: 'soon' } }));
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /spec\.url/);
