@@ -8,6 +8,7 @@ import type { RepositoryConfig } from '../../model/repository.ts';
 import { byCodeUnits } from '../../util/order.ts';
 import { createHash } from 'node:crypto';
 import { cloudRegistryInput, isCloudProvider } from '../oci/cloud-registry.ts';
+import { ociUrlProblem } from '../url.ts';
 
 /*
  * Flux's own declarations of where charts come from, read as Flux v2.9's API types define them
@@ -89,8 +90,10 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   const oci = kind === 'OCIRepository' || str(spec['type']) === 'oci' || url.startsWith('oci://');
   if (oci) {
     if (!url.startsWith('oci://')) return { skip: 'url is not oci://' };
-    // An OCIRepository names one artifact (oci://host/path/<chart>); a ChartRepository is the prefix.
-    if (kind === 'OCIRepository') url = url.slice(0, url.lastIndexOf('/'));
+    // An OCIRepository names one artifact (oci://host/path/<chart>); a ChartRepository is the prefix. A URL
+    // Flux refuses (user info, ?, #, \\) is kept whole, so that the refusal (ociUrlProblem) is not cut away
+    // with its last segment and the repository fails with it, as the source stalls in Flux.
+    if (kind === 'OCIRepository' && !ociUrlProblem(url)) url = url.slice(0, url.lastIndexOf('/'));
     if (!/^oci:\/\/[^/\s]+/.test(url)) return { skip: 'url has no chart path' };
   } else if (!/^https?:\/\/[^/\s]+/.test(url)) {
     return { skip: 'url is not http(s)://' };
@@ -201,6 +204,8 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
     // A Secret read but unusable for TLS (half a client certificate pair, a key of another certificate) is an
     // error on the repository, as source-controller makes it one on the HelmRepository.
     // A provider on a registry it does not serve fails the repository, as source-controller fails the source.
+    const urlProblem = ociUrlProblem(d.spec.url);
+    if (!error && urlProblem) error = urlProblem;
     const registry = d.spec.provider ? cloudRegistryInput(d.spec.provider, d.spec.url.slice('oci://'.length)) : undefined;
     if (!error && registry && 'error' in registry) error = `provider ${d.spec.provider}: ${registry.error}`;
     let tls: SecretTls = {};
