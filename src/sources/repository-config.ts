@@ -10,7 +10,7 @@ import type { ClientCertificate, Credentials, KeylessPolicy, OidcIdentity, Repos
 import { caBundleProblem, clientCertificateProblem } from './client-certificate.ts';
 import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
-import { cloudRegistryInput, isCloudProvider, type CloudProvider } from './oci/cloud-registry.ts';
+import { cloudRegistryInput, cloudTransportProblem, isCloudProvider, type CloudProvider } from './oci/cloud-registry.ts';
 import { ociUrlProblem } from './url.ts';
 
 /** A repository declaration that cannot be used; the message names the file or object and the field. */
@@ -100,6 +100,8 @@ export function parseRepositorySettings(r: JsonObject, where: string, validKeys:
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw new ConfigError(`${where}.${flag}: must be true or false`);
   }
   const provider = parseProvider(r['provider'], url, where);
+  const transport = provider && cloudTransportProblem({ plainHTTP: r['plainHTTP'] === true, insecureSkipTLSVerify: r['insecureSkipTLSVerify'] === true });
+  if (transport) throw new ConfigError(`${where}.provider: ${transport}`);
   return {
     url: url.replace(/\/+$/, ''),
     ...(provider ? { provider } : {}),

@@ -7,7 +7,7 @@ import { readSecret } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
 import { byCodeUnits } from '../../util/order.ts';
 import { createHash } from 'node:crypto';
-import { cloudRegistryInput, isCloudProvider } from '../oci/cloud-registry.ts';
+import { cloudRegistryInput, cloudTransportProblem, isCloudProvider } from '../oci/cloud-registry.ts';
 import { ociUrlProblem } from '../url.ts';
 
 /*
@@ -208,6 +208,8 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
     if (!error && urlProblem) error = urlProblem;
     const registry = d.spec.provider ? cloudRegistryInput(d.spec.provider, d.spec.url.slice('oci://'.length)) : undefined;
     if (!error && registry && 'error' in registry) error = `provider ${d.spec.provider}: ${registry.error}`;
+    const transport = d.spec.provider && cloudTransportProblem(d.spec);
+    if (!error && transport) error = `provider ${d.spec.provider}: ${transport}`;
     let tls: SecretTls = {};
     if (!error) {
       try {

@@ -11,6 +11,7 @@ import {
   AWS_PUBLIC_ECR,
   awsRegionOf,
   cloudRegistryInput,
+  cloudTransportProblem,
   reuseFor,
   type CloudProvider,
 } from './cloud-registry.ts';
@@ -49,11 +50,14 @@ export function clearCloudCredentialCache(): void {
   cache.clear();
 }
 
-/** The registry's own client, for ACR's token exchange (its TLS settings are the repository's). */
-export interface RegistryEndpoint {
-  http: HttpClient;
-  /** `https://host[:port]`. */
-  base: string;
+/**
+ * What the credentials need of the repository's transport: its CA (trusted for ACR's token exchange, beside
+ * the system roots) and its insecure settings, which refuse every cloud credential (cloudTransportProblem).
+ */
+export interface RegistryTransport {
+  caPem?: string | undefined;
+  plainHTTP: boolean;
+  insecureSkipTLSVerify: boolean;
 }
 
 /**
@@ -64,11 +68,11 @@ export class CloudCredentials {
   readonly provider: CloudProvider;
   readonly #repository: string;
   readonly #artifactRepository: string;
-  readonly #registry: RegistryEndpoint;
+  readonly #registry: RegistryTransport;
   readonly #options: CloudIdentityOptions;
   readonly #now: () => number;
 
-  constructor(repository: string, provider: CloudProvider, artifactRepository: string, registry: RegistryEndpoint, options: CloudIdentityOptions = {}) {
+  constructor(repository: string, provider: CloudProvider, artifactRepository: string, registry: RegistryTransport, options: CloudIdentityOptions = {}) {
     this.#repository = repository;
     this.provider = provider;
     this.#artifactRepository = artifactRepository;
@@ -91,6 +95,9 @@ export class CloudCredentials {
   async get(signal?: AbortSignal): Promise<Credentials> {
     const parsed = cloudRegistryInput(this.provider, this.#artifactRepository);
     if ('error' in parsed) throw this.#fail(parsed.error);
+    // Declarations refuse this already (repository-config.ts); a RepositoryConfig made otherwise is refused here.
+    const transport = cloudTransportProblem(this.#registry);
+    if (transport) throw this.#fail(transport);
     const env = this.#options.env ?? process.env;
     // The identity is part of the key (Flux's key has the provider, its audiences and identity): another
     // AZURE_CLIENT_ID, role or metadata host is another token.
@@ -117,7 +124,7 @@ export class CloudCredentials {
       }
       case 'azure': {
         const aad = await this.#entraToken(env, signal);
-        const refresh = await this.#acrRefreshToken(input, aad, signal);
+        const refresh = await this.#acrRefreshToken(input, aad, env, signal);
         return done({ kind: 'basic', username: AZURE_REGISTRY_USER, password: refresh.token }, refresh.expiresAt);
       }
       case 'aws': {
@@ -227,20 +234,29 @@ export class CloudCredentials {
    * the answer's `refresh_token` is an ACR refresh token (a JWT whose `exp` says until when). It becomes the
    * password of the user 00000000-0000-0000-0000-000000000000, as Flux hands it to Helm and go-containerregistry.
    */
-  async #acrRefreshToken(registry: string, aadToken: string, signal: AbortSignal | undefined): Promise<{ token: string; expiresAt: number }> {
-    const url = `${this.#registry.base}/oauth2/exchange`;
+  async #acrRefreshToken(registry: string, aadToken: string, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<{ token: string; expiresAt: number }> {
+    // Always https://<registry> with certificate verification (system roots and the repository's CA), through
+    // the environment's proxy, as fluxcd/pkg auth/azure does — never the repository's transport, whatever it
+    // says: the Entra ID token in this form is good for every registry the identity may pull from.
+    const url = `https://${registry}/oauth2/exchange`;
     const form = formOf([
       ['access_token', aadToken],
       ['grant_type', 'access_token'],
       ['service', registry],
     ]);
-    const res = await this.#registry.http.request({ url, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], signal, what: 'ACR token exchange' });
-    if (res.status !== 200) throw this.#fail(`the registry's token exchange ${url} refused the Entra ID token: HTTP ${res.status} (does the identity have the AcrPull role on ${registry}?)`);
-    const token = str(jsonObject(res.body)?.['refresh_token']);
-    if (!token) throw this.#fail(`the registry's token exchange ${url} answered without a refresh_token`);
-    const exp = jwtExpiry(token);
-    if (exp === undefined) throw this.#fail(`the registry's token exchange ${url} answered a refresh_token without an expiry (exp)`);
-    return { token, expiresAt: exp };
+    const caPem = [this.#options.caPem, this.#registry.caPem].filter(Boolean).join('\n') || undefined;
+    const http = new HttpClient({ repository: this.#repository, caPem, timeoutMs: 30_000, retry: { maxRetries: 1 }, proxyEnv: env });
+    try {
+      const res = await http.request({ url, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], signal, what: 'ACR token exchange' });
+      if (res.status !== 200) throw this.#fail(`the registry's token exchange ${url} refused the Entra ID token: HTTP ${res.status} (does the identity have the AcrPull role on ${registry}?)`);
+      const token = str(jsonObject(res.body)?.['refresh_token']);
+      if (!token) throw this.#fail(`the registry's token exchange ${url} answered without a refresh_token`);
+      const exp = jwtExpiry(token);
+      if (exp === undefined) throw this.#fail(`the registry's token exchange ${url} answered a refresh_token without an expiry (exp)`);
+      return { token, expiresAt: exp };
+    } finally {
+      await http.close();
+    }
   }
 
   /**

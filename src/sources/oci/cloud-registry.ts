@@ -85,6 +85,18 @@ export function cloudRegistryInput(provider: CloudProvider, artifactRepository: 
   }
 }
 
+/**
+ * Why a repository's transport may not carry a cloud credential, or undefined. A cloud token (ECR's is good
+ * for 12 h and every image of the account) must never travel in clear or to a peer whose certificate was not
+ * verified, so `provider` with plainHTTP or insecureSkipTLSVerify is a declaration error. Flux does not refuse
+ * it: an OCIRepository with `insecure: true` (name.Insecure and InsecureSkipVerify, source-controller
+ * ocirepository_controller.go transport/getTLSConfig) hands the provider's credential to whatever answers.
+ */
+export function cloudTransportProblem(t: { plainHTTP: boolean; insecureSkipTLSVerify: boolean }): string | undefined {
+  const what = t.plainHTTP ? 'plainHTTP (Flux: insecure)' : t.insecureSkipTLSVerify ? 'insecureSkipTLSVerify' : undefined;
+  return what && `not with ${what}: a cloud credential is sent only over https to a verified registry`;
+}
+
 /** The region AWS credentials and the ECR token are requested in (ECR Public's token exists in us-east-1 only). */
 export function awsRegionOf(input: string): string {
   return input === AWS_PUBLIC_ECR ? 'us-east-1' : input;

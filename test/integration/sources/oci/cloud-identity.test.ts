@@ -148,7 +148,10 @@ before(async () => {
   tlsPort = await listen(tls);
 
   // A forward proxy that knows the cloud names: CONNECT <name>:443 reaches the TLS server.
-  const proxy = createHttpServer((_req, res) => {
+  // Plain http requests for a cloud name (absolute-form, HTTP_PROXY) are answered by the same registries, so that
+  // a plainHTTP repository reaches them as it would without the refusal under test.
+  const proxy = createHttpServer((req, res) => {
+    if ([ACR, GAR, ECR].some((h) => (req.url ?? '').startsWith(`http://${h}/`))) return void registry(req, res);
     res.writeHead(405);
     res.end();
   });
@@ -304,6 +307,24 @@ describe('provider: azure (AKS workload identity)', () => {
     const e2 = await expectRepoError(c.versions('app'), 'unauthorized', /provider azure: the registry's token exchange https:\/\/myreg\.azurecr\.io\/oauth2\/exchange refused the Entra ID token: HTTP 401/);
     assert.ok(!e2.message.includes('entra-access-token'));
     await Promise.all([a.close(), b.close(), c.close()]);
+  });
+});
+
+describe('a repository transport that is not verified https never carries a cloud token', () => {
+  it('plainHTTP or insecureSkipTLSVerify with a provider: refused before any cloud endpoint is asked', async () => {
+    let tokenFile = join(work, 'azure-identity-token-2');
+    writeFileSync(tokenFile, 'assertion');
+    const env: NodeJS.ProcessEnv = { AZURE_CLIENT_ID: CLIENT_ID, AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: tokenFile, AZURE_AUTHORITY_HOST: `https://${LOGIN}/`, HTTPS_PROXY: proxyUrl, GCE_METADATA_HOST: `127.0.0.1:${metadataPort}` };
+    // A RepositoryConfig made without the declaration parser (which refuses these already).
+    const plain = new OciChartSource({ ...repo('acr-plain', `oci://${ACR}/charts`, 'azure'), plainHTTP: true }, { http: { proxyEnv: { HTTPS_PROXY: proxyUrl, HTTP_PROXY: proxyUrl }, retry: { maxRetries: 0 } }, cloud: { env, caPem } });
+    await expectRepoError(plain.versions('app'), 'unauthorized', /^repository acr-plain: provider azure: not with plainHTTP \(Flux: insecure\)/);
+    const skip = source({ ...repo('gar-skip', `oci://${GAR}/proj/charts`, 'gcp'), insecureSkipTLSVerify: true }, env);
+    await expectRepoError(skip.versions('app'), 'unauthorized', /^repository gar-skip: provider gcp: not with insecureSkipTLSVerify/);
+    // The registry was reached in clear and challenged; no cloud endpoint was asked, nothing was exchanged.
+    assert.ok(where(ACR).some((x) => x.path === `http://${ACR}/v2/charts/app/tags/list` && x.headers.authorization === undefined), JSON.stringify(where(ACR).map((x) => x.path)));
+    assert.deepEqual([where(LOGIN).length, where('metadata').length, where(ACR).filter((x) => x.path.endsWith('/oauth2/exchange')).length], [0, 0, 0]);
+    tokenFile = '';
+    await Promise.all([plain.close(), skip.close()]);
   });
 });
 

@@ -145,6 +145,15 @@ describe('a declared provider', () => {
     assert.throws(() => parseRepositorySpec({ url: r.spec.url, ...(r.spec.provider ? { provider: r.spec.provider } : {}) }, 'ns'), /spec\.url: an oci:\/\/ URL cannot hold/);
   });
 
+  it('refused with plainHTTP or insecureSkipTLSVerify (Flux: insecure): a cloud token only over verified https', () => {
+    assert.throws(() => parseRepositorySpec({ url: 'oci://myreg.azurecr.io/c', provider: 'azure', plainHTTP: true }, 'ns'), /spec\.provider: not with plainHTTP \(Flux: insecure\): a cloud credential is sent only over https to a verified registry$/);
+    assert.throws(() => parseConfigFile('repositories:\n- name: x\n  url: oci://gcr.io/p\n  provider: gcp\n  insecureSkipTLSVerify: true\n', 'repos.yaml'), /repositories\[0\]\.provider: not with insecureSkipTLSVerify/);
+    // A Flux source with insecure: true becomes plainHTTP, and so a spec error once it is a ChartRepository.
+    const f = fluxSourceToSpec('OCIRepository', { metadata: { namespace: 'n', name: 'o' }, spec: { url: 'oci://gcr.io/p/app', provider: 'gcp', insecure: true } });
+    assert.ok('spec' in f && f.spec.plainHTTP && f.spec.provider === 'gcp', JSON.stringify(f));
+    assert.throws(() => parseRepositorySpec({ url: f.spec.url, provider: 'gcp', plainHTTP: true }, 'ns'), /spec\.provider: not with plainHTTP/);
+  });
+
   it('the --config file takes it too', () => {
     const f = parseConfigFile('repositories:\n- name: ecr\n  url: oci://123456789012.dkr.ecr.eu-west-1.amazonaws.com/charts\n  provider: aws\n', 'repos.yaml');
     assert.equal(f.repositories[0]?.provider, 'aws');
