@@ -44,10 +44,46 @@ interface Issued {
 /** Process-wide, as Flux's TokenCache is controller-wide: every repository of one registry shares a token. */
 const cache = new Map<string, Issued>();
 const pending = new Map<string, Promise<Issued>>();
+/**
+ * A failed request is answered from here for FAILURE_REUSE_MS: without it every challenge reran the whole chain
+ * (with provider gcp on a laptop, 10 s against an unanswering metadata server per 401, so a scan of one
+ * registry's charts took minutes). 30 s is short enough that a fixed identity (a role binding, the workload
+ * identity webhook's variables) is used at the next reconcile, long enough to cover one scan or probe round.
+ */
+const failures = new Map<string, { error: CloudIssueError; until: number }>();
+export const FAILURE_REUSE_MS = 30_000;
 
-/** For tests: forget every issued credential. */
+/** A failure to issue a credential, naming the provider's endpoint and status, never a repository or token. */
+class CloudIssueError extends Error {}
+
+function issueError(detail: string, cause?: unknown): CloudIssueError {
+  return new CloudIssueError(detail, cause === undefined ? undefined : { cause });
+}
+
+/** `p`, or the signal's abort: a waiter that gives up does not cancel the request others wait for. */
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** For tests: forget every issued credential and every remembered failure. */
 export function clearCloudCredentialCache(): void {
   cache.clear();
+  failures.clear();
 }
 
 /**
@@ -102,29 +138,51 @@ export class CloudCredentials {
     // The identity is part of the key (Flux's key has the provider, its audiences and identity): another
     // AZURE_CLIENT_ID, role or metadata host is another token.
     const key = [this.provider, parsed.input, ...identityOf(this.provider, env)].join('\n');
+    const now = this.#now();
     const hit = cache.get(key);
-    if (hit && hit.reuseUntil > this.#now()) return hit.credentials;
+    if (hit && hit.reuseUntil > now) return hit.credentials;
+    const failed = failures.get(key);
+    if (failed && failed.until > now) throw this.#fail(failed.error.message, failed.error);
     let p = pending.get(key);
     if (!p) {
-      p = this.#issue(parsed.input, env, signal).finally(() => pending.delete(key));
+      // Issued for every repository waiting on it: with no caller's signal (each request has its own timeout,
+      // 10 s or 30 s), so that one aborted probe does not fail the others, and with errors that name no
+      // repository (each caller names its own, below).
+      p = this.#issue(parsed.input, env).then(
+        (issued) => {
+          cache.set(key, issued);
+          failures.delete(key);
+          return issued;
+        },
+        (err: unknown) => {
+          const error = err instanceof CloudIssueError ? err : issueError(this.#inner(err), err);
+          failures.set(key, { error, until: this.#now() + FAILURE_REUSE_MS });
+          throw error;
+        },
+      );
+      const settled = p.finally(() => pending.delete(key));
+      // Every waiter may have gone (aborted): the outcome is cached, never an unhandled rejection.
+      settled.catch(() => undefined);
       pending.set(key, p);
     }
-    const issued = await p;
-    cache.set(key, issued);
-    return issued.credentials;
+    try {
+      return (await raceSignal(p, signal)).credentials;
+    } catch (err) {
+      throw err instanceof CloudIssueError ? this.#fail(err.message, err) : err;
+    }
   }
 
-  async #issue(input: string, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<Issued> {
+  async #issue(input: string, env: NodeJS.ProcessEnv): Promise<Issued> {
     const issuedAt = this.#now();
     const done = (credentials: Credentials, expiresAt: number): Issued => ({ credentials, reuseUntil: issuedAt + reuseFor(expiresAt - issuedAt) });
     switch (this.provider) {
       case 'gcp': {
-        const t = await this.#gcpToken(env, signal);
+        const t = await this.#gcpToken(env, undefined);
         return done({ kind: 'basic', username: GCP_REGISTRY_USER, password: t.token }, t.expiresAt);
       }
       case 'azure': {
-        const aad = await this.#entraToken(env, signal);
-        const refresh = await this.#acrRefreshToken(input, aad, env, signal);
+        const aad = await this.#entraToken(env, undefined);
+        const refresh = await this.#acrRefreshToken(input, aad, env, undefined);
         return done({ kind: 'basic', username: AZURE_REGISTRY_USER, password: refresh.token }, refresh.expiresAt);
       }
       case 'aws': {
@@ -156,15 +214,15 @@ export class CloudCredentials {
     const http = this.#client(env, false);
     try {
       const res = await http.request({ url, headers: { 'metadata-flavor': 'Google' }, maxBytes: 64 * 1024, acceptStatus: [400, 401, 403, 404, 500, 503], signal, what: 'GKE metadata server token' });
-      if (res.status !== 200) throw this.#fail(`the metadata server http://${host} answered HTTP ${res.status} for the service account token (is GKE workload identity enabled for the node pool and the Kubernetes ServiceAccount bound to a Google service account?)`);
+      if (res.status !== 200) throw issueError(`the metadata server http://${host} answered HTTP ${res.status} for the service account token (is GKE workload identity enabled for the node pool and the Kubernetes ServiceAccount bound to a Google service account?)`);
       const doc = jsonObject(res.body);
       const token = str(doc?.['access_token']);
       const expiresIn = typeof doc?.['expires_in'] === 'number' ? doc['expires_in'] : 0;
       // x/oauth2/google: "incomplete token received from metadata" when either is missing.
-      if (!token || expiresIn <= 0) throw this.#fail(`the metadata server http://${host} answered without an access_token and expires_in`);
+      if (!token || expiresIn <= 0) throw issueError(`the metadata server http://${host} answered without an access_token and expires_in`);
       return { token, expiresAt: this.#now() + expiresIn * 1000 };
     } catch (err) {
-      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot reach the metadata server http://${host}: ${this.#inner(err)}`, err);
+      throw err instanceof CloudIssueError ? err : issueError(`cannot reach the metadata server http://${host}: ${this.#inner(err)}`, err);
     } finally {
       await http.close();
     }
@@ -179,7 +237,7 @@ export class CloudCredentials {
   async #entraToken(env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<string> {
     const missing = ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'AZURE_AUTHORITY_HOST'].filter((k) => !env[k]);
     if (missing.length) {
-      throw this.#fail(`workload identity needs ${missing.join(', ')} in the environment (set by the AKS workload identity webhook for a pod labelled azure.workload.identity/use: "true" whose ServiceAccount is annotated with azure.workload.identity/client-id); managed identity and client secrets are not used`);
+      throw issueError(`workload identity needs ${missing.join(', ')} in the environment (set by the AKS workload identity webhook for a pod labelled azure.workload.identity/use: "true" whose ServiceAccount is annotated with azure.workload.identity/client-id); managed identity and client secrets are not used`);
     }
     const clientId = env['AZURE_CLIENT_ID'] ?? '';
     const tenant = env['AZURE_TENANT_ID'] ?? '';
@@ -188,17 +246,17 @@ export class CloudCredentials {
     try {
       authority = new URL(env['AZURE_AUTHORITY_HOST'] ?? '');
     } catch {
-      throw this.#fail('AZURE_AUTHORITY_HOST is not a URL');
+      throw issueError('AZURE_AUTHORITY_HOST is not a URL');
     }
     // MSAL refuses an authority that is not https: the assertion must not travel in clear text.
-    if (authority.protocol !== 'https:') throw this.#fail(`AZURE_AUTHORITY_HOST ${authority.origin} is not https`);
+    if (authority.protocol !== 'https:') throw issueError(`AZURE_AUTHORITY_HOST ${authority.origin} is not https`);
     let assertion: string;
     try {
       assertion = readFileSync(file, 'utf8').trim();
     } catch (err) {
-      throw this.#fail(`cannot read AZURE_FEDERATED_TOKEN_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw issueError(`cannot read AZURE_FEDERATED_TOKEN_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
-    if (!assertion) throw this.#fail(`AZURE_FEDERATED_TOKEN_FILE ${file} is empty`);
+    if (!assertion) throw issueError(`AZURE_FEDERATED_TOKEN_FILE ${file} is empty`);
     const tokenUrl = new URL(`${encodeURIComponent(tenant)}/oauth2/v2.0/token`, authority.href.endsWith('/') ? authority.href : `${authority.href}/`).href;
     // The client-credentials grant with a JWT assertion (RFC 7523), fields in Go's url.Values order.
     const form = formOf([
@@ -216,13 +274,13 @@ export class CloudCredentials {
         // Entra's error codes (AADSTS…) say what is wrong with the federation; its descriptions hold no secret.
         const code = str(doc?.['error']);
         const codes = Array.isArray(doc?.['error_codes']) ? ` (AADSTS${doc['error_codes'].filter((c) => typeof c === 'number').join(', AADSTS')})` : '';
-        throw this.#fail(`Entra ID ${authority.origin} refused the workload identity token of client ${clientId}: HTTP ${res.status}${code ? ` ${code}` : ''}${codes}`);
+        throw issueError(`Entra ID ${authority.origin} refused the workload identity token of client ${clientId}: HTTP ${res.status}${code ? ` ${code}` : ''}${codes}`);
       }
       const token = str(doc?.['access_token']);
-      if (!token) throw this.#fail(`Entra ID ${authority.origin} answered without an access_token`);
+      if (!token) throw issueError(`Entra ID ${authority.origin} answered without an access_token`);
       return token;
     } catch (err) {
-      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot get an Entra ID token from ${authority.origin}: ${this.#inner(err)}`, err);
+      throw err instanceof CloudIssueError ? err : issueError(`cannot get an Entra ID token from ${authority.origin}: ${this.#inner(err)}`, err);
     } finally {
       await http.close();
     }
@@ -248,12 +306,14 @@ export class CloudCredentials {
     const http = new HttpClient({ repository: this.#repository, caPem, timeoutMs: 30_000, retry: { maxRetries: 1 }, proxyEnv: env });
     try {
       const res = await http.request({ url, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], signal, what: 'ACR token exchange' });
-      if (res.status !== 200) throw this.#fail(`the registry's token exchange ${url} refused the Entra ID token: HTTP ${res.status} (does the identity have the AcrPull role on ${registry}?)`);
+      if (res.status !== 200) throw issueError(`the registry's token exchange ${url} refused the Entra ID token: HTTP ${res.status} (does the identity have the AcrPull role on ${registry}?)`);
       const token = str(jsonObject(res.body)?.['refresh_token']);
-      if (!token) throw this.#fail(`the registry's token exchange ${url} answered without a refresh_token`);
+      if (!token) throw issueError(`the registry's token exchange ${url} answered without a refresh_token`);
       const exp = jwtExpiry(token);
-      if (exp === undefined) throw this.#fail(`the registry's token exchange ${url} answered a refresh_token without an expiry (exp)`);
+      if (exp === undefined) throw issueError(`the registry's token exchange ${url} answered a refresh_token without an expiry (exp)`);
       return { token, expiresAt: exp };
+    } catch (err) {
+      throw err instanceof CloudIssueError ? err : issueError(`cannot reach the registry's token exchange ${url}: ${this.#inner(err)}`, err);
     } finally {
       await http.close();
     }
@@ -269,9 +329,9 @@ export class CloudCredentials {
    */
   async #ecrToken(input: string): Promise<{ username: string; password: string; expiresAt: number }> {
     const sdk = loadAwsSdk();
-    if (typeof sdk === 'string') throw this.#fail(sdk);
+    if (typeof sdk === 'string') throw issueError(sdk);
     const region = awsRegionOf(input);
-    if (!region) throw this.#fail('the ECR registry host names no region');
+    if (!region) throw issueError('the ECR registry host names no region');
     // The SDK reads process.env itself (the identity's variables and the endpoint overrides).
     let data: unknown;
     try {
@@ -290,14 +350,14 @@ export class CloudCredentials {
     } catch (err) {
       // SDK errors carry the service's error code and message (AccessDenied…, "Could not load credentials"), no secret.
       const e = err as { name?: unknown; message?: unknown };
-      throw this.#fail(`cannot get an ECR authorization token in ${region}: ${typeof e.name === 'string' ? `${e.name}: ` : ''}${typeof e.message === 'string' ? e.message.split('\n')[0] : 'error'}`);
+      throw issueError(`cannot get an ECR authorization token in ${region}: ${typeof e.name === 'string' ? `${e.name}: ` : ''}${typeof e.message === 'string' ? e.message.split('\n')[0] : 'error'}`);
     }
     const token = isObject(data) ? str(data['authorizationToken']) : undefined;
     const expiresAt = isObject(data) && data['expiresAt'] instanceof Date ? data['expiresAt'].getTime() : undefined;
-    if (!token) throw this.#fail('ECR answered without an authorization token');
-    if (expiresAt === undefined) throw this.#fail('ECR answered an authorization token without its expiry');
+    if (!token) throw issueError('ECR answered without an authorization token');
+    if (expiresAt === undefined) throw issueError('ECR answered an authorization token without its expiry');
     const parts = Buffer.from(token, 'base64').toString('utf8').split(':');
-    if (parts.length !== 2) throw this.#fail('ECR answered an authorization token that is not user:password');
+    if (parts.length !== 2) throw issueError('ECR answered an authorization token that is not user:password');
     return { username: parts[0] ?? '', password: parts[1] ?? '', expiresAt };
   }
 }

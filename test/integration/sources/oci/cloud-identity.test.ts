@@ -49,7 +49,7 @@ const servers: Server[] = [];
 const sockets = new Set<Socket>();
 let seen: Seen[] = [];
 /** What each fake answers, changed per test. */
-const behaviour = { metadataStatus: 200, entraStatus: 200, exchangeStatus: 200, gcpToken: 'ya29.gcp-access-token', refreshExpSeconds: 3 * 3600 };
+const behaviour = { metadataDelayMs: 0, metadataStatus: 200, entraStatus: 200, exchangeStatus: 200, gcpToken: 'ya29.gcp-access-token', refreshExpSeconds: 3 * 3600 };
 
 function openssl(args: string[]): void {
   execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -180,7 +180,8 @@ before(async () => {
 
   // The GKE metadata server (plain http on the node; GCE_METADATA_HOST points at it).
   const metadata = createHttpServer((req, res) => {
-    void readBody(req).then((body) => {
+    void readBody(req).then(async (body) => {
+      if (behaviour.metadataDelayMs) await new Promise((resolve) => setTimeout(resolve, behaviour.metadataDelayMs));
       seen.push({ host: 'metadata', method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
       if (req.headers['metadata-flavor'] !== 'Google') return json(res, 403, {});
       if (!(req.url ?? '').startsWith('/computeMetadata/v1/instance/service-accounts/default/token')) return json(res, 404, {});
@@ -203,7 +204,7 @@ after(async () => {
 beforeEach(() => {
   seen = [];
   exchanges.length = 0;
-  Object.assign(behaviour, { metadataStatus: 200, entraStatus: 200, exchangeStatus: 200, gcpToken: 'ya29.gcp-access-token', refreshExpSeconds: 3 * 3600 });
+  Object.assign(behaviour, { metadataDelayMs: 0, metadataStatus: 200, entraStatus: 200, exchangeStatus: 200, gcpToken: 'ya29.gcp-access-token', refreshExpSeconds: 3 * 3600 });
   clearCloudCredentialCache();
 });
 
@@ -254,6 +255,40 @@ describe('provider: gcp (GKE workload identity)', () => {
     const err = await expectRepoError(s.versions('app'), 'unauthorized', /^repository gar-fail: provider gcp: the metadata server http:\/\/127\.0\.0\.1:\d+ answered HTTP 404/);
     assert.doesNotMatch(err.message, /ya29/);
     await s.close();
+  });
+});
+
+describe('one credential request shared by every repository of a registry', () => {
+  const env = (): NodeJS.ProcessEnv => ({ GCE_METADATA_HOST: `127.0.0.1:${metadataPort}` });
+
+  it("a waiter that aborts leaves the request to the others; a failure names each caller's own repository", async () => {
+    behaviour.metadataDelayMs = 400;
+    const a = source(repo('gar-a', `oci://${GAR}/proj/charts`, 'gcp'), env());
+    const b = source(repo('gar-b', `oci://${GAR}/proj/other`, 'gcp'), env());
+    const [ra, rb] = await Promise.allSettled([a.versions('app', AbortSignal.timeout(100)), b.versions('app')]);
+    assert.equal(ra.status, 'rejected');
+    assert.deepEqual(rb.status === 'fulfilled' ? rb.value.map((v) => v.version) : rb.reason, ['1.0.0']);
+    assert.equal(where('metadata').length, 1);
+
+    clearCloudCredentialCache();
+    behaviour.metadataStatus = 404;
+    const c = source(repo('gar-c', `oci://${GAR}/proj/charts`, 'gcp'), env());
+    const d = source(repo('gar-d', `oci://${GAR}/proj/other`, 'gcp'), env());
+    const [ec, ed] = await Promise.all([expectRepoError(c.versions('app'), 'unauthorized', /^repository gar-c: provider gcp: the metadata server/), expectRepoError(d.versions('app'), 'unauthorized', /^repository gar-d: provider gcp: the metadata server/)]);
+    assert.doesNotMatch(ed.message, /gar-c/);
+    assert.doesNotMatch(ec.message, /gar-d/);
+    assert.equal(where('metadata').length, 2);
+    await Promise.all([a.close(), b.close(), c.close(), d.close()]);
+  });
+
+  it('a failure is remembered for 30 s: the next challenges do not ask the metadata server again', async () => {
+    behaviour.metadataStatus = 503;
+    const a = source(repo('gar-f1', `oci://${GAR}/proj/charts`, 'gcp'), env());
+    await expectRepoError(a.versions('app'), 'unauthorized', /provider gcp: the metadata server .* answered HTTP 503/);
+    const b = source(repo('gar-f2', `oci://${GAR}/proj/other`, 'gcp'), env());
+    await expectRepoError(b.versions('app'), 'unauthorized', /^repository gar-f2: provider gcp: the metadata server .* answered HTTP 503/);
+    assert.equal(where('metadata').length, 1);
+    await Promise.all([a.close(), b.close()]);
   });
 });
 
