@@ -105,11 +105,21 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   // or a HelmRepository of type oci that has no secretRef (ocirepository_controller.go, helm/getter
   // client_opts.go); with a secretRef the Secret's credentials are used and the provider is not.
   const declared = str(spec['provider']);
-  const provider = oci && isCloudProvider(declared) && !ref(spec['secretRef'], namespace) ? declared : undefined;
+  // With serviceAccountName, Flux authenticates as that ServiceAccount's identity (object-level workload
+  // identity feature gate on) or stalls the source (gate off), never with its own identity
+  // (ocirepository_controller.go, the feature gate check before auth.WithServiceAccountName). Using
+  // chartorigin's identity there would let a tenant borrow it: the provider is dropped, access is anonymous.
+  const tenantIdentity = spec['serviceAccountName'] !== undefined && spec['serviceAccountName'] !== '';
+  const provider = oci && isCloudProvider(declared) && !ref(spec['secretRef'], namespace) && !tenantIdentity ? declared : undefined;
   if (oci && declared && declared !== 'generic' && !provider) {
-    notes.push(isCloudProvider(declared) ? `provider ${declared} is not used: the secretRef's credentials are (as in Flux)` : `provider ${declared} is not one chartorigin knows (aws, azure, gcp): anonymous access`);
+    notes.push(
+      !isCloudProvider(declared)
+        ? `provider ${declared} is not one chartorigin knows (aws, azure, gcp): anonymous access`
+        : ref(spec['secretRef'], namespace)
+          ? `provider ${declared} is not used: the secretRef's credentials are (as in Flux)`
+          : `provider ${declared} is not used: serviceAccountName asks for that ServiceAccount's cloud identity, which chartorigin does not take on (and never lends its own): anonymous access`,
+    );
   }
-  if (spec['serviceAccountName'] !== undefined && provider) notes.push(`serviceAccountName is not used (Flux's object-level workload identity): the controller's own ${provider} identity is`);
   return {
     spec: {
       url,

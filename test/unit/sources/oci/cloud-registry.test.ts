@@ -168,6 +168,9 @@ describe('a declared provider', () => {
     assert.ok('spec' in b && b.spec.provider === undefined && b.notes[0] === "provider azure is not used: the secretRef's credentials are (as in Flux)", JSON.stringify(b));
     const c = fluxSourceToSpec('HelmRepository', { metadata: { namespace: 'n', name: 'h' }, spec: { url: 'oci://gcr.io/p/charts', type: 'oci', provider: 'gcp' } });
     assert.ok('spec' in c && c.spec.provider === 'gcp', JSON.stringify(c));
+    // serviceAccountName: Flux uses that ServiceAccount's identity or stalls; chartorigin's own is never lent.
+    const e = oci({ provider: 'azure', serviceAccountName: 'tenant-sa' });
+    assert.ok('spec' in e && e.spec.provider === undefined && /serviceAccountName .* anonymous access$/.test(e.notes[0] ?? ''), JSON.stringify(e));
     const d = fluxSourceToSpec('HelmRepository', { metadata: { namespace: 'n', name: 'h' }, spec: { url: 'https://charts.example.com', provider: 'gcp' } });
     assert.ok('spec' in d && d.spec.provider === undefined && d.notes.length === 0, JSON.stringify(d));
   });
