@@ -336,16 +336,18 @@ export class CloudCredentials {
     let data: unknown;
     try {
       const credentials = sdk.defaultProvider({});
-      if (input === AWS_PUBLIC_ECR) {
-        const client = new sdk.ECRPUBLICClient({ region, credentials });
-        const out = await client.send(new sdk.PublicGetAuthorizationTokenCommand({}));
+      // destroy() in finally: a failed send otherwise leaves the client's sockets open.
+      const client = input === AWS_PUBLIC_ECR ? new sdk.ECRPUBLICClient({ region, credentials }) : new sdk.ECRClient({ region, credentials });
+      try {
+        if (input === AWS_PUBLIC_ECR) {
+          const out = await client.send(new sdk.PublicGetAuthorizationTokenCommand({}));
+          data = isObject(out) ? out['authorizationData'] : undefined;
+        } else {
+          const out = await client.send(new sdk.GetAuthorizationTokenCommand({}));
+          data = isObject(out) && Array.isArray(out['authorizationData']) ? out['authorizationData'][0] : undefined;
+        }
+      } finally {
         client.destroy();
-        data = isObject(out) ? out['authorizationData'] : undefined;
-      } else {
-        const client = new sdk.ECRClient({ region, credentials });
-        const out = await client.send(new sdk.GetAuthorizationTokenCommand({}));
-        client.destroy();
-        data = isObject(out) && Array.isArray(out['authorizationData']) ? out['authorizationData'][0] : undefined;
       }
     } catch (err) {
       // SDK errors carry the service's error code and message (AccessDenied…, "Could not load credentials"), no secret.

@@ -448,6 +448,22 @@ describe('provider: aws (EKS)', () => {
     await s.close();
   });
 
+  it('after the direct authorization\'s minute the credential is asked again before the request, not after an anonymous 401', async () => {
+    const tokenFile = join(work, 'eks-pod-identity-token-2');
+    writeFileSync(tokenFile, 'pod-identity-token');
+    process.env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] = `http://127.0.0.1:${aws.port}/v1/credentials`;
+    process.env['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE'] = tokenFile;
+    let clock = Date.now();
+    const s = new OciChartSource(repo('ecr-n4', `oci://${ECR}/charts`, 'aws'), { now: () => clock, http: { proxyEnv: { HTTPS_PROXY: proxyUrl }, retry: { maxRetries: 0 } }, cloud: { env: {}, caPem } });
+    await s.client.tags('charts/app', { maxPages: 1 });
+    clock += 120_000;
+    await s.client.tags('charts/app', { maxPages: 1 });
+    const tagRequests = where(ECR).filter((x) => x.path.startsWith('/v2/charts/app/tags/list'));
+    assert.deepEqual(tagRequests.map((x) => x.headers.authorization ?? 'none'), ['none', basic('AWS', 'ecr-registry-password'), basic('AWS', 'ecr-registry-password')]);
+    assert.equal(aws.calls.filter((c) => c.headers['x-amz-target'] !== undefined).length, 1, 'one ECR token, from the cache the second time');
+    await s.close();
+  });
+
   it('no AWS identity at all: the SDK\'s error on the repository', async () => {
     const s = source(repo('ecr-none', `oci://${ECR}/charts`, 'aws'), {});
     await expectRepoError(s.versions('app'), 'unauthorized', /^repository ecr-none: provider aws: cannot get an ECR authorization token in us-west-2: /);
