@@ -181,7 +181,12 @@ export function challengeAuthorization(scheme: Challenge['scheme'], credentials:
   if (credentials?.kind === 'bearer' || (credentials?.kind === 'access' && (scheme === 'bearer' || credentials.answersBasic))) return `Bearer ${credentials.token}`;
   if (scheme === 'bearer') return undefined;
   if (credentials === undefined) return { refused: 'HTTP 401, the registry requires credentials' };
-  if (credentials.kind === 'basic') return authorizationHeader(credentials) ?? { refused: 'HTTP 401, the registry requires credentials' };
+  if (credentials.kind === 'basic') {
+    if (credentials.basicNeedsBoth && !(credentials.username && credentials.password)) {
+      return { refused: `HTTP 401, the registry asks for a username and password (Basic) and the login has ${credentials.username ? 'a username with an empty password' : 'no username'}, which Helm does not send to Basic either ("missing username or password for basic auth")` };
+    }
+    return authorizationHeader(credentials) ?? { refused: 'HTTP 401, the registry requires credentials' };
+  }
   if (credentials.basic) return authorizationHeader({ kind: 'basic', ...credentials.basic }) ?? { refused: 'HTTP 401, the registry requires credentials' };
   const has = credentials.kind === 'refresh' ? 'an identity token (identitytoken)' : 'a registry token (registrytoken)';
   return { refused: `HTTP 401, the registry asks for a username and password (Basic) and the login has only ${has}, which Helm does not send to Basic either ("missing username or password for basic auth")` };
