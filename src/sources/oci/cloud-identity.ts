@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type * as Http from 'node:http';
+import { ProxyAgents } from '../../util/proxy.ts';
 import { HttpClient } from '../http/client.ts';
 import { RepoError, type Credentials } from '../../model/repository.ts';
 import { isObject, str } from '../../util/guards.ts';
@@ -332,12 +334,15 @@ export class CloudCredentials {
     if (typeof sdk === 'string') throw issueError(sdk);
     const region = awsRegionOf(input);
     if (!region) throw issueError('the ECR registry host names no region');
-    // The SDK reads process.env itself (the identity's variables and the endpoint overrides).
+    // The SDK reads process.env itself (the identity's variables and the endpoint overrides). Its own HTTP
+    // handler ignores HTTPS_PROXY/NO_PROXY; ECR and STS go through the proxy Helm and Flux would use (the
+    // container credential agent and the instance metadata service are link-local and stay direct).
+    const requestHandler = new ProxiedAwsHandler(sdk.NodeHttpHandler, this.#options.env ?? process.env);
     let data: unknown;
     try {
-      const credentials = sdk.defaultProvider({});
+      const credentials = sdk.defaultProvider({ clientConfig: { requestHandler } });
       // destroy() in finally: a failed send otherwise leaves the client's sockets open.
-      const client = input === AWS_PUBLIC_ECR ? new sdk.ECRPUBLICClient({ region, credentials }) : new sdk.ECRClient({ region, credentials });
+      const client = input === AWS_PUBLIC_ECR ? new sdk.ECRPUBLICClient({ region, credentials, requestHandler }) : new sdk.ECRClient({ region, credentials, requestHandler });
       try {
         if (input === AWS_PUBLIC_ECR) {
           const out = await client.send(new sdk.PublicGetAuthorizationTokenCommand({}));
@@ -348,6 +353,7 @@ export class CloudCredentials {
         }
       } finally {
         client.destroy();
+        requestHandler.destroy();
       }
     } catch (err) {
       // SDK errors carry the service's error code and message (AccessDenied…, "Could not load credentials"), no secret.
@@ -410,6 +416,59 @@ interface AwsSdk {
   GetAuthorizationTokenCommand: new (input: Record<string, unknown>) => unknown;
   ECRPUBLICClient: new (config: Record<string, unknown>) => AwsClient;
   PublicGetAuthorizationTokenCommand: new (input: Record<string, unknown>) => unknown;
+  NodeHttpHandler: AwsHttpHandlerClass;
+}
+
+/** The part of @smithy/node-http-handler's NodeHttpHandler used here (the SDK's own handler class). */
+interface AwsHttpHandler {
+  handle(request: AwsHttpRequest, options?: unknown): Promise<unknown>;
+  destroy(): void;
+}
+type AwsHttpHandlerClass = new (options: { httpAgent?: Http.Agent; httpsAgent?: Http.Agent }) => AwsHttpHandler;
+
+interface AwsHttpRequest {
+  protocol: string;
+  hostname: string;
+  port?: number | undefined;
+}
+
+/**
+ * An SDK request handler that picks, per request, the agent the project's proxy rules choose for its URL
+ * (src/util/proxy.ts: Go's ProxyFromEnvironment), and hands the request to a NodeHttpHandler on that agent.
+ */
+class ProxiedAwsHandler {
+  readonly metadata = { handlerProtocol: 'http/1.1' };
+  readonly #Handler: AwsHttpHandlerClass;
+  readonly #agents: ProxyAgents;
+  readonly #handlers = new Map<Http.Agent, AwsHttpHandler>();
+
+  constructor(Handler: AwsHttpHandlerClass, env: NodeJS.ProcessEnv) {
+    this.#Handler = Handler;
+    this.#agents = new ProxyAgents({ env, http: { keepAlive: true }, https: { keepAlive: true } });
+  }
+
+  handle(request: AwsHttpRequest, options?: unknown): Promise<unknown> {
+    const url = new URL(`${request.protocol.replace(/:?$/, ':')}//${request.hostname}${request.port ? `:${request.port}` : ''}/`);
+    const { agent } = this.#agents.forUrl(url);
+    let handler = this.#handlers.get(agent);
+    if (!handler) {
+      handler = new this.#Handler(url.protocol === 'https:' ? { httpsAgent: agent } : { httpAgent: agent });
+      this.#handlers.set(agent, handler);
+    }
+    return handler.handle(request, options);
+  }
+
+  updateHttpClientConfig(): void {}
+
+  httpHandlerConfigs(): Record<string, never> {
+    return {};
+  }
+
+  destroy(): void {
+    for (const h of this.#handlers.values()) h.destroy();
+    this.#handlers.clear();
+    this.#agents.destroy();
+  }
 }
 
 interface AwsClient {
@@ -417,7 +476,7 @@ interface AwsClient {
   destroy(): void;
 }
 
-export const AWS_SDK_PACKAGES = ['@aws-sdk/client-ecr', '@aws-sdk/client-ecr-public', '@aws-sdk/credential-provider-node'] as const;
+export const AWS_SDK_PACKAGES = ['@aws-sdk/client-ecr', '@aws-sdk/client-ecr-public', '@aws-sdk/credential-provider-node', '@smithy/node-http-handler'] as const;
 
 let awsSdk: AwsSdk | string | undefined;
 
@@ -429,6 +488,8 @@ function loadAwsSdk(): AwsSdk | string {
     const ecr: unknown = require('@aws-sdk/client-ecr');
     const ecrPublic: unknown = require('@aws-sdk/client-ecr-public');
     const chain: unknown = require('@aws-sdk/credential-provider-node');
+    // The SDK's own HTTP handler package (a dependency of the clients above), for a proxy-aware handler.
+    const smithy: unknown = require('@smithy/node-http-handler');
     const fn = (m: unknown, name: string): unknown => (isObject(m) || typeof m === 'function' ? (m as Record<string, unknown>)[name] : undefined);
     const parts = {
       defaultProvider: fn(chain, 'defaultProvider'),
@@ -436,6 +497,7 @@ function loadAwsSdk(): AwsSdk | string {
       GetAuthorizationTokenCommand: fn(ecr, 'GetAuthorizationTokenCommand'),
       ECRPUBLICClient: fn(ecrPublic, 'ECRPUBLICClient'),
       PublicGetAuthorizationTokenCommand: fn(ecrPublic, 'GetAuthorizationTokenCommand'),
+      NodeHttpHandler: fn(smithy, 'NodeHttpHandler'),
     };
     if (Object.values(parts).some((v) => typeof v !== 'function')) return (awsSdk = `the installed AWS SDK (${AWS_SDK_PACKAGES.join(', ')}) lacks what ECR authentication needs`);
     awsSdk = parts as unknown as AwsSdk;

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,10 @@ const ACR = 'myreg.azurecr.io';
 const GAR = 'europe-docker.pkg.dev';
 const ECR = '123456789012.dkr.ecr.us-west-2.amazonaws.com';
 const LOGIN = 'login.test';
+const AWS_API = 'aws.test';
+/** The local AWS APIs' port (set by the aws tests) and the requests the proxy carried there. */
+let awsPort = 0;
+const proxied: string[] = [];
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLIENT_ID = '5a0b5b1e-6f8a-4a3e-9f47-3f3e1c1f2b11';
 
@@ -152,6 +156,16 @@ before(async () => {
   // a plainHTTP repository reaches them as it would without the refusal under test.
   const proxy = createHttpServer((req, res) => {
     if ([ACR, GAR, ECR].some((h) => (req.url ?? '').startsWith(`http://${h}/`))) return void registry(req, res);
+    // `aws.test`: the local AWS APIs (STS, ECR), reachable only through this proxy.
+    if ((req.url ?? '').startsWith(`http://${AWS_API}/`) && awsPort) {
+      proxied.push(req.url ?? '');
+      const up = httpRequest({ host: '127.0.0.1', port: awsPort, method: req.method, path: new URL(req.url ?? '/').pathname + new URL(req.url ?? '/').search, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+      return;
+    }
     res.writeHead(405);
     res.end();
   });
@@ -392,6 +406,7 @@ describe('provider: aws (EKS)', () => {
       });
     });
     aws = { port: await listen(server), calls };
+    awsPort = aws.port;
   });
 
   after(() => {
@@ -461,6 +476,22 @@ describe('provider: aws (EKS)', () => {
     const tagRequests = where(ECR).filter((x) => x.path.startsWith('/v2/charts/app/tags/list'));
     assert.deepEqual(tagRequests.map((x) => x.headers.authorization ?? 'none'), ['none', basic('AWS', 'ecr-registry-password'), basic('AWS', 'ecr-registry-password')]);
     assert.equal(aws.calls.filter((c) => c.headers['x-amz-target'] !== undefined).length, 1, 'one ECR token, from the cache the second time');
+    await s.close();
+  });
+
+  it('STS and ECR go through the proxy HTTPS_PROXY/HTTP_PROXY name, as Helm and Flux would send them', async () => {
+    const tokenFile = join(work, 'eks-irsa-token-proxy');
+    writeFileSync(tokenFile, 'irsa-web-identity-token');
+    process.env['AWS_ROLE_ARN'] = 'arn:aws:iam::123456789012:role/chartorigin';
+    process.env['AWS_WEB_IDENTITY_TOKEN_FILE'] = tokenFile;
+    process.env['AWS_ENDPOINT_URL_STS'] = `http://${AWS_API}`;
+    process.env['AWS_ENDPOINT_URL_ECR'] = `http://${AWS_API}`;
+    proxied.length = 0;
+    // aws.test resolves nowhere: only the proxy reaches it (the SDK's own handler would fail with ENOTFOUND).
+    const s = source(repo('ecr-proxy', `oci://${ECR}/charts`, 'aws'), { HTTP_PROXY: proxyUrl });
+    assert.deepEqual((await s.versions('app')).map((v) => v.version), ['1.0.0']);
+    assert.equal(proxied.length, 2, JSON.stringify(proxied));
+    assert.equal(where(ECR).at(-1)?.headers.authorization, basic('AWS', 'ecr-registry-password'));
     await s.close();
   });
 
