@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
 import { ProxyAgents } from '../../util/proxy.ts';
+import { clearCloudIdentityUses, recordCloudIdentityUse } from './cloud-use.ts';
 import { HttpClient } from '../http/client.ts';
 import { RepoError, type Credentials } from '../../model/repository.ts';
 import { isObject, str } from '../../util/guards.ts';
@@ -82,10 +83,11 @@ function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<
   });
 }
 
-/** For tests: forget every issued credential and every remembered failure. */
+/** For tests: forget every issued credential, every remembered failure and every recorded use. */
 export function clearCloudCredentialCache(): void {
   cache.clear();
   failures.clear();
+  clearCloudIdentityUses();
 }
 
 /**
@@ -142,7 +144,10 @@ export class CloudCredentials {
     const key = [this.provider, parsed.input, ...identityOf(this.provider, env)].join('\n');
     const now = this.#now();
     const hit = cache.get(key);
-    if (hit && hit.reuseUntil > now) return hit.credentials;
+    if (hit && hit.reuseUntil > now) {
+      recordCloudIdentityUse(this.#repository, this.provider);
+      return hit.credentials;
+    }
     const failed = failures.get(key);
     if (failed && failed.until > now) throw this.#fail(failed.error.message, failed.error);
     let p = pending.get(key);
@@ -168,7 +173,9 @@ export class CloudCredentials {
       pending.set(key, p);
     }
     try {
-      return (await raceSignal(p, signal)).credentials;
+      const credentials = (await raceSignal(p, signal)).credentials;
+      recordCloudIdentityUse(this.#repository, this.provider);
+      return credentials;
     } catch (err) {
       throw err instanceof CloudIssueError ? this.#fail(err.message, err) : err;
     }

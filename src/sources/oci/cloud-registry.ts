@@ -122,3 +122,4 @@ export const AZURE_REGISTRY_USER = '00000000-0000-0000-0000-000000000000';
 export function reuseFor(lifetimeMs: number): number {
   return Math.max(0, Math.min((lifetimeMs * 8) / 10, 3_600_000));
 }
+

@@ -23,6 +23,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { RepositoryConfig } from '../../../../src/model/repository.ts';
 import { OciChartSource } from '../../../../src/sources/oci/oci-source.ts';
 import { clearCloudCredentialCache } from '../../../../src/sources/oci/cloud-identity.ts';
+import { cloudIdentityUses, describeCloudIdentityUse } from '../../../../src/sources/oci/cloud-use.ts';
 import { expectRepoError } from '../../../support/repo-errors.ts';
 
 const ACR = 'myreg.azurecr.io';
@@ -253,6 +254,9 @@ describe('provider: gcp (GKE workload identity)', () => {
     const b = source(repo('gar-2', `oci://${GAR}/proj/other`, 'gcp'), env());
     await b.versions('app');
     assert.equal(where('metadata').length, 1);
+    // Both used the ambient identity (the second from the cache): the CLI's stderr line names them, no token.
+    const notice = describeCloudIdentityUse(cloudIdentityUses());
+    assert.equal(notice, 'your cloud identity was used for registry credentials of: gar (gcp), gar-2 (gcp)');
     await Promise.all([a.close(), b.close()]);
   });
 
@@ -260,6 +264,7 @@ describe('provider: gcp (GKE workload identity)', () => {
     const s = source(repo('gar-anon', `oci://${GAR}/proj/charts`), env());
     await expectRepoError(s.versions('app'), 'unauthorized', /HTTP 401/);
     assert.equal(where('metadata').length, 0);
+    assert.deepEqual(cloudIdentityUses(), []);
     await s.close();
   });
 
