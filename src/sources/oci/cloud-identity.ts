@@ -186,12 +186,12 @@ export class CloudCredentials {
     const done = (credentials: Credentials, expiresAt: number): Issued => ({ credentials, reuseUntil: issuedAt + reuseFor(expiresAt - issuedAt) });
     switch (this.provider) {
       case 'gcp': {
-        const t = await this.#gcpToken(env, undefined);
+        const t = await this.#gcpToken(env);
         return done({ kind: 'basic', username: GCP_REGISTRY_USER, password: t.token }, t.expiresAt);
       }
       case 'azure': {
-        const aad = await this.#entraToken(env, undefined);
-        const refresh = await this.#acrRefreshToken(input, aad, env, undefined);
+        const aad = await this.#entraToken(env);
+        const refresh = await this.#acrRefreshToken(input, aad, env);
         return done({ kind: 'basic', username: AZURE_REGISTRY_USER, password: refresh.token }, refresh.expiresAt);
       }
       case 'aws': {
@@ -217,12 +217,12 @@ export class CloudCredentials {
    * with `Metadata-Flavor: Google`, never through a proxy (cloud.google.com/go/compute/metadata's client has
    * none). GOOGLE_APPLICATION_CREDENTIALS and gcloud's user credentials are not read.
    */
-  async #gcpToken(env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<{ token: string; expiresAt: number }> {
+  async #gcpToken(env: NodeJS.ProcessEnv): Promise<{ token: string; expiresAt: number }> {
     const host = env['GCE_METADATA_HOST'] || '169.254.169.254';
     const url = `http://${host}/computeMetadata/v1/instance/service-accounts/default/token?${new URLSearchParams({ scopes: GCP_SCOPES.join(',') }).toString()}`;
     const http = this.#client(env, false);
     try {
-      const res = await http.request({ url, headers: { 'metadata-flavor': 'Google' }, maxBytes: 64 * 1024, acceptStatus: [400, 401, 403, 404, 500, 503], signal, what: 'GKE metadata server token' });
+      const res = await http.request({ url, headers: { 'metadata-flavor': 'Google' }, maxBytes: 64 * 1024, acceptStatus: [400, 401, 403, 404, 500, 503], what: 'GKE metadata server token' });
       if (res.status !== 200) throw issueError(`the metadata server http://${host} answered HTTP ${res.status} for the service account token (is GKE workload identity enabled for the node pool and the Kubernetes ServiceAccount bound to a Google service account?)`);
       const doc = jsonObject(res.body);
       const token = str(doc?.['access_token']);
@@ -243,7 +243,7 @@ export class CloudCredentials {
    * set — the AKS webhook sets them): the projected ServiceAccount token, read at every request (kubelet
    * rotates it), as a client assertion for an Entra ID token of ACR's scope.
    */
-  async #entraToken(env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<string> {
+  async #entraToken(env: NodeJS.ProcessEnv): Promise<string> {
     const missing = ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'AZURE_AUTHORITY_HOST'].filter((k) => !env[k]);
     if (missing.length) {
       throw issueError(`workload identity needs ${missing.join(', ')} in the environment (set by the AKS workload identity webhook for a pod labelled azure.workload.identity/use: "true" whose ServiceAccount is annotated with azure.workload.identity/client-id); managed identity and client secrets are not used`);
@@ -277,7 +277,7 @@ export class CloudCredentials {
     ]);
     const http = this.#client(env, true);
     try {
-      const res = await http.request({ url: tokenUrl, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], signal, what: 'Entra ID token' });
+      const res = await http.request({ url: tokenUrl, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], what: 'Entra ID token' });
       const doc = jsonObject(res.body);
       if (res.status !== 200) {
         // Entra's error codes (AADSTS…) say what is wrong with the federation; its descriptions hold no secret.
@@ -301,7 +301,7 @@ export class CloudCredentials {
    * the answer's `refresh_token` is an ACR refresh token (a JWT whose `exp` says until when). It becomes the
    * password of the user 00000000-0000-0000-0000-000000000000, as Flux hands it to Helm and go-containerregistry.
    */
-  async #acrRefreshToken(registry: string, aadToken: string, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<{ token: string; expiresAt: number }> {
+  async #acrRefreshToken(registry: string, aadToken: string, env: NodeJS.ProcessEnv): Promise<{ token: string; expiresAt: number }> {
     // Always https://<registry> with certificate verification (system roots and the repository's CA), through
     // the environment's proxy, as fluxcd/pkg auth/azure does — never the repository's transport, whatever it
     // says: the Entra ID token in this form is good for every registry the identity may pull from.
@@ -314,7 +314,7 @@ export class CloudCredentials {
     const caPem = [this.#options.caPem, this.#registry.caPem].filter(Boolean).join('\n') || undefined;
     const http = new HttpClient({ repository: this.#repository, caPem, timeoutMs: 30_000, retry: { maxRetries: 1 }, proxyEnv: env });
     try {
-      const res = await http.request({ url, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], signal, what: 'ACR token exchange' });
+      const res = await http.request({ url, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], what: 'ACR token exchange' });
       if (res.status !== 200) throw issueError(`the registry's token exchange ${url} refused the Entra ID token: HTTP ${res.status} (does the identity have the AcrPull role on ${registry}?)`);
       const token = str(jsonObject(res.body)?.['refresh_token']);
       if (!token) throw issueError(`the registry's token exchange ${url} answered without a refresh_token`);
