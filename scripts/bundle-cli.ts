@@ -33,7 +33,7 @@ export function commonBundleOptions(): BuildOptions & { define: Record<string, s
     // Loaded only for kubeconfig auth-provider plugins (kube/kubeconfig.ts), and the AWS SDK only for a
     // repository with `provider: aws` (sources/oci/cloud-identity.ts): from node_modules as packages, so the
     // ~2 MB of SDK code is never in the bundle every command compiles at start.
-    external: ['@kubernetes/client-node', '@aws-sdk/*'],
+    external: ['@kubernetes/client-node', '@aws-sdk/*', '@smithy/*'],
     // No package.json needs to travel with a bundle (cli/version.ts).
     define: { CHARTORIGIN_VERSION: JSON.stringify(pkg.version) },
     logLevel: 'warning',

@@ -347,6 +347,10 @@ async function printReports(reports: readonly OriginReport[], errors: readonly s
   }
   process.stdout.write(format === 'json' ? renderJson(reports) : renderTable(reports, (r) => byRelease.get(`${r.release.namespace}/${r.release.name}`)));
   for (const e of errors) say(e);
+  // Flux sources anyone in the cluster may declare can make the CLI use the operator's cloud identity: said.
+  const { cloudIdentityUses, describeCloudIdentityUse } = await import('../sources/oci/cloud-use.ts');
+  const cloud = describeCloudIdentityUse(cloudIdentityUses());
+  if (cloud) say(cloud);
   if (errors.length) return EXIT.badInput;
   return failed.length ? EXIT.repositoryFailed : EXIT.ok;
 }

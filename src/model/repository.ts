@@ -1,7 +1,17 @@
 /** The contract between the repository clients (I/O) and the engine that uses them. */
 
 export type Credentials =
-  | { kind: 'basic'; username: string; password: string }
+  | {
+      kind: 'basic';
+      username: string;
+      password: string;
+      /**
+       * A Docker-format or credential-helper login read as Helm's registry client reads it (oras-go v2): a Basic
+       * challenge takes it only when the user and the password are both non-empty (auth.Client fetchBasicAuth,
+       * "missing username or password for basic auth"); a token service still gets what there is.
+       */
+      basicNeedsBoth?: true | undefined;
+    }
   | { kind: 'bearer'; token: string }
   /**
    * An OAuth2 refresh token for an OCI registry's token service: a Docker-format login's `identitytoken`

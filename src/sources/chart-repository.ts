@@ -130,7 +130,10 @@ export function credentialsFromSecret(type: string | undefined, data: Record<str
     const entry = loginEntries(Object.entries(auths)).get(key);
     if (!isObject(entry)) return undefined;
     const c = authEntryCredentials(entry);
-    return c?.kind === 'access' && reading === 'go-containerregistry' ? { ...c, answersBasic: true } : c;
+    if (reading === 'go-containerregistry' && c?.kind === 'access') return { ...c, answersBasic: true };
+    // go-containerregistry's authn.Basic sends `user:` to a Basic challenge; oras-go (Helm) refuses it.
+    if (reading === 'go-containerregistry' && c?.kind === 'basic') return { kind: 'basic', username: c.username, password: c.password };
+    return c;
   }
   const username = b64(d['username']);
   if (username !== undefined) return { kind: 'basic', username, password: b64(d['password']) ?? '' };

@@ -10,7 +10,8 @@ import type { ClientCertificate, Credentials, KeylessPolicy, OidcIdentity, Repos
 import { caBundleProblem, clientCertificateProblem } from './client-certificate.ts';
 import { parseDuration, parseTimeout } from '../util/duration.ts';
 import { isObject, str, type JsonObject } from '../util/guards.ts';
-import { cloudRegistryInput, isCloudProvider, type CloudProvider } from './oci/cloud-registry.ts';
+import { cloudRegistryInput, cloudTransportProblem, isCloudProvider, type CloudProvider } from './oci/cloud-registry.ts';
+import { ociUrlProblem } from './url.ts';
 
 /** A repository declaration that cannot be used; the message names the file or object and the field. */
 export class ConfigError extends Error {
@@ -86,6 +87,8 @@ export function parseRepositorySettings(r: JsonObject, where: string, validKeys:
   // The prefix alone let `https://host:8443x/` or `https://a b/` through to the clients, which parse it with
   // WHATWG URL rules and threw far from the declaration. The URL is not quoted: it may carry credentials.
   if (!URL.canParse(url) || !URL.canParse(url.replace(/^oci:/, 'https:'))) throw new ConfigError(`${where}.url: not a valid URL (its host, port or characters)`);
+  const ociProblem = ociUrlProblem(url);
+  if (ociProblem) throw new ConfigError(`${where}.url: ${ociProblem}`);
   const priority = r['priority'] ?? 0;
   if (typeof priority !== 'number' || !Number.isInteger(priority)) throw new ConfigError(`${where}.priority: must be an integer`);
   const interval = r['interval'] ?? '1h';
@@ -97,6 +100,8 @@ export function parseRepositorySettings(r: JsonObject, where: string, validKeys:
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw new ConfigError(`${where}.${flag}: must be true or false`);
   }
   const provider = parseProvider(r['provider'], url, where);
+  const transport = provider && cloudTransportProblem({ plainHTTP: r['plainHTTP'] === true, insecureSkipTLSVerify: r['insecureSkipTLSVerify'] === true });
+  if (transport) throw new ConfigError(`${where}.provider: ${transport}`);
   return {
     url: url.replace(/\/+$/, ''),
     ...(provider ? { provider } : {}),
@@ -112,7 +117,8 @@ export function parseRepositorySettings(r: JsonObject, where: string, validKeys:
 /**
  * `provider`: Flux's enum (generic | aws | azure | gcp; `generic` and absent mean none), for oci:// URLs only
  * (Flux reads it for OCIRepository and HelmRepository type oci), on a registry host the provider serves —
- * fluxcd/pkg's patterns, whose message names the pattern (cloud-registry.ts).
+ * fluxcd/pkg's patterns, whose message names the pattern (cloud-registry.ts), matched against the host the
+ * clients will request (the URL parsed, not the string cut at its first slash).
  */
 function parseProvider(v: unknown, url: string, where: string): CloudProvider | undefined {
   if (v === undefined || v === 'generic') return undefined;

@@ -50,3 +50,18 @@ export function ociRepoURL(prefix: string, chart: string): string {
   const clean = redactUrl(prefix).replace(/\?.*$/, '').replace(/\/+$/, '');
   return `${clean}/${chart}`;
 }
+
+/**
+ * Why an `oci://` repository URL is not a registry reference Helm or Flux would take, or undefined: user info,
+ * a query, a fragment or a backslash (go-containerregistry's name.ParseReference, which Flux uses, and
+ * oras-go's registry.ParseReference, Helm's, refuse them). WHATWG URL parsing reads them in ways a reader of
+ * the string does not expect (`oci://evil.example#x.gcr.io` is a request to evil.example), so a declaration
+ * holding one is refused instead of being read. The URL itself is not quoted: its user info may be a password.
+ */
+export function ociUrlProblem(url: string): string | undefined {
+  if (!url.startsWith('oci://')) return undefined;
+  const authority = url.slice('oci://'.length).split('/', 1)[0] ?? '';
+  if (authority.includes('@')) return 'an oci:// URL cannot carry user info (user:password@): give credentials in a Secret or the config file';
+  if (/[?#\\]/.test(url)) return 'an oci:// URL cannot hold ?, # or a backslash (not a registry reference Helm or Flux accepts)';
+  return undefined;
+}

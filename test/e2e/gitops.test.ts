@@ -86,7 +86,7 @@ before(async () => {
   await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'gar', namespace: ns }, spec: { url: 'oci://europe-docker.pkg.dev/proj/charts/app', ref: { tag: '1.0.0' }, provider: 'gcp', interval: '10m' } });
   await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'acr-elsewhere', namespace: ns }, spec: { type: 'oci', url: 'oci://ghcr.io/someone/charts', provider: 'azure', interval: '10m' } });
 
-  controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', `${ns},${argoNs}`, '--write-back=release', '--gitops-interval=2s'], 'gitops', { namespace: ns });
+  controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', `${ns},${argoNs}`, '--write-back=release', '--gitops-interval=2s'], 'gitops', { namespace: ns, env: NO_CLOUD });
 });
 
 after(async () => {
@@ -100,6 +100,12 @@ after(async () => {
   const names = (await kubectl(cluster, ['get', 'chartrepositories', '-o', 'name']).catch(() => '')).split('\n').filter((n) => n.includes(ns) || n.includes(ns2));
   for (const n of names) await kubectl(cluster, ['delete', n, '--ignore-not-found']).catch(() => undefined);
 });
+
+/**
+ * The gcp OCIRepository names the real europe-docker.pkg.dev: its metadata server is a closed local port, so that
+ * no real metadata server is ever asked for a token (on a GCE CI machine 169.254.169.254 would answer).
+ */
+const NO_CLOUD: NodeJS.ProcessEnv = { GCE_METADATA_HOST: '127.0.0.1:1' };
 
 describe('Flux sources are discovered', () => {
   it('one ChartRepository per URL, with status.source and the SOURCE column; the OCIRepository becomes its registry prefix', async () => {
@@ -214,13 +220,13 @@ describe('Flux-built charts are proven, not flagged', () => {
     assert.match(s.origin?.message ?? '', new RegExp(`values merged from values.yaml, values-prod.yaml by Flux .*HelmRelease ${ns}/nolabels`));
     const config = join(scratchDir('flux-scan'), 'config.yaml');
     writeFileSync(config, `repositories:\n  - name: charts\n    url: ${server.url}\n`);
-    const r = await runChartorigin(['scan', '-n', ns, '--kubeconfig', cluster.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('flux-scan-home') } });
+    const r = await runChartorigin(['scan', '-n', ns, '--kubeconfig', cluster.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, ...NO_CLOUD, HOME: scratchDir('flux-scan-home') } });
     const reports = JSON.parse(r.stdout) as { name: string; managedBy?: string; origin: { match: string } }[];
     const byName = new Map(reports.map((x) => [x.name, x]));
     assert.deepEqual([byName.get('nolabels')?.managedBy, byName.get('nolabels')?.origin.match], ['Flux', 'Verified'], r.stderr);
     assert.deepEqual([byName.get('helm-only')?.managedBy, byName.get('helm-only')?.origin.match], ['Helm', 'Mismatch'], 'no HelmRelease names helm-only');
     // Without --config: the cluster's ChartRepositories and Flux's own sources (product.md).
-    const z = await runChartorigin(['scan', '-n', ns, '--kubeconfig', cluster.kubeconfig, '-o', 'json'], { env: { ...process.env, HOME: scratchDir('flux-scan-home2') } });
+    const z = await runChartorigin(['scan', '-n', ns, '--kubeconfig', cluster.kubeconfig, '-o', 'json'], { env: { ...process.env, ...NO_CLOUD, HOME: scratchDir('flux-scan-home2') } });
     assert.match(z.stderr, /Flux sources in the cluster: \d+ repositor/);
     const zero = new Map((JSON.parse(z.stdout) as typeof reports).map((x) => [x.name, x]));
     assert.deepEqual([zero.get('nolabels')?.managedBy, zero.get('nolabels')?.origin.match], ['Flux', 'Verified'], z.stderr);

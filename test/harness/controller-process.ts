@@ -43,6 +43,8 @@ export interface ControllerProcess {
 }
 
 export interface ControllerProcessOptions {
+  /** Added to the process's environment. */
+  env?: NodeJS.ProcessEnv | undefined;
   /** Another identity (a ServiceAccount's kubeconfig); default: admin. */
   kubeconfig?: string | undefined;
   /** POD_NAMESPACE, the controller's own namespace (default: default). */
@@ -64,7 +66,7 @@ export async function startControllerProcess(
     name,
     process.execPath,
     [...(options.nodeFlags ?? []), options.entry ?? join(REPO_ROOT, 'src/cli/main.ts'), 'controller', '--kubeconfig', options.kubeconfig ?? cluster.kubeconfig, '--metrics-bind-address', `127.0.0.1:${port}`, ...args],
-    { logFile: join(cluster.dir, `${name}-${port}.log`), env: { ...process.env, POD_NAMESPACE: options.namespace ?? 'default' } },
+    { logFile: join(cluster.dir, `${name}-${port}.log`), env: { ...process.env, ...options.env, POD_NAMESPACE: options.namespace ?? 'default' } },
   );
   const metricsUrl = `http://127.0.0.1:${port}`;
   const get = async (path: string): Promise<Response> => fetch(metricsUrl + path, { signal: AbortSignal.timeout(5000) });

@@ -8,7 +8,8 @@ import { readSecret } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
 import { byCodeUnits } from '../../util/order.ts';
 import { createHash } from 'node:crypto';
-import { cloudRegistryInput, isCloudProvider } from '../oci/cloud-registry.ts';
+import { cloudRegistryInput, cloudTransportProblem, isCloudProvider } from '../oci/cloud-registry.ts';
+import { ociUrlProblem } from '../url.ts';
 
 /*
  * Flux's own declarations of where charts come from, read as Flux v2.9's API types define them
@@ -90,8 +91,10 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   const oci = kind === 'OCIRepository' || str(spec['type']) === 'oci' || url.startsWith('oci://');
   if (oci) {
     if (!url.startsWith('oci://')) return { skip: 'url is not oci://' };
-    // An OCIRepository names one artifact (oci://host/path/<chart>); a ChartRepository is the prefix.
-    if (kind === 'OCIRepository') url = url.slice(0, url.lastIndexOf('/'));
+    // An OCIRepository names one artifact (oci://host/path/<chart>); a ChartRepository is the prefix. A URL
+    // Flux refuses (user info, ?, #, \\) is kept whole, so that the refusal (ociUrlProblem) is not cut away
+    // with its last segment and the repository fails with it, as the source stalls in Flux.
+    if (kind === 'OCIRepository' && !ociUrlProblem(url)) url = url.slice(0, url.lastIndexOf('/'));
     if (!/^oci:\/\/[^/\s]+/.test(url)) return { skip: 'url has no chart path' };
   } else if (!/^https?:\/\/[^/\s]+/.test(url)) {
     return { skip: 'url is not http(s)://' };
@@ -103,11 +106,21 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   // or a HelmRepository of type oci that has no secretRef (ocirepository_controller.go, helm/getter
   // client_opts.go); with a secretRef the Secret's credentials are used and the provider is not.
   const declared = str(spec['provider']);
-  const provider = oci && isCloudProvider(declared) && !ref(spec['secretRef'], namespace) ? declared : undefined;
+  // With serviceAccountName, Flux authenticates as that ServiceAccount's identity (object-level workload
+  // identity feature gate on) or stalls the source (gate off), never with its own identity
+  // (ocirepository_controller.go, the feature gate check before auth.WithServiceAccountName). Using
+  // chartorigin's identity there would let a tenant borrow it: the provider is dropped, access is anonymous.
+  const tenantIdentity = spec['serviceAccountName'] !== undefined && spec['serviceAccountName'] !== '';
+  const provider = oci && isCloudProvider(declared) && !ref(spec['secretRef'], namespace) && !tenantIdentity ? declared : undefined;
   if (oci && declared && declared !== 'generic' && !provider) {
-    notes.push(isCloudProvider(declared) ? `provider ${declared} is not used: the secretRef's credentials are (as in Flux)` : `provider ${declared} is not one chartorigin knows (aws, azure, gcp): anonymous access`);
+    notes.push(
+      !isCloudProvider(declared)
+        ? `provider ${declared} is not one chartorigin knows (aws, azure, gcp): anonymous access`
+        : ref(spec['secretRef'], namespace)
+          ? `provider ${declared} is not used: the secretRef's credentials are (as in Flux)`
+          : `provider ${declared} is not used: serviceAccountName asks for that ServiceAccount's cloud identity, which chartorigin does not take on (and never lends its own): anonymous access`,
+    );
   }
-  if (spec['serviceAccountName'] !== undefined && provider) notes.push(`serviceAccountName is not used (Flux's object-level workload identity): the controller's own ${provider} identity is`);
   return {
     spec: {
       url,
@@ -202,8 +215,12 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
     // A Secret read but unusable for TLS (half a client certificate pair, a key of another certificate) is an
     // error on the repository, as source-controller makes it one on the HelmRepository.
     // A provider on a registry it does not serve fails the repository, as source-controller fails the source.
+    const urlProblem = ociUrlProblem(d.spec.url);
+    if (!error && urlProblem) error = urlProblem;
     const registry = d.spec.provider ? cloudRegistryInput(d.spec.provider, d.spec.url.slice('oci://'.length)) : undefined;
     if (!error && registry && 'error' in registry) error = `provider ${d.spec.provider}: ${registry.error}`;
+    const transport = d.spec.provider && cloudTransportProblem(d.spec);
+    if (!error && transport) error = `provider ${d.spec.provider}: ${transport}`;
     let tls: SecretTls = {};
     if (!error) {
       try {

@@ -181,7 +181,12 @@ export function challengeAuthorization(scheme: Challenge['scheme'], credentials:
   if (credentials?.kind === 'bearer' || (credentials?.kind === 'access' && (scheme === 'bearer' || credentials.answersBasic))) return `Bearer ${credentials.token}`;
   if (scheme === 'bearer') return undefined;
   if (credentials === undefined) return { refused: 'HTTP 401, the registry requires credentials' };
-  if (credentials.kind === 'basic') return authorizationHeader(credentials) ?? { refused: 'HTTP 401, the registry requires credentials' };
+  if (credentials.kind === 'basic') {
+    if (credentials.basicNeedsBoth && !(credentials.username && credentials.password)) {
+      return { refused: `HTTP 401, the registry asks for a username and password (Basic) and the login has ${credentials.username ? 'a username with an empty password' : 'no username'}, which Helm does not send to Basic either ("missing username or password for basic auth")` };
+    }
+    return authorizationHeader(credentials) ?? { refused: 'HTTP 401, the registry requires credentials' };
+  }
   if (credentials.basic) return authorizationHeader({ kind: 'basic', ...credentials.basic }) ?? { refused: 'HTTP 401, the registry requires credentials' };
   const has = credentials.kind === 'refresh' ? 'an identity token (identitytoken)' : 'a registry token (registrytoken)';
   return { refused: `HTTP 401, the registry asks for a username and password (Basic) and the login has only ${has}, which Helm does not send to Basic either ("missing username or password for basic auth")` };
@@ -228,6 +233,8 @@ export class OciClient {
   readonly #credentials: Credentials | undefined;
   readonly #now: () => number;
   readonly #tokens = new Map<string, TokenEntry>();
+  /** Scopes whose challenge an ambient credential answered directly (Basic, as ECR asks), by scheme. */
+  readonly #directScheme = new Map<string, Challenge['scheme']>();
   readonly #plainHTTP: boolean;
   readonly #ambient: AmbientCredentials | undefined;
 
@@ -256,7 +263,7 @@ export class OciClient {
     const url = new URL(path, this.base).toString();
     const scope = name === undefined ? '' : `repository:${name}:pull`;
     const accept = [...(req.acceptStatus ?? []), 401];
-    const cached = this.#cachedAuth(scope);
+    const cached = this.#cachedAuth(scope) ?? (await this.#ambientAuth(scope, req.signal));
     let res = await this.#http.request({ ...req, url, authorization: cached, acceptStatus: accept });
     if (res.status !== 401) return this.#checkStatus(res, req);
     if (!sameOrigin(res.url, url)) return this.#foreignChallenge(res, req);
@@ -306,6 +313,21 @@ export class OciClient {
     return undefined;
   }
 
+  /**
+   * An ambient credential's direct authorization that expired (kept a minute, below): asked for again before the
+   * request (a cache hit in cloud-identity.ts), instead of an anonymous round trip for a 401 at every scope.
+   * Only once a challenge was answered directly for this scope, so a registry with a token service still gets
+   * its challenge first.
+   */
+  async #ambientAuth(scope: string, signal: AbortSignal | undefined): Promise<string | undefined> {
+    const scheme = this.#ambient ? this.#directScheme.get(scope) : undefined;
+    if (!scheme || !this.#ambient) return undefined;
+    const direct = challengeAuthorization(scheme, await this.#ambient.get(signal));
+    if (typeof direct !== 'string') return undefined;
+    this.#tokens.set(scope, { authorization: direct, expiresAt: this.#now() + 60_000 });
+    return direct;
+  }
+
   /** The Authorization for a challenge; `exchanged` when it is a token the registry's token service just issued. */
   async #answer(challenge: Challenge | undefined, scope: string, signal: AbortSignal | undefined, url: string): Promise<{ authorization: string; exchanged: boolean }> {
     const unauthorized = (detail: string): RepoError => new RepoError(this.repository, 'unauthorized', `repository ${this.repository}: ${redactUrl(url)}: ${detail}`);
@@ -319,6 +341,7 @@ export class OciClient {
       // Issued credentials expire: reused for a minute, then asked for again (cloud-identity.ts reuses one for
       // 80 % of its lifetime, so a minute never outlives it: ECR's last 12 h, GCP's 1 h, ACR's 3 h).
       this.#tokens.set(scope, { authorization: direct, expiresAt: this.#ambient ? this.#now() + 60_000 : Number.POSITIVE_INFINITY });
+      if (this.#ambient) this.#directScheme.set(scope, challenge.scheme);
       return { authorization: direct, exchanged: false };
     }
     const realm = challenge.params['realm'];

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type * as Http from 'node:http';
+import { ProxyAgents } from '../../util/proxy.ts';
+import { clearCloudIdentityUses, recordCloudIdentityUse } from './cloud-use.ts';
 import { HttpClient } from '../http/client.ts';
 import { RepoError, type Credentials } from '../../model/repository.ts';
 import { isObject, str } from '../../util/guards.ts';
@@ -11,6 +14,7 @@ import {
   AWS_PUBLIC_ECR,
   awsRegionOf,
   cloudRegistryInput,
+  cloudTransportProblem,
   reuseFor,
   type CloudProvider,
 } from './cloud-registry.ts';
@@ -43,17 +47,57 @@ interface Issued {
 /** Process-wide, as Flux's TokenCache is controller-wide: every repository of one registry shares a token. */
 const cache = new Map<string, Issued>();
 const pending = new Map<string, Promise<Issued>>();
+/**
+ * A failed request is answered from here for FAILURE_REUSE_MS: without it every challenge reran the whole chain
+ * (with provider gcp on a laptop, 10 s against an unanswering metadata server per 401, so a scan of one
+ * registry's charts took minutes). 30 s is short enough that a fixed identity (a role binding, the workload
+ * identity webhook's variables) is used at the next reconcile, long enough to cover one scan or probe round.
+ */
+const failures = new Map<string, { error: CloudIssueError; until: number }>();
+export const FAILURE_REUSE_MS = 30_000;
 
-/** For tests: forget every issued credential. */
-export function clearCloudCredentialCache(): void {
-  cache.clear();
+/** A failure to issue a credential, naming the provider's endpoint and status, never a repository or token. */
+class CloudIssueError extends Error {}
+
+function issueError(detail: string, cause?: unknown): CloudIssueError {
+  return new CloudIssueError(detail, cause === undefined ? undefined : { cause });
 }
 
-/** The registry's own client, for ACR's token exchange (its TLS settings are the repository's). */
-export interface RegistryEndpoint {
-  http: HttpClient;
-  /** `https://host[:port]`. */
-  base: string;
+/** `p`, or the signal's abort: a waiter that gives up does not cancel the request others wait for. */
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** For tests: forget every issued credential, every remembered failure and every recorded use. */
+export function clearCloudCredentialCache(): void {
+  cache.clear();
+  failures.clear();
+  clearCloudIdentityUses();
+}
+
+/**
+ * What the credentials need of the repository's transport: its CA (trusted for ACR's token exchange, beside
+ * the system roots) and its insecure settings, which refuse every cloud credential (cloudTransportProblem).
+ */
+export interface RegistryTransport {
+  caPem?: string | undefined;
+  plainHTTP: boolean;
+  insecureSkipTLSVerify: boolean;
 }
 
 /**
@@ -64,11 +108,11 @@ export class CloudCredentials {
   readonly provider: CloudProvider;
   readonly #repository: string;
   readonly #artifactRepository: string;
-  readonly #registry: RegistryEndpoint;
+  readonly #registry: RegistryTransport;
   readonly #options: CloudIdentityOptions;
   readonly #now: () => number;
 
-  constructor(repository: string, provider: CloudProvider, artifactRepository: string, registry: RegistryEndpoint, options: CloudIdentityOptions = {}) {
+  constructor(repository: string, provider: CloudProvider, artifactRepository: string, registry: RegistryTransport, options: CloudIdentityOptions = {}) {
     this.#repository = repository;
     this.provider = provider;
     this.#artifactRepository = artifactRepository;
@@ -91,33 +135,63 @@ export class CloudCredentials {
   async get(signal?: AbortSignal): Promise<Credentials> {
     const parsed = cloudRegistryInput(this.provider, this.#artifactRepository);
     if ('error' in parsed) throw this.#fail(parsed.error);
+    // Declarations refuse this already (repository-config.ts); a RepositoryConfig made otherwise is refused here.
+    const transport = cloudTransportProblem(this.#registry);
+    if (transport) throw this.#fail(transport);
     const env = this.#options.env ?? process.env;
     // The identity is part of the key (Flux's key has the provider, its audiences and identity): another
     // AZURE_CLIENT_ID, role or metadata host is another token.
     const key = [this.provider, parsed.input, ...identityOf(this.provider, env)].join('\n');
+    const now = this.#now();
     const hit = cache.get(key);
-    if (hit && hit.reuseUntil > this.#now()) return hit.credentials;
+    if (hit && hit.reuseUntil > now) {
+      recordCloudIdentityUse(this.#repository, this.provider);
+      return hit.credentials;
+    }
+    const failed = failures.get(key);
+    if (failed && failed.until > now) throw this.#fail(failed.error.message, failed.error);
     let p = pending.get(key);
     if (!p) {
-      p = this.#issue(parsed.input, env, signal).finally(() => pending.delete(key));
+      // Issued for every repository waiting on it: with no caller's signal (each request has its own timeout,
+      // 10 s or 30 s), so that one aborted probe does not fail the others, and with errors that name no
+      // repository (each caller names its own, below).
+      p = this.#issue(parsed.input, env).then(
+        (issued) => {
+          cache.set(key, issued);
+          failures.delete(key);
+          return issued;
+        },
+        (err: unknown) => {
+          const error = err instanceof CloudIssueError ? err : issueError(this.#inner(err), err);
+          failures.set(key, { error, until: this.#now() + FAILURE_REUSE_MS });
+          throw error;
+        },
+      );
+      const settled = p.finally(() => pending.delete(key));
+      // Every waiter may have gone (aborted): the outcome is cached, never an unhandled rejection.
+      settled.catch(() => undefined);
       pending.set(key, p);
     }
-    const issued = await p;
-    cache.set(key, issued);
-    return issued.credentials;
+    try {
+      const credentials = (await raceSignal(p, signal)).credentials;
+      recordCloudIdentityUse(this.#repository, this.provider);
+      return credentials;
+    } catch (err) {
+      throw err instanceof CloudIssueError ? this.#fail(err.message, err) : err;
+    }
   }
 
-  async #issue(input: string, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<Issued> {
+  async #issue(input: string, env: NodeJS.ProcessEnv): Promise<Issued> {
     const issuedAt = this.#now();
     const done = (credentials: Credentials, expiresAt: number): Issued => ({ credentials, reuseUntil: issuedAt + reuseFor(expiresAt - issuedAt) });
     switch (this.provider) {
       case 'gcp': {
-        const t = await this.#gcpToken(env, signal);
+        const t = await this.#gcpToken(env);
         return done({ kind: 'basic', username: GCP_REGISTRY_USER, password: t.token }, t.expiresAt);
       }
       case 'azure': {
-        const aad = await this.#entraToken(env, signal);
-        const refresh = await this.#acrRefreshToken(input, aad, signal);
+        const aad = await this.#entraToken(env);
+        const refresh = await this.#acrRefreshToken(input, aad, env);
         return done({ kind: 'basic', username: AZURE_REGISTRY_USER, password: refresh.token }, refresh.expiresAt);
       }
       case 'aws': {
@@ -143,21 +217,21 @@ export class CloudCredentials {
    * with `Metadata-Flavor: Google`, never through a proxy (cloud.google.com/go/compute/metadata's client has
    * none). GOOGLE_APPLICATION_CREDENTIALS and gcloud's user credentials are not read.
    */
-  async #gcpToken(env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<{ token: string; expiresAt: number }> {
+  async #gcpToken(env: NodeJS.ProcessEnv): Promise<{ token: string; expiresAt: number }> {
     const host = env['GCE_METADATA_HOST'] || '169.254.169.254';
     const url = `http://${host}/computeMetadata/v1/instance/service-accounts/default/token?${new URLSearchParams({ scopes: GCP_SCOPES.join(',') }).toString()}`;
     const http = this.#client(env, false);
     try {
-      const res = await http.request({ url, headers: { 'metadata-flavor': 'Google' }, maxBytes: 64 * 1024, acceptStatus: [400, 401, 403, 404, 500, 503], signal, what: 'GKE metadata server token' });
-      if (res.status !== 200) throw this.#fail(`the metadata server http://${host} answered HTTP ${res.status} for the service account token (is GKE workload identity enabled for the node pool and the Kubernetes ServiceAccount bound to a Google service account?)`);
+      const res = await http.request({ url, headers: { 'metadata-flavor': 'Google' }, maxBytes: 64 * 1024, acceptStatus: [400, 401, 403, 404, 500, 503], what: 'GKE metadata server token' });
+      if (res.status !== 200) throw issueError(`the metadata server http://${host} answered HTTP ${res.status} for the service account token (is GKE workload identity enabled for the node pool and the Kubernetes ServiceAccount bound to a Google service account?)`);
       const doc = jsonObject(res.body);
       const token = str(doc?.['access_token']);
       const expiresIn = typeof doc?.['expires_in'] === 'number' ? doc['expires_in'] : 0;
       // x/oauth2/google: "incomplete token received from metadata" when either is missing.
-      if (!token || expiresIn <= 0) throw this.#fail(`the metadata server http://${host} answered without an access_token and expires_in`);
+      if (!token || expiresIn <= 0) throw issueError(`the metadata server http://${host} answered without an access_token and expires_in`);
       return { token, expiresAt: this.#now() + expiresIn * 1000 };
     } catch (err) {
-      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot reach the metadata server http://${host}: ${this.#inner(err)}`, err);
+      throw err instanceof CloudIssueError ? err : issueError(`cannot reach the metadata server http://${host}: ${this.#inner(err)}`, err);
     } finally {
       await http.close();
     }
@@ -169,10 +243,10 @@ export class CloudCredentials {
    * set — the AKS webhook sets them): the projected ServiceAccount token, read at every request (kubelet
    * rotates it), as a client assertion for an Entra ID token of ACR's scope.
    */
-  async #entraToken(env: NodeJS.ProcessEnv, signal: AbortSignal | undefined): Promise<string> {
+  async #entraToken(env: NodeJS.ProcessEnv): Promise<string> {
     const missing = ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_FEDERATED_TOKEN_FILE', 'AZURE_AUTHORITY_HOST'].filter((k) => !env[k]);
     if (missing.length) {
-      throw this.#fail(`workload identity needs ${missing.join(', ')} in the environment (set by the AKS workload identity webhook for a pod labelled azure.workload.identity/use: "true" whose ServiceAccount is annotated with azure.workload.identity/client-id); managed identity and client secrets are not used`);
+      throw issueError(`workload identity needs ${missing.join(', ')} in the environment (set by the AKS workload identity webhook for a pod labelled azure.workload.identity/use: "true" whose ServiceAccount is annotated with azure.workload.identity/client-id); managed identity and client secrets are not used`);
     }
     const clientId = env['AZURE_CLIENT_ID'] ?? '';
     const tenant = env['AZURE_TENANT_ID'] ?? '';
@@ -181,17 +255,17 @@ export class CloudCredentials {
     try {
       authority = new URL(env['AZURE_AUTHORITY_HOST'] ?? '');
     } catch {
-      throw this.#fail('AZURE_AUTHORITY_HOST is not a URL');
+      throw issueError('AZURE_AUTHORITY_HOST is not a URL');
     }
     // MSAL refuses an authority that is not https: the assertion must not travel in clear text.
-    if (authority.protocol !== 'https:') throw this.#fail(`AZURE_AUTHORITY_HOST ${authority.origin} is not https`);
+    if (authority.protocol !== 'https:') throw issueError(`AZURE_AUTHORITY_HOST ${authority.origin} is not https`);
     let assertion: string;
     try {
       assertion = readFileSync(file, 'utf8').trim();
     } catch (err) {
-      throw this.#fail(`cannot read AZURE_FEDERATED_TOKEN_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw issueError(`cannot read AZURE_FEDERATED_TOKEN_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
-    if (!assertion) throw this.#fail(`AZURE_FEDERATED_TOKEN_FILE ${file} is empty`);
+    if (!assertion) throw issueError(`AZURE_FEDERATED_TOKEN_FILE ${file} is empty`);
     const tokenUrl = new URL(`${encodeURIComponent(tenant)}/oauth2/v2.0/token`, authority.href.endsWith('/') ? authority.href : `${authority.href}/`).href;
     // The client-credentials grant with a JWT assertion (RFC 7523), fields in Go's url.Values order.
     const form = formOf([
@@ -203,19 +277,19 @@ export class CloudCredentials {
     ]);
     const http = this.#client(env, true);
     try {
-      const res = await http.request({ url: tokenUrl, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], signal, what: 'Entra ID token' });
+      const res = await http.request({ url: tokenUrl, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], what: 'Entra ID token' });
       const doc = jsonObject(res.body);
       if (res.status !== 200) {
         // Entra's error codes (AADSTS…) say what is wrong with the federation; its descriptions hold no secret.
         const code = str(doc?.['error']);
         const codes = Array.isArray(doc?.['error_codes']) ? ` (AADSTS${doc['error_codes'].filter((c) => typeof c === 'number').join(', AADSTS')})` : '';
-        throw this.#fail(`Entra ID ${authority.origin} refused the workload identity token of client ${clientId}: HTTP ${res.status}${code ? ` ${code}` : ''}${codes}`);
+        throw issueError(`Entra ID ${authority.origin} refused the workload identity token of client ${clientId}: HTTP ${res.status}${code ? ` ${code}` : ''}${codes}`);
       }
       const token = str(doc?.['access_token']);
-      if (!token) throw this.#fail(`Entra ID ${authority.origin} answered without an access_token`);
+      if (!token) throw issueError(`Entra ID ${authority.origin} answered without an access_token`);
       return token;
     } catch (err) {
-      throw err instanceof RepoError && err.message.includes(`provider ${this.provider}:`) ? err : this.#fail(`cannot get an Entra ID token from ${authority.origin}: ${this.#inner(err)}`, err);
+      throw err instanceof CloudIssueError ? err : issueError(`cannot get an Entra ID token from ${authority.origin}: ${this.#inner(err)}`, err);
     } finally {
       await http.close();
     }
@@ -227,20 +301,31 @@ export class CloudCredentials {
    * the answer's `refresh_token` is an ACR refresh token (a JWT whose `exp` says until when). It becomes the
    * password of the user 00000000-0000-0000-0000-000000000000, as Flux hands it to Helm and go-containerregistry.
    */
-  async #acrRefreshToken(registry: string, aadToken: string, signal: AbortSignal | undefined): Promise<{ token: string; expiresAt: number }> {
-    const url = `${this.#registry.base}/oauth2/exchange`;
+  async #acrRefreshToken(registry: string, aadToken: string, env: NodeJS.ProcessEnv): Promise<{ token: string; expiresAt: number }> {
+    // Always https://<registry> with certificate verification (system roots and the repository's CA), through
+    // the environment's proxy, as fluxcd/pkg auth/azure does — never the repository's transport, whatever it
+    // says: the Entra ID token in this form is good for every registry the identity may pull from.
+    const url = `https://${registry}/oauth2/exchange`;
     const form = formOf([
       ['access_token', aadToken],
       ['grant_type', 'access_token'],
       ['service', registry],
     ]);
-    const res = await this.#registry.http.request({ url, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], signal, what: 'ACR token exchange' });
-    if (res.status !== 200) throw this.#fail(`the registry's token exchange ${url} refused the Entra ID token: HTTP ${res.status} (does the identity have the AcrPull role on ${registry}?)`);
-    const token = str(jsonObject(res.body)?.['refresh_token']);
-    if (!token) throw this.#fail(`the registry's token exchange ${url} answered without a refresh_token`);
-    const exp = jwtExpiry(token);
-    if (exp === undefined) throw this.#fail(`the registry's token exchange ${url} answered a refresh_token without an expiry (exp)`);
-    return { token, expiresAt: exp };
+    const caPem = [this.#options.caPem, this.#registry.caPem].filter(Boolean).join('\n') || undefined;
+    const http = new HttpClient({ repository: this.#repository, caPem, timeoutMs: 30_000, retry: { maxRetries: 1 }, proxyEnv: env });
+    try {
+      const res = await http.request({ url, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], what: 'ACR token exchange' });
+      if (res.status !== 200) throw issueError(`the registry's token exchange ${url} refused the Entra ID token: HTTP ${res.status} (does the identity have the AcrPull role on ${registry}?)`);
+      const token = str(jsonObject(res.body)?.['refresh_token']);
+      if (!token) throw issueError(`the registry's token exchange ${url} answered without a refresh_token`);
+      const exp = jwtExpiry(token);
+      if (exp === undefined) throw issueError(`the registry's token exchange ${url} answered a refresh_token without an expiry (exp)`);
+      return { token, expiresAt: exp };
+    } catch (err) {
+      throw err instanceof CloudIssueError ? err : issueError(`cannot reach the registry's token exchange ${url}: ${this.#inner(err)}`, err);
+    } finally {
+      await http.close();
+    }
   }
 
   /**
@@ -253,35 +338,41 @@ export class CloudCredentials {
    */
   async #ecrToken(input: string): Promise<{ username: string; password: string; expiresAt: number }> {
     const sdk = loadAwsSdk();
-    if (typeof sdk === 'string') throw this.#fail(sdk);
+    if (typeof sdk === 'string') throw issueError(sdk);
     const region = awsRegionOf(input);
-    if (!region) throw this.#fail('the ECR registry host names no region');
-    // The SDK reads process.env itself (the identity's variables and the endpoint overrides).
+    if (!region) throw issueError('the ECR registry host names no region');
+    // The SDK reads process.env itself (the identity's variables and the endpoint overrides). Its own HTTP
+    // handler ignores HTTPS_PROXY/NO_PROXY; ECR and STS go through the proxy Helm and Flux would use (the
+    // container credential agent and the instance metadata service are link-local and stay direct).
+    const requestHandler = new ProxiedAwsHandler(sdk.NodeHttpHandler, this.#options.env ?? process.env);
     let data: unknown;
     try {
-      const credentials = sdk.defaultProvider({});
-      if (input === AWS_PUBLIC_ECR) {
-        const client = new sdk.ECRPUBLICClient({ region, credentials });
-        const out = await client.send(new sdk.PublicGetAuthorizationTokenCommand({}));
+      const credentials = sdk.defaultProvider({ clientConfig: { requestHandler } });
+      // destroy() in finally: a failed send otherwise leaves the client's sockets open.
+      const client = input === AWS_PUBLIC_ECR ? new sdk.ECRPUBLICClient({ region, credentials, requestHandler }) : new sdk.ECRClient({ region, credentials, requestHandler });
+      try {
+        if (input === AWS_PUBLIC_ECR) {
+          const out = await client.send(new sdk.PublicGetAuthorizationTokenCommand({}));
+          data = isObject(out) ? out['authorizationData'] : undefined;
+        } else {
+          const out = await client.send(new sdk.GetAuthorizationTokenCommand({}));
+          data = isObject(out) && Array.isArray(out['authorizationData']) ? out['authorizationData'][0] : undefined;
+        }
+      } finally {
         client.destroy();
-        data = isObject(out) ? out['authorizationData'] : undefined;
-      } else {
-        const client = new sdk.ECRClient({ region, credentials });
-        const out = await client.send(new sdk.GetAuthorizationTokenCommand({}));
-        client.destroy();
-        data = isObject(out) && Array.isArray(out['authorizationData']) ? out['authorizationData'][0] : undefined;
+        requestHandler.destroy();
       }
     } catch (err) {
       // SDK errors carry the service's error code and message (AccessDenied…, "Could not load credentials"), no secret.
       const e = err as { name?: unknown; message?: unknown };
-      throw this.#fail(`cannot get an ECR authorization token in ${region}: ${typeof e.name === 'string' ? `${e.name}: ` : ''}${typeof e.message === 'string' ? e.message.split('\n')[0] : 'error'}`);
+      throw issueError(`cannot get an ECR authorization token in ${region}: ${typeof e.name === 'string' ? `${e.name}: ` : ''}${typeof e.message === 'string' ? e.message.split('\n')[0] : 'error'}`);
     }
     const token = isObject(data) ? str(data['authorizationToken']) : undefined;
     const expiresAt = isObject(data) && data['expiresAt'] instanceof Date ? data['expiresAt'].getTime() : undefined;
-    if (!token) throw this.#fail('ECR answered without an authorization token');
-    if (expiresAt === undefined) throw this.#fail('ECR answered an authorization token without its expiry');
+    if (!token) throw issueError('ECR answered without an authorization token');
+    if (expiresAt === undefined) throw issueError('ECR answered an authorization token without its expiry');
     const parts = Buffer.from(token, 'base64').toString('utf8').split(':');
-    if (parts.length !== 2) throw this.#fail('ECR answered an authorization token that is not user:password');
+    if (parts.length !== 2) throw issueError('ECR answered an authorization token that is not user:password');
     return { username: parts[0] ?? '', password: parts[1] ?? '', expiresAt };
   }
 }
@@ -332,6 +423,59 @@ interface AwsSdk {
   GetAuthorizationTokenCommand: new (input: Record<string, unknown>) => unknown;
   ECRPUBLICClient: new (config: Record<string, unknown>) => AwsClient;
   PublicGetAuthorizationTokenCommand: new (input: Record<string, unknown>) => unknown;
+  NodeHttpHandler: AwsHttpHandlerClass;
+}
+
+/** The part of @smithy/node-http-handler's NodeHttpHandler used here (the SDK's own handler class). */
+interface AwsHttpHandler {
+  handle(request: AwsHttpRequest, options?: unknown): Promise<unknown>;
+  destroy(): void;
+}
+type AwsHttpHandlerClass = new (options: { httpAgent?: Http.Agent; httpsAgent?: Http.Agent }) => AwsHttpHandler;
+
+interface AwsHttpRequest {
+  protocol: string;
+  hostname: string;
+  port?: number | undefined;
+}
+
+/**
+ * An SDK request handler that picks, per request, the agent the project's proxy rules choose for its URL
+ * (src/util/proxy.ts: Go's ProxyFromEnvironment), and hands the request to a NodeHttpHandler on that agent.
+ */
+class ProxiedAwsHandler {
+  readonly metadata = { handlerProtocol: 'http/1.1' };
+  readonly #Handler: AwsHttpHandlerClass;
+  readonly #agents: ProxyAgents;
+  readonly #handlers = new Map<Http.Agent, AwsHttpHandler>();
+
+  constructor(Handler: AwsHttpHandlerClass, env: NodeJS.ProcessEnv) {
+    this.#Handler = Handler;
+    this.#agents = new ProxyAgents({ env, http: { keepAlive: true }, https: { keepAlive: true } });
+  }
+
+  handle(request: AwsHttpRequest, options?: unknown): Promise<unknown> {
+    const url = new URL(`${request.protocol.replace(/:?$/, ':')}//${request.hostname}${request.port ? `:${request.port}` : ''}/`);
+    const { agent } = this.#agents.forUrl(url);
+    let handler = this.#handlers.get(agent);
+    if (!handler) {
+      handler = new this.#Handler(url.protocol === 'https:' ? { httpsAgent: agent } : { httpAgent: agent });
+      this.#handlers.set(agent, handler);
+    }
+    return handler.handle(request, options);
+  }
+
+  updateHttpClientConfig(): void {}
+
+  httpHandlerConfigs(): Record<string, never> {
+    return {};
+  }
+
+  destroy(): void {
+    for (const h of this.#handlers.values()) h.destroy();
+    this.#handlers.clear();
+    this.#agents.destroy();
+  }
 }
 
 interface AwsClient {
@@ -339,7 +483,7 @@ interface AwsClient {
   destroy(): void;
 }
 
-export const AWS_SDK_PACKAGES = ['@aws-sdk/client-ecr', '@aws-sdk/client-ecr-public', '@aws-sdk/credential-provider-node'] as const;
+export const AWS_SDK_PACKAGES = ['@aws-sdk/client-ecr', '@aws-sdk/client-ecr-public', '@aws-sdk/credential-provider-node', '@smithy/node-http-handler'] as const;
 
 let awsSdk: AwsSdk | string | undefined;
 
@@ -351,6 +495,8 @@ function loadAwsSdk(): AwsSdk | string {
     const ecr: unknown = require('@aws-sdk/client-ecr');
     const ecrPublic: unknown = require('@aws-sdk/client-ecr-public');
     const chain: unknown = require('@aws-sdk/credential-provider-node');
+    // The SDK's own HTTP handler package (a dependency of the clients above), for a proxy-aware handler.
+    const smithy: unknown = require('@smithy/node-http-handler');
     const fn = (m: unknown, name: string): unknown => (isObject(m) || typeof m === 'function' ? (m as Record<string, unknown>)[name] : undefined);
     const parts = {
       defaultProvider: fn(chain, 'defaultProvider'),
@@ -358,6 +504,7 @@ function loadAwsSdk(): AwsSdk | string {
       GetAuthorizationTokenCommand: fn(ecr, 'GetAuthorizationTokenCommand'),
       ECRPUBLICClient: fn(ecrPublic, 'ECRPUBLICClient'),
       PublicGetAuthorizationTokenCommand: fn(ecrPublic, 'GetAuthorizationTokenCommand'),
+      NodeHttpHandler: fn(smithy, 'NodeHttpHandler'),
     };
     if (Object.values(parts).some((v) => typeof v !== 'function')) return (awsSdk = `the installed AWS SDK (${AWS_SDK_PACKAGES.join(', ')}) lacks what ECR authentication needs`);
     awsSdk = parts as unknown as AwsSdk;

@@ -111,7 +111,7 @@ export class OciChartSource implements ChartSource {
     const credentials = config.credentials ?? parsed.credentials;
     // A cloud provider stands in for credentials only where none are configured (source-controller uses the
     // provider only for a source without a secretRef).
-    const ambient = config.provider && !credentials ? new CloudCredentials(config.name, config.provider, `${parsed.host}/${parsed.prefix}`, { http: this.#http, base: parsed.base }, options.cloud) : undefined;
+    const ambient = config.provider && !credentials ? new CloudCredentials(config.name, config.provider, `${parsed.host}/${parsed.prefix}`, config, options.cloud) : undefined;
     this.client = new OciClient(config.name, parsed.base, this.#http, credentials, config.plainHTTP, this.#now, ambient);
   }
 

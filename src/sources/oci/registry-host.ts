@@ -93,7 +93,7 @@ export function authEntryCredentials(e: Record<string, unknown>): Credentials | 
   if (registryToken) return { kind: 'access', token: registryToken, ...basic };
   const identityToken = text('identitytoken');
   if (identityToken) return { kind: 'refresh', token: identityToken, ...basic };
-  return username ? { kind: 'basic', username, password } : undefined;
+  return username ? { kind: 'basic', username, password, basicNeedsBoth: true } : undefined;
 }
 
 /**
@@ -105,5 +105,5 @@ export function helperAnswerCredentials(doc: unknown): Credentials | undefined {
   const { Username: username, Secret: secret } = doc as Record<string, unknown>;
   if (typeof username !== 'string' || username === '' || typeof secret !== 'string') return undefined;
   if (username === '<token>') return secret ? { kind: 'refresh', token: secret } : undefined;
-  return { kind: 'basic', username, password: secret };
+  return { kind: 'basic', username, password: secret, basicNeedsBoth: true };
 }

@@ -26,7 +26,7 @@ describe('ChartRepository spec and credentials', () => {
     assert.deepEqual(credentialsFromSecret('kubernetes.io/basic-auth', { username: b64('u'), password: b64('p') }, 'https://x'), { kind: 'basic', username: 'u', password: 'p' });
     assert.deepEqual(credentialsFromSecret('Opaque', { token: b64('t0k\n') }, 'https://x'), { kind: 'bearer', token: 't0k' });
     const docker = b64(JSON.stringify({ auths: { 'reg.example:5000': { auth: b64('bot:pw') }, other: { username: 'no', password: 'no' } } }));
-    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': docker }, 'oci://reg.example:5000/charts'), { kind: 'basic', username: 'bot', password: 'pw' });
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': docker }, 'oci://reg.example:5000/charts'), { kind: 'basic', username: 'bot', password: 'pw', basicNeedsBoth: true });
     assert.equal(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': docker }, 'oci://elsewhere/charts'), undefined);
     // The entry `az acr login` leaves in a Docker config, put into a Secret: its identity token, not the placeholder user.
     const acr = b64(JSON.stringify({ auths: { 'myacr.azurecr.io': { auth: b64('00000000-0000-0000-0000-000000000000:'), identitytoken: 'eyJhbGciOiJSUzI1NiJ9.e30.sig' } } }));
@@ -46,14 +46,14 @@ describe('ChartRepository spec and credentials', () => {
     // (kubectl 1.35, default --docker-server https://index.docker.io/v1/), byte for byte.
     const kubectl = 'eyJhdXRocyI6eyJodHRwczovL2luZGV4LmRvY2tlci5pby92MS8iOnsidXNlcm5hbWUiOiJib3QiLCJwYXNzd29yZCI6InB3OjEiLCJhdXRoIjoiWW05ME9uQjNPakU9In19fQ==';
     for (const url of ['oci://docker.io/bitnamicharts', 'oci://registry-1.docker.io/bitnamicharts', 'oci://index.docker.io/bitnamicharts']) {
-      assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': kubectl }, url), { kind: 'basic', username: 'bot', password: 'pw:1' }, url);
+      assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': kubectl }, url), { kind: 'basic', username: 'bot', password: 'pw:1', basicNeedsBoth: true }, url);
     }
     assert.equal(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': kubectl }, 'oci://ghcr.io/org'), undefined);
     // --docker-server=docker.io, and a Secret naming Hub twice: the canonical key wins.
     const both = b64(JSON.stringify({ auths: { 'docker.io': { auth: b64('old:x') }, 'https://index.docker.io/v1/': { auth: b64('new:y') } } }));
-    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': both }, 'oci://registry-1.docker.io/x'), { kind: 'basic', username: 'new', password: 'y' });
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': both }, 'oci://registry-1.docker.io/x'), { kind: 'basic', username: 'new', password: 'y', basicNeedsBoth: true });
     const short = b64(JSON.stringify({ auths: { 'docker.io': { username: 'bot', password: 'pw', auth: b64('bot:pw') } } }));
-    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': short }, 'oci://docker.io/x'), { kind: 'basic', username: 'bot', password: 'pw' });
+    assert.deepEqual(credentialsFromSecret('kubernetes.io/dockerconfigjson', { '.dockerconfigjson': short }, 'oci://docker.io/x'), { kind: 'basic', username: 'bot', password: 'pw', basicNeedsBoth: true });
   });
 });
 

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,12 +23,17 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { RepositoryConfig } from '../../../../src/model/repository.ts';
 import { OciChartSource } from '../../../../src/sources/oci/oci-source.ts';
 import { clearCloudCredentialCache } from '../../../../src/sources/oci/cloud-identity.ts';
+import { cloudIdentityUses, describeCloudIdentityUse } from '../../../../src/sources/oci/cloud-use.ts';
 import { expectRepoError } from '../../../support/repo-errors.ts';
 
 const ACR = 'myreg.azurecr.io';
 const GAR = 'europe-docker.pkg.dev';
 const ECR = '123456789012.dkr.ecr.us-west-2.amazonaws.com';
 const LOGIN = 'login.test';
+const AWS_API = 'aws.test';
+/** The local AWS APIs' port (set by the aws tests) and the requests the proxy carried there. */
+let awsPort = 0;
+const proxied: string[] = [];
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLIENT_ID = '5a0b5b1e-6f8a-4a3e-9f47-3f3e1c1f2b11';
 
@@ -49,7 +54,7 @@ const servers: Server[] = [];
 const sockets = new Set<Socket>();
 let seen: Seen[] = [];
 /** What each fake answers, changed per test. */
-const behaviour = { metadataStatus: 200, entraStatus: 200, exchangeStatus: 200, gcpToken: 'ya29.gcp-access-token', refreshExpSeconds: 3 * 3600 };
+const behaviour = { metadataDelayMs: 0, metadataStatus: 200, entraStatus: 200, exchangeStatus: 200, gcpToken: 'ya29.gcp-access-token', refreshExpSeconds: 3 * 3600 };
 
 function openssl(args: string[]): void {
   execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -148,7 +153,20 @@ before(async () => {
   tlsPort = await listen(tls);
 
   // A forward proxy that knows the cloud names: CONNECT <name>:443 reaches the TLS server.
-  const proxy = createHttpServer((_req, res) => {
+  // Plain http requests for a cloud name (absolute-form, HTTP_PROXY) are answered by the same registries, so that
+  // a plainHTTP repository reaches them as it would without the refusal under test.
+  const proxy = createHttpServer((req, res) => {
+    if ([ACR, GAR, ECR].some((h) => (req.url ?? '').startsWith(`http://${h}/`))) return void registry(req, res);
+    // `aws.test`: the local AWS APIs (STS, ECR), reachable only through this proxy.
+    if ((req.url ?? '').startsWith(`http://${AWS_API}/`) && awsPort) {
+      proxied.push(req.url ?? '');
+      const up = httpRequest({ host: '127.0.0.1', port: awsPort, method: req.method, path: new URL(req.url ?? '/').pathname + new URL(req.url ?? '/').search, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+      return;
+    }
     res.writeHead(405);
     res.end();
   });
@@ -177,7 +195,8 @@ before(async () => {
 
   // The GKE metadata server (plain http on the node; GCE_METADATA_HOST points at it).
   const metadata = createHttpServer((req, res) => {
-    void readBody(req).then((body) => {
+    void readBody(req).then(async (body) => {
+      if (behaviour.metadataDelayMs) await new Promise((resolve) => setTimeout(resolve, behaviour.metadataDelayMs));
       seen.push({ host: 'metadata', method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
       if (req.headers['metadata-flavor'] !== 'Google') return json(res, 403, {});
       if (!(req.url ?? '').startsWith('/computeMetadata/v1/instance/service-accounts/default/token')) return json(res, 404, {});
@@ -200,7 +219,7 @@ after(async () => {
 beforeEach(() => {
   seen = [];
   exchanges.length = 0;
-  Object.assign(behaviour, { metadataStatus: 200, entraStatus: 200, exchangeStatus: 200, gcpToken: 'ya29.gcp-access-token', refreshExpSeconds: 3 * 3600 });
+  Object.assign(behaviour, { metadataDelayMs: 0, metadataStatus: 200, entraStatus: 200, exchangeStatus: 200, gcpToken: 'ya29.gcp-access-token', refreshExpSeconds: 3 * 3600 });
   clearCloudCredentialCache();
 });
 
@@ -235,6 +254,9 @@ describe('provider: gcp (GKE workload identity)', () => {
     const b = source(repo('gar-2', `oci://${GAR}/proj/other`, 'gcp'), env());
     await b.versions('app');
     assert.equal(where('metadata').length, 1);
+    // Both used the ambient identity (the second from the cache): the CLI's stderr line names them, no token.
+    const notice = describeCloudIdentityUse(cloudIdentityUses());
+    assert.equal(notice, 'your cloud identity was used for registry credentials of: gar (gcp), gar-2 (gcp)');
     await Promise.all([a.close(), b.close()]);
   });
 
@@ -242,6 +264,7 @@ describe('provider: gcp (GKE workload identity)', () => {
     const s = source(repo('gar-anon', `oci://${GAR}/proj/charts`), env());
     await expectRepoError(s.versions('app'), 'unauthorized', /HTTP 401/);
     assert.equal(where('metadata').length, 0);
+    assert.deepEqual(cloudIdentityUses(), []);
     await s.close();
   });
 
@@ -251,6 +274,40 @@ describe('provider: gcp (GKE workload identity)', () => {
     const err = await expectRepoError(s.versions('app'), 'unauthorized', /^repository gar-fail: provider gcp: the metadata server http:\/\/127\.0\.0\.1:\d+ answered HTTP 404/);
     assert.doesNotMatch(err.message, /ya29/);
     await s.close();
+  });
+});
+
+describe('one credential request shared by every repository of a registry', () => {
+  const env = (): NodeJS.ProcessEnv => ({ GCE_METADATA_HOST: `127.0.0.1:${metadataPort}` });
+
+  it("a waiter that aborts leaves the request to the others; a failure names each caller's own repository", async () => {
+    behaviour.metadataDelayMs = 400;
+    const a = source(repo('gar-a', `oci://${GAR}/proj/charts`, 'gcp'), env());
+    const b = source(repo('gar-b', `oci://${GAR}/proj/other`, 'gcp'), env());
+    const [ra, rb] = await Promise.allSettled([a.versions('app', AbortSignal.timeout(100)), b.versions('app')]);
+    assert.equal(ra.status, 'rejected');
+    assert.deepEqual(rb.status === 'fulfilled' ? rb.value.map((v) => v.version) : rb.reason, ['1.0.0']);
+    assert.equal(where('metadata').length, 1);
+
+    clearCloudCredentialCache();
+    behaviour.metadataStatus = 404;
+    const c = source(repo('gar-c', `oci://${GAR}/proj/charts`, 'gcp'), env());
+    const d = source(repo('gar-d', `oci://${GAR}/proj/other`, 'gcp'), env());
+    const [ec, ed] = await Promise.all([expectRepoError(c.versions('app'), 'unauthorized', /^repository gar-c: provider gcp: the metadata server/), expectRepoError(d.versions('app'), 'unauthorized', /^repository gar-d: provider gcp: the metadata server/)]);
+    assert.doesNotMatch(ed.message, /gar-c/);
+    assert.doesNotMatch(ec.message, /gar-d/);
+    assert.equal(where('metadata').length, 2);
+    await Promise.all([a.close(), b.close(), c.close(), d.close()]);
+  });
+
+  it('a failure is remembered for 30 s: the next challenges do not ask the metadata server again', async () => {
+    behaviour.metadataStatus = 503;
+    const a = source(repo('gar-f1', `oci://${GAR}/proj/charts`, 'gcp'), env());
+    await expectRepoError(a.versions('app'), 'unauthorized', /provider gcp: the metadata server .* answered HTTP 503/);
+    const b = source(repo('gar-f2', `oci://${GAR}/proj/other`, 'gcp'), env());
+    await expectRepoError(b.versions('app'), 'unauthorized', /^repository gar-f2: provider gcp: the metadata server .* answered HTTP 503/);
+    assert.equal(where('metadata').length, 1);
+    await Promise.all([a.close(), b.close()]);
   });
 });
 
@@ -307,6 +364,24 @@ describe('provider: azure (AKS workload identity)', () => {
   });
 });
 
+describe('a repository transport that is not verified https never carries a cloud token', () => {
+  it('plainHTTP or insecureSkipTLSVerify with a provider: refused before any cloud endpoint is asked', async () => {
+    let tokenFile = join(work, 'azure-identity-token-2');
+    writeFileSync(tokenFile, 'assertion');
+    const env: NodeJS.ProcessEnv = { AZURE_CLIENT_ID: CLIENT_ID, AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: tokenFile, AZURE_AUTHORITY_HOST: `https://${LOGIN}/`, HTTPS_PROXY: proxyUrl, GCE_METADATA_HOST: `127.0.0.1:${metadataPort}` };
+    // A RepositoryConfig made without the declaration parser (which refuses these already).
+    const plain = new OciChartSource({ ...repo('acr-plain', `oci://${ACR}/charts`, 'azure'), plainHTTP: true }, { http: { proxyEnv: { HTTPS_PROXY: proxyUrl, HTTP_PROXY: proxyUrl }, retry: { maxRetries: 0 } }, cloud: { env, caPem } });
+    await expectRepoError(plain.versions('app'), 'unauthorized', /^repository acr-plain: provider azure: not with plainHTTP \(Flux: insecure\)/);
+    const skip = source({ ...repo('gar-skip', `oci://${GAR}/proj/charts`, 'gcp'), insecureSkipTLSVerify: true }, env);
+    await expectRepoError(skip.versions('app'), 'unauthorized', /^repository gar-skip: provider gcp: not with insecureSkipTLSVerify/);
+    // The registry was reached in clear and challenged; no cloud endpoint was asked, nothing was exchanged.
+    assert.ok(where(ACR).some((x) => x.path === `http://${ACR}/v2/charts/app/tags/list` && x.headers.authorization === undefined), JSON.stringify(where(ACR).map((x) => x.path)));
+    assert.deepEqual([where(LOGIN).length, where('metadata').length, where(ACR).filter((x) => x.path.endsWith('/oauth2/exchange')).length], [0, 0, 0]);
+    tokenFile = '';
+    await Promise.all([plain.close(), skip.close()]);
+  });
+});
+
 describe('provider: aws (EKS)', () => {
   const AWS_VARS = ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', 'AWS_ENDPOINT_URL_ECR', 'AWS_ENDPOINT_URL_STS', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_DISABLED'];
   const saved: Record<string, string | undefined> = {};
@@ -336,6 +411,7 @@ describe('provider: aws (EKS)', () => {
       });
     });
     aws = { port: await listen(server), calls };
+    awsPort = aws.port;
   });
 
   after(() => {
@@ -389,6 +465,38 @@ describe('provider: aws (EKS)', () => {
     assert.equal(form.get('Version'), '2011-06-15');
     assert.match(ecrCall()?.headers.authorization ?? '', /Credential=ASIAIRSA\/\d{8}\/us-west-2\/ecr\/aws4_request/);
     assert.equal(ecrCall()?.headers['x-amz-security-token'], 'irsa-session-token');
+    await s.close();
+  });
+
+  it('after the direct authorization\'s minute the credential is asked again before the request, not after an anonymous 401', async () => {
+    const tokenFile = join(work, 'eks-pod-identity-token-2');
+    writeFileSync(tokenFile, 'pod-identity-token');
+    process.env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] = `http://127.0.0.1:${aws.port}/v1/credentials`;
+    process.env['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE'] = tokenFile;
+    let clock = Date.now();
+    const s = new OciChartSource(repo('ecr-n4', `oci://${ECR}/charts`, 'aws'), { now: () => clock, http: { proxyEnv: { HTTPS_PROXY: proxyUrl }, retry: { maxRetries: 0 } }, cloud: { env: {}, caPem } });
+    await s.client.tags('charts/app', { maxPages: 1 });
+    clock += 120_000;
+    await s.client.tags('charts/app', { maxPages: 1 });
+    const tagRequests = where(ECR).filter((x) => x.path.startsWith('/v2/charts/app/tags/list'));
+    assert.deepEqual(tagRequests.map((x) => x.headers.authorization ?? 'none'), ['none', basic('AWS', 'ecr-registry-password'), basic('AWS', 'ecr-registry-password')]);
+    assert.equal(aws.calls.filter((c) => c.headers['x-amz-target'] !== undefined).length, 1, 'one ECR token, from the cache the second time');
+    await s.close();
+  });
+
+  it('STS and ECR go through the proxy HTTPS_PROXY/HTTP_PROXY name, as Helm and Flux would send them', async () => {
+    const tokenFile = join(work, 'eks-irsa-token-proxy');
+    writeFileSync(tokenFile, 'irsa-web-identity-token');
+    process.env['AWS_ROLE_ARN'] = 'arn:aws:iam::123456789012:role/chartorigin';
+    process.env['AWS_WEB_IDENTITY_TOKEN_FILE'] = tokenFile;
+    process.env['AWS_ENDPOINT_URL_STS'] = `http://${AWS_API}`;
+    process.env['AWS_ENDPOINT_URL_ECR'] = `http://${AWS_API}`;
+    proxied.length = 0;
+    // aws.test resolves nowhere: only the proxy reaches it (the SDK's own handler would fail with ENOTFOUND).
+    const s = source(repo('ecr-proxy', `oci://${ECR}/charts`, 'aws'), { HTTP_PROXY: proxyUrl });
+    assert.deepEqual((await s.versions('app')).map((v) => v.version), ['1.0.0']);
+    assert.equal(proxied.length, 2, JSON.stringify(proxied));
+    assert.equal(where(ECR).at(-1)?.headers.authorization, basic('AWS', 'ecr-registry-password'));
     await s.close();
   });
 

@@ -49,7 +49,7 @@ describe('registry login keys', () => {
 describe('Docker Hub logins are found for docker.io, registry-1.docker.io and index.docker.io', () => {
   it('from Docker config.json (`docker login` writes https://index.docker.io/v1/)', async () => {
     const logins = loadRegistryLogins({ HOME: home('docker', undefined, { auths: { 'https://index.docker.io/v1/': { auth: b64('hubuser:hub:pw') } } }) });
-    for (const host of HUB_NAMES) assert.deepEqual(await logins.lookup(host), { kind: 'basic', username: 'hubuser', password: 'hub:pw' }, host);
+    for (const host of HUB_NAMES) assert.deepEqual(await logins.lookup(host), { kind: 'basic', username: 'hubuser', password: 'hub:pw', basicNeedsBoth: true }, host);
     assert.equal(await logins.lookup('ghcr.io'), undefined);
   });
 
@@ -58,7 +58,7 @@ describe('Docker Hub logins are found for docker.io, registry-1.docker.io and in
       const logins = loadRegistryLogins({
         HOME: home(`helm-${key.replace(/\W/g, '_')}`, { auths: { [key]: { auth: b64('helmuser:pw') } } }, { auths: { 'https://index.docker.io/v1/': { auth: b64('dockeruser:pw') } } }),
       });
-      for (const host of HUB_NAMES) assert.deepEqual(await logins.lookup(host), { kind: 'basic', username: 'helmuser', password: 'pw' }, `${key} for ${host}`);
+      for (const host of HUB_NAMES) assert.deepEqual(await logins.lookup(host), { kind: 'basic', username: 'helmuser', password: 'pw', basicNeedsBoth: true }, `${key} for ${host}`);
     }
   });
 
@@ -66,7 +66,7 @@ describe('Docker Hub logins are found for docker.io, registry-1.docker.io and in
     const logins = loadRegistryLogins({ HOME: home('apply', { auths: { 'https://index.docker.io/v1/': { auth: b64('hubuser:pw') } } }, undefined) });
     const repo = (name: string, url: string): DiscoveredRepository => ({ config: { name, url, priority: 0, intervalSeconds: 3600, insecureSkipTLSVerify: false, plainHTTP: false } });
     const { repositories, used } = await withRegistryLogins([repo('bitnami', 'oci://docker.io/bitnamicharts'), repo('r1', 'oci://registry-1.docker.io/other'), repo('ghcr', 'oci://ghcr.io/x')], logins);
-    assert.deepEqual(repositories.map((r) => r.config.credentials), [{ kind: 'basic', username: 'hubuser', password: 'pw' }, { kind: 'basic', username: 'hubuser', password: 'pw' }, undefined]);
+    assert.deepEqual(repositories.map((r) => r.config.credentials), [{ kind: 'basic', username: 'hubuser', password: 'pw', basicNeedsBoth: true }, { kind: 'basic', username: 'hubuser', password: 'pw', basicNeedsBoth: true }, undefined]);
     assert.deepEqual(used, ['docker.io', 'registry-1.docker.io']);
   });
 
@@ -84,9 +84,9 @@ describe('Docker Hub logins are found for docker.io, registry-1.docker.io and in
     process.env['PATH'] = `${join(h, 'bin')}:${saved ?? ''}`;
     try {
       const logins = loadRegistryLogins({ HOME: h });
-      assert.deepEqual(await logins.lookup('docker.io'), { kind: 'basic', username: 'desk', password: 'tok' });
-      assert.deepEqual(await logins.lookup('registry-1.docker.io'), { kind: 'basic', username: 'desk', password: 'tok' });
-      assert.deepEqual(await logins.lookup('helped.example'), { kind: 'basic', username: 'h', password: 's' });
+      assert.deepEqual(await logins.lookup('docker.io'), { kind: 'basic', username: 'desk', password: 'tok', basicNeedsBoth: true });
+      assert.deepEqual(await logins.lookup('registry-1.docker.io'), { kind: 'basic', username: 'desk', password: 'tok', basicNeedsBoth: true });
+      assert.deepEqual(await logins.lookup('helped.example'), { kind: 'basic', username: 'h', password: 's', basicNeedsBoth: true });
       assert.deepEqual(readFileSync(asked, 'utf8').trim().split('\n'), ['https://index.docker.io/v1/', 'helped.example'], 'one helper call per registry (cached across its names)');
     } finally {
       process.env['PATH'] = saved;

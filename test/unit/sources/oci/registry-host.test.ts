@@ -13,7 +13,7 @@ describe('a Docker-format auths entry', () => {
     assert.deepEqual(authEntryCredentials({ auth: b64('u:p'), username: 'u', password: 'p', identitytoken: 'rt' }), { kind: 'refresh', token: 'rt', basic: { username: 'u', password: 'p' } });
     assert.deepEqual(authEntryCredentials({ identitytoken: 'rt' }), { kind: 'refresh', token: 'rt' });
     // An empty one is no identity token.
-    assert.deepEqual(authEntryCredentials({ auth: b64('u:p'), identitytoken: '' }), { kind: 'basic', username: 'u', password: 'p' });
+    assert.deepEqual(authEntryCredentials({ auth: b64('u:p'), identitytoken: '' }), { kind: 'basic', username: 'u', password: 'p', basicNeedsBoth: true });
   });
 
   it('a registry token is an access token for the registry; it wins over an identity token and a user and password', () => {
@@ -27,14 +27,14 @@ describe('a Docker-format auths entry', () => {
     assert.deepEqual(authEntryCredentials({ auth: b64('00000000-0000-0000-0000-000000000000:'), registrytoken: 'at' }), { kind: 'access', token: 'at' });
     assert.deepEqual(authEntryCredentials({ username: 'only-user', registrytoken: 'at', identitytoken: 'rt' }), { kind: 'access', token: 'at' });
     assert.deepEqual(authEntryCredentials({ identitytoken: 'rt', registrytoken: '' }), { kind: 'refresh', token: 'rt' });
-    assert.deepEqual(authEntryCredentials({ auth: b64('u:p'), registrytoken: '' }), { kind: 'basic', username: 'u', password: 'p' });
+    assert.deepEqual(authEntryCredentials({ auth: b64('u:p'), registrytoken: '' }), { kind: 'basic', username: 'u', password: 'p', basicNeedsBoth: true });
   });
 
   it('auth wins over username/password, as Docker reads the file', () => {
-    assert.deepEqual(authEntryCredentials({ auth: b64('from-auth:p:w'), username: 'plain', password: 'x' }), { kind: 'basic', username: 'from-auth', password: 'p:w' });
-    assert.deepEqual(authEntryCredentials({ username: 'plain', password: 'x' }), { kind: 'basic', username: 'plain', password: 'x' });
+    assert.deepEqual(authEntryCredentials({ auth: b64('from-auth:p:w'), username: 'plain', password: 'x' }), { kind: 'basic', username: 'from-auth', password: 'p:w', basicNeedsBoth: true });
+    assert.deepEqual(authEntryCredentials({ username: 'plain', password: 'x' }), { kind: 'basic', username: 'plain', password: 'x', basicNeedsBoth: true });
     // An auth without a user part is no credential of its own.
-    assert.deepEqual(authEntryCredentials({ auth: b64(':nouser'), username: 'plain', password: 'x' }), { kind: 'basic', username: 'plain', password: 'x' });
+    assert.deepEqual(authEntryCredentials({ auth: b64(':nouser'), username: 'plain', password: 'x' }), { kind: 'basic', username: 'plain', password: 'x', basicNeedsBoth: true });
     assert.equal(authEntryCredentials({}), undefined);
   });
 });
@@ -42,7 +42,7 @@ describe('a Docker-format auths entry', () => {
 describe("a credential helper's answer", () => {
   it('`Username: <token>` marks an identity token (oras-go nativeStore); any other user is basic', () => {
     assert.deepEqual(helperAnswerCredentials(JSON.parse('{"ServerURL":"r.example","Username":"<token>","Secret":"rt"}')), { kind: 'refresh', token: 'rt' });
-    assert.deepEqual(helperAnswerCredentials(JSON.parse('{"ServerURL":"r.example","Username":"u","Secret":""}')), { kind: 'basic', username: 'u', password: '' });
+    assert.deepEqual(helperAnswerCredentials(JSON.parse('{"ServerURL":"r.example","Username":"u","Secret":""}')), { kind: 'basic', username: 'u', password: '', basicNeedsBoth: true });
     assert.equal(helperAnswerCredentials(JSON.parse('{"ServerURL":"r.example","Username":"<token>","Secret":""}')), undefined);
     assert.equal(helperAnswerCredentials(JSON.parse('{"ServerURL":"r.example","Username":"","Secret":"s"}')), undefined);
     assert.equal(helperAnswerCredentials(JSON.parse('"credentials not found"')), undefined);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { challengeAuthorization, OAUTH2_CLIENT_ID, readTokenAnswer, refreshTokenForm } from '../../../../src/sources/oci/client.ts';
+import { authEntryCredentials, helperAnswerCredentials } from '../../../../src/sources/oci/registry-host.ts';
 
 describe('the refresh-token grant form', () => {
   it('fields sorted by name, scopes joined by a space, escaped as Go escapes a query component', () => {
@@ -73,6 +74,18 @@ describe('which credential answers a challenge without the token service (oras-g
       assert.doesNotMatch(r.refused, /-value/);
     }
     assert.deepEqual(challengeAuthorization('basic', undefined), { refused: 'HTTP 401, the registry requires credentials' });
+  });
+
+  it("Basic: a Docker-config or helper login with an empty half is refused as oras-go refuses it; a Secret's user and password are sent as they are", () => {
+    for (const login of [authEntryCredentials({ username: '00000000-0000-0000-0000-000000000000' }), authEntryCredentials({ auth: Buffer.from('user:').toString('base64') }), helperAnswerCredentials({ Username: 'u', Secret: '' })]) {
+      const r = challengeAuthorization('basic', login);
+      assert.ok(typeof r === 'object', JSON.stringify(r));
+      assert.match(r.refused, /a username with an empty password, which Helm does not send to Basic either \("missing username or password for basic auth"\)/);
+      // The token service (Bearer) still gets what there is, as oras-go's fetchDistributionToken sends it.
+      assert.equal(challengeAuthorization('bearer', login), undefined);
+    }
+    // kubernetes.io/basic-auth and the config file: unchanged (`user:` is sent).
+    assert.equal(challengeAuthorization('basic', { kind: 'basic', username: 'u', password: '' }), `Basic ${Buffer.from('u:').toString('base64')}`);
   });
 
   it("go-containerregistry's reading (a Flux OCIRepository's Secret): a registry token answers Basic too, as Bearer, before a user and password", () => {
