@@ -5,6 +5,7 @@ import { sleep } from '../util/sleep.ts';
 import { GROUP, VERSION } from '../publish/chart-origins.ts';
 import { discoverFluxRepositories, type DiscoveredRepository } from '../sources/discovery/flux.ts';
 import { FLUX_SOURCE_KIND_LABEL } from '../sources/chart-repository.ts';
+import { redactUrl } from '../sources/url.ts';
 
 /** Label on ChartRepositories the controller created from Flux sources (and may delete again). */
 export const DISCOVERED_LABEL = 'chartorigin.io/discovered-from';
@@ -85,7 +86,7 @@ export async function syncOnce(kc: KubeConfig, logger: Logger): Promise<Discover
       body: JSON.stringify({ apiVersion: `${GROUP}/${VERSION}`, kind: 'ChartRepository', metadata: { name: d.name }, status: { source } }),
     });
     if (!existing.some((e) => e.name === d.name)) {
-      logger.info({ repository: d.name, url: s.url, sources: d.sources.map((x) => `${x.kind} ${x.namespace}/${x.name}`), notes: d.notes }, 'repository discovered from Flux');
+      logger.info({ repository: d.name, url: redactUrl(s.url), sources: d.sources.map((x) => `${x.kind} ${x.namespace}/${x.name}`), notes: d.notes }, 'repository discovered from Flux');
     }
   }
   const keep = new Set(wanted.map((d) => d.name));

@@ -87,7 +87,11 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   const spec = isObject(o['spec']) ? o['spec'] : {};
   // A suspended source is kept: Flux only stopped refreshing it, and the releases built from it still come
   // from there (dropping it turned them NotFound until it was resumed).
-  let url = (str(spec['url']) ?? '').replace(/\/+$/, '');
+  const declaredUrl = (str(spec['url']) ?? '').replace(/\/+$/, '');
+  // User info in the URL (Flux's HTTP client would send it as Basic auth) is never copied: the spec made of this
+  // source becomes a cluster-scoped ChartRepository, logged and readable far beyond the source's namespace.
+  let url = declaredUrl.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#]*@/, '$1');
+  const hadUserInfo = url !== declaredUrl;
   const oci = kind === 'OCIRepository' || str(spec['type']) === 'oci' || url.startsWith('oci://');
   if (oci) {
     if (!url.startsWith('oci://')) return { skip: 'url is not oci://' };
@@ -102,6 +106,7 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   // What the clients will parse (repository-config.ts checks a declared URL the same way).
   if (!URL.canParse(url.replace(/^oci:/, 'https:'))) return { skip: 'url is not a valid URL' };
   const notes: string[] = [];
+  if (hadUserInfo) notes.push('url carries user info (user:password@), which is not copied: give credentials in a secretRef');
   // spec.provider: source-controller gets registry credentials from its own cloud identity for an OCIRepository
   // or a HelmRepository of type oci that has no secretRef (ocirepository_controller.go, helm/getter
   // client_opts.go); with a secretRef the Secret's credentials are used and the provider is not.

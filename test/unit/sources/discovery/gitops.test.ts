@@ -15,6 +15,21 @@ describe('Flux sources → ChartRepository specs (source-controller v1.9 API typ
     assert.equal(r.spec.plainHTTP, false);
   });
 
+  it('user info in a source URL is never copied into the ChartRepository made of it (cluster-scoped, logged)', () => {
+    for (const [kind, url, want] of [
+      ['HelmRepository', 'https://reader:s3cret@charts.example/stable/', 'https://charts.example/stable'],
+      ['OCIRepository', 'oci://reader:s3cret@registry.example/charts/app', 'oci://registry.example/charts'],
+    ] as const) {
+      const r = fluxSourceToSpec(kind, { metadata: { name: 'x', namespace: 'n' }, spec: { url } });
+      assert.ok('spec' in r, kind);
+      assert.equal(r.spec.url, want, kind);
+      assert.ok(!JSON.stringify(r).includes('s3cret'), `${kind}: the password appears nowhere`);
+      assert.ok(r.notes.some((n) => /user info/.test(n)), kind);
+    }
+    const plain = fluxSourceToSpec('OCIRepository', { metadata: { name: 'x', namespace: 'n' }, spec: { url: 'oci://registry.example/charts/app' } });
+    assert.ok('spec' in plain && !plain.notes.some((n) => /user info/.test(n)));
+  });
+
   it('HelmRepository type oci keeps its prefix; insecure means plain HTTP', () => {
     const r = fluxSourceToSpec('HelmRepository', { metadata: { name: 'r', namespace: 'n' }, spec: { type: 'oci', url: 'oci://registry.local:5000/charts', insecure: true } });
     assert.ok('spec' in r);
