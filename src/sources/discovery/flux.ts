@@ -87,17 +87,31 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
   const spec = isObject(o['spec']) ? o['spec'] : {};
   // A suspended source is kept: Flux only stopped refreshing it, and the releases built from it still come
   // from there (dropping it turned them NotFound until it was resumed).
-  const declaredUrl = (str(spec['url']) ?? '').replace(/\/+$/, '');
-  // User info in the URL (Flux's HTTP client would send it as Basic auth) is never copied: the spec made of this
-  // source becomes a cluster-scoped ChartRepository, logged and readable far beyond the source's namespace.
-  let url = declaredUrl.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#]*@/, '$1');
-  const hadUserInfo = url !== declaredUrl;
+  let url = (str(spec['url']) ?? '').replace(/\/+$/, '');
+  const authority = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)/.exec(url)?.[1] ?? '';
+  // Go's url.Parse (Flux) refuses a backslash before the path; the WHATWG parser our clients use reads it as a
+  // path separator and would request another host than any Flux reading: no release can come from it.
+  if (authority.includes('\\')) return { skip: 'url has a backslash before its path (Flux refuses it)' };
+  let hadUserInfo = false;
+  if (authority.includes('@')) {
+    // An OCI reference with user info is refused by Flux (name.ParseReference): its source stalls, so no release
+    // comes from it. An http(s) URL's user info Flux's HTTP client sends as Basic auth; it is never copied: the
+    // spec made of this source becomes a cluster-scoped ChartRepository, logged and readable far beyond the
+    // source's namespace. Cut where the clients' parser cuts (user info ends at the authority's last @).
+    if (url.startsWith('oci://')) return { skip: 'an oci:// URL with user info (Flux refuses it)' };
+    if (!URL.canParse(url)) return { skip: 'url is not a valid URL' };
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    url = u.href.replace(/\/+$/, '');
+    hadUserInfo = true;
+  }
   const oci = kind === 'OCIRepository' || str(spec['type']) === 'oci' || url.startsWith('oci://');
   if (oci) {
     if (!url.startsWith('oci://')) return { skip: 'url is not oci://' };
     // An OCIRepository names one artifact (oci://host/path/<chart>); a ChartRepository is the prefix. A URL
-    // Flux refuses (user info, ?, #, \\) is kept whole, so that the refusal (ociUrlProblem) is not cut away
-    // with its last segment and the repository fails with it, as the source stalls in Flux.
+    // Flux refuses (?, #) is kept whole, so that the refusal (ociUrlProblem) is not cut away with its last
+    // segment and the repository fails with it, as the source stalls in Flux.
     if (kind === 'OCIRepository' && !ociUrlProblem(url)) url = url.slice(0, url.lastIndexOf('/'));
     if (!/^oci:\/\/[^/\s]+/.test(url)) return { skip: 'url has no chart path' };
   } else if (!/^https?:\/\/[^/\s]+/.test(url)) {
