@@ -37,6 +37,8 @@ export interface CloudIdentityOptions {
   /** PEM trusted in addition to the system roots for the cloud's token endpoints (private clouds, tests). */
   caPem?: string | undefined;
   now?: (() => number) | undefined;
+  /** The whole ECR token request's deadline (default 60 s; tests shorten it). */
+  awsDeadlineMs?: number | undefined;
 }
 
 interface Issued {
@@ -351,11 +353,13 @@ export class CloudCredentials {
       // destroy() in finally: a failed send otherwise leaves the client's sockets open.
       const client = input === AWS_PUBLIC_ECR ? new sdk.ECRPUBLICClient({ region, credentials, requestHandler }) : new sdk.ECRClient({ region, credentials, requestHandler });
       try {
+        // An overall deadline too (credential chain, retries): the shared request must always settle.
+        const deadline = { abortSignal: AbortSignal.timeout(this.#options.awsDeadlineMs ?? AWS_DEADLINE_MS) };
         if (input === AWS_PUBLIC_ECR) {
-          const out = await client.send(new sdk.PublicGetAuthorizationTokenCommand({}));
+          const out = await client.send(new sdk.PublicGetAuthorizationTokenCommand({}), deadline);
           data = isObject(out) ? out['authorizationData'] : undefined;
         } else {
-          const out = await client.send(new sdk.GetAuthorizationTokenCommand({}));
+          const out = await client.send(new sdk.GetAuthorizationTokenCommand({}), deadline);
           data = isObject(out) && Array.isArray(out['authorizationData']) ? out['authorizationData'][0] : undefined;
         }
       } finally {
@@ -431,7 +435,7 @@ interface AwsHttpHandler {
   handle(request: AwsHttpRequest, options?: unknown): Promise<unknown>;
   destroy(): void;
 }
-type AwsHttpHandlerClass = new (options: { httpAgent?: Http.Agent; httpsAgent?: Http.Agent }) => AwsHttpHandler;
+type AwsHttpHandlerClass = new (options: { httpAgent?: Http.Agent; httpsAgent?: Http.Agent; connectionTimeout?: number; requestTimeout?: number }) => AwsHttpHandler;
 
 interface AwsHttpRequest {
   protocol: string;
@@ -459,7 +463,11 @@ class ProxiedAwsHandler {
     const { agent } = this.#agents.forUrl(url);
     let handler = this.#handlers.get(agent);
     if (!handler) {
-      handler = new this.#Handler(url.protocol === 'https:' ? { httpsAgent: agent } : { httpAgent: agent });
+      // NodeHttpHandler waits for ever unless told: a proxy or endpoint that accepts and never answers would
+      // hold the shared credential request (and every repository of the registry) with it. The limits of the
+      // project's other cloud requests (HttpClient: 10 s to connect, 30 s per request).
+      const limits = { connectionTimeout: 10_000, requestTimeout: 30_000 };
+      handler = new this.#Handler(url.protocol === 'https:' ? { httpsAgent: agent, ...limits } : { httpAgent: agent, ...limits });
       this.#handlers.set(agent, handler);
     }
     return handler.handle(request, options);
@@ -479,9 +487,12 @@ class ProxiedAwsHandler {
 }
 
 interface AwsClient {
-  send(command: unknown): Promise<unknown>;
+  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
   destroy(): void;
 }
+
+/** STS and ECR each within 30 s, the SDK's retries (3 attempts) included: 60 s, then the failure is remembered. */
+const AWS_DEADLINE_MS = 60_000;
 
 export const AWS_SDK_PACKAGES = ['@aws-sdk/client-ecr', '@aws-sdk/client-ecr-public', '@aws-sdk/credential-provider-node', '@smithy/node-http-handler'] as const;
 

@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -497,6 +497,27 @@ describe('provider: aws (EKS)', () => {
     assert.deepEqual((await s.versions('app')).map((v) => v.version), ['1.0.0']);
     assert.equal(proxied.length, 2, JSON.stringify(proxied));
     assert.equal(where(ECR).at(-1)?.headers.authorization, basic('AWS', 'ecr-registry-password'));
+    await s.close();
+  });
+
+  it('an ECR endpoint that accepts and never answers: the repository fails by the deadline, and the failure is remembered', async () => {
+    const hung: Socket[] = [];
+    const silent = createServer((sock) => hung.push(sock));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    process.env['AWS_ENDPOINT_URL_ECR'] = `http://127.0.0.1:${port}`;
+    process.env['AWS_ACCESS_KEY_ID'] = 'AKIASTATIC';
+    process.env['AWS_SECRET_ACCESS_KEY'] = 'static-secret';
+    const s = new OciChartSource(repo('ecr-hung', `oci://${ECR}/hung`, 'aws'), { http: { proxyEnv: { HTTPS_PROXY: proxyUrl }, retry: { maxRetries: 0 } }, cloud: { env: {}, caPem, awsDeadlineMs: 1500 } });
+    const started = Date.now();
+    await expectRepoError(s.versions('app'), 'unauthorized', /provider aws: cannot get an ECR authorization token in us-west-2: /);
+    assert.ok(Date.now() - started < 10_000, `settled by the deadline (${Date.now() - started} ms)`);
+    const connections = hung.length;
+    assert.ok(connections >= 1, 'ECR was asked');
+    await expectRepoError(s.versions('app'), 'unauthorized', /provider aws: /);
+    assert.equal(hung.length, connections, 'the remembered failure, not another request');
+    for (const sock of hung) sock.destroy();
+    silent.close();
     await s.close();
   });
 
