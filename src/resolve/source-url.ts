@@ -1,5 +1,4 @@
 import { redactUrl } from '../sources/url.ts';
-import { registryRequestHost } from '../sources/oci/registry-host.ts';
 import type { FluxSourceHint } from '../chart/flux-build.ts';
 
 /*
@@ -7,16 +6,26 @@ import type { FluxSourceHint } from '../chart/flux-build.ts';
  * HelmRelease builds from. Pure: no I/O.
  */
 
+/** Docker Hub's names: oras-go requests docker.io from registry-1.docker.io; go-containerregistry (Flux) writes index.docker.io. */
+const DOCKER_HUB = new Set(['docker.io', 'registry-1.docker.io', 'index.docker.io']);
+
 /**
  * A URL as compared: credentials, query and fragment removed (redactUrl), trailing slashes removed (as Flux
- * source discovery and the HTTP sources' repoURL remove them), lower-cased, and `docker.io` written as the
- * host that serves it (oci://docker.io/x and oci://registry-1.docker.io/x are one repository: oras-go
- * requests the first from the second).
+ * source discovery and the HTTP sources' repoURL remove them), scheme and host lower-cased (paths are
+ * case-sensitive on HTTP servers), an OCI registry's default port `:443` dropped, and Docker Hub written as one
+ * host (oci://docker.io/x, oci://index.docker.io/x and oci://registry-1.docker.io/x are one repository).
  */
 export function comparableUrl(u: string): string {
-  const url = redactUrl(u).replace(/\/+$/, '').toLowerCase();
-  const oci = /^oci:\/\/([^/]+)(.*)$/.exec(url);
-  return oci ? `oci://${registryRequestHost(oci[1] ?? '')}${oci[2] ?? ''}` : url;
+  const url = redactUrl(u).replace(/\/+$/, '');
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/]*)(.*)$/.exec(url);
+  if (!m) return url.toLowerCase();
+  const scheme = (m[1] ?? '').toLowerCase();
+  let host = (m[2] ?? '').toLowerCase();
+  if (scheme === 'oci://') {
+    host = host.replace(/:443$/, '');
+    if (DOCKER_HUB.has(host)) host = 'registry-1.docker.io';
+  }
+  return `${scheme}${host}${m[3] ?? ''}`;
 }
 
 /** e.g. "HelmRelease apps/web's sourceRef HelmRepository flux-system/charts" (no URL: it is named separately). */

@@ -127,10 +127,15 @@ describe('decideOrigin', () => {
       assert.equal(open.match, 'Ambiguous');
     });
 
-    it('matching rule: URLs after trailing slashes, case and Docker Hub\'s host are normalised; an OCI HelmRepository is the reference\'s prefix, an OCIRepository the whole reference', () => {
+    it('matching rule: URLs after trailing slashes, the case of scheme and host, :443 and Docker Hub\'s names are normalised; an OCI HelmRepository is the reference\'s prefix, an OCIRepository the whole reference', () => {
       assert.ok(servesSource(helmRepo('HTTPS://Charts.Example/x//'), 'https://charts.example/x'));
       assert.ok(!servesSource(helmRepo('https://charts.example/x'), 'https://charts.example/x/y'));
       assert.ok(servesSource(helmRepo('oci://docker.io/org/'), 'oci://registry-1.docker.io/org/podinfo'));
+      // go-containerregistry (Flux) writes Docker Hub as index.docker.io; :443 is an OCI registry's default port.
+      assert.ok(servesSource(helmRepo('oci://index.docker.io/org'), 'oci://registry-1.docker.io/org/podinfo'));
+      assert.ok(servesSource(helmRepo('oci://ghcr.io:443/org'), 'oci://ghcr.io/org/podinfo'));
+      // HTTP paths are case-sensitive: another path is another repository.
+      assert.ok(!servesSource(helmRepo('https://charts.example/Stable'), 'https://charts.example/stable'));
       assert.ok(!servesSource(helmRepo('oci://ghcr.io/org'), 'oci://ghcr.io/org/sub/podinfo'), 'a deeper path is another repository');
       assert.ok(!servesSource(helmRepo('oci://ghcr.io/org/podinfo'), 'oci://ghcr.io/org/podinfo'), 'a HelmRepository URL is a prefix, never the chart');
       const ociRepo: FluxSourceHint = { kind: 'OCIRepository', namespace: 'a', name: 'b', url: 'oci://ghcr.io/org/podinfo', via };
