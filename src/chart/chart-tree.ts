@@ -68,10 +68,16 @@ function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Ar
   const chartYamls = files.filter((f) => f.name === 'Chart.yaml');
   if (!chartYamls.length) throw new ChartContentError('missing_chart_yaml', `${where}: no Chart.yaml`);
   let meta: JsonObject | undefined;
+  const hidden = new Map<string, number>();
   for (const f of chartYamls) {
     const raw = chartYamlOf(f.data, `${where}: Chart.yaml`);
     if (!isTable(raw)) throw new ChartContentError('invalid_chart_yaml', `${where}: Chart.yaml is not a mapping`);
-    meta = meta ? goDecodeInto(meta, raw, METADATA_FIELDS) : deepCopy(raw);
+    if (meta) {
+      meta = goDecodeInto(meta, raw, METADATA_FIELDS, hidden, where);
+    } else {
+      meta = deepCopy(raw);
+      for (const k of METADATA_FIELDS.structSlices.keys()) if (Array.isArray(raw[k])) hidden.set(k, raw[k].length);
+    }
     // Helm defaults apiVersion after each Chart.yaml it decodes (v1: Helm 2 charts had none).
     if (!scalarString(meta['apiVersion'])) meta['apiVersion'] = 'v1';
   }
@@ -82,7 +88,7 @@ function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Ar
   for (const { name, data } of files) {
     if (name === 'requirements.yaml') {
       const req = parseHelmYaml(decoder.decode(data), `${where}: requirements.yaml`);
-      if (isTable(req) && 'dependencies' in req) meta = goDecodeInto(meta, { dependencies: req['dependencies'] }, METADATA_FIELDS);
+      if (isTable(req) && 'dependencies' in req) meta = goDecodeInto(meta, { dependencies: req['dependencies'] }, METADATA_FIELDS, hidden, where);
     } else if (name === 'values.yaml') {
       const v = valuesReadingsOf(data, `${where}: values.yaml`);
       values = isTable(v.helm3) ? deepCopy(v.helm3) : newTable();
@@ -145,11 +151,29 @@ const METADATA_FIELDS: GoFields = {
   scalars: new Set(['name', 'home', 'version', 'description', 'icon', 'apiVersion', 'condition', 'tags', 'appVersion', 'deprecated', 'kubeVersion', 'type']),
 };
 
-/** `src` decoded into a copy of `dst` the way encoding/json decodes into an existing struct (see GoFields). */
-function goDecodeInto(dst: JsonObject, src: JsonObject, fields: GoFields): JsonObject {
+/**
+ * `src` decoded into a copy of `dst` the way encoding/json decodes into an existing struct (see GoFields).
+ * `hidden` (top level only): per slice of struct pointers, how many elements its backing array still holds
+ * beyond what a shorter later document cut it to. Go's array() lengthens a slice within its capacity without
+ * clearing it, so a third document longer than the second decodes into the first's hidden elements (their
+ * conditions, aliases, import-values resurface). That is not reproduced: such a chart is refused (never
+ * Verified, never Mismatch).
+ */
+function goDecodeInto(dst: JsonObject, src: JsonObject, fields: GoFields, hidden?: Map<string, number>, where = 'chart'): JsonObject {
   const out: JsonObject = { ...dst };
   for (const [k, v] of Object.entries(src)) {
     const structFields = fields.structSlices.get(k);
+    if (hidden && structFields) {
+      // Go: `[]` makes a new empty slice, null a nil one (the backing array goes); otherwise the backing array
+      // keeps the longest length written into it.
+      const len = Array.isArray(dst[k]) ? (dst[k] as unknown[]).length : 0;
+      const held = hidden.get(k) ?? len;
+      const next = Array.isArray(v) ? v.length : 0;
+      if (Array.isArray(v) && next > len && held > len) {
+        throw new ChartContentError('unsupported_chart', `${where}: Chart.yaml files of one subchart shorten and then lengthen ${k}; Go's decoder would reuse the dropped entries, which is not reproduced`);
+      }
+      hidden.set(k, next === 0 ? 0 : Math.max(held, next));
+    }
     if (v === null) {
       // A field Helm does not know is dropped by Go anyway; kept as null here, it is read by nothing.
       if (!fields.scalars.has(k)) out[k] = null;

@@ -56,6 +56,23 @@ describe('readChartTree', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(content.values)), { image: { tag: '1.0' }, list: [1, 2] });
   });
 
+  it("one subchart's Chart.yaml files shortening then lengthening dependencies: refused, as Go's decoder would reuse the dropped entries", () => {
+    const deps = (names: string[]): string => `dependencies:\n${names.map((n) => `- name: ${n}\n  version: 1.0.0\n  condition: ${n}.on\n`).join('')}`;
+    const archive = (third: string[]): Uint8Array =>
+      tgz([
+        { name: 'top/Chart.yaml', data: 'apiVersion: v2\nname: top\nversion: 0.1.0\ndependencies:\n- name: db\n  version: 2.0.0\n' },
+        { name: 'top/charts/db/Chart.yaml', data: `apiVersion: v1\nname: db\nversion: 1.0.0\n${deps(['a', 'b', 'c'])}` },
+        { name: 'top/charts/db/Chart.yaml', data: `apiVersion: v1\nname: db\nversion: 2.0.0\n${deps(['a'])}` },
+        { name: 'top/charts/db/requirements.yaml', data: deps(third) },
+      ]);
+    // Longer again after shorter: Go would decode b and c into the first document's hidden entries.
+    assert.throws(() => readChartTree(archive(['a', 'b', 'c'])), /shorten and then lengthen dependencies/);
+    // Not longer than the shortest: what Go does is what the model does.
+    const { tree } = readChartTree(archive(['a']));
+    assert.deepEqual(tree.subcharts[0]?.metadata.dependencies?.map((d) => [d.name, d.condition]), [['a', 'a.on']]);
+    assert.equal(tree.subcharts[0]?.metadata.version, '2.0.0');
+  });
+
   it('one decompression budget for the whole tree', () => {
     const big = tgz([
       { name: 'sub/Chart.yaml', data: 'apiVersion: v2\nname: sub\nversion: 1.0.0\n' },
