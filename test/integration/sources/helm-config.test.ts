@@ -128,10 +128,10 @@ describe('Helm repositories, cached indexes and registry logins', () => {
     try {
       const logins = loadRegistryLogins(env);
       assert.deepEqual(logins.files, [join(home, '.config', 'helm', 'registry', 'config.json'), join(home, '.docker', 'config.json')]);
-      assert.deepEqual(await logins.lookup('reg.example:5000'), { kind: 'basic', username: 'helm-user', password: 'helm:pass' });
-      assert.deepEqual(await logins.lookup('index.docker.io'), { kind: 'basic', username: 'hub', password: 'hubpw' });
-      assert.deepEqual(await logins.lookup('helped.example'), { kind: 'basic', username: 'from-helper', password: 's-helped.example' });
-      assert.deepEqual(await logins.lookup('vault.example'), { kind: 'basic', username: 'from-helper', password: 's-vault.example' });
+      assert.deepEqual(await logins.lookup('reg.example:5000'), { kind: 'basic', username: 'helm-user', password: 'helm:pass', basicNeedsBoth: true });
+      assert.deepEqual(await logins.lookup('index.docker.io'), { kind: 'basic', username: 'hub', password: 'hubpw', basicNeedsBoth: true });
+      assert.deepEqual(await logins.lookup('helped.example'), { kind: 'basic', username: 'from-helper', password: 's-helped.example', basicNeedsBoth: true });
+      assert.deepEqual(await logins.lookup('vault.example'), { kind: 'basic', username: 'from-helper', password: 's-vault.example', basicNeedsBoth: true });
       assert.equal(await logins.lookup('other.example'), undefined);
 
       // Applied to OCI repositories without credentials of their own, only.
@@ -145,7 +145,7 @@ describe('Helm repositories, cached indexes and registry logins', () => {
         ],
       }];
       const { repositories, used } = await withRegistryLogins(assembleRepositories(sets), logins);
-      assert.deepEqual(repositories.map((r) => r.config.credentials), [{ kind: 'basic', username: 'helm-user', password: 'helm:pass' }, { kind: 'bearer', token: 't' }, undefined]);
+      assert.deepEqual(repositories.map((r) => r.config.credentials), [{ kind: 'basic', username: 'helm-user', password: 'helm:pass', basicNeedsBoth: true }, { kind: 'bearer', token: 't' }, undefined]);
       assert.deepEqual(used, ['reg.example:5000']);
     } finally {
       process.env['PATH'] = saved;

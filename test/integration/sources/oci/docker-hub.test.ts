@@ -94,7 +94,7 @@ describe('helm registry login docker.io, as chartorigin reads it', () => {
         await src.close();
       }
       const logins = loadRegistryLogins({ HOME: home });
-      for (const host of HUB_NAMES) assert.deepEqual(await logins.lookup(host), { kind: 'basic', username: 'hubuser', password: 'hub-secret' }, host);
+      for (const host of HUB_NAMES) assert.deepEqual(await logins.lookup(host), { kind: 'basic', username: 'hubuser', password: 'hub-secret', basicNeedsBoth: true }, host);
     });
   }
 });
@@ -105,7 +105,7 @@ describe('kubectl create secret docker-registry, as chartorigin reads it', () =>
       const out = await run('kubectl', ['create', 'secret', 'docker-registry', 'hub', '--docker-username=bot', '--docker-password=pw:1', ...(server ? [`--docker-server=${server}`] : []), '--dry-run=client', '-o', 'json'], { HOME: root });
       const secret = JSON.parse(out) as { type: string; data: Record<string, string> };
       for (const host of HUB_NAMES) {
-        assert.deepEqual(credentialsFromSecret(secret.type, secret.data, `oci://${host}/bitnamicharts`), { kind: 'basic', username: 'bot', password: 'pw:1' }, `${server ?? 'default'} for ${host}`);
+        assert.deepEqual(credentialsFromSecret(secret.type, secret.data, `oci://${host}/bitnamicharts`), { kind: 'basic', username: 'bot', password: 'pw:1', basicNeedsBoth: true }, `${server ?? 'default'} for ${host}`);
       }
       assert.equal(credentialsFromSecret(secret.type, secret.data, 'oci://ghcr.io/org'), undefined);
     }
