@@ -4,7 +4,7 @@ import type { FluxHint, FluxSourceHint } from '../../chart/flux-build.ts';
 import { redactUrl } from '../url.ts';
 import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
 import { credentialsFromSecret, repositoryTls, toRepositoryConfig, type ChartRepositorySpec, type ReadSecret, type SecretRef, type SecretTls } from '../chart-repository.ts';
-import { readSecret } from '../../kube/core-objects.ts';
+import { secretReader } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
 import { byCodeUnits } from '../../util/order.ts';
 import { createHash } from 'node:crypto';
@@ -206,6 +206,8 @@ export interface FluxRepository {
 export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxRepository[]> {
   const out: FluxRepository[] = [];
   for (const d of await discoverFluxRepositories(kc)) {
+    // One GET per Secret, however many references name it (secretRef and certSecretRef are often one Secret).
+    const readSecret = secretReader(kc);
     const notes = [...d.notes];
     let credentials;
     let secret: ReadSecret | undefined;
@@ -214,7 +216,7 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
     const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
     if (d.spec.secretRef) {
       try {
-        const s = await readSecret(kc, d.spec.secretRef);
+        const s = await readSecret(d.spec.secretRef);
         secret = { ref: d.spec.secretRef, data: s.data };
         // The first declaring object's Secret, read as that kind's fetcher reads it (CredentialReading).
         credentials = credentialsFromSecret(s.type, s.data, d.spec.url, d.sources[0]?.kind === 'OCIRepository' ? 'go-containerregistry' : 'helm');
@@ -226,7 +228,7 @@ export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxReposit
     // the HelmRepository, instead of falling back to the secretRef's TLS or to none.
     if (d.spec.caSecretRef) {
       try {
-        tlsSecret = { ref: d.spec.caSecretRef, data: (await readSecret(kc, d.spec.caSecretRef)).data };
+        tlsSecret = { ref: d.spec.caSecretRef, data: (await readSecret(d.spec.caSecretRef)).data };
       } catch (err) {
         error = `TLS Secret not read: ${message(err)}`;
       }
