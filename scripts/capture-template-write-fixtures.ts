@@ -2,7 +2,7 @@
  * Captures what Helm stores for a chart whose templates write into `.Values` (sprig set/unset/merge…), for
  * the unit tests of the content proof (test/unit/resolve/template-writes-proof.test.ts): starts the harness
  * control plane, packages test/fixtures/template-writes/src/writes (a parent and a subchart with static
- * writes and one write through `.` inside `with`) with helm 4, installs it with helm 3.12.3 (helm3-old),
+ * writes, and writes through `.` inside `with`: a set with a literal key, a merge) with helm 4, installs it with helm 3.12.3 (helm3-old),
  * 3.17.2, 3.22.0 and 4.3.2, and writes each stored release (`chart` and `config`; manifest, hooks and
  * notes dropped) to test/fixtures/template-writes/, with the tarball and an index (manifest.json). Only
  * dummy values go in (`fixture-dummy-…`), checked as in capture-release-fixtures.ts. It also prints, per
@@ -34,10 +34,11 @@ export interface TemplateWriteCapture {
 }
 
 const HELMS: HelmBinaryName[] = ['helm3-old', 'helm3', 'helm3-latest', 'helm4-latest'];
-/** static: the eni write on; unknown: the write through `.` inside `with` on too. */
+/** static: the eni write on; keyed: the `set . "touched"` inside `with` on too; unknown: the merge into `.` instead. */
 const INSTALLS: { name: string; set: Record<string, string> }[] = [
   { name: 'static', set: { 'eni.enabled': 'true', 'eni.iamRole': 'fixture-dummy-role' } },
-  { name: 'unknown', set: { 'eni.enabled': 'true', 'eni.iamRole': 'fixture-dummy-role', 'toggles.touch': 'true' } },
+  { name: 'keyed', set: { 'eni.enabled': 'true', 'eni.iamRole': 'fixture-dummy-role', 'toggles.touch': 'true' } },
+  { name: 'unknown', set: { 'eni.enabled': 'true', 'eni.iamRole': 'fixture-dummy-role', 'toggles.merge': 'true' } },
 ];
 
 function run(helm: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
           'sub.written': at(values, ['sub', 'written']) !== undefined ? 'stored' : 'absent',
           'sub.conf.level': at(values, ['sub', 'conf', 'level']),
           'cfg.touched': at(values, ['cfg', 'touched']) !== undefined ? 'stored' : 'absent',
+          'cfg.merged': at(values, ['cfg', 'merged']) !== undefined ? 'stored' : 'absent',
         };
         process.stderr.write(`${version} ${i.name}: ${JSON.stringify(seen)}\n`);
         const file = `${tag}-${i.name}.json`;

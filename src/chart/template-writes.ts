@@ -12,9 +12,9 @@
  * test/fixtures/template-writes/src/writes, kube-apiserver 1.35.4): helm v3.12.3 stored
  * `unset .Values.podSecurityContext "appArmorProfile"` (the key gone), `set .Values.serviceAccounts.operator.
  * annotations "eks.amazonaws.com/role-arn" …`, a subchart's `set .Values "written" …` (parent values
- * `sub.written`), a subchart's `mergeOverwrite .Values.conf (dict …)` and a `set . …` inside
- * `with .Values.cfg`, but not the parent's top-level `set .Values "renderedAt" …`; helm v3.17.2, v3.22.0
- * and v4.3.2 stored none of them (the chart's values as published).
+ * `sub.written`), a subchart's `mergeOverwrite .Values.conf (dict …)`, and a `set . "touched" …` and a
+ * `mergeOverwrite . (dict …)` inside `with .Values.cfg`, but not the parent's top-level `set .Values
+ * "renderedAt" …`; helm v3.17.2, v3.22.0 and v4.3.2 stored none of them (the chart's values as published).
  *
  * This module finds such writes in template text, without executing it: a light lexer and parser of Go's
  * text/template actions (comments, trim markers, raw and quoted strings, parenthesised pipelines, variable
@@ -26,7 +26,8 @@
  *   variable only ever assigned such tables, e.g. bitnami common's `$dst := dict` … `| merge $dst`), or the
  *   top-level context (`set $ …` outside a `define`, `set . …` at a file's top level);
  * - unknown: anything else (`.` inside `with`/`range`/`define`, `.context.Values`, a function's result, a
- *   variable of mixed origin), recorded as "file: function on what", never with the template's text.
+ *   variable of mixed origin), recorded as "file: function on what", never with the template's text; with
+ *   `set`/`unset` and a literal key, that key is recorded: it is the only one such a call can write.
  * Pure: no I/O. Only the result is kept with the chart (HelmChart.templateWrites), never template text.
  */
 
@@ -40,6 +41,11 @@ export interface TemplateWrite {
   paths?: string[][] | undefined;
   /** Unknown: what the target is, in words (`a variable`, `.`). */
   target?: string | undefined;
+  /**
+   * Unknown target, `set`/`unset` with a literal key: the only key it can write, in whatever table the target
+   * is (cilium's `set . "commonCA" …` in a define).
+   */
+  key?: string | undefined;
 }
 
 const MUTATORS = new Set(['set', 'unset', 'merge', 'mergeOverwrite', 'mustMerge', 'mustMergeOverwrite']);
@@ -288,12 +294,12 @@ export function templateWrites(file: string, text: string): TemplateWrite[] {
   for (const c of calls) {
     const target = operand(c.args[0], c.scope);
     if (target.k === 'fresh' || target.k === 'self') continue;
-    if (target.k === 'unknown') {
-      out.push({ file, fn: c.fn, target: target.what });
-      continue;
-    }
     const key = KEYED.has(c.fn) ? c.args[1] : undefined;
     const literal = key?.k === 'tok' && key.tok.t === 'str' ? key.tok.v : undefined;
+    if (target.k === 'unknown') {
+      out.push({ file, fn: c.fn, target: target.what, ...(literal !== undefined ? { key: literal } : {}) });
+      continue;
+    }
     const paths = target.paths.map((p) => (literal !== undefined ? [...p, literal] : p));
     // A write into the whole of `.Values` (a merge, or a key that is not a literal) may touch any value.
     if (paths.some((p) => p.length === 0)) out.push({ file, fn: c.fn, target: '.Values itself' });

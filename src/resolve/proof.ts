@@ -251,32 +251,35 @@ function memoised(read: (revision: number) => Promise<StoredValues | undefined>)
  * is in the stored `chart.values` (observed with helm 3.12.3; 3.13+ and 4 copy first). Tried last, only for
  * the rules of those versions (never for a release Helm 4 marked), with templates, files and the schema
  * explained, and only for a chart whose templates write: the release's own stored values are read once and
- * compared with the reproduction with every written path left out on both sides (globals tokenised on both,
- * as valuesMatch does for those rules); fresh install and --reuse-values alike. Equal: Verified, naming the
- * paths. A write the analysis cannot place (a variable of unknown origin, `.` in a `with`) with values that
- * still differ: Unverified, since Helm itself may have stored the difference. Otherwise undefined (the
- * values stay a difference).
+ * compared with the reproduction with the written places left out on both sides (globals tokenised on both,
+ * as valuesMatch does for those rules); fresh install and --reuse-values alike. First only the static paths;
+ * then also every key, at any depth, that a `set`/`unset` with a literal key on a table the analysis cannot
+ * place may have written (cilium's `set . "commonCA" …` in a define). Equal: Verified, naming what was left
+ * out. A write that could touch any value (a merge into an unknown table, a key that is not a literal) with
+ * values that still differ: Unverified, since Helm itself may have stored the difference. Otherwise undefined
+ * (the values stay a difference: every place a template could write was left out).
  */
 async function proveTemplateWrites(record: ReleaseRecord, tree: HelmChart, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, previous: ((revision: number) => Promise<StoredValues | undefined>) | undefined, requirements: boolean, explain: (b: HelmBehaviour) => string[] | undefined): Promise<ProofResult | undefined> {
   const shared = behaviours.filter((b) => b.sharedChartValues && explain(b) !== undefined);
   const writes = collectWrites(tree);
-  if (!shared.length || !writes.all.length) return undefined;
-  const unknownReason = writes.unknown.length
-    ? `values differ from a fresh install and the chart's templates may write to them (${writes.unknown.join(', ')}) — Helm before 3.13 stored such writes, so the difference is not evidence of tampering`
-    : undefined;
+  if (!shared.length || !writes.count) return undefined;
   const stored = previous ? await previous(record.release.revision) : undefined;
   if (!stored) {
-    // Without the stored values the written paths cannot be left out: a difference may still be Helm's own.
+    // Without the stored values the written places cannot be left out: a difference may still be Helm's own.
     return { differences: [], accounted: [], unverifiable: `values differ from a fresh install and the chart's templates write to them (Helm before 3.13 stored such writes); the release's stored values cannot be read here to compare the rest` };
   }
   const storedValues = tokenizeGlobals(stored.values ?? newTable());
-  const storedRest = valuesDigest(withoutPaths(storedValues, writes.paths));
-  const outside = (values: Table): string[] | undefined => {
+  const attempts: { keys: string[] }[] = [{ keys: [] }, ...(writes.keys.length ? [{ keys: writes.keys }] : [])];
+  const match = (values: Table): string[] | undefined => {
     const processed = tokenizeGlobals(values);
-    if (valuesDigest(withoutPaths(processed, writes.paths)) !== storedRest) return undefined;
-    // Named: the written paths where the stored values differ (names only, never values).
-    const names = writes.paths.filter((p) => canonicalJson(valueAt(processed, p) ?? null) !== canonicalJson(valueAt(storedValues, p) ?? null)).map((p) => p.join('.'));
-    return [`values at ${[...new Set(names)].join(', ') || writes.names.join(', ')} written by the chart's own templates (${writes.fns.join(', ')}; Helm before 3.13 stored such writes)`];
+    for (const { keys } of attempts) {
+      if (valuesDigest(without(processed, writes.paths, keys)) !== valuesDigest(without(storedValues, writes.paths, keys))) continue;
+      // Named: the written paths where the stored values differ (names only, never values).
+      const names = [...new Set(writes.paths.filter((p) => canonicalJson(valueAt(processed, p) ?? null) !== canonicalJson(valueAt(storedValues, p) ?? null)).map((p) => p.join('.')))];
+      const places = [names.length ? `values at ${names.join(', ')}` : undefined, keys.length ? `keys named ${keys.join(', ')} at any depth (${writes.keyed.join(', ')})` : undefined].filter((x) => x !== undefined);
+      return [`${places.join(' and ') || `values at ${writes.names.join(', ')}`} written by the chart's own templates (${writes.fns.join(', ')}; Helm before 3.13 stored such writes)`];
+    }
+    return undefined;
   };
   for (const variant of variants) {
     for (const b of shared) {
@@ -288,7 +291,7 @@ async function proveTemplateWrites(record: ReleaseRecord, tree: HelmChart, varia
         throw err;
       }
       if (!metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
-      const notes = outside(parts.values);
+      const notes = match(parts.values);
       if (notes) {
         parts.notes.requirements = requirements;
         return { differences: [], accounted: accountedOf(variant, parts.notes, [...notes, ...(explain(b) ?? [])].join('; ')) };
@@ -296,23 +299,29 @@ async function proveTemplateWrites(record: ReleaseRecord, tree: HelmChart, varia
     }
   }
   // --reuse-values under the same rules: the previous revision's stored values hold that revision's writes,
-  // which are at the same paths, left out as well.
+  // which are at the same places, left out as well.
   if ((record.rollbackTo ?? record.release.revision) > 1) {
-    const reuse = await proveReuse(record, variants, shared, condition, previous, requirements, explain, outside, false);
+    const reuse = await proveReuse(record, variants, shared, condition, previous, requirements, explain, match, false);
     if (reuse) return reuse;
   }
-  return unknownReason ? { differences: [], accounted: [], unverifiable: unknownReason } : undefined;
+  return writes.anywhere.length
+    ? { differences: [], accounted: [], unverifiable: `values differ from a fresh install and the chart's templates may write to them (${writes.anywhere.join(', ')}) — Helm before 3.13 stored such writes, so the difference is not evidence of tampering` }
+    : undefined;
 }
 
 interface CollectedWrites {
-  all: TemplateWrite[];
+  count: number;
   /** Every static path under every chart's prefix. */
   paths: string[][];
-  /** The static written paths as named in origin.message (relative to the parent's values, deduplicated). */
+  /** The static written paths as named in origin.message (relative to a chart's values, deduplicated). */
   names: string[];
+  /** The functions of the static writes. */
   fns: string[];
-  /** `file: function on target` of each write the analysis cannot place. */
-  unknown: string[];
+  /** Keys written into tables the analysis cannot place, and `file: function on target` of those writes. */
+  keys: string[];
+  keyed: string[];
+  /** `file: function on target` of each write that may touch any value. */
+  anywhere: string[];
 }
 
 /**
@@ -324,12 +333,14 @@ interface CollectedWrites {
 function collectWrites(tree: HelmChart): CollectedWrites {
   const all: TemplateWrite[] = [];
   const prefixes: string[][] = [];
-  const unknown: string[] = [];
+  const keyed: string[] = [];
+  const anywhere: string[] = [];
   const walk = (c: HelmChart, prefix: string[], dir: string): void => {
     prefixes.push(prefix);
     for (const w of c.templateWrites ?? []) {
       all.push(w);
-      if (!w.paths) unknown.push(`${dir}${w.file}: ${w.fn} on ${w.target ?? 'an unknown table'}`);
+      if (w.paths) continue;
+      (w.key !== undefined ? keyed : anywhere).push(`${dir}${w.file}: ${w.fn} on ${w.target ?? 'an unknown table'}`);
     }
     const deps = c.metadata.dependencies ?? [];
     for (const sub of c.subcharts) {
@@ -339,10 +350,15 @@ function collectWrites(tree: HelmChart): CollectedWrites {
   };
   walk(tree, [], '');
   const relative = all.flatMap((w) => w.paths ?? []);
-  const paths = prefixes.flatMap((p) => relative.map((r) => [...p, ...r]));
-  const names = [...new Set(relative.map((r) => r.join('.')))];
-  const fns = [...new Set(all.filter((w) => w.paths).map((w) => w.fn))];
-  return { all, paths, names, fns, unknown: [...new Set(unknown)] };
+  return {
+    count: all.length,
+    paths: prefixes.flatMap((p) => relative.map((r) => [...p, ...r])),
+    names: [...new Set(relative.map((r) => r.join('.')))],
+    fns: [...new Set(all.filter((w) => w.paths || w.key !== undefined).map((w) => w.fn))],
+    keys: [...new Set(all.flatMap((w) => (!w.paths && w.key !== undefined ? [w.key] : [])))],
+    keyed: [...new Set(keyed)],
+    anywhere: [...new Set(anywhere)],
+  };
 }
 
 function valueAt(values: Table, path: string[]): unknown {
@@ -351,14 +367,27 @@ function valueAt(values: Table, path: string[]): unknown {
   return v;
 }
 
-/** A copy of `values` without the given paths. */
-function withoutPaths(values: Table, paths: string[][]): Table {
+/** A copy of `values` without the given paths, and without the given keys at any depth. */
+function without(values: Table, paths: string[][], keys: string[]): Table {
   const out = deepCopy(values);
   for (const p of paths) {
     let t: unknown = out;
     for (const k of p.slice(0, -1)) t = isTable(t) ? t[k] : undefined;
     const last = p[p.length - 1];
     if (isTable(t) && last !== undefined) delete t[last];
+  }
+  if (keys.length) {
+    const drop = new Set(keys);
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (isTable(v)) {
+        for (const k of Object.keys(v)) {
+          if (drop.has(k)) delete v[k];
+          else walk(v[k]);
+        }
+      }
+    };
+    walk(out);
   }
   return out;
 }

@@ -77,11 +77,13 @@ after(async () => {
 });
 
 describe('template writes into values (Helm before 3.13 stored them)', () => {
-  it('scan: Verified with the written paths named (helm 3.12.3), Unverified for a write through `.`, unchanged for 3.22.0 and 4.3.2', async () => {
+  it('scan: Verified with the written places named (helm 3.12.3), Unverified for a merge into `.`, unchanged for 3.22.0 and 4.3.2', async () => {
     const eni = ['--set', 'eni.enabled=true', '--set', 'eni.iamRole=fixture-dummy-role'];
-    const unknown = [...eni, '--set', 'toggles.touch=true'];
+    const keyed = [...eni, '--set', 'toggles.touch=true'];
+    const unknown = [...eni, '--set', 'toggles.merge=true'];
     await Promise.all([
       install('writes', 'helm3-old', 'static-312', eni),
+      install('writes', 'helm3-old', 'keyed-312', keyed),
       install('writes', 'helm3-old', 'unknown-312', unknown),
       install('writes', 'helm3-latest', 'static-322', eni),
       install('writes', 'helm4-latest', 'unknown-432', unknown),
@@ -102,9 +104,13 @@ describe('template writes into values (Helm before 3.13 stored them)', () => {
     assert.match(s312?.message ?? '', /values at podSecurityContext\.appArmorProfile, serviceAccounts\.operator\.annotations\.eks\.amazonaws\.com\/role-arn, sub\.written, sub\.conf written by the chart's own templates \(unset, set, mergeOverwrite; Helm before 3\.13 stored such writes\)/);
     assert.ok(!(s312?.message ?? '').includes('fixture-dummy'), 'no value in the message');
 
+    const k312 = origin('keyed-312');
+    assert.equal(k312?.match, 'Verified', k312?.message);
+    assert.match(k312?.message ?? '', /keys named touched at any depth \(templates\/configmap\.yaml: set on \.\)/);
+
     const u312 = origin('unknown-312');
     assert.equal(u312?.match, 'Unverified', u312?.message);
-    assert.match(u312?.message ?? '', /templates\/configmap\.yaml: set on \./);
+    assert.match(u312?.message ?? '', /templates\/configmap\.yaml: mergeOverwrite on \./);
 
     for (const r of ['static-322', 'unknown-432']) {
       assert.equal(origin(r)?.match, 'Verified', `${r}: ${origin(r)?.message}`);

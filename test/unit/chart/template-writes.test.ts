@@ -23,9 +23,12 @@ describe('template writes: cilium 1.15.6', () => {
   });
   it('a set on a fresh dict is not a write; a set on `.` inside a define is unknown', () => {
     assert.deepEqual(cilium('templates/cilium-secrets-namespace.yaml'), []);
-    assert.deepEqual(cilium('templates/hubble/tls-helm/_helpers.tpl'), [{ file: 'templates/hubble/tls-helm/_helpers.tpl', fn: 'set', target: '.' }]);
-    // `set (set . "commonCA" $ca) "commonCASecretName" …`: both calls write to `.`.
-    assert.deepEqual(cilium('templates/_helpers.tpl'), [{ file: 'templates/_helpers.tpl', fn: 'set', target: '.' }, { file: 'templates/_helpers.tpl', fn: 'set', target: '.' }]);
+    assert.deepEqual(cilium('templates/hubble/tls-helm/_helpers.tpl'), [{ file: 'templates/hubble/tls-helm/_helpers.tpl', fn: 'set', target: '.', key: 'ca' }]);
+    // `set (set . "commonCA" $ca) "commonCASecretName" …`: both calls write to `.`, each one literal key.
+    assert.deepEqual(cilium('templates/_helpers.tpl'), [
+      { file: 'templates/_helpers.tpl', fn: 'set', target: '.', key: 'commonCASecretName' },
+      { file: 'templates/_helpers.tpl', fn: 'set', target: '.', key: 'commonCA' },
+    ]);
   });
 });
 
@@ -60,6 +63,10 @@ describe('template writes: Go template syntax', () => {
     assert.deepEqual(w('{{ range $k, $v := .Values.m }}{{ $_ := set $v "k" 1 }}{{ end }}'), ['set ? a range variable']);
     assert.deepEqual(w('{{ $_ := set .Values "k" 1 }}{{ $_ := merge .Values (dict) }}'), ['set k', 'merge ? .Values itself']);
   });
+  it('an unknown target keeps the literal key of set/unset (the only key it can write); none for merge or a computed key', () => {
+    const keys = (text: string) => templateWrites('t', text).map((x) => x.key ?? null);
+    assert.deepEqual(keys('{{ with .Values.a }}{{ $_ := set . `k` 1 }}{{ $_ := unset . "u" }}{{ $_ := set . .name 1 }}{{ $_ := merge . (dict) }}{{ end }}'), ['k', 'u', null, null]);
+  });
   it('a variable assigned only static paths resolves to them, fields of it too', () => {
     assert.deepEqual(w('{{ $sa := .Values.sa }}{{ if .Values.x }}{{ $sa = $.Values.other }}{{ end }}{{ $_ := set $sa.annotations "k" 1 }}'), ['set sa.annotations.k|other.annotations.k']);
   });
@@ -71,11 +78,12 @@ describe('template writes in the chart tree', () => {
     const json = treeJson(tree);
     assert.ok(!json.includes('apiVersion: v1'), 'no template text');
     const back = chartFromJson(json);
-    assert.deepEqual(back.templateWrites?.map((x) => [x.fn, x.paths?.map((p) => p.join('.')), x.target]), [
-      ['unset', ['podSecurityContext.appArmorProfile'], undefined],
-      ['set', ['serviceAccounts.operator.annotations.eks.amazonaws.com/role-arn'], undefined],
-      ['set', ['renderedAt'], undefined],
-      ['set', undefined, '.'],
+    assert.deepEqual(back.templateWrites?.map((x) => [x.fn, x.paths?.map((p) => p.join('.')), x.target, x.key]), [
+      ['unset', ['podSecurityContext.appArmorProfile'], undefined, undefined],
+      ['set', ['serviceAccounts.operator.annotations.eks.amazonaws.com/role-arn'], undefined, undefined],
+      ['set', ['renderedAt'], undefined, undefined],
+      ['set', undefined, '.', 'touched'],
+      ['mergeOverwrite', undefined, '.', undefined],
     ]);
     assert.deepEqual(back.subcharts[0]?.templateWrites?.map((x) => [x.fn, x.paths?.map((p) => p.join('.'))]), [
       ['set', ['written']],

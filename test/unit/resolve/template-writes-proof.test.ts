@@ -19,8 +19,11 @@ type Stored = { chart: { values: Record<string, unknown>; templates: { name: str
 const { content, tree } = readChartTree(readFileSync(`${DIR}writes-1.0.0.tgz`));
 const published: PublishedForProof = { fingerprint: fingerprintChart(content), tree: treeJson(tree) };
 
-/** The same chart as if its templates had only the static writes (the `with` write dropped from the analysis). */
-const staticOnly: PublishedForProof = { ...published, tree: treeJson({ ...tree, templateWrites: tree.templateWrites?.filter((w) => w.paths) }) };
+/**
+ * The same chart as if its templates had only the writes a proof can place (the merge into `.` dropped from the
+ * analysis): a difference elsewhere is then a Mismatch.
+ */
+const placeable: PublishedForProof = { ...published, tree: treeJson({ ...tree, templateWrites: tree.templateWrites?.filter((w) => w.paths || w.key !== undefined) }) };
 
 async function prove(file: string, edit?: (r: Stored) => void, ctx?: ProofContext | 'no-reader', pub = published) {
   const release = JSON.parse(readFileSync(`${DIR}${file}`, 'utf8')) as Stored;
@@ -46,23 +49,44 @@ describe('content proof: values written by the chart templates (Helm before 3.13
     assert.ok(result.accounted.some((a) => a.includes(STATIC_NOTE)), result.accounted.join(' / '));
     assert.equal(reads, 1);
   });
+  it('helm 3.12.3 stored a set with a literal key on `.` inside `with`: Verified, leaving out that key at any depth', async () => {
+    const { result } = await prove('v3.12.3-keyed.json');
+    assert.equal(result.unverifiable, undefined);
+    assert.deepEqual(result.differences, []);
+    assert.ok(
+      result.accounted.some((a) => a.includes("values at podSecurityContext.appArmorProfile, serviceAccounts.operator.annotations.eks.amazonaws.com/role-arn, sub.written, sub.conf and keys named touched at any depth (templates/configmap.yaml: set on .) written by the chart's own templates (unset, set, mergeOverwrite; Helm before 3.13 stored such writes)")),
+      result.accounted.join(' / '),
+    );
+  });
   it('helm 3.17.2, 3.22.0 and 4.3.2 stored none: proven as before, the stored values never read', async () => {
-    for (const f of ['v3.17.2-static.json', 'v3.22.0-static.json', 'v4.3.2-static.json', 'v4.3.2-unknown.json']) {
-      const { result, reads } = await prove(f);
-      assert.deepEqual(result, { differences: [], accounted: result.accounted }, f);
-      assert.equal((result as { unverifiable?: string }).unverifiable, undefined, f);
-      assert.ok(!result.accounted.some((a) => a.includes('templates')), f);
-      assert.equal(reads, 0, f);
+    for (const v of ['v3.17.2', 'v3.22.0', 'v4.3.2']) {
+      for (const kind of ['static', 'keyed', 'unknown']) {
+        const f = `${v}-${kind}.json`;
+        const { result, reads } = await prove(f);
+        assert.deepEqual(result.differences, [], f);
+        assert.equal((result as { unverifiable?: string }).unverifiable, undefined, f);
+        assert.ok(!result.accounted.some((a) => a.includes('templates')), f);
+        assert.equal(reads, 0, f);
+      }
     }
   });
-  it('a value changed outside the written paths stays a Mismatch (static writes only); Unverified with an unknown write', async () => {
+  it('a value changed outside the written places stays a Mismatch when every write is placed; Unverified with a merge into `.`', async () => {
     const edit = (r: Stored) => {
       (r.chart.values['keep'] as Record<string, unknown>)['x'] = 2;
     };
-    assert.deepEqual((await prove('v3.12.3-static.json', edit, undefined, staticOnly)).result, { differences: ['values'], accounted: [] });
-    assert.match((await prove('v3.12.3-static.json', edit)).result.unverifiable ?? '', /templates\/configmap\.yaml: set on \./);
-    // Unchanged, the static-only chart is Verified as well.
-    assert.ok((await prove('v3.12.3-static.json', undefined, undefined, staticOnly)).result.accounted.some((a) => a.includes(STATIC_NOTE)));
+    for (const f of ['v3.12.3-static.json', 'v3.12.3-keyed.json']) {
+      assert.deepEqual((await prove(f, edit, undefined, placeable)).result, { differences: ['values'], accounted: [] }, f);
+      assert.match((await prove(f, edit)).result.unverifiable ?? '', /templates\/configmap\.yaml: mergeOverwrite on \./, f);
+    }
+    // Unchanged, both are Verified with the placeable writes only as well.
+    assert.ok((await prove('v3.12.3-static.json', undefined, undefined, placeable)).result.accounted.some((a) => a.includes(STATIC_NOTE)));
+    assert.ok((await prove('v3.12.3-keyed.json', undefined, undefined, placeable)).result.accounted.some((a) => a.includes('keys named touched')));
+  });
+  it('a value changed under a key named like an unplaced write is left out: only that key, at any depth', async () => {
+    const { result } = await prove('v3.12.3-keyed.json', (r) => {
+      (r.chart.values['keep'] as Record<string, unknown>)['touched'] = 'x';
+    }, undefined, placeable);
+    assert.deepEqual(result.differences, []);
   });
   it('a changed template stays a Mismatch', async () => {
     const { result } = await prove('v3.12.3-static.json', (r) => {
@@ -72,12 +96,12 @@ describe('content proof: values written by the chart templates (Helm before 3.13
     assert.ok(result.differences.some((d) => d.startsWith('templates/')), result.differences.join(','));
     assert.equal(result.unverifiable, undefined);
   });
-  it('helm 3.12.3 stored a write through `.` inside `with`: Unverified, naming the template and function', async () => {
+  it('helm 3.12.3 stored a merge into `.` inside `with`: Unverified, naming the template and function', async () => {
     const { result } = await prove('v3.12.3-unknown.json');
     assert.deepEqual(result.differences, []);
     assert.equal(
       result.unverifiable,
-      "values differ from a fresh install and the chart's templates may write to them (templates/configmap.yaml: set on .) — Helm before 3.13 stored such writes, so the difference is not evidence of tampering",
+      "values differ from a fresh install and the chart's templates may write to them (templates/configmap.yaml: mergeOverwrite on .) — Helm before 3.13 stored such writes, so the difference is not evidence of tampering",
     );
   });
   it('a Helm 4 release whose values differ stays a Mismatch (Helm 4 copies the values first)', async () => {
