@@ -14,7 +14,9 @@ import { parse } from 'yaml';
 import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { scratchDir, sha256Digest } from '../harness/charts.ts';
 import { runChartorigin } from '../harness/cli.ts';
-import { ensureNamespace } from '../harness/controlplane.ts';
+import { applyChartRepository, chartOriginWhere } from '../harness/chart-origins.ts';
+import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
+import { eventually, installCrds, startControllerProcess } from '../harness/controller-process.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { runHelmBinary } from '../harness/helm-proof.ts';
 import { realCharts, REPO_ROOT, type HelmBinaryName } from '../harness/tools.ts';
@@ -77,7 +79,7 @@ after(async () => {
 });
 
 describe('template writes into values (Helm before 3.13 stored them)', () => {
-  it('scan: Verified with the written places named (helm 3.12.3), Unverified for a merge into `.`, unchanged for 3.22.0 and 4.3.2', async () => {
+  it('scan and the controller: Verified with the written places named (helm 3.12.3), Unverified for a merge into `.`, unchanged for 3.22.0 and 4.3.2', async () => {
     const eni = ['--set', 'eni.enabled=true', '--set', 'eni.iamRole=fixture-dummy-role'];
     const keyed = [...eni, '--set', 'toggles.touch=true'];
     const unknown = [...eni, '--set', 'toggles.merge=true'];
@@ -115,6 +117,26 @@ describe('template writes into values (Helm before 3.13 stored them)', () => {
     for (const r of ['static-322', 'unknown-432']) {
       assert.equal(origin(r)?.match, 'Verified', `${r}: ${origin(r)?.message}`);
       assert.ok(!(origin(r)?.message ?? '').includes('templates'), `${r}: nothing written to leave out`);
+    }
+
+    // The controller proves the same releases from its watch (it reads the release's own values with one GET).
+    await installCrds(cluster);
+    const repos = Object.values(served).map((x) => ({ name: `${prefix}-${x.id}`.slice(0, 60), url: x.url }));
+    for (const r of repos) await applyChartRepository(cluster, r.name, { url: r.url, interval: '1h' });
+    const watched = ['static-312', 'unknown-312', 'cilium-312'];
+    const controller = await startControllerProcess(cluster, ['--leader-elect=false', '--namespaces', watched.map((r) => `${prefix}-${r}`).join(',')]);
+    try {
+      await eventually('controller ready', async () => ((await controller.ready()) ? true : undefined), 60_000);
+      type Status = { status?: { origin?: { match: string; message?: string } } };
+      const settled = (release: string, match: string) =>
+        chartOriginWhere<Status>(cluster, `${prefix}-${release}`, release, (o) => o.status?.origin?.match === match, `${release} ${match}`, 40_000);
+      const [st, un, ci] = await Promise.all([settled('static-312', 'Verified'), settled('unknown-312', 'Unverified'), settled('cilium-312', 'Verified')]);
+      assert.match(st.status?.origin?.message ?? '', /sub\.written, sub\.conf written by the chart's own templates/);
+      assert.match(un.status?.origin?.message ?? '', /mergeOverwrite on \./);
+      assert.match(ci.status?.origin?.message ?? '', /serviceAccounts\.operator\.annotations\.eks\.amazonaws\.com\/role-arn written by the chart's own templates/);
+    } finally {
+      await controller.stop();
+      for (const r of repos) await kubectl(cluster, ['delete', 'chartrepository', r.name, '--ignore-not-found']).catch(() => undefined);
     }
 
     const c = origin('cilium-312');
