@@ -2,7 +2,7 @@
  * Captures what Helm stores for a chart whose templates write into `.Values` (sprig set/unset/merge…), for
  * the unit tests of the content proof (test/unit/resolve/template-writes-proof.test.ts): starts the harness
  * control plane, packages test/fixtures/template-writes/src/writes (a parent and a subchart with static
- * writes, and writes through `.` inside `with`: a set with a literal key, a merge) with helm 4, installs it with helm 3.12.3 (helm3-old),
+ * writes, and writes through `.` inside `with`: a set with a literal key, a merge) with helm 4, installs it with helm 3.12.3 (helm3-old; its first release upgraded with --reuse-values too),
  * 3.17.2, 3.22.0 and 4.3.2, and writes each stored release (`chart` and `config`; manifest, hooks and
  * notes dropped) to test/fixtures/template-writes/, with the tarball and an index (manifest.json). Only
  * dummy values go in (`fixture-dummy-…`), checked as in capture-release-fixtures.ts. It also prints, per
@@ -31,6 +31,8 @@ export interface TemplateWriteCapture {
   helm: string;
   chart: string;
   set: Record<string, string>;
+  /** Revision 2 only: made by `helm upgrade --reuse-values` from this capture of revision 1. */
+  previous?: string;
 }
 
 const HELMS: HelmBinaryName[] = ['helm3-old', 'helm3', 'helm3-latest', 'helm4-latest'];
@@ -71,10 +73,10 @@ async function main(): Promise<void> {
       const tag = /^v\d+\.\d+\.\d+/.exec(version)?.[0] ?? h;
       const ns = `writes-${tag.replaceAll('.', '-')}`;
       await ensureNamespace(cp, ns);
-      for (const i of INSTALLS) {
-        const release = `w${++n}`;
-        await run(helm, ['install', release, join(OUT, chart), '--namespace', ns, ...Object.entries(i.set).flatMap(([k, v]) => ['--set', `${k}=${v}`])], helmEnv(cp, h.startsWith('helm4') ? 4 : 3));
-        const obj = JSON.parse(await kubectl(cp, ['get', 'secret', `sh.helm.release.v1.${release}.v1`, '-n', ns, '-o', 'json'])) as { data?: { release?: string } };
+      const env = helmEnv(cp, h.startsWith('helm4') ? 4 : 3);
+      const sets = (set: Record<string, string>): string[] => Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+      const capture = async (release: string, revision: number, name: string, set: Record<string, string>, previous?: string): Promise<string> => {
+        const obj = JSON.parse(await kubectl(cp, ['get', 'secret', `sh.helm.release.v1.${release}.v${revision}`, '-n', ns, '-o', 'json'])) as { data?: { release?: string } };
         const rel = JSON.parse(unwrapHelmString(Buffer.from(obj.data?.release ?? '', 'base64').toString('latin1'), `release ${release}`).toString('utf8')) as Record<string, unknown>;
         checkConfig(rel['config'] ?? {}, release);
         delete rel['manifest'];
@@ -90,10 +92,22 @@ async function main(): Promise<void> {
           'cfg.touched': at(values, ['cfg', 'touched']) !== undefined ? 'stored' : 'absent',
           'cfg.merged': at(values, ['cfg', 'merged']) !== undefined ? 'stored' : 'absent',
         };
-        process.stderr.write(`${version} ${i.name}: ${JSON.stringify(seen)}\n`);
-        const file = `${tag}-${i.name}.json`;
+        process.stderr.write(`${version} ${name}: ${JSON.stringify(seen)}\n`);
+        const file = `${tag}-${name}.json`;
         writeFileSync(join(OUT, file), `${JSON.stringify(rel, null, 2)}\n`);
-        captures.push({ file, helm: version, chart, set: i.set });
+        captures.push({ file, helm: version, chart, set, ...(previous ? { previous } : {}) });
+        return file;
+      };
+      for (const i of INSTALLS) {
+        const release = `w${++n}`;
+        await run(helm, ['install', release, join(OUT, chart), '--namespace', ns, ...sets(i.set)], env);
+        const first = await capture(release, 1, i.name, i.set);
+        if (h === 'helm3-old' && i.name === 'static') {
+          // --reuse-values: revision 2 starts from revision 1's stored values, writes included, and writes anew.
+          const set = { 'eni.iamRole': 'fixture-dummy-role-2' };
+          await run(helm, ['upgrade', release, join(OUT, chart), '--namespace', ns, '--reuse-values', ...sets(set)], env);
+          await capture(release, 2, `${i.name}-reuse`, set, first);
+        }
       }
     }
     writeFileSync(join(OUT, 'manifest.json'), `${JSON.stringify({ generatedBy: 'scripts/capture-template-write-fixtures.ts', captures }, null, 2)}\n`);

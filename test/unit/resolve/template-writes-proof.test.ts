@@ -25,7 +25,7 @@ const published: PublishedForProof = { fingerprint: fingerprintChart(content), t
  */
 const placeable: PublishedForProof = { ...published, tree: treeJson({ ...tree, templateWrites: tree.templateWrites?.filter((w) => w.paths || w.key !== undefined) }) };
 
-async function prove(file: string, edit?: (r: Stored) => void, ctx?: ProofContext | 'no-reader', pub = published) {
+async function prove(file: string, edit?: (r: Stored) => void, ctx?: ProofContext | 'no-reader', pub = published, revisions: Record<number, string> = {}) {
   const release = JSON.parse(readFileSync(`${DIR}${file}`, 'utf8')) as Stored;
   edit?.(release);
   const json = JSON.stringify(release);
@@ -33,7 +33,9 @@ async function prove(file: string, edit?: (r: Stored) => void, ctx?: ProofContex
   let reads = 0;
   const previous = async (revision: number) => {
     reads++;
-    return revision === record.release.revision ? storedValuesFromJson(json, file) : undefined;
+    if (revision === record.release.revision) return storedValuesFromJson(json, file);
+    const earlier = revisions[revision];
+    return earlier ? storedValuesFromJson(readFileSync(`${DIR}${earlier}`, 'utf8'), earlier) : undefined;
   };
   const result = await proveContent(record, pub, ctx === 'no-reader' ? {} : (ctx ?? { previous }));
   return { result, reads };
@@ -87,6 +89,17 @@ describe('content proof: values written by the chart templates (Helm before 3.13
       (r.chart.values['keep'] as Record<string, unknown>)['touched'] = 'x';
     }, undefined, placeable);
     assert.deepEqual(result.differences, []);
+  });
+  it('helm 3.12.3 upgrade --reuse-values with another eni.iamRole (revision 1 carried its writes over, revision 2 wrote anew): Verified, each revision read once', async () => {
+    const { result, reads } = await prove('v3.12.3-static-reuse.json', undefined, undefined, published, { 1: 'v3.12.3-static.json' });
+    assert.equal(result.unverifiable, undefined);
+    assert.deepEqual(result.differences, []);
+    const note = result.accounted.join(' / ');
+    assert.match(note, /values carried over by --reuse-values from revision 1/);
+    assert.ok(note.includes("written by the chart's own templates (unset, set, mergeOverwrite; Helm before 3.13 stored such writes)"), note);
+    assert.equal(reads, 2);
+    // Without revision 1 the --reuse-values proof cannot be made: Unverified, as before.
+    assert.match((await prove('v3.12.3-static-reuse.json')).result.unverifiable ?? '', /revision 1 \(needed to check --reuse-values\) is no longer stored/);
   });
   it('a changed template stays a Mismatch', async () => {
     const { result } = await prove('v3.12.3-static.json', (r) => {
