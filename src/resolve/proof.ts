@@ -3,7 +3,9 @@
  * upgrades to) a published tarball? Helm rewrites metadata and values on the way (chart/helm-install.ts),
  * so the published chart is processed the way each known Helm version would process it, with the
  * release's own user values, and the result must equal the stored chart digest for digest. Anything not
- * explained by such processing stays a difference; nothing is ever "left out".
+ * explained by such processing stays a difference; nothing is "left out" but the places a chart's own
+ * templates write into its values, for the releases of Helm before 3.13, which stored such writes
+ * (proveTemplateWrites).
  *
  * Pure except for `previous`, which the caller backs with one extra read when (and only when) the values
  * differ from a fresh install's: the --reuse-values case, and the release's own values when the chart's
