@@ -8,6 +8,7 @@ import { DEFAULT_ARCHIVE_LIMITS, readChartEntries, type ArchiveLimits, type Char
 import { chartContentFromFiles, ChartContentError, chartYamlOf, parseHelmYaml, valuesReadingsOf, type ChartContent } from './content.ts';
 import { deepCopy, isTable, newTable, type Table } from './coalesce.ts';
 import { sanitizeString } from './fingerprint.ts';
+import { chartTemplateWrites } from './template-writes.ts';
 import type { HelmChart, HelmDependency, HelmMetadata } from './helm-install.ts';
 import { RepoError } from '../model/repository.ts';
 import { scalarString, type JsonObject } from '../util/guards.ts';
@@ -117,7 +118,9 @@ function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Ar
       subcharts.push(loadTree(inner, sub, read, depth + 1, budget));
     }
   }
-  return { metadata, values, subcharts, ...(helm4Values ? { helm4Values } : {}) };
+  // What the templates write into the values (Helm < 3.13 stored it): the result only, never the text.
+  const templateWrites = chartTemplateWrites(files);
+  return { metadata, values, subcharts, ...(helm4Values ? { helm4Values } : {}), ...(templateWrites.length ? { templateWrites } : {}) };
 }
 
 /**

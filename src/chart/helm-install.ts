@@ -12,6 +12,7 @@
 import { isObject, str, type JsonObject } from '../util/guards.ts';
 import { parseConstraint, parseVersion } from './version.ts';
 import { globalToken } from './global-tokens.ts';
+import type { TemplateWrite } from './template-writes.ts';
 import {
   coalesceTables,
   coalesceValues,
@@ -43,6 +44,8 @@ export interface HelmChart extends ValuesChart {
    * merges (pkg/chart/v2/loader LoadValues, helm/helm 92087f6e3, 4.0.0) and Helm 3 reads the first of.
    */
   helm4Values?: Table | undefined;
+  /** The chart's own templates' writes into its values (template-writes.ts); absent when none. */
+  templateWrites?: TemplateWrite[] | undefined;
 }
 
 export interface HelmMetadata extends JsonObject {
@@ -388,14 +391,18 @@ export function chartFromJson(json: string): HelmChart {
     const m = deepCopy(n['m']) as HelmMetadata;
     const y = n['y'];
     const yamlFiles = isObject(y) ? Object.fromEntries(Object.entries(y).filter((e): e is [string, string] => typeof e[1] === 'string')) : undefined;
-    return { metadata: m, values: isTable(n['v']) ? deepCopy(n['v']) : null, subcharts: Array.isArray(n['d']) ? n['d'].map(parse) : [], ...(yamlFiles ? { yamlFiles } : {}), ...(isTable(n['v4']) ? { helm4Values: deepCopy(n['v4']) } : {}) };
+    return { metadata: m, values: isTable(n['v']) ? deepCopy(n['v']) : null, subcharts: Array.isArray(n['d']) ? n['d'].map(parse) : [], ...(yamlFiles ? { yamlFiles } : {}), ...(isTable(n['v4']) ? { helm4Values: deepCopy(n['v4']) } : {}), ...(Array.isArray(n['w']) ? { templateWrites: n['w'].filter(isTemplateWrite) } : {}) };
   };
   return parse(JSON.parse(json));
 }
 
+function isTemplateWrite(w: unknown): w is TemplateWrite {
+  return isObject(w) && typeof w['file'] === 'string' && typeof w['fn'] === 'string' && (w['paths'] === undefined || (Array.isArray(w['paths']) && w['paths'].every((p) => Array.isArray(p) && p.every((k) => typeof k === 'string')))) && (w['key'] === undefined || typeof w['key'] === 'string');
+}
+
 /** A compact, immutable form of a HelmChart for caches: one string instead of a graph of objects. */
 export function treeJson(c: HelmChart): string {
-  const walk = (n: HelmChart): JsonObject => ({ m: n.metadata, v: n.values, d: n.subcharts.map(walk), ...(n.yamlFiles ? { y: n.yamlFiles } : {}), ...(n.helm4Values ? { v4: n.helm4Values } : {}) });
+  const walk = (n: HelmChart): JsonObject => ({ m: n.metadata, v: n.values, d: n.subcharts.map(walk), ...(n.yamlFiles ? { y: n.yamlFiles } : {}), ...(n.helm4Values ? { v4: n.helm4Values } : {}), ...(n.templateWrites ? { w: n.templateWrites as unknown as JsonObject[] } : {}) });
   return JSON.stringify(walk(c));
 }
 

@@ -213,15 +213,17 @@ export class ReleaseReconciler {
   }
 
   /**
-   * Another revision's values and config, for the --reuse-values proof: one GET, made only when a
-   * release's values differ from a fresh install's. Undefined when Helm no longer keeps that revision
+   * A revision's values and config, for the --reuse-values proof (another revision) and the proof of values
+   * written by the chart's templates (this one): one GET, made only when a release's values differ from a
+   * fresh install's. Undefined when Helm no longer keeps that revision
    * (--history-max) or it cannot be decoded; the values are used once by the caller and dropped.
    */
   async #storedValues(c: CurrentRevision, revision: number): Promise<StoredValues | undefined> {
     const objectName = c.objectName.replace(/\.v\d+$/, `.v${revision}`);
-    if (objectName === c.objectName) return undefined;
-    // Its resourceVersion is not known here: that read goes to etcd.
-    const obj = await this.#read(c, objectName, undefined);
+    // The current revision's own values (the proof of values a chart's templates wrote, Helm < 3.13) are read
+    // at the resourceVersion the watch reported (from the watch cache); another revision's is not known here:
+    // that read goes to etcd.
+    const obj = await this.#read(c, objectName, objectName === c.objectName ? c.resourceVersion : undefined);
     if (!obj) return undefined;
     try {
       return storedValuesOf(obj, this.#o.decodeLimits ?? DEFAULT_DECODE_LIMITS);

@@ -3,14 +3,18 @@
  * upgrades to) a published tarball? Helm rewrites metadata and values on the way (chart/helm-install.ts),
  * so the published chart is processed the way each known Helm version would process it, with the
  * release's own user values, and the result must equal the stored chart digest for digest. Anything not
- * explained by such processing stays a difference; nothing is ever "left out".
+ * explained by such processing stays a difference; nothing is "left out" but the places a chart's own
+ * templates write into its values, for the releases of Helm before 3.13, which stored such writes
+ * (proveTemplateWrites).
  *
  * Pure except for `previous`, which the caller backs with one extra read when (and only when) the values
- * differ from a fresh install's: the --reuse-values case.
+ * differ from a fresh install's: the --reuse-values case, and the release's own values when the chart's
+ * templates write into them (Helm < 3.13 stored such writes: proveTemplateWrites).
  */
-import { fingerprintDifferences, metadataDigest, valuesDigest } from '../chart/fingerprint.ts';
+import { canonicalJson, fingerprintDifferences, metadataDigest, valuesDigest } from '../chart/fingerprint.ts';
 import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, reusedValues, type HelmBehaviour, type HelmChart, type ProcessingNotes } from '../chart/helm-install.ts';
-import { CoalesceError, newTable, type Table } from '../chart/coalesce.ts';
+import { CoalesceError, deepCopy, isTable, newTable, type Table } from '../chart/coalesce.ts';
+import type { TemplateWrite } from '../chart/template-writes.ts';
 import type { ChartFingerprint } from '../model/chart.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import { proofInputsOf } from '../decode/proof-inputs.ts';
@@ -220,24 +224,192 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
 
   // Metadata is explained, values are not: Helm's --reuse-values starts from the previous revision's
   // values coalesced with its user values. Read it (once) only now.
+  const previous = ctx.previous ? memoised(ctx.previous) : undefined;
+  const exact = (values: Table, b: HelmBehaviour): string[] | undefined => {
+    const m = valuesMatch(record, values, b);
+    return m === undefined ? undefined : m === 'globals' ? [GLOBALS_NOTE] : [];
+  };
   if (behaviours.some((b) => explain(b) !== undefined) && (record.rollbackTo ?? record.release.revision) > 1) {
-    const reuse = await proveReuse(record, variants, behaviours, condition, ctx, requirements, explain);
+    const reuse = await proveReuse(record, variants, behaviours, condition, previous, requirements, explain, exact, true);
     if (reuse) return reuse;
   }
+  const written = await proveTemplateWrites(record, tree, variants, behaviours, condition, previous, requirements, explain);
+  if (written) return written;
   return { differences: ['values', ...fixed], accounted: [] };
+}
+
+function memoised(read: (revision: number) => Promise<StoredValues | undefined>): (revision: number) => Promise<StoredValues | undefined> {
+  const seen = new Map<number, Promise<StoredValues | undefined>>();
+  return (revision) => {
+    let p = seen.get(revision);
+    if (!p) seen.set(revision, (p = read(revision)));
+    return p;
+  };
+}
+
+/**
+ * Helm before 3.13 shared the chart's own values tables into the render values and stored the release after
+ * rendering, so what the chart's templates wrote into them (sprig set/unset/merge…: chart/template-writes.ts)
+ * is in the stored `chart.values` (observed with helm 3.12.3; 3.13+ and 4 copy first). Tried last, only for
+ * the rules of those versions (never for a release Helm 4 marked), with templates, files and the schema
+ * explained, and only for a chart whose templates write: the release's own stored values are read once and
+ * compared with the reproduction with the written places left out on both sides (globals tokenised on both,
+ * as valuesMatch does for those rules); fresh install and --reuse-values alike. First only the static paths;
+ * then also every key, at any depth, that a `set`/`unset` with a literal key on a table the analysis cannot
+ * place may have written (cilium's `set . "commonCA" …` in a define). Equal: Verified, naming what was left
+ * out. A write that could touch any value (a merge into an unknown table, a key that is not a literal) with
+ * values that still differ: Unverified, since Helm itself may have stored the difference. Otherwise undefined
+ * (the values stay a difference: every place a template could write was left out).
+ */
+async function proveTemplateWrites(record: ReleaseRecord, tree: HelmChart, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, previous: ((revision: number) => Promise<StoredValues | undefined>) | undefined, requirements: boolean, explain: (b: HelmBehaviour) => string[] | undefined): Promise<ProofResult | undefined> {
+  const shared = behaviours.filter((b) => b.sharedChartValues && explain(b) !== undefined);
+  const writes = collectWrites(tree);
+  if (!shared.length || !writes.count) return undefined;
+  const stored = previous ? await previous(record.release.revision) : undefined;
+  if (!stored) {
+    // Without the stored values the written places cannot be left out: a difference may still be Helm's own.
+    return { differences: [], accounted: [], unverifiable: `values differ from a fresh install and the chart's templates write to them (Helm before 3.13 stored such writes); the release's stored values cannot be read here to compare the rest` };
+  }
+  const storedValues = tokenizeGlobals(stored.values ?? newTable());
+  const attempts: { keys: string[] }[] = [{ keys: [] }, ...(writes.keys.length ? [{ keys: writes.keys }] : [])];
+  const match = (values: Table): string[] | undefined => {
+    const processed = tokenizeGlobals(values);
+    for (const { keys } of attempts) {
+      if (valuesDigest(without(processed, writes.paths, keys)) !== valuesDigest(without(storedValues, writes.paths, keys))) continue;
+      // Named: the written paths where the stored values differ (names only, never values).
+      const names = [...new Set(writes.paths.filter((p) => canonicalJson(valueAt(processed, p) ?? null) !== canonicalJson(valueAt(storedValues, p) ?? null)).map((p) => p.join('.')))];
+      const places = [names.length ? `values at ${names.join(', ')}` : undefined, keys.length ? `keys named ${keys.join(', ')} at any depth (${writes.keyed.join(', ')})` : undefined].filter((x) => x !== undefined);
+      return [`${places.join(' and ') || `values at ${writes.names.join(', ')}`} written by the chart's own templates (${writes.fns.join(', ')}; Helm before 3.13 stored such writes)`];
+    }
+    return undefined;
+  };
+  for (const variant of variants) {
+    for (const b of shared) {
+      let parts;
+      try {
+        parts = helmProcessChart(variant.tree, condition, b);
+      } catch (err) {
+        if (err instanceof CoalesceError) continue;
+        throw err;
+      }
+      if (!metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
+      const notes = match(parts.values);
+      if (notes) {
+        parts.notes.requirements = requirements;
+        return { differences: [], accounted: accountedOf(variant, parts.notes, [...notes, ...(explain(b) ?? [])].join('; ')) };
+      }
+    }
+  }
+  // --reuse-values under the same rules: the previous revision's stored values hold that revision's writes,
+  // which are at the same places, left out as well.
+  if ((record.rollbackTo ?? record.release.revision) > 1) {
+    const reuse = await proveReuse(record, variants, shared, condition, previous, requirements, explain, match, false);
+    if (reuse) return reuse;
+  }
+  return writes.anywhere.length
+    ? { differences: [], accounted: [], unverifiable: `values differ from a fresh install and the chart's templates may write to them (${writes.anywhere.join(', ')}) — Helm before 3.13 stored such writes, so the difference is not evidence of tampering` }
+    : undefined;
+}
+
+interface CollectedWrites {
+  count: number;
+  /** Every static path under every chart's prefix. */
+  paths: string[][];
+  /** The static written paths as named in origin.message (relative to a chart's values, deduplicated). */
+  names: string[];
+  /** The functions of the static writes. */
+  fns: string[];
+  /** Keys written into tables the analysis cannot place, and `file: function on target` of those writes. */
+  keys: string[];
+  keyed: string[];
+  /** `file: function on target` of each write that may touch any value. */
+  anywhere: string[];
+}
+
+/**
+ * The writes of every chart of the tree. A named template (`define`) may be executed with another chart's
+ * context (`include "x" (dict … "Values" …)`, or a library chart's helpers), so every static path is taken
+ * under every chart's prefix (the parent's values, a subchart's alias or name, nested ones chained): more
+ * paths only leave more out of the comparison, never explain a difference elsewhere.
+ */
+function collectWrites(tree: HelmChart): CollectedWrites {
+  const all: TemplateWrite[] = [];
+  const prefixes: string[][] = [];
+  const keyed: string[] = [];
+  const anywhere: string[] = [];
+  const walk = (c: HelmChart, prefix: string[], dir: string): void => {
+    prefixes.push(prefix);
+    for (const w of c.templateWrites ?? []) {
+      all.push(w);
+      if (w.paths) continue;
+      (w.key !== undefined ? keyed : anywhere).push(`${dir}${w.file}: ${w.fn} on ${w.target ?? 'an unknown table'}`);
+    }
+    const deps = c.metadata.dependencies ?? [];
+    for (const sub of c.subcharts) {
+      const names = new Set([sub.metadata.name, ...deps.filter((d) => d.name === sub.metadata.name).map((d) => (typeof d['alias'] === 'string' && d['alias'] ? d['alias'] : d.name))]);
+      for (const n of names) walk(sub, [...prefix, n], `${dir}charts/${sub.metadata.name}/`);
+    }
+  };
+  walk(tree, [], '');
+  const relative = all.flatMap((w) => w.paths ?? []);
+  return {
+    count: all.length,
+    paths: prefixes.flatMap((p) => relative.map((r) => [...p, ...r])),
+    names: [...new Set(relative.map((r) => r.join('.')))],
+    fns: [...new Set(all.filter((w) => w.paths || w.key !== undefined).map((w) => w.fn))],
+    keys: [...new Set(all.flatMap((w) => (!w.paths && w.key !== undefined ? [w.key] : [])))],
+    keyed: [...new Set(keyed)],
+    anywhere: [...new Set(anywhere)],
+  };
+}
+
+function valueAt(values: Table, path: string[]): unknown {
+  let v: unknown = values;
+  for (const k of path) v = isTable(v) ? v[k] : undefined;
+  return v;
+}
+
+/** A copy of `values` without the given paths, and without the given keys at any depth. */
+function without(values: Table, paths: string[][], keys: string[]): Table {
+  const out = deepCopy(values);
+  for (const p of paths) {
+    let t: unknown = out;
+    for (const k of p.slice(0, -1)) t = isTable(t) ? t[k] : undefined;
+    const last = p[p.length - 1];
+    if (isTable(t) && last !== undefined) delete t[last];
+  }
+  if (keys.length) {
+    const drop = new Set(keys);
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (isTable(v)) {
+        for (const k of Object.keys(v)) {
+          if (drop.has(k)) delete v[k];
+          else walk(v[k]);
+        }
+      }
+    };
+    walk(out);
+  }
+  return out;
 }
 
 function accountedOf(variant: Variant, notes: ProcessingNotes, extra?: string): string[] {
   return [variant.name, describeNotes(notes), extra].filter((x): x is string => !!x);
 }
 
-async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, ctx: ProofContext, requirements: boolean, explain: (b: HelmBehaviour) => string[] | undefined): Promise<ProofResult | undefined> {
-  if (!ctx.previous) return { differences: [], accounted: [], unverifiable: `values differ from a fresh install of the published chart; the previous revision is needed to check --reuse-values and cannot be read here` };
+/**
+ * --reuse-values: the previous revision's values (looking past failed ones) as the base. `match` says whether
+ * the processed values are the stored ones, with the notes that explain how; `report` whether a revision that
+ * cannot be read makes the proof Unverified (the first attempt) or merely fails it.
+ */
+async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, previous: ((revision: number) => Promise<StoredValues | undefined>) | undefined, requirements: boolean, explain: (b: HelmBehaviour) => string[] | undefined, match: (values: Table, b: HelmBehaviour) => string[] | undefined, report: boolean): Promise<ProofResult | undefined> {
+  if (!previous) return report ? { differences: [], accounted: [], unverifiable: `values differ from a fresh install of the published chart; the previous revision is needed to check --reuse-values and cannot be read here` } : undefined;
   let revision = (record.rollbackTo ?? record.release.revision) - 1;
   for (let reads = 0; revision >= 1 && reads < MAX_PREVIOUS_READS; reads++, revision--) {
-    const prev = await ctx.previous(revision);
+    const prev = await previous(revision);
     if (!prev) {
-      return reads === 0
+      return reads === 0 && report
         ? { differences: [], accounted: [], unverifiable: `values differ from a fresh install of the published chart and revision ${revision} (needed to check --reuse-values) is no longer stored` }
         : undefined;
     }
@@ -254,10 +426,10 @@ async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours
           throw err;
         }
         if (!metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
-        const match = valuesMatch(record, parts.values, b);
-        if (match) {
+        const matched = match(parts.values, b);
+        if (matched) {
           parts.notes.requirements = requirements;
-          const notes = [`values carried over by --reuse-values from revision ${prev.revision}`, match === 'globals' ? GLOBALS_NOTE : undefined, ...files].filter((x) => x !== undefined);
+          const notes = [`values carried over by --reuse-values from revision ${prev.revision}`, ...matched, ...files];
           return { differences: [], accounted: accountedOf(variant, parts.notes, notes.join('; ')) };
         }
       }

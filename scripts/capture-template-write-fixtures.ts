@@ -1,0 +1,119 @@
+/**
+ * Captures what Helm stores for a chart whose templates write into `.Values` (sprig set/unset/merge…), for
+ * the unit tests of the content proof (test/unit/resolve/template-writes-proof.test.ts): starts the harness
+ * control plane, packages test/fixtures/template-writes/src/writes (a parent and a subchart with static
+ * writes, and writes through `.` inside `with`: a set with a literal key, a merge) with helm 4, installs it with helm 3.12.3 (helm3-old; its first release upgraded with --reuse-values too),
+ * 3.17.2, 3.22.0 and 4.3.2, and writes each stored release (`chart` and `config`; manifest, hooks and
+ * notes dropped) to test/fixtures/template-writes/, with the tarball and an index (manifest.json). Only
+ * dummy values go in (`fixture-dummy-…`), checked as in capture-release-fixtures.ts. It also prints, per
+ * helm, which written paths the stored values hold: the observation recorded in src/chart/template-writes.ts.
+ *
+ *   node scripts/capture-template-write-fixtures.ts
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureNamespace, kubectl, startControlPlane } from '../test/harness/controlplane.ts';
+import { helmEnv } from '../test/harness/helm.ts';
+import { onInterrupt, stopAll } from '../test/harness/processes.ts';
+import { scratchDir } from '../test/harness/charts.ts';
+import { REPO_ROOT, toolPath, type HelmBinaryName } from '../test/harness/tools.ts';
+import { packageDir } from '../test/harness/umbrella.ts';
+import { unwrapHelmString } from '../src/decode/decode.ts';
+import { checkConfig } from './fixture-values.ts';
+
+const OUT = join(REPO_ROOT, 'test', 'fixtures', 'template-writes');
+
+/** One entry of test/fixtures/template-writes/manifest.json. */
+export interface TemplateWriteCapture {
+  file: string;
+  /** `helm version --short`. */
+  helm: string;
+  chart: string;
+  set: Record<string, string>;
+  /** Revision 2 only: made by `helm upgrade --reuse-values` from this capture of revision 1. */
+  previous?: string;
+}
+
+const HELMS: HelmBinaryName[] = ['helm3-old', 'helm3', 'helm3-latest', 'helm4-latest'];
+/** static: the eni write on; keyed: the `set . "touched"` inside `with` on too; unknown: the merge into `.` instead. */
+const INSTALLS: { name: string; set: Record<string, string> }[] = [
+  { name: 'static', set: { 'eni.enabled': 'true', 'eni.iamRole': 'fixture-dummy-role' } },
+  { name: 'keyed', set: { 'eni.enabled': 'true', 'eni.iamRole': 'fixture-dummy-role', 'toggles.touch': 'true' } },
+  { name: 'unknown', set: { 'eni.enabled': 'true', 'eni.iamRole': 'fixture-dummy-role', 'toggles.merge': 'true' } },
+];
+
+function run(helm: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(helm, args, { env }, (err, stdout, stderr) => (err ? reject(new Error(`${helm} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout)));
+  });
+}
+
+function at(v: unknown, path: string[]): unknown {
+  for (const k of path) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+async function main(): Promise<void> {
+  const cp = await startControlPlane();
+  onInterrupt(async () => {
+    await cp.stop();
+    await stopAll();
+  });
+  try {
+    mkdirSync(OUT, { recursive: true });
+    const pkg = await packageDir(join(OUT, 'src', 'writes'), scratchDir('template-writes'));
+    const chart = 'writes-1.0.0.tgz';
+    copyFileSync(pkg.path, join(OUT, chart));
+    const captures: TemplateWriteCapture[] = [];
+    let n = 0;
+    for (const h of HELMS) {
+      const helm = toolPath(h);
+      const version = execFileSync(helm, ['version', '--short'], { encoding: 'utf8' }).trim();
+      const tag = /^v\d+\.\d+\.\d+/.exec(version)?.[0] ?? h;
+      const ns = `writes-${tag.replaceAll('.', '-')}`;
+      await ensureNamespace(cp, ns);
+      const env = helmEnv(cp, h.startsWith('helm4') ? 4 : 3);
+      const sets = (set: Record<string, string>): string[] => Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+      const capture = async (release: string, revision: number, name: string, set: Record<string, string>, previous?: string): Promise<string> => {
+        const obj = JSON.parse(await kubectl(cp, ['get', 'secret', `sh.helm.release.v1.${release}.v${revision}`, '-n', ns, '-o', 'json'])) as { data?: { release?: string } };
+        const rel = JSON.parse(unwrapHelmString(Buffer.from(obj.data?.release ?? '', 'base64').toString('latin1'), `release ${release}`).toString('utf8')) as Record<string, unknown>;
+        checkConfig(rel['config'] ?? {}, release);
+        delete rel['manifest'];
+        delete rel['hooks'];
+        if (typeof rel['info'] === 'object' && rel['info'] !== null) delete (rel['info'] as Record<string, unknown>)['notes'];
+        const values = at(rel, ['chart', 'values']);
+        const seen = {
+          'podSecurityContext.appArmorProfile': at(values, ['podSecurityContext', 'appArmorProfile']) !== undefined ? 'kept' : 'removed',
+          'serviceAccounts.operator.annotations.eks.amazonaws.com/role-arn': at(values, ['serviceAccounts', 'operator', 'annotations', 'eks.amazonaws.com/role-arn']) !== undefined ? 'stored' : 'absent',
+          renderedAt: at(values, ['renderedAt']) !== undefined ? 'stored' : 'absent',
+          'sub.written': at(values, ['sub', 'written']) !== undefined ? 'stored' : 'absent',
+          'sub.conf.level': at(values, ['sub', 'conf', 'level']),
+          'cfg.touched': at(values, ['cfg', 'touched']) !== undefined ? 'stored' : 'absent',
+          'cfg.merged': at(values, ['cfg', 'merged']) !== undefined ? 'stored' : 'absent',
+        };
+        process.stderr.write(`${version} ${name}: ${JSON.stringify(seen)}\n`);
+        const file = `${tag}-${name}.json`;
+        writeFileSync(join(OUT, file), `${JSON.stringify(rel, null, 2)}\n`);
+        captures.push({ file, helm: version, chart, set, ...(previous ? { previous } : {}) });
+        return file;
+      };
+      for (const i of INSTALLS) {
+        const release = `w${++n}`;
+        await run(helm, ['install', release, join(OUT, chart), '--namespace', ns, ...sets(i.set)], env);
+        const first = await capture(release, 1, i.name, i.set);
+        if (h === 'helm3-old' && i.name === 'static') {
+          // --reuse-values: revision 2 starts from revision 1's stored values, writes included, and writes anew.
+          const set = { 'eni.iamRole': 'fixture-dummy-role-2' };
+          await run(helm, ['upgrade', release, join(OUT, chart), '--namespace', ns, '--reuse-values', ...sets(set)], env);
+          await capture(release, 2, `${i.name}-reuse`, set, first);
+        }
+      }
+    }
+    writeFileSync(join(OUT, 'manifest.json'), `${JSON.stringify({ generatedBy: 'scripts/capture-template-write-fixtures.ts', captures }, null, 2)}\n`);
+  } finally {
+    await cp.stop();
+  }
+}
+
+await main();
