@@ -10,7 +10,7 @@ import type { CliConfig } from './config.ts';
 import { neutralize } from '../util/terminal.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { SourceSet } from '../sources/discovery/index.ts';
-import type { FluxOwner } from '../sources/discovery/flux.ts';
+import type { FluxOwner, FluxSourceObjects } from '../sources/discovery/flux.ts';
 import { version } from './version.ts';
 
 // Modules are imported by the command that needs them: `--help` loads none, and `scan` has its first
@@ -207,7 +207,9 @@ async function scan(argv: string[]): Promise<number> {
   const namespace = values['all-namespaces'] ? undefined : (kc.namespace ?? 'default');
   // Listing starts now, each page is decoded as it arrives and each release analysed as soon as it is
   // decoded; discovery runs, the repository modules load and the indexes download meanwhile.
-  const opened = openSources(config, configFile, kc, values['no-discover'] !== true);
+  // Flux sources listed once for the run: discovery's list, and each Flux release's source read from it.
+  const fluxObjects = import('../sources/discovery/flux.ts').then(({ fluxSourceObjects }) => fluxSourceObjects(kc));
+  const opened = fluxObjects.then((objects) => openSources(config, configFile, kc, values['no-discover'] !== true, objects));
   opened.catch(() => undefined);
   const failed: Failed[] = [];
   // --reuse-values proofs read another revision of a release: one GET each, only when asked.
@@ -268,7 +270,7 @@ async function scan(argv: string[]): Promise<number> {
         }
         return releaseFluxOwner(record, storageKey, (k) => listed.owners.get(k));
       },
-      hintOf: (owner: FluxOwner) => readFluxHint(kc, owner, latest.byName.get(`${owner.namespace}/${owner.name}`)),
+      hintOf: async (owner: FluxOwner) => readFluxHint(kc, owner, latest.byName.get(`${owner.namespace}/${owner.name}`), await fluxObjects),
     };
   });
   const analyzer = Promise.all([
@@ -310,14 +312,14 @@ function configSourceSet(config: CliConfig, file: string | undefined): SourceSet
 }
 
 /** --config plus discovered repositories → clients; says on stderr which sources are used. */
-async function openSources(config: CliConfig, configFile: string | undefined, kc: KubeConfig | undefined, discover: boolean): Promise<ChartSource[]> {
+async function openSources(config: CliConfig, configFile: string | undefined, kc: KubeConfig | undefined, discover: boolean, fluxObjects?: FluxSourceObjects): Promise<ChartSource[]> {
   const [{ createChartSource }, { FailedChartSource }, { findSources, describeSources }, { readCachedIndex }] = await Promise.all([
     import('../sources/source.ts'),
     import('../sources/failed-source.ts'),
     import('../sources/discovery/index.ts'),
     import('../sources/discovery/helm-config.ts'),
   ]);
-  const ctx = { kubeConfig: kc, env: process.env, defaultNamespace: process.env['CHARTORIGIN_NAMESPACE'] || 'chartorigin', now: Date.now() };
+  const ctx = { kubeConfig: kc, env: process.env, defaultNamespace: process.env['CHARTORIGIN_NAMESPACE'] || 'chartorigin', now: Date.now(), fluxObjects };
   const found = await findSources(configSourceSet(config, configFile), ctx, discover);
   // Names come from the user's Helm config and the cluster: neutralized like every other line.
   process.stderr.write(`${neutralize(describeSources(found, ctx, discover))}\n`);
