@@ -73,6 +73,38 @@ describe('manifestHasObject: a rendered object, or only what Helm writes around 
     assert.equal(manifestHasObject('--- {apiVersion: v1, kind: ConfigMap}\n'), true);
     assert.equal(manifestHasObject('  # indented comment\n  kind: x\n'), true);
   });
+  // Manifests as real helm stored or rendered them (helm 3.22.0 `helm get manifest` of releases installed with a
+  // --post-renderer printing the text; helm 3.22.0 and 4.3.2 `helm template` of a chart with such templates).
+  it('a directive line is no object: a release helm 3.22.0 installed and stored with `%YAML 1.1` or `%TAG` and nothing else', () => {
+    assert.equal(manifestHasObject('---\n# Source: c/templates/cm.yaml\n%YAML 1.1\n\n'), false);
+    assert.equal(manifestHasObject('---\n# Source: c/templates/cm.yaml\n%TAG ! tag:example.com,2000:\n\n'), false);
+    assert.equal(manifestHasObject('--- %YAML 1.1\n'), false, 'after a separator on its line');
+    assert.equal(manifestHasObject('%YAML 1.1\n---\n# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n'), true);
+  });
+  it('separators as Helm\'s SplitManifests cuts them; document markers and space Helm trims hold no object', () => {
+    // helm 3.22.0 stored these as they are: a separator with a comment, and a document end marker.
+    assert.equal(manifestHasObject('--- # hello\n\n'), false);
+    assert.equal(manifestHasObject('---\n# Source: c/templates/cm.yaml\n...\n\n'), false);
+    // helm template of `a: 1\n---\n  ---\n` and of a comment-only template: the indented `---` opened a
+    // document and was trimmed to a document start; the object is `a: 1`.
+    const rendered = '---\n# Source: gapchart/templates/comment.yaml\n# only a comment\n---\n# Source: gapchart/templates/multi.yaml\na: 1\n---\n# Source: gapchart/templates/multi.yaml\n---\n';
+    assert.equal(manifestHasObject(rendered), true);
+    assert.equal(manifestHasObject(rendered.replace('a: 1\n', '')), false);
+    // An indented marker (which Helm trims before a document, and refuses anywhere else), a separator followed by
+    // a document start (`------`), space Go's unicode.IsSpace counts (NBSP, U+2028): no object.
+    assert.equal(manifestHasObject('---\n# Source: x\n  ---\n   ...  # end\n------\n--- \u00a0---\n\u00a0\u2028\n'), false);
+    // A separator is `---` at the start of a line only: `----` leaves `-` (content), `---x` leaves `x`.
+    assert.equal(manifestHasObject('----\n'), true);
+    assert.equal(manifestHasObject('# c\n---kind: x\n'), true);
+    // Lines start after `\n` only (Go's (?m)^): `\r` alone does not start one, so `---` after it is content.
+    assert.equal(manifestHasObject('# c\r---\n'), false, 'one comment line');
+    assert.equal(manifestHasObject('# c\u2028kind: x\n'), false, 'one comment line');
+  });
+  it('stays one linear pass on a separator followed by much space', () => {
+    const t = Date.now();
+    assert.equal(manifestHasObject(`---${' '.repeat(200_000)}# c\n${'  \t'.repeat(100_000)}\n`), false);
+    assert.ok(Date.now() - t < 1000, `${Date.now() - t} ms`);
+  });
 });
 
 describe('FluxOwners.ownerFor: one list serves every release waiting', () => {
