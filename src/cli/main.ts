@@ -237,7 +237,7 @@ async function scan(argv: string[]): Promise<number> {
   // HelmRelease first. A release the controller would wait for (fluxListNeeded: deployed within a minute of the
   // list, no origin label, no object) makes scan list them once more, once for all of them: that list starts
   // after the releases were listed, so after every release scan reports was deployed — no clock to compare.
-  const fluxOwners = import('../sources/discovery/flux.ts').then(async ({ listOwningHelmReleases, fluxReleaseOwners, releaseFluxOwner, readFluxHint, helmReleasesByName, fluxListNeeded, deployedAtOf }) => {
+  const fluxOwners = import('../sources/discovery/flux.ts').then(async ({ listOwningHelmReleases, fluxReleaseOwners, releaseFluxOwner, readFluxHint, helmReleasesByName, fluxListNeeded, fluxOwnershipCandidate }) => {
     const scope = namespace === undefined ? undefined : [namespace];
     const unlisted = (why: string): void => say(`Flux HelmReleases ${why}: releases without Flux origin labels are judged as Helm's`);
     interface Listed {
@@ -264,7 +264,7 @@ async function scan(argv: string[]): Promise<number> {
     return {
       ownerOf: async (record: ReleaseRecord, storageKey: string | undefined): Promise<FluxOwner | undefined> => {
         let listed = first;
-        if (!record.flux && storageKey !== undefined && fluxListNeeded({ manifestObjects: record.manifestObjects, deployedAt: deployedAtOf(record.release.lastDeployed) }, first.seen, Date.now()) !== undefined) {
+        if (!record.flux && storageKey !== undefined && fluxListNeeded(fluxOwnershipCandidate(record), first.seen, Date.now()) !== undefined) {
           again ??= listOnce(true).then((l) => (l.seen ? (latest = l) : first));
           listed = await again;
         }

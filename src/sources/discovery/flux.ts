@@ -6,6 +6,7 @@ import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
 import { credentialsFromSecret, repositoryTls, toRepositoryConfig, type ChartRepositorySpec, type ReadSecret, type SecretRef, type SecretTls } from '../chart-repository.ts';
 import { secretReader } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
+import type { ReleaseRecord } from '../../model/release.ts';
 import { byCodeUnits } from '../../util/order.ts';
 import { createHash } from 'node:crypto';
 import { cloudRegistryInput, cloudTransportProblem, isCloudProvider } from '../oci/cloud-registry.ts';
@@ -545,6 +546,17 @@ export function fluxListNeeded(release: FluxOwnershipCandidate, last: HelmReleas
   const deployed = release.deployedAt ?? Number.NaN;
   const after = Number.isFinite(deployed) ? Math.min(deployed + (options.skewMs ?? FLUX_LIST_SKEW_MS), now) : now;
   return last && after <= last.startedAt ? undefined : after;
+}
+
+/**
+ * What an ownership decision knows of a decoded release — the one reading of `scan` and the controller. Its deploy
+ * time is the later of helm's info.last_deployed (the clock of whoever ran helm) and the creation of the Secret or
+ * ConfigMap storing the revision (the API server's clock; record.storedAt, as the list or the GET returned it):
+ * a client whose clock lags still wrote the revision at or before its creation, so a list begun after that saw a
+ * HelmRelease Flux applied before the install.
+ */
+export function fluxOwnershipCandidate(record: Pick<ReleaseRecord, 'flux' | 'manifestObjects' | 'release' | 'storedAt'>): FluxOwnershipCandidate {
+  return { flux: record.flux, manifestObjects: record.manifestObjects, deployedAt: deployedAtOf(record.release.lastDeployed, record.storedAt) };
 }
 
 /** The later of the times a release records its deploy with (RFC 3339; unparsable and absent ones are left out), as Date.now() ms. */
