@@ -10,7 +10,7 @@ import type { CliConfig } from './config.ts';
 import { neutralize } from '../util/terminal.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { SourceSet } from '../sources/discovery/index.ts';
-import type { FluxOwner } from '../sources/discovery/flux.ts';
+import type { FluxOwner, FluxSourceObjects } from '../sources/discovery/flux.ts';
 import { version } from './version.ts';
 
 // Modules are imported by the command that needs them: `--help` loads none, and `scan` has its first
@@ -207,7 +207,9 @@ async function scan(argv: string[]): Promise<number> {
   const namespace = values['all-namespaces'] ? undefined : (kc.namespace ?? 'default');
   // Listing starts now, each page is decoded as it arrives and each release analysed as soon as it is
   // decoded; discovery runs, the repository modules load and the indexes download meanwhile.
-  const opened = openSources(config, configFile, kc, values['no-discover'] !== true);
+  // Flux sources listed once for the run: discovery's list, and each Flux release's source read from it.
+  const fluxObjects = import('../sources/discovery/flux.ts').then(({ fluxSourceObjects }) => fluxSourceObjects(kc));
+  const opened = fluxObjects.then((objects) => openSources(config, configFile, kc, values['no-discover'] !== true, objects));
   opened.catch(() => undefined);
   const failed: Failed[] = [];
   // --reuse-values proofs read another revision of a release: one GET each, only when asked.
@@ -235,7 +237,7 @@ async function scan(argv: string[]): Promise<number> {
   // HelmRelease first. A release the controller would wait for (fluxListNeeded: deployed within a minute of the
   // list, no origin label, no object) makes scan list them once more, once for all of them: that list starts
   // after the releases were listed, so after every release scan reports was deployed — no clock to compare.
-  const fluxOwners = import('../sources/discovery/flux.ts').then(async ({ listOwningHelmReleases, fluxReleaseOwners, releaseFluxOwner, readFluxHint, helmReleasesByName, fluxListNeeded, deployedAtOf }) => {
+  const fluxOwners = import('../sources/discovery/flux.ts').then(async ({ listOwningHelmReleases, fluxReleaseOwners, releaseFluxOwner, readFluxHint, helmReleasesByName, fluxListNeeded, fluxOwnershipCandidate }) => {
     const scope = namespace === undefined ? undefined : [namespace];
     const unlisted = (why: string): void => say(`Flux HelmReleases ${why}: releases without Flux origin labels are judged as Helm's`);
     interface Listed {
@@ -262,13 +264,13 @@ async function scan(argv: string[]): Promise<number> {
     return {
       ownerOf: async (record: ReleaseRecord, storageKey: string | undefined): Promise<FluxOwner | undefined> => {
         let listed = first;
-        if (!record.flux && storageKey !== undefined && fluxListNeeded({ manifestObjects: record.manifestObjects, deployedAt: deployedAtOf(record.release.lastDeployed) }, first.seen, Date.now()) !== undefined) {
+        if (!record.flux && storageKey !== undefined && fluxListNeeded(fluxOwnershipCandidate(record), first.seen, Date.now()) !== undefined) {
           again ??= listOnce(true).then((l) => (l.seen ? (latest = l) : first));
           listed = await again;
         }
         return releaseFluxOwner(record, storageKey, (k) => listed.owners.get(k));
       },
-      hintOf: (owner: FluxOwner) => readFluxHint(kc, owner, latest.byName.get(`${owner.namespace}/${owner.name}`)),
+      hintOf: async (owner: FluxOwner) => readFluxHint(kc, owner, latest.byName.get(`${owner.namespace}/${owner.name}`), await fluxObjects),
     };
   });
   const analyzer = Promise.all([
@@ -310,14 +312,14 @@ function configSourceSet(config: CliConfig, file: string | undefined): SourceSet
 }
 
 /** --config plus discovered repositories → clients; says on stderr which sources are used. */
-async function openSources(config: CliConfig, configFile: string | undefined, kc: KubeConfig | undefined, discover: boolean): Promise<ChartSource[]> {
+async function openSources(config: CliConfig, configFile: string | undefined, kc: KubeConfig | undefined, discover: boolean, fluxObjects?: FluxSourceObjects): Promise<ChartSource[]> {
   const [{ createChartSource }, { FailedChartSource }, { findSources, describeSources }, { readCachedIndex }] = await Promise.all([
     import('../sources/source.ts'),
     import('../sources/failed-source.ts'),
     import('../sources/discovery/index.ts'),
     import('../sources/discovery/helm-config.ts'),
   ]);
-  const ctx = { kubeConfig: kc, env: process.env, defaultNamespace: process.env['CHARTORIGIN_NAMESPACE'] || 'chartorigin', now: Date.now() };
+  const ctx = { kubeConfig: kc, env: process.env, defaultNamespace: process.env['CHARTORIGIN_NAMESPACE'] || 'chartorigin', now: Date.now(), fluxObjects };
   const found = await findSources(configSourceSet(config, configFile), ctx, discover);
   // Names come from the user's Helm config and the cluster: neutralized like every other line.
   process.stderr.write(`${neutralize(describeSources(found, ctx, discover))}\n`);

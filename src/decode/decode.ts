@@ -260,5 +260,9 @@ export function storedValuesFromJson(json: Buffer | string, object: string): Sto
  */
 export function decodeStoredRelease(obj: StoredReleaseObject, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): ReleaseRecord {
   const { object, storage, json } = unwrapObject(obj, limits);
-  return releaseFromJson(json, object, storage, obj.metadata?.namespace ?? '');
+  const record = releaseFromJson(json, object, storage, obj.metadata?.namespace ?? '');
+  const created = obj.metadata?.creationTimestamp;
+  const storedAt = created instanceof Date ? (Number.isFinite(created.getTime()) ? created.toISOString() : undefined) : created;
+  if (storedAt) record.storedAt = storedAt;
+  return record;
 }

@@ -32,6 +32,12 @@ export interface ReleaseRecord {
    * Absent: not known (a record not decoded from a stored release).
    */
   manifestObjects?: boolean | undefined;
+  /**
+   * When the API server created the Secret or ConfigMap that stores this revision (its creationTimestamp, RFC
+   * 3339), a deploy time no clock of Helm's writes (sources/discovery/flux.ts fluxOwnershipCandidate).
+   * Absent: not known.
+   */
+  storedAt?: string | undefined;
 }
 
 /** A release's stored values, read only for --reuse-values proofs and dropped right after. */
@@ -51,6 +57,11 @@ export interface StoredReleaseObject {
     namespace?: string | undefined;
     labels?: Record<string, string> | undefined;
     resourceVersion?: string | undefined;
+    /**
+     * When the API server created the object: when this revision was first written (RFC 3339 as the API sends
+     * it; a Date as @kubernetes/client-node's types deserialise it).
+     */
+    creationTimestamp?: string | Date | undefined;
   } | undefined;
   data?: Record<string, string> | undefined;
 }

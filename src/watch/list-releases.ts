@@ -17,11 +17,16 @@ export interface ListOptions {
  */
 const HELM_CURRENT_CANDIDATES = 'owner=helm,status!=superseded';
 
+function createdOf(o: CoreObject): string | undefined {
+  const t = o.metadata?.['creationTimestamp'];
+  return typeof t === 'string' ? t : undefined;
+}
+
 function toStored(kind: 'Secret' | 'ConfigMap', o: CoreObject): StoredReleaseObject {
   return {
     kind,
     type: kind === 'Secret' ? o.type : undefined,
-    metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels, resourceVersion: o.metadata?.resourceVersion },
+    metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels, resourceVersion: o.metadata?.resourceVersion, creationTimestamp: createdOf(o) },
     data: o.data,
   };
 }

@@ -328,25 +328,19 @@ describe('a release only a HelmRelease can name, installed after the controller 
   });
 });
 
+type Forward = (req: IncomingMessage, res: ServerResponse, hold?: Promise<void>) => void;
+
 /**
- * A plain-HTTP front of the real API server for one `scan`, with the admin's credentials: holds the first list of
- * release Secrets until `releases()` is called (so it sees what is installed meanwhile), and the answer of the first
- * list of HelmReleases — taken from the API server at once — until `helmReleases()` is called.
+ * A plain-HTTP front of the real API server with the admin's credentials: `route` sees every request and either
+ * answers it itself (true) or leaves it to be sent on as it came (false). `forward` sends one on, its answer held
+ * back until `hold` settles when given.
  */
-async function racingFront(): Promise<{ kubeconfig: string; heldBoth: Promise<void>; releases(): void; helmReleases(): void; close(): Promise<void> }> {
+async function apiFront(route: (req: IncomingMessage, res: ServerResponse, forward: Forward) => boolean): Promise<{ kubeconfig: string; close(): Promise<void> }> {
   const admin = JSON.parse(readFileSync(cluster.kubeconfig, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[] };
   const upstream = new URL(admin.clusters[0]?.cluster.server ?? '');
   const b64 = (v: string | undefined): Buffer => Buffer.from(v ?? '', 'base64');
   const tls = { ca: b64(admin.clusters[0]?.cluster['certificate-authority-data']), cert: b64(admin.users[0]?.user['client-certificate-data']), key: b64(admin.users[0]?.user['client-key-data']) };
-  const gate = (): { open: () => void; opened: Promise<void> } => {
-    let open = (): void => {};
-    const opened = new Promise<void>((r) => (open = r));
-    return { open, opened };
-  };
-  const [releaseGate, hrGate, releaseHeld, hrTaken] = [gate(), gate(), gate(), gate()];
-  let releaseListSeen = false;
-  let hrListSeen = false;
-  const forward = (req: IncomingMessage, res: ServerResponse, hold?: Promise<void>): void => {
+  const forward: Forward = (req, res, hold) => {
     const up = httpsRequest({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host }, ...tls }, (answer) => {
       const chunks: Buffer[] = [];
       answer.on('data', (c: Buffer) => chunks.push(c));
@@ -363,30 +357,50 @@ async function racingFront(): Promise<{ kubeconfig: string; heldBoth: Promise<vo
     req.pipe(up);
   };
   const server = createServer((req, res) => {
+    if (!route(req, res, forward)) forward(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const kubeconfig = join(scratchDir('api-front'), 'kubeconfig.json');
+  writeFileSync(kubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'front', cluster: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } }], users: [{ name: 'admin', user: {} }], contexts: [{ name: 'front', context: { cluster: 'front', user: 'admin' } }], 'current-context': 'front' }));
+  return { kubeconfig, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/**
+ * An apiFront for one `scan`: holds the first list of release Secrets until `releases()` is called (so it sees
+ * what is installed meanwhile), and the answer of the first list of HelmReleases — taken from the API server at
+ * once — until `helmReleases()` is called.
+ */
+async function racingFront(): Promise<{ kubeconfig: string; heldBoth: Promise<void>; releases(): void; helmReleases(): void; close(): Promise<void> }> {
+  const gate = (): { open: () => void; opened: Promise<void> } => {
+    let open = (): void => {};
+    const opened = new Promise<void>((r) => (open = r));
+    return { open, opened };
+  };
+  const [releaseGate, hrGate, releaseHeld, hrTaken] = [gate(), gate(), gate(), gate()];
+  let releaseListSeen = false;
+  let hrListSeen = false;
+  const front = await apiFront((req, res, forward) => {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (!releaseListSeen && /^\/api\/v1\/namespaces\/[^/]+\/secrets$/.test(path)) {
       releaseListSeen = true;
       releaseHeld.open();
       void releaseGate.opened.then(() => forward(req, res));
-      return;
+      return true;
     }
     if (!hrListSeen && /^\/apis\/helm\.toolkit\.fluxcd\.io\/v2\/(namespaces\/[^/]+\/)?helmreleases$/.test(path)) {
       hrListSeen = true;
       hrTaken.open(); // sent on at once: the API server answers from now
       forward(req, res, hrGate.opened);
-      return;
+      return true;
     }
-    forward(req, res);
+    return false;
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const kubeconfig = join(scratchDir('racing-front'), 'kubeconfig.json');
-  writeFileSync(kubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'front', cluster: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } }], users: [{ name: 'admin', user: {} }], contexts: [{ name: 'front', context: { cluster: 'front', user: 'admin' } }], 'current-context': 'front' }));
   return {
-    kubeconfig,
+    kubeconfig: front.kubeconfig,
     heldBoth: Promise.all([releaseHeld.opened, hrTaken.opened]).then(() => undefined),
     releases: releaseGate.open,
     helmReleases: hrGate.open,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: front.close,
   };
 }
 
@@ -411,6 +425,50 @@ describe('scan: its list of HelmReleases answered from before its list of releas
       const reports = new Map((JSON.parse(r.stdout) as Report[]).map((x) => [x.name, x]));
       assert.deepEqual(verdict(reports.get('hooks')), ['Flux', 'Verified'], r.stderr);
       assert.deepEqual(verdict(reports.get('plain-hooks')), ['Helm', 'Verified'], r.stderr);
+    } finally {
+      await front.close();
+    }
+  });
+});
+
+describe('scan: the Flux sources of many releases', () => {
+  it('reads each HelmRepository from one list shared with discovery (or listed once without discovery), not with a GET per Flux release: the requests to the source API stay the same from 1 to 3 releases, and so do the answers', async () => {
+    const ns = uniqueNamespace('e2e-own-many');
+    await ensureNamespace(cluster, ns);
+    await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'charts', namespace: ns }, spec: { url: server.url, interval: '10m' } });
+    const requests: string[] = [];
+    const front = await apiFront((req) => {
+      requests.push(`${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`);
+      return false;
+    });
+    // Each release: plain helm installs the Flux build (no origin labels); the HelmRelease of its name in its
+    // namespace claims it, and its sourceRef names the HelmRepository.
+    const install = async (name: string): Promise<void> => {
+      await helmRelease(ns, name, {});
+      await helmInstall(cluster, 3, name, charts.built, { namespace: ns });
+    };
+    const sourceRequests = async (count: number, discover: boolean): Promise<string[]> => {
+      requests.length = 0;
+      const r = await runChartorigin(['scan', '-n', ns, '--kubeconfig', front.kubeconfig, ...(discover ? [] : ['--config', config, '--no-discover']), '-o', 'json'], { env: { ...process.env, HOME: scratchDir('many-home'), CHARTORIGIN_CACHE_DIR: '' } });
+      assert.ok(r.stdout.startsWith('['), r.stderr);
+      const reports = JSON.parse(r.stdout) as (Report & { origin: { repoURL?: string } })[];
+      assert.equal(reports.length, count, r.stderr);
+      for (const x of reports) {
+        assert.deepEqual(verdict(x), ['Flux', 'Verified'], `${x.name}: ${r.stderr}`);
+        assert.match(x.origin.message ?? '', new RegExp(`values merged from values.yaml, values-prod.yaml by Flux .*HelmRelease ${ns}/${x.name}`));
+        assert.equal(x.origin.repoURL, server.url, 'the HelmRepository\'s URL picked the repository');
+      }
+      return requests.filter((q) => q.includes('/apis/source.toolkit.fluxcd.io')).sort();
+    };
+    try {
+      await install('one');
+      const few = { discover: await sourceRequests(1, true), listed: await sourceRequests(1, false) };
+      await install('two');
+      await install('three');
+      const many = { discover: await sourceRequests(3, true), listed: await sourceRequests(3, false) };
+      assert.deepEqual(many, few, 'no request per Flux release');
+      assert.ok(!many.discover.concat(many.listed).some((q) => /\/helmrepositories\/charts$/.test(q)), `no GET of the HelmRepository: ${many.listed.join(', ')}`);
+      assert.ok(many.listed.includes('GET /apis/source.toolkit.fluxcd.io/v1/helmrepositories'), `without discovery, one list: ${many.listed.join(', ')}`);
     } finally {
       await front.close();
     }

@@ -14,7 +14,7 @@ export async function discoverFluxSources(ctx: DiscoveryContext): Promise<Source
   const kc = ctx.kubeConfig;
   if (!kc) return undefined;
   try {
-    const found = await fluxRepositoryConfigs(kc);
+    const found = await fluxRepositoryConfigs(kc, ctx.fluxObjects);
     if (!found.length) return undefined;
     // Notes name the Flux object and what could not be carried over (never a Secret's content).
     const notes = found.flatMap((f) => f.notes.map((n) => `${f.sources[0]?.kind ?? 'source'} ${f.sources[0]?.namespace ?? ''}/${f.sources[0]?.name ?? ''}: ${n}`));

@@ -6,6 +6,7 @@ import { arr, isObject, str, type JsonObject } from '../../util/guards.ts';
 import { credentialsFromSecret, repositoryTls, toRepositoryConfig, type ChartRepositorySpec, type ReadSecret, type SecretRef, type SecretTls } from '../chart-repository.ts';
 import { secretReader } from '../../kube/core-objects.ts';
 import type { RepositoryConfig } from '../../model/repository.ts';
+import type { ReleaseRecord } from '../../model/release.ts';
 import { byCodeUnits } from '../../util/order.ts';
 import { createHash } from 'node:crypto';
 import { cloudRegistryInput, cloudTransportProblem, isCloudProvider } from '../oci/cloud-registry.ts';
@@ -64,6 +65,77 @@ async function listKind(kc: KubeConfig, plural: string, versions: readonly strin
     }
   }
   return [];
+}
+
+/** The Flux source kinds chartorigin reads objects of, and their resource names. */
+type FluxSourceObjectKind = 'HelmRepository' | 'OCIRepository' | 'HelmChart';
+const SOURCE_OBJECT_PLURALS: Record<FluxSourceObjectKind, string> = { HelmRepository: 'helmrepositories', OCIRepository: 'ocirepositories', HelmChart: 'helmcharts' };
+/**
+ * The versions each kind is read at, newest first: v1 (Flux 2.3+; OCIRepository 2.6+), else v1beta2, for the
+ * repositories; a HelmChart only at v1 (a HelmRelease's chartRef, which names one, came with Flux 2.3's api/v2).
+ */
+const versionsOf = (kind: FluxSourceObjectKind): readonly string[] => (kind === 'HelmChart' ? ['v1'] : ['v1', 'v1beta2']);
+
+/**
+ * Flux source objects for one run of `scan`: each kind listed once in all namespaces, the first time discovery
+ * or a HelmRelease's hint needs it, and shared by both — instead of a GET of its source per Flux release
+ * (500 releases from one HelmRepository were 500 GETs of it). An object the list did not hold (created since,
+ * or the list was forbidden: a user with Roles in some namespaces only) is read with one GET, once per object,
+ * so the answers are those of a GET per release. `listForGet: false`: `get` reads what a `list` already holds,
+ * else one GET, and never lists (one read of one release's source must not list every source of the cluster).
+ */
+export interface FluxSourceObjects {
+  /** Every object of `kind` (403: none, as discovery reads "no Flux here"; other failures throw). */
+  list(kind: 'HelmRepository' | 'OCIRepository'): Promise<JsonObject[]>;
+  /** One object (undefined: missing or not readable); a failure other than 404/403 throws. */
+  get(kind: FluxSourceObjectKind, namespace: string, name: string): Promise<JsonObject | undefined>;
+}
+
+export function fluxSourceObjects(kc: KubeConfig, options: { listForGet?: boolean } = {}): FluxSourceObjects {
+  let served: Promise<Set<string>> | undefined;
+  const lists = new Map<FluxSourceObjectKind, Promise<{ items: JsonObject[]; byName: Map<string, JsonObject> } | undefined>>();
+  const gets = new Map<string, Promise<JsonObject | undefined>>();
+  const listed = (kind: FluxSourceObjectKind): Promise<{ items: JsonObject[]; byName: Map<string, JsonObject> } | undefined> => {
+    let l = lists.get(kind);
+    if (!l) {
+      l = (async () => {
+        served ??= servedVersions(kc, FLUX_SOURCE_GROUP);
+        const serving = await served;
+        const versions = versionsOf(kind).filter((v) => serving.has(v));
+        try {
+          const items = await listKind(kc, SOURCE_OBJECT_PLURALS[kind], versions, FLUX_SOURCE_GROUP, undefined, true);
+          return { items, byName: new Map(items.map((o) => [`${meta(o).namespace}/${meta(o).name}`, o])) };
+        } catch (err) {
+          if (err instanceof KubeApiError && err.status === 403) return undefined;
+          throw err;
+        }
+      })();
+      lists.set(kind, l);
+    }
+    return l;
+  };
+  const getOne = async (kind: FluxSourceObjectKind, namespace: string, name: string): Promise<JsonObject | undefined> => {
+    for (const v of versionsOf(kind)) {
+      const o = await getObject(kc, `/apis/${FLUX_SOURCE_GROUP}/${v}/namespaces/${encodeURIComponent(namespace)}/${SOURCE_OBJECT_PLURALS[kind]}/${encodeURIComponent(name)}`);
+      if (o) return o;
+    }
+    return undefined;
+  };
+  return {
+    list: async (kind) => (await listed(kind))?.items ?? [],
+    get: async (kind, namespace, name) => {
+      const l = options.listForGet === false && !lists.has(kind) ? undefined : await listed(kind).catch(() => undefined);
+      const found = l?.byName.get(`${namespace}/${name}`);
+      if (found) return found;
+      const key = `${kind}/${namespace}/${name}`;
+      let g = gets.get(key);
+      if (!g) {
+        g = getOne(kind, namespace, name);
+        gets.set(key, g);
+      }
+      return g;
+    },
+  };
 }
 
 function meta(o: JsonObject): { namespace: string; name: string } {
@@ -164,10 +236,8 @@ export function fluxSourceToSpec(kind: FluxSourceRef['kind'], o: JsonObject): { 
  * (sorted by namespace/name) — credentials included, so two declarations with different Secrets use the
  * first one's. [] when Flux is not installed or listing is forbidden.
  */
-export async function discoverFluxRepositories(kc: KubeConfig): Promise<DiscoveredRepository[]> {
-  const served = await servedVersions(kc, FLUX_SOURCE_GROUP);
-  const at = (versions: readonly string[]): string[] => versions.filter((v) => served.has(v));
-  const [helmRepos, ociRepos] = await Promise.all([listKind(kc, 'helmrepositories', at(['v1', 'v1beta2'])), listKind(kc, 'ocirepositories', at(['v1', 'v1beta2']))]);
+export async function discoverFluxRepositories(kc: KubeConfig, objects: FluxSourceObjects = fluxSourceObjects(kc)): Promise<DiscoveredRepository[]> {
+  const [helmRepos, ociRepos] = await Promise.all([objects.list('HelmRepository'), objects.list('OCIRepository')]);
   const byUrl = new Map<string, DiscoveredRepository>();
   const all: [FluxSourceRef['kind'], JsonObject][] = [...helmRepos.map((o): [FluxSourceRef['kind'], JsonObject] => ['HelmRepository', o]), ...ociRepos.map((o): [FluxSourceRef['kind'], JsonObject] => ['OCIRepository', o])];
   all.sort(([, a], [, b]) => byCodeUnits(`${meta(a).namespace}/${meta(a).name}`, `${meta(b).namespace}/${meta(b).name}`));
@@ -203,9 +273,9 @@ export interface FluxRepository {
  * refuse, makes the repository failed: without its CA or client certificate no request would succeed, and
  * the secretRef's TLS must not stand in for it.
  */
-export async function fluxRepositoryConfigs(kc: KubeConfig): Promise<FluxRepository[]> {
+export async function fluxRepositoryConfigs(kc: KubeConfig, objects?: FluxSourceObjects): Promise<FluxRepository[]> {
   const out: FluxRepository[] = [];
-  for (const d of await discoverFluxRepositories(kc)) {
+  for (const d of await discoverFluxRepositories(kc, objects)) {
     // One GET per Secret, however many references name it (secretRef and certSecretRef are often one Secret).
     const readSecret = secretReader(kc);
     const notes = [...d.notes];
@@ -478,6 +548,17 @@ export function fluxListNeeded(release: FluxOwnershipCandidate, last: HelmReleas
   return last && after <= last.startedAt ? undefined : after;
 }
 
+/**
+ * What an ownership decision knows of a decoded release — the one reading of `scan` and the controller. Its deploy
+ * time is the later of helm's info.last_deployed (the clock of whoever ran helm) and the creation of the Secret or
+ * ConfigMap storing the revision (the API server's clock; record.storedAt, as the list or the GET returned it):
+ * a client whose clock lags still wrote the revision at or before its creation, so a list begun after that saw a
+ * HelmRelease Flux applied before the install.
+ */
+export function fluxOwnershipCandidate(record: Pick<ReleaseRecord, 'flux' | 'manifestObjects' | 'release' | 'storedAt'>): FluxOwnershipCandidate {
+  return { flux: record.flux, manifestObjects: record.manifestObjects, deployedAt: deployedAtOf(record.release.lastDeployed, record.storedAt) };
+}
+
 /** The later of the times a release records its deploy with (RFC 3339; unparsable and absent ones are left out), as Date.now() ms. */
 export function deployedAtOf(...times: readonly (string | undefined)[]): number | undefined {
   const ms = times.map((t) => (t ? Date.parse(t) : Number.NaN)).filter((t) => Number.isFinite(t));
@@ -570,30 +651,27 @@ async function getHelmRelease(kc: KubeConfig, owner: { namespace: string; name: 
 }
 
 const SOURCE_KINDS = ['HelmRepository', 'OCIRepository', 'GitRepository', 'Bucket'] as const;
-const SOURCE_PLURALS: Partial<Record<FluxSourceHint['kind'], string>> = { HelmRepository: 'helmrepositories', OCIRepository: 'ocirepositories' };
 
 /**
- * The source a reference names, with the URL of a HelmRepository/OCIRepository from one GET (v1, else v1beta2
- * as discovery lists them). The URL is left out when it cannot be read (missing, forbidden, an API error): the
+ * The source a reference names, with the URL of a HelmRepository/OCIRepository (v1, else v1beta2 as discovery
+ * lists them; from `objects`: a list shared by the run, else one GET). The URL is left out when it cannot be read (missing, forbidden, an API error): the
  * values files still help the proof, and a source without URL picks no repository (resolve/source-url.ts).
  */
-async function sourceHint(kc: KubeConfig, ref: unknown, defaultNamespace: string, via: string): Promise<FluxSourceHint | undefined> {
+async function sourceHint(objects: FluxSourceObjects, ref: unknown, defaultNamespace: string, via: string): Promise<FluxSourceHint | undefined> {
   if (!isObject(ref)) return undefined;
   const kind = SOURCE_KINDS.find((k) => k === str(ref['kind']));
   const name = str(ref['name']);
   if (!kind || !name) return undefined;
   const namespace = str(ref['namespace']) || defaultNamespace;
-  const plural = SOURCE_PLURALS[kind];
   let url: string | undefined;
-  for (const v of plural ? ['v1', 'v1beta2'] : []) {
+  if (kind === 'HelmRepository' || kind === 'OCIRepository') {
     try {
-      const o = await getObject(kc, `/apis/${FLUX_SOURCE_GROUP}/${v}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`);
+      const o = await objects.get(kind, namespace, name);
       const spec = o && isObject(o['spec']) ? o['spec'] : undefined;
       const u = spec ? str(spec['url']) : undefined;
       if (u) url = redactUrl(u);
-      if (o) break;
     } catch {
-      break;
+      // unreadable: no URL
     }
   }
   return { kind, namespace, name, url, via };
@@ -603,9 +681,11 @@ async function sourceHint(kc: KubeConfig, ref: unknown, defaultNamespace: string
  * What the HelmRelease `owner` (and the HelmChart it builds from) say about the chart build: the values
  * files, in order, and the source it names. undefined when they cannot be read (not installed, forbidden,
  * deleted): the proof then infers the merge from the chart's own files. `listed`: the HelmRelease as a list
- * just returned it (`scan` has them all), instead of a GET. The source's URL costs one more GET.
+ * just returned it (`scan` has them all), instead of a GET. `objects`: the Flux sources (and HelmCharts) as
+ * `scan` lists them once for all its releases (fluxSourceObjects); without it (the controller, which reads a
+ * release's HelmRelease and source when it reconciles that release, fresh), one GET each.
  */
-export async function readFluxHint(kc: KubeConfig, owner: FluxOwner, listed?: JsonObject): Promise<FluxHint | undefined> {
+export async function readFluxHint(kc: KubeConfig, owner: FluxOwner, listed?: JsonObject, objects: FluxSourceObjects = fluxSourceObjects(kc, { listForGet: false })): Promise<FluxHint | undefined> {
   const hr = listed ?? (await getHelmRelease(kc, owner));
   if (!hr) return undefined;
   const from = `HelmRelease ${owner.namespace}/${owner.name}`;
@@ -618,21 +698,21 @@ export async function readFluxHint(kc: KubeConfig, owner: FluxOwner, listed?: Js
     // (builder_local.go), not the chart's directory; the chart's own files are named from its directory here.
     const valuesFiles = sourceKind === 'GitRepository' || sourceKind === 'Bucket' ? files.map((f) => chartRelative(str(template['chart']) ?? '', f)) : files;
     // helm-controller api/v2 CrossNamespaceObjectReference: the namespace defaults to the HelmRelease's.
-    const source = await sourceHint(kc, template['sourceRef'], owner.namespace, `${from}'s sourceRef`);
+    const source = await sourceHint(objects, template['sourceRef'], owner.namespace, `${from}'s sourceRef`);
     return { valuesFiles, ignoreMissingValuesFiles: template['ignoreMissingValuesFiles'] === true, from, source };
   }
   const chartRef = isObject(spec['chartRef']) ? spec['chartRef'] : undefined;
   if (chartRef && str(chartRef['kind']) === 'HelmChart') {
     const ns = str(chartRef['namespace']) || owner.namespace;
-    const hc = await getObject(kc, `/apis/${FLUX_SOURCE_GROUP}/v1/namespaces/${encodeURIComponent(ns)}/helmcharts/${encodeURIComponent(str(chartRef['name']) ?? '')}`);
+    const hc = await objects.get('HelmChart', ns, str(chartRef['name']) ?? '');
     const hcSpec = hc && isObject(hc['spec']) ? hc['spec'] : undefined;
     if (!hcSpec) return undefined;
     const hcFrom = `HelmChart ${ns}/${str(chartRef['name'])}`;
     // A HelmChart's sourceRef (LocalHelmChartSourceReference) has no namespace: its own.
-    const source = await sourceHint(kc, isObject(hcSpec['sourceRef']) ? { ...hcSpec['sourceRef'], namespace: ns } : undefined, ns, `${hcFrom}'s sourceRef (${from}'s chartRef)`);
+    const source = await sourceHint(objects, isObject(hcSpec['sourceRef']) ? { ...hcSpec['sourceRef'], namespace: ns } : undefined, ns, `${hcFrom}'s sourceRef (${from}'s chartRef)`);
     return { valuesFiles: valuesFilesOf(hcSpec), ignoreMissingValuesFiles: hcSpec['ignoreMissingValuesFiles'] === true, from: hcFrom, source };
   }
   // chartRef to an OCIRepository: the artifact is installed as pulled (only the version gets the digest).
-  const source = chartRef && str(chartRef['kind']) === 'OCIRepository' ? await sourceHint(kc, chartRef, owner.namespace, `${from}'s chartRef`) : undefined;
+  const source = chartRef && str(chartRef['kind']) === 'OCIRepository' ? await sourceHint(objects, chartRef, owner.namespace, `${from}'s chartRef`) : undefined;
   return { valuesFiles: [], from, source };
 }

@@ -1,6 +1,7 @@
 import type { Credentials, RepositoryConfig } from '../../model/repository.ts';
 import type { RepoError } from '../../model/repository.ts';
 import type { KubeConfig } from '../../kube/kubeconfig.ts';
+import type { FluxSourceObjects } from './flux.ts';
 
 /** One repository found by a discoverer (or read from --config). */
 export interface DiscoveredRepository {
@@ -30,6 +31,8 @@ export interface DiscoveryContext {
   defaultNamespace: string;
   /** Clock (ms), for freshness of cached indexes. */
   now: number;
+  /** Flux sources as this run lists them, shared with what reads each Flux release's source (`scan`). */
+  fluxObjects?: FluxSourceObjects | undefined;
 }
 
 /** Registry logins (Helm's registry config, Docker's config.json): credentials for OCI hosts. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
@@ -142,8 +143,11 @@ export class CloudCredentials {
     if (transport) throw this.#fail(transport);
     const env = this.#options.env ?? process.env;
     // The identity is part of the key (Flux's key has the provider, its audiences and identity): another
-    // AZURE_CLIENT_ID, role or metadata host is another token.
-    const key = [this.provider, parsed.input, ...identityOf(this.provider, env)].join('\n');
+    // AZURE_CLIENT_ID, role or metadata host is another token. So is, for ACR, the CA the token exchange trusted
+    // (the repository's caSecretRef/certSecretRef): a token one repository obtained by trusting its CA must not
+    // serve another repository of the same registry that does not trust it (nor one repository's failed
+    // exchange fail another's). Its digest, never the PEM: the key is kept for the process's lifetime.
+    const key = [this.provider, parsed.input, ...identityOf(this.provider, env), ...(this.provider === 'azure' ? [`ca=${caDigest(this.#registry.caPem)}`] : [])].join('\n');
     const now = this.#now();
     const hit = cache.get(key);
     if (hit && hit.reuseUntil > now) {
@@ -379,6 +383,11 @@ export class CloudCredentials {
     if (parts.length !== 2) throw issueError('ECR answered an authorization token that is not user:password');
     return { username: parts[0] ?? '', password: parts[1] ?? '', expiresAt };
   }
+}
+
+/** sha256 of a CA bundle as given (`none` without one): which trust a credential was obtained with. */
+function caDigest(pem: string | undefined): string {
+  return pem ? `sha256:${createHash('sha256').update(pem).digest('hex')}` : 'none';
 }
 
 /** The environment values that make one identity (part of the cache key; none of them is a secret). */

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { RepositoryConfig } from '../../../../src/model/repository.ts';
 import { OciChartSource } from '../../../../src/sources/oci/oci-source.ts';
-import { clearCloudCredentialCache } from '../../../../src/sources/oci/cloud-identity.ts';
+import { CloudCredentials, clearCloudCredentialCache } from '../../../../src/sources/oci/cloud-identity.ts';
 import { cloudIdentityUses, describeCloudIdentityUse } from '../../../../src/sources/oci/cloud-use.ts';
 import { expectRepoError } from '../../../support/repo-errors.ts';
 
@@ -361,6 +361,99 @@ describe('provider: azure (AKS workload identity)', () => {
     const e2 = await expectRepoError(c.versions('app'), 'unauthorized', /provider azure: the registry's token exchange https:\/\/myreg\.azurecr\.io\/oauth2\/exchange refused the Entra ID token: HTTP 401/);
     assert.ok(!e2.message.includes('entra-access-token'));
     await Promise.all([a.close(), b.close(), c.close()]);
+  });
+});
+
+describe('provider: azure, two repositories of one registry with different CAs', () => {
+  /**
+   * ACR's token exchange behind its own CA (a registry with a private CA, given as the repository's
+   * caSecretRef/certSecretRef), Entra ID behind the test CA: a proxy sends myreg.azurecr.io to a second TLS server
+   * whose certificate only `registryCa` signs.
+   */
+  let registryCa = '';
+  let otherCa = '';
+  let proxy2 = '';
+  const exchanged: string[] = [];
+
+  before(async () => {
+    const mkCa = (name: string): { pem: string; key: string; file: string } => {
+      const file = join(work, `${name}.crt`);
+      const key = join(work, `${name}.key`);
+      openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', file, '-subj', `/CN=${name}`, '-days', '2']);
+      return { pem: readFileSync(file, 'utf8'), key, file };
+    };
+    const reg = mkCa('acr-private-ca');
+    registryCa = reg.pem;
+    otherCa = mkCa('unrelated-ca').pem;
+    writeFileSync(join(work, 'acr-ext'), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:${ACR}\n`);
+    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(work, 'acr.key'), '-out', join(work, 'acr.csr'), '-subj', `/CN=${ACR}`]);
+    openssl(['x509', '-req', '-in', join(work, 'acr.csr'), '-CA', reg.file, '-CAkey', reg.key, '-CAcreateserial', '-days', '2', '-sha256', '-extfile', join(work, 'acr-ext'), '-out', join(work, 'acr.crt')]);
+    const acr = createHttpsServer({ cert: readFileSync(join(work, 'acr.crt')), key: readFileSync(join(work, 'acr.key')) }, (req, res) => {
+      void readBody(req).then(() => {
+        if (req.url !== '/oauth2/exchange' || req.method !== 'POST') return json(res, 404, {});
+        const refresh = jwt({ exp: Math.floor(Date.now() / 1000) + 3 * 3600, n: exchanged.length });
+        exchanged.push(refresh);
+        json(res, 200, { refresh_token: refresh });
+      });
+    });
+    const acrPort = await listen(acr);
+    const proxy = createHttpServer((_req, res) => {
+      res.writeHead(405);
+      res.end();
+    });
+    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+      sockets.add(client);
+      const port = req.url === `${ACR}:443` ? acrPort : req.url === `${LOGIN}:443` ? tlsPort : 0;
+      if (!port) return void client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
+      const up = connect(port, '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (head.length) up.write(head);
+        up.pipe(client);
+        client.pipe(up);
+      });
+      sockets.add(up);
+      const close = (): void => {
+        up.destroy();
+        client.destroy();
+      };
+      up.once('error', close);
+      client.once('error', close);
+    });
+    proxy2 = `http://127.0.0.1:${await listen(proxy)}`;
+  });
+
+  beforeEach(() => {
+    exchanged.length = 0;
+  });
+
+  const credentials = (name: string, repoCa: string | undefined): CloudCredentials => {
+    const tokenFile = join(work, 'azure-identity-token-ca');
+    writeFileSync(tokenFile, 'assertion');
+    const env: NodeJS.ProcessEnv = { AZURE_CLIENT_ID: CLIENT_ID, AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: tokenFile, AZURE_AUTHORITY_HOST: `https://${LOGIN}/`, HTTPS_PROXY: proxy2 };
+    // The process's CA (options.caPem) is the test CA, which signs Entra ID's certificate only here.
+    return new CloudCredentials(name, 'azure', `${ACR}/${name}`, { caPem: repoCa, plainHTTP: false, insecureSkipTLSVerify: false }, { env, caPem });
+  };
+
+  it("a repository that trusts the registry's CA exchanges; one of the same registry that does not gets no token obtained with the other's CA, and its failure is not the other's", async () => {
+    const trusted = credentials('trusting', registryCa);
+    const first = await trusted.get();
+    assert.equal(first.kind === 'basic' ? first.password : '', exchanged[0]);
+    // The same registry, without that CA (system roots only, or another CA): its own exchange, which fails.
+    for (const [name, ca] of [['roots-only', undefined], ['other-ca', otherCa]] as const) {
+      await expectRepoError(credentials(name, ca).get(), 'unauthorized', new RegExp(`^repository ${name}: provider azure: cannot reach the registry's token exchange https://myreg\\.azurecr\\.io/oauth2/exchange`));
+    }
+    assert.equal(exchanged.length, 1, 'no exchange succeeded without the registry\'s CA');
+    // Another repository with the same CA shares the first's token (one exchange per registry and trust).
+    const again = await credentials('trusting-too', `${registryCa}`).get();
+    assert.deepEqual(again, first);
+    assert.equal(exchanged.length, 1);
+
+    // The other order: a failed exchange without the CA is remembered for 30 s, for that trust only.
+    clearCloudCredentialCache();
+    await expectRepoError(credentials('roots-first', undefined).get(), 'unauthorized', /token exchange/);
+    const after = await credentials('trusting-later', registryCa).get();
+    assert.equal(after.kind === 'basic' ? after.password : '', exchanged.at(-1));
+    assert.equal(exchanged.length, 2);
   });
 });
 

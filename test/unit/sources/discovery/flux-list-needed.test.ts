@@ -8,7 +8,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { deployedAtOf, FLUX_LIST_SKEW_MS, fluxListNeeded } from '../../../../src/sources/discovery/flux.ts';
+import { readFileSync } from 'node:fs';
+import { deployedAtOf, FLUX_LIST_SKEW_MS, fluxListNeeded, fluxOwnershipCandidate } from '../../../../src/sources/discovery/flux.ts';
+import { decodeStoredRelease } from '../../../../src/decode/decode.ts';
+import { listReleasePages } from '../../../../src/watch/list-releases.ts';
+import { decodeCurrentReleases } from '../../../../src/watch/decode-current.ts';
+import type { ReleaseRecord, StoredReleaseObject } from '../../../../src/model/release.ts';
+import { FIXTURES } from '../../helpers.ts';
 import { FluxOwners } from '../../../../src/controller/flux-owners.ts';
 import { kubeConfigFromText } from '../../../../src/kube/kubeconfig.ts';
 import { manifestHasObject } from '../../../../src/decode/flux-owner.ts';
@@ -60,6 +66,52 @@ describe('fluxListNeeded: which HelmReleases decide who owns a release', () => {
   });
 });
 
+describe('fluxOwnershipCandidate: the deploy time `scan` and the controller read alike', () => {
+  // A Secret real helm 3 wrote (test/fixtures/releases), as the API server returns it; its creation is set five
+  // minutes after info.last_deployed: the helm client's clock lagged the API server's.
+  const captured = JSON.parse(readFileSync(`${FIXTURES}releases/helm3-secret-installed-upgraded-web.v2.json`, 'utf8')) as StoredReleaseObject & { metadata: Record<string, unknown> };
+  const lastDeployed = decodeStoredRelease(captured).release.lastDeployed ?? '';
+  const created = new Date(Date.parse(lastDeployed) + 5 * MIN).toISOString().replace(/\.\d+Z$/, 'Z');
+  const secret = { ...captured, metadata: { ...captured.metadata, creationTimestamp: created } };
+
+  it('the later of info.last_deployed and the Secret\'s creation, from scan\'s list (a loopback API server) and from the controller\'s read alike', async () => {
+    const api = createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(path.endsWith('/secrets') ? { kind: 'SecretList', metadata: {}, items: [secret] } : { kind: 'ConfigMapList', metadata: {}, items: [] }));
+    });
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+      const kc = kubeConfigFromText(JSON.stringify({ clusters: [{ name: 'c', cluster: { server: url } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }), '/x/config');
+      const seen: ReleaseRecord[] = [];
+      const { records } = await decodeCurrentReleases(listReleasePages(kc, { namespace: 'fixtures', storage: { secrets: true, configMaps: true } }), (r) => seen.push(r));
+      assert.equal(records.length, 1);
+      const scanned = records[0] as ReleaseRecord;
+      assert.equal(scanned.storedAt, created, 'scan\'s list keeps the creation time');
+      // The controller's read (reconciler #read): the object with its creationTimestamp, a Date from client-node's types too.
+      const reconciled = decodeStoredRelease({ kind: 'Secret', type: secret.type, metadata: { name: 'sh.helm.release.v1.web.v2', namespace: 'fixtures', creationTimestamp: created }, data: secret.data });
+      const typed = decodeStoredRelease({ kind: 'Secret', type: secret.type, metadata: { name: 'sh.helm.release.v1.web.v2', namespace: 'fixtures', creationTimestamp: new Date(created) }, data: secret.data });
+      const expected = { flux: undefined, manifestObjects: true, deployedAt: Date.parse(created) };
+      assert.deepEqual(fluxOwnershipCandidate(scanned), expected);
+      assert.deepEqual(fluxOwnershipCandidate(reconciled), expected);
+      assert.equal(fluxOwnershipCandidate(typed).deployedAt, Date.parse(created));
+      // What it decides: a hooks-only release whose HelmReleases were listed between the two times waits for a
+      // list begun after its Secret was created (with info.last_deployed alone, scan took that list as enough).
+      const listed = { startedAt: Date.parse(lastDeployed) + 3 * MIN, visible: true };
+      const hooksOnly = { ...scanned, manifestObjects: false };
+      const now = Date.parse(created) + 10 * MIN;
+      assert.equal(fluxListNeeded(fluxOwnershipCandidate(hooksOnly), listed, now), Date.parse(created) + FLUX_LIST_SKEW_MS);
+      assert.equal(fluxListNeeded({ manifestObjects: false, deployedAt: deployedAtOf(lastDeployed) }, listed, now), undefined, 'info.last_deployed alone');
+      // A creation before the deploy (a clock ahead): info.last_deployed, the later one.
+      assert.equal(fluxOwnershipCandidate({ ...scanned, storedAt: '2020-01-01T00:00:00Z' }).deployedAt, Date.parse(lastDeployed));
+      assert.equal(fluxOwnershipCandidate({ ...scanned, storedAt: undefined }).deployedAt, Date.parse(lastDeployed));
+    } finally {
+      api.close();
+    }
+  });
+});
+
 describe('manifestHasObject: a rendered object, or only what Helm writes around none', () => {
   it('Helm\'s `# Source:` headers, blank lines, comments and document markers are no object', () => {
     assert.equal(manifestHasObject(undefined), false);
@@ -72,6 +124,38 @@ describe('manifestHasObject: a rendered object, or only what Helm writes around 
     assert.equal(manifestHasObject('---\n# Source: a/templates/cm.json\n{"apiVersion":"v1","kind":"ConfigMap"}\n'), true);
     assert.equal(manifestHasObject('--- {apiVersion: v1, kind: ConfigMap}\n'), true);
     assert.equal(manifestHasObject('  # indented comment\n  kind: x\n'), true);
+  });
+  // Manifests as real helm stored or rendered them (helm 3.22.0 `helm get manifest` of releases installed with a
+  // --post-renderer printing the text; helm 3.22.0 and 4.3.2 `helm template` of a chart with such templates).
+  it('a directive line is no object: a release helm 3.22.0 installed and stored with `%YAML 1.1` or `%TAG` and nothing else', () => {
+    assert.equal(manifestHasObject('---\n# Source: c/templates/cm.yaml\n%YAML 1.1\n\n'), false);
+    assert.equal(manifestHasObject('---\n# Source: c/templates/cm.yaml\n%TAG ! tag:example.com,2000:\n\n'), false);
+    assert.equal(manifestHasObject('--- %YAML 1.1\n'), false, 'after a separator on its line');
+    assert.equal(manifestHasObject('%YAML 1.1\n---\n# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\n'), true);
+  });
+  it('separators as Helm\'s SplitManifests cuts them; document markers and space Helm trims hold no object', () => {
+    // helm 3.22.0 stored these as they are: a separator with a comment, and a document end marker.
+    assert.equal(manifestHasObject('--- # hello\n\n'), false);
+    assert.equal(manifestHasObject('---\n# Source: c/templates/cm.yaml\n...\n\n'), false);
+    // helm template of `a: 1\n---\n  ---\n` and of a comment-only template: the indented `---` opened a
+    // document and was trimmed to a document start; the object is `a: 1`.
+    const rendered = '---\n# Source: gapchart/templates/comment.yaml\n# only a comment\n---\n# Source: gapchart/templates/multi.yaml\na: 1\n---\n# Source: gapchart/templates/multi.yaml\n---\n';
+    assert.equal(manifestHasObject(rendered), true);
+    assert.equal(manifestHasObject(rendered.replace('a: 1\n', '')), false);
+    // An indented marker (which Helm trims before a document, and refuses anywhere else), a separator followed by
+    // a document start (`------`), space Go's unicode.IsSpace counts (NBSP, U+2028): no object.
+    assert.equal(manifestHasObject('---\n# Source: x\n  ---\n   ...  # end\n------\n--- \u00a0---\n\u00a0\u2028\n'), false);
+    // A separator is `---` at the start of a line only: `----` leaves `-` (content), `---x` leaves `x`.
+    assert.equal(manifestHasObject('----\n'), true);
+    assert.equal(manifestHasObject('# c\n---kind: x\n'), true);
+    // Lines start after `\n` only (Go's (?m)^): `\r` alone does not start one, so `---` after it is content.
+    assert.equal(manifestHasObject('# c\r---\n'), false, 'one comment line');
+    assert.equal(manifestHasObject('# c\u2028kind: x\n'), false, 'one comment line');
+  });
+  it('stays one linear pass on a separator followed by much space', () => {
+    const t = Date.now();
+    assert.equal(manifestHasObject(`---${' '.repeat(200_000)}# c\n${'  \t'.repeat(100_000)}\n`), false);
+    assert.ok(Date.now() - t < 1000, `${Date.now() - t} ms`);
   });
 });
 
