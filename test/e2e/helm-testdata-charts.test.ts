@@ -18,25 +18,21 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
-import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { scratchDir, sha256Digest } from '../harness/charts.ts';
-import { runChartorigin } from '../harness/cli.ts';
 import { ensureNamespace } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { runHelmBinary } from '../harness/helm-proof.ts';
-import { dependencyNeeds, HELM_SHORT, pool, tamperRelease } from '../harness/chart-corpus.ts';
+import { assertTampered, dependencyNeeds, expectedVerdict, HELM_SHORT, helmHomes, indexOneChart, PACKAGER, pool, scanCorpus, startCorpusRepo, tamperAll, templateTamper, verdict, type CorpusRepo, type HelmFailure, type TamperCase } from '../harness/chart-corpus.ts';
 import { helmTestdata, HELM_PROOF_BINARIES, type HelmBinaryName, type HelmTestdataMajor } from '../harness/tools.ts';
 
 const env = testEnv();
 const cluster = env.cluster;
 const prefix = uniqueNamespace('e2e-htd').slice(0, 40);
 const work = scratchDir('helm-testdata');
-/** The helm that packages every chart (the published side); each tested helm then installs the tarball. */
-const PACKAGER: HelmBinaryName = 'helm4-latest';
+const installHome = helmHomes(work, cluster);
 /** Concurrent helm installs: the machine has 2 cores and helm is mostly waiting on the API server. */
 const PARALLEL = 4;
 
@@ -48,24 +44,6 @@ const EXPECTED_PACKAGE_REFUSALS: Record<string, RegExp> = {
   dotname: /chart\.metadata\.name "\." is not allowed/,
   slashinname: /chart\.metadata\.name "a\/\.\.\/b" is invalid/,
 };
-
-interface HelmFailure {
-  chart: string;
-  helms: readonly HelmBinaryName[];
-  /** What helm says. */
-  error: RegExp;
-  why: string;
-  /**
-   * Whether helm stored the release before the API server refused an object (status failed): a stored chart
-   * like any other, which must be proven too.
-   */
-  stored: boolean;
-  /**
-   * Flags with which helm gets as far as storing the release (the chart it stores is unchanged by them), and
-   * what helm still says then, if it fails after storing.
-   */
-  retry?: { flags: string[]; error?: RegExp };
-}
 
 /**
  * Installs that fail in helm itself (rendering or the API server), with why. Asserted to be exactly the
@@ -214,13 +192,6 @@ function corpus(): { charts: CorpusChart[]; versions: Record<HelmTestdataMajor, 
   return { charts, versions };
 }
 
-/** Each install has a helm home of its own (repository cache included): parallel `--repo` installs of different `frobnitz-1.2.3.tgz` never share a cached file. */
-function installHome(key: string): { kubeconfig: string; dir: string } {
-  const dir = join(work, 'homes', key);
-  mkdirSync(dir, { recursive: true });
-  return { kubeconfig: cluster.kubeconfig, dir };
-}
-
 const releaseName = (id: string): string => id.slice(0, 53).replace(/-+$/, '');
 
 interface Install {
@@ -257,15 +228,6 @@ async function installWithRetry(p: Packaged, set: Record<string, string>, helm: 
   return { first, retried: await installFromRepo(p, set, helm, `${namespace}-r`, retry.flags) };
 }
 
-/** Tampering cases: another install of a chart (by one helm, in a namespace of its own), edited once stored. */
-interface TamperCase {
-  chart: string;
-  helm: HelmBinaryName;
-  what: string;
-  edit: (chart: { values: Record<string, unknown>; templates: { name: string; data: string }[] }) => void;
-  differs: string[];
-}
-
 const TAMPER_CASES: TamperCase[] = [
   {
     // A value subchart1 imported into the parent (import-values child SC1data → parent overridden-chart1).
@@ -286,20 +248,10 @@ const TAMPER_CASES: TamperCase[] = [
     },
     differs: ['values'],
   },
-  {
-    chart: 'import-values-from-enabled-subchart-parent-chart',
-    helm: 'helm3-latest',
-    what: 'a template',
-    edit: (c) => {
-      const t = c.templates.find((x) => x.name === 'templates/autoscaler.yaml');
-      assert.ok(t, 'the chart has templates/autoscaler.yaml');
-      t.data = Buffer.from(`${Buffer.from(t.data, 'base64').toString('utf8')}\n# edited\n`).toString('base64');
-    },
-    differs: ['templates/autoscaler.yaml'],
-  },
+  templateTamper('import-values-from-enabled-subchart-parent-chart', 'helm3-latest', 'templates/autoscaler.yaml'),
 ];
 
-let server: ChartRepoServer;
+let server: CorpusRepo;
 let packaged: Packaged[] = [];
 const packageRefusals: Record<string, string> = {};
 const needsNetwork: string[] = [];
@@ -309,11 +261,9 @@ let versions: Record<HelmTestdataMajor, string>;
 before(async () => {
   const found = corpus();
   versions = found.versions;
-  const repoDir = join(work, 'repo');
-  mkdirSync(repoDir, { recursive: true });
-  server = await startChartRepoServer({ dir: repoDir });
+  server = await startCorpusRepo(work);
   const results = await pool(PARALLEL, found.charts.map((chart) => async (): Promise<Packaged | undefined> => {
-    const dir = join(repoDir, chart.id);
+    const dir = join(server.dir, chart.id);
     mkdirSync(dir, { recursive: true });
     if (chart.dir) {
       const needs = dependencyNeeds(chart.dir);
@@ -334,15 +284,8 @@ before(async () => {
     } else {
       copyFileSync(chart.tgz ?? '', join(dir, basename(chart.tgz ?? '')));
     }
-    await runHelmBinary(installHome(`index-${chart.id}`), PACKAGER, ['repo', 'index', dir, '--url', `${server.url}/${chart.id}`]);
-    const index = parse(readFileSync(join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, { version: string; digest: string; urls: string[] }[]> };
-    const [[name, entries] = ['', []]] = Object.entries(index.entries);
-    const entry = entries[0];
-    assert.ok(entry && entries.length === 1 && Object.keys(index.entries).length === 1, `${chart.id}: one chart in its repository`);
-    const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz')) ?? '';
-    const digest = sha256Digest(readFileSync(join(dir, tgz)));
-    assert.equal(`sha256:${entry.digest}`, digest, `${chart.id}: the index advertises the served bytes`);
-    return { chart, name, version: entry.version, digest, repoUrl: `${server.url}/${chart.id}` };
+    const repoUrl = `${server.url}/${chart.id}`;
+    return { chart, ...(await indexOneChart(installHome(`index-${chart.id}`), dir, repoUrl, chart.id)), repoUrl };
   }));
   packaged = results.filter((p): p is Packaged => p !== undefined);
 });
@@ -378,34 +321,18 @@ describe("Helm's own dependency-processing test charts, installed by every teste
     const installMs = Math.round(performance.now() - started);
     const plain = installs.slice(0, installs.length - TAMPER_CASES.length);
     const tampered = installs.slice(plain.length).map((x) => x.retried ?? x.first);
-    const tamperErrors: string[] = [];
-    for (const [i, c] of TAMPER_CASES.entries()) {
-      const x = tampered[i] as Install;
-      try {
-        await tamperRelease(cluster, x.namespace, x.release, c.edit);
-      } catch (err) {
-        tamperErrors.push(`${c.chart} ${c.helm}: ${(err as Error).message}`);
-      }
-    }
+    const tamperedCases = TAMPER_CASES.map((c, i) => ({ c, namespace: (tampered[i] as Install).namespace, release: (tampered[i] as Install).release }));
+    const tamperErrors = await tamperAll(cluster, tamperedCases);
 
-    const config = join(work, 'repositories.yaml');
-    writeFileSync(config, `repositories:\n${packaged.map((p) => `  - name: ${p.chart.id}\n    url: ${p.repoUrl}\n`).join('')}`);
-    const scanStarted = performance.now();
-    const scan = await runChartorigin(['scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('htd-home'), CHARTORIGIN_CACHE_DIR: '' }, timeoutMs: 180_000 });
-    const scanMs = Math.round(performance.now() - scanStarted);
+    const { scan, ms: scanMs, rows } = await scanCorpus({ cluster, work, repositories: packaged.map((p) => ({ repo: p.chart.id, url: p.repoUrl })), prefix, home: 'htd-home', timeoutMs: 180_000 });
     assert.equal(scan.code, 0, scan.stderr);
-    type Row = { namespace: string; name: string; origin: { match: string; repository?: string; tarballDigest?: string; message?: string } };
-    const rows = new Map((JSON.parse(scan.stdout) as Row[]).filter((r) => r.namespace.startsWith(prefix)).map((r) => [`${r.namespace}/${r.name}`, r]));
 
     // The table chart × helm: Verified means from the chart's own repository with the served tarball's digest.
-    const verdict = (x: Install): string => {
+    const cellOf = (x: Install): string => {
       const r = rows.get(`${x.namespace}/${x.release}`);
-      if (!r) return x.error ? 'helm failed' : 'not scanned';
-      const ok = r.origin.match === 'Verified' && r.origin.repository === x.chart.chart.id && r.origin.tarballDigest === x.chart.digest;
-      // A release helm stored and then failed (objects refused) is still a stored chart: it must be proven too.
-      return `${x.error ? 'helm failed, stored ' : ''}${ok ? 'Verified' : `${r.origin.match} (${r.origin.repository ?? '-'}: ${r.origin.message ?? ''})`}${x.extra.length ? ` (${x.extra.join(' ')})` : ''}`;
+      return `${verdict(r, { repository: x.chart.chart.id, digest: x.chart.digest }, x.error)}${r && x.extra.length ? ` (${x.extra.join(' ')})` : ''}`;
     };
-    const cell = (x: { first: Install; retried?: Install }): string => (x.retried ? verdict(x.retried) : verdict(x.first));
+    const cell = (x: { first: Install; retried?: Install }): string => cellOf(x.retried ?? x.first);
     const table = cases.map(({ p, set }) => {
       const row = rowName(p.chart.id, set);
       return [row, ...HELM_PROOF_BINARIES.map((h) => cell(plain.find((x) => x.first.row === row && x.first.helm === h) ?? { first: { chart: p, row, set, helm: h, namespace: '', release: '', extra: [], error: 'not run' } }))];
@@ -426,15 +353,7 @@ describe("Helm's own dependency-processing test charts, installed by every teste
       if (expected) assert.match(x.retried.error ?? '', expected, `${x.first.row} ${x.first.helm} ${x.retried.extra.join(' ')}`);
       else assert.equal(x.retried.error, undefined, `${x.first.row} ${x.first.helm} ${x.retried.extra.join(' ')}`);
     }
-    const expectedTable = rowNames.map((row) => [
-      row,
-      ...HELM_PROOF_BINARIES.map((h) => {
-        const f = expectedFailure(row, h);
-        if (!f) return 'Verified';
-        if (!f.retry) return f.stored ? 'helm failed, stored Verified' : 'helm failed';
-        return `${f.retry.error ? 'helm failed, stored ' : ''}Verified (${f.retry.flags.join(' ')})`;
-      }),
-    ]);
+    const expectedTable = rowNames.map((row) => [row, ...HELM_PROOF_BINARIES.map((h) => expectedVerdict(expectedFailure(row, h)))]);
     assert.deepEqual(table, expectedTable, 'every release helm stored is Verified from its own repository with the served digest');
 
     assert.deepEqual(tamperErrors, [], 'every tamper case has a stored release to edit');
@@ -443,11 +362,6 @@ describe("Helm's own dependency-processing test charts, installed by every teste
       const still = f?.retry ? f.retry.error : f?.error;
       assert.match((tampered[i] as Install).error ?? '', still ?? /^$/, `tamper case ${c.chart} ${c.helm}: helm says what it says for the untouched copy`);
     }
-    for (const [i, c] of TAMPER_CASES.entries()) {
-      const x = tampered[i] as Install;
-      const r = rows.get(`${x.namespace}/${x.release}`);
-      assert.equal(r?.origin.match, 'Mismatch', `${c.chart} ${c.helm}: ${c.what} edited in the Secret`);
-      assert.equal(r?.origin.message?.includes(c.differs.join(', ')), true, `${c.chart}: the message names ${c.differs.join(', ')}: ${r?.origin.message}`);
-    }
+    assertTampered(rows, tamperedCases);
   });
 });

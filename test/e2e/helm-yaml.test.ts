@@ -17,20 +17,19 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
 import { scratchDir, sha256Digest } from '../harness/charts.ts';
 import { tgz as tarGz } from '../unit/chart/tar-writer.ts';
-import { runChartorigin } from '../harness/cli.ts';
 import { ensureNamespace } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { majorOf, runHelmBinary } from '../harness/helm-proof.ts';
-import { HELM_SHORT } from '../harness/chart-corpus.ts';
+import { HELM_SHORT, helmHomes, PACKAGER, scanCorpus, startCorpusRepo, type CorpusRepo, type Served } from '../harness/chart-corpus.ts';
 import { HELM_PROOF_BINARIES } from '../harness/tools.ts';
 
 const env = testEnv();
 const cluster = env.cluster;
 const prefix = uniqueNamespace('e2e-yaml').slice(0, 40);
 const work = scratchDir('helm-yaml');
+const home = helmHomes(work, cluster);
 
 const CORNERS = `defaults: &defaults
   replicas: 1
@@ -83,45 +82,32 @@ const CHARTS: Record<string, Record<string, string>> = {
   },
 };
 
-interface Served {
-  id: string;
-  digest: string;
-  repoUrl: string;
-}
-
-let server: ChartRepoServer;
+let server: CorpusRepo;
 const served: Served[] = [];
 
-function home(key: string): { kubeconfig: string; dir: string } {
-  const dir = join(work, 'homes', key);
-  mkdirSync(dir, { recursive: true });
-  return { kubeconfig: cluster.kubeconfig, dir };
-}
-
 before(async () => {
-  const repoDir = join(work, 'repo');
-  server = await startChartRepoServer({ dir: repoDir });
+  server = await startCorpusRepo(work);
   for (const [id, files] of Object.entries(CHARTS)) {
     const src = join(work, 'src', id);
     for (const [name, text] of Object.entries(files)) {
       mkdirSync(dirname(join(src, name)), { recursive: true });
       writeFileSync(join(src, name), text);
     }
-    const dir = join(repoDir, id);
+    const dir = join(server.dir, id);
     mkdirSync(dir, { recursive: true });
     if (id === 'yaml-metadata-numbers') {
       // Tarred as a chart's own build might tar it: `helm package` would rewrite Chart.yaml from Helm's struct
       // (the floats already as Go's strings), hiding how Helm reads the file at install.
       writeFileSync(join(dir, `${id}-1.0.0.tgz`), tarGz(Object.entries(files).map(([name, text]) => ({ name: `${id}/${name}`, data: text }))));
     } else {
-      await runHelmBinary(home(`package-${id}`), 'helm4-latest', ['package', src, '--destination', dir]);
+      await runHelmBinary(home(`package-${id}`), PACKAGER, ['package', src, '--destination', dir]);
     }
-    await runHelmBinary(home(`index-${id}`), 'helm4-latest', ['repo', 'index', dir, '--url', `${server.url}/${id}`]);
+    await runHelmBinary(home(`index-${id}`), PACKAGER, ['repo', 'index', dir, '--url', `${server.url}/${id}`]);
     const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz')) ?? '';
     const index = parse(readFileSync(join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, { digest: string }[]> };
     const digest = sha256Digest(readFileSync(join(dir, tgz)));
     assert.equal(`sha256:${index.entries[id]?.[0]?.digest}`, digest);
-    served.push({ id, digest, repoUrl: `${server.url}/${id}` });
+    served.push({ repo: id, digest, url: `${server.url}/${id}` });
   }
 });
 
@@ -132,39 +118,35 @@ after(async () => {
 
 describe('values files read by go-yaml v2 rules, installed by every tested helm', () => {
   it('every chart is Verified from every helm, yaml-multidoc (stored differently by Helm 3 and 4) with each major\'s reading', async (t) => {
-    const installs = served.flatMap((s) => HELM_PROOF_BINARIES.map((helm) => ({ s, helm, namespace: `${prefix}-${s.id.slice(5, 13)}-${HELM_SHORT[helm]}` })));
+    const installs = served.flatMap((s) => HELM_PROOF_BINARIES.map((helm) => ({ s, helm, namespace: `${prefix}-${s.repo.slice(5, 13)}-${HELM_SHORT[helm]}` })));
     await Promise.all(
       installs.map(async ({ s, helm, namespace }) => {
         await ensureNamespace(cluster, namespace);
-        await runHelmBinary(home(namespace), helm, ['install', s.id, s.id, '--repo', s.repoUrl, '--version', '1.0.0', '--namespace', namespace]);
+        await runHelmBinary(home(namespace), helm, ['install', s.repo, s.repo, '--repo', s.url, '--version', '1.0.0', '--namespace', namespace]);
       }),
     );
     // What each helm stored for the two-document values.yaml: the first document (Helm 3) or both merged (Helm 4).
-    for (const { s, helm, namespace } of installs.filter((x) => x.s.id === 'yaml-multidoc')) {
-      const all = JSON.parse(await runHelmBinary(home(namespace), helm, ['get', 'values', s.id, '--all', '--namespace', namespace, '-o', 'json'])) as Record<string, unknown>;
+    for (const { s, helm, namespace } of installs.filter((x) => x.s.repo === 'yaml-multidoc')) {
+      const all = JSON.parse(await runHelmBinary(home(namespace), helm, ['get', 'values', s.repo, '--all', '--namespace', namespace, '-o', 'json'])) as Record<string, unknown>;
       assert.deepEqual(all, majorOf(helm) === 3 ? { a: 1, b: { x: 1 } } : { a: 1, b: { x: 1, z: 2 }, c: 3 }, `${helm} stores the documents as its loader reads them`);
     }
     // What each helm stored for a float appVersion: Go's float32 text, which a faithful reading must match.
-    for (const { helm, namespace } of installs.filter((x) => x.s.id === 'yaml-metadata-numbers')) {
+    for (const { helm, namespace } of installs.filter((x) => x.s.repo === 'yaml-metadata-numbers')) {
       const list = JSON.parse(await runHelmBinary(home(namespace), helm, ['list', '--namespace', namespace, '-o', 'json'])) as { app_version?: string }[];
       assert.equal(list[0]?.app_version, '2.0231012e+07', `${helm} stores appVersion as Go writes a float32`);
     }
 
-    const config = join(work, 'repositories.yaml');
-    writeFileSync(config, `repositories:\n${served.map((s) => `  - name: ${s.id}\n    url: ${s.repoUrl}\n`).join('')}`);
-    const scan = await runChartorigin(['scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('yaml-home'), CHARTORIGIN_CACHE_DIR: '' }, timeoutMs: 120_000 });
-    type Row = { namespace: string; name: string; origin: { match: string; repository?: string; tarballDigest?: string; message?: string } };
-    const rows = new Map((JSON.parse(scan.stdout) as Row[]).filter((r) => r.namespace.startsWith(prefix)).map((r) => [`${r.namespace}/${r.name}`, r]));
+    const { scan, rows } = await scanCorpus({ cluster, work, repositories: served, prefix, home: 'yaml-home', timeoutMs: 120_000 });
     for (const { s, helm, namespace } of installs) {
-      const r = rows.get(`${namespace}/${s.id}`);
-      t.diagnostic(`${s.id} ${helm}: ${r?.origin.match} ${r?.origin.message ?? ''}`);
+      const r = rows.get(`${namespace}/${s.repo}`);
+      t.diagnostic(`${s.repo} ${helm}: ${r?.origin.match} ${r?.origin.message ?? ''}`);
     }
     t.diagnostic(`scan exit ${scan.code}: ${scan.stderr.trim().slice(0, 400)}`);
 
     for (const { s, helm, namespace } of installs) {
-      const r = rows.get(`${namespace}/${s.id}`);
-      assert.deepEqual([r?.origin.match, r?.origin.repository, r?.origin.tarballDigest], ['Verified', s.id, s.digest], `${s.id} ${helm}: ${r?.origin.message}`);
-      if (s.id === 'yaml-multidoc') assert.equal(/YAML documents merged, as Helm 4 loads them/.test(r?.origin.message ?? ''), majorOf(helm) === 4, `${s.id} ${helm}: ${r?.origin.message}`);
+      const r = rows.get(`${namespace}/${s.repo}`);
+      assert.deepEqual([r?.origin.match, r?.origin.repository, r?.origin.tarballDigest], ['Verified', s.repo, s.digest], `${s.repo} ${helm}: ${r?.origin.message}`);
+      if (s.repo === 'yaml-multidoc') assert.equal(/YAML documents merged, as Helm 4 loads them/.test(r?.origin.message ?? ''), majorOf(helm) === 4, `${s.repo} ${helm}: ${r?.origin.message}`);
     }
     assert.equal(scan.code, 0, scan.stderr);
   });

@@ -22,25 +22,22 @@
  * happened.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse, parseAllDocuments } from 'yaml';
-import { startChartRepoServer, type ChartRepoServer } from '../harness/chart-repo-server.ts';
-import { scratchDir, sha256Digest } from '../harness/charts.ts';
-import { runChartorigin } from '../harness/cli.ts';
+import { parseAllDocuments } from 'yaml';
+import { scratchDir } from '../harness/charts.ts';
 import { ensureNamespace, kubectl } from '../harness/controlplane.ts';
 import { testEnv, uniqueNamespace } from '../harness/env.ts';
 import { runHelmBinary } from '../harness/helm-proof.ts';
-import { dependencyNeeds, HELM_SHORT, pool, tamperRelease, type StoredChart } from '../harness/chart-corpus.ts';
+import { assertTampered, dependencyNeeds, expectedVerdict, HELM_SHORT, helmHomes, indexOneChart, PACKAGER, pool, scanCorpus, startCorpusRepo, tamperAll, templateTamper, verdict, type CorpusRepo, type HelmFailure, type TamperCase } from '../harness/chart-corpus.ts';
 import { HELM_PROOF_BINARIES, realCharts, type HelmBinaryName, type RealChart } from '../harness/tools.ts';
 
 const env = testEnv();
 const cluster = env.cluster;
 const prefix = uniqueNamespace('e2e-real').slice(0, 40);
 const work = scratchDir('real-charts');
-/** The helm that packages every chart (the published side); each tested helm then installs the tarball. */
-const PACKAGER: HelmBinaryName = 'helm4-latest';
+const home = helmHomes(work, cluster);
 /** Installs at once (a chain of one chart with shared objects counts as one): 2 cores, helm mostly waits on the API server. */
 const PARALLEL = 4;
 
@@ -74,15 +71,6 @@ const SHARED_OBJECTS: Record<string, string> = {
   kyverno: 'the CRDs of its crds subchart (templates, not crds/)',
   'metrics-server': 'APIService v1beta1.metrics.k8s.io',
 };
-
-interface HelmFailure {
-  chart: string;
-  helms: readonly HelmBinaryName[];
-  error: RegExp;
-  why: string;
-  /** Whether helm stored the release (status failed) before the API server refused an object: proven like any other. */
-  stored: boolean;
-}
 
 /** Installs that fail in helm itself, with why: asserted to be exactly the failures that happened. */
 const EXPECTED_HELM_FAILURES: readonly HelmFailure[] = [];
@@ -130,13 +118,6 @@ interface Packaged {
   repoUrl: string;
 }
 
-/** A helm home of its own per install (repository cache included). */
-function home(key: string): { kubeconfig: string; dir: string } {
-  const dir = join(work, 'homes', key);
-  mkdirSync(dir, { recursive: true });
-  return { kubeconfig: cluster.kubeconfig, dir };
-}
-
 interface Install {
   chart: Packaged;
   /** The table row: the chart id, `+ values` for the user values file. */
@@ -181,14 +162,6 @@ async function handOver(from: Install, to: { release: string; namespace: string 
   await kubectl(cluster, ['annotate', '-f', '-', '--overwrite', `meta.helm.sh/release-name=${to.release}`, `meta.helm.sh/release-namespace=${to.namespace}`], { input: list, timeoutMs: 90_000 });
 }
 
-interface TamperCase {
-  chart: string;
-  helm: HelmBinaryName;
-  what: string;
-  edit: (chart: StoredChart) => void;
-  differs: string[];
-}
-
 const TAMPER_CASES: TamperCase[] = [
   {
     // A stored value of external-dns (its values.schema.json is stored too and stays as published).
@@ -202,21 +175,11 @@ const TAMPER_CASES: TamperCase[] = [
     },
     differs: ['values'],
   },
-  {
-    // A template of descheduler, an apiVersion v1 chart.
-    chart: 'descheduler',
-    helm: 'helm4-latest',
-    what: 'a template',
-    edit: (c) => {
-      const t = c.templates.find((x) => x.name === 'templates/clusterrole.yaml');
-      assert.ok(t, 'descheduler has templates/clusterrole.yaml');
-      t.data = Buffer.from(`${Buffer.from(t.data, 'base64').toString('utf8')}\n# edited\n`).toString('base64');
-    },
-    differs: ['templates/clusterrole.yaml'],
-  },
+  // A template of descheduler, an apiVersion v1 chart.
+  templateTamper('descheduler', 'helm4-latest', 'templates/clusterrole.yaml'),
 ];
 
-let server: ChartRepoServer;
+let server: CorpusRepo;
 let packaged: Packaged[] = [];
 const notPackaged: Record<string, string> = {};
 const dependencyBuilds: string[] = [];
@@ -225,11 +188,9 @@ let userValuesFile = '';
 
 before(async () => {
   found = realCharts();
-  const repoDir = join(work, 'repo');
-  mkdirSync(repoDir, { recursive: true });
   userValuesFile = join(work, 'user-values.yaml');
   writeFileSync(userValuesFile, USER_VALUES);
-  server = await startChartRepoServer({ dir: repoDir });
+  server = await startCorpusRepo(work);
   const results = await pool(2, found.map((chart) => async (): Promise<Packaged | undefined> => {
     const id = chart.name;
     if (SKIPPED[id]) {
@@ -248,18 +209,11 @@ before(async () => {
       dependencyBuilds.push(id);
       await runHelmBinary(home(`build-${id}`), PACKAGER, ['dependency', 'build', src]);
     }
-    const dir = join(repoDir, id);
+    const dir = join(server.dir, id);
     mkdirSync(dir, { recursive: true });
     await runHelmBinary(home(`package-${id}`), PACKAGER, ['package', src, '--destination', dir]);
-    await runHelmBinary(home(`index-${id}`), PACKAGER, ['repo', 'index', dir, '--url', `${server.url}/${id}`]);
-    const index = parse(readFileSync(join(dir, 'index.yaml'), 'utf8')) as { entries: Record<string, { version: string; digest: string }[]> };
-    const [[name, entries] = ['', []]] = Object.entries(index.entries);
-    const entry = entries[0];
-    assert.ok(entry && entries.length === 1 && Object.keys(index.entries).length === 1, `${id}: one chart in its repository`);
-    const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz')) ?? '';
-    const digest = sha256Digest(readFileSync(join(dir, tgz)));
-    assert.equal(`sha256:${entry.digest}`, digest, `${id}: the index advertises the served bytes`);
-    return { chart, id, name, version: entry.version, digest, repoUrl: `${server.url}/${id}` };
+    const repoUrl = `${server.url}/${id}`;
+    return { chart, id, ...(await indexOneChart(home(`index-${id}`), dir, repoUrl, id)), repoUrl };
   }));
   packaged = results.filter((p): p is Packaged => p !== undefined);
 });
@@ -328,35 +282,17 @@ describe('real-world charts from their projects, installed by every tested helm,
     const installMs = Math.round(performance.now() - started);
     const all = jobs.map((j) => installs.get(j) as Install);
     const tamperJobs = jobs.filter((j) => j.tamper);
-    const tamperErrors: string[] = [];
-    for (const j of tamperJobs) {
-      try {
-        await tamperRelease(cluster, j.namespace, j.release, (j.tamper as TamperCase).edit);
-      } catch (err) {
-        tamperErrors.push(`${j.p.id} ${j.helm}: ${(err as Error).message}`);
-      }
-    }
+    const tampered = tamperJobs.map((j) => ({ c: j.tamper as TamperCase, namespace: j.namespace, release: j.release }));
+    const tamperErrors = await tamperAll(cluster, tampered);
 
-    const config = join(work, 'repositories.yaml');
-    writeFileSync(config, `repositories:\n${packaged.map((p) => `  - name: ${p.id}\n    url: ${p.repoUrl}\n`).join('')}`);
-    const scanStarted = performance.now();
-    const scan = await runChartorigin(['scan', '-A', '--kubeconfig', cluster.kubeconfig, '--config', config, '--no-discover', '-o', 'json'], { env: { ...process.env, HOME: scratchDir('real-home'), CHARTORIGIN_CACHE_DIR: '' }, timeoutMs: 180_000 });
-    const scanMs = Math.round(performance.now() - scanStarted);
+    const { scan, ms: scanMs, rows } = await scanCorpus({ cluster, work, repositories: packaged.map((p) => ({ repo: p.id, url: p.repoUrl })), prefix, home: 'real-home', timeoutMs: 180_000 });
     assert.equal(scan.code, 0, scan.stderr);
-    type Row = { namespace: string; name: string; origin: { match: string; repository?: string; tarballDigest?: string; message?: string } };
-    const rows = new Map((JSON.parse(scan.stdout) as Row[]).filter((r) => r.namespace.startsWith(prefix)).map((r) => [`${r.namespace}/${r.name}`, r]));
 
-    const verdict = (x: Install): string => {
-      const r = rows.get(`${x.namespace}/${x.release}`);
-      if (!r) return x.error ? 'helm failed' : 'not scanned';
-      const ok = r.origin.match === 'Verified' && r.origin.repository === x.chart.id && r.origin.tarballDigest === x.chart.digest;
-      return `${x.error ? 'helm failed, stored ' : ''}${ok ? 'Verified' : `${r.origin.match} (${r.origin.repository ?? '-'}: ${r.origin.message ?? ''})`}`;
-    };
     const plain = all.filter((x) => !x.row.endsWith('(tampered)'));
     const rowNames = [...new Set(plain.map((x) => x.row))];
     const table = rowNames.map((row) => [row, ...HELM_PROOF_BINARIES.map((h) => {
       const x = plain.find((y) => y.row === row && y.helm === h);
-      return x ? verdict(x) : 'not run';
+      return x ? verdict(rows.get(`${x.namespace}/${x.release}`), { repository: x.chart.id, digest: x.chart.digest }, x.error) : 'not run';
     })]);
     t.diagnostic(`${packaged.length} charts from ${new Set(packaged.map((p) => p.chart.module)).size} modules (${packaged.map((p) => `${p.id} ${p.version} from ${p.chart.module}@${p.chart.version}`).join(', ')}): ${all.length} installs in ${installMs} ms, scan in ${scanMs} ms`);
     t.diagnostic(`one-after-another chains: ${chainMs.join(', ')}`);
@@ -373,14 +309,7 @@ describe('real-world charts from their projects, installed by every tested helm,
       'exactly the expected installs fail in helm itself',
     );
     for (const x of plain.filter((y) => y.error)) assert.match(x.error ?? '', expectedFailure(x.chart.id, x.helm)?.error ?? /^$/, `${x.row} ${x.helm}`);
-    const expectedTable = rowNames.map((row) => [
-      row,
-      ...HELM_PROOF_BINARIES.map((h) => {
-        const f = expectedFailure(row.split(' ')[0] ?? '', h);
-        if (!f) return 'Verified';
-        return f.stored ? 'helm failed, stored Verified' : 'helm failed';
-      }),
-    ]);
+    const expectedTable = rowNames.map((row) => [row, ...HELM_PROOF_BINARIES.map((h) => expectedVerdict(expectedFailure(row.split(' ')[0] ?? '', h)))]);
     assert.deepEqual(table, expectedTable, 'every release helm stored is Verified from its own repository with the served digest');
     assert.deepEqual([...rowNames].sort(), [...packaged.map((p) => p.id), 'kyverno + values'].sort(), 'every packaged chart was installed, kyverno also with user values');
 
@@ -393,12 +322,7 @@ describe('real-world charts from their projects, installed by every tested helm,
     }
 
     assert.deepEqual(tamperErrors, [], 'every tamper case has a stored release to edit');
-    for (const j of tamperJobs) {
-      const c = j.tamper as TamperCase;
-      assert.equal(installs.get(j)?.error, undefined, `tamper copy ${c.chart} ${c.helm} installed`);
-      const r = rows.get(`${j.namespace}/${j.release}`);
-      assert.equal(r?.origin.match, 'Mismatch', `${c.chart} ${c.helm}: ${c.what} edited in the Secret`);
-      assert.equal(r?.origin.message?.includes(c.differs.join(', ')), true, `${c.chart}: the message names ${c.differs.join(', ')}: ${r?.origin.message}`);
-    }
+    for (const j of tamperJobs) assert.equal(installs.get(j)?.error, undefined, `tamper copy ${j.tamper?.chart} ${j.tamper?.helm} installed`);
+    assertTampered(rows, tampered);
   });
 });

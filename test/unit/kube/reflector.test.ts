@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { kubeConfigFromText } from '../../../src/kube/kubeconfig.ts';
-import { MetadataReflector, type WatchRestartReason } from '../../../src/kube/reflector.ts';
+import { MetadataReflector, type ReflectorHandler, type WatchRestartReason } from '../../../src/kube/reflector.ts';
 
 /** One request the scripted apiserver saw. */
 interface Seen {
@@ -58,36 +58,47 @@ async function scriptedApiserver(): Promise<{ server: http.Server; seen: Seen[];
   return { server, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
+/** The requests the script leads a reflector to make: list, three watches resumed (broken, closed, 410), relist, watch. */
+const SCRIPTED_REQUESTS = ['list:', 'watch:10', 'watch:11', 'watch:12', 'list:', 'watch:21'];
+
+/**
+ * Runs the reflector against the scripted apiserver until its fourth watch (10 s at most), then stops both;
+ * the requests it made, as `list:<resourceVersion>` or `watch:<resourceVersion>`.
+ */
+async function runScript(r: MetadataReflector, api: { server: http.Server; seen: Seen[] }): Promise<string[]> {
+  const ac = new AbortController();
+  const done = r.run(ac.signal);
+  const deadline = Date.now() + 10_000;
+  while (api.seen.filter((s) => s.watch).length < 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+  ac.abort();
+  await done;
+  api.server.close();
+  return api.seen.map((s) => `${s.watch ? 'watch' : 'list'}:${s.resourceVersion ?? ''}`);
+}
+
+/** A handler that records what the reflector reports: `+name@resourceVersion`, `-name`, `synced`. */
+function recorder(events: string[]): ReflectorHandler {
+  return {
+    upsert: (m) => events.push(`+${m.name}@${m.resourceVersion}`),
+    remove: (m) => events.push(`-${m.name}`),
+    synced: () => events.push('synced'),
+  };
+}
+
 describe('MetadataReflector against a scripted apiserver', () => {
   it('resumes a broken or closed watch from the last resourceVersion and relists only on 410', async () => {
-    const { server, seen, url } = await scriptedApiserver();
-    const kc = plainKubeConfig(url);
+    const api = await scriptedApiserver();
     const events: string[] = [];
     const restarts: WatchRestartReason[] = [];
-    const ac = new AbortController();
     const r = new MetadataReflector({
-      kubeConfig: kc,
+      kubeConfig: plainKubeConfig(api.url),
       path: '/api/v1/secrets',
       logger: pino({ level: 'silent' }),
       onWatchRestart: (reason) => restarts.push(reason),
-      handler: {
-        upsert: (m) => events.push(`+${m.name}@${m.resourceVersion}`),
-        remove: (m) => events.push(`-${m.name}`),
-        synced: () => events.push('synced'),
-      },
+      handler: recorder(events),
     });
     const created = r.lastProgress;
-    const done = r.run(ac.signal);
-    const deadline = Date.now() + 10_000;
-    while (seen.filter((s) => s.watch).length < 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
-    ac.abort();
-    await done;
-    server.close();
-
-    assert.deepEqual(
-      seen.map((s) => `${s.watch ? 'watch' : 'list'}:${s.resourceVersion ?? ''}`),
-      ['list:', 'watch:10', 'watch:11', 'watch:12', 'list:', 'watch:21'],
-    );
+    assert.deepEqual(await runScript(r, api), SCRIPTED_REQUESTS);
     // A watch closed by the server (its timeout) is re-opened silently; failures are reported.
     assert.deepEqual(restarts, ['error', 'expired']);
     // The relist after 410 delivers exactly the difference: a changed (rv 11 → 5) and c new as their page
@@ -121,32 +132,11 @@ describe('MetadataReflector against a scripted apiserver', () => {
   });
 
   it('with accept, neither keeps nor reports the objects it filters out, and still resumes from their events', async () => {
-    const { server, seen, url } = await scriptedApiserver();
-    const kc = plainKubeConfig(url);
+    const api = await scriptedApiserver();
     const events: string[] = [];
-    const ac = new AbortController();
-    const r = new MetadataReflector({
-      kubeConfig: kc,
-      path: '/api/v1/secrets',
-      logger: pino({ level: 'silent' }),
-      accept: (m) => m.name !== 'a',
-      handler: {
-        upsert: (m) => events.push(`+${m.name}@${m.resourceVersion}`),
-        remove: (m) => events.push(`-${m.name}`),
-        synced: () => events.push('synced'),
-      },
-    });
-    const done = r.run(ac.signal);
-    const deadline = Date.now() + 10_000;
-    while (seen.filter((s) => s.watch).length < 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
-    ac.abort();
-    await done;
-    server.close();
+    const r = new MetadataReflector({ kubeConfig: plainKubeConfig(api.url), path: '/api/v1/secrets', logger: pino({ level: 'silent' }), accept: (m) => m.name !== 'a', handler: recorder(events) });
     // The MODIFIED a@11 is not reported, but the next watch still resumes from rv 11.
-    assert.deepEqual(
-      seen.map((s) => `${s.watch ? 'watch' : 'list'}:${s.resourceVersion ?? ''}`),
-      ['list:', 'watch:10', 'watch:11', 'watch:12', 'list:', 'watch:21'],
-    );
+    assert.deepEqual(await runScript(r, api), SCRIPTED_REQUESTS);
     assert.deepEqual(events, ['+b@6', 'synced', '+c@20', '-b', 'synced']);
     assert.equal(r.size, 1);
   });
