@@ -10,17 +10,15 @@
  *
  *   node scripts/capture-template-write-fixtures.ts
  */
-import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureNamespace, kubectl, startControlPlane } from '../test/harness/controlplane.ts';
+import { ensureNamespace } from '../test/harness/controlplane.ts';
 import { helmEnv } from '../test/harness/helm.ts';
-import { onInterrupt, stopAll } from '../test/harness/processes.ts';
 import { scratchDir } from '../test/harness/charts.ts';
 import { REPO_ROOT, toolPath, type HelmBinaryName } from '../test/harness/tools.ts';
 import { packageDir } from '../test/harness/umbrella.ts';
-import { unwrapHelmString } from '../src/decode/decode.ts';
 import { checkConfig } from './fixture-values.ts';
+import { chartOnly, helmVersion, readStoredRelease, runHelm, withControlPlane, writeCapture } from './helm-capture.ts';
 
 const OUT = join(REPO_ROOT, 'test', 'fixtures', 'template-writes');
 
@@ -43,77 +41,56 @@ const INSTALLS: { name: string; set: Record<string, string> }[] = [
   { name: 'unknown', set: { 'eni.enabled': 'true', 'eni.iamRole': 'fixture-dummy-role', 'toggles.merge': 'true' } },
 ];
 
-function run(helm: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(helm, args, { env }, (err, stdout, stderr) => (err ? reject(new Error(`${helm} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout)));
-  });
-}
-
 function at(v: unknown, path: string[]): unknown {
   for (const k of path) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
   return v;
 }
 
-async function main(): Promise<void> {
-  const cp = await startControlPlane();
-  onInterrupt(async () => {
-    await cp.stop();
-    await stopAll();
-  });
-  try {
-    mkdirSync(OUT, { recursive: true });
-    const pkg = await packageDir(join(OUT, 'src', 'writes'), scratchDir('template-writes'));
-    const chart = 'writes-1.0.0.tgz';
-    copyFileSync(pkg.path, join(OUT, chart));
-    const captures: TemplateWriteCapture[] = [];
-    let n = 0;
-    for (const h of HELMS) {
-      const helm = toolPath(h);
-      const version = execFileSync(helm, ['version', '--short'], { encoding: 'utf8' }).trim();
-      const tag = /^v\d+\.\d+\.\d+/.exec(version)?.[0] ?? h;
-      const ns = `writes-${tag.replaceAll('.', '-')}`;
-      await ensureNamespace(cp, ns);
-      const env = helmEnv(cp, h.startsWith('helm4') ? 4 : 3);
-      const sets = (set: Record<string, string>): string[] => Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-      const capture = async (release: string, revision: number, name: string, set: Record<string, string>, previous?: string): Promise<string> => {
-        const obj = JSON.parse(await kubectl(cp, ['get', 'secret', `sh.helm.release.v1.${release}.v${revision}`, '-n', ns, '-o', 'json'])) as { data?: { release?: string } };
-        const rel = JSON.parse(unwrapHelmString(Buffer.from(obj.data?.release ?? '', 'base64').toString('latin1'), `release ${release}`).toString('utf8')) as Record<string, unknown>;
-        checkConfig(rel['config'] ?? {}, release);
-        delete rel['manifest'];
-        delete rel['hooks'];
-        if (typeof rel['info'] === 'object' && rel['info'] !== null) delete (rel['info'] as Record<string, unknown>)['notes'];
-        const values = at(rel, ['chart', 'values']);
-        const seen = {
-          'podSecurityContext.appArmorProfile': at(values, ['podSecurityContext', 'appArmorProfile']) !== undefined ? 'kept' : 'removed',
-          'serviceAccounts.operator.annotations.eks.amazonaws.com/role-arn': at(values, ['serviceAccounts', 'operator', 'annotations', 'eks.amazonaws.com/role-arn']) !== undefined ? 'stored' : 'absent',
-          renderedAt: at(values, ['renderedAt']) !== undefined ? 'stored' : 'absent',
-          'sub.written': at(values, ['sub', 'written']) !== undefined ? 'stored' : 'absent',
-          'sub.conf.level': at(values, ['sub', 'conf', 'level']),
-          'cfg.touched': at(values, ['cfg', 'touched']) !== undefined ? 'stored' : 'absent',
-          'cfg.merged': at(values, ['cfg', 'merged']) !== undefined ? 'stored' : 'absent',
-        };
-        process.stderr.write(`${version} ${name}: ${JSON.stringify(seen)}\n`);
-        const file = `${tag}-${name}.json`;
-        writeFileSync(join(OUT, file), `${JSON.stringify(rel, null, 2)}\n`);
-        captures.push({ file, helm: version, chart, set, ...(previous ? { previous } : {}) });
-        return file;
+await withControlPlane(async (cp) => {
+  mkdirSync(OUT, { recursive: true });
+  const pkg = await packageDir(join(OUT, 'src', 'writes'), scratchDir('template-writes'));
+  const chart = 'writes-1.0.0.tgz';
+  copyFileSync(pkg.path, join(OUT, chart));
+  const captures: TemplateWriteCapture[] = [];
+  let n = 0;
+  for (const h of HELMS) {
+    const helm = toolPath(h);
+    const { version, tag: versionTag } = helmVersion(helm);
+    const tag = versionTag ?? h;
+    const ns = `writes-${tag.replaceAll('.', '-')}`;
+    await ensureNamespace(cp, ns);
+    const env = helmEnv(cp, h.startsWith('helm4') ? 4 : 3);
+    const sets = (set: Record<string, string>): string[] => Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+    const capture = async (release: string, revision: number, name: string, set: Record<string, string>, previous?: string): Promise<string> => {
+      const rel = chartOnly((await readStoredRelease(cp, ns, release, revision)).release);
+      checkConfig(rel['config'] ?? {}, release);
+      const values = at(rel, ['chart', 'values']);
+      const seen = {
+        'podSecurityContext.appArmorProfile': at(values, ['podSecurityContext', 'appArmorProfile']) !== undefined ? 'kept' : 'removed',
+        'serviceAccounts.operator.annotations.eks.amazonaws.com/role-arn': at(values, ['serviceAccounts', 'operator', 'annotations', 'eks.amazonaws.com/role-arn']) !== undefined ? 'stored' : 'absent',
+        renderedAt: at(values, ['renderedAt']) !== undefined ? 'stored' : 'absent',
+        'sub.written': at(values, ['sub', 'written']) !== undefined ? 'stored' : 'absent',
+        'sub.conf.level': at(values, ['sub', 'conf', 'level']),
+        'cfg.touched': at(values, ['cfg', 'touched']) !== undefined ? 'stored' : 'absent',
+        'cfg.merged': at(values, ['cfg', 'merged']) !== undefined ? 'stored' : 'absent',
       };
-      for (const i of INSTALLS) {
-        const release = `w${++n}`;
-        await run(helm, ['install', release, join(OUT, chart), '--namespace', ns, ...sets(i.set)], env);
-        const first = await capture(release, 1, i.name, i.set);
-        if (h === 'helm3-old' && i.name === 'static') {
-          // --reuse-values: revision 2 starts from revision 1's stored values, writes included, and writes anew.
-          const set = { 'eni.iamRole': 'fixture-dummy-role-2' };
-          await run(helm, ['upgrade', release, join(OUT, chart), '--namespace', ns, '--reuse-values', ...sets(set)], env);
-          await capture(release, 2, `${i.name}-reuse`, set, first);
-        }
+      process.stderr.write(`${version} ${name}: ${JSON.stringify(seen)}\n`);
+      const file = `${tag}-${name}.json`;
+      writeCapture(OUT, file, rel, 2);
+      captures.push({ file, helm: version, chart, set, ...(previous ? { previous } : {}) });
+      return file;
+    };
+    for (const i of INSTALLS) {
+      const release = `w${++n}`;
+      await runHelm(helm, ['install', release, join(OUT, chart), '--namespace', ns, ...sets(i.set)], env);
+      const first = await capture(release, 1, i.name, i.set);
+      if (h === 'helm3-old' && i.name === 'static') {
+        // --reuse-values: revision 2 starts from revision 1's stored values, writes included, and writes anew.
+        const set = { 'eni.iamRole': 'fixture-dummy-role-2' };
+        await runHelm(helm, ['upgrade', release, join(OUT, chart), '--namespace', ns, '--reuse-values', ...sets(set)], env);
+        await capture(release, 2, `${i.name}-reuse`, set, first);
       }
     }
-    writeFileSync(join(OUT, 'manifest.json'), `${JSON.stringify({ generatedBy: 'scripts/capture-template-write-fixtures.ts', captures }, null, 2)}\n`);
-  } finally {
-    await cp.stop();
   }
-}
-
-await main();
+  writeFileSync(join(OUT, 'manifest.json'), `${JSON.stringify({ generatedBy: 'scripts/capture-template-write-fixtures.ts', captures }, null, 2)}\n`);
+});

@@ -12,7 +12,7 @@
  * templates write into them (Helm < 3.13 stored such writes: proveTemplateWrites).
  */
 import { canonicalJson, fingerprintDifferences, metadataDigest, valuesDigest } from '../chart/fingerprint.ts';
-import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, reusedValues, type HelmBehaviour, type HelmChart, type ProcessingNotes } from '../chart/helm-install.ts';
+import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, reusedValues, type HelmBehaviour, type HelmChart, type ProcessingNotes, type StoredChartParts } from '../chart/helm-install.ts';
 import { CoalesceError, deepCopy, isTable, newTable, type Table } from '../chart/coalesce.ts';
 import type { TemplateWrite } from '../chart/template-writes.ts';
 import type { ChartFingerprint } from '../model/chart.ts';
@@ -182,13 +182,8 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   let filesDiffer = false;
   for (const variant of variants) {
     for (const b of behaviours) {
-      let parts;
-      try {
-        parts = helmProcessChart(variant.tree, condition, b);
-      } catch (err) {
-        if (err instanceof CoalesceError) continue; // Helm fails this install: no release can come from it
-        throw err;
-      }
+      const parts = processed(variant.tree, condition, b);
+      if (!parts) continue;
       const valuesEqual = valuesMatch(record, parts.values, b);
       if (valuesEqual) valuesOk = true;
       if (!metadataMatches(installed, metadataDigest(parts.metadata))) continue;
@@ -285,14 +280,8 @@ async function proveTemplateWrites(record: ReleaseRecord, tree: HelmChart, varia
   };
   for (const variant of variants) {
     for (const b of shared) {
-      let parts;
-      try {
-        parts = helmProcessChart(variant.tree, condition, b);
-      } catch (err) {
-        if (err instanceof CoalesceError) continue;
-        throw err;
-      }
-      if (!metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
+      const parts = processed(variant.tree, condition, b);
+      if (!parts || !metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
       const notes = match(parts.values);
       if (notes) {
         parts.notes.requirements = requirements;
@@ -394,6 +383,16 @@ function without(values: Table, paths: string[][], keys: string[]): Table {
   return out;
 }
 
+/** Helm's processing of `tree` under rule `b`, or undefined where Helm fails the install (no release can come from it). */
+function processed(tree: HelmChart, condition: Table, b: HelmBehaviour, base?: Table): StoredChartParts | undefined {
+  try {
+    return helmProcessChart(tree, condition, b, base);
+  } catch (err) {
+    if (err instanceof CoalesceError) return undefined;
+    throw err;
+  }
+}
+
 function accountedOf(variant: Variant, notes: ProcessingNotes, extra?: string): string[] {
   return [variant.name, describeNotes(notes), extra].filter((x): x is string => !!x);
 }
@@ -418,14 +417,8 @@ async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours
         const files = explain(b);
         if (!files) continue;
         const base = reusedValues(prev.values, prev.config, b);
-        let parts;
-        try {
-          parts = helmProcessChart(variant.tree, condition, b, base);
-        } catch (err) {
-          if (err instanceof CoalesceError) continue;
-          throw err;
-        }
-        if (!metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
+        const parts = processed(variant.tree, condition, b, base);
+        if (!parts || !metadataMatches(record.fingerprint, metadataDigest(parts.metadata))) continue;
         const matched = match(parts.values, b);
         if (matched) {
           parts.notes.requirements = requirements;

@@ -52,6 +52,28 @@ let tlsPort = 0;
 let proxyUrl = '';
 const servers: Server[] = [];
 const sockets = new Set<Socket>();
+
+/** CONNECT tunnels of an HTTP proxy: `route` names the local port serving `host:port`, 0 for none (502). */
+function tunnel(proxy: Server, route: (target: string) => number): void {
+  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    sockets.add(client);
+    const port = route(req.url ?? '');
+    if (!port) return void client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
+    const up = connect(port, '127.0.0.1', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    sockets.add(up);
+    const close = (): void => {
+      up.destroy();
+      client.destroy();
+    };
+    up.once('error', close);
+    client.once('error', close);
+  });
+}
 let seen: Seen[] = [];
 /** What each fake answers, changed per test. */
 const behaviour = { metadataDelayMs: 0, metadataStatus: 200, entraStatus: 200, exchangeStatus: 200, gcpToken: 'ya29.gcp-access-token', refreshExpSeconds: 3 * 3600 };
@@ -170,26 +192,9 @@ before(async () => {
     res.writeHead(405);
     res.end();
   });
-  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    sockets.add(client);
-    const [host = '', port = ''] = (req.url ?? '').split(/:(?=\d+$)/);
-    if (![ACR, GAR, ECR, LOGIN].includes(host) || port !== '443') {
-      client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    const up = connect(tlsPort, '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) up.write(head);
-      up.pipe(client);
-      client.pipe(up);
-    });
-    sockets.add(up);
-    const close = (): void => {
-      up.destroy();
-      client.destroy();
-    };
-    up.once('error', close);
-    client.once('error', close);
+  tunnel(proxy, (target) => {
+    const [host = '', port = ''] = target.split(/:(?=\d+$)/);
+    return [ACR, GAR, ECR, LOGIN].includes(host) && port === '443' ? tlsPort : 0;
   });
   proxyUrl = `http://127.0.0.1:${await listen(proxy)}`;
 
@@ -401,24 +406,7 @@ describe('provider: azure, two repositories of one registry with different CAs',
       res.writeHead(405);
       res.end();
     });
-    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-      sockets.add(client);
-      const port = req.url === `${ACR}:443` ? acrPort : req.url === `${LOGIN}:443` ? tlsPort : 0;
-      if (!port) return void client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
-      const up = connect(port, '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        if (head.length) up.write(head);
-        up.pipe(client);
-        client.pipe(up);
-      });
-      sockets.add(up);
-      const close = (): void => {
-        up.destroy();
-        client.destroy();
-      };
-      up.once('error', close);
-      client.once('error', close);
-    });
+    tunnel(proxy, (target) => (target === `${ACR}:443` ? acrPort : target === `${LOGIN}:443` ? tlsPort : 0));
     proxy2 = `http://127.0.0.1:${await listen(proxy)}`;
   });
 
