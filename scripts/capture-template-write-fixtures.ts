@@ -2,7 +2,7 @@
  * Captures what Helm stores for a chart whose templates write into `.Values` (sprig set/unset/merge…), for
  * the unit tests of the content proof (test/unit/resolve/template-writes-proof.test.ts): starts the harness
  * control plane, packages test/fixtures/template-writes/src/writes (a parent and a subchart with static
- * writes, and writes through `.` inside `with`: a set with a literal key, a merge) with helm 4, installs it with helm 3.12.3 (helm3-old; its first release upgraded with --reuse-values too),
+ * writes, a set through `.` inside `with .Values.cfg`, and a merge into a range element) with helm 4, installs it with helm 3.12.3 (helm3-old; its first release upgraded with --reuse-values too),
  * 3.17.2, 3.22.0 and 4.3.2, and writes each stored release (`chart` and `config`; manifest, hooks and
  * notes dropped) to test/fixtures/template-writes/, with the tarball and an index (manifest.json). Only
  * dummy values go in (`fixture-dummy-…`), checked as in capture-release-fixtures.ts. It also prints, per
@@ -72,7 +72,7 @@ await withControlPlane(async (cp) => {
         'sub.written': at(values, ['sub', 'written']) !== undefined ? 'stored' : 'absent',
         'sub.conf.level': at(values, ['sub', 'conf', 'level']),
         'cfg.touched': at(values, ['cfg', 'touched']) !== undefined ? 'stored' : 'absent',
-        'cfg.merged': at(values, ['cfg', 'merged']) !== undefined ? 'stored' : 'absent',
+        'cfgs.a.merged': at(values, ['cfgs', 'a', 'merged']) !== undefined ? 'stored' : 'absent',
       };
       process.stderr.write(`${version} ${name}: ${JSON.stringify(seen)}\n`);
       const file = `${tag}-${name}.json`;

@@ -8,7 +8,7 @@ import { DEFAULT_ARCHIVE_LIMITS, readChartEntries, type ArchiveLimits, type Char
 import { chartContentFromFiles, ChartContentError, chartYamlOf, parseHelmYaml, valuesReadingsOf, type ChartContent } from './content.ts';
 import { deepCopy, isTable, newTable, type Table } from './coalesce.ts';
 import { sanitizeString } from './fingerprint.ts';
-import { chartTemplateWrites } from './template-writes.ts';
+import { chartTemplateWrites, resolveDefineWrites, type DefineCall } from './template-writes.ts';
 import type { HelmChart, HelmDependency, HelmMetadata } from './helm-install.ts';
 import { RepoError } from '../model/repository.ts';
 import { scalarString, type JsonObject } from '../util/guards.ts';
@@ -33,7 +33,7 @@ export interface PublishedChartFiles {
 export function readChartTree(bytes: Uint8Array, limits?: ArchiveLimits): PublishedChartFiles {
   const repo = limits?.repository ?? 'archive';
   const where = `chart archive from ${repo}`;
-  const budget = { charts: 0 };
+  const budget: TreeBudget = { charts: 0, defineCalls: [] };
   // One decompression budget for the whole tree (Helm's 100 MiB per chart would multiply with nesting).
   let remaining = limits?.maxTotalBytes ?? DEFAULT_ARCHIVE_LIMITS.maxTotalBytes;
   const read = (b: Uint8Array): ChartEntry[] => {
@@ -48,6 +48,7 @@ export function readChartTree(bytes: Uint8Array, limits?: ArchiveLimits): Publis
     const files = new Map(entries.map((e) => [e.name, e.data]));
     const content = chartContentFromFiles(files, where);
     const tree = loadTree(entries, where, read, 0, budget);
+    resolveTreeWrites(tree, budget.defineCalls);
     const yamlFiles = extraYaml(files);
     if (yamlFiles) tree.yamlFiles = yamlFiles;
     return { content, tree };
@@ -57,13 +58,29 @@ export function readChartTree(bytes: Uint8Array, limits?: ArchiveLimits): Publis
   }
 }
 
+interface TreeBudget {
+  charts: number;
+  /** Every `include`/`template` of the tree: named templates are global across a chart and its subcharts. */
+  defineCalls: DefineCall[];
+}
+
+/** Writes into a named template's argument, resolved against the whole tree's calls (template-writes.ts). */
+function resolveTreeWrites(c: HelmChart, calls: readonly DefineCall[]): void {
+  if (c.templateWrites) {
+    const resolved = resolveDefineWrites(c.templateWrites, calls);
+    if (resolved.length) c.templateWrites = resolved;
+    else delete c.templateWrites;
+  }
+  for (const s of c.subcharts) resolveTreeWrites(s, calls);
+}
+
 /**
  * Helm's LoadFiles over files in archive order. A path seen twice (a subchart directory holding two versions of
  * one chart, see duplicableEntry) is read as Helm reads it: every Chart.yaml decoded into the same Metadata
  * (goDecodeInto), then every requirements.yaml, the last values.yaml replacing the others; templates and other
  * files only matter to rendering, not to what is stored.
  */
-function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Array) => ChartEntry[], depth: number, budget: { charts: number }): HelmChart {
+function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Array) => ChartEntry[], depth: number, budget: TreeBudget): HelmChart {
   if (++budget.charts > MAX_CHARTS) throw new ChartContentError('too_many_subcharts', `${where}: more than ${MAX_CHARTS} charts`);
   if (depth > MAX_DEPTH) throw new ChartContentError('too_deep', `${where}: subcharts nested deeper than ${MAX_DEPTH}`);
   const chartYamls = files.filter((f) => f.name === 'Chart.yaml');
@@ -119,7 +136,8 @@ function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Ar
     }
   }
   // What the templates write into the values (Helm < 3.13 stored it): the result only, never the text.
-  const templateWrites = chartTemplateWrites(files);
+  const { writes: templateWrites, calls } = chartTemplateWrites(files);
+  budget.defineCalls.push(...calls);
   return { metadata, values, subcharts, ...(helm4Values ? { helm4Values } : {}), ...(templateWrites.length ? { templateWrites } : {}) };
 }
 

@@ -397,7 +397,7 @@ export function chartFromJson(json: string): HelmChart {
 }
 
 function isTemplateWrite(w: unknown): w is TemplateWrite {
-  return isObject(w) && typeof w['file'] === 'string' && typeof w['fn'] === 'string' && (w['paths'] === undefined || (Array.isArray(w['paths']) && w['paths'].every((p) => Array.isArray(p) && p.every((k) => typeof k === 'string')))) && (w['key'] === undefined || typeof w['key'] === 'string');
+  return isObject(w) && typeof w['file'] === 'string' && typeof w['fn'] === 'string' && (w['paths'] === undefined || (Array.isArray(w['paths']) && w['paths'].every((p) => Array.isArray(p) && p.every((k) => typeof k === 'string')))) && (w['inDefine'] === undefined || w['inDefine'] === true) && (w['top'] === undefined || w['top'] === true);
 }
 
 /** A compact, immutable form of a HelmChart for caches: one string instead of a graph of objects. */

@@ -12,9 +12,10 @@
  * test/fixtures/template-writes/src/writes, kube-apiserver 1.35.4): helm v3.12.3 stored
  * `unset .Values.podSecurityContext "appArmorProfile"` (the key gone), `set .Values.serviceAccounts.operator.
  * annotations "eks.amazonaws.com/role-arn" …`, a subchart's `set .Values "written" …` (parent values
- * `sub.written`), a subchart's `mergeOverwrite .Values.conf (dict …)`, and a `set . "touched" …` and a
- * `mergeOverwrite . (dict …)` inside `with .Values.cfg`, but not the parent's top-level `set .Values
- * "renderedAt" …`; helm v3.17.2, v3.22.0 and v4.3.2 stored none of them (the chart's values as published).
+ * `sub.written`), a subchart's `mergeOverwrite .Values.conf (dict …)`, a `set . "touched" …` inside
+ * `with .Values.cfg` and a `mergeOverwrite $c (dict …)` on a `range` element of `.Values.cfgs`, but not the
+ * parent's top-level `set .Values "renderedAt" …`; helm v3.17.2, v3.22.0 and v4.3.2 stored none of them (the
+ * chart's values as published).
  *
  * This module finds such writes in template text, without executing it: a light lexer and parser of Go's
  * text/template actions (comments, trim markers, raw and quoted strings, parenthesised pipelines, variable
@@ -25,9 +26,16 @@
  * - fresh (not recorded): a table the template made itself (`dict`, `list`, `deepCopy`, `fromYaml`, …, or a
  *   variable only ever assigned such tables, e.g. bitnami common's `$dst := dict` … `| merge $dst`), or the
  *   top-level context (`set $ …` outside a `define`, `set . …` at a file's top level);
- * - unknown: anything else (`.` inside `with`/`range`/`define`, `.context.Values`, a function's result, a
- *   variable of mixed origin), recorded as "file: function on what", never with the template's text; with
- *   `set`/`unset` and a literal key, that key is recorded: it is the only one such a call can write.
+ * - the argument of a named template (`.` at a `define`'s own level, or `$` in it): harmless when every
+ *   `include`/`template` of that name in the whole chart tree passes the top-level context (cilium's
+ *   `include "cilium.ca.setup" .` then `set . "commonCA" …`: a write into the context, never into values),
+ *   resolved by resolveDefineWrites once the tree is read; else unknown;
+ * - unknown: anything else (`.` inside `with`/`range`, `.context.Values`, a field of a table the template
+ *   made (`pick`/`dict` copy shallowly: `$p.a` may be `.Values.a` itself), a function's result, a variable of
+ *   mixed origin), recorded as "file: function on what", never with the template's text. An unknown write may
+ *   have touched any value: differing values are then Unverified, never Verified (proof.ts).
+ * Hostile text costs linear time: variables resolve once each, paths and writes are capped, nesting deeper
+ * than MAX_NESTING or a file the analysis cannot read is one unknown write.
  * Pure: no I/O. Only the result is kept with the chart (HelmChart.templateWrites), never template text.
  */
 
@@ -41,12 +49,27 @@ export interface TemplateWrite {
   paths?: string[][] | undefined;
   /** Unknown: what the target is, in words (`a variable`, `.`). */
   target?: string | undefined;
-  /**
-   * Unknown target, `set`/`unset` with a literal key: the only key it can write, in whatever table the target
-   * is (cilium's `set . "commonCA" …` in a define).
-   */
-  key?: string | undefined;
+  /** Static, written inside a `define`/`block`: it may run with another chart's context (proof.ts collectWrites). */
+  inDefine?: true | undefined;
+  /** Static: `set`/`unset` of a literal key directly on `.Values` (the parent's top-level map is a copy: never stored). */
+  top?: true | undefined;
+  /** Before resolveDefineWrites only: a write into this named template's argument. */
+  define?: string | undefined;
 }
+
+/** An `include`/`template` of a named template, by what it passes: the top-level context, another define's argument, or anything else. */
+export interface DefineCall {
+  name: string;
+  arg: 'root' | 'other' | { via: string };
+}
+
+/** Nesting of blocks beyond this, or of parentheses and variables, is no real chart's: the file is one unknown write. */
+const MAX_NESTING = 64;
+/** Static paths one target may stand for (a variable assigned many paths), and writes kept per chart. */
+const MAX_PATHS = 64;
+const MAX_WRITES = 256;
+
+class TooComplex extends Error {}
 
 const MUTATORS = new Set(['set', 'unset', 'merge', 'mergeOverwrite', 'mustMerge', 'mustMergeOverwrite']);
 const KEYED = new Set(['set', 'unset']);
@@ -91,7 +114,7 @@ export function templateActions(text: string): string[] {
     for (; k < text.length; k++) {
       const c = text[k];
       if (quote) {
-        if (quote === '"' && c === '\\') k++;
+        if ((quote === '"' || quote === "'") && c === '\\') k++;
         else if (c === quote) quote = undefined;
         continue;
       }
@@ -144,7 +167,8 @@ type Operand = { k: 'tok'; tok: Token } | { k: 'pipe'; pipe: Command[] };
 type Command = Operand[];
 
 /** Commands of a pipeline (`a b | c d`), with parenthesised sub-pipelines nested. */
-function parsePipeline(tokens: Token[], pos: { i: number }): Command[] {
+function parsePipeline(tokens: Token[], pos: { i: number }, depth = 0): Command[] {
+  if (depth > MAX_NESTING) throw new TooComplex();
   const cmds: Command[] = [];
   let cur: Command = [];
   while (pos.i < tokens.length) {
@@ -153,7 +177,7 @@ function parsePipeline(tokens: Token[], pos: { i: number }): Command[] {
     if (tok.t === '|') {
       cmds.push(cur);
       cur = [];
-    } else if (tok.t === '(') cur.push({ k: 'pipe', pipe: parsePipeline(tokens, pos) });
+    } else if (tok.t === '(') cur.push({ k: 'pipe', pipe: parsePipeline(tokens, pos, depth + 1) });
     else cur.push({ k: 'tok', tok });
   }
   cmds.push(cur);
@@ -161,13 +185,34 @@ function parsePipeline(tokens: Token[], pos: { i: number }): Command[] {
 }
 
 /** What a target evaluates to. */
-type Target = { k: 'fresh' } | { k: 'static'; paths: string[][] } | { k: 'unknown'; what: string } | { k: 'self' };
+type Target =
+  | { k: 'fresh' }
+  | { k: 'static'; paths: string[][] }
+  | { k: 'unknown'; what: string }
+  | { k: 'self' }
+  /** The top-level context itself (`.` or `$` outside blocks that rebind it): its `Values` is static, nothing else is values. */
+  | { k: 'root' }
+  /** A named template's argument itself. */
+  | { k: 'arg'; define: string };
 
 interface Scope {
   /** `.` is not the template's top-level context (inside with/range/define/block). */
   rebound: boolean;
   /** Inside define/block: `$` is the argument, not the top-level context. */
   inDefine: boolean;
+  /** The innermost `define`'s name (not `block`'s: it runs in place with its own pipeline). */
+  define?: string | undefined;
+  /** `.` is that define's argument: no with/range inside it rebinds `.`. */
+  dotIsArg: boolean;
+  /** Inside `with <pipeline>` (not its `else`): `.` is that pipeline's value, evaluated where the `with` stands. */
+  dotFrom?: { cmds: Command[]; scope: Scope } | undefined;
+}
+
+/** An open block: its keyword, a define's name, and for `with` the pipeline `.` takes inside. */
+interface Frame {
+  kind: string;
+  name?: string | undefined;
+  dot?: Scope['dotFrom'];
 }
 
 interface Assignment {
@@ -188,23 +233,60 @@ const fnName = (c: Command): string | undefined => {
   return first?.k === 'tok' && first.tok.t === 'ident' ? first.tok.v : undefined;
 };
 
+/** The writes and named-template calls of one template file. */
+export interface FileAnalysis {
+  writes: TemplateWrite[];
+  calls: DefineCall[];
+}
+
 /** Every mutating call of one template file, with its target classified; fresh targets are left out. */
 export function templateWrites(file: string, text: string): TemplateWrite[] {
+  return analyzeTemplate(file, text).writes;
+}
+
+/** The writes (fresh targets left out) and the `include`/`template` calls of one template file. */
+export function analyzeTemplate(file: string, text: string): FileAnalysis {
   const assignments = new Map<string, Assignment[]>();
   const calls: Call[] = [];
-  const stack: string[] = [];
-  const scope = (): Scope => ({ rebound: stack.some((s) => REBINDING.has(s)), inDefine: stack.includes('define') || stack.includes('block') });
+  const includes: { name: string; arg: Operand | undefined; scope: Scope }[] = [];
+  const stack: Frame[] = [];
+  const scopeOf = (frames: readonly Frame[]): Scope => {
+    let define: string | undefined;
+    let dotIsArg = false;
+    let dotFrom: Scope['dotFrom'];
+    for (const f of frames) {
+      if (f.kind === 'define') {
+        define = f.name;
+        dotIsArg = f.name !== undefined;
+        dotFrom = undefined;
+      } else if (f.kind === 'block') {
+        define = undefined;
+        dotIsArg = false;
+        dotFrom = undefined;
+      } else if (f.kind === 'with' || f.kind === 'range') {
+        dotIsArg = false;
+        dotFrom = f.dot;
+      }
+    }
+    return { rebound: frames.some((f) => REBINDING.has(f.kind)), inDefine: frames.some((f) => f.kind === 'define' || f.kind === 'block'), define, dotIsArg, dotFrom };
+  };
+  const scope = (): Scope => scopeOf(stack);
 
   const collectCalls = (cmds: Command[], sc: Scope): void => {
     for (const c of cmds) {
       const fn = fnName(c);
       if (fn && MUTATORS.has(fn)) calls.push({ fn, args: c.slice(1), scope: sc });
+      const name = c[1];
+      if (fn === 'include' && name?.k === 'tok' && name.tok.t === 'str') includes.push({ name: name.tok.v, arg: c[2], scope: sc });
       for (const o of c) if (o.k === 'pipe') collectCalls(o.pipe, sc);
     }
   };
 
   for (const action of templateActions(text)) {
     const tokens = lexAction(action);
+    let withDot: Frame | undefined;
+    // The scope the action's own pipeline is evaluated in: outside the `with` it opens (or continues with `else with`).
+    let outer = scope();
     let first = tokens[0];
     let i = 0;
     if (first?.t === 'ident' && first.v === 'else') {
@@ -213,17 +295,39 @@ export function templateWrites(file: string, text: string): TemplateWrite[] {
       if (first?.t === 'ident' && (first.v === 'with' || first.v === 'range' || first.v === 'if')) {
         i = 2;
         // `else with`/`else range` rebind `.` in their branch: the block counts as theirs from here on.
-        if (first.v !== 'if' && stack.length) stack[stack.length - 1] = first.v;
+        const top = stack[stack.length - 1];
+        if (first.v !== 'if' && top) {
+          top.kind = first.v;
+          top.dot = undefined;
+          if (first.v === 'with') {
+            withDot = top;
+            outer = scopeOf(stack.slice(0, -1));
+          }
+        }
+      } else {
+        // A plain `else` of a `with`: `.` is the outer one again, which is not tracked here (unknown).
+        const top = stack[stack.length - 1];
+        if (top) top.dot = undefined;
       }
     } else if (first?.t === 'ident' && first.v === 'end') {
       stack.pop();
       continue;
     } else if (first?.t === 'ident' && BLOCKS.has(first.v)) {
       i = 1;
-      stack.push(first.v);
+      const name = tokens[1];
+      const frame: Frame = { kind: first.v, name: first.v === 'define' && name?.t === 'str' ? name.v : undefined };
+      if (first.v === 'with') withDot = frame;
+      stack.push(frame);
+      // Scanned per action: past this depth no chart is real, and the scan would cost depth × actions.
+      if (stack.length > MAX_NESTING) throw new TooComplex();
+    } else if (first?.t === 'ident' && first.v === 'template') {
+      const name = tokens[1];
+      if (name?.t === 'str') includes.push({ name: name.v, arg: tokens[2] ? { k: 'tok', tok: tokens[2] } : undefined, scope: scope() });
+      continue;
     }
     const keyword = first?.t === 'ident' ? first.v : undefined;
-    const sc = scope();
+    // The `with` opened by this action: `.` inside is the pipeline's value where the `with` stands.
+    const sc = withDot ? outer : scope();
     // `$a, $b := …` / `$a := …` / `$a = …`
     const rest = tokens.slice(i);
     const declAt = rest.findIndex((t) => t.t === 'decl');
@@ -238,21 +342,46 @@ export function templateWrites(file: string, text: string): TemplateWrite[] {
       }
       body = rest.slice(declAt + 1);
     }
-    collectCalls(parsePipeline(body, { i: 0 }), sc);
+    const cmds = parsePipeline(body, { i: 0 });
+    if (withDot) withDot.dot = { cmds, scope: sc };
+    collectCalls(cmds, sc);
   }
 
+  // Each variable resolves once (a chain of variables each assigned from the previous twice would otherwise
+  // cost 2^n); a variable met again while it resolves is `self`; a chain deeper than MAX_NESTING is too complex.
+  const resolved = new Map<string, Target>();
   const resolving = new Set<string>();
+  let depth = 0;
   const variable = (name: string): Target => {
+    const known = resolved.get(name);
+    if (known) return known;
     if (resolving.has(name)) return { k: 'self' };
     const list = assignments.get(name);
     if (!list?.length) return { k: 'unknown', what: 'a variable' };
+    if (++depth > MAX_NESTING) throw new TooComplex();
     resolving.add(name);
     try {
       const targets = list.map((a) => (a.ranged ? ({ k: 'unknown', what: 'a range variable' } as Target) : pipelineValue(a.rhs, a.scope)));
-      return combine(targets.filter((t) => t.k !== 'self'), 'a variable');
+      const t = combine(targets.filter((x) => x.k !== 'self'), 'a variable');
+      resolved.set(name, t);
+      return t;
     } finally {
       resolving.delete(name);
+      depth--;
     }
+  };
+
+  /** Fields under a target: `.Values…` of the top-level context is static, other fields of it are no values; fields of anything else are unknown. */
+  const fieldOf = (base: Target, fields: string[]): Target => {
+    if (!fields.length) return base;
+    if (base.k === 'static') return staticTarget(base.paths.map((p) => [...p, ...fields]));
+    if (base.k === 'root' || base.k === 'arg') {
+      if (fields[0] === 'Values') return staticTarget([fields.slice(1)]);
+      return base.k === 'root' ? { k: 'fresh' } : { k: 'unknown', what: `.${fields[0]}` };
+    }
+    // A table the template made may hold values tables (`pick .Values "a"`, `dict "x" .Values.a`: shallow).
+    if (base.k === 'fresh') return { k: 'unknown', what: 'a field of a table the template made' };
+    return base.k === 'self' ? base : { k: 'unknown', what: 'a field of a variable' };
   };
 
   const operand = (o: Operand | undefined, sc: Scope): Target => {
@@ -260,16 +389,21 @@ export function templateWrites(file: string, text: string): TemplateWrite[] {
     if (o.k === 'pipe') return pipelineValue(o.pipe, sc);
     const tok = o.tok;
     if (tok.t !== 'field') return tok.t === 'str' ? { k: 'fresh' } : { k: 'unknown', what: 'a value' };
-    if (tok.base === 'var') {
-      const base = variable(tok.name ?? '');
-      if (base.k === 'static') return tok.v.length ? { k: 'static', paths: base.paths.map((p) => [...p, ...tok.v]) } : base;
-      if (base.k === 'fresh' || base.k === 'self') return base;
-      return tok.v.length ? { k: 'unknown', what: 'a field of a variable' } : base;
-    }
+    if (tok.base === 'var') return fieldOf(variable(tok.name ?? ''), tok.v);
     // `.Values.a` (or `$.Values.a`): a path under the values of the chart whose context it is.
-    if (tok.v[0] === 'Values') return { k: 'static', paths: [tok.v.slice(1)] };
-    if (tok.base === '$') return sc.inDefine ? { k: 'unknown', what: tok.v.length ? `$.${tok.v.join('.')}` : '$' } : { k: 'fresh' };
-    if (!sc.rebound) return { k: 'fresh' }; // the top-level context or one of its other members (.Release, .Capabilities)
+    if (tok.v[0] === 'Values') return staticTarget([tok.v.slice(1)]);
+    // `$` is the top-level context, or in a named template its argument.
+    if (tok.base === '$') return fieldOf(!sc.inDefine ? { k: 'root' } : sc.define !== undefined ? { k: 'arg', define: sc.define } : { k: 'unknown', what: '$' }, tok.v);
+    if (!sc.rebound) return fieldOf({ k: 'root' }, tok.v);
+    if (sc.dotIsArg && sc.define !== undefined) return fieldOf({ k: 'arg', define: sc.define }, tok.v);
+    if (sc.dotFrom) {
+      if (++depth > MAX_NESTING) throw new TooComplex();
+      try {
+        return fieldOf(pipelineValue(sc.dotFrom.cmds, sc.dotFrom.scope), tok.v);
+      } finally {
+        depth--;
+      }
+    }
     return { k: 'unknown', what: tok.v.length ? `.${tok.v[0]}` : '.' };
   };
 
@@ -284,50 +418,127 @@ export function templateWrites(file: string, text: string): TemplateWrite[] {
     if (fn === 'index') {
       const base = operand(last[1], sc);
       const keys = last.slice(2).map((o) => (o.k === 'tok' && o.tok.t === 'str' ? o.tok.v : undefined));
-      if (base.k === 'static' && keys.every((k) => k !== undefined)) return { k: 'static', paths: base.paths.map((p) => [...p, ...(keys as string[])]) };
-      return base.k === 'fresh' ? base : { k: 'unknown', what: 'index' };
+      if (keys.every((k) => k !== undefined)) return fieldOf(base, keys as string[]);
+      return { k: 'unknown', what: 'index' };
     }
     return { k: 'unknown', what: `the result of ${fn}` };
   };
 
-  const out: TemplateWrite[] = [];
+  const writes: TemplateWrite[] = [];
   for (const c of calls) {
     const target = operand(c.args[0], c.scope);
-    if (target.k === 'fresh' || target.k === 'self') continue;
+    if (target.k === 'fresh' || target.k === 'self' || target.k === 'root') continue;
     const key = KEYED.has(c.fn) ? c.args[1] : undefined;
     const literal = key?.k === 'tok' && key.tok.t === 'str' ? key.tok.v : undefined;
+    if (target.k === 'arg') {
+      writes.push({ file, fn: c.fn, target: '.', define: target.define });
+      continue;
+    }
     if (target.k === 'unknown') {
-      out.push({ file, fn: c.fn, target: target.what, ...(literal !== undefined ? { key: literal } : {}) });
+      writes.push({ file, fn: c.fn, target: target.what });
       continue;
     }
     const paths = target.paths.map((p) => (literal !== undefined ? [...p, literal] : p));
     // A write into the whole of `.Values` (a merge, or a key that is not a literal) may touch any value.
-    if (paths.some((p) => p.length === 0)) out.push({ file, fn: c.fn, target: '.Values itself' });
-    else out.push({ file, fn: c.fn, paths });
+    if (paths.some((p) => p.length === 0)) {
+      writes.push({ file, fn: c.fn, target: '.Values itself' });
+      continue;
+    }
+    const top = literal !== undefined && target.paths.some((p) => p.length === 0);
+    writes.push({ file, fn: c.fn, paths, ...(c.scope.inDefine ? { inDefine: true as const } : {}), ...(top ? { top: true as const } : {}) });
   }
-  return out;
+  const defineCalls = includes.map(({ name, arg, scope: sc }): DefineCall => {
+    const t = operand(arg, sc);
+    return { name, arg: t.k === 'root' ? 'root' : t.k === 'arg' ? { via: t.define } : 'other' };
+  });
+  return { writes, calls: defineCalls };
+}
+
+function staticTarget(paths: string[][]): Target {
+  return paths.length > MAX_PATHS ? { k: 'unknown', what: 'a variable of too many paths' } : { k: 'static', paths };
 }
 
 function combine(targets: Target[], what: string): Target {
   if (!targets.length) return { k: 'unknown', what };
   if (targets.every((t) => t.k === 'fresh')) return { k: 'fresh' };
-  if (targets.every((t) => t.k === 'static')) return { k: 'static', paths: targets.flatMap((t) => (t.k === 'static' ? t.paths : [])) };
+  if (targets.every((t) => t.k === 'root')) return { k: 'root' };
+  if (targets.every((t) => t.k === 'static')) return staticTarget(targets.flatMap((t) => (t.k === 'static' ? t.paths : [])));
   const unknown = targets.find((t) => t.k === 'unknown');
   return unknown ?? { k: 'unknown', what: `${what} of mixed origin` };
 }
 
-/** The writes of a chart's templates (`templates/…` entries of its own files). */
-export function chartTemplateWrites(files: Iterable<{ name: string; data: Uint8Array }>): TemplateWrite[] {
+/** The writes and named-template calls of a chart's templates (`templates/…` entries of its own files). */
+export function chartTemplateWrites(files: Iterable<{ name: string; data: Uint8Array }>): FileAnalysis {
   const decoder = new TextDecoder('utf-8');
-  const out: TemplateWrite[] = [];
+  const writes: TemplateWrite[] = [];
+  const calls: DefineCall[] = [];
+  const seen = new Set<string>();
   for (const f of files) {
     if (!f.name.startsWith('templates/')) continue;
     const text = decoder.decode(f.data);
-    // Cheap filter: most templates call none of the six.
-    if (!/\b(set|unset|merge|mergeOverwrite|mustMerge|mustMergeOverwrite)\b/.test(text)) continue;
-    for (const w of templateWrites(f.name, text)) {
-      if (!out.some((o) => JSON.stringify(o) === JSON.stringify(w))) out.push(w);
+    // Cheap filter: most templates call none of the six and include nothing.
+    const writesSome = /\b(set|unset|merge|mergeOverwrite|mustMerge|mustMergeOverwrite)\b/.test(text);
+    if (!writesSome && !/\b(include|template)\b/.test(text)) continue;
+    let found: FileAnalysis;
+    try {
+      found = analyzeTemplate(f.name, text);
+    } catch (err) {
+      if (!(err instanceof TooComplex) && !(err instanceof RangeError)) throw err;
+      // Nested past any real chart's depth: whatever it writes is unknown (and any define it holds too).
+      found = { writes: writesSome ? [{ file: f.name, fn: 'set', target: 'a template too deeply nested to analyse' }] : [], calls: [] };
     }
+    for (const w of found.writes) {
+      const key = JSON.stringify(w);
+      if (!seen.has(key)) {
+        seen.add(key);
+        writes.push(w);
+      }
+    }
+    for (const c of found.calls) {
+      const key = JSON.stringify(c);
+      if (!seen.has(key)) {
+        seen.add(key);
+        calls.push(c);
+      }
+    }
+  }
+  if (writes.length > MAX_WRITES) return { writes: [{ file: 'templates/', fn: 'set', target: `more than ${MAX_WRITES} places` }], calls };
+  return { writes, calls };
+}
+
+/**
+ * Once the whole chart tree is read (named templates are global across a chart and its subcharts): a write
+ * into a define's argument is dropped when every call of that define passes the top-level context, directly
+ * or through other defines called so; otherwise it stays, as an unknown write. `calls` are the tree's.
+ */
+export function resolveDefineWrites(writes: TemplateWrite[], calls: readonly DefineCall[]): TemplateWrite[] {
+  const byName = new Map<string, DefineCall['arg'][]>();
+  for (const c of calls) {
+    let list = byName.get(c.name);
+    if (!list) byName.set(c.name, (list = []));
+    list.push(c.arg);
+  }
+  const memo = new Map<string, boolean>();
+  const rootOnly = (name: string, visiting: Set<string>): boolean => {
+    const known = memo.get(name);
+    if (known !== undefined) return known;
+    if (visiting.has(name)) return false;
+    visiting.add(name);
+    const args = byName.get(name) ?? [];
+    const ok = args.length > 0 && args.every((a) => a === 'root' || (typeof a === 'object' && rootOnly(a.via, visiting)));
+    visiting.delete(name);
+    memo.set(name, ok);
+    return ok;
+  };
+  const out: TemplateWrite[] = [];
+  for (const w of writes) {
+    if (w.define === undefined) {
+      out.push(w);
+      continue;
+    }
+    if (rootOnly(w.define, new Set())) continue;
+    const { define, ...rest } = w;
+    out.push({ ...rest, target: `the argument of "${define}"` });
   }
   return out;
 }

@@ -14,7 +14,6 @@
 import { canonicalJson, fingerprintDifferences, metadataDigest, valuesDigest } from '../chart/fingerprint.ts';
 import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, reusedValues, type HelmBehaviour, type HelmChart, type ProcessingNotes, type StoredChartParts } from '../chart/helm-install.ts';
 import { CoalesceError, deepCopy, isTable, newTable, type Table } from '../chart/coalesce.ts';
-import type { TemplateWrite } from '../chart/template-writes.ts';
 import type { ChartFingerprint } from '../model/chart.ts';
 import type { ReleaseRecord, StoredValues } from '../model/release.ts';
 import { proofInputsOf } from '../decode/proof-inputs.ts';
@@ -249,12 +248,16 @@ function memoised(read: (revision: number) => Promise<StoredValues | undefined>)
  * the rules of those versions (never for a release Helm 4 marked), with templates, files and the schema
  * explained, and only for a chart whose templates write: the release's own stored values are read once and
  * compared with the reproduction with the written places left out on both sides (globals tokenised on both,
- * as valuesMatch does for those rules); fresh install and --reuse-values alike. First only the static paths;
- * then also every key, at any depth, that a `set`/`unset` with a literal key on a table the analysis cannot
- * place may have written (cilium's `set . "commonCA" …` in a define). Equal: Verified, naming what was left
- * out. A write that could touch any value (a merge into an unknown table, a key that is not a literal) with
- * values that still differ: Unverified, since Helm itself may have stored the difference. Otherwise undefined
- * (the values stay a difference: every place a template could write was left out).
+ * as valuesMatch does for those rules); fresh install and --reuse-values alike. The values read must be the
+ * ones decoded (same revision, same digest): a second read may meet another object (a forged `version`, or one
+ * rewritten in between), and comparing with it would prove nothing about this release. Equal: Verified, naming
+ * what was left out. A write the analysis cannot place (it may have touched any value) with values that still
+ * differ: Unverified, since Helm itself may have stored the difference. Otherwise undefined (the values stay a
+ * difference: every place a template could write was left out).
+ *
+ * Not a security boundary: which Helm wrote a release is read from the release (Helm 4's marks), which whoever
+ * can rewrite it can change; what this step can hide is bounded by the places the published chart's own
+ * templates write, in the values Helm stores but never renders from again.
  */
 async function proveTemplateWrites(record: ReleaseRecord, tree: HelmChart, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, previous: ((revision: number) => Promise<StoredValues | undefined>) | undefined, requirements: boolean, explain: (b: HelmBehaviour) => string[] | undefined): Promise<ProofResult | undefined> {
   const shared = behaviours.filter((b) => b.sharedChartValues && explain(b) !== undefined);
@@ -265,18 +268,16 @@ async function proveTemplateWrites(record: ReleaseRecord, tree: HelmChart, varia
     // Without the stored values the written places cannot be left out: a difference may still be Helm's own.
     return { differences: [], accounted: [], unverifiable: `values differ from a fresh install and the chart's templates write to them (Helm before 3.13 stored such writes); the release's stored values cannot be read here to compare the rest` };
   }
+  if (stored.revision !== record.release.revision || valuesDigest(stored.values) !== record.fingerprint.values) {
+    return { differences: [], accounted: [], unverifiable: `values differ from a fresh install and the chart's templates write to them (Helm before 3.13 stored such writes); the release's stored values read again were not the ones first read (changed in between, or another revision's), so the rest cannot be compared` };
+  }
   const storedValues = tokenizeGlobals(stored.values ?? newTable());
-  const attempts: { keys: string[] }[] = [{ keys: [] }, ...(writes.keys.length ? [{ keys: writes.keys }] : [])];
   const match = (values: Table): string[] | undefined => {
     const processed = tokenizeGlobals(values);
-    for (const { keys } of attempts) {
-      if (valuesDigest(without(processed, writes.paths, keys)) !== valuesDigest(without(storedValues, writes.paths, keys))) continue;
-      // Named: the written paths where the stored values differ (names only, never values).
-      const names = [...new Set(writes.paths.filter((p) => canonicalJson(valueAt(processed, p) ?? null) !== canonicalJson(valueAt(storedValues, p) ?? null)).map((p) => p.join('.')))];
-      const places = [names.length ? `values at ${names.join(', ')}` : undefined, keys.length ? `keys named ${keys.join(', ')} at any depth (${writes.keyed.join(', ')})` : undefined].filter((x) => x !== undefined);
-      return [`${places.join(' and ') || `values at ${writes.names.join(', ')}`} written by the chart's own templates (${writes.fns.join(', ')}; Helm before 3.13 stored such writes)`];
-    }
-    return undefined;
+    if (valuesDigest(without(processed, writes.paths)) !== valuesDigest(without(storedValues, writes.paths))) return undefined;
+    // Named: the written paths where the stored values differ (names only, never values).
+    const names = [...new Set(writes.paths.filter((p) => canonicalJson(valueAt(processed, p) ?? null) !== canonicalJson(valueAt(storedValues, p) ?? null)).map(pathName))];
+    return [`values at ${listed(names.length ? names : writes.names)} written by the chart's own templates (${writes.fns.join(', ')}; Helm before 3.13 stored such writes)`];
   };
   for (const variant of variants) {
     for (const b of shared) {
@@ -296,58 +297,77 @@ async function proveTemplateWrites(record: ReleaseRecord, tree: HelmChart, varia
     if (reuse) return reuse;
   }
   return writes.anywhere.length
-    ? { differences: [], accounted: [], unverifiable: `values differ from a fresh install and the chart's templates may write to them (${writes.anywhere.join(', ')}) — Helm before 3.13 stored such writes, so the difference is not evidence of tampering` }
+    ? { differences: [], accounted: [], unverifiable: `values differ from a fresh install and the chart's templates may write to them (${listed(writes.anywhere)}) — Helm before 3.13 stored such writes, so the difference is not evidence of tampering` }
     : undefined;
+}
+
+/** At most 8 names in a message (a chart may write hundreds of places); the count of the rest. */
+function listed(names: readonly string[]): string {
+  return names.length <= 8 ? names.join(', ') : `${names.slice(0, 8).join(', ')} and ${names.length - 8} more`;
+}
+
+/** A path as named in a message: keys come from template text, so control characters are escaped. */
+function pathName(p: readonly string[]): string {
+  return p.map((k) => JSON.stringify(k).slice(1, -1)).join('.');
 }
 
 interface CollectedWrites {
   count: number;
-  /** Every static path under every chart's prefix. */
+  /** Every static path, under the prefixes it may be written at. */
   paths: string[][];
   /** The static written paths as named in origin.message (relative to a chart's values, deduplicated). */
   names: string[];
   /** The functions of the static writes. */
   fns: string[];
-  /** Keys written into tables the analysis cannot place, and `file: function on target` of those writes. */
-  keys: string[];
-  keyed: string[];
-  /** `file: function on target` of each write that may touch any value. */
+  /** `file: function on target` of each write the analysis cannot place (it may touch any value). */
   anywhere: string[];
 }
 
 /**
- * The writes of every chart of the tree. A named template (`define`) may be executed with another chart's
- * context (`include "x" (dict … "Values" …)`, or a library chart's helpers), so every static path is taken
- * under every chart's prefix (the parent's values, a subchart's alias or name, nested ones chained): more
- * paths only leave more out of the comparison, never explain a difference elsewhere.
+ * The writes of every chart of the tree, as paths of the parent's stored values. A write in a chart's own
+ * template (outside any `define`) is under that chart's prefix only (the parent: its values; a subchart: its
+ * alias or name, nested ones chained): `.Values` there is the chart's own. A write in a named template may run
+ * with another chart's context (a library chart's helpers, an `include` across charts), so it is taken under
+ * every chart's prefix: more paths only leave more out of the comparison, never explain a difference
+ * elsewhere. The parent's own `set`/`unset` of a key directly on `.Values` is none: its top-level map is a
+ * copy of the user's values, never stored (observed: `renderedAt` in the fixtures).
  */
 function collectWrites(tree: HelmChart): CollectedWrites {
-  const all: TemplateWrite[] = [];
   const prefixes: string[][] = [];
-  const keyed: string[] = [];
+  const own: string[][] = [];
+  const everywhere: string[][] = [];
+  const names: string[] = [];
+  const fns = new Set<string>();
   const anywhere: string[] = [];
+  let count = 0;
   const walk = (c: HelmChart, prefix: string[], dir: string): void => {
     prefixes.push(prefix);
     for (const w of c.templateWrites ?? []) {
-      all.push(w);
-      if (w.paths) continue;
-      (w.key !== undefined ? keyed : anywhere).push(`${dir}${w.file}: ${w.fn} on ${w.target ?? 'an unknown table'}`);
+      count++;
+      if (!w.paths) {
+        anywhere.push(`${dir}${w.file}: ${w.fn} on ${w.target ?? 'an unknown table'}`);
+        continue;
+      }
+      if (w.top && !w.inDefine && prefix.length === 0) continue;
+      fns.add(w.fn);
+      for (const p of w.paths) {
+        names.push(pathName(p));
+        if (w.inDefine) everywhere.push(p);
+        else own.push([...prefix, ...p]);
+      }
     }
     const deps = c.metadata.dependencies ?? [];
     for (const sub of c.subcharts) {
-      const names = new Set([sub.metadata.name, ...deps.filter((d) => d.name === sub.metadata.name).map((d) => (typeof d['alias'] === 'string' && d['alias'] ? d['alias'] : d.name))]);
-      for (const n of names) walk(sub, [...prefix, n], `${dir}charts/${sub.metadata.name}/`);
+      const subNames = new Set([sub.metadata.name, ...deps.filter((d) => d.name === sub.metadata.name).map((d) => (typeof d['alias'] === 'string' && d['alias'] ? d['alias'] : d.name))]);
+      for (const n of subNames) walk(sub, [...prefix, n], `${dir}charts/${sub.metadata.name}/`);
     }
   };
   walk(tree, [], '');
-  const relative = all.flatMap((w) => w.paths ?? []);
   return {
-    count: all.length,
-    paths: prefixes.flatMap((p) => relative.map((r) => [...p, ...r])),
-    names: [...new Set(relative.map((r) => r.join('.')))],
-    fns: [...new Set(all.filter((w) => w.paths || w.key !== undefined).map((w) => w.fn))],
-    keys: [...new Set(all.flatMap((w) => (!w.paths && w.key !== undefined ? [w.key] : [])))],
-    keyed: [...new Set(keyed)],
+    count,
+    paths: [...own, ...prefixes.flatMap((p) => everywhere.map((r) => [...p, ...r]))],
+    names: [...new Set(names)],
+    fns: [...fns],
     anywhere: [...new Set(anywhere)],
   };
 }
@@ -358,27 +378,14 @@ function valueAt(values: Table, path: string[]): unknown {
   return v;
 }
 
-/** A copy of `values` without the given paths, and without the given keys at any depth. */
-function without(values: Table, paths: string[][], keys: string[]): Table {
+/** A copy of `values` without the given paths. */
+function without(values: Table, paths: string[][]): Table {
   const out = deepCopy(values);
   for (const p of paths) {
     let t: unknown = out;
     for (const k of p.slice(0, -1)) t = isTable(t) ? t[k] : undefined;
     const last = p[p.length - 1];
     if (isTable(t) && last !== undefined) delete t[last];
-  }
-  if (keys.length) {
-    const drop = new Set(keys);
-    const walk = (v: unknown): void => {
-      if (Array.isArray(v)) v.forEach(walk);
-      else if (isTable(v)) {
-        for (const k of Object.keys(v)) {
-          if (drop.has(k)) delete v[k];
-          else walk(v[k]);
-        }
-      }
-    };
-    walk(out);
   }
   return out;
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { chartTemplateWrites, templateWrites } from '../../../src/chart/template-writes.ts';
+import { chartTemplateWrites, resolveDefineWrites, templateWrites } from '../../../src/chart/template-writes.ts';
 import { readChartTree } from '../../../src/chart/chart-tree.ts';
 import { chartFromJson, treeJson } from '../../../src/chart/helm-install.ts';
 import { FIXTURES } from '../helpers.ts';
@@ -21,14 +21,25 @@ describe('template writes: cilium 1.15.6', () => {
   it('finds the set of the operator service account annotation (a key with dots and a slash)', () => {
     assert.deepEqual(cilium('templates/cilium-operator/serviceaccount.yaml'), [{ file: 'templates/cilium-operator/serviceaccount.yaml', fn: 'set', paths: [['serviceAccounts', 'operator', 'annotations', 'eks.amazonaws.com/role-arn']] }]);
   });
-  it('a set on a fresh dict is not a write; a set on `.` inside a define is unknown', () => {
+  it('a set on a fresh dict is not a write; a set on `.` inside a define writes into its argument', () => {
     assert.deepEqual(cilium('templates/cilium-secrets-namespace.yaml'), []);
-    assert.deepEqual(cilium('templates/hubble/tls-helm/_helpers.tpl'), [{ file: 'templates/hubble/tls-helm/_helpers.tpl', fn: 'set', target: '.', key: 'ca' }]);
-    // `set (set . "commonCA" $ca) "commonCASecretName" …`: both calls write to `.`, each one literal key.
-    assert.deepEqual(cilium('templates/_helpers.tpl'), [
-      { file: 'templates/_helpers.tpl', fn: 'set', target: '.', key: 'commonCASecretName' },
-      { file: 'templates/_helpers.tpl', fn: 'set', target: '.', key: 'commonCA' },
+    assert.deepEqual(cilium('templates/hubble/tls-helm/_helpers.tpl'), [{ file: 'templates/hubble/tls-helm/_helpers.tpl', fn: 'set', target: '.', define: 'hubble-generate-certs.helm.setup-ca' }]);
+    // `set (set . "commonCA" $ca) "commonCASecretName" …`: both calls write into the define's argument.
+    const write = { file: 'templates/_helpers.tpl', fn: 'set', target: '.', define: 'cilium.ca.setup' };
+    assert.deepEqual(cilium('templates/_helpers.tpl'), [write, write]);
+  });
+  it('every call of those defines passes the top-level context (directly, or through the other define): no write into values is left', () => {
+    const files = ['templates/_helpers.tpl', 'templates/hubble/tls-helm/_helpers.tpl', 'templates/cilium-ca-secret.yaml', 'templates/hubble/tls-helm/server-secret.yaml'];
+    const { writes, calls } = chartTemplateWrites(files.map((name) => ({ name, data: readFileSync(`${CILIUM}${name}`) })));
+    assert.deepEqual(calls.filter((c) => c.name === 'cilium.ca.setup' || c.name === 'hubble-generate-certs.helm.setup-ca'), [
+      { name: 'cilium.ca.setup', arg: { via: 'hubble-generate-certs.helm.setup-ca' } },
+      { name: 'cilium.ca.setup', arg: 'root' },
+      { name: 'hubble-generate-certs.helm.setup-ca', arg: 'root' },
     ]);
+    assert.equal(writes.length, 2);
+    assert.deepEqual(resolveDefineWrites(writes, calls), []);
+    // Without the calls from files, nothing says what the argument is: the writes stay, unknown.
+    assert.deepEqual(resolveDefineWrites(writes, []).map((w) => w.target), ['the argument of "cilium.ca.setup"', 'the argument of "hubble-generate-certs.helm.setup-ca"']);
   });
 });
 
@@ -54,21 +65,53 @@ describe('template writes: Go template syntax', () => {
   it('the top-level context is not values: set $ / set . at top level / .Capabilities', () => {
     assert.deepEqual(w('{{ $_ := set $ "k" 1 }}{{ $_ := set . "k" 1 }}{{ $_ := set .Release "k" 1 }}'), []);
   });
-  it('unknown: `.` in with/range/define, $ in a define, .context.Values, a function result, mixed or range variables', () => {
-    assert.deepEqual(w('{{ with .Values.a }}{{ $_ := set . "k" 1 }}{{ end }}'), ['set ? .']);
+  it('unknown: `.` in range or a with of no static value, .context.Values, a function result, mixed or range variables', () => {
+    assert.deepEqual(w('{{ with .Values.a | default (dict) }}{{ $_ := set . "k" 1 }}{{ end }}'), ['set ? the result of default']);
+    assert.deepEqual(w('{{ with .Values.a }}{{ else }}{{ $_ := set . "k" 1 }}{{ end }}'), ['set ? .']);
     assert.deepEqual(w('{{ range .Values.l }}{{ $_ := unset . "k" }}{{ end }}'), ['unset ? .']);
-    assert.deepEqual(w('{{ define "x" }}{{ $_ := set $ "k" 1 }}{{ $_ := set .context.Values "k" 1 }}{{ end }}'), ['set ? $', 'set ? .context']);
+    assert.deepEqual(w('{{ define "x" }}{{ $_ := set $ "k" 1 }}{{ $_ := set .context.Values "k" 1 }}{{ end }}'), ['set ? .', 'set ? .context']);
     assert.deepEqual(w('{{ $_ := set (default (dict) .Values.a) "k" 1 }}'), ['set ? the result of default']);
     assert.deepEqual(w('{{ $m := dict }}{{ if .Values.x }}{{ $m = .Values.a }}{{ end }}{{ $_ := set $m "k" 1 }}'), ['set ? a variable of mixed origin']);
     assert.deepEqual(w('{{ range $k, $v := .Values.m }}{{ $_ := set $v "k" 1 }}{{ end }}'), ['set ? a range variable']);
     assert.deepEqual(w('{{ $_ := set .Values "k" 1 }}{{ $_ := merge .Values (dict) }}'), ['set k', 'merge ? .Values itself']);
   });
-  it('an unknown target keeps the literal key of set/unset (the only key it can write); none for merge or a computed key', () => {
-    const keys = (text: string) => templateWrites('t', text).map((x) => x.key ?? null);
-    assert.deepEqual(keys('{{ with .Values.a }}{{ $_ := set . `k` 1 }}{{ $_ := unset . "u" }}{{ $_ := set . .name 1 }}{{ $_ := merge . (dict) }}{{ end }}'), ['k', 'u', null, null]);
+  it('`with` a static value: `.` inside is that table (else with too); its plain else is not', () => {
+    assert.deepEqual(w('{{ with .Values.a }}{{ $_ := set . "k" 1 }}{{ $_ := mergeOverwrite .b (dict) }}{{ else with $.Values.c }}{{ $_ := unset . "u" }}{{ end }}'), ['set a.k', 'mergeOverwrite a.b', 'unset c.u']);
+  });
+  it('the top-level context kept in a variable ($root := .) is still the context: its .Values is static', () => {
+    assert.deepEqual(w('{{ $root := . }}{{ $_ := set $root.Values.a "k" 1 }}{{ $top := $ }}{{ $_ := mergeOverwrite $top.Values.b (dict) }}{{ $_ := set $root "k" 1 }}'), ['set a.k', 'mergeOverwrite b']);
+  });
+  it('a field of a table the template made is unknown (pick and dict copy shallowly: it may be a values table)', () => {
+    assert.deepEqual(w('{{ $p := pick .Values "a" }}{{ $_ := set $p.a "k" 1 }}{{ $d := dict "x" .Values.b }}{{ $_ := set (index $d "x") "k" 1 }}'), ['set ? a field of a table the template made', 'set ? a field of a table the template made']);
+  });
+  it('marks: a write in a define (it may run with another chart), and a set/unset directly on .Values (the parent never stores it)', () => {
+    const marks = templateWrites('t', '{{ $_ := set .Values "top" 1 }}{{ $_ := set .Values.a "k" 1 }}{{ define "d" }}{{ $_ := set .Values.b "k" 1 }}{{ end }}').map((x) => [x.paths?.[0]?.join('.'), x.top ?? false, x.inDefine ?? false]);
+    assert.deepEqual(marks, [['top', true, false], ['a.k', false, false], ['b.k', false, true]]);
+  });
+  it('a char literal holding a quote does not hide the actions after it', () => {
+    assert.deepEqual(w("{{ $c := '\\'' }}{{ $_ := set .Values.z \"k\" 1 }}"), ['set z.k']);
   });
   it('a variable assigned only static paths resolves to them, fields of it too', () => {
     assert.deepEqual(w('{{ $sa := .Values.sa }}{{ if .Values.x }}{{ $sa = $.Values.other }}{{ end }}{{ $_ := set $sa.annotations "k" 1 }}'), ['set sa.annotations.k|other.annotations.k']);
+  });
+});
+
+describe('template writes: hostile text costs linear time and stays contained', () => {
+  const enc = new TextEncoder();
+  const one = (name: string, text: string) => chartTemplateWrites([{ name, data: enc.encode(text) }]).writes.map((x) => x.target ?? x.paths?.map((p) => p.join('.')).join('|'));
+  it('a chain of variables each assigned twice from the previous (2^n paths): capped, unknown', () => {
+    let t = '{{ $v0 := .Values.a }}';
+    for (let i = 1; i < 40; i++) t += `{{ $v${i} := $v${i - 1} }}{{ $v${i} = $v${i - 1}.x }}`;
+    assert.deepEqual(one('templates/c.yaml', `${t}{{ $_ := set $v39 "k" 1 }}`), ['a variable of too many paths']);
+  });
+  it('blocks or parentheses nested past any real chart: the file is one unknown write, nothing thrown', () => {
+    assert.deepEqual(one('templates/n.yaml', `${'{{ if 1 }}'.repeat(100_000)}{{ $_ := set .Values.a "k" 1 }}`), ['a template too deeply nested to analyse']);
+    assert.deepEqual(one('templates/p.yaml', `{{ $_ := set ${'('.repeat(5000)}.Values.a${')'.repeat(5000)} "k" 1 }}`), ['a template too deeply nested to analyse']);
+  });
+  it('more writes than MAX_WRITES: one unknown write for the chart', () => {
+    let t = '';
+    for (let i = 0; i < 300; i++) t += `{{ $_ := set .Values.a${i} "k" 1 }}`;
+    assert.deepEqual(one('templates/m.yaml', t), ['more than 256 places']);
   });
 });
 
@@ -78,12 +121,12 @@ describe('template writes in the chart tree', () => {
     const json = treeJson(tree);
     assert.ok(!json.includes('apiVersion: v1'), 'no template text');
     const back = chartFromJson(json);
-    assert.deepEqual(back.templateWrites?.map((x) => [x.fn, x.paths?.map((p) => p.join('.')), x.target, x.key]), [
-      ['unset', ['podSecurityContext.appArmorProfile'], undefined, undefined],
-      ['set', ['serviceAccounts.operator.annotations.eks.amazonaws.com/role-arn'], undefined, undefined],
-      ['set', ['renderedAt'], undefined, undefined],
-      ['set', undefined, '.', 'touched'],
-      ['mergeOverwrite', undefined, '.', undefined],
+    assert.deepEqual(back.templateWrites?.map((x) => [x.fn, x.paths?.map((p) => p.join('.')), x.top ?? false]), [
+      ['unset', ['podSecurityContext.appArmorProfile'], false],
+      ['set', ['serviceAccounts.operator.annotations.eks.amazonaws.com/role-arn'], false],
+      ['set', ['renderedAt'], true],
+      ['set', ['cfg.touched'], false],
+      ['mergeOverwrite', undefined, false],
     ]);
     assert.deepEqual(back.subcharts[0]?.templateWrites?.map((x) => [x.fn, x.paths?.map((p) => p.join('.'))]), [
       ['set', ['written']],
@@ -92,6 +135,6 @@ describe('template writes in the chart tree', () => {
   });
   it('only templates/ is read', () => {
     const enc = new TextEncoder();
-    assert.deepEqual(chartTemplateWrites([{ name: 'files/x.yaml', data: enc.encode('{{ $_ := set .Values.a "k" 1 }}') }]), []);
+    assert.deepEqual(chartTemplateWrites([{ name: 'files/x.yaml', data: enc.encode('{{ $_ := set .Values.a "k" 1 }}') }]), { writes: [], calls: [] });
   });
 });
