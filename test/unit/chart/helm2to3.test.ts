@@ -35,6 +35,10 @@ const CASES = [
   { file: 'plain.v1.json', chart: 'plain-0.4.0.tgz' },
   { file: 'no-api.v1.json', chart: 'no-api-0.0.9.tgz' },
   { file: 'with-schema.v1.json', chart: 'with-schema-3.0.0.tgz' },
+  { file: 'nested.v1.json', chart: 'nested-2.0.0.tgz' },
+  { file: 'nested-tags-on.v1.json', chart: 'nested-2.0.0.tgz' },
+  { file: 'bom.v1.json', chart: 'bom-0.2.0.tgz' },
+  { file: 'loose.v1.json', chart: 'loose-0.5.0.tgz' },
 ] as const;
 type Case = (typeof CASES)[number];
 
@@ -76,6 +80,19 @@ describe('releases converted from Helm 2 by helm-2to3 (Helm 2.17.0 loader and pr
     assert.doesNotMatch(accounted, /requirements\.yaml folded into metadata/, 'Helm 2 never put dependencies in the metadata');
     const enabled = load(CASES[1]);
     assert.doesNotMatch((await proveContent(enabled.record, enabled.published)).accounted.join('; '), /disabled/, 'enabled by the user values');
+    // One subchart under two aliases whose own requirements import from its subchart; a tag disables another.
+    const nested = load(CASES[5]);
+    assert.match((await proveContent(nested.record, nested.published)).accounted.join('; '), /alias mid→first, mid→second, disabled tagged dropped/);
+    const tagsOn = load(CASES[6]);
+    assert.doesNotMatch((await proveContent(tagsOn.record, tagsOn.published)).accounted.join('; '), /disabled/, 'the user enabled the tag');
+  });
+
+  it('byte order marks stay in templates, files and values.schema.json (Helm 2 never trimmed them)', async () => {
+    const { record, published } = load(CASES[7]);
+    assert.ok(published.fingerprint.withBom?.['templates/cm.yaml'] && published.fingerprint.withBom['schema'], 'the published chart has them');
+    assert.deepEqual((await proveContent(record, published)).differences, []);
+    const trimmed = load(CASES[7], (r) => void ((r.chart.templates[0] as StoredFile).data = b64('kind: ConfigMap\n')));
+    assert.deepEqual((await proveContent(trimmed.record, trimmed.published)).differences, ['templates/cm.yaml'], 'Helm 3.3+ would trim it, Helm 2 did not');
   });
 
   it('the tree keeps what Helm 2 reads: requirements.yaml only, and an absent or empty values.yaml', () => {
