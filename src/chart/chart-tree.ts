@@ -102,12 +102,16 @@ function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Ar
   if (!meta) throw new ChartContentError('missing_chart_yaml', `${where}: no Chart.yaml`);
   let values: HelmChart['values'] = null;
   let helm4Values: Table | undefined;
+  let helm2Requirements: HelmDependency[] | null | undefined;
+  let helm2EmptyValues = true;
   const groups = new Map<string, ChartEntry[]>();
   for (const { name, data } of files) {
     if (name === 'requirements.yaml') {
       const req = parseHelmYaml(decoder.decode(data), `${where}: requirements.yaml`);
       if (isTable(req) && 'dependencies' in req) meta = goDecodeInto(meta, { dependencies: req['dependencies'] }, METADATA_FIELDS, hidden, where);
+      helm2Requirements = helm2RequirementsOf(data, req);
     } else if (name === 'values.yaml') {
+      helm2EmptyValues = data.byteLength === 0;
       const v = valuesReadingsOf(data, `${where}: values.yaml`);
       values = isTable(v.helm3) ? deepCopy(v.helm3) : newTable();
       helm4Values = v.helm4 ? (deepCopy(v.helm4) as Table) : undefined;
@@ -138,7 +142,29 @@ function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Ar
   // What the templates write into the values (Helm < 3.13 stored it): the result only, never the text.
   const { writes: templateWrites, calls } = chartTemplateWrites(files);
   budget.defineCalls.push(...calls);
-  return { metadata, values, subcharts, ...(helm4Values ? { helm4Values } : {}), ...(templateWrites.length ? { templateWrites } : {}) };
+  return { metadata, values, subcharts, ...(helm4Values ? { helm4Values } : {}), ...(templateWrites.length ? { templateWrites } : {}), ...(helm2Requirements !== undefined ? { helm2Requirements } : {}), ...(helm2EmptyValues ? { helm2EmptyValues: true as const } : {}) };
+}
+
+/** Whether encoding/json decodes `d` into Helm 2's chartutil.Dependency (a JSON null leaves a field alone). */
+function helm2Decodes(d: JsonObject): boolean {
+  const ok = (k: string, test: (v: unknown) => boolean): boolean => d[k] === undefined || d[k] === null || test(d[k]);
+  const text = (v: unknown): boolean => typeof v === 'string';
+  return ['name', 'version', 'repository', 'condition', 'alias'].every((k) => ok(k, text)) && ok('tags', (v) => Array.isArray(v) && v.every((t) => t === null || text(t))) && ok('enabled', (v) => typeof v === 'boolean') && ok('import-values', Array.isArray);
+}
+
+/**
+ * requirements.yaml as Helm 2's LoadRequirements reads it (helm/helm v2.17.0 pkg/chartutil/requirements.go): the
+ * last such file, none when it is empty or does not decode into Requirements (doProcessRequirementsEnabled
+ * treats every load error as "no requirements"); its dependencies as written, null when it lists none.
+ */
+function helm2RequirementsOf(data: Uint8Array, parsed: unknown): HelmDependency[] | null | undefined {
+  if (data.byteLength === 0 || (parsed !== null && !isTable(parsed))) return undefined;
+  const deps = isTable(parsed) ? parsed['dependencies'] : null;
+  if (deps === null || deps === undefined) return null;
+  if (!Array.isArray(deps) || !deps.every((d) => d === null || (isTable(d) && helm2Decodes(d)))) return undefined;
+  // A null entry is a nil *Dependency, which Helm 2 dereferences and panics on: no release comes from it.
+  if (deps.some((d) => d === null)) return undefined;
+  return deps.map((d) => deepCopy(d) as HelmDependency);
 }
 
 /**

@@ -13,6 +13,7 @@ import { isObject, str, type JsonObject } from '../util/guards.ts';
 import { parseConstraint, parseVersion } from './version.ts';
 import { globalToken } from './global-tokens.ts';
 import type { TemplateWrite } from './template-writes.ts';
+import { helm2ProcessChart } from './helm2.ts';
 import {
   coalesceTables,
   coalesceValues,
@@ -46,6 +47,13 @@ export interface HelmChart extends ValuesChart {
   helm4Values?: Table | undefined;
   /** The chart's own templates' writes into its values (template-writes.ts); absent when none. */
   templateWrites?: TemplateWrite[] | undefined;
+  /**
+   * Helm 2's reading (helm2.ts), which takes dependencies from requirements.yaml only: its `dependencies` as
+   * written (null when it lists none); absent when the chart has no requirements.yaml.
+   */
+  helm2Requirements?: HelmDependency[] | null | undefined;
+  /** values.yaml is absent or empty: Helm 2's Config.Raw is "", which its coalescing skips. */
+  helm2EmptyValues?: true | undefined;
 }
 
 export interface HelmMetadata extends JsonObject {
@@ -61,7 +69,11 @@ export interface HelmDependency extends JsonObject {
 /** One Helm release line's processing rules (see HELM_BEHAVIOURS). */
 export interface HelmBehaviour extends CoalesceBehaviour {
   id: string;
-  major: 3 | 4;
+  /**
+   * 2: a release Helm 2 installed and helm-2to3 converted (helm2.ts: Helm 2's loader, requirements processing
+   * and values algebra, and the plugin's mapping), whose rules are its own: the flags below are not read for it.
+   */
+  major: 2 | 3 | 4;
   /**
    * How processImportValues applies `import-values` (helm/helm pkg/chartutil/dependencies.go):
    * - 'merge': Helm ≥ 3.13.1 and 4 (ProcessDependenciesWithMerge, 0a5148faf; 25371e2f0 in 3.13.1): the
@@ -89,6 +101,8 @@ export interface HelmBehaviour extends CoalesceBehaviour {
   dropsV1RequirementFiles: boolean;
 }
 
+export const HELM2TO3_ID = 'helm 2 via helm-2to3';
+
 /**
  * The Helm versions whose processing differs, newest first. Read from helm/helm's sources at each tag
  * (coalesce.go, dependencies.go, install.go); versions between two entries behave like the older one.
@@ -110,6 +124,9 @@ export const HELM_BEHAVIOURS: readonly HelmBehaviour[] = [
   { id: 'helm 3.2-3.6', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true, coalesceKeepsNulls: false, keepDisabledInMetadata: false, storedWithBom: true, dropsV1RequirementFiles: false },
   { id: 'helm 3.1.2-3.1.3', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true, coalesceKeepsNulls: true, keepDisabledInMetadata: false, storedWithBom: true, dropsV1RequirementFiles: false },
   { id: 'helm 3.0-3.1.1', major: 3, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: true, globalsLeakUpstream: true, coalesceKeepsNulls: true, keepDisabledInMetadata: true, storedWithBom: true, dropsV1RequirementFiles: true },
+  // Helm 2.x (read at v2.17.0) converted by helm-2to3 (pkg/v3/release.go): its own processing, in helm2.ts. Stored
+  // values are Helm 2's text, which no template write reaches (sharedChartValues false keeps proveTemplateWrites away).
+  { id: HELM2TO3_ID, major: 2, imports: 'coalesce-imports-win', copyAliasedCharts: false, childChartMerge: false, keepNullWithoutDefault: false, dstNullsIntoSrc: false, cleanDefaultNulls: false, sharedChartValues: false, globalsLeakUpstream: false, coalesceKeepsNulls: false, keepDisabledInMetadata: false, storedWithBom: false, dropsV1RequirementFiles: false },
 ];
 
 /** What the processing did, in words for `origin.message` (names of charts only, never values). */
@@ -332,6 +349,12 @@ export interface StoredChartParts {
  */
 export function helmProcessChart(chart: HelmChart, config: Table | null, b: HelmBehaviour, baseValues?: Table): StoredChartParts {
   const notes = emptyNotes();
+  if (b.major === 2) {
+    // Helm 2's --reuse-values (Tiller rebuilt the chart's values from the previous revision) is not reproduced:
+    // the proof does not ask for it (proveReuse), so a call with baseValues is a mistake, not a verdict.
+    if (baseValues) throw new Error(`${b.id}: --reuse-values is not reproduced`);
+    return helm2ProcessChart(chart, config, notes);
+  }
   const c = cloneChart(chart, b.major, notes);
   if (baseValues) c.values = deepCopy(baseValues);
   const hadSubcharts = c.subcharts.length > 0;
@@ -391,7 +414,7 @@ export function chartFromJson(json: string): HelmChart {
     const m = deepCopy(n['m']) as HelmMetadata;
     const y = n['y'];
     const yamlFiles = isObject(y) ? Object.fromEntries(Object.entries(y).filter((e): e is [string, string] => typeof e[1] === 'string')) : undefined;
-    return { metadata: m, values: isTable(n['v']) ? deepCopy(n['v']) : null, subcharts: Array.isArray(n['d']) ? n['d'].map(parse) : [], ...(yamlFiles ? { yamlFiles } : {}), ...(isTable(n['v4']) ? { helm4Values: deepCopy(n['v4']) } : {}), ...(Array.isArray(n['w']) ? { templateWrites: n['w'].filter(isTemplateWrite) } : {}) };
+    return { metadata: m, values: isTable(n['v']) ? deepCopy(n['v']) : null, subcharts: Array.isArray(n['d']) ? n['d'].map(parse) : [], ...(yamlFiles ? { yamlFiles } : {}), ...(isTable(n['v4']) ? { helm4Values: deepCopy(n['v4']) } : {}), ...(Array.isArray(n['w']) ? { templateWrites: n['w'].filter(isTemplateWrite) } : {}), ...(n['r2'] === null || Array.isArray(n['r2']) ? { helm2Requirements: n['r2'] === null ? null : (deepCopy(n['r2'].filter(isObject)) as HelmDependency[]) } : {}), ...(n['e2'] === true ? { helm2EmptyValues: true as const } : {}) };
   };
   return parse(JSON.parse(json));
 }
@@ -402,7 +425,7 @@ function isTemplateWrite(w: unknown): w is TemplateWrite {
 
 /** A compact, immutable form of a HelmChart for caches: one string instead of a graph of objects. */
 export function treeJson(c: HelmChart): string {
-  const walk = (n: HelmChart): JsonObject => ({ m: n.metadata, v: n.values, d: n.subcharts.map(walk), ...(n.yamlFiles ? { y: n.yamlFiles } : {}), ...(n.helm4Values ? { v4: n.helm4Values } : {}), ...(n.templateWrites ? { w: n.templateWrites as unknown as JsonObject[] } : {}) });
+  const walk = (n: HelmChart): JsonObject => ({ m: n.metadata, v: n.values, d: n.subcharts.map(walk), ...(n.yamlFiles ? { y: n.yamlFiles } : {}), ...(n.helm4Values ? { v4: n.helm4Values } : {}), ...(n.templateWrites ? { w: n.templateWrites as unknown as JsonObject[] } : {}), ...(n.helm2Requirements !== undefined ? { r2: n.helm2Requirements } : {}), ...(n.helm2EmptyValues ? { e2: true } : {}) });
   return JSON.stringify(walk(c));
 }
 

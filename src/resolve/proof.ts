@@ -12,6 +12,7 @@
  * templates write into them (Helm < 3.13 stored such writes: proveTemplateWrites).
  */
 import { canonicalJson, fingerprintDifferences, metadataDigest, valuesDigest } from '../chart/fingerprint.ts';
+import { helm2FileDifferences } from '../chart/helm2.ts';
 import { chartFromJson, HELM_BEHAVIOURS, helmProcessChart, reusedValues, type HelmBehaviour, type HelmChart, type ProcessingNotes, type StoredChartParts } from '../chart/helm-install.ts';
 import { CoalesceError, deepCopy, isTable, newTable, type Table } from '../chart/coalesce.ts';
 import type { ChartFingerprint } from '../model/chart.ts';
@@ -120,11 +121,15 @@ const V1_REQUIREMENT_FILES = new Set(['files/requirements.yaml', 'files/requirem
  * - Helm 3.0-3.2 (before helm/helm 27ebfa8c5, 3.3) stored files with their UTF-8 byte order mark, which the
  *   archive reader trims: a part equal to the published one with the mark is explained for the rules of
  *   Helm before 3.7 (the rule of 3.2-3.6 spans the change).
+ * - Helm 2, converted by helm-2to3: its loader's files (chart/helm2.ts helm2FileDifferences, `converted`), which
+ *   include values.schema.json and requirements.*, and no schema or lock.
  */
-function oldHelmFiles(tree: HelmChart, installed: ChartFingerprint, published: ChartFingerprint, fixed: string[]): (b: HelmBehaviour) => string[] | undefined {
+function oldHelmFiles(tree: HelmChart, installed: ChartFingerprint, published: ChartFingerprint, fixed: string[], converted: string[]): (b: HelmBehaviour) => string[] | undefined {
   const notStored = tree.metadata['apiVersion'] === 'v1' ? fixed.filter((d) => V1_REQUIREMENT_FILES.has(d) && installed.files[d.slice('files/'.length)] === undefined) : [];
   const bomKept = fixed.filter((d) => published.withBom?.[d] !== undefined && published.withBom[d] === partDigest(installed, d));
   return (b) => {
+    // Helm 2's loader kept every file as it was and no schema or lock: compared with that, not with `fixed`.
+    if (b.major === 2) return converted.length ? undefined : [HELM2TO3_NOTE];
     const explained = new Set([...(b.dropsV1RequirementFiles ? notStored : []), ...(b.storedWithBom ? bomKept : [])]);
     if (fixed.some((d) => !explained.has(d))) return undefined;
     const notes: string[] = [];
@@ -146,6 +151,7 @@ function partDigest(f: ChartFingerprint, part: string): string | undefined {
   return f.templates[part];
 }
 const REQUIREMENTS_NOTE = 'requirements.yaml/requirements.lock not among the stored files (Helm 3.0.0-3.0.1)';
+const HELM2TO3_NOTE = "converted from a Helm 2 release by helm-2to3 (Helm 2's loading and requirements processing)";
 
 /**
  * Compares the installed chart with one published candidate. Verified-grade equality is returned only
@@ -173,12 +179,15 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   for (const t of ctx.transformations ?? []) variants.push(...t.variants(chartFromJson(published.tree), record, { manifestDigest: published.manifestDigest }));
   const behaviours = behavioursFor(record);
   const requirements = tree.metadata['apiVersion'] === 'v1' && Array.isArray(tree.metadata.dependencies);
-  const explain = oldHelmFiles(tree, installed, published.fingerprint, fixed);
+  // The parts that differ from what Helm 2's loader made of the chart (helm-2to3), named when its rule explains the metadata.
+  const converted = record.helmMajor === 4 ? fixed : helm2FileDifferences(installed, published.fingerprint);
+  const explain = oldHelmFiles(tree, installed, published.fingerprint, fixed, converted);
 
   let metadataOk: Variant | undefined;
+  let metadataRule: HelmBehaviour | undefined;
   let loose: ProofResult | undefined;
   let valuesOk = false;
-  let filesDiffer = false;
+  let filesDiffer: HelmBehaviour | undefined;
   for (const variant of variants) {
     for (const b of behaviours) {
       const parts = processed(variant.tree, condition, b);
@@ -187,13 +196,15 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
       if (valuesEqual) valuesOk = true;
       if (!metadataMatches(installed, metadataDigest(parts.metadata))) continue;
       metadataOk ??= variant;
+      metadataRule ??= b;
       if (valuesEqual) {
         const files = explain(b);
         if (!files) {
-          filesDiffer = true; // templates, files or the schema differ: named below unless another rule explains them
+          filesDiffer ??= b; // templates, files or the schema differ: named below unless another rule explains them
           continue;
         }
-        parts.notes.requirements = requirements;
+        // Helm 2 never folded requirements.yaml into the metadata.
+        parts.notes.requirements = requirements && b.major !== 2;
         const notes = [valuesEqual === 'globals' ? GLOBALS_NOTE : undefined, ...files].filter((x) => x !== undefined).join('; ');
         const proven = { differences: [], accounted: accountedOf(variant, parts.notes, notes || undefined) };
         // Equal but for build metadata on the version: a transformation that explains the suffix (Flux's
@@ -208,7 +219,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   }
 
   if (loose) return loose;
-  if (filesDiffer) return { differences: fixed, accounted: [] };
+  if (filesDiffer) return { differences: filesDiffer.major === 2 ? converted : fixed, accounted: [] };
   // Templates, files and the schema are never rewritten; values and metadata may have been by a rewrite that
   // cannot be reproduced here (Flux merging values files the published chart does not have).
   const unreproducible = fixed.length === 0 ? (ctx.transformations ?? []).map((t) => t.unreproducible?.(chartFromJson(published.tree), record)).find((u) => u !== undefined) : undefined;
@@ -229,7 +240,7 @@ export async function proveContent(record: ReleaseRecord, published: PublishedFo
   }
   const written = await proveTemplateWrites(record, tree, variants, behaviours, condition, previous, requirements, explain);
   if (written) return written;
-  return { differences: ['values', ...fixed], accounted: [] };
+  return { differences: ['values', ...(metadataRule?.major === 2 ? converted : fixed)], accounted: [] };
 }
 
 function memoised(read: (revision: number) => Promise<StoredValues | undefined>): (revision: number) => Promise<StoredValues | undefined> {
@@ -411,6 +422,8 @@ function accountedOf(variant: Variant, notes: ProcessingNotes, extra?: string): 
  */
 async function proveReuse(record: ReleaseRecord, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, previous: ((revision: number) => Promise<StoredValues | undefined>) | undefined, requirements: boolean, explain: (b: HelmBehaviour) => string[] | undefined, match: (values: Table, b: HelmBehaviour) => string[] | undefined, report: boolean): Promise<ProofResult | undefined> {
   if (!previous) return report ? { differences: [], accounted: [], unverifiable: `values differ from a fresh install of the published chart; the previous revision is needed to check --reuse-values and cannot be read here` } : undefined;
+  // Helm 2's --reuse-values (Tiller rebuilt the chart's values from the previous revision) is not reproduced.
+  behaviours = behaviours.filter((b) => b.major !== 2);
   let revision = (record.rollbackTo ?? record.release.revision) - 1;
   for (let reads = 0; revision >= 1 && reads < MAX_PREVIOUS_READS; reads++, revision--) {
     const prev = await previous(revision);

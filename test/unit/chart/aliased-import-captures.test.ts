@@ -62,7 +62,8 @@ describe('a subchart aliased three times whose own subcharts import values (real
       const proof = await proveContent(record, published);
       assert.deepEqual(proof.differences, []);
       assert.match(proof.accounted.join('; '), /alias child→foo, child→bar, child→baz, import-values applied/);
-      const reproducing = HELM_BEHAVIOURS.filter((b) => {
+      // Helm 3 and 4 stored these; the Helm 2 rule (major 2) is checked on its own captures (helm2to3.test.ts).
+      const reproducing = HELM_BEHAVIOURS.filter((b) => b.major !== 2).filter((b) => {
         const parts = helmProcessChart(chartFromJson(published.tree), null, b);
         return metadataDigest(parts.metadata) === record.fingerprint.metadata && valuesDigest(parts.values) === record.fingerprint.values;
       }).map((b) => b.id);
