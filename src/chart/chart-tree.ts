@@ -141,7 +141,7 @@ function loadTree(files: readonly ChartEntry[], where: string, read: (b: Uint8Ar
   }
   // What the templates write into the values (Helm < 3.13 stored it): the result only, never the text.
   const { writes: templateWrites, calls } = chartTemplateWrites(files);
-  budget.defineCalls.push(...calls);
+  for (const c of calls) budget.defineCalls.push(c);
   return { metadata, values, subcharts, ...(helm4Values ? { helm4Values } : {}), ...(templateWrites.length ? { templateWrites } : {}), ...(helm2Requirements !== undefined ? { helm2Requirements } : {}), ...(helm2EmptyValues ? { helm2EmptyValues: true as const } : {}) };
 }
 

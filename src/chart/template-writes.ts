@@ -68,6 +68,8 @@ const MAX_NESTING = 64;
 /** Static paths one target may stand for (a variable assigned many paths), and writes kept per chart. */
 const MAX_PATHS = 64;
 const MAX_WRITES = 256;
+/** Distinct `include`/`template` calls kept per chart (cilium 1.15.6 has ~400). */
+const MAX_CALLS = 4096;
 
 class TooComplex extends Error {}
 
@@ -277,7 +279,8 @@ export function analyzeTemplate(file: string, text: string): FileAnalysis {
       const fn = fnName(c);
       if (fn && MUTATORS.has(fn)) calls.push({ fn, args: c.slice(1), scope: sc });
       const name = c[1];
-      if (fn === 'include' && name?.k === 'tok' && name.tok.t === 'str') includes.push({ name: name.tok.v, arg: c[2], scope: sc });
+      // A computed name may be any define's: '*' (resolveDefineWrites holds it against every define).
+      if (fn === 'include') includes.push({ name: name?.k === 'tok' && name.tok.t === 'str' ? name.tok.v : '*', arg: c[2], scope: sc });
       for (const o of c) if (o.k === 'pipe') collectCalls(o.pipe, sc);
     }
   };
@@ -304,8 +307,9 @@ export function analyzeTemplate(file: string, text: string): FileAnalysis {
             outer = scopeOf(stack.slice(0, -1));
           }
         }
-      } else {
-        // A plain `else` of a `with`: `.` is the outer one again, which is not tracked here (unknown).
+      }
+      if (first?.t !== 'ident' || first.v !== 'with') {
+        // A plain `else` or `else if` of a `with`: `.` is the outer one again, which is not tracked here (unknown).
         const top = stack[stack.length - 1];
         if (top) top.dot = undefined;
       }
@@ -322,7 +326,9 @@ export function analyzeTemplate(file: string, text: string): FileAnalysis {
       if (stack.length > MAX_NESTING) throw new TooComplex();
     } else if (first?.t === 'ident' && first.v === 'template') {
       const name = tokens[1];
-      if (name?.t === 'str') includes.push({ name: name.v, arg: tokens[2] ? { k: 'tok', tok: tokens[2] } : undefined, scope: scope() });
+      const rest = parsePipeline(tokens.slice(2), { i: 0 });
+      // `{{ template "x" pipeline }}`: the argument is the whole pipeline after the name.
+      includes.push({ name: name?.t === 'str' ? name.v : '*', arg: rest.length ? { k: 'pipe', pipe: rest } : undefined, scope: scope() });
       continue;
     }
     const keyword = first?.t === 'ident' ? first.v : undefined;
@@ -377,6 +383,8 @@ export function analyzeTemplate(file: string, text: string): FileAnalysis {
     if (base.k === 'static') return staticTarget(base.paths.map((p) => [...p, ...fields]));
     if (base.k === 'root' || base.k === 'arg') {
       if (fields[0] === 'Values') return staticTarget([fields.slice(1)]);
+      // `.Subcharts.<name>.Values` (Helm 3's engine puts each subchart's context there): that subchart's shared table.
+      if (fields[0] === 'Subcharts') return { k: 'unknown', what: '.Subcharts' };
       return base.k === 'root' ? { k: 'fresh' } : { k: 'unknown', what: `.${fields[0]}` };
     }
     // A table the template made may hold values tables (`pick .Values "a"`, `dict "x" .Values.a`: shallow).
@@ -502,8 +510,9 @@ export function chartTemplateWrites(files: Iterable<{ name: string; data: Uint8A
       }
     }
   }
-  if (writes.length > MAX_WRITES) return { writes: [{ file: 'templates/', fn: 'set', target: `more than ${MAX_WRITES} places` }], calls };
-  return { writes, calls };
+  if (writes.length > MAX_WRITES) return { writes: [{ file: 'templates/', fn: 'set', target: `more than ${MAX_WRITES} places` }], calls: calls.slice(0, MAX_CALLS) };
+  // Past MAX_CALLS distinct calls, one computed-name call that passes no context: no define's argument is proven.
+  return { writes, calls: calls.length > MAX_CALLS ? [{ name: '*', arg: 'other' }] : calls };
 }
 
 /**
@@ -518,13 +527,16 @@ export function resolveDefineWrites(writes: TemplateWrite[], calls: readonly Def
     if (!list) byName.set(c.name, (list = []));
     list.push(c.arg);
   }
+  // An include whose name is computed may call any define: its argument counts for every name.
+  const anyName = byName.get('*') ?? [];
   const memo = new Map<string, boolean>();
   const rootOnly = (name: string, visiting: Set<string>): boolean => {
     const known = memo.get(name);
     if (known !== undefined) return known;
-    if (visiting.has(name)) return false;
+    // A cycle, or a chain of defines deeper than any real chart's (a stack a hostile chart could overflow): not proven.
+    if (visiting.has(name) || visiting.size > MAX_NESTING) return false;
     visiting.add(name);
-    const args = byName.get(name) ?? [];
+    const args = [...(byName.get(name) ?? []), ...anyName];
     const ok = args.length > 0 && args.every((a) => a === 'root' || (typeof a === 'object' && rootOnly(a.via, visiting)));
     visiting.delete(name);
     memo.set(name, ok);

@@ -268,7 +268,8 @@ function memoised(read: (revision: number) => Promise<StoredValues | undefined>)
  *
  * Not a security boundary: which Helm wrote a release is read from the release (Helm 4's marks), which whoever
  * can rewrite it can change; what this step can hide is bounded by the places the published chart's own
- * templates write, in the values Helm stores but never renders from again.
+ * templates write. (Helm renders from stored chart values again only on `upgrade --reuse-values`, whose user
+ * values `config` — never verifiable — whoever rewrites a release can change as well.)
  */
 async function proveTemplateWrites(record: ReleaseRecord, tree: HelmChart, variants: Variant[], behaviours: readonly HelmBehaviour[], condition: Table, previous: ((revision: number) => Promise<StoredValues | undefined>) | undefined, requirements: boolean, explain: (b: HelmBehaviour) => string[] | undefined): Promise<ProofResult | undefined> {
   const shared = behaviours.filter((b) => b.sharedChartValues && explain(b) !== undefined);

@@ -185,7 +185,11 @@ before(async () => {
   await helmRelease(prod, 'invoices', {}, { release: 'invoices', releaseNamespace: prod, storageNamespace: prod });
 });
 
+/** Flux sources this file made that point at `server`: gone with it, so later files' discovery never meets a dead repository. */
+const sourcesMade: { namespace: string; name: string }[] = [];
+
 after(async () => {
+  for (const { namespace, name } of sourcesMade) await kubectl(cluster, ['delete', 'helmrepository.source.toolkit.fluxcd.io', name, '-n', namespace, '--ignore-not-found', '--wait=false']).catch(() => undefined);
   await server?.close();
 });
 
@@ -436,6 +440,7 @@ describe('scan: the Flux sources of many releases', () => {
     const ns = uniqueNamespace('e2e-own-many');
     await ensureNamespace(cluster, ns);
     await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'charts', namespace: ns }, spec: { url: server.url, interval: '10m' } });
+    sourcesMade.push({ namespace: ns, name: 'charts' });
     const requests: string[] = [];
     const front = await apiFront((req) => {
       requests.push(`${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`);

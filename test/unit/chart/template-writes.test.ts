@@ -88,6 +88,30 @@ describe('template writes: Go template syntax', () => {
     const marks = templateWrites('t', '{{ $_ := set .Values "top" 1 }}{{ $_ := set .Values.a "k" 1 }}{{ define "d" }}{{ $_ := set .Values.b "k" 1 }}{{ end }}').map((x) => [x.paths?.[0]?.join('.'), x.top ?? false, x.inDefine ?? false]);
     assert.deepEqual(marks, [['top', true, false], ['a.k', false, false], ['b.k', false, true]]);
   });
+  it('the else and else-if branches of a `with` see the outer `.`: unknown there, never the with value', () => {
+    assert.deepEqual(w('{{ range .Values.items }}{{ with $.Values.defaults }}{{ else if true }}{{ $_ := set . "touched" 1 }}{{ end }}{{ end }}'), ['set ? .']);
+  });
+  it('.Subcharts.<name>.Values is a subchart\'s shared table: unknown', () => {
+    assert.deepEqual(w('{{ $_ := set .Subcharts.sub.Values "written" 1 }}'), ['set ? .Subcharts']);
+  });
+  it('an include of a computed name, or a template with a values argument, keeps a define\'s argument writes', () => {
+    const enc = new TextEncoder();
+    const resolved = (main: string) => {
+      const { writes, calls } = chartTemplateWrites([{ name: 'templates/_d.tpl', data: enc.encode('{{ define "w" }}{{ $_ := set . "k" 1 }}{{ end }}') }, { name: 'templates/m.yaml', data: enc.encode(main) }]);
+      return resolveDefineWrites(writes, calls).map((x) => x.target);
+    };
+    assert.deepEqual(resolved('{{ include "w" . }}'), []);
+    assert.deepEqual(resolved('{{ include "w" . }}{{ include (print "w") .Values.a }}'), ['the argument of "w"']);
+    assert.deepEqual(resolved('{{ template "w" .Values.a }}'), ['the argument of "w"']);
+    assert.deepEqual(resolved('{{ template "w" . }}'), []);
+  });
+  it('a chain of defines deeper than any real chart is not proven (and overflows no stack)', () => {
+    const enc = new TextEncoder();
+    let t = '{{ define "d0" }}{{ $_ := set . "k" 1 }}{{ end }}';
+    for (let i = 1; i < 20_000; i++) t += `{{ define "d${i}" }}{{ include "d${i - 1}" . }}{{ end }}`;
+    const { writes, calls } = chartTemplateWrites([{ name: 'templates/_d.tpl', data: enc.encode(t) }, { name: 'templates/m.yaml', data: enc.encode('{{ include "d19999" . }}') }]);
+    assert.deepEqual(resolveDefineWrites(writes, calls).map((x) => x.target), ['the argument of "d0"']);
+  });
   it('a char literal holding a quote does not hide the actions after it', () => {
     assert.deepEqual(w("{{ $c := '\\'' }}{{ $_ := set .Values.z \"k\" 1 }}"), ['set z.k']);
   });
