@@ -207,8 +207,10 @@ async function scan(argv: string[]): Promise<number> {
   const namespace = values['all-namespaces'] ? undefined : (kc.namespace ?? 'default');
   // Listing starts now, each page is decoded as it arrives and each release analysed as soon as it is
   // decoded; discovery runs, the repository modules load and the indexes download meanwhile.
-  // Flux sources listed once for the run: discovery's list, and each Flux release's source read from it.
-  const fluxObjects = import('../sources/discovery/flux.ts').then(({ fluxSourceObjects }) => fluxSourceObjects(kc));
+  // Flux sources read once for the run: each Flux release's source from discovery's list, or with one GET per
+  // object where discovery listed nothing (--no-discover, HelmCharts) — never a cluster-wide list the scan did not
+  // ask for (a `-n` scan reads no other namespace's objects than its releases name).
+  const fluxObjects = import('../sources/discovery/flux.ts').then(({ fluxSourceObjects }) => fluxSourceObjects(kc, { listForGet: false }));
   const opened = fluxObjects.then((objects) => openSources(config, configFile, kc, values['no-discover'] !== true, objects));
   opened.catch(() => undefined);
   const failed: Failed[] = [];

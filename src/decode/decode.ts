@@ -262,7 +262,9 @@ export function decodeStoredRelease(obj: StoredReleaseObject, limits: DecodeLimi
   const { object, storage, json } = unwrapObject(obj, limits);
   const record = releaseFromJson(json, object, storage, obj.metadata?.namespace ?? '');
   const created = obj.metadata?.creationTimestamp;
-  const storedAt = created instanceof Date ? (Number.isFinite(created.getTime()) ? created.toISOString() : undefined) : created;
+  // A Date from client-node's typed objects, a string from the API's JSON; anything else (an `inspect` input's
+  // number or object) is no creation time.
+  const storedAt = created instanceof Date ? (Number.isFinite(created.getTime()) ? created.toISOString() : undefined) : typeof created === 'string' ? created : undefined;
   if (storedAt) record.storedAt = storedAt;
   return record;
 }

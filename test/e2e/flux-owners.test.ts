@@ -436,7 +436,7 @@ describe('scan: its list of HelmReleases answered from before its list of releas
 });
 
 describe('scan: the Flux sources of many releases', () => {
-  it('reads each HelmRepository from one list shared with discovery (or listed once without discovery), not with a GET per Flux release: the requests to the source API stay the same from 1 to 3 releases, and so do the answers', async () => {
+  it('reads each HelmRepository from the list discovery made (or with one GET per source without discovery), not with a GET per Flux release: the requests to the source API stay the same from 1 to 3 releases, and so do the answers', async () => {
     const ns = uniqueNamespace('e2e-own-many');
     await ensureNamespace(cluster, ns);
     await apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', metadata: { name: 'charts', namespace: ns }, spec: { url: server.url, interval: '10m' } });
@@ -472,8 +472,10 @@ describe('scan: the Flux sources of many releases', () => {
       await install('three');
       const many = { discover: await sourceRequests(3, true), listed: await sourceRequests(3, false) };
       assert.deepEqual(many, few, 'no request per Flux release');
-      assert.ok(!many.discover.concat(many.listed).some((q) => /\/helmrepositories\/charts$/.test(q)), `no GET of the HelmRepository: ${many.listed.join(', ')}`);
-      assert.ok(many.listed.includes('GET /apis/source.toolkit.fluxcd.io/v1/helmrepositories'), `without discovery, one list: ${many.listed.join(', ')}`);
+      assert.ok(!many.discover.some((q) => /\/helmrepositories\/charts$/.test(q)), `with discovery, the HelmRepository comes from its list: ${many.discover.join(', ')}`);
+      // Without discovery: one GET of the one source the releases name, and no cluster-wide list the scan did not ask for.
+      assert.equal(many.listed.filter((q) => q === `GET /apis/source.toolkit.fluxcd.io/v1/namespaces/${ns}/helmrepositories/charts`).length, 1, many.listed.join(', '));
+      assert.ok(!many.listed.includes('GET /apis/source.toolkit.fluxcd.io/v1/helmrepositories'), `without discovery, no list: ${many.listed.join(', ')}`);
     } finally {
       await front.close();
     }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
@@ -143,11 +142,9 @@ export class CloudCredentials {
     if (transport) throw this.#fail(transport);
     const env = this.#options.env ?? process.env;
     // The identity is part of the key (Flux's key has the provider, its audiences and identity): another
-    // AZURE_CLIENT_ID, role or metadata host is another token. So is, for ACR, the CA the token exchange trusted
-    // (the repository's caSecretRef/certSecretRef): a token one repository obtained by trusting its CA must not
-    // serve another repository of the same registry that does not trust it (nor one repository's failed
-    // exchange fail another's). Its digest, never the PEM: the key is kept for the process's lifetime.
-    const key = [this.provider, parsed.input, ...identityOf(this.provider, env), ...(this.provider === 'azure' ? [`ca=${caDigest(this.#registry.caPem)}`] : [])].join('\n');
+    // AZURE_CLIENT_ID, role or metadata host is another token. No repository's own settings are: every cloud
+    // endpoint, ACR's token exchange included, is reached with the process's trust only (#acrRefreshToken).
+    const key = [this.provider, parsed.input, ...identityOf(this.provider, env)].join('\n');
     const now = this.#now();
     const hit = cache.get(key);
     if (hit && hit.reuseUntil > now) {
@@ -163,12 +160,14 @@ export class CloudCredentials {
       // repository (each caller names its own, below).
       p = this.#issue(parsed.input, env).then(
         (issued) => {
+          forgetExpired(this.#now());
           cache.set(key, issued);
           failures.delete(key);
           return issued;
         },
         (err: unknown) => {
           const error = err instanceof CloudIssueError ? err : issueError(this.#inner(err), err);
+          forgetExpired(this.#now());
           failures.set(key, { error, until: this.#now() + FAILURE_REUSE_MS });
           throw error;
         },
@@ -308,16 +307,18 @@ export class CloudCredentials {
    * password of the user 00000000-0000-0000-0000-000000000000, as Flux hands it to Helm and go-containerregistry.
    */
   async #acrRefreshToken(registry: string, aadToken: string, env: NodeJS.ProcessEnv): Promise<{ token: string; expiresAt: number }> {
-    // Always https://<registry> with certificate verification (system roots and the repository's CA), through
-    // the environment's proxy, as fluxcd/pkg auth/azure does — never the repository's transport, whatever it
-    // says: the Entra ID token in this form is good for every registry the identity may pull from.
+    // Always https://<registry> with certificate verification by the system roots (and the process's own CA
+    // option), through the environment's proxy, as fluxcd/pkg auth/azure does (auth/options.go GetHTTPClient:
+    // http.DefaultTransport) — never the repository's transport or CA, whatever it says: the Entra ID token in
+    // this form is good for every registry the identity may pull from, and a tenant's caSecretRef must not
+    // decide who may receive it.
     const url = `https://${registry}/oauth2/exchange`;
     const form = formOf([
       ['access_token', aadToken],
       ['grant_type', 'access_token'],
       ['service', registry],
     ]);
-    const caPem = [this.#options.caPem, this.#registry.caPem].filter(Boolean).join('\n') || undefined;
+    const caPem = this.#options.caPem;
     const http = new HttpClient({ repository: this.#repository, caPem, timeoutMs: 30_000, retry: { maxRetries: 1 }, proxyEnv: env });
     try {
       const res = await http.request({ url, method: 'POST', form, maxBytes: 256 * 1024, acceptStatus: [400, 401, 403, 404], what: 'ACR token exchange' });
@@ -385,9 +386,10 @@ export class CloudCredentials {
   }
 }
 
-/** sha256 of a CA bundle as given (`none` without one): which trust a credential was obtained with. */
-function caDigest(pem: string | undefined): string {
-  return pem ? `sha256:${createHash('sha256').update(pem).digest('hex')}` : 'none';
+/** Entries past their reuse time go when a new one is added: the maps hold only what can still be used. */
+function forgetExpired(now: number): void {
+  for (const [k, v] of cache) if (v.reuseUntil <= now) cache.delete(k);
+  for (const [k, v] of failures) if (v.until <= now) failures.delete(k);
 }
 
 /** The environment values that make one identity (part of the cache key; none of them is a secret). */
