@@ -250,6 +250,19 @@ export function tableAt(v: Table, path: string): Table | undefined {
   return table;
 }
 
+/** chartutil pathToMap (Helm 2 and 3 alike): `data` nested under the dotted `path` ("." is the top itself). */
+export function pathToMap(path: string, data: Table): Table {
+  if (path === '.') return data;
+  let cur: Table = data;
+  const parts = path.split('.');
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const t = newTable();
+    t[parts[i] as string] = cur;
+    cur = t;
+  }
+  return cur;
+}
+
 /** Values.PathValue: a non-table value at a dotted path; `found: false` is Helm's ErrNoValue. */
 export function pathValue(v: Table, path: string): { found: true; value: unknown } | { found: false } {
   if (path === '') return { found: false };

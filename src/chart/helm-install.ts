@@ -22,6 +22,7 @@ import {
   mergeTables,
   mergeValues,
   newTable,
+  pathToMap,
   pathValue,
   tableAt,
   type CoalesceBehaviour,
@@ -247,18 +248,6 @@ function goString(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return JSON.stringify(v);
-}
-
-function pathToMap(path: string, data: Table): Table {
-  if (path === '.') return data;
-  let cur: Table = data;
-  const parts = path.split('.');
-  for (let i = parts.length - 1; i >= 0; i--) {
-    const t = newTable();
-    t[parts[i] as string] = cur;
-    cur = t;
-  }
-  return cur;
 }
 
 /**

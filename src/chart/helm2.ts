@@ -21,7 +21,7 @@
  * values.schema.json, which the published fingerprint does not keep as bytes), and Masterminds semver v1's
  * constraint parsing where it differs from v3's (getAliasDependency).
  */
-import { CoalesceError, deepCopy, isTable, newTable, pathValue, tableAt, type Table } from './coalesce.ts';
+import { CoalesceError, deepCopy, isTable, newTable, pathToMap, pathValue, tableAt, type Table } from './coalesce.ts';
 import { parseConstraint, parseVersion } from './version.ts';
 import { str, type JsonObject } from '../util/guards.ts';
 import type { ChartFingerprint } from '../model/chart.ts';
@@ -227,18 +227,6 @@ function processEnabled(c: Chart2, v: Table, path: string, notes: Helm2Notes, to
   // Every subchart is processed with the parent's coalesced values (`cc`), at its own path.
   for (const t of cd) processEnabled(t, cvals, `${path}${t.name}.`, notes, false);
   c.deps = cd;
-}
-
-function pathToMap(path: string, data: Table): Table {
-  if (path === '.') return data;
-  let cur: Table = data;
-  const parts = path.split('.');
-  for (let i = parts.length - 1; i >= 0; i--) {
-    const t = newTable();
-    t[parts[i] as string] = cur;
-    cur = t;
-  }
-  return cur;
 }
 
 /** requirements.go getParents: the chart, then every subchart that has subcharts, depth first. */
