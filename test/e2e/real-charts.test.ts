@@ -218,7 +218,14 @@ before(async () => {
   packaged = results.filter((p): p is Packaged => p !== undefined);
 });
 
+/** The last release of each chart with shared objects: it owns them when the file ends. */
+const sharedOwners: Install[] = [];
+
 after(async () => {
+  // Uninstalled, so no cluster-wide object outlives the file: a later file's install of the same chart (cilium's
+  // ClusterRoles) would be refused, and metrics-server's APIService, with no server behind it, slows every
+  // discovery of helm and kubectl after it.
+  for (const o of sharedOwners) await runHelmBinary(home(o.namespace), o.helm, ['uninstall', o.release, '--namespace', o.namespace, '--no-hooks']).catch(() => undefined);
   await server?.close();
 });
 
@@ -277,6 +284,7 @@ describe('real-world charts from their projects, installed by every tested helm,
           if (!x.error || expectedFailure(j.p.id, j.helm)?.stored) owner = x;
         }
         if (unit.length > 1) chainMs.push(`${unit[0]?.p.id} ${Math.round(performance.now() - unitStarted)} ms`);
+        if (owner && SHARED_OBJECTS[owner.chart.id]) sharedOwners.push(owner);
       }),
     );
     const installMs = Math.round(performance.now() - started);
