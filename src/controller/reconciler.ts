@@ -13,6 +13,7 @@ import { carryTransitionTimes, decodeErrorCondition, statusPolicy } from '../pub
 import { getObject } from '../kube/core-objects.ts';
 import type { KubeConfig } from '../kube/kubeconfig.ts';
 import type { CurrentRevision, ReleaseIndex } from '../watch/release-index.ts';
+import { storedReleaseObject } from '../watch/list-releases.ts';
 import { formatTime } from '../util/time.ts';
 import type { FluxHint } from '../chart/flux-build.ts';
 import { fluxOwnershipCandidate, releaseFluxOwner, type FluxOwnershipCandidate } from '../sources/discovery/flux.ts';
@@ -240,8 +241,6 @@ export class ReleaseReconciler {
    */
   async #read(c: CurrentRevision, objectName: string, resourceVersion: string | undefined): Promise<StoredReleaseObject | undefined> {
     const o = await getObject(this.#o.kubeConfig, c.storage, c.namespace, objectName, resourceVersion || undefined); // "" too: from etcd
-    if (!o) return undefined;
-    const created = o.metadata?.['creationTimestamp'];
-    return { kind: c.storage, type: c.storage === 'Secret' ? o.type : undefined, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels, creationTimestamp: typeof created === 'string' ? created : undefined }, data: o.data };
+    return o ? storedReleaseObject(c.storage, o) : undefined;
   }
 }

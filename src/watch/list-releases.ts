@@ -22,7 +22,8 @@ function createdOf(o: CoreObject): string | undefined {
   return typeof t === 'string' ? t : undefined;
 }
 
-function toStored(kind: 'Secret' | 'ConfigMap', o: CoreObject): StoredReleaseObject {
+/** A release Secret or ConfigMap as the API returned it → what decoding reads (its creation time a string, as the API sends it). */
+export function storedReleaseObject(kind: 'Secret' | 'ConfigMap', o: CoreObject): StoredReleaseObject {
   return {
     kind,
     type: kind === 'Secret' ? o.type : undefined,
@@ -55,7 +56,7 @@ export async function* listReleasePages(kc: KubeConfig, options: ListOptions): A
       const list: ObjectList = await next;
       const cont = list.metadata?.continue || undefined;
       next = cont ? page(k, cont) : undefined;
-      yield list.items.filter((o) => k.kind === 'Secret' || o.data?.['release']).map((o) => toStored(k.kind, o));
+      yield list.items.filter((o) => k.kind === 'Secret' || o.data?.['release']).map((o) => storedReleaseObject(k.kind, o));
     }
   }
 }
